@@ -1,0 +1,49 @@
+package events
+
+import "encoding/json"
+
+// Admission verdicts on intents.
+const (
+	TypeAdmissionAccepted = "gantry.admission.accepted.v1"
+	TypeAdmissionRejected = "gantry.admission.rejected.v1"
+)
+
+// Operations an intent can ask for.
+const (
+	OpApply  = "apply"
+	OpDelete = "delete"
+)
+
+// AdmissionAccepted records that an intent was valid and is now the desired
+// state of its object. Object is the canonical JSON of the decoded manifest
+// (nil for a delete). Generation counts accepted changes to the object's spec,
+// like Kubernetes' metadata.generation; UID names this incarnation of the
+// object (a delete and re-create gives a new one).
+type AdmissionAccepted struct {
+	IntentSeq  uint64          `json:"intentSeq"`
+	IntentID   string          `json:"intentId"`
+	Op         string          `json:"op"`
+	Kind       string          `json:"kind"`
+	Namespace  string          `json:"namespace"`
+	Name       string          `json:"name"`
+	UID        string          `json:"uid"`
+	Generation int64           `json:"generation"`
+	Unchanged  bool            `json:"unchanged,omitempty"`
+	Object     json.RawMessage `json:"object,omitempty"`
+}
+
+func (AdmissionAccepted) Type() string { return TypeAdmissionAccepted }
+
+// AdmissionRejected records that an intent was refused, with one reason per
+// offending field ("spec.replicas: must be >= 0").
+type AdmissionRejected struct {
+	IntentSeq uint64   `json:"intentSeq"`
+	IntentID  string   `json:"intentId"`
+	Op        string   `json:"op"`
+	Kind      string   `json:"kind"`
+	Namespace string   `json:"namespace"`
+	Name      string   `json:"name"`
+	Reasons   []string `json:"reasons"`
+}
+
+func (AdmissionRejected) Type() string { return TypeAdmissionRejected }

@@ -1,0 +1,31 @@
+package events
+
+import "encoding/json"
+
+// Intent types: what a user or tool asked for, as submitted.
+const (
+	TypeIntentApplied = "gantry.intent.applied.v1"
+	TypeIntentDeleted = "gantry.intent.deleted.v1"
+)
+
+// IntentApplied asks for an object to exist as described. Object is the
+// manifest document as the user wrote it, converted to JSON; admission decodes
+// and validates it strictly, so a bad manifest is rejected with its reasons
+// and stays in the log.
+type IntentApplied struct {
+	Kind      string          `json:"kind"` // lower-case: deployment, pod
+	Namespace string          `json:"namespace"`
+	Name      string          `json:"name"`
+	Object    json.RawMessage `json:"object"`
+}
+
+func (IntentApplied) Type() string { return TypeIntentApplied }
+
+// IntentDeleted asks for an object to go away.
+type IntentDeleted struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+func (IntentDeleted) Type() string { return TypeIntentDeleted }

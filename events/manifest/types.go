@@ -1,0 +1,104 @@
+// Package manifest holds the Kubernetes-shaped objects Gantry accepts, their
+// strict decoding from YAML and their validation.
+package manifest
+
+// Kinds Gantry accepts, with the apiVersion each must carry.
+const (
+	KindDeployment = "Deployment"
+	KindPod        = "Pod"
+	APIAppsV1      = "apps/v1"
+	APICoreV1      = "v1"
+)
+
+// DefaultNamespace is used when metadata.namespace is empty.
+const DefaultNamespace = "default"
+
+// Object is one decoded manifest document. Exactly one of Deployment and Pod
+// is set, matching Kind.
+type Object struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   ObjectMeta `json:"metadata"`
+	// Spec is kept as the typed spec of the kind.
+	Deployment *DeploymentSpec `json:"-"`
+	Pod        *PodSpec        `json:"-"`
+}
+
+// ObjectMeta is the subset of Kubernetes' metadata Gantry supports.
+type ObjectMeta struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// DeploymentSpec is apps/v1 DeploymentSpec, as far as Gantry supports it.
+type DeploymentSpec struct {
+	Replicas *int32          `json:"replicas,omitempty"`
+	Selector *LabelSelector  `json:"selector"`
+	Template PodTemplateSpec `json:"template"`
+}
+
+// LabelSelector supports matchLabels only for now.
+type LabelSelector struct {
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+}
+
+// PodTemplateSpec is the pod a Deployment stamps out.
+type PodTemplateSpec struct {
+	Metadata TemplateMeta `json:"metadata,omitempty"`
+	Spec     PodSpec      `json:"spec"`
+}
+
+// TemplateMeta is the metadata allowed in a pod template.
+type TemplateMeta struct {
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// PodSpec is v1 PodSpec, as far as Gantry supports it.
+type PodSpec struct {
+	Containers    []Container `json:"containers"`
+	RestartPolicy string      `json:"restartPolicy,omitempty"` // Always (default), OnFailure, Never
+}
+
+// Container is v1 Container, as far as Gantry supports it.
+type Container struct {
+	Name      string               `json:"name"`
+	Image     string               `json:"image"`
+	Command   []string             `json:"command,omitempty"`
+	Args      []string             `json:"args,omitempty"`
+	Env       []EnvVar             `json:"env,omitempty"`
+	Ports     []ContainerPort      `json:"ports,omitempty"`
+	Resources ResourceRequirements `json:"resources,omitempty"`
+}
+
+// EnvVar supports literal values only for now.
+type EnvVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value,omitempty"`
+}
+
+// ContainerPort documents a port the container listens on.
+type ContainerPort struct {
+	Name          string `json:"name,omitempty"`
+	ContainerPort int32  `json:"containerPort"`
+	Protocol      string `json:"protocol,omitempty"` // TCP (default), UDP, SCTP
+}
+
+// ResourceRequirements holds requests and limits keyed by resource name
+// (cpu, memory), each a Kubernetes quantity.
+type ResourceRequirements struct {
+	Requests ResourceList `json:"requests,omitempty"`
+	Limits   ResourceList `json:"limits,omitempty"`
+}
+
+// ResourceList maps a resource name to a quantity.
+type ResourceList map[string]Quantity
+
+// Restart policies.
+const (
+	RestartAlways    = "Always"
+	RestartOnFailure = "OnFailure"
+	RestartNever     = "Never"
+)

@@ -1,0 +1,44 @@
+package events
+
+// Node types.
+const (
+	TypeNodeRegistered = "gantry.node.registered.v1"
+	TypeNodeHeartbeat  = "gantry.node.heartbeat.v1"
+)
+
+// NodeInfo is what a node says about itself: capacity, labels, addresses.
+// Capacity and Allocatable are in base units: cpu in millicores, memory in
+// bytes, pods as a count.
+type NodeInfo struct {
+	Name        string            `json:"name"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Capacity    map[string]int64  `json:"capacity"`
+	Allocatable map[string]int64  `json:"allocatable"`
+	PodCIDR     string            `json:"podCIDR,omitempty"`
+	Address     string            `json:"address,omitempty"`
+	Runtime     string            `json:"runtime"` // containerd, simulated
+	Version     string            `json:"version,omitempty"`
+}
+
+// NodeRegistered: a node agent started and announced itself.
+type NodeRegistered struct {
+	Node NodeInfo `json:"node"`
+}
+
+func (NodeRegistered) Type() string { return TypeNodeRegistered }
+
+// NodeHeartbeat: a node is alive. It repeats the node's info, so the
+// heartbeat stream alone (one message per node) is enough to know every node.
+type NodeHeartbeat struct {
+	Node NodeInfo `json:"node"`
+	Pods int      `json:"pods"`
+}
+
+func (NodeHeartbeat) Type() string { return TypeNodeHeartbeat }
+
+// Resource names in NodeInfo capacity and pod requests.
+const (
+	ResourceCPU    = "cpu"    // millicores
+	ResourceMemory = "memory" // bytes
+	ResourcePods   = "pods"
+)

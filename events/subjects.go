@@ -1,0 +1,105 @@
+package events
+
+import (
+	"fmt"
+	"time"
+)
+
+// Stream names.
+const (
+	StreamIntents      = "GANTRY_INTENTS"
+	StreamDecisions    = "GANTRY_DECISIONS"
+	StreamObservations = "GANTRY_OBSERVATIONS"
+	StreamHeartbeats   = "GANTRY_HEARTBEATS"
+)
+
+// StreamSpec says what a stream holds; events/bus turns it into a JetStream config.
+type StreamSpec struct {
+	Name              string
+	Subjects          []string
+	MaxAge            time.Duration // 0: kept
+	MaxMsgsPerSubject int64         // 0: unlimited
+	AllowRollup       bool
+	AllowAtomic       bool
+}
+
+// Streams are the four streams of the log (DESIGN.md §2).
+func Streams() []StreamSpec {
+	return []StreamSpec{
+		{Name: StreamIntents, Subjects: []string{SubjectIntentAll}},
+		// Node RPC (gantry.node.<n>.rpc.*) is request/reply and must stay out of the
+		// stream, so only the pod subjects under gantry.node are captured.
+		{Name: StreamDecisions, Subjects: []string{SubjectDecisionAll, SubjectNodePodAll}, AllowRollup: true, AllowAtomic: true},
+		{Name: StreamObservations, Subjects: []string{SubjectObsAll}, MaxAge: 7 * 24 * time.Hour},
+		{Name: StreamHeartbeats, Subjects: []string{SubjectHeartbeatAll}, MaxMsgsPerSubject: 1},
+	}
+}
+
+// Subjects come in pairs: a wildcard to subscribe, a builder to publish.
+const (
+	SubjectIntentAll     = "gantry.intent.>"
+	SubjectDecisionAll   = "gantry.decision.>"
+	SubjectAdmissionAll  = "gantry.decision.admission.>"
+	SubjectPodDecAll     = "gantry.decision.pod.>"
+	SubjectNodePodAll    = "gantry.node.*.pod.>"
+	SubjectObsAll        = "gantry.obs.>"
+	SubjectHeartbeatAll  = "gantry.hb.>"
+	SubjectObsPodAll     = "gantry.obs.*.pod.>"
+	SubjectObsNodeAll    = "gantry.obs.*.node"
+	subjectNodeRPCFormat = "gantry.node.%s.rpc.%s"
+)
+
+// IntentSubject is where a user's change to one object is appended.
+func IntentSubject(ns, kind, name string) string {
+	return fmt.Sprintf("gantry.intent.%s.%s.%s", ns, kind, name)
+}
+
+// AdmissionSubject holds the verdicts on one object.
+func AdmissionSubject(ns, kind, name string) string {
+	return fmt.Sprintf("gantry.decision.admission.%s.%s.%s", ns, kind, name)
+}
+
+// PodDecisionSubject holds the decisions on a pod that no node has yet:
+// planned, unschedulable, deleted before binding.
+func PodDecisionSubject(ns, pod string) string {
+	return fmt.Sprintf("gantry.decision.pod.%s.%s", ns, pod)
+}
+
+// NodePodSubject holds the decisions addressed to one node about one pod:
+// bound, deleted. A node agent consumes gantry.node.<self>.>.
+func NodePodSubject(node, ns, pod string) string {
+	return fmt.Sprintf("gantry.node.%s.pod.%s.%s", node, ns, pod)
+}
+
+// NodePodFilter matches one pod's decisions on every node; a binding expects
+// the last sequence on this filter, so two schedulers cannot bind one pod twice.
+func NodePodFilter(ns, pod string) string {
+	return fmt.Sprintf("gantry.node.*.pod.%s.%s", ns, pod)
+}
+
+// NodeFilter is what a node agent consumes.
+func NodeFilter(node string) string { return fmt.Sprintf("gantry.node.%s.>", node) }
+
+// NodePodsFilter matches every pod decision addressed to one node.
+func NodePodsFilter(node string) string { return fmt.Sprintf("gantry.node.%s.pod.>", node) }
+
+// ObsPodSubject is where a node reports what it sees of one pod.
+func ObsPodSubject(node, ns, pod string) string {
+	return fmt.Sprintf("gantry.obs.%s.pod.%s.%s", node, ns, pod)
+}
+
+// ObsNodeSubject is where a node reports itself.
+func ObsNodeSubject(node string) string { return fmt.Sprintf("gantry.obs.%s.node", node) }
+
+// HeartbeatSubject keeps the last heartbeat of one node.
+func HeartbeatSubject(node string) string { return "gantry.hb." + node }
+
+// NodeRPCSubject is a node's request/reply endpoint (logs, exec).
+func NodeRPCSubject(node, verb string) string { return fmt.Sprintf(subjectNodeRPCFormat, node, verb) }
+
+// Header names used by every writer.
+const (
+	HeaderMsgID                 = "Nats-Msg-Id"
+	HeaderExpectedLastSubjSeq   = "Nats-Expected-Last-Subject-Sequence"
+	HeaderExpectedLastSubjSeqOn = "Nats-Expected-Last-Subject-Sequence-Subject"
+)

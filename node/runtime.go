@@ -1,0 +1,81 @@
+// Package node is the node agent: it registers its machine, heartbeats, reads
+// the decisions addressed to it and makes pods real through a Runtime.
+package node
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/gantry-sh/gantry/events/manifest"
+)
+
+// Pod is what the agent asks a runtime to run: one binding of one pod.
+type Pod struct {
+	Namespace   string
+	Name        string
+	UID         string
+	Epoch       int64
+	Labels      map[string]string
+	Annotations map[string]string
+	Spec        manifest.PodSpec
+}
+
+// PodState is what a runtime holds for one pod, running or not. Everything in
+// it must survive a restart of the agent (the runtime keeps it in labels or on
+// disk), so a restarted agent adopts pods instead of starting them again.
+type PodState struct {
+	Namespace  string
+	Name       string
+	UID        string
+	Epoch      int64
+	IP         string
+	Containers []ContainerState
+}
+
+// ContainerState is one container of a pod as the runtime sees it.
+type ContainerState struct {
+	Name       string
+	ID         string // runtime's container id, stable across restarts of the container
+	Image      string
+	Running    bool
+	Exited     bool // a task ran and ended
+	ExitCode   int32
+	Restarts   int32 // how many times StartContainer restarted it
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// ErrImageNotFound classifies a container that cannot start because its image
+// is neither in the store nor pullable. The agent reports it as ErrImagePull.
+var ErrImageNotFound = errors.New("image not found")
+
+// Runtime runs pods on one machine. Two implementations: containerd
+// (node/containerd) and a simulated one for scale tests (node/sim). Every
+// method takes ctx first and is idempotent: asking again for what is already
+// so is success.
+type Runtime interface {
+	// Name is "containerd" or "simulated".
+	Name() string
+	// Capacity is what the machine offers: cpu in millicores, memory in bytes.
+	Capacity(ctx context.Context) (map[string]int64, error)
+	// Pods lists every pod the runtime holds for Gantry, running or exited.
+	Pods(ctx context.Context) ([]PodState, error)
+	// CreateSandbox makes the pod's shared network namespace with an IP and
+	// returns the IP; if the sandbox exists it returns the existing IP.
+	CreateSandbox(ctx context.Context, pod Pod) (string, error)
+	// StartContainer creates container c of pod (if missing) and starts a task
+	// for it in the sandbox; if the container's task has exited it starts a new
+	// task (a restart) and counts it. A running task is left alone.
+	StartContainer(ctx context.Context, pod Pod, c manifest.Container) error
+	// RemovePod stops every container of the pod and deletes containers,
+	// tasks, snapshots, the sandbox's network and its logs.
+	RemovePod(ctx context.Context, namespace, name, uid string) error
+	// Logs writes a container's log to w; with follow it keeps writing until
+	// ctx ends.
+	Logs(ctx context.Context, namespace, name, container string, follow bool, w io.Writer) error
+	// Changes signals (without blocking the sender) when a container exits,
+	// so the agent re-reads Pods without waiting for its resync.
+	Changes() <-chan struct{}
+}
