@@ -1,0 +1,116 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gantry-sh/gantry/events"
+)
+
+// Outgoing is one event to append.
+type Outgoing struct {
+	Subject  string
+	Envelope events.Envelope
+	// MsgID is the deterministic Nats-Msg-Id derived from the cause.
+	MsgID string
+	// ExpectLastSeq, when set, is the last sequence the writer saw on
+	// ExpectOn (a subject or a wildcard filter; empty means Subject).
+	ExpectLastSeq *uint64
+	ExpectOn      string
+}
+
+// Result is what the log said about one Outgoing.
+type Result struct {
+	Stream    string
+	Seq       uint64
+	Duplicate bool  // already stored under the same MsgID; Seq is the original
+	Err       error // ErrConflict when an expectation failed
+}
+
+// ErrConflict means the writer's view was stale: someone else wrote to the
+// object first. The writer re-reads and decides again.
+var ErrConflict = errors.New("expected last sequence does not match")
+
+// Expect returns a pointer for Outgoing.ExpectLastSeq.
+func Expect(seq uint64) *uint64 { return &seq }
+
+// Msg turns an Outgoing into a NATS message with Gantry's headers.
+func (o Outgoing) Msg() (*nats.Msg, error) {
+	data, err := o.Envelope.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("encode %s on %s: %w", o.Envelope.Type, o.Subject, err)
+	}
+	m := nats.NewMsg(o.Subject)
+	m.Data = data
+	if o.MsgID != "" {
+		m.Header.Set(events.HeaderMsgID, o.MsgID)
+	}
+	if o.ExpectLastSeq != nil {
+		m.Header.Set(events.HeaderExpectedLastSubjSeq, strconv.FormatUint(*o.ExpectLastSeq, 10))
+		if o.ExpectOn != "" && o.ExpectOn != o.Subject {
+			m.Header.Set(events.HeaderExpectedLastSubjSeqOn, o.ExpectOn)
+		}
+	}
+	return m, nil
+}
+
+// Publish appends every Outgoing (asynchronously, in order) and waits until
+// the log has answered for each. It returns one Result per Outgoing; err is
+// set only when the answers could not be had at all.
+func Publish(ctx context.Context, js jetstream.JetStream, out []Outgoing) ([]Result, error) {
+	res := make([]Result, len(out))
+	futs := make([]jetstream.PubAckFuture, len(out))
+	for i, o := range out {
+		m, err := o.Msg()
+		if err != nil {
+			res[i].Err = err
+			continue
+		}
+		f, err := js.PublishMsgAsync(m)
+		if err != nil {
+			res[i].Err = fmt.Errorf("publish %s: %w", o.Subject, err)
+			continue
+		}
+		futs[i] = f
+	}
+	for i, f := range futs {
+		if f == nil {
+			continue
+		}
+		select {
+		case ack := <-f.Ok():
+			res[i] = Result{Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate}
+		case err := <-f.Err():
+			res[i].Err = classify(out[i].Subject, err)
+		case <-ctx.Done():
+			return res, fmt.Errorf("publish: %w", ctx.Err())
+		}
+	}
+	return res, nil
+}
+
+// PublishOne appends one event synchronously.
+func PublishOne(ctx context.Context, js jetstream.JetStream, o Outgoing) (Result, error) {
+	m, err := o.Msg()
+	if err != nil {
+		return Result{}, err
+	}
+	ack, err := js.PublishMsg(ctx, m)
+	if err != nil {
+		return Result{}, classify(o.Subject, err)
+	}
+	return Result{Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+func classify(subject string, err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+		return fmt.Errorf("publish %s: %w (%s)", subject, ErrConflict, apiErr.Description)
+	}
+	return fmt.Errorf("publish %s: %w", subject, err)
+}

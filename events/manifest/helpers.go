@@ -1,0 +1,72 @@
+package manifest
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+)
+
+// Requests is what the pod asks the scheduler for: the sum over its
+// containers of cpu (millicores) and memory (bytes). A container with a
+// limit and no request requests its limit, as in Kubernetes.
+func (s PodSpec) Requests() (milliCPU, memoryBytes int64) {
+	for _, c := range s.Containers {
+		milliCPU = addSaturating(milliCPU, c.Resources.request(ResourceCPU).MilliValue())
+		memoryBytes = addSaturating(memoryBytes, c.Resources.request(ResourceMemory).Value())
+	}
+	return milliCPU, memoryBytes
+}
+
+// request is the effective request for one resource: the request if set,
+// else the limit, else zero.
+func (r ResourceRequirements) request(name string) Quantity {
+	if q, ok := r.Requests[name]; ok {
+		return q
+	}
+	return r.Limits[name]
+}
+
+func addSaturating(a, b int64) int64 {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	if b < 0 && a < math.MinInt64-b {
+		return math.MinInt64
+	}
+	return a + b
+}
+
+// ReplicaCount is spec.replicas, or 1 when unset as Kubernetes defaults it.
+func (d DeploymentSpec) ReplicaCount() int32 {
+	if d.Replicas == nil {
+		return 1
+	}
+	return *d.Replicas
+}
+
+// hashAlphabet is Kubernetes' SafeEncodeString alphabet: lower-case letters
+// and digits without vowels and look-alikes, so hashes never spell words.
+const hashAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+// TemplateHashLength is the length of TemplateHash's result.
+const TemplateHashLength = 10
+
+// TemplateHash is a short stable hash of a pod template's canonical JSON,
+// ten lower-case letters and digits, like Kubernetes' pod-template-hash.
+// Equal templates hash equally, across processes and versions.
+func TemplateHash(t PodTemplateSpec) string {
+	b, err := json.Marshal(t)
+	if err != nil {
+		// Cannot happen for these types; hash something stable anyway.
+		b = []byte(err.Error())
+	}
+	sum := sha256.Sum256(b)
+	n := binary.BigEndian.Uint64(sum[:8])
+	out := make([]byte, TemplateHashLength)
+	for i := range out {
+		out[i] = hashAlphabet[n%uint64(len(hashAlphabet))]
+		n /= uint64(len(hashAlphabet))
+	}
+	return string(out)
+}

@@ -1,0 +1,134 @@
+package manifest
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+)
+
+// objectJSON is the canonical Kubernetes shape of an Object.
+type objectJSON struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Metadata   ObjectMeta      `json:"metadata"`
+	Spec       json.RawMessage `json:"spec,omitempty"`
+}
+
+// MarshalJSON writes {"apiVersion","kind","metadata","spec"}, with spec from
+// the typed field matching the kind.
+func (o Object) MarshalJSON() ([]byte, error) {
+	out := objectJSON{APIVersion: o.APIVersion, Kind: o.Kind, Metadata: o.Metadata}
+	var spec any
+	switch {
+	case o.Deployment != nil && (o.Kind == KindDeployment || o.Pod == nil):
+		spec = o.Deployment
+	case o.Pod != nil:
+		spec = o.Pod
+	}
+	if spec != nil {
+		b, err := json.Marshal(spec)
+		if err != nil {
+			return nil, err
+		}
+		out.Spec = b
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads the shape MarshalJSON writes. Unlike DecodeObject it
+// ignores unknown fields, so objects stored in events by another version of
+// Gantry still read; it does insist on a supported kind.
+func (o *Object) UnmarshalJSON(b []byte) error {
+	return o.unmarshal(b)
+}
+
+func (o *Object) unmarshal(b []byte) error {
+	var in objectJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	out := Object{APIVersion: in.APIVersion, Kind: in.Kind, Metadata: in.Metadata}
+	hasSpec := len(in.Spec) > 0 && string(in.Spec) != "null"
+	switch {
+	case in.APIVersion == APIAppsV1 && in.Kind == KindDeployment:
+		out.Deployment = new(DeploymentSpec)
+		if hasSpec {
+			if err := json.Unmarshal(in.Spec, out.Deployment); err != nil {
+				return fmt.Errorf("spec: %w", err)
+			}
+		}
+	case in.APIVersion == APICoreV1 && in.Kind == KindPod:
+		out.Pod = new(PodSpec)
+		if hasSpec {
+			if err := json.Unmarshal(in.Spec, out.Pod); err != nil {
+				return fmt.Errorf("spec: %w", err)
+			}
+		}
+	default:
+		return unsupportedKind(in.APIVersion, in.Kind)
+	}
+	normalize(reflect.ValueOf(&out).Elem())
+	*o = out
+	return nil
+}
+
+// normalize turns empty maps and slices into nil, so an Object that went
+// through JSON (where omitempty drops them) compares equal to itself.
+func normalize(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			normalize(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				normalize(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			return
+		}
+		if v.Len() == 0 {
+			v.SetZero()
+			return
+		}
+		for i := range v.Len() {
+			normalize(v.Index(i))
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			return
+		}
+		if v.Len() == 0 {
+			v.SetZero()
+			return
+		}
+		if !needsNormalize(v.Type().Elem()) {
+			return
+		}
+		it := v.MapRange()
+		for it.Next() {
+			e := reflect.New(v.Type().Elem()).Elem()
+			e.Set(it.Value())
+			normalize(e)
+			v.SetMapIndex(it.Key(), e)
+		}
+	}
+}
+
+// needsNormalize reports whether values of t can hold a map or slice.
+func needsNormalize(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Map, reflect.Slice, reflect.Pointer, reflect.Interface:
+		return true
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && needsNormalize(f.Type) {
+				return true
+			}
+		}
+	}
+	return false
+}

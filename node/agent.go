@@ -1,0 +1,637 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+)
+
+// Config describes the node an agent runs.
+type Config struct {
+	Name    string
+	Labels  map[string]string
+	PodCIDR string
+	Address string
+	MaxPods int64
+	// HeartbeatEvery and ResyncEvery default to 5 s and 2 s.
+	HeartbeatEvery time.Duration
+	ResyncEvery    time.Duration
+	// BackoffBase and BackoffMax bound restart back-off (10 s and 5 min, as in Kubernetes).
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	Clock       func() time.Time
+	Version     string
+}
+
+// ConsumerName is the durable consumer of a node; renaming it would make the
+// node read its decisions again from the start.
+func ConsumerName(node string) string { return "node-" + node }
+
+// Agent runs the pods bound to one node.
+type Agent struct {
+	cfg  Config
+	rt   Runtime
+	conn *bus.Conn
+	log  zerolog.Logger
+	info events.NodeInfo
+
+	// desired is written only by the agent's loop, under mu; the logs server
+	// reads it from other goroutines under mu.
+	mu        sync.Mutex
+	desired   map[string]*binding // ns/name → newest decision for this node
+	published map[string]string   // ns/name → JSON of the last status reported
+	removed   map[string]string   // ns/name → uid whose removal was reported
+	backoff   map[string]*backoff // uid/container → restart back-off
+}
+
+type binding struct {
+	bound   *events.PodBound
+	env     events.Envelope
+	deleted bool
+}
+
+type backoff struct {
+	failures int
+	until    time.Time
+	reason   string
+	message  string
+}
+
+// New makes an agent for one node.
+func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
+	if cfg.HeartbeatEvery == 0 {
+		cfg.HeartbeatEvery = 5 * time.Second
+	}
+	if cfg.ResyncEvery == 0 {
+		cfg.ResyncEvery = 2 * time.Second
+	}
+	if cfg.BackoffBase == 0 {
+		cfg.BackoffBase = 10 * time.Second
+	}
+	if cfg.BackoffMax == 0 {
+		cfg.BackoffMax = 5 * time.Minute
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.MaxPods == 0 {
+		cfg.MaxPods = 110
+	}
+	return &Agent{cfg: cfg, rt: rt, conn: conn, log: log.With().Str("node", cfg.Name).Logger(),
+		desired: map[string]*binding{}, published: map[string]string{}, removed: map[string]string{},
+		backoff: map[string]*backoff{}}
+}
+
+// DefaultName derives a node name from the hostname's first label.
+func DefaultName() (string, error) {
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("node name from hostname: %w", err)
+	}
+	for i := 0; i < len(h); i++ {
+		if h[i] == '.' {
+			h = h[:i]
+			break
+		}
+	}
+	return h, nil
+}
+
+// Run registers the node, adopts what the runtime already runs, and follows
+// the decisions addressed to the node until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	capacity, err := a.rt.Capacity(ctx)
+	if err != nil {
+		return fmt.Errorf("node %s capacity: %w", a.cfg.Name, err)
+	}
+	capacity[events.ResourcePods] = a.cfg.MaxPods
+	labels := map[string]string{"kubernetes.io/hostname": a.cfg.Name, "gantry.dev/runtime": a.rt.Name()}
+	for k, v := range a.cfg.Labels {
+		labels[k] = v
+	}
+	a.info = events.NodeInfo{Name: a.cfg.Name, Labels: labels, Capacity: capacity, Allocatable: capacity,
+		PodCIDR: a.cfg.PodCIDR, Address: a.cfg.Address, Runtime: a.rt.Name(), Version: a.cfg.Version}
+
+	if err := a.publishObs(ctx, events.ObsNodeSubject(a.cfg.Name), &events.NodeRegistered{Node: a.info}, events.Envelope{}, a.cfg.Name); err != nil {
+		return err
+	}
+	if err := a.heartbeat(ctx); err != nil {
+		return err
+	}
+	if err := a.restore(ctx); err != nil {
+		return err
+	}
+	sub, err := a.serveLogs(ctx)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+
+	cons, err := a.conn.JS.CreateOrUpdateConsumer(ctx, events.StreamDecisions, jetstream.ConsumerConfig{
+		Durable:       ConsumerName(a.cfg.Name),
+		FilterSubject: events.NodeFilter(a.cfg.Name),
+		DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxAckPending: 1024,
+	})
+	if err != nil {
+		return fmt.Errorf("node %s consumer: %w", a.cfg.Name, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("node %s consume: %w", a.cfg.Name, err)
+	}
+	msgs := make(chan jetstream.Msg, 256)
+	go func() {
+		defer close(msgs)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+					return
+				}
+				a.log.Warn().Err(err).Msg("consume decisions")
+				continue
+			}
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer it.Stop()
+
+	a.reconcile(ctx)
+	hb := time.NewTicker(a.cfg.HeartbeatEvery)
+	defer hb.Stop()
+	resync := time.NewTicker(a.cfg.ResyncEvery)
+	defer resync.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m, ok := <-msgs:
+			if !ok {
+				return nil
+			}
+			batch := []jetstream.Msg{m}
+		drain:
+			for len(batch) < 256 {
+				select {
+				case m, ok := <-msgs:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, m)
+				default:
+					break drain
+				}
+			}
+			for _, m := range batch {
+				a.take(m)
+			}
+			a.reconcile(ctx)
+			// Acknowledge only once the decisions have been acted on and the
+			// resulting observations are stored.
+			for _, m := range batch {
+				if err := m.Ack(); err != nil {
+					a.log.Warn().Err(err).Msg("ack decision")
+				}
+			}
+		case <-a.rt.Changes():
+			a.reconcile(ctx)
+		case <-resync.C:
+			a.reconcile(ctx)
+		case <-hb.C:
+			if err := a.heartbeat(ctx); err != nil {
+				a.log.Warn().Err(err).Msg("heartbeat")
+			}
+		}
+	}
+}
+
+// restore reads the newest decision for every pod of this node and the
+// newest report the node made of it, so a restarted agent knows what it runs
+// and what it said, and neither starts nor reports anything twice.
+func (a *Agent) restore(ctx context.Context) error {
+	err := lastPerSubject(ctx, a.conn.JS, events.StreamDecisions, events.NodePodsFilter(a.cfg.Name), func(m jetstream.Msg) {
+		a.take(m)
+	})
+	if err != nil {
+		return fmt.Errorf("node %s restore decisions: %w", a.cfg.Name, err)
+	}
+	err = lastPerSubject(ctx, a.conn.JS, events.StreamObservations, "gantry.obs."+a.cfg.Name+".pod.>", func(m jetstream.Msg) {
+		env, err := events.Parse(m.Data())
+		if err != nil {
+			return
+		}
+		ev, err := env.Decode()
+		if err != nil {
+			return
+		}
+		switch e := ev.(type) {
+		case *events.PodStatusObserved:
+			if b, err := json.Marshal(e); err == nil {
+				a.published[key(e.Namespace, e.Name)] = string(b)
+			}
+		case *events.PodRemoved:
+			a.removed[key(e.Namespace, e.Name)] = e.UID
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("node %s restore observations: %w", a.cfg.Name, err)
+	}
+	return nil
+}
+
+func lastPerSubject(ctx context.Context, js jetstream.JetStream, stream, filter string, fn func(jetstream.Msg)) error {
+	last, err := bus.LastSeq(ctx, js, stream, filter)
+	if err != nil || last == 0 {
+		return err
+	}
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy})
+	if err != nil {
+		return err
+	}
+	for {
+		batch, err := cons.FetchNoWait(1024)
+		if err != nil {
+			return err
+		}
+		n := 0
+		done := false
+		for m := range batch.Messages() {
+			n++
+			fn(m)
+			if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
+				done = true
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if n == 0 {
+			// Nothing was waiting; fetch with a wait to be sure we are at the end.
+			b2, err := cons.Fetch(1024, jetstream.FetchMaxWait(500*time.Millisecond))
+			if err != nil {
+				return err
+			}
+			got := 0
+			for m := range b2.Messages() {
+				got++
+				fn(m)
+			}
+			if got == 0 {
+				return nil
+			}
+		}
+	}
+}
+
+// take folds one decision addressed to this node.
+func (a *Agent) take(m jetstream.Msg) {
+	env, err := events.Parse(m.Data())
+	if err != nil {
+		a.log.Error().Err(err).Msg("undecodable decision")
+		return
+	}
+	ev, err := env.Decode()
+	if err != nil {
+		a.log.Error().Err(err).Msg("undecodable decision")
+		return
+	}
+	switch e := ev.(type) {
+	case *events.PodBound:
+		if e.Node != a.cfg.Name {
+			return
+		}
+		k := key(e.Pod.Namespace, e.Pod.Name)
+		if cur := a.desired[k]; cur != nil && cur.bound != nil && cur.bound.Pod.UID == e.Pod.UID && cur.bound.Epoch > e.Epoch {
+			return // fenced: an older binding
+		}
+		a.mu.Lock()
+		a.desired[k] = &binding{bound: e, env: env}
+		a.mu.Unlock()
+	case *events.PodDeleted:
+		k := key(e.Namespace, e.Name)
+		if cur := a.desired[k]; cur != nil && cur.bound != nil && cur.bound.Pod.UID == e.UID {
+			a.mu.Lock()
+			cur.deleted = true
+			cur.env = env
+			a.mu.Unlock()
+		}
+	}
+}
+
+func key(ns, name string) string { return ns + "/" + name }
+
+// desiredCopy returns the binding of a pod this node should run, or nil.
+func (a *Agent) desiredCopy(k string) *events.PodBound {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := a.desired[k]
+	if b == nil || b.deleted {
+		return nil
+	}
+	return b.bound
+}
+
+// reconcile makes the runtime match the decisions: start what is bound,
+// restart what exited (per restart policy, with back-off), remove what is
+// not bound here any more, and report every change.
+func (a *Agent) reconcile(ctx context.Context) {
+	actual, err := a.rt.Pods(ctx)
+	if err != nil {
+		a.log.Error().Err(err).Msg("list pods")
+		return
+	}
+	byKey := map[string]PodState{}
+	for _, p := range actual {
+		k := key(p.Namespace, p.Name)
+		b := a.desired[k]
+		if b == nil || b.deleted || b.bound.Pod.UID != p.UID {
+			a.remove(ctx, p.Namespace, p.Name, p.UID, p.Epoch, b)
+			continue
+		}
+		byKey[k] = p
+	}
+	keys := make([]string, 0, len(a.desired))
+	for k := range a.desired {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b := a.desired[k]
+		if b.deleted {
+			if _, running := byKey[k]; !running {
+				a.remove(ctx, b.bound.Pod.Namespace, b.bound.Pod.Name, b.bound.Pod.UID, b.bound.Epoch, b)
+			}
+			continue
+		}
+		st, ok := byKey[k]
+		a.run(ctx, b, st, ok)
+	}
+}
+
+func (a *Agent) remove(ctx context.Context, ns, name, uid string, epoch int64, b *binding) {
+	k := key(ns, name)
+	if err := a.rt.RemovePod(ctx, ns, name, uid); err != nil {
+		a.log.Error().Err(err).Str("pod", k).Msg("remove pod")
+		return
+	}
+	for c := range a.backoff {
+		if len(c) > len(uid) && c[:len(uid)] == uid {
+			delete(a.backoff, c)
+		}
+	}
+	if b != nil && b.deleted && b.bound.Pod.UID == uid {
+		a.mu.Lock()
+		delete(a.desired, k)
+		a.mu.Unlock()
+	}
+	if a.removed[k] == uid {
+		return
+	}
+	cause := events.Envelope{}
+	if b != nil {
+		cause = b.env
+	}
+	if err := a.publishObs(ctx, events.ObsPodSubject(a.cfg.Name, ns, name),
+		&events.PodRemoved{Namespace: ns, Name: name, UID: uid, Node: a.cfg.Name, Epoch: epoch}, cause, k); err != nil {
+		a.log.Error().Err(err).Str("pod", k).Msg("report removal")
+		return
+	}
+	a.removed[k] = uid
+	delete(a.published, k)
+	a.log.Info().Str("pod", k).Str("uid", uid).Msg("pod removed")
+}
+
+// run brings one bound pod towards running and reports its status.
+func (a *Agent) run(ctx context.Context, b *binding, st PodState, exists bool) {
+	now := a.cfg.Clock()
+	e := b.bound
+	pod := Pod{Namespace: e.Pod.Namespace, Name: e.Pod.Name, UID: e.Pod.UID, Epoch: e.Epoch,
+		Labels: e.Pod.Labels, Annotations: e.Pod.Annotations, Spec: e.Pod.Spec}
+	k := key(pod.Namespace, pod.Name)
+	status := &events.PodStatusObserved{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, Node: a.cfg.Name, Epoch: e.Epoch}
+	ip := st.IP
+	if !exists || ip == "" {
+		var err error
+		ip, err = a.rt.CreateSandbox(ctx, pod)
+		if err != nil {
+			a.log.Error().Err(err).Str("pod", k).Msg("create sandbox")
+			status.Phase, status.Reason, status.Message = events.PhasePending, "SandboxCreateError", err.Error()
+			a.report(ctx, b, status)
+			return
+		}
+	}
+	status.PodIP = ip
+	have := map[string]ContainerState{}
+	for _, c := range st.Containers {
+		have[c.Name] = c
+	}
+	policy := pod.Spec.RestartPolicy
+	changed := false
+	for _, c := range pod.Spec.Containers {
+		cs, ok := have[c.Name]
+		bk := a.backoff[pod.UID+"/"+c.Name]
+		start := false
+		switch {
+		case !ok:
+			start = true
+		case cs.Running:
+		case cs.Exited:
+			start = policy == "" || policy == "Always" || (policy == "OnFailure" && cs.ExitCode != 0)
+		default:
+			start = true // created, never started
+		}
+		if start && bk != nil && now.Before(bk.until) {
+			start = false
+		}
+		if start {
+			if ok && cs.Exited {
+				bk = a.fail(pod.UID+"/"+c.Name, now, "CrashLoopBackOff",
+					fmt.Sprintf("back-off restarting failed container %s (exit code %d)", c.Name, cs.ExitCode))
+			}
+			if err := a.rt.StartContainer(ctx, pod, c); err != nil {
+				reason := "CreateContainerError"
+				if errors.Is(err, ErrImageNotFound) {
+					reason = "ErrImagePull"
+				}
+				bk = a.fail(pod.UID+"/"+c.Name, now, reason, err.Error())
+				a.log.Warn().Err(err).Str("pod", k).Str("container", c.Name).Msg("start container")
+			} else {
+				changed = true
+				if !(ok && cs.Exited) {
+					delete(a.backoff, pod.UID+"/"+c.Name)
+					bk = nil
+				}
+			}
+		}
+		_ = bk
+	}
+	if changed {
+		fresh, err := a.rt.Pods(ctx)
+		if err == nil {
+			for _, p := range fresh {
+				if p.UID == pod.UID {
+					st = p
+				}
+			}
+			have = map[string]ContainerState{}
+			for _, c := range st.Containers {
+				have[c.Name] = c
+			}
+		}
+	}
+	for _, c := range pod.Spec.Containers {
+		status.Containers = append(status.Containers, a.containerStatus(pod.UID, c.Name, c.Image, have, now))
+	}
+	status.Phase = Phase(policy, status.Containers)
+	a.report(ctx, b, status)
+}
+
+func (a *Agent) fail(k string, now time.Time, reason, msg string) *backoff {
+	bk := a.backoff[k]
+	if bk == nil {
+		bk = &backoff{}
+		a.backoff[k] = bk
+	}
+	d := a.cfg.BackoffBase << min(bk.failures, 16)
+	if d > a.cfg.BackoffMax || d <= 0 {
+		d = a.cfg.BackoffMax
+	}
+	bk.failures++
+	bk.until = now.Add(d)
+	bk.reason, bk.message = reason, msg
+	return bk
+}
+
+func (a *Agent) containerStatus(uid, name, image string, have map[string]ContainerState, now time.Time) events.ContainerStatus {
+	cs, ok := have[name]
+	out := events.ContainerStatus{Name: name, Image: image, State: events.ContainerWaiting, Reason: "ContainerCreating"}
+	if ok {
+		out.ContainerID = cs.ID
+		out.RestartCount = cs.Restarts
+		switch {
+		case cs.Running:
+			out.State, out.Reason, out.Ready = events.ContainerRunning, "", true
+			t := cs.StartedAt
+			out.StartedAt = &t
+		case cs.Exited:
+			code := cs.ExitCode
+			out.State, out.ExitCode = events.ContainerTerminated, &code
+			out.Reason = "Completed"
+			if code != 0 {
+				out.Reason = "Error"
+			}
+			s, f := cs.StartedAt, cs.FinishedAt
+			out.StartedAt, out.FinishedAt = &s, &f
+		}
+	}
+	if bk := a.backoff[uid+"/"+name]; bk != nil && now.Before(bk.until) && !(ok && cs.Running) {
+		out.State, out.Reason, out.Message, out.Ready = events.ContainerWaiting, bk.reason, bk.message, false
+		if bk.reason == "ErrImagePull" && bk.failures > 1 {
+			out.Reason = "ImagePullBackOff"
+		}
+	}
+	return out
+}
+
+// Phase derives a pod's phase from its containers, as Kubernetes does.
+func Phase(policy string, cs []events.ContainerStatus) string {
+	if len(cs) == 0 {
+		return events.PhasePending
+	}
+	running, terminated, failed, waitingNever := 0, 0, 0, 0
+	for _, c := range cs {
+		switch c.State {
+		case events.ContainerRunning:
+			running++
+		case events.ContainerTerminated:
+			terminated++
+			if c.ExitCode != nil && *c.ExitCode != 0 {
+				failed++
+			}
+		default:
+			if c.StartedAt == nil && c.RestartCount == 0 {
+				waitingNever++
+			}
+		}
+	}
+	switch {
+	case terminated == len(cs) && (policy == "Never" || (policy == "OnFailure" && failed == 0)):
+		if failed > 0 {
+			return events.PhaseFailed
+		}
+		return events.PhaseSucceeded
+	case waitingNever > 0 && running == 0:
+		return events.PhasePending
+	default:
+		return events.PhaseRunning
+	}
+}
+
+func (a *Agent) report(ctx context.Context, b *binding, st *events.PodStatusObserved) {
+	k := key(st.Namespace, st.Name)
+	js, err := json.Marshal(st)
+	if err != nil {
+		return
+	}
+	if a.published[k] == string(js) {
+		return
+	}
+	if err := a.publishObs(ctx, events.ObsPodSubject(a.cfg.Name, st.Namespace, st.Name), st, b.env, k); err != nil {
+		a.log.Error().Err(err).Str("pod", k).Msg("report status")
+		return
+	}
+	a.published[k] = string(js)
+	delete(a.removed, k)
+	a.log.Info().Str("pod", k).Str("phase", st.Phase).Str("ip", st.PodIP).Msg("pod status")
+}
+
+func (a *Agent) heartbeat(ctx context.Context) error {
+	n := 0
+	for _, b := range a.desired {
+		if !b.deleted {
+			n++
+		}
+	}
+	return a.publishObs(ctx, events.HeartbeatSubject(a.cfg.Name), &events.NodeHeartbeat{Node: a.info, Pods: n}, events.Envelope{}, a.cfg.Name)
+}
+
+func (a *Agent) publishObs(ctx context.Context, subject string, ev events.Event, cause events.Envelope, object string) error {
+	m := cause.Caused(events.NewID(), "node/"+a.cfg.Name, object, a.cfg.Clock())
+	if cause.ID == "" {
+		m.CorrelationID = ""
+	}
+	env, err := events.Seal(ev, m)
+	if err != nil {
+		return err
+	}
+	if _, err := bus.PublishOne(ctx, a.conn.JS, bus.Outgoing{Subject: subject, Envelope: env, MsgID: env.ID}); err != nil {
+		return fmt.Errorf("node %s report %s: %w", a.cfg.Name, ev.Type(), err)
+	}
+	return nil
+}
+
+// Info is what the node announced.
+func (a *Agent) Info() events.NodeInfo { return a.info }
+

@@ -1,0 +1,268 @@
+package containerd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/node"
+)
+
+// CPU mapping as the kubelet does it on cgroup v1.
+const (
+	cpuPeriod    = 100_000 // µs
+	minCPUQuota  = 1_000   // µs
+	minCPUShares = 2
+	maxCPUShares = 262_144
+)
+
+// logDir is where the pod's container logs are kept.
+func (r *Runtime) logDir(namespace, name, uid string) string {
+	return filepath.Join(r.cfg.StateDir, "logs", pathComponent(namespace)+"_"+pathComponent(name)+"_"+pathComponent(uid))
+}
+
+func (r *Runtime) logPath(namespace, name, uid, container string) string {
+	return filepath.Join(r.logDir(namespace, name, uid), pathComponent(container)+".log")
+}
+
+// StartContainer creates container c of pod if missing and starts its task
+// in the pod's sandbox. An exited task is deleted and started again, which
+// counts a restart; a running one is left alone.
+func (r *Runtime) StartContainer(ctx context.Context, pod node.Pod, c manifest.Container) error {
+	ctx = r.nsCtx(ctx)
+	unlock := r.lockPod(pod.UID)
+	defer unlock()
+	if err := r.startContainer(ctx, pod, c); err != nil {
+		return fmt.Errorf("start container %s of %s/%s: %w", c.Name, pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+func (r *Runtime) startContainer(ctx context.Context, pod node.Pod, c manifest.Container) error {
+	if c.Name == "" {
+		return fmt.Errorf("container has no name")
+	}
+	sb, err := r.loadSandbox(sandboxID(pod.UID))
+	if err != nil {
+		return err
+	}
+	if sb == nil || sb.IP == "" {
+		return fmt.Errorf("pod has no sandbox: create it first")
+	}
+	id := containerID(pod.UID, c.Name)
+
+	cont, err := r.client.LoadContainer(ctx, id)
+	switch {
+	case errdefs.IsNotFound(err):
+		img, err := r.ensureImage(ctx, c.Image)
+		if err != nil {
+			return err
+		}
+		cont, err = r.createContainer(ctx, id, pod, c, sb, img)
+		if err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("load container %s: %w", id, err)
+	}
+
+	info, err := cont.Info(ctx, client.WithoutRefreshedMetadata)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	restart := info.Labels[labelStartedAt] != ""
+	task, err := cont.Task(ctx, nil)
+	switch {
+	case errdefs.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("task of %s: %w", id, err)
+	default:
+		st, err := task.Status(ctx)
+		if err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("task of %s: %w", id, err)
+		}
+		switch st.Status {
+		case client.Running, client.Paused, client.Pausing:
+			r.watch(id, task)
+			return nil
+		case client.Created:
+			// Made but never started (an interrupted start): not a restart.
+			restart = false
+		}
+		if _, err := task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("delete old task of %s: %w", id, err)
+		}
+	}
+
+	labels := map[string]string{}
+	if restart {
+		n, _ := strconv.Atoi(info.Labels[labelRestarts])
+		labels[labelRestarts] = strconv.Itoa(n + 1)
+	}
+	if pod.Epoch > 0 && strconv.FormatInt(pod.Epoch, 10) != info.Labels[labelPodEpoch] {
+		labels[labelPodEpoch] = strconv.FormatInt(pod.Epoch, 10)
+	}
+	if len(labels) > 0 {
+		if _, err := cont.SetLabels(ctx, labels); err != nil {
+			return fmt.Errorf("label %s: %w", id, err)
+		}
+	}
+
+	logPath := r.logPath(pod.Namespace, pod.Name, pod.UID, c.Name)
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return fmt.Errorf("log dir: %w", err)
+	}
+	task, err = cont.NewTask(ctx, cio.LogFile(logPath))
+	if err != nil {
+		return fmt.Errorf("new task of %s: %w", id, err)
+	}
+	// Wait before Start, so an instant exit is not missed. The wait lives
+	// as long as the runtime, not as long as this call.
+	exitc, err := task.Wait(r.base)
+	if err != nil {
+		task.Delete(ctx, client.WithProcessKill)
+		return fmt.Errorf("wait task of %s: %w", id, err)
+	}
+	if err := task.Start(ctx); err != nil {
+		if _, derr := task.Delete(ctx, client.WithProcessKill); derr != nil {
+			r.log.Warn().Err(derr).Str("container", id).Msg("delete task that failed to start")
+		}
+		return fmt.Errorf("start task of %s: %w", id, err)
+	}
+	if _, err := cont.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+		r.log.Warn().Err(err).Str("container", id).Msg("record start time")
+	}
+	r.watchChan(id, exitc)
+	r.log.Info().Str("pod", pod.Namespace+"/"+pod.Name).Str("container", c.Name).Str("id", id).
+		Uint32("pid", task.Pid()).Bool("restart", restart).Msg("container started")
+	return nil
+}
+
+// createContainer makes the containerd container with a fresh snapshot and
+// the spec of c in the sandbox sb.
+func (r *Runtime) createContainer(ctx context.Context, id string, pod node.Pod, c manifest.Container, sb *sandboxRecord, img client.Image) (client.Container, error) {
+	// A snapshot under our key without a container is left from an
+	// interrupted create: drop it.
+	if err := r.client.SnapshotService(r.cfg.Snapshotter).Remove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+		return nil, fmt.Errorf("remove stale snapshot %s: %w", id, err)
+	}
+	ispec, err := img.Spec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("image config of %s: %w", c.Image, err)
+	}
+	specOpts := []oci.SpecOpts{
+		oci.WithImageConfig(img),
+		oci.WithProcessArgs(processArgs(ispec.Config.Entrypoint, ispec.Config.Cmd, c.Command, c.Args)...),
+		oci.WithEnv(podEnv(pod, sb.IP, c)),
+		oci.WithHostname(pod.Name),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetNS}),
+		oci.WithMounts([]specs.Mount{
+			{Destination: "/etc/hosts", Type: "bind", Source: r.hostsPath(sb.ID), Options: []string{"rbind", "ro"}},
+			{Destination: "/etc/resolv.conf", Type: "bind", Source: r.resolvPath(sb.ID), Options: []string{"rbind", "ro"}},
+		}),
+	}
+	specOpts = append(specOpts, resourceOpts(c.Resources)...)
+	if len(ispec.Config.Entrypoint)+len(ispec.Config.Cmd)+len(c.Command)+len(c.Args) == 0 {
+		return nil, fmt.Errorf("no command: the image %s has no entrypoint or cmd and the container sets none", c.Image)
+	}
+
+	labels := map[string]string{
+		labelPodNamespace: pod.Namespace,
+		labelPodName:      pod.Name,
+		labelPodUID:       pod.UID,
+		labelPodEpoch:     strconv.FormatInt(pod.Epoch, 10),
+		labelContainer:    c.Name,
+		labelRestarts:     "0",
+	}
+	if r.cfg.NodeName != "" {
+		labels[labelNode] = r.cfg.NodeName
+	}
+	cont, err := r.client.NewContainer(ctx, id,
+		client.WithImage(img),
+		client.WithSnapshotter(r.cfg.Snapshotter),
+		client.WithNewSnapshot(id, img),
+		client.WithNewSpec(specOpts...),
+		client.WithContainerLabels(labels),
+	)
+	if err != nil {
+		// Do not leave the snapshot behind a container that was not made.
+		if rerr := r.client.SnapshotService(r.cfg.Snapshotter).Remove(ctx, id); rerr != nil && !errdefs.IsNotFound(rerr) {
+			r.log.Warn().Err(rerr).Str("container", id).Msg("remove snapshot of a failed create")
+		}
+		return nil, fmt.Errorf("create container %s: %w", id, err)
+	}
+	return cont, nil
+}
+
+// processArgs is what the container runs, as Kubernetes decides it: command
+// replaces the image's entrypoint (and drops its cmd), args replace its cmd.
+func processArgs(entrypoint, cmd, command, args []string) []string {
+	switch {
+	case len(command) > 0:
+		return append(append([]string{}, command...), args...)
+	case len(args) > 0:
+		return append(append([]string{}, entrypoint...), args...)
+	default:
+		return append(append([]string{}, entrypoint...), cmd...)
+	}
+}
+
+// podEnv is the container's environment on top of the image's: its own
+// variables, then the pod's identity.
+func podEnv(pod node.Pod, ip string, c manifest.Container) []string {
+	env := make([]string, 0, len(c.Env)+3)
+	for _, e := range c.Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	return append(env, "POD_NAME="+pod.Name, "POD_NAMESPACE="+pod.Namespace, "POD_IP="+ip)
+}
+
+// resourceOpts maps requests and limits to cgroup settings as the kubelet
+// does: limits.memory → memory limit; limits.cpu → CFS quota over a 100 ms
+// period; requests.cpu (or limits.cpu when no request) → cpu shares, 2 when
+// neither is set.
+func resourceOpts(res manifest.ResourceRequirements) []oci.SpecOpts {
+	var opts []oci.SpecOpts
+	if q, ok := res.Limits["memory"]; ok && q.Value() > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(q.Value())))
+	}
+	limit, hasLimit := res.Limits["cpu"]
+	if hasLimit && limit.MilliValue() > 0 {
+		opts = append(opts, oci.WithCPUCFS(cpuQuota(limit.MilliValue()), cpuPeriod))
+	}
+	request, hasRequest := res.Requests["cpu"]
+	if !hasRequest && hasLimit {
+		request = limit
+	}
+	opts = append(opts, oci.WithCPUShares(cpuShares(request.MilliValue())))
+	return opts
+}
+
+func cpuQuota(milli int64) int64 {
+	q := milli * cpuPeriod / 1000
+	if q < minCPUQuota {
+		q = minCPUQuota
+	}
+	return q
+}
+
+func cpuShares(milli int64) uint64 {
+	s := milli * 1024 / 1000
+	switch {
+	case s < minCPUShares:
+		s = minCPUShares
+	case s > maxCPUShares:
+		s = maxCPUShares
+	}
+	return uint64(s)
+}

@@ -1,0 +1,87 @@
+package containerd
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/gantry-sh/gantry/events/manifest"
+)
+
+func TestProcessArgs(t *testing.T) {
+	ep, cmd := []string{"/ep"}, []string{"serve"}
+	tests := []struct {
+		name          string
+		command, args []string
+		want          []string
+	}{
+		{"image defaults", nil, nil, []string{"/ep", "serve"}},
+		{"args replace cmd", nil, []string{"run", "-v"}, []string{"/ep", "run", "-v"}},
+		{"command replaces entrypoint and cmd", []string{"/bin/x"}, nil, []string{"/bin/x"}},
+		{"command and args", []string{"/bin/x"}, []string{"-a"}, []string{"/bin/x", "-a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := processArgs(ep, cmd, tt.command, tt.args); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCPUMapping(t *testing.T) {
+	for _, tt := range []struct {
+		milli  int64
+		shares uint64
+		quota  int64
+	}{
+		{0, 2, 1000}, {1, 2, 1000}, {100, 102, 10000}, {250, 256, 25000}, {1000, 1024, 100000}, {2500, 2560, 250000},
+	} {
+		if got := cpuShares(tt.milli); got != tt.shares {
+			t.Errorf("cpuShares(%d) = %d, want %d", tt.milli, got, tt.shares)
+		}
+		if got := cpuQuota(tt.milli); got != tt.quota {
+			t.Errorf("cpuQuota(%d) = %d, want %d", tt.milli, got, tt.quota)
+		}
+	}
+	if n := len(resourceOpts(manifest.ResourceRequirements{})); n != 1 {
+		t.Errorf("no resources: %d options, want cpu shares only", n)
+	}
+}
+
+func TestIDs(t *testing.T) {
+	uuid := "0b9f2d43-7f5e-4c0b-9b3a-2a1f6c1f1e2d"
+	if got := containerID(uuid, "web"); got != uuid+"_web" {
+		t.Errorf("containerID = %q", got)
+	}
+	long := containerID(uuid, strings.Repeat("a", 63))
+	odd := containerID("a/b c", "web")
+	for _, id := range []string{long, odd, sandboxID("a/b"), sandboxID(strings.Repeat("x", 60))} {
+		if len(id) > maxIDLength || !idPattern.MatchString(id) {
+			t.Errorf("invalid id %q", id)
+		}
+	}
+	if long != containerID(uuid, strings.Repeat("a", 63)) {
+		t.Error("containerID is not deterministic")
+	}
+	if containerID(uuid, "a") == containerID(uuid, "b") {
+		t.Error("containerID collides")
+	}
+	if got := pathComponent("../x/y"); strings.Contains(got, "/") || got == ".." {
+		t.Errorf("pathComponent = %q", got)
+	}
+}
+
+func TestMemTotal(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "meminfo")
+	os.WriteFile(p, []byte("MemTotal:       16384 kB\nMemFree: 1 kB\n"), 0o644)
+	if got, err := memTotal(p); err != nil || got != 16384*1024 {
+		t.Fatalf("memTotal = %d, %v", got, err)
+	}
+	os.WriteFile(p, []byte("MemFree: 1 kB\n"), 0o644)
+	if _, err := memTotal(p); err == nil {
+		t.Fatal("no MemTotal accepted")
+	}
+}

@@ -1,0 +1,153 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/gantry-sh/gantry/events"
+)
+
+// LogsRequest asks a node for a container's log. The node streams the log as
+// messages to the request's reply subject and ends with an empty message
+// carrying HeaderEOF (and HeaderError on failure). With Follow the client
+// publishes to <reply>.alive at least every LogsKeepAlive; the node stops
+// when it hears nothing for three of those.
+type LogsRequest struct {
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+	Container string `json:"container,omitempty"`
+	Follow    bool   `json:"follow,omitempty"`
+}
+
+// Headers of the logs protocol.
+const (
+	HeaderEOF     = "Gantry-Eof"
+	HeaderError   = "Gantry-Error"
+	LogsKeepAlive = 2 * time.Second
+	logChunk      = 256 << 10
+)
+
+func (a *Agent) serveLogs(ctx context.Context) (*nats.Subscription, error) {
+	sub, err := a.conn.NC.Subscribe(events.NodeRPCSubject(a.cfg.Name, "logs"), func(m *nats.Msg) {
+		if m.Reply == "" {
+			return
+		}
+		go a.logs(ctx, m)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node %s serve logs: %w", a.cfg.Name, err)
+	}
+	return sub, nil
+}
+
+func (a *Agent) logs(ctx context.Context, m *nats.Msg) {
+	reply := m.Reply
+	var req LogsRequest
+	err := json.Unmarshal(m.Data, &req)
+	if err == nil {
+		err = a.resolveContainer(&req)
+	}
+	if err != nil {
+		a.endLogs(reply, err)
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if req.Follow {
+		var mu sync.Mutex
+		last := time.Now()
+		alive, err := a.conn.NC.Subscribe(reply+".alive", func(*nats.Msg) {
+			mu.Lock()
+			last = time.Now()
+			mu.Unlock()
+		})
+		if err != nil {
+			a.endLogs(reply, err)
+			return
+		}
+		defer alive.Unsubscribe()
+		go func() {
+			t := time.NewTicker(LogsKeepAlive)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					mu.Lock()
+					quiet := time.Since(last)
+					mu.Unlock()
+					if quiet > 3*LogsKeepAlive {
+						cancel()
+						return
+					}
+				}
+			}
+		}()
+	}
+	w := &chunkWriter{nc: a.conn.NC, subject: reply}
+	err = a.rt.Logs(ctx, req.Namespace, req.Pod, req.Container, req.Follow, w)
+	if ctx.Err() != nil && req.Follow {
+		err = nil
+	}
+	a.endLogs(reply, err)
+}
+
+// resolveContainer defaults the container to the pod's first, like kubectl,
+// and checks the pod is bound here.
+func (a *Agent) resolveContainer(req *LogsRequest) error {
+	b := a.desiredCopy(key(req.Namespace, req.Pod))
+	if b == nil {
+		return fmt.Errorf("pod %s/%s is not on node %s", req.Namespace, req.Pod, a.cfg.Name)
+	}
+	cs := b.Pod.Spec.Containers
+	if req.Container == "" {
+		if len(cs) == 0 {
+			return fmt.Errorf("pod %s/%s has no containers", req.Namespace, req.Pod)
+		}
+		req.Container = cs[0].Name
+		return nil
+	}
+	for _, c := range cs {
+		if c.Name == req.Container {
+			return nil
+		}
+	}
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.Name
+	}
+	return fmt.Errorf("container %q is not in pod %s/%s (containers: %v)", req.Container, req.Namespace, req.Pod, names)
+}
+
+func (a *Agent) endLogs(reply string, err error) {
+	m := nats.NewMsg(reply)
+	m.Header.Set(HeaderEOF, "1")
+	if err != nil {
+		m.Header.Set(HeaderError, err.Error())
+	}
+	_ = a.conn.NC.PublishMsg(m)
+	_ = a.conn.NC.Flush()
+}
+
+type chunkWriter struct {
+	nc      *nats.Conn
+	subject string
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	for off := 0; off < len(p); off += logChunk {
+		end := min(off+logChunk, len(p))
+		buf := make([]byte, end-off)
+		copy(buf, p[off:end])
+		if err := w.nc.Publish(w.subject, buf); err != nil {
+			return off, err
+		}
+	}
+	return len(p), nil
+}

@@ -1,0 +1,433 @@
+// Package projections holds Gantry's pure folds over the log. A fold has no
+// I/O, no clock and no randomness: replaying the same records gives the same
+// state, and a record at or below the applied sequence is a no-op.
+package projections
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
+)
+
+// Cluster is the shared view of workloads, pods and nodes, folded from the
+// decisions, observations and heartbeats streams.
+type Cluster struct {
+	Applied   map[string]uint64 // stream → last applied sequence
+	Workloads map[string]*Workload
+	Pods      map[string]*Pod
+	Nodes     map[string]*Node
+
+	// statuses holds the newest report of each pod by key; a report can be
+	// applied before the decision that planned its pod (streams interleave).
+	statuses map[string]*events.PodStatusObserved
+	removed  map[string]bool // pod uid → a node removed it
+	gone     map[string]bool // pod uid → deleted and forgotten (tombstone)
+	byOwner  map[string]map[string]bool
+
+	// Dirty names what changed since the last ClearDirty, for writers of
+	// read models: "workload/<key>", "pod/<key>", "node/<name>".
+	Dirty map[string]bool
+}
+
+// NewCluster returns an empty fold.
+func NewCluster() *Cluster {
+	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
+		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{},
+		removed: map[string]bool{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
+		Dirty: map[string]bool{}}
+}
+
+// Seqs is the position in each stream a read-model record reflects.
+type Seqs map[string]uint64
+
+// Workload is an accepted object (Deployment or bare Pod) and its history.
+type Workload struct {
+	Kind        string          `json:"kind"` // deployment, pod
+	Namespace   string          `json:"namespace"`
+	Name        string          `json:"name"`
+	UID         string          `json:"uid"`
+	Generation  int64           `json:"generation"`
+	Object      manifest.Object `json:"object"`
+	Deleted     bool            `json:"deleted,omitempty"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	UpdatedAt   time.Time       `json:"updatedAt"`
+	PodsPlanned int64           `json:"podsPlanned"` // pods ever planned for this uid
+	// CauseID, CorrelationID and Actor come from the newest verdict, so the
+	// decisions taken for the workload trace back to its intent.
+	CauseID       string `json:"causeID"`
+	CorrelationID string `json:"correlationID"`
+	Actor         string `json:"actor,omitempty"`
+	Status      WorkloadStatus  `json:"status"`
+	Seqs        Seqs            `json:"seqs"`
+}
+
+// WorkloadStatus is a Deployment's status as Kubernetes reports it.
+type WorkloadStatus struct {
+	ObservedGeneration int64 `json:"observedGeneration"`
+	Replicas           int32 `json:"replicas"`
+	UpdatedReplicas    int32 `json:"updatedReplicas"`
+	ReadyReplicas      int32 `json:"readyReplicas"`
+	AvailableReplicas  int32 `json:"availableReplicas"`
+}
+
+// Pod is one planned pod, its binding and the newest report of it.
+type Pod struct {
+	Namespace    string            `json:"namespace"`
+	Name         string            `json:"name"`
+	UID          string            `json:"uid"`
+	Owner        *events.OwnerRef  `json:"owner,omitempty"`
+	TemplateHash string            `json:"templateHash,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	Spec         manifest.PodSpec  `json:"spec"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	PlannedSeq   uint64            `json:"plannedSeq"`
+	// PlannedID, CorrelationID and Actor: the causal chain of the pod.
+	PlannedID     string `json:"plannedID"`
+	CorrelationID string `json:"correlationID"`
+	Actor         string `json:"actor,omitempty"`
+
+	Node     string         `json:"node,omitempty"`
+	Epoch    int64          `json:"epoch,omitempty"`
+	BoundAt  *time.Time     `json:"boundAt,omitempty"`
+	Filters  []string       `json:"filters,omitempty"`
+	Scores   []events.Score `json:"scores,omitempty"`
+	Feasible int            `json:"feasible,omitempty"`
+	// LastNodeSeq is the last sequence on gantry.node.*.pod.<ns>.<name>: the
+	// expectation a binding or a deletion on a node sends.
+	LastNodeSeq uint64 `json:"lastNodeSeq,omitempty"`
+
+	Unschedulable string `json:"unschedulable,omitempty"`
+
+	Deleting      bool   `json:"deleting,omitempty"`
+	DeleteReason  string `json:"deleteReason,omitempty"`
+	DeletedOnNode int64  `json:"deletedOnNode,omitempty"` // epoch whose node was told to stop the pod
+
+	Status *events.PodStatusObserved `json:"status,omitempty"`
+	Seqs   Seqs                      `json:"seqs"`
+}
+
+// Key is how pods and workloads are indexed: "<ns>/<name>" (pods) or
+// "<kind>/<ns>/<name>" (workloads).
+func Key(ns, name string) string { return ns + "/" + name }
+
+// WorkloadKey indexes workloads.
+func WorkloadKey(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
+
+// Phase is the pod's phase as a user sees it.
+func (p *Pod) Phase() string {
+	if p.Status != nil && p.Status.Phase != "" {
+		return p.Status.Phase
+	}
+	return events.PhasePending
+}
+
+// Ready reports every container running and ready.
+func (p *Pod) Ready() bool {
+	if p.Status == nil || p.Status.Phase != events.PhaseRunning || len(p.Status.Containers) == 0 {
+		return false
+	}
+	for _, c := range p.Status.Containers {
+		if !c.Ready {
+			return false
+		}
+	}
+	return true
+}
+
+// Terminal reports a pod that will not run again.
+func (p *Pod) Terminal() bool {
+	ph := p.Phase()
+	return ph == events.PhaseSucceeded || ph == events.PhaseFailed
+}
+
+// Requests sums what the pod asks of a node.
+func (p *Pod) Requests() (milliCPU, memory int64) { return p.Spec.Requests() }
+
+// NodeLostAfter is how long a node may go without a heartbeat before it is
+// not ready.
+const NodeLostAfter = 40 * time.Second
+
+// Node is a node as its heartbeats describe it.
+type Node struct {
+	Info          events.NodeInfo `json:"info"`
+	RegisteredAt  time.Time       `json:"registeredAt"`
+	LastHeartbeat time.Time       `json:"lastHeartbeat"`
+	Seqs          Seqs            `json:"seqs"`
+}
+
+// Ready reports a node heard from recently.
+func (n *Node) Ready(now time.Time) bool { return now.Sub(n.LastHeartbeat) < NodeLostAfter }
+
+// Apply folds one record. Records at or below the applied sequence of their
+// stream are ignored, so replay is idempotent.
+func (c *Cluster) Apply(r events.Record) {
+	if r.Seq <= c.Applied[r.Stream] {
+		return
+	}
+	c.Applied[r.Stream] = r.Seq
+	at := r.Envelope.Time
+	switch e := r.Event.(type) {
+	case *events.AdmissionAccepted:
+		c.applyAccepted(r, e)
+	case *events.PodPlanned:
+		c.applyPlanned(r, e)
+	case *events.PodBound:
+		c.applyBound(r, e)
+	case *events.PodUnschedulable:
+		if p := c.Pods[Key(e.Namespace, e.Name)]; p != nil && p.UID == e.UID {
+			p.Unschedulable = e.Message
+			c.touchPod(p, r)
+		}
+	case *events.PodDeleted:
+		c.applyDeleted(r, e)
+	case *events.PodStatusObserved:
+		c.applyStatus(r, e)
+	case *events.PodRemoved:
+		c.removed[e.UID] = true
+		if p := c.Pods[Key(e.Namespace, e.Name)]; p != nil && p.UID == e.UID && p.Deleting {
+			c.forget(p)
+		}
+	case *events.NodeRegistered:
+		n := c.node(e.Node.Name)
+		n.Info = e.Node
+		n.RegisteredAt = at
+		c.touchNode(n, r)
+	case *events.NodeHeartbeat:
+		n := c.node(e.Node.Name)
+		n.Info = e.Node
+		if n.RegisteredAt.IsZero() {
+			n.RegisteredAt = at
+		}
+		if at.After(n.LastHeartbeat) {
+			n.LastHeartbeat = at
+		}
+		c.touchNode(n, r)
+	}
+}
+
+func (c *Cluster) applyAccepted(r events.Record, e *events.AdmissionAccepted) {
+	key := WorkloadKey(e.Kind, e.Namespace, e.Name)
+	w := c.Workloads[key]
+	if e.Op == events.OpDelete {
+		if w != nil && w.UID == e.UID {
+			w.Deleted = true
+			w.cause(r.Envelope)
+			w.UpdatedAt = r.Envelope.Time
+			c.touchWorkload(w, r)
+		}
+		return
+	}
+	var obj manifest.Object
+	if err := json.Unmarshal(e.Object, &obj); err != nil {
+		return // admission only accepts objects that decode; nothing to fold
+	}
+	if w == nil || w.UID != e.UID {
+		w = &Workload{Kind: e.Kind, Namespace: e.Namespace, Name: e.Name, UID: e.UID, CreatedAt: r.Envelope.Time, Seqs: Seqs{}}
+		c.Workloads[key] = w
+	}
+	w.Generation = e.Generation
+	w.Object = obj
+	w.Deleted = false
+	w.UpdatedAt = r.Envelope.Time
+	w.cause(r.Envelope)
+	c.touchWorkload(w, r)
+}
+
+func (c *Cluster) applyPlanned(r events.Record, e *events.PodPlanned) {
+	key := Key(e.Namespace, e.Name)
+	if old := c.Pods[key]; old != nil && old.UID == e.UID {
+		return
+	}
+	p := &Pod{Namespace: e.Namespace, Name: e.Name, UID: e.UID, Owner: e.Owner, TemplateHash: e.TemplateHash,
+		Labels: e.Labels, Annotations: e.Annotations, Spec: e.Spec, CreatedAt: r.Envelope.Time, PlannedSeq: r.Seq, Seqs: Seqs{},
+		PlannedID: r.Envelope.ID, CorrelationID: r.Envelope.CorrelationID, Actor: r.Envelope.Actor}
+	if s := c.statuses[key]; s != nil && s.UID == e.UID {
+		p.Status = s
+	}
+	c.Pods[key] = p
+	if e.Owner != nil {
+		if w := c.ownerWorkload(e.Owner, e.Namespace); w != nil {
+			w.PodsPlanned++
+			c.touchWorkload(w, r)
+		}
+		set := c.byOwner[e.Owner.UID]
+		if set == nil {
+			set = map[string]bool{}
+			c.byOwner[e.Owner.UID] = set
+		}
+		set[key] = true
+	}
+	c.touchPod(p, r)
+}
+
+func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
+	key := Key(e.Pod.Namespace, e.Pod.Name)
+	p := c.Pods[key]
+	if p == nil || p.UID != e.Pod.UID {
+		if !c.gone[e.Pod.UID] {
+			return
+		}
+		// Bound after it was deleted (a race the log settles): keep it as a
+		// deleting pod so its node is told to stop it.
+		p = &Pod{Namespace: e.Pod.Namespace, Name: e.Pod.Name, UID: e.Pod.UID, Owner: e.Pod.Owner,
+			Spec: e.Pod.Spec, CreatedAt: r.Envelope.Time, Deleting: true, DeleteReason: "deleted before binding", Seqs: Seqs{}}
+		c.Pods[key] = p
+	}
+	if e.Epoch < p.Epoch {
+		return
+	}
+	at := r.Envelope.Time
+	p.Node, p.Epoch, p.BoundAt = e.Node, e.Epoch, &at
+	p.Filters, p.Scores, p.Feasible = e.Filters, e.Scores, e.Feasible
+	p.Unschedulable = ""
+	p.LastNodeSeq = r.Seq
+	c.touchPod(p, r)
+}
+
+func (c *Cluster) applyDeleted(r events.Record, e *events.PodDeleted) {
+	p := c.Pods[Key(e.Namespace, e.Name)]
+	if p == nil || p.UID != e.UID {
+		return
+	}
+	p.Deleting = true
+	if p.DeleteReason == "" {
+		p.DeleteReason = e.Reason
+	}
+	if e.Node != "" {
+		p.LastNodeSeq = r.Seq
+		if e.Epoch > p.DeletedOnNode {
+			p.DeletedOnNode = e.Epoch
+		}
+	}
+	switch {
+	case p.Node == "":
+		c.forget(p) // nothing runs it: gone at once
+	case c.removed[p.UID]:
+		c.forget(p)
+	default:
+		c.touchPod(p, r)
+	}
+}
+
+func (c *Cluster) applyStatus(r events.Record, e *events.PodStatusObserved) {
+	key := Key(e.Namespace, e.Name)
+	if old := c.statuses[key]; old != nil && old.UID == e.UID && old.Epoch > e.Epoch {
+		return // a report from an older binding
+	}
+	c.statuses[key] = e
+	if p := c.Pods[key]; p != nil && p.UID == e.UID {
+		p.Status = e
+		c.touchPod(p, r)
+	}
+}
+
+// forget drops a pod that is gone for good, keeping a tombstone of its uid.
+func (c *Cluster) forget(p *Pod) {
+	key := Key(p.Namespace, p.Name)
+	delete(c.Pods, key)
+	if s := c.statuses[key]; s != nil && s.UID == p.UID {
+		delete(c.statuses, key)
+	}
+	delete(c.removed, p.UID)
+	c.gone[p.UID] = true
+	if p.Owner != nil {
+		delete(c.byOwner[p.Owner.UID], key)
+		if w := c.ownerWorkload(p.Owner, p.Namespace); w != nil {
+			c.Dirty["workload/"+WorkloadKey(w.Kind, w.Namespace, w.Name)] = true
+		}
+	}
+	c.Dirty["pod/"+key] = true
+}
+
+func (w *Workload) cause(e events.Envelope) {
+	w.CauseID, w.CorrelationID, w.Actor = e.ID, e.CorrelationID, e.Actor
+}
+
+// Cause is an envelope standing for the event that planned the pod, to
+// derive the metadata of decisions about it.
+func (p *Pod) Cause() events.Envelope {
+	return events.Envelope{ID: p.PlannedID, CorrelationID: p.CorrelationID, Actor: p.Actor}
+}
+
+// Gone reports a pod uid that was deleted and is forgotten.
+func (c *Cluster) Gone(uid string) bool { return c.gone[uid] }
+
+func (c *Cluster) ownerWorkload(o *events.OwnerRef, ns string) *Workload {
+	w := c.Workloads[WorkloadKey(o.Kind, ns, o.Name)]
+	if w == nil || w.UID != o.UID {
+		return nil
+	}
+	return w
+}
+
+// OwnedPods returns the pods of a workload incarnation, in planning order.
+func (c *Cluster) OwnedPods(uid string) []*Pod {
+	set := c.byOwner[uid]
+	out := make([]*Pod, 0, len(set))
+	for key := range set {
+		if p := c.Pods[key]; p != nil {
+			out = append(out, p)
+		}
+	}
+	sortPods(out)
+	return out
+}
+
+func (c *Cluster) node(name string) *Node {
+	n := c.Nodes[name]
+	if n == nil {
+		n = &Node{Seqs: Seqs{}}
+		c.Nodes[name] = n
+	}
+	return n
+}
+
+func (c *Cluster) touchPod(p *Pod, r events.Record) {
+	p.Seqs[r.Stream] = r.Seq
+	key := Key(p.Namespace, p.Name)
+	c.Dirty["pod/"+key] = true
+	if p.Owner != nil {
+		if w := c.ownerWorkload(p.Owner, p.Namespace); w != nil {
+			c.Dirty["workload/"+WorkloadKey(w.Kind, w.Namespace, w.Name)] = true
+		}
+	}
+}
+
+func (c *Cluster) touchWorkload(w *Workload, r events.Record) {
+	w.Seqs[r.Stream] = r.Seq
+	c.Dirty["workload/"+WorkloadKey(w.Kind, w.Namespace, w.Name)] = true
+}
+
+func (c *Cluster) touchNode(n *Node, r events.Record) {
+	n.Seqs[r.Stream] = r.Seq
+	c.Dirty["node/"+n.Info.Name] = true
+}
+
+// ClearDirty forgets what changed.
+func (c *Cluster) ClearDirty() { clear(c.Dirty) }
+
+// Status computes a Deployment's status from its pods.
+func (c *Cluster) Status(w *Workload) WorkloadStatus {
+	st := WorkloadStatus{ObservedGeneration: w.Generation}
+	var hash string
+	if w.Object.Deployment != nil {
+		hash = manifest.TemplateHash(w.Object.Deployment.Template)
+	}
+	for _, p := range c.OwnedPods(w.UID) {
+		if p.Deleting || p.Terminal() {
+			continue
+		}
+		st.Replicas++
+		if p.TemplateHash == hash {
+			st.UpdatedReplicas++
+		}
+		if p.Ready() {
+			st.ReadyReplicas++
+			st.AvailableReplicas++
+		}
+	}
+	return st
+}

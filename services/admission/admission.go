@@ -1,0 +1,232 @@
+// Package admission decides whether each intent is accepted or rejected:
+// strict decoding, validation, existence. Rejected intents stay in the log
+// with their reasons; accepted ones become the desired state.
+package admission
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/services/runner"
+)
+
+// Name of the service, also the source of its events.
+const Name = "admission"
+
+// Service holds the intents waiting for a verdict and the current accepted
+// state of every object.
+type Service struct {
+	pending map[uint64]pendingIntent // intent seq → intent without a verdict
+	decided map[uint64]bool          // intent seqs with a verdict
+	objects map[string]*object       // kind/ns/name → accepted state
+	applied map[string]uint64
+}
+
+type pendingIntent struct {
+	seq uint64
+	env events.Envelope
+	ev  events.Event
+}
+
+type object struct {
+	exists     bool
+	uid        string
+	generation int64
+	canonical  json.RawMessage
+	lastSeq    uint64 // last sequence on the object's admission subject
+}
+
+// New returns an empty admission service.
+func New() *Service {
+	return &Service{pending: map[uint64]pendingIntent{}, decided: map[uint64]bool{},
+		objects: map[string]*object{}, applied: map[string]uint64{}}
+}
+
+// Name implements runner.Service.
+func (s *Service) Name() string { return Name }
+
+// Sources implements runner.Service.
+func (s *Service) Sources() []runner.Source {
+	return []runner.Source{
+		{Stream: events.StreamIntents},
+		{Stream: events.StreamDecisions, Filters: []string{events.SubjectAdmissionAll}},
+	}
+}
+
+// Apply implements runner.Service.
+func (s *Service) Apply(r events.Record) {
+	if r.Seq <= s.applied[r.Stream] {
+		return
+	}
+	s.applied[r.Stream] = r.Seq
+	switch e := r.Event.(type) {
+	case *events.IntentApplied, *events.IntentDeleted:
+		if !s.decided[r.Seq] {
+			s.pending[r.Seq] = pendingIntent{seq: r.Seq, env: r.Envelope, ev: e}
+		}
+	case *events.AdmissionAccepted:
+		s.verdict(e.IntentSeq)
+		o := s.object(e.Kind, e.Namespace, e.Name)
+		o.lastSeq = r.Seq
+		o.uid, o.generation = e.UID, e.Generation
+		o.exists = e.Op == events.OpApply
+		o.canonical = e.Object
+	case *events.AdmissionRejected:
+		s.verdict(e.IntentSeq)
+		s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
+	}
+}
+
+func (s *Service) verdict(intentSeq uint64) {
+	s.decided[intentSeq] = true
+	delete(s.pending, intentSeq)
+}
+
+func (s *Service) object(kind, ns, name string) *object {
+	k := kind + "/" + ns + "/" + name
+	o := s.objects[k]
+	if o == nil {
+		o = &object{}
+		s.objects[k] = o
+	}
+	return o
+}
+
+// Decide gives a verdict to the oldest pending intent of each object. Intents
+// on one object are judged one at a time, in log order: the next waits until
+// the previous verdict is back in the log, so each verdict expects the
+// object's newest admission sequence.
+func (s *Service) Decide(now time.Time) []runner.Decision {
+	seqs := make([]uint64, 0, len(s.pending))
+	for seq := range s.pending {
+		seqs = append(seqs, seq)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	busy := map[string]bool{}
+	var out []runner.Decision
+	for _, seq := range seqs {
+		p := s.pending[seq]
+		kind, ns, name := target(p.ev)
+		key := kind + "/" + ns + "/" + name
+		if busy[key] {
+			continue
+		}
+		busy[key] = true
+		out = append(out, s.judge(p, kind, ns, name))
+	}
+	return out
+}
+
+func target(e events.Event) (kind, ns, name string) {
+	switch e := e.(type) {
+	case *events.IntentApplied:
+		return e.Kind, e.Namespace, e.Name
+	case *events.IntentDeleted:
+		return e.Kind, e.Namespace, e.Name
+	}
+	return "", "", ""
+}
+
+func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision {
+	o := s.object(kind, ns, name)
+	msgID := fmt.Sprintf("admit/%d", p.seq)
+	d := runner.Decision{
+		Subject:       events.AdmissionSubject(ns, kind, name),
+		Meta:          p.env.Caused(events.DeriveID(msgID), Name, ns+"/"+name, time.Time{}),
+		MsgID:         msgID,
+		ExpectLastSeq: bus.Expect(o.lastSeq),
+	}
+	reject := func(op string, reasons ...string) runner.Decision {
+		d.Event = &events.AdmissionRejected{IntentSeq: p.seq, IntentID: p.env.ID, Op: op,
+			Kind: kind, Namespace: ns, Name: name, Reasons: reasons}
+		return d
+	}
+	switch e := p.ev.(type) {
+	case *events.IntentDeleted:
+		if !o.exists {
+			return reject(events.OpDelete, fmt.Sprintf("%s %q not found in namespace %q", kind, name, ns))
+		}
+		d.Event = &events.AdmissionAccepted{IntentSeq: p.seq, IntentID: p.env.ID, Op: events.OpDelete,
+			Kind: kind, Namespace: ns, Name: name, UID: o.uid, Generation: o.generation}
+		return d
+	case *events.IntentApplied:
+		obj, reasons := Check(e)
+		if len(reasons) > 0 {
+			return reject(events.OpApply, reasons...)
+		}
+		canonical, err := json.Marshal(obj)
+		if err != nil {
+			return reject(events.OpApply, fmt.Sprintf("encode object: %v", err))
+		}
+		acc := &events.AdmissionAccepted{IntentSeq: p.seq, IntentID: p.env.ID, Op: events.OpApply,
+			Kind: kind, Namespace: ns, Name: name, Object: canonical}
+		switch {
+		case !o.exists:
+			acc.UID = events.DeriveID("uid/" + p.env.ID)
+			acc.Generation = 1
+		case bytes.Equal(canonical, o.canonical):
+			acc.UID, acc.Generation, acc.Unchanged = o.uid, o.generation, true
+		default:
+			if kind == "pod" && !samePodSpec(o.canonical, canonical) {
+				return reject(events.OpApply, "spec: pod updates may not change the spec; delete the pod and create it again")
+			}
+			acc.UID, acc.Generation = o.uid, o.generation+1
+		}
+		d.Event = acc
+		return d
+	}
+	return reject("", "unknown intent")
+}
+
+// Check decodes and validates an applied intent, returning the object with
+// defaults filled in, or the reasons it is refused (one per field).
+func Check(e *events.IntentApplied) (manifest.Object, []string) {
+	obj, err := manifest.DecodeObject(e.Object)
+	if err != nil {
+		return obj, reasonsOf(err)
+	}
+	obj.Defaults()
+	var reasons []string
+	if got := strings.ToLower(obj.Kind); got != e.Kind {
+		reasons = append(reasons, fmt.Sprintf("kind: %q does not match the intent's kind %q", obj.Kind, e.Kind))
+	}
+	if obj.Metadata.Name != e.Name {
+		reasons = append(reasons, fmt.Sprintf("metadata.name: %q does not match the intent's name %q", obj.Metadata.Name, e.Name))
+	}
+	if obj.Metadata.Namespace != e.Namespace {
+		reasons = append(reasons, fmt.Sprintf("metadata.namespace: %q does not match the intent's namespace %q", obj.Metadata.Namespace, e.Namespace))
+	}
+	if errs := manifest.Validate(obj); len(errs) > 0 {
+		reasons = append(reasons, reasonsOf(errs)...)
+	}
+	return obj, reasons
+}
+
+func reasonsOf(err error) []string {
+	if fe, ok := err.(manifest.FieldErrors); ok {
+		out := make([]string, len(fe))
+		for i, f := range fe {
+			out[i] = f.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+// samePodSpec reports whether two canonical pods differ only in metadata.
+func samePodSpec(a, b json.RawMessage) bool {
+	var x, y struct {
+		Spec json.RawMessage `json:"spec"`
+	}
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return bytes.Equal(x.Spec, y.Spec)
+}

@@ -1,0 +1,223 @@
+// Package replica decides which pods should exist: the right number of pods
+// per Deployment, one pod per bare Pod, and none for what was deleted.
+package replica
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/services/runner"
+)
+
+// Name of the service.
+const Name = "replica"
+
+// Service plans and deletes pods to match accepted workloads.
+type Service struct {
+	c *projections.Cluster
+}
+
+// New returns a replica service over an empty fold.
+func New() *Service { return &Service{c: projections.NewCluster()} }
+
+// Name implements runner.Service.
+func (s *Service) Name() string { return Name }
+
+// Sources implements runner.Service.
+func (s *Service) Sources() []runner.Source {
+	return []runner.Source{
+		{Stream: events.StreamDecisions},
+		{Stream: events.StreamObservations, Filters: []string{events.SubjectObsPodAll}},
+	}
+}
+
+// Apply implements runner.Service.
+func (s *Service) Apply(r events.Record) { s.c.Apply(r) }
+
+// Decide implements runner.Service: for every workload, compare the pods it
+// has with the pods it wants.
+func (s *Service) Decide(now time.Time) []runner.Decision {
+	s.c.ClearDirty()
+	var out []runner.Decision
+	for _, w := range s.c.SortedWorkloads() {
+		switch w.Kind {
+		case "deployment":
+			out = append(out, s.deployment(w)...)
+		case "pod":
+			out = append(out, s.barePod(w)...)
+		}
+	}
+	// A pod deleted while unbound can still be bound by a racing scheduler;
+	// its node must be told to stop it.
+	for _, p := range s.c.SortedPods() {
+		if p.Deleting && p.Node != "" && p.DeletedOnNode < p.Epoch {
+			out = append(out, deletion(p, p.DeleteReason, events.Envelope{}))
+		}
+	}
+	return out
+}
+
+// deployment keeps spec.replicas pods of the current template. A template
+// change replaces every pod (Recreate); rolling updates belong to the rollout
+// service.
+//
+// Worked example: replicas 3, pods a (Running), b (Failed), c (Running) of the
+// current template → b is deleted and one pod is planned: 3 active again.
+func (s *Service) deployment(w *projections.Workload) []runner.Decision {
+	owned := s.c.OwnedPods(w.UID)
+	cause := causeOf(w)
+	var out []runner.Decision
+	if w.Deleted {
+		for _, p := range owned {
+			if !p.Deleting {
+				out = append(out, deletion(p, "deployment deleted", cause))
+			}
+		}
+		return out
+	}
+	spec := w.Object.Deployment
+	if spec == nil {
+		return nil
+	}
+	hash := manifest.TemplateHash(spec.Template)
+	var active []*projections.Pod
+	for _, p := range owned {
+		switch {
+		case p.Deleting:
+		case p.TemplateHash != hash:
+			out = append(out, deletion(p, "pod template changed", cause))
+		case p.Terminal():
+			out = append(out, deletion(p, "pod "+p.Phase(), cause))
+		default:
+			active = append(active, p)
+		}
+	}
+	want := int(spec.ReplicaCount())
+	switch {
+	case len(active) < want:
+		for i := 0; i < want-len(active); i++ {
+			out = append(out, s.plan(w, hash, spec.Template, w.PodsPlanned+int64(i), cause))
+		}
+	case len(active) > want:
+		sort.SliceStable(active, func(i, j int) bool { return scaleDownFirst(active[i], active[j]) })
+		for _, p := range active[:len(active)-want] {
+			out = append(out, deletion(p, "scaled down", cause))
+		}
+	}
+	return out
+}
+
+// scaleDownFirst orders pods like Kubernetes' ReplicaSet: unscheduled before
+// scheduled, pending before running, not ready before ready, newest first.
+func scaleDownFirst(a, b *projections.Pod) bool {
+	if (a.Node == "") != (b.Node == "") {
+		return a.Node == ""
+	}
+	ar, br := a.Phase() == events.PhaseRunning, b.Phase() == events.PhaseRunning
+	if ar != br {
+		return !ar
+	}
+	if a.Ready() != b.Ready() {
+		return !a.Ready()
+	}
+	return a.PlannedSeq > b.PlannedSeq
+}
+
+func (s *Service) barePod(w *projections.Workload) []runner.Decision {
+	cause := causeOf(w)
+	if w.Deleted {
+		var out []runner.Decision
+		for _, p := range s.c.OwnedPods(w.UID) {
+			if !p.Deleting {
+				out = append(out, deletion(p, "pod deleted", cause))
+			}
+		}
+		return out
+	}
+	if w.PodsPlanned > 0 || w.Object.Pod == nil {
+		return nil // a bare pod is planned once; its node restarts its containers
+	}
+	tmpl := manifest.PodTemplateSpec{
+		Metadata: manifest.TemplateMeta{Labels: w.Object.Metadata.Labels, Annotations: w.Object.Metadata.Annotations},
+		Spec:     *w.Object.Pod,
+	}
+	uid := w.UID
+	msgID := "plan/" + uid
+	return []runner.Decision{{
+		Subject: events.PodDecisionSubject(w.Namespace, w.Name),
+		Event: &events.PodPlanned{Namespace: w.Namespace, Name: w.Name, UID: uid,
+			Owner: &events.OwnerRef{Kind: "pod", Name: w.Name, UID: w.UID},
+			Labels: tmpl.Metadata.Labels, Annotations: tmpl.Metadata.Annotations, Spec: tmpl.Spec},
+		Meta:  cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+w.Name, time.Time{}),
+		MsgID: msgID,
+	}}
+}
+
+// plan makes the n-th pod of a Deployment incarnation. Its name and uid are
+// derived from (workload uid, n), so deciding again after a crash yields the
+// same pod and the log's deduplication drops the copy.
+func (s *Service) plan(w *projections.Workload, hash string, t manifest.PodTemplateSpec, n int64, cause events.Envelope) runner.Decision {
+	name := PodName(w.Name, hash, w.UID, n)
+	uid := events.DeriveID(fmt.Sprintf("pod/%s/%d", w.UID, n))
+	msgID := "plan/" + uid
+	return runner.Decision{
+		Subject: events.PodDecisionSubject(w.Namespace, name),
+		Event: &events.PodPlanned{Namespace: w.Namespace, Name: name, UID: uid,
+			Owner:        &events.OwnerRef{Kind: w.Kind, Name: w.Name, UID: w.UID},
+			TemplateHash: hash, Labels: t.Metadata.Labels, Annotations: t.Metadata.Annotations, Spec: t.Spec},
+		Meta:  cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+name, time.Time{}),
+		MsgID: msgID,
+	}
+}
+
+// PodName is <workload>-<template hash>-<5 chars>, cut to a DNS-1123 label.
+func PodName(workload, hash, uid string, n int64) string {
+	sum := sha256.New()
+	sum.Write([]byte(uid))
+	_ = binary.Write(sum, binary.BigEndian, n)
+	b := sum.Sum(nil)
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789" // like Kubernetes: no vowels, no look-alikes
+	suffix := make([]byte, 5)
+	for i := range suffix {
+		suffix[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	prefix := workload + "-" + hash
+	if max := 63 - 6; len(prefix) > max {
+		prefix = prefix[:max]
+	}
+	return prefix + "-" + string(suffix)
+}
+
+// deletion tells whoever holds the pod to stop it: its node when it is bound,
+// the log otherwise. A deletion on a node expects the pod's newest node
+// sequence, so it cannot cross a newer binding unseen.
+func deletion(p *projections.Pod, reason string, cause events.Envelope) runner.Decision {
+	msgID := fmt.Sprintf("delete/%s/%d", p.UID, p.Epoch)
+	ev := &events.PodDeleted{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: p.Node, Epoch: p.Epoch, Reason: reason}
+	d := runner.Decision{
+		Event: ev,
+		Meta:  cause.Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
+		MsgID: msgID,
+	}
+	if p.Node == "" {
+		d.Subject = events.PodDecisionSubject(p.Namespace, p.Name)
+		return d
+	}
+	d.Subject = events.NodePodSubject(p.Node, p.Namespace, p.Name)
+	d.ExpectLastSeq = bus.Expect(p.LastNodeSeq)
+	d.ExpectOn = events.NodePodFilter(p.Namespace, p.Name)
+	return d
+}
+
+// causeOf makes an envelope standing for the workload's newest accepted
+// verdict, so pods trace back to the intent that asked for them.
+func causeOf(w *projections.Workload) events.Envelope {
+	return events.Envelope{ID: w.CauseID, CorrelationID: w.CorrelationID, Actor: w.Actor}
+}

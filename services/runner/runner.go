@@ -1,0 +1,298 @@
+// Package runner is the loop every control-plane service shares: follow
+// streams → apply to projections → decide → append decisions.
+//
+// A service keeps its state in memory, rebuilt by replaying its streams from
+// the start (ordered consumers, no acknowledgements): the log is the only
+// checkpoint. Decide is level-triggered and pure; it runs only when the service
+// has caught up with the log and has seen its own previous decisions come back
+// (expectations), so a slow round trip never produces a second copy. Decisions
+// carry deterministic message ids, so a service that crashes between publishing
+// and seeing its decision cannot store it twice.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+)
+
+// Source is one stream a service follows, optionally filtered.
+type Source struct {
+	Stream  string
+	Filters []string
+}
+
+// Decision is one event a service wants appended.
+type Decision struct {
+	Subject string
+	Event   events.Event
+	// Meta of the envelope; ID is derived from MsgID when empty.
+	Meta  events.Meta
+	MsgID string
+	// ExpectLastSeq/ExpectOn: optimistic concurrency (see bus.Outgoing).
+	ExpectLastSeq *uint64
+	ExpectOn      string
+}
+
+// Service is a control-plane service: a fold and a decider.
+type Service interface {
+	Name() string
+	Sources() []Source
+	// Apply folds one record into the service's state. Pure.
+	Apply(r events.Record)
+	// Decide compares desired and observed state and returns decisions. Pure
+	// given the state and now.
+	Decide(now time.Time) []Decision
+}
+
+// Flusher is implemented by services that write read models (the projector):
+// Flush runs after a batch of records has been applied and the input drained.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// Config tunes a runner.
+type Config struct {
+	// Resync is how often Decide runs with no new input (time-based decisions).
+	Resync time.Duration
+	// ExpectTimeout bounds how long the runner waits to see its own decisions.
+	ExpectTimeout time.Duration
+	// Clock is injected so tests control time.
+	Clock func() time.Time
+}
+
+// Runner drives one Service against the log.
+type Runner struct {
+	svc Service
+	js  jetstream.JetStream
+	log zerolog.Logger
+	cfg Config
+
+	applied  map[string]uint64 // stream → last applied sequence
+	startAt  map[string]uint64 // stream → last sequence when the runner started
+	expect   map[string]uint64 // stream → sequence of our own newest decision
+	expectBy time.Time
+	caughtUp bool
+	ready    chan struct{}
+}
+
+// New makes a runner for svc.
+func New(svc Service, js jetstream.JetStream, log zerolog.Logger, cfg Config) *Runner {
+	if cfg.Resync == 0 {
+		cfg.Resync = time.Second
+	}
+	if cfg.ExpectTimeout == 0 {
+		cfg.ExpectTimeout = 5 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return &Runner{svc: svc, js: js, log: log.With().Str("service", svc.Name()).Logger(), cfg: cfg,
+		applied: map[string]uint64{}, startAt: map[string]uint64{}, expect: map[string]uint64{},
+		ready: make(chan struct{})}
+}
+
+// Ready is closed once the service has replayed the log up to where it
+// stood when the runner started.
+func (r *Runner) Ready() <-chan struct{} { return r.ready }
+
+type incoming struct {
+	stream string
+	msg    jetstream.Msg
+	err    error
+}
+
+// Run follows the sources until ctx ends.
+func (r *Runner) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in := make(chan incoming, 4096)
+	for _, src := range r.svc.Sources() {
+		last, err := bus.LastSeq(ctx, r.js, src.Stream, src.Filters...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.svc.Name(), err)
+		}
+		r.startAt[src.Stream] = max(r.startAt[src.Stream], last)
+		cons, err := r.js.OrderedConsumer(ctx, src.Stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: src.Filters, DeliverPolicy: jetstream.DeliverAllPolicy})
+		if err != nil {
+			return fmt.Errorf("%s: follow %s: %w", r.svc.Name(), src.Stream, err)
+		}
+		it, err := cons.Messages(jetstream.PullMaxMessages(1024))
+		if err != nil {
+			return fmt.Errorf("%s: follow %s: %w", r.svc.Name(), src.Stream, err)
+		}
+		go func(stream string) {
+			<-ctx.Done()
+			it.Stop()
+		}(src.Stream)
+		go func(stream string) {
+			for {
+				m, err := it.Next()
+				if err != nil {
+					if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+						return
+					}
+					select {
+					case in <- incoming{stream: stream, err: err}:
+					case <-ctx.Done():
+						return
+					}
+					continue
+				}
+				select {
+				case in <- incoming{stream: stream, msg: m}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}(src.Stream)
+	}
+	r.checkCaughtUp()
+
+	tick := time.NewTicker(r.cfg.Resync)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-in:
+			r.handle(m)
+			// Drain what is already buffered before deciding, so one Decide
+			// sees a whole burst.
+		drain:
+			for i := 0; i < 8192; i++ {
+				select {
+				case m := <-in:
+					r.handle(m)
+				default:
+					break drain
+				}
+			}
+			r.step(ctx)
+		case <-tick.C:
+			r.step(ctx)
+		}
+	}
+}
+
+func (r *Runner) handle(m incoming) {
+	if m.err != nil {
+		r.log.Warn().Err(m.err).Str("stream", m.stream).Msg("follow")
+		return
+	}
+	md, err := m.msg.Metadata()
+	if err != nil {
+		r.log.Error().Err(err).Msg("message metadata")
+		return
+	}
+	seq := md.Sequence.Stream
+	r.applied[m.stream] = max(r.applied[m.stream], seq)
+	env, err := events.Parse(m.msg.Data())
+	if err != nil {
+		r.log.Error().Err(err).Str("stream", m.stream).Uint64("seq", seq).Msg("skip undecodable message")
+		return
+	}
+	ev, err := env.Decode()
+	if err != nil {
+		r.log.Error().Err(err).Str("stream", m.stream).Uint64("seq", seq).Msg("skip undecodable event")
+		return
+	}
+	r.svc.Apply(events.Record{Stream: m.stream, Subject: m.msg.Subject(), Seq: seq, Envelope: env, Event: ev})
+}
+
+func (r *Runner) checkCaughtUp() {
+	if r.caughtUp {
+		return
+	}
+	for stream, last := range r.startAt {
+		if r.applied[stream] < last {
+			return
+		}
+	}
+	r.caughtUp = true
+	r.log.Debug().Interface("applied", r.applied).Msg("caught up with the log")
+	close(r.ready)
+}
+
+func (r *Runner) expectationsMet(now time.Time) bool {
+	for stream, seq := range r.expect {
+		if r.applied[stream] < seq {
+			if now.After(r.expectBy) {
+				r.log.Warn().Str("stream", stream).Uint64("want", seq).Uint64("applied", r.applied[stream]).
+					Msg("own decisions not seen in time; deciding again")
+				clear(r.expect)
+				return true
+			}
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Runner) step(ctx context.Context) {
+	r.checkCaughtUp()
+	if !r.caughtUp {
+		return
+	}
+	if f, ok := r.svc.(Flusher); ok {
+		if err := f.Flush(ctx); err != nil {
+			r.log.Error().Err(err).Msg("flush")
+		}
+	}
+	now := r.cfg.Clock()
+	if !r.expectationsMet(now) {
+		return
+	}
+	ds := r.svc.Decide(now)
+	if len(ds) == 0 {
+		return
+	}
+	out := make([]bus.Outgoing, 0, len(ds))
+	for _, d := range ds {
+		m := d.Meta
+		if m.ID == "" {
+			m.ID = events.DeriveID(d.MsgID)
+		}
+		if m.Source == "" {
+			m.Source = r.svc.Name()
+		}
+		if m.Time.IsZero() {
+			m.Time = now
+		}
+		env, err := events.Seal(d.Event, m)
+		if err != nil {
+			r.log.Error().Err(err).Msg("seal decision")
+			continue
+		}
+		out = append(out, bus.Outgoing{Subject: d.Subject, Envelope: env, MsgID: d.MsgID,
+			ExpectLastSeq: d.ExpectLastSeq, ExpectOn: d.ExpectOn})
+	}
+	res, err := bus.Publish(ctx, r.js, out)
+	if err != nil {
+		r.log.Error().Err(err).Msg("publish decisions")
+	}
+	stored := 0
+	for i, x := range res {
+		switch {
+		case x.Err == nil:
+			stored++
+			if x.Seq > r.expect[x.Stream] {
+				r.expect[x.Stream] = x.Seq
+			}
+		case errors.Is(x.Err, bus.ErrConflict):
+			r.log.Debug().Err(x.Err).Str("type", out[i].Envelope.Type).Msg("decision lost a race; will decide again")
+		default:
+			r.log.Error().Err(x.Err).Str("type", out[i].Envelope.Type).Msg("decision not stored")
+		}
+	}
+	r.expectBy = now.Add(r.cfg.ExpectTimeout)
+	r.log.Debug().Int("decisions", len(out)).Int("stored", stored).Msg("decided")
+}

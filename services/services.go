@@ -1,0 +1,102 @@
+// Package services assembles Gantry's control-plane services. Each service is
+// its own package (admission, replica, scheduler, projector) built on the
+// shared runner; they never import each other and talk only through the log.
+package services
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/services/admission"
+	"github.com/gantry-sh/gantry/services/projector"
+	"github.com/gantry-sh/gantry/services/replica"
+	"github.com/gantry-sh/gantry/services/runner"
+	"github.com/gantry-sh/gantry/services/scheduler"
+)
+
+// Names lists every service `gantry serve` can run.
+func Names() []string {
+	return []string{admission.Name, replica.Name, scheduler.Name, projector.Name}
+}
+
+// Plane is a set of running services.
+type Plane struct {
+	runners []*runner.Runner
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	err     error
+}
+
+// Start provisions the log and runs the named services (all when names is
+// empty) until ctx ends.
+func Start(ctx context.Context, conn *bus.Conn, names []string, cfg runner.Config, log zerolog.Logger) (*Plane, error) {
+	if len(names) == 0 {
+		names = Names()
+	}
+	if err := bus.Provision(ctx, conn.JS, 1); err != nil {
+		return nil, err
+	}
+	if err := bus.ProvisionKV(ctx, conn.JS, 1); err != nil {
+		return nil, err
+	}
+	p := &Plane{}
+	for _, n := range names {
+		var svc runner.Service
+		switch n {
+		case admission.Name:
+			svc = admission.New()
+		case replica.Name:
+			svc = replica.New()
+		case scheduler.Name:
+			svc = scheduler.New()
+		case projector.Name:
+			svc = projector.New(conn.JS)
+		default:
+			return nil, fmt.Errorf("unknown service %q (services: %v)", n, Names())
+		}
+		r := runner.New(svc, conn.JS, log, cfg)
+		p.runners = append(p.runners, r)
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := r.Run(ctx); err != nil {
+				log.Error().Err(err).Str("service", n).Msg("service stopped")
+				p.mu.Lock()
+				if p.err == nil {
+					p.err = err
+				}
+				p.mu.Unlock()
+			}
+		}()
+	}
+	return p, nil
+}
+
+// WaitReady blocks until every service has replayed the log, or timeout.
+func (p *Plane) WaitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for _, r := range p.runners {
+		select {
+		case <-r.Ready():
+		case <-deadline.C:
+			return fmt.Errorf("control plane not ready after %s", timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Wait blocks until every service has stopped and returns the first error.
+func (p *Plane) Wait() error {
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}

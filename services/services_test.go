@@ -1,0 +1,366 @@
+package services_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/node"
+	"github.com/gantry-sh/gantry/node/sim"
+	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/services"
+	"github.com/gantry-sh/gantry/services/runner"
+)
+
+// cluster is a control plane on an in-process NATS server plus simulated
+// node agents.
+type cluster struct {
+	t    *testing.T
+	conn *bus.Conn
+	url  string
+	rts  map[string]*sim.Runtime
+}
+
+func startCluster(t *testing.T, nodes ...string) *cluster {
+	t.Helper()
+	srv, err := bus.StartServer(bus.ServerConfig{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	conn, err := bus.Connect(srv.ClientURL(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	plane, err := services.Start(ctx, conn, nil, runner.Config{Resync: 100 * time.Millisecond}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plane.WaitReady(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, conn: conn, url: srv.ClientURL(), rts: map[string]*sim.Runtime{}}
+	for _, n := range nodes {
+		c.addNode(ctx, n, log)
+	}
+	return c
+}
+
+func (c *cluster) addNode(ctx context.Context, name string, log zerolog.Logger) {
+	cidr := fmt.Sprintf("10.42.%d.0/24", len(c.rts))
+	rt, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: cidr,
+		MissingImages: map[string]bool{"gantry.local/missing:v1": true}})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.rts[name] = rt
+	nc, err := bus.Connect(c.url, "node-"+name)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(nc.Close)
+	a := node.New(node.Config{Name: name, PodCIDR: cidr, HeartbeatEvery: time.Second, ResyncEvery: 100 * time.Millisecond,
+		BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond}, rt, nc, log)
+	go a.Run(ctx)
+}
+
+// submit appends an intent the way the CLI does and returns its id.
+func (c *cluster) submit(subject string, ev events.Event) string {
+	c.t.Helper()
+	id := events.NewID()
+	env, err := events.Seal(ev, events.Meta{ID: id, Source: "cli", Subject: subject, Time: time.Now(), Actor: "tester"})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := bus.PublishOne(context.Background(), c.conn.JS, bus.Outgoing{Subject: subject, Envelope: env, MsgID: id}); err != nil {
+		c.t.Fatal(err)
+	}
+	return id
+}
+
+func (c *cluster) apply(yaml string) string {
+	c.t.Helper()
+	docs, err := manifest.SplitDocuments(strings.NewReader(yaml))
+	if err != nil || len(docs) != 1 {
+		c.t.Fatalf("split: %v (%d docs)", err, len(docs))
+	}
+	d := docs[0]
+	kind := strings.ToLower(d.Kind)
+	ns := d.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	return c.submit(events.IntentSubject(ns, kind, d.Name), &events.IntentApplied{Kind: kind, Namespace: ns, Name: d.Name, Object: d.JSON})
+}
+
+// verdict waits for admission's answer to an intent.
+func (c *cluster) verdict(intentID string) events.Event {
+	c.t.Helper()
+	var out events.Event
+	c.eventually("verdict for "+intentID, func() bool {
+		for _, r := range c.records(events.StreamDecisions, events.SubjectAdmissionAll) {
+			switch e := r.Event.(type) {
+			case *events.AdmissionAccepted:
+				if e.IntentID == intentID {
+					out = e
+				}
+			case *events.AdmissionRejected:
+				if e.IntentID == intentID {
+					out = e
+				}
+			}
+		}
+		return out != nil
+	})
+	return out
+}
+
+func (c *cluster) records(stream string, filter string) []events.Record {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	last, err := bus.LastSeq(ctx, c.conn.JS, stream, filter)
+	if err != nil || last == 0 {
+		return nil
+	}
+	cons, err := c.conn.JS.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var out []events.Record
+	for {
+		m, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			c.t.Fatalf("read %s: %v", stream, err)
+		}
+		md, _ := m.Metadata()
+		env, err := events.Parse(m.Data())
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		ev, err := env.Decode()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		out = append(out, events.Record{Stream: stream, Subject: m.Subject(), Seq: md.Sequence.Stream, Envelope: env, Event: ev})
+		if md.Sequence.Stream >= last {
+			return out
+		}
+	}
+}
+
+// pods reads the pods read model.
+func (c *cluster) pods() []projections.Pod {
+	c.t.Helper()
+	ctx := context.Background()
+	kv, err := c.conn.JS.KeyValue(ctx, bus.BucketPods)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var out []projections.Pod
+	for k := range keys.Keys() {
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var p projections.Pod
+		if err := json.Unmarshal(e.Value(), &p); err != nil {
+			c.t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (c *cluster) eventually(what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronization
+	}
+}
+
+func running(ps []projections.Pod, owner string) []projections.Pod {
+	var out []projections.Pod
+	for _, p := range ps {
+		if p.Owner != nil && p.Owner.Name == owner && !p.Deleting && p.Phase() == events.PhaseRunning && p.Status.PodIP != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func deployment(name string, replicas int, image string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %s
+spec:
+  replicas: %d
+  selector:
+    matchLabels: {app: %s}
+  template:
+    metadata:
+      labels: {app: %s}
+    spec:
+      containers:
+        - name: web
+          image: %s
+          resources:
+            requests: {cpu: 100m, memory: 64Mi}
+`, name, replicas, name, name, image)
+}
+
+func TestApplyToRunningThroughTheLog(t *testing.T) {
+	c := startCluster(t, "node-a", "node-b")
+	id := c.apply(deployment("hello", 3, "gantry.local/hello:v1"))
+	v, ok := c.verdict(id).(*events.AdmissionAccepted)
+	if !ok {
+		t.Fatalf("verdict: want accepted, got %#v", v)
+	}
+	if v.Generation != 1 || v.UID == "" {
+		t.Fatalf("accepted: generation %d uid %q", v.Generation, v.UID)
+	}
+	c.eventually("3 running pods", func() bool { return len(running(c.pods(), "hello")) == 3 })
+	ips, nodes := map[string]bool{}, map[string]int{}
+	for _, p := range running(c.pods(), "hello") {
+		ips[p.Status.PodIP] = true
+		nodes[p.Node]++
+		if p.CorrelationID != id {
+			t.Errorf("pod %s: correlation %q, want the intent %q", p.Name, p.CorrelationID, id)
+		}
+	}
+	if len(ips) != 3 {
+		t.Errorf("pod IPs not distinct: %v", ips)
+	}
+	if nodes["node-a"] == 0 || nodes["node-b"] == 0 {
+		t.Errorf("pods not spread over both nodes: %v", nodes)
+	}
+
+	// Scale up by applying again.
+	id = c.apply(deployment("hello", 5, "gantry.local/hello:v1"))
+	if v := c.verdict(id).(*events.AdmissionAccepted); v.Generation != 2 {
+		t.Fatalf("generation after scale: %d", v.Generation)
+	}
+	c.eventually("5 running pods", func() bool { return len(running(c.pods(), "hello")) == 5 })
+
+	// The same manifest again changes nothing.
+	id = c.apply(deployment("hello", 5, "gantry.local/hello:v1"))
+	if v := c.verdict(id).(*events.AdmissionAccepted); !v.Unchanged || v.Generation != 2 {
+		t.Fatalf("re-apply: unchanged=%v generation=%d", v.Unchanged, v.Generation)
+	}
+
+	// Delete: every pod is stopped on its node and leaves the read model.
+	id = c.submit(events.IntentSubject("default", "deployment", "hello"), &events.IntentDeleted{Kind: "deployment", Namespace: "default", Name: "hello"})
+	if _, ok := c.verdict(id).(*events.AdmissionAccepted); !ok {
+		t.Fatal("delete not accepted")
+	}
+	c.eventually("no pods", func() bool { return len(c.pods()) == 0 })
+	for name, rt := range c.rts {
+		ps, _ := rt.Pods(context.Background())
+		if len(ps) != 0 {
+			t.Errorf("node %s still runs %d pods", name, len(ps))
+		}
+	}
+}
+
+func TestBadInputIsRejectedAndTheClusterKeepsWorking(t *testing.T) {
+	c := startCluster(t, "node-a")
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"negative replicas", deployment("neg", -1, "gantry.local/hello:v1"), "spec.replicas"},
+		{"unknown field", strings.Replace(deployment("unk", 1, "gantry.local/hello:v1"), "          resources:", "          livenessProbe: {}\n          resources:", 1), "spec.template.spec.containers[0].livenessProbe: not supported yet"},
+		{"selector mismatch", strings.Replace(deployment("sel", 1, "gantry.local/hello:v1"), "matchLabels: {app: sel}", "matchLabels: {app: other}", 1), "spec.selector"},
+		{"bad quantity", strings.Replace(deployment("qty", 1, "gantry.local/hello:v1"), "memory: 64Mi", "memory: 64Mx", 1), "memory"},
+	}
+	for _, tc := range cases {
+		id := c.apply(tc.yaml)
+		r, ok := c.verdict(id).(*events.AdmissionRejected)
+		if !ok {
+			t.Errorf("%s: not rejected", tc.name)
+			continue
+		}
+		if !strings.Contains(strings.Join(r.Reasons, "\n"), tc.want) {
+			t.Errorf("%s: reasons %q do not mention %q", tc.name, r.Reasons, tc.want)
+		}
+	}
+	// Deleting what does not exist is rejected, not an error loop.
+	id := c.submit(events.IntentSubject("default", "deployment", "ghost"), &events.IntentDeleted{Kind: "deployment", Namespace: "default", Name: "ghost"})
+	if _, ok := c.verdict(id).(*events.AdmissionRejected); !ok {
+		t.Error("delete of a missing deployment not rejected")
+	}
+
+	// A missing image shows in the pod's status; nothing crashes.
+	c.verdict(c.apply(deployment("missing", 1, "gantry.local/missing:v1")))
+	c.eventually("ErrImagePull in status", func() bool {
+		for _, p := range c.pods() {
+			if p.Owner != nil && p.Owner.Name == "missing" && p.Status != nil && len(p.Status.Containers) == 1 {
+				r := p.Status.Containers[0].Reason
+				if r == "ErrImagePull" || r == "ImagePullBackOff" {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	// And a good deployment still runs.
+	c.verdict(c.apply(deployment("good", 2, "gantry.local/hello:v1")))
+	c.eventually("2 running pods", func() bool { return len(running(c.pods(), "good")) == 2 })
+}
+
+func TestUnschedulableSaysWhy(t *testing.T) {
+	c := startCluster(t, "node-a")
+	huge := strings.Replace(deployment("huge", 1, "gantry.local/hello:v1"), "memory: 64Mi", "memory: 64Gi", 1)
+	c.verdict(c.apply(huge))
+	c.eventually("unschedulable message", func() bool {
+		for _, p := range c.pods() {
+			if p.Owner != nil && p.Owner.Name == "huge" && p.Unschedulable == "0/1 nodes are available: 1 Insufficient memory." {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestCrashedContainerIsRestarted(t *testing.T) {
+	c := startCluster(t, "node-a")
+	c.verdict(c.apply(deployment("crash", 1, "gantry.local/hello:v1")))
+	var p projections.Pod
+	c.eventually("running", func() bool {
+		ps := running(c.pods(), "crash")
+		if len(ps) == 1 {
+			p = ps[0]
+		}
+		return len(ps) == 1
+	})
+	c.rts["node-a"].Exit(p.UID, "web", 1)
+	c.eventually("restart counted", func() bool {
+		for _, q := range running(c.pods(), "crash") {
+			if q.UID == p.UID && q.Status.Containers[0].RestartCount >= 1 && q.Status.Containers[0].State == events.ContainerRunning {
+				return true
+			}
+		}
+		return false
+	})
+}
