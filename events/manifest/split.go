@@ -41,16 +41,17 @@ type Document struct {
 // DocumentError is a document that could not be read: malformed YAML, or a
 // document that is not a mapping.
 type DocumentError struct {
-	Index int    // position of the document, counted like Document.Index
+	Index int    // position of the document, counted like Document.Index (from 0)
 	Line  int    // 1-based; 0 when the parser did not say
 	Msg   string // what is wrong, lower-case
 }
 
+// Error numbers documents from 1, as a person counts them.
 func (e *DocumentError) Error() string {
 	if e.Line > 0 {
-		return fmt.Sprintf("document %d, line %d: %s", e.Index, e.Line, e.Msg)
+		return fmt.Sprintf("document %d, line %d: %s", e.Index+1, e.Line, e.Msg)
 	}
-	return fmt.Sprintf("document %d: %s", e.Index, e.Msg)
+	return fmt.Sprintf("document %d: %s", e.Index+1, e.Msg)
 }
 
 // MaxDocumentJSON bounds one document's JSON, which also stops alias

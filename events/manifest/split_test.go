@@ -81,18 +81,18 @@ func TestSplitDocumentsErrors(t *testing.T) {
 		want       string
 		ok         int // documents returned before the error
 	}{
-		{"malformed in second document", "a: 1\n---\n# c\n---\nb: [\n", "document 1, line 5: did not find expected node content", 1},
-		{"bad indentation", "a:\n  b: 1\n c: 2\n", "document 0, line 2: did not find expected key", 0},
-		{"tab indentation", "a:\n\tb: 1\n", "document 0, line 2: found character that cannot start any token", 0},
-		{"top level list", "- a\n- b\n", "document 0, line 1: top level must be a mapping (apiVersion, kind, metadata, spec), got a sequence", 0},
-		{"top level scalar", "a: 1\n---\nhello\n", "document 1, line 3: top level must be a mapping (apiVersion, kind, metadata, spec), got a string", 1},
-		{"top level null", "~\n", "document 0, line 1: top level must be a mapping (apiVersion, kind, metadata, spec), got null", 0},
-		{"duplicate key", "a: 1\nb: 2\na: 3\n", `document 0, line 3: key "a" is already defined at line 1`, 0},
-		{"recursive alias", "a: &x [1, *x]\n", "document 0, line 1: alias *x refers to itself", 0},
-		{"unknown anchor", "a: *nope\n", "document 0: unknown anchor 'nope' referenced", 0},
-		{"not a number JSON has", "a: .nan\n", "document 0, line 1: .nan cannot be represented in JSON; quote it to make it a string", 0},
-		{"complex key", "? [a]\n: b\n", "document 0, line 1: a mapping key must be a string, not a sequence", 0},
-		{"merge of a scalar", "a: {<<: 1}\n", "document 0, line 1: << must merge a mapping or a list of mappings, got a number", 0},
+		{"malformed in second document", "a: 1\n---\n# c\n---\nb: [\n", "document 2, line 5: did not find expected node content", 1},
+		{"bad indentation", "a:\n  b: 1\n c: 2\n", "document 1, line 2: did not find expected key", 0},
+		{"tab indentation", "a:\n\tb: 1\n", "document 1, line 2: found character that cannot start any token", 0},
+		{"top level list", "- a\n- b\n", "document 1, line 1: top level must be a mapping (apiVersion, kind, metadata, spec), got a sequence", 0},
+		{"top level scalar", "a: 1\n---\nhello\n", "document 2, line 3: top level must be a mapping (apiVersion, kind, metadata, spec), got a string", 1},
+		{"top level null", "~\n", "document 1, line 1: top level must be a mapping (apiVersion, kind, metadata, spec), got null", 0},
+		{"duplicate key", "a: 1\nb: 2\na: 3\n", `document 1, line 3: key "a" is already defined at line 1`, 0},
+		{"recursive alias", "a: &x [1, *x]\n", "document 1, line 1: alias *x refers to itself", 0},
+		{"unknown anchor", "a: *nope\n", "document 1: unknown anchor 'nope' referenced", 0},
+		{"not a number JSON has", "a: .nan\n", "document 1, line 1: .nan cannot be represented in JSON; quote it to make it a string", 0},
+		{"complex key", "? [a]\n: b\n", "document 1, line 1: a mapping key must be a string, not a sequence", 0},
+		{"merge of a scalar", "a: {<<: 1}\n", "document 1, line 1: << must merge a mapping or a list of mappings, got a number", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

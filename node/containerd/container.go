@@ -16,6 +16,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
+	"github.com/gantry-sh/gantry/node/network"
 )
 
 // CPU mapping as the kubelet does it on cgroup v1.
@@ -59,21 +60,45 @@ func (r *Runtime) startContainer(ctx context.Context, pod node.Pod, c manifest.C
 	if sb == nil || sb.IP == "" {
 		return fmt.Errorf("pod has no sandbox: create it first")
 	}
+	if alive, err := network.IsNetNS(sb.NetNS); err != nil || !alive {
+		return fmt.Errorf("the sandbox's network namespace %s is gone: create the sandbox again", sb.NetNS)
+	}
 	id := containerID(pod.UID, c.Name)
 
 	cont, err := r.client.LoadContainer(ctx, id)
-	switch {
-	case errdefs.IsNotFound(err):
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("load container %s: %w", id, err)
+	}
+	restarts := 0
+	if err == nil {
+		info, err := cont.Info(ctx, client.WithoutRefreshedMetadata)
+		if err != nil {
+			return fmt.Errorf("container %s: %w", id, err)
+		}
+		if ip := info.Labels[labelPodIP]; ip != sb.IP {
+			// The sandbox was made again with another address (after a
+			// reboot): the container's spec names the old one. Make the
+			// container again; the restart still counts.
+			r.log.Info().Str("container", id).Str("old_ip", ip).Str("ip", sb.IP).Msg("pod address changed; recreating container")
+			restarts, _ = strconv.Atoi(info.Labels[labelRestarts])
+			if info.Labels[labelStartedAt] != "" {
+				restarts++
+			}
+			if err := r.removeContainer(ctx, cont); err != nil {
+				return err
+			}
+			cont = nil
+		}
+	}
+	if cont == nil {
 		img, err := r.ensureImage(ctx, c.Image)
 		if err != nil {
 			return err
 		}
-		cont, err = r.createContainer(ctx, id, pod, c, sb, img)
+		cont, err = r.createContainer(ctx, id, pod, c, sb, img, restarts)
 		if err != nil {
 			return err
 		}
-	case err != nil:
-		return fmt.Errorf("load container %s: %w", id, err)
 	}
 
 	info, err := cont.Info(ctx, client.WithoutRefreshedMetadata)
@@ -150,7 +175,7 @@ func (r *Runtime) startContainer(ctx context.Context, pod node.Pod, c manifest.C
 
 // createContainer makes the containerd container with a fresh snapshot and
 // the spec of c in the sandbox sb.
-func (r *Runtime) createContainer(ctx context.Context, id string, pod node.Pod, c manifest.Container, sb *sandboxRecord, img client.Image) (client.Container, error) {
+func (r *Runtime) createContainer(ctx context.Context, id string, pod node.Pod, c manifest.Container, sb *sandboxRecord, img client.Image, restarts int) (client.Container, error) {
 	// A snapshot under our key without a container is left from an
 	// interrupted create: drop it.
 	if err := r.client.SnapshotService(r.cfg.Snapshotter).Remove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
@@ -182,7 +207,8 @@ func (r *Runtime) createContainer(ctx context.Context, id string, pod node.Pod, 
 		labelPodUID:       pod.UID,
 		labelPodEpoch:     strconv.FormatInt(pod.Epoch, 10),
 		labelContainer:    c.Name,
-		labelRestarts:     "0",
+		labelRestarts:     strconv.Itoa(restarts),
+		labelPodIP:        sb.IP,
 	}
 	if r.cfg.NodeName != "" {
 		labels[labelNode] = r.cfg.NodeName

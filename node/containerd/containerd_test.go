@@ -33,6 +33,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
+	"github.com/gantry-sh/gantry/node/network"
 )
 
 // The tests run real containers with containerd, runc and the CNI plugins.
@@ -81,6 +82,11 @@ func cleanupTestRun() {
 		c.Close()
 	}
 	exec.Command("ip", "link", "del", testBridge).Run()
+	// containerd leaves the namespace's empty cgroups behind.
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", testNamespace))
+	for _, d := range dirs {
+		os.Remove(d)
+	}
 }
 
 // buildImage compiles testdata/app statically and packs it as an OCI layout
@@ -697,6 +703,9 @@ func TestRemovePodLeavesNothing(t *testing.T) {
 			t.Errorf("%s: %v, want gone", p, err)
 		}
 	}
+	if out, _ := exec.Command("iptables", "-w", "-t", "nat", "-S").Output(); strings.Contains(string(out), sb.ID) {
+		t.Errorf("masquerade rules of %s left:\n%s", sb.ID, out)
+	}
 	if _, ok := podState(t, r, pod.UID); ok {
 		t.Error("removed pod still listed")
 	}
@@ -784,6 +793,67 @@ func TestLogsFollow(t *testing.T) {
 	}
 }
 
+func TestLostSandboxIsMadeAgain(t *testing.T) {
+	r := newRuntime(t, t.TempDir())
+	pod := testPod(t, webContainer())
+	ip := runPod(t, r, pod)
+	httpGet(t, "http://"+ip+":8080/")
+	first := containerState(t, r, pod.UID, "web")
+
+	// What a reboot does: the task dies, the namespace and its veth vanish.
+	ctx := namespaces.WithNamespace(context.Background(), testNamespace)
+	c, err := r.Client().LoadContainer(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := c.Task(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exitc, err := task.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Kill(ctx, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exitc
+	sb, err := r.loadSandbox(sandboxID(pod.UID))
+	if err != nil || sb == nil {
+		t.Fatalf("sandbox record: %v %v", sb, err)
+	}
+	if err := network.RemoveNetNS(sb.NetNS); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := r.StartContainer(context.Background(), pod, webContainer()); err == nil || !strings.Contains(err.Error(), "create the sandbox again") {
+		t.Fatalf("StartContainer without a namespace: %v", err)
+	}
+	ip2, err := r.CreateSandbox(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.StartContainer(context.Background(), pod, webContainer()); err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		Env []string `json:"env"`
+	}
+	if err := json.Unmarshal([]byte(httpGet(t, "http://"+ip2+":8080/info")), &info); err != nil {
+		t.Fatal(err)
+	}
+	if !contains(info.Env, "POD_IP="+ip2) {
+		t.Fatalf("env %v lacks POD_IP=%s", info.Env, ip2)
+	}
+	second := containerState(t, r, pod.UID, "web")
+	if !second.Running || second.Restarts != 1 || second.ID != first.ID {
+		t.Fatalf("after the lost sandbox: %+v", second)
+	}
+	if st, _ := podState(t, r, pod.UID); st.IP != ip2 {
+		t.Fatalf("pod IP %s, want %s", st.IP, ip2)
+	}
+}
+
 func TestImportDockerTarball(t *testing.T) {
 	r := newRuntime(t, t.TempDir())
 	img, err := appImage(imageApp)
@@ -798,7 +868,7 @@ func TestImportDockerTarball(t *testing.T) {
 	if err := tarball.Write(tag, img, &buf); err != nil {
 		t.Fatal(err)
 	}
-	names, err := r.ImportImage(context.Background(), &buf)
+	names, err := ImportImageTo(context.Background(), "", testNamespace, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -807,6 +877,19 @@ func TestImportDockerTarball(t *testing.T) {
 	}
 	if _, err := r.ImportImage(context.Background(), strings.NewReader("not a tarball")); err == nil {
 		t.Fatal("importing garbage succeeded")
+	}
+}
+
+func TestUnreachableContainerdIsAClearError(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Address = filepath.Join(t.TempDir(), "no-containerd.sock")
+	start := time.Now()
+	_, err := New(context.Background(), cfg, zerolog.Nop())
+	if err == nil || !strings.Contains(err.Error(), "not reachable") {
+		t.Fatalf("New with no containerd: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("New took %v to give up", d)
 	}
 }
 

@@ -18,6 +18,7 @@ const (
 	labelContainer    = labelPrefix + "container.name"
 	labelRestarts     = labelPrefix + "container.restarts"
 	labelStartedAt    = labelPrefix + "container.started-at"
+	labelPodIP        = labelPrefix + "pod.ip"
 	labelNode         = labelPrefix + "node"
 )
 

@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/defaults"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 
@@ -39,6 +41,25 @@ func ImportImage(ctx context.Context, c *client.Client, snapshotter string, rd i
 		names = append(names, im.Name)
 	}
 	return names, nil
+}
+
+// ImportImageTo connects to containerd at address and imports an image
+// archive into namespace, unpacked for the default snapshotter; empty
+// address and namespace mean the defaults. For `gantry image import`,
+// which needs no pod network.
+func ImportImageTo(ctx context.Context, address, namespace string, rd io.Reader) ([]string, error) {
+	if address == "" {
+		address = DefaultAddress
+	}
+	if namespace == "" {
+		namespace = DefaultNamespace
+	}
+	c, err := client.New(address, client.WithDefaultNamespace(namespace))
+	if err != nil {
+		return nil, fmt.Errorf("import image: connect to %s: %w", address, err)
+	}
+	defer c.Close()
+	return ImportImage(namespaces.WithNamespace(ctx, namespace), c, defaults.DefaultSnapshotter, rd)
 }
 
 // imageCandidates are the names an image reference may be stored under: as

@@ -44,15 +44,28 @@ func CreateNetNS(dir, name string) (string, error) {
 
 	errc := make(chan error, 1)
 	go func() {
-		// The thread that unshares is never unlocked: Go ends it when this
-		// goroutine returns, so no other goroutine runs in the new namespace.
 		runtime.LockOSThread()
+		self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+		orig, err := os.Open(self)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer orig.Close()
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("unshare: %w", err)
 			return
 		}
-		self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
-		if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
+		err = unix.Mount(self, path, "none", unix.MS_BIND, "")
+		// Back to the original namespace before the thread serves other
+		// goroutines; if that fails the thread stays locked and Go ends it
+		// with this goroutine.
+		if serr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); serr == nil {
+			runtime.UnlockOSThread()
+		}
+		if err != nil {
 			errc <- fmt.Errorf("bind mount %s: %w", self, err)
 			return
 		}

@@ -151,8 +151,10 @@ func (n *Network) NetNSPath(id string) string {
 // failure it undoes what it did.
 func (n *Network) Setup(ctx context.Context, id, nsPath string) (string, error) {
 	res, err := n.cni.SetupSerially(ctx, id, nsPath)
+	// Undoing must not stop because the caller gave up.
+	undoCtx := context.WithoutCancel(ctx)
 	if err != nil {
-		if derr := n.cni.Remove(ctx, id, nsPath); derr != nil {
+		if derr := n.cni.Remove(undoCtx, id, nsPath); derr != nil {
 			n.log.Warn().Err(derr).Str("sandbox", id).Msg("undo failed CNI ADD")
 		}
 		return "", fmt.Errorf("cni add %s: %w", id, err)
@@ -165,22 +167,31 @@ func (n *Network) Setup(ctx context.Context, id, nsPath string) (string, error) 
 			}
 		}
 	}
-	if derr := n.cni.Remove(ctx, id, nsPath); derr != nil {
+	if derr := n.cni.Remove(undoCtx, id, nsPath); derr != nil {
 		n.log.Warn().Err(derr).Str("sandbox", id).Msg("undo CNI ADD without address")
 	}
 	return "", fmt.Errorf("cni add %s: no IPv4 address on %s", id, PodInterface)
 }
 
 // Teardown detaches the sandbox id from the pod network: veth, masquerade
-// rules and IP lease. nsPath may be empty or gone; then only the lease and
-// the cache are released. Tearing down what is gone is success.
+// rules and IP lease. nsPath may be empty or gone; then only the lease, the
+// rules and the cache are released. Tearing down what is gone is success.
 func (n *Network) Teardown(ctx context.Context, id, nsPath string) error {
 	if nsPath != "" {
 		if ok, err := IsNetNS(nsPath); err != nil || !ok {
 			nsPath = ""
 		}
 	}
-	if err := n.cni.Remove(ctx, id, nsPath); err != nil {
+	err := n.cni.Remove(ctx, id, nsPath)
+	// The bridge plugin removes the masquerade rules only while the pod's
+	// interface exists; a namespace that vanished (or lost its eth0) first
+	// leaves them, and they would make a later DEL of the id fail.
+	if merr := releaseMasquerade(ctx, n.cfg.NetworkName, id); merr != nil {
+		n.log.Warn().Err(merr).Str("sandbox", id).Msg("release masquerade rules")
+	} else if err != nil {
+		err = n.cni.Remove(ctx, id, nsPath)
+	}
+	if err != nil {
 		return fmt.Errorf("cni del %s: %w", id, err)
 	}
 	return nil

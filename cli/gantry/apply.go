@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/manifest"
+)
+
+// verdictTimeout bounds how long a client waits for admission to answer.
+const verdictTimeout = 30 * time.Second
+
+func newApplyCmd(g *globals) *cobra.Command {
+	var files []string
+	var namespace string
+	c := &cobra.Command{
+		Use:   "apply -f FILE|DIR|-",
+		Short: "Ask for objects to exist as a manifest describes them; prints admission's verdict",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(files) == 0 {
+				return errors.New("must specify -f FILE, a directory, or - for stdin")
+			}
+			docs, err := readDocuments(g.in, files)
+			if err != nil {
+				return err
+			}
+			var intents []intent
+			failed := 0
+			for _, d := range docs {
+				it, err := applyIntent(d, namespace)
+				if err != nil {
+					fmt.Fprintf(g.errOut, "error: %s: %v\n", docLabel(d), err)
+					failed++
+					continue
+				}
+				intents = append(intents, it)
+			}
+			if len(intents) > 0 {
+				conn, err := g.connect("cli")
+				if err != nil {
+					return err
+				}
+				defer conn.Close()
+				failed += submit(cmd.Context(), g, conn, intents)
+			}
+			if failed > 0 {
+				return exitError{code: 1, err: fmt.Errorf("%d of %d object(s) not applied", failed, len(docs))}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringSliceVarP(&files, "filename", "f", nil, "manifest file, directory of manifests, or - for stdin")
+	c.Flags().StringVarP(&namespace, "namespace", "n", "", "namespace for objects that do not name one")
+	return c
+}
+
+// intent is one change a client is about to append.
+type intent struct {
+	kind, ns, name string
+	op             string
+	subject        string
+	event          events.Event
+	label          string
+}
+
+func docLabel(d manifest.Document) string {
+	src := d.Source
+	if src == "" {
+		src = "stdin"
+	}
+	return fmt.Sprintf("%s (document %d)", src, d.Index+1)
+}
+
+// applyIntent checks what the log needs to address the object (kind, name,
+// namespace as subject tokens); everything else is admission's to judge, so a
+// bad manifest is rejected with its reasons and stays in the log.
+func applyIntent(d manifest.Document, ns string) (intent, error) {
+	kind, err := manifestKind(d.APIVersion, d.Kind)
+	if err != nil {
+		return intent{}, err
+	}
+	if d.Namespace != "" {
+		if ns != "" && ns != d.Namespace {
+			return intent{}, fmt.Errorf("metadata.namespace %q does not match --namespace %q", d.Namespace, ns)
+		}
+		ns = d.Namespace
+	}
+	if ns == "" {
+		ns = manifest.DefaultNamespace
+	}
+	if fe := manifest.ValidateName("metadata.name", d.Name); fe != nil {
+		return intent{}, fe
+	}
+	if fe := manifest.ValidateName("metadata.namespace", ns); fe != nil {
+		return intent{}, fe
+	}
+	obj := d.JSON
+	if d.Namespace == "" {
+		obj, err = withNamespace(d.JSON, ns)
+		if err != nil {
+			return intent{}, err
+		}
+	}
+	return intent{kind: kind, ns: ns, name: d.Name, op: events.OpApply,
+		subject: events.IntentSubject(ns, kind, d.Name),
+		event:   &events.IntentApplied{Kind: kind, Namespace: ns, Name: d.Name, Object: obj},
+		label:   displayKind(kind) + "/" + d.Name}, nil
+}
+
+func manifestKind(apiVersion, kind string) (string, error) {
+	switch {
+	case apiVersion == manifest.APIAppsV1 && kind == manifest.KindDeployment:
+		return "deployment", nil
+	case apiVersion == manifest.APICoreV1 && kind == manifest.KindPod:
+		return "pod", nil
+	case kind == "":
+		return "", errors.New("kind: required")
+	}
+	return "", fmt.Errorf("kind: %q (apiVersion %q) is not supported; supported: apps/v1 Deployment, v1 Pod", kind, apiVersion)
+}
+
+// withNamespace sets metadata.namespace in a manifest that has none.
+func withNamespace(raw json.RawMessage, ns string) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	var meta map[string]json.RawMessage
+	if err := json.Unmarshal(m["metadata"], &meta); err != nil {
+		return nil, fmt.Errorf("metadata: must be an object")
+	}
+	b, _ := json.Marshal(ns)
+	meta["namespace"] = b
+	mb, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	m["metadata"] = mb
+	return json.Marshal(m)
+}
+
+// readDocuments reads every manifest document of the files, directories
+// (*.yaml, *.yml, *.json, sorted) and stdin (-) given.
+func readDocuments(stdin io.Reader, files []string) ([]manifest.Document, error) {
+	var out []manifest.Document
+	for _, f := range files {
+		paths := []string{f}
+		if f != "-" {
+			st, err := os.Stat(f)
+			if err != nil {
+				return nil, fmt.Errorf("-f %s: %w", f, err)
+			}
+			if st.IsDir() {
+				paths = nil
+				entries, err := os.ReadDir(f)
+				if err != nil {
+					return nil, fmt.Errorf("-f %s: %w", f, err)
+				}
+				for _, e := range entries {
+					ext := strings.ToLower(filepath.Ext(e.Name()))
+					if !e.IsDir() && (ext == ".yaml" || ext == ".yml" || ext == ".json") {
+						paths = append(paths, filepath.Join(f, e.Name()))
+					}
+				}
+				sort.Strings(paths)
+				if len(paths) == 0 {
+					return nil, fmt.Errorf("-f %s: no .yaml, .yml or .json files in the directory", f)
+				}
+			}
+		}
+		for _, p := range paths {
+			docs, err := readFile(stdin, p)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, docs...)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no objects passed to apply")
+	}
+	return out, nil
+}
+
+func readFile(stdin io.Reader, path string) ([]manifest.Document, error) {
+	var r io.Reader = stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("-f %s: %w", path, err)
+		}
+		defer f.Close()
+		r = f
+	}
+	docs, err := manifest.SplitDocuments(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", displayPath(path), err)
+	}
+	for i := range docs {
+		docs[i].Source = displayPath(path)
+	}
+	return docs, nil
+}
+
+func displayPath(p string) string {
+	if p == "-" {
+		return "stdin"
+	}
+	return p
+}
+
+// submit appends the intents, waits for admission's verdict on each and
+// prints it kubectl-style. It returns how many were not accepted.
+func submit(ctx context.Context, g *globals, conn *bus.Conn, intents []intent) int {
+	start, err := bus.LastSeq(ctx, conn.JS, events.StreamDecisions)
+	if err != nil {
+		fmt.Fprintf(g.errOut, "error: %v\n", err)
+		return len(intents)
+	}
+	who := actor()
+	ids := map[string]int{}
+	failed := 0
+	for i, it := range intents {
+		id := events.NewID()
+		env, err := events.Seal(it.event, events.Meta{ID: id, Source: "cli", Subject: it.ns + "/" + it.name,
+			Time: time.Now(), Actor: who})
+		if err == nil {
+			_, err = bus.PublishOne(ctx, conn.JS, bus.Outgoing{Subject: it.subject, Envelope: env, MsgID: id})
+		}
+		if err != nil {
+			fmt.Fprintf(g.errOut, "error: %s: %v\n", it.label, err)
+			failed++
+			continue
+		}
+		ids[id] = i
+	}
+	verdicts, err := awaitVerdicts(ctx, conn.JS, start, ids)
+	for i, it := range intents {
+		v, ok := verdicts[i]
+		switch {
+		case !ok && hasIndex(ids, i):
+			fmt.Fprintf(g.errOut, "error: %s: submitted, but no verdict within %s (is the admission service running?)\n", it.label, verdictTimeout)
+			failed++
+		case !ok:
+		case v.rejected != nil:
+			fmt.Fprintf(g.errOut, "error: %s rejected:\n", it.label)
+			for _, r := range v.rejected.Reasons {
+				fmt.Fprintf(g.errOut, "  - %s\n", r)
+			}
+			failed++
+		default:
+			fmt.Fprintf(g.out, "%s %s\n", it.label, verb(it.op, v.accepted))
+		}
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintf(g.errOut, "error: %v\n", err)
+	}
+	return failed
+}
+
+func hasIndex(ids map[string]int, i int) bool {
+	for _, j := range ids {
+		if j == i {
+			return true
+		}
+	}
+	return false
+}
+
+func verb(op string, a *events.AdmissionAccepted) string {
+	switch {
+	case op == events.OpDelete:
+		return "deleted"
+	case a.Unchanged:
+		return "unchanged"
+	case a.Generation == 1:
+		return "created"
+	}
+	return "configured"
+}
+
+type verdict struct {
+	accepted *events.AdmissionAccepted
+	rejected *events.AdmissionRejected
+}
+
+// awaitVerdicts reads admission verdicts stored after sequence start until
+// every intent id has one, or verdictTimeout passes.
+func awaitVerdicts(ctx context.Context, js jetstream.JetStream, start uint64, ids map[string]int) (map[int]verdict, error) {
+	out := map[int]verdict{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, verdictTimeout)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, events.StreamDecisions, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.SubjectAdmissionAll},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy, OptStartSeq: start + 1})
+	if err != nil {
+		return out, fmt.Errorf("wait for verdicts: %w", err)
+	}
+	for len(out) < len(ids) {
+		m, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, nats.ErrTimeout) {
+				if ctx.Err() != nil {
+					return out, ctx.Err()
+				}
+				continue
+			}
+			if ctx.Err() != nil {
+				return out, ctx.Err()
+			}
+			return out, fmt.Errorf("wait for verdicts: %w", err)
+		}
+		env, err := events.Parse(m.Data())
+		if err != nil {
+			continue
+		}
+		ev, err := env.Decode()
+		if err != nil {
+			continue
+		}
+		switch e := ev.(type) {
+		case *events.AdmissionAccepted:
+			if i, ok := ids[e.IntentID]; ok {
+				out[i] = verdict{accepted: e}
+			}
+		case *events.AdmissionRejected:
+			if i, ok := ids[e.IntentID]; ok {
+				out[i] = verdict{rejected: e}
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,858 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/services/projector"
+)
+
+// readModelWait bounds how long a reader waits for the projector to catch up
+// with the log before showing what the read model has.
+const readModelWait = 5 * time.Second
+
+type getOptions struct {
+	kind          string // pod, deployment, node
+	name          string
+	namespace     string
+	allNamespaces bool
+	output        string // "", wide, json, yaml
+	watch         bool
+}
+
+func newGetCmd(g *globals) *cobra.Command {
+	var o getOptions
+	c := &cobra.Command{
+		Use:   "get (deployments|pods|nodes) [NAME]",
+		Short: "List deployments, pods or nodes, like kubectl get",
+		Example: "  gantry get pods\n  gantry get deploy hello -o yaml\n  gantry get pods -A -o wide\n" +
+			"  gantry get pods -w",
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.parse(args); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			conn, err := g.connect("get")
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			return runGet(ctx, conn.JS, o, g.out, g.errOut)
+		},
+	}
+	c.Flags().StringVarP(&o.namespace, "namespace", "n", manifest.DefaultNamespace, "namespace")
+	c.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list across all namespaces")
+	c.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, json or yaml")
+	c.Flags().BoolVarP(&o.watch, "watch", "w", false, "after listing, print each change until interrupted")
+	return c
+}
+
+// parse reads `TYPE [NAME]` or `TYPE/NAME` and checks the flags.
+func (o *getOptions) parse(args []string) error {
+	typ := args[0]
+	if t, n, ok := strings.Cut(typ, "/"); ok {
+		if len(args) > 1 {
+			return fmt.Errorf("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form")
+		}
+		typ, o.name = t, n
+	} else if len(args) > 1 {
+		o.name = args[1]
+	}
+	kind, err := kindOf(typ)
+	if err != nil {
+		return err
+	}
+	o.kind = kind
+	switch o.output {
+	case "", "wide", "json", "yaml":
+	default:
+		return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: json,wide,yaml", o.output)
+	}
+	if o.name != "" && o.allNamespaces {
+		return fmt.Errorf("a resource cannot be retrieved by name across all namespaces")
+	}
+	if o.namespace == "" {
+		o.namespace = manifest.DefaultNamespace
+	}
+	return nil
+}
+
+func runGet(ctx context.Context, js jetstream.JetStream, o getOptions, out, errOut io.Writer) error {
+	if err := awaitReadModel(ctx, js, errOut); err != nil {
+		return err
+	}
+	rk := resourceKinds[o.kind]
+	kv, err := js.KeyValue(ctx, rk.bucket)
+	if err != nil {
+		return fmt.Errorf("read model %s: %w", rk.bucket, err)
+	}
+	ns := o.namespace
+	if o.allNamespaces || !rk.namespaced {
+		ns = ""
+	}
+	if o.name != "" && !o.watch {
+		r, err := getResource(ctx, kv, rk, o.namespace, o.name)
+		if err != nil {
+			return err
+		}
+		return printResources(ctx, js, o, []resource{r}, out, errOut)
+	}
+	pattern := rk.pattern(ns)
+	if o.name != "" {
+		pattern = rk.key(o.namespace, o.name)
+	}
+	rs, w, err := snapshot(ctx, kv, rk, pattern, o.watch)
+	if err != nil {
+		return err
+	}
+	if !o.watch {
+		return printResources(ctx, js, o, rs, out, errOut)
+	}
+	defer func() { _ = w.Stop() }()
+	if o.name != "" && len(rs) == 0 {
+		return notFound(rk, o.name)
+	}
+	return watchResources(ctx, js, o, rk, rs, w, out, errOut)
+}
+
+// ---- the read model
+
+// resourceKind says where a kind's records live and how they are keyed.
+type resourceKind struct {
+	kind       string
+	plural     string // as kubectl names it in messages: pods, deployments.apps, nodes
+	bucket     string
+	namespaced bool
+}
+
+var resourceKinds = map[string]resourceKind{
+	"pod":        {kind: "pod", plural: "pods", bucket: bus.BucketPods, namespaced: true},
+	"deployment": {kind: "deployment", plural: "deployments.apps", bucket: bus.BucketWorkloads, namespaced: true},
+	"node":       {kind: "node", plural: "nodes", bucket: bus.BucketNodes},
+}
+
+// key is the KV key of one object: <ns>.<name>, deployment.<ns>.<name>, <name>.
+func (k resourceKind) key(ns, name string) string {
+	switch k.kind {
+	case "pod":
+		return ns + "." + name
+	case "node":
+		return name
+	}
+	return k.kind + "." + ns + "." + name
+}
+
+// pattern matches every key of the kind in ns ("" for all namespaces).
+// Namespaces have no dots; names may, hence ">".
+func (k resourceKind) pattern(ns string) string {
+	switch {
+	case k.kind == "node", k.kind == "pod" && ns == "":
+		return ">"
+	case k.kind == "pod":
+		return ns + ".>"
+	case ns == "":
+		return k.kind + ".>"
+	}
+	return k.kind + "." + ns + ".>"
+}
+
+func notFound(k resourceKind, name string) error {
+	return fmt.Errorf("%s %q not found", k.plural, name)
+}
+
+// resource is one read-model record; exactly one of its pointers is set.
+type resource struct {
+	pod      *projections.Pod
+	workload *projections.Workload
+	node     *projections.Node
+}
+
+func (r resource) namespace() string {
+	switch {
+	case r.pod != nil:
+		return r.pod.Namespace
+	case r.workload != nil:
+		return r.workload.Namespace
+	}
+	return ""
+}
+
+func (r resource) name() string {
+	switch {
+	case r.pod != nil:
+		return r.pod.Name
+	case r.workload != nil:
+		return r.workload.Name
+	case r.node != nil:
+		return r.node.Info.Name
+	}
+	return ""
+}
+
+// decodeResource reads a record; ok is false for one that is not there for
+// users (a deleted workload, kept by the projector for its history).
+func decodeResource(kind string, b []byte) (resource, bool, error) {
+	var r resource
+	var err error
+	switch kind {
+	case "pod":
+		r.pod = new(projections.Pod)
+		err = json.Unmarshal(b, r.pod)
+	case "deployment":
+		r.workload = new(projections.Workload)
+		err = json.Unmarshal(b, r.workload)
+		if err == nil && (r.workload.Deleted || r.workload.Kind != "deployment") {
+			return r, false, nil
+		}
+	case "node":
+		r.node = new(projections.Node)
+		err = json.Unmarshal(b, r.node)
+	default:
+		return r, false, fmt.Errorf("unknown kind %q", kind)
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("decode %s record: %w", kind, err)
+	}
+	return r, true, nil
+}
+
+// getResource reads one object, or says it is not found as kubectl does.
+func getResource(ctx context.Context, kv jetstream.KeyValue, rk resourceKind, ns, name string) (resource, error) {
+	e, err := kv.Get(ctx, rk.key(ns, name))
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
+		return resource{}, notFound(rk, name)
+	}
+	if err != nil {
+		return resource{}, fmt.Errorf("read %s %s: %w", rk.kind, name, err)
+	}
+	r, ok, err := decodeResource(rk.kind, e.Value())
+	if err != nil {
+		return resource{}, err
+	}
+	if !ok {
+		return resource{}, notFound(rk, name)
+	}
+	return r, nil
+}
+
+// snapshot reads every record under pattern with one watcher, stopping at its
+// initial-values marker, sorted by namespace and name. With keep the watcher
+// is returned open for what comes next; otherwise it is stopped.
+func snapshot(ctx context.Context, kv jetstream.KeyValue, rk resourceKind, pattern string, keep bool) ([]resource, jetstream.KeyWatcher, error) {
+	w, err := kv.Watch(ctx, pattern)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", rk.bucket, err)
+	}
+	var out []resource
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			_ = w.Stop()
+			return nil, nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, nil, fmt.Errorf("read %s: watcher closed", rk.bucket)
+			}
+			if e == nil {
+				done = true
+				break
+			}
+			if e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			r, ok, err := decodeResource(rk.kind, e.Value())
+			if err != nil {
+				_ = w.Stop()
+				return nil, nil, fmt.Errorf("%s: %w", e.Key(), err)
+			}
+			if ok {
+				out = append(out, r)
+			}
+		}
+	}
+	sortResources(out)
+	if !keep {
+		_ = w.Stop()
+		return out, nil, nil
+	}
+	return out, w, nil
+}
+
+func sortResources(rs []resource) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		if a, b := rs[i].namespace(), rs[j].namespace(); a != b {
+			return a < b
+		}
+		return rs[i].name() < rs[j].name()
+	})
+}
+
+// nodeAddresses maps node names to addresses, for pods' hostIP.
+func nodeAddresses(ctx context.Context, js jetstream.JetStream) (map[string]string, error) {
+	kv, err := js.KeyValue(ctx, bus.BucketNodes)
+	if err != nil {
+		return nil, fmt.Errorf("read model %s: %w", bus.BucketNodes, err)
+	}
+	nodes, _, err := snapshot(ctx, kv, resourceKinds["node"], ">", false)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(nodes))
+	for _, n := range nodes {
+		out[n.node.Info.Name] = n.node.Info.Address
+	}
+	return out, nil
+}
+
+// awaitReadModel gives read-your-writes: it waits until the projector has
+// applied every decision and observation in the log as of now. When the
+// projector does not catch up within readModelWait it warns and returns, and
+// the caller shows what there is.
+func awaitReadModel(ctx context.Context, js jetstream.JetStream, errOut io.Writer) error {
+	want := map[string]uint64{}
+	for _, s := range []string{events.StreamDecisions, events.StreamObservations} {
+		seq, err := bus.LastSeq(ctx, js, s)
+		if err != nil {
+			return fmt.Errorf("read the log: %w", err)
+		}
+		want[s] = seq
+	}
+	kv, err := js.KeyValue(ctx, bus.BucketProjector)
+	if err != nil {
+		return fmt.Errorf("read model %s: %w", bus.BucketProjector, err)
+	}
+	deadline := time.Now().Add(readModelWait)
+	interval := 5 * time.Millisecond
+	for {
+		got, err := projectorApplied(ctx, kv)
+		if err != nil {
+			return err
+		}
+		behind := lagging(got, want)
+		if behind == "" {
+			return nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			fmt.Fprintf(errOut, "warning: the read model has not caught up with the log after %s (%s); "+
+				"showing what it has (is the projector running?)\n", readModelWait, behind)
+			return nil
+		}
+		t := time.NewTimer(min(interval, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		interval = min(2*interval, 100*time.Millisecond)
+	}
+}
+
+// projectorApplied reads the projector's progress record; none yet is empty.
+func projectorApplied(ctx context.Context, kv jetstream.KeyValue) (map[string]uint64, error) {
+	e, err := kv.Get(ctx, bus.KeyProgress)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return map[string]uint64{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read projector progress: %w", err)
+	}
+	var p projector.Progress
+	if err := json.Unmarshal(e.Value(), &p); err != nil {
+		return nil, fmt.Errorf("decode projector progress: %w", err)
+	}
+	return p.Applied, nil
+}
+
+// lagging describes the first stream where got is behind want, "" if none.
+func lagging(got, want map[string]uint64) string {
+	streams := make([]string, 0, len(want))
+	for s := range want {
+		streams = append(streams, s)
+	}
+	sort.Strings(streams)
+	for _, s := range streams {
+		if got[s] < want[s] {
+			return fmt.Sprintf("%s applied up to %d of %d", s, got[s], want[s])
+		}
+	}
+	return ""
+}
+
+// ---- printing
+
+func printResources(ctx context.Context, js jetstream.JetStream, o getOptions, rs []resource, out, errOut io.Writer) error {
+	now := time.Now()
+	switch o.output {
+	case "json", "yaml":
+		hostIPs, err := hostIPsFor(ctx, js, o.kind, len(rs))
+		if err != nil {
+			return err
+		}
+		objs := make([]any, len(rs))
+		for i, r := range rs {
+			objs[i] = k8sObjectOf(r, hostIPs, now)
+		}
+		var v any = k8sListOf(objs)
+		if o.name != "" && len(objs) == 1 {
+			v = objs[0]
+		}
+		return writeObject(out, o.output, v)
+	}
+	if len(rs) == 0 {
+		fmt.Fprintln(errOut, noResources(o, resourceKinds[o.kind]))
+		return nil
+	}
+	tw := newTableWriter(out)
+	withNS := o.allNamespaces && resourceKinds[o.kind].namespaced
+	writeRow(tw, tableHeader(o.kind, o.output == "wide", withNS))
+	for _, r := range rs {
+		writeRow(tw, tableRow(r, now, o.output == "wide", withNS))
+	}
+	return tw.Flush()
+}
+
+// noResources is kubectl's message for an empty list.
+func noResources(o getOptions, rk resourceKind) string {
+	if !rk.namespaced || o.allNamespaces {
+		return "No resources found"
+	}
+	return fmt.Sprintf("No resources found in %s namespace.", o.namespace)
+}
+
+// hostIPsFor reads node addresses when pods are to be shown as objects.
+func hostIPsFor(ctx context.Context, js jetstream.JetStream, kind string, n int) (map[string]string, error) {
+	if kind != "pod" || n == 0 {
+		return nil, nil
+	}
+	return nodeAddresses(ctx, js)
+}
+
+func k8sObjectOf(r resource, hostIPs map[string]string, now time.Time) any {
+	switch {
+	case r.pod != nil:
+		return k8sPod(r.pod, hostIPs[r.pod.Node])
+	case r.workload != nil:
+		return k8sDeployment(r.workload)
+	}
+	return k8sNode(r.node, now)
+}
+
+// writeObject prints one object as JSON or YAML.
+func writeObject(out io.Writer, format string, v any) error {
+	var b []byte
+	var err error
+	if format == "yaml" {
+		b, err = renderYAML(v)
+	} else {
+		b, err = renderJSON(v)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(b)
+	return err
+}
+
+// Table layout as kubectl's printers set up their tabwriter.
+const (
+	tableMinWidth = 6
+	tablePadding  = 3
+)
+
+// newTableWriter aligns columns as kubectl does.
+func newTableWriter(out io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(out, tableMinWidth, 4, tablePadding, ' ', 0)
+}
+
+// rememberingTable lays out rows that arrive one at a time (a watch) the way
+// kubectl's tabwriter does with RememberWidths: a column never narrows, so
+// later rows line up with the header.
+type rememberingTable struct {
+	out    io.Writer
+	widths []int
+}
+
+// grow widens columns to fit rows; the last column is never padded.
+func (t *rememberingTable) grow(rows ...[]string) {
+	for _, row := range rows {
+		for i, c := range row {
+			if i >= len(t.widths) {
+				t.widths = append(t.widths, 0)
+			}
+			t.widths[i] = max(t.widths[i], utf8.RuneCountInString(c))
+		}
+	}
+}
+
+func (t *rememberingTable) write(row []string) {
+	t.grow(row)
+	var b strings.Builder
+	for i, c := range row {
+		b.WriteString(c)
+		if i < len(row)-1 {
+			w := max(t.widths[i]+tablePadding, tableMinWidth)
+			b.WriteString(strings.Repeat(" ", w-utf8.RuneCountInString(c)))
+		}
+	}
+	fmt.Fprintln(t.out, b.String())
+}
+
+func writeRow(w io.Writer, cells []string) {
+	fmt.Fprintln(w, strings.Join(cells, "\t"))
+}
+
+func tableHeader(kind string, wide, withNS bool) []string {
+	var h []string
+	switch kind {
+	case "pod":
+		h = []string{"NAME", "READY", "STATUS", "RESTARTS", "AGE"}
+		if wide {
+			h = append(h, "IP", "NODE")
+		}
+	case "deployment":
+		h = []string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"}
+		if wide {
+			h = append(h, "CONTAINERS", "IMAGES", "SELECTOR")
+		}
+	case "node":
+		h = []string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"}
+		if wide {
+			h = append(h, "INTERNAL-IP", "RUNTIME", "CPU", "MEMORY", "PODS-CIDR")
+		}
+	}
+	if withNS {
+		h = append([]string{"NAMESPACE"}, h...)
+	}
+	return h
+}
+
+func tableRow(r resource, now time.Time, wide, withNS bool) []string {
+	var row []string
+	switch {
+	case r.pod != nil:
+		row = podRow(r.pod, now, wide)
+	case r.workload != nil:
+		row = deploymentRow(r.workload, now, wide)
+	default:
+		row = nodeRow(r.node, now, wide)
+	}
+	if withNS {
+		row = append([]string{r.namespace()}, row...)
+	}
+	return row
+}
+
+func podRow(p *projections.Pod, now time.Time, wide bool) []string {
+	ready, total := podReadyCount(p)
+	row := []string{p.Name, fmt.Sprintf("%d/%d", ready, total), podStatusColumn(p),
+		strconv.Itoa(int(podRestarts(p))), age(now, p.CreatedAt)}
+	if wide {
+		ip := ""
+		if p.Status != nil {
+			ip = p.Status.PodIP
+		}
+		row = append(row, orNone(ip), orNone(p.Node))
+	}
+	return row
+}
+
+func deploymentRow(w *projections.Workload, now time.Time, wide bool) []string {
+	var spec manifest.DeploymentSpec
+	if w.Object.Deployment != nil {
+		spec = *w.Object.Deployment
+	}
+	st := w.Status
+	row := []string{w.Name, fmt.Sprintf("%d/%d", st.ReadyReplicas, spec.ReplicaCount()),
+		strconv.Itoa(int(st.UpdatedReplicas)), strconv.Itoa(int(st.AvailableReplicas)), age(now, w.CreatedAt)}
+	if wide {
+		var names, images []string
+		for _, c := range spec.Template.Spec.Containers {
+			names, images = append(names, c.Name), append(images, c.Image)
+		}
+		selector := ""
+		if spec.Selector != nil {
+			selector = sortedLabels(spec.Selector.MatchLabels, ",")
+		}
+		row = append(row, strings.Join(names, ","), strings.Join(images, ","), orNone(selector))
+	}
+	return row
+}
+
+func nodeRow(n *projections.Node, now time.Time, wide bool) []string {
+	status := "NotReady"
+	if nodeIsReady(n, now) {
+		status = "Ready"
+	}
+	row := []string{n.Info.Name, status, "<none>", age(now, n.RegisteredAt), orNone(n.Info.Version)}
+	if wide {
+		row = append(row, orNone(n.Info.Address), orNone(n.Info.Runtime),
+			cpuQuantity(n.Info.Capacity[events.ResourceCPU]), memoryQuantity(n.Info.Capacity[events.ResourceMemory]),
+			orNone(n.Info.PodCIDR))
+	}
+	return row
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
+
+// podReadyCount is kubectl's READY: ready containers out of the spec's.
+func podReadyCount(p *projections.Pod) (ready, total int) {
+	total = len(p.Spec.Containers)
+	if p.Status != nil {
+		for _, c := range p.Status.Containers {
+			if c.Ready && c.State == events.ContainerRunning {
+				ready++
+			}
+		}
+	}
+	return ready, total
+}
+
+func podRestarts(p *projections.Pod) int32 {
+	var n int32
+	if p.Status != nil {
+		for _, c := range p.Status.Containers {
+			n += c.RestartCount
+		}
+	}
+	return n
+}
+
+// podStatusColumn is kubectl's STATUS: the phase, overridden by the pod's
+// reason and then by its containers' reasons (the first container's wins),
+// Terminating while being deleted. An unbound pod is Pending, unschedulable
+// or not.
+func podStatusColumn(p *projections.Pod) string {
+	if p.Deleting {
+		return "Terminating"
+	}
+	if p.Node == "" || p.Status == nil {
+		return events.PhasePending
+	}
+	reason := p.Phase()
+	if p.Status.Reason != "" {
+		reason = p.Status.Reason
+	}
+	hasRunning := false
+	cs := p.Status.Containers
+	for i := len(cs) - 1; i >= 0; i-- {
+		c := cs[i]
+		switch {
+		case c.State == events.ContainerWaiting && c.Reason != "":
+			reason = c.Reason
+		case c.State == events.ContainerTerminated && c.Reason != "":
+			reason = c.Reason
+		case c.State == events.ContainerTerminated:
+			code := int32(0)
+			if c.ExitCode != nil {
+				code = *c.ExitCode
+			}
+			reason = fmt.Sprintf("ExitCode:%d", code)
+		case c.State == events.ContainerRunning && c.Ready:
+			hasRunning = true
+		}
+	}
+	if reason == "Completed" && hasRunning {
+		if p.Ready() {
+			return events.PhaseRunning
+		}
+		return "NotReady"
+	}
+	return reason
+}
+
+// age is kubectl's AGE column (HumanDuration): 45s, 3m12s, 15m, 5h10m, 3d4h, 30d, 2y.
+func age(now, t time.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return humanDuration(now.Sub(t))
+}
+
+func humanDuration(d time.Duration) string {
+	if seconds := int(d.Seconds()); seconds < -1 {
+		return "<invalid>"
+	} else if seconds < 0 {
+		return "0s"
+	} else if seconds < 60*2 {
+		return fmt.Sprintf("%ds", seconds)
+	}
+	minutes := int(d / time.Minute)
+	if minutes < 10 {
+		if s := int(d/time.Second) % 60; s != 0 {
+			return fmt.Sprintf("%dm%ds", minutes, s)
+		}
+		return fmt.Sprintf("%dm", minutes)
+	} else if minutes < 60*3 {
+		return fmt.Sprintf("%dm", minutes)
+	}
+	hours := int(d / time.Hour)
+	switch {
+	case hours < 8:
+		if m := int(d/time.Minute) % 60; m != 0 {
+			return fmt.Sprintf("%dh%dm", hours, m)
+		}
+		return fmt.Sprintf("%dh", hours)
+	case hours < 48:
+		return fmt.Sprintf("%dh", hours)
+	case hours < 24*8:
+		if h := hours % 24; h != 0 {
+			return fmt.Sprintf("%dd%dh", hours/24, h)
+		}
+		return fmt.Sprintf("%dd", hours/24)
+	case hours < 24*365*2:
+		return fmt.Sprintf("%dd", hours/24)
+	case hours < 24*365*8:
+		if dy := (hours / 24) % 365; dy != 0 {
+			return fmt.Sprintf("%dy%dd", hours/24/365, dy)
+		}
+		return fmt.Sprintf("%dy", hours/24/365)
+	}
+	return fmt.Sprintf("%dy", hours/24/365)
+}
+
+// ---- watching
+
+// watchResources prints the initial list, then a row (or an object) per
+// change until ctx ends. A deleted object is printed once more as it was.
+func watchResources(ctx context.Context, js jetstream.JetStream, o getOptions, rk resourceKind, rs []resource,
+	w jetstream.KeyWatcher, out, errOut io.Writer) error {
+	p := &watchPrinter{o: o, out: out, table: &rememberingTable{out: out}, printed: map[string]string{}}
+	if o.output == "json" || o.output == "yaml" {
+		var err error
+		if p.hostIPs, err = hostIPsFor(ctx, js, o.kind, 1); err != nil {
+			return err
+		}
+	}
+	if len(rs) == 0 && o.output != "json" && o.output != "yaml" {
+		fmt.Fprintln(errOut, noResources(o, rk))
+	}
+	wide, withNS := o.output == "wide", o.allNamespaces && rk.namespaced
+	p.table.grow(tableHeader(o.kind, wide, withNS))
+	for _, r := range rs {
+		p.table.grow(tableRow(r, time.Now(), wide, withNS))
+	}
+	last := map[string]resource{}
+	for _, r := range rs {
+		last[r.namespace()+"/"+r.name()] = r
+		if err := p.print(r, true); err != nil {
+			return err
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("watch %s: watcher closed", rk.bucket)
+			}
+			if e == nil {
+				continue
+			}
+			if err := p.change(e, rk, last, errOut); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// watchPrinter prints watched objects and remembers what it printed last
+// for each, so a write that changes nothing visible prints nothing.
+type watchPrinter struct {
+	o       getOptions
+	out     io.Writer
+	table   *rememberingTable
+	header  bool
+	printed map[string]string
+	hostIPs map[string]string // node addresses as they were when the watch began
+}
+
+func (p *watchPrinter) change(e jetstream.KeyValueEntry, rk resourceKind, last map[string]resource, errOut io.Writer) error {
+	if e.Operation() != jetstream.KeyValuePut {
+		for k, r := range last {
+			if rk.key(r.namespace(), r.name()) == e.Key() {
+				delete(last, k)
+				return p.print(r, false)
+			}
+		}
+		return nil
+	}
+	r, ok, err := decodeResource(rk.kind, e.Value())
+	if err != nil {
+		fmt.Fprintf(errOut, "warning: %s: %v\n", e.Key(), err)
+		return nil
+	}
+	k := r.namespace() + "/" + r.name()
+	if !ok {
+		if old, had := last[k]; had {
+			delete(last, k)
+			return p.print(old, false)
+		}
+		return nil
+	}
+	last[k] = r
+	return p.print(r, true)
+}
+
+// print writes one object; with dedup false it is written even when it looks
+// as it did last time (a deletion).
+func (p *watchPrinter) print(r resource, dedup bool) error {
+	k := r.namespace() + "/" + r.name()
+	switch p.o.output {
+	case "json", "yaml":
+		obj := k8sObjectOf(r, p.hostIPs, time.Now())
+		b, err := renderJSON(obj)
+		if err != nil {
+			return err
+		}
+		if dedup && p.printed[k] == string(b) {
+			return nil
+		}
+		p.printed[k] = string(b)
+		if p.o.output == "yaml" {
+			fmt.Fprintln(p.out, "---")
+		}
+		return writeObject(p.out, p.o.output, obj)
+	}
+	withNS := p.o.allNamespaces && resourceKinds[p.o.kind].namespaced
+	row := tableRow(r, time.Now(), p.o.output == "wide", withNS)
+	joined := strings.Join(row, "\t")
+	if dedup && p.printed[k] == joined {
+		return nil
+	}
+	p.printed[k] = joined
+	if !p.header {
+		p.header = true
+		p.table.write(tableHeader(p.o.kind, p.o.output == "wide", withNS))
+	}
+	p.table.write(row)
+	return nil
+}

@@ -1,0 +1,109 @@
+// Command gantry is Gantry's one binary: the control plane (up, serve), the
+// node agent (node) and the kubectl-shaped client (apply, get, describe,
+// delete, logs, events, image).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-sh/gantry/events/bus"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// defaultNATS is where clients look for the cluster unless told otherwise.
+const defaultNATS = "nats://127.0.0.1:4222"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+// globals are the flags every command shares.
+type globals struct {
+	nats     string
+	logLevel string
+	in       io.Reader
+	out      io.Writer
+	errOut   io.Writer
+}
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+
+func run(args []string, in io.Reader, out, errOut io.Writer) int {
+	g := &globals{in: in, out: out, errOut: errOut}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetIn(in)
+	root.SetOut(out)
+	root.SetErr(errOut)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(errOut, "error: %v\n", err)
+		var ee exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return 1
+	}
+	return 0
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gantry",
+		Short:         "Gantry: a container orchestrator whose control plane is an event log on NATS JetStream",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	def := os.Getenv("GANTRY_NATS")
+	if def == "" {
+		def = defaultNATS
+	}
+	root.PersistentFlags().StringVar(&g.nats, "nats", def, "NATS URL of the cluster (env GANTRY_NATS)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.AddCommand(newUpCmd(g), newServeCmd(g), newNodeCmd(g), newApplyCmd(g), newGetCmd(g), newDescribeCmd(g),
+		newDeleteCmd(g), newLogsCmd(g), newEventsCmd(g), newImageCmd(g))
+	return root
+}
+
+// connect dials the cluster's NATS.
+func (g *globals) connect(role string) (*bus.Conn, error) {
+	return bus.Connect(g.nats, "gantry-"+role)
+}
+
+// logger is the one structured logger passed down to every part.
+func (g *globals) logger() (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(g.logLevel)
+	if err != nil || g.logLevel == "" {
+		return zerolog.Logger{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)
+	}
+	w := zerolog.ConsoleWriter{Out: g.errOut, TimeFormat: time.TimeOnly, NoColor: true}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// actor names the person behind a client command until authentication lands.
+func actor() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	if i := strings.IndexByte(host, '.'); i > 0 {
+		host = host[:i]
+	}
+	return name + "@" + host
+}

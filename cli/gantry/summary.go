@@ -1,0 +1,215 @@
+package main
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
+)
+
+// shortType names an event type the way people say it: PodBound for
+// gantry.pod.bound.v1 (the Go type of its struct). An unknown type is shown
+// as it is.
+func shortType(typ string) string {
+	ev, err := events.Decode(typ, []byte("{}"))
+	if err != nil {
+		return typ
+	}
+	t := reflect.TypeOf(ev)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
+}
+
+// summarize is one line about an event for people: what happened, in the
+// words of the object it is about.
+func summarize(ev events.Event) string {
+	switch e := ev.(type) {
+	case *events.IntentApplied:
+		return fmt.Sprintf("apply %s %s/%s", e.Kind, e.Namespace, e.Name)
+	case *events.IntentDeleted:
+		return fmt.Sprintf("delete %s %s/%s", e.Kind, e.Namespace, e.Name)
+	case *events.AdmissionAccepted:
+		return summarizeAccepted(e)
+	case *events.AdmissionRejected:
+		return fmt.Sprintf("rejected %s of %s %s/%s: %s", e.Op, e.Kind, e.Namespace, e.Name, strings.Join(e.Reasons, "; "))
+	case *events.PodPlanned:
+		return summarizePlanned(e)
+	case *events.PodBound:
+		return summarizeBound(e)
+	case *events.PodUnschedulable:
+		return e.Message
+	case *events.PodDeleted:
+		return summarizeDeleted(e)
+	case *events.PodStatusObserved:
+		return summarizeStatus(e)
+	case *events.PodRemoved:
+		return fmt.Sprintf("removed from %s (epoch %d)", e.Node, e.Epoch)
+	case *events.NodeRegistered:
+		return "registered: " + summarizeNodeInfo(e.Node)
+	case *events.NodeHeartbeat:
+		return fmt.Sprintf("alive: %s", plural(e.Pods, "pod", "pods"))
+	case nil:
+		return ""
+	}
+	return fmt.Sprintf("%s event", ev.Type())
+}
+
+func summarizeAccepted(e *events.AdmissionAccepted) string {
+	s := fmt.Sprintf("accepted %s of %s %s/%s", e.Op, e.Kind, e.Namespace, e.Name)
+	if e.Op == events.OpDelete {
+		return s
+	}
+	s += fmt.Sprintf(": generation %d", e.Generation)
+	if e.Unchanged {
+		s += " (unchanged)"
+	}
+	return s
+}
+
+func summarizePlanned(e *events.PodPlanned) string {
+	s := "planned"
+	if e.Owner != nil && e.Owner.Kind != "pod" {
+		s += fmt.Sprintf(" for %s %s", e.Owner.Kind, e.Owner.Name)
+	}
+	return s + ": " + containerImages(e.Spec.Containers)
+}
+
+// containerImages lists containers as name=image, comma-separated.
+func containerImages(cs []manifest.Container) string {
+	if len(cs) == 0 {
+		return "no containers"
+	}
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.Name + "=" + c.Image
+	}
+	return strings.Join(parts, ", ")
+}
+
+// summarizeBound: "bound to node-1 (epoch 1): filters NodeReady, PodCount,
+// ResourceFit; scores WorkloadSpread=100 LeastAllocated=97; 1 node feasible".
+func summarizeBound(e *events.PodBound) string {
+	head := fmt.Sprintf("bound to %s (epoch %d)", e.Node, e.Epoch)
+	var details []string
+	if len(e.Filters) > 0 {
+		details = append(details, "filters "+strings.Join(e.Filters, ", "))
+	}
+	if len(e.Scores) > 0 {
+		scores := make([]string, len(e.Scores))
+		for i, s := range e.Scores {
+			scores[i] = fmt.Sprintf("%s=%d", s.Name, s.Score)
+		}
+		details = append(details, "scores "+strings.Join(scores, " "))
+	}
+	details = append(details, plural(e.Feasible, "node", "nodes")+" feasible")
+	return head + ": " + strings.Join(details, "; ")
+}
+
+func summarizeDeleted(e *events.PodDeleted) string {
+	s := e.Reason
+	if s == "" {
+		s = "deleted"
+	}
+	if e.Node != "" {
+		s += fmt.Sprintf(" (stop on %s, epoch %d)", e.Node, e.Epoch)
+	}
+	return s
+}
+
+// summarizeStatus: "Running on node-1, IP 10.42.0.5: web running, ready;
+// sidecar waiting (ErrImagePull: pull failed)".
+func summarizeStatus(e *events.PodStatusObserved) string {
+	s := e.Phase
+	if e.Reason != "" {
+		s += " (" + e.Reason + ")"
+	}
+	s += " on " + e.Node
+	if e.PodIP != "" {
+		s += ", IP " + e.PodIP
+	}
+	if e.Message != "" {
+		s += ", " + e.Message
+	}
+	if len(e.Containers) == 0 {
+		return s
+	}
+	cs := make([]string, len(e.Containers))
+	for i, c := range e.Containers {
+		cs[i] = summarizeContainer(c)
+	}
+	return s + ": " + strings.Join(cs, "; ")
+}
+
+func summarizeContainer(c events.ContainerStatus) string {
+	s := c.Name + " " + c.State
+	var why []string
+	if c.Reason != "" {
+		why = append(why, c.Reason)
+	}
+	if c.State == events.ContainerTerminated && c.ExitCode != nil {
+		why = append(why, fmt.Sprintf("exit code %d", *c.ExitCode))
+	}
+	if c.Message != "" {
+		why = append(why, c.Message)
+	}
+	if len(why) > 0 {
+		s += " (" + strings.Join(why, ": ") + ")"
+	}
+	if c.Ready {
+		s += ", ready"
+	}
+	if c.RestartCount > 0 {
+		s += ", " + plural(int(c.RestartCount), "restart", "restarts")
+	}
+	return s
+}
+
+func summarizeNodeInfo(n events.NodeInfo) string {
+	var parts []string
+	for _, r := range sortedResourceNames(n.Capacity) {
+		parts = append(parts, r+" "+resourceQuantity(r, n.Capacity[r]))
+	}
+	if n.Runtime != "" {
+		parts = append(parts, "runtime "+n.Runtime)
+	}
+	if n.Address != "" {
+		parts = append(parts, "address "+n.Address)
+	}
+	if n.PodCIDR != "" {
+		parts = append(parts, "pod CIDR "+n.PodCIDR)
+	}
+	return n.Name + " " + strings.Join(parts, ", ")
+}
+
+// sortedResourceNames orders cpu, memory, pods first, then the rest by name.
+func sortedResourceNames(m map[string]int64) []string {
+	rank := map[string]int{events.ResourceCPU: 0, events.ResourceMemory: 1, events.ResourcePods: 2}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		ri, oki := rank[names[i]]
+		rj, okj := rank[names[j]]
+		switch {
+		case oki && okj:
+			return ri < rj
+		case oki != okj:
+			return oki
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/node"
+	"github.com/gantry-sh/gantry/node/containerd"
+	"github.com/gantry-sh/gantry/node/sim"
+	"github.com/gantry-sh/gantry/services"
+	"github.com/gantry-sh/gantry/services/runner"
+)
+
+// nodeFlags configure a node agent, in `up` and in `node`.
+type nodeFlags struct {
+	name     string
+	runtime  string
+	podCIDR  string
+	labels   []string
+	dataDir  string
+	ctrdSock string
+	ctrdNS   string
+}
+
+func (f *nodeFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&f.name, "node-name", "", "node name (default: the hostname's first label)")
+	c.Flags().StringVar(&f.runtime, "runtime", "containerd", "node runtime: containerd, or simulated (no containers; for tests)")
+	c.Flags().StringVar(&f.podCIDR, "pod-cidr", "10.42.0.0/24", "this node's pod CIDR")
+	c.Flags().StringSliceVar(&f.labels, "labels", nil, "node labels, key=value[,key=value]")
+	c.Flags().StringVar(&f.ctrdSock, "containerd", "/run/containerd/containerd.sock", "containerd socket")
+	c.Flags().StringVar(&f.ctrdNS, "containerd-namespace", "gantry", "containerd namespace the node's containers live in")
+}
+
+func newUpCmd(g *globals) *cobra.Command {
+	var listen string
+	var withNode bool
+	var nf nodeFlags
+	c := &cobra.Command{
+		Use:   "up",
+		Short: "Run a one-node cluster in this process: embedded NATS, every service and a node agent",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			if err := checkListen(listen); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if err := os.MkdirAll(nf.dataDir, 0o755); err != nil {
+				return fmt.Errorf("--data-dir %s: %w", nf.dataDir, err)
+			}
+			srv, err := bus.StartServer(bus.ServerConfig{StoreDir: filepath.Join(nf.dataDir, "nats"), Listen: listen})
+			if err != nil {
+				return err
+			}
+			defer srv.Shutdown()
+			url := srv.ClientURL()
+			log.Info().Str("nats", url).Str("data", nf.dataDir).Msg("embedded NATS with JetStream (sync always) ready")
+			conn, err := bus.Connect(url, "gantry-up")
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			start := time.Now()
+			plane, err := services.Start(ctx, conn, nil, runner.Config{}, log)
+			if err != nil {
+				return err
+			}
+			if err := plane.WaitReady(ctx, 5*time.Minute); err != nil {
+				return err
+			}
+			log.Info().Dur("replay", time.Since(start)).Msg("control plane ready")
+			agentErr := make(chan error, 1)
+			if withNode {
+				go func() { agentErr <- runNode(ctx, g, &nf, url, log) }()
+			}
+			fmt.Fprintf(g.out, "gantry is up: NATS at %s (export GANTRY_NATS=%s)\n", url, url)
+			select {
+			case <-ctx.Done():
+			case err := <-agentErr:
+				if err != nil && ctx.Err() == nil {
+					stop()
+					plane.Wait()
+					return err
+				}
+			}
+			stop()
+			return plane.Wait()
+		},
+	}
+	c.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "HOST:PORT for the NATS client port (loopback until authentication lands)")
+	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where the log and node state live")
+	c.Flags().BoolVar(&withNode, "node", true, "run a node agent for this machine in the same process")
+	nf.register(c)
+	return c
+}
+
+func newServeCmd(g *globals) *cobra.Command {
+	var names []string
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run control-plane services against an external NATS (--nats)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			conn, err := g.connect("serve")
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			plane, err := services.Start(ctx, conn, names, runner.Config{}, log)
+			if err != nil {
+				return err
+			}
+			if err := plane.WaitReady(ctx, 5*time.Minute); err != nil {
+				return err
+			}
+			log.Info().Strs("services", names).Msg("services ready")
+			return plane.Wait()
+		},
+	}
+	c.Flags().StringSliceVar(&names, "services", nil, "services to run (default all: "+strings.Join(services.Names(), ",")+")")
+	return c
+}
+
+func newNodeCmd(g *globals) *cobra.Command {
+	var nf nodeFlags
+	c := &cobra.Command{
+		Use:   "node",
+		Short: "Run a node agent against an external NATS (--nats)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runNode(ctx, g, &nf, g.nats, log)
+		},
+	}
+	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where node state and logs live")
+	nf.register(c)
+	return c
+}
+
+// runNode runs a node agent until ctx ends.
+func runNode(ctx context.Context, g *globals, nf *nodeFlags, url string, log zerolog.Logger) error {
+	name := nf.name
+	if name == "" {
+		var err error
+		if name, err = node.DefaultName(); err != nil {
+			return err
+		}
+	}
+	if fe := validateNodeName(name); fe != nil {
+		return fe
+	}
+	labels, err := parseLabels(nf.labels)
+	if err != nil {
+		return err
+	}
+	var rt node.Runtime
+	switch nf.runtime {
+	case "containerd":
+		r, err := containerd.New(ctx, containerd.Config{Address: nf.ctrdSock, Namespace: nf.ctrdNS, StateDir: filepath.Join(nf.dataDir, "node"),
+			PodCIDR: nf.podCIDR, NodeName: name}, log)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		rt = r
+	case "simulated":
+		r, err := sim.New(sim.Config{MilliCPU: 8000, Memory: 16 << 30, PodCIDR: nf.podCIDR})
+		if err != nil {
+			return err
+		}
+		rt = r
+	default:
+		return fmt.Errorf("--runtime %q: want containerd or simulated", nf.runtime)
+	}
+	conn, err := bus.Connect(url, "gantry-node-"+name)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	agent := node.New(node.Config{Name: name, Labels: labels, PodCIDR: nf.podCIDR, Version: version}, rt, conn, log)
+	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
+	return agent.Run(ctx)
+}
+
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: want HOST:PORT: %w", addr, err)
+	}
+	if port == "" {
+		return fmt.Errorf("--listen %q: port is missing", addr)
+	}
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--listen %q: only loopback addresses are allowed until authentication lands", addr)
+	}
+	return nil
+}
+
+func parseLabels(kvs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--labels %q: want key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}

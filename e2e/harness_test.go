@@ -1,0 +1,362 @@
+// Package e2e runs Gantry end to end on this machine: the real gantry binary,
+// real containerd, runc and CNI, containers from the demo image. Nothing is
+// mocked. The tests need root and a running containerd; without them they
+// fail, never skip, so CI cannot pass without running them.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gantry-sh/gantry/deploy/images"
+)
+
+const (
+	imageRef = "gantry.local/hello:v1"
+	// ctrNS keeps the tests' containers apart from a cluster started by hand.
+	ctrNS = "gantry-e2e"
+)
+
+var (
+	gantryBin string
+	repoRoot  string
+)
+
+func TestMain(m *testing.M) {
+	code, err := setup()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: end-to-end setup: %v\n", err)
+		os.Exit(1)
+	}
+	if code == 0 {
+		code = m.Run()
+	}
+	os.Exit(code)
+}
+
+func setup() (int, error) {
+	if os.Geteuid() != 0 {
+		return 1, fmt.Errorf("the end-to-end tests need root (containerd, network namespaces)")
+	}
+	if out, err := exec.Command("ctr", "version").CombinedOutput(); err != nil {
+		return 1, fmt.Errorf("containerd is not answering (`ctr version`: %v: %s); run `go tool task setup`", err, out)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return 1, err
+	}
+	repoRoot = filepath.Dir(wd)
+	dir, err := os.MkdirTemp("", "gantry-e2e-bin-")
+	if err != nil {
+		return 1, err
+	}
+	gantryBin = filepath.Join(dir, "gantry")
+	build := exec.Command("go", "build", "-o", gantryBin, "./cli/gantry")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		return 1, fmt.Errorf("build gantry: %v: %s", err, out)
+	}
+	tar := filepath.Join(dir, "hello.oci.tar")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := images.Build(ctx, images.BuildOptions{Dir: filepath.Join(repoRoot, "deploy/images/hello"), Ref: imageRef, Out: tar}); err != nil {
+		return 1, fmt.Errorf("build demo image: %w", err)
+	}
+	imp := exec.Command(gantryBin, "image", "import", "--containerd-namespace", ctrNS, tar)
+	if out, err := imp.CombinedOutput(); err != nil {
+		return 1, fmt.Errorf("import demo image: %v: %s", err, out)
+	}
+	return 0, nil
+}
+
+// syncBuffer collects a process's output safely.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is a long-running gantry process (up, node).
+type proc struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+func (p *proc) kill9(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9: %v", err)
+	}
+	<-p.done
+}
+
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// cluster is one Gantry installation under a test's temp dir.
+type cluster struct {
+	t       *testing.T
+	dataDir string
+	listen  string
+	url     string
+	procs   []*proc
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c := &cluster{t: t, dataDir: t.TempDir(), listen: addr, url: "nats://" + addr}
+	t.Cleanup(c.teardown)
+	return c
+}
+
+// start runs a gantry process that keeps running (up, node).
+func (c *cluster) start(args ...string) *proc {
+	c.t.Helper()
+	cmd := exec.Command(gantryBin, args...)
+	cmd.Env = append(os.Environ(), "GANTRY_NATS="+c.url)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	c.procs = append(c.procs, p)
+	return p
+}
+
+// up starts `gantry up` with the test's data dir; extra args are appended.
+func (c *cluster) up(extra ...string) *proc {
+	args := append([]string{"up", "--data-dir", c.dataDir, "--listen", c.listen,
+		"--node-name", "e2e-node", "--containerd-namespace", ctrNS}, extra...)
+	p := c.start(args...)
+	c.waitFor("gantry up to serve", 60*time.Second, func() bool { return strings.Contains(p.out.String(), "gantry is up") })
+	for _, a := range extra {
+		if a == "--node=false" {
+			return p
+		}
+	}
+	c.waitNodeReady()
+	return p
+}
+
+func (c *cluster) waitNodeReady() {
+	c.t.Helper()
+	c.waitFor("the node to be Ready", 60*time.Second, func() bool {
+		out, _, code := c.gantry("get", "nodes")
+		return code == 0 && strings.Contains(out, " Ready ")
+	})
+}
+
+// gantry runs one client command.
+func (c *cluster) gantry(args ...string) (stdout, stderr string, code int) {
+	return c.gantryIn("", args...)
+}
+
+func (c *cluster) gantryIn(stdin string, args ...string) (stdout, stderr string, code int) {
+	c.t.Helper()
+	cmd := exec.Command(gantryBin, append(args, "--nats", c.url)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("gantry %v: %v", args, err)
+	}
+	return o.String(), e.String(), code
+}
+
+func (c *cluster) mustGantry(args ...string) string {
+	c.t.Helper()
+	out, errOut, code := c.gantry(args...)
+	if code != 0 {
+		c.t.Fatalf("gantry %v: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
+	}
+	return out
+}
+
+func (c *cluster) waitFor(what string, timeout time.Duration, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out after %s waiting for %s\n%s", timeout, what, c.logs())
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval
+	}
+}
+
+func (c *cluster) logs() string {
+	var b strings.Builder
+	for i, p := range c.procs {
+		out := p.out.String()
+		if len(out) > 8000 {
+			out = "…" + out[len(out)-8000:]
+		}
+		fmt.Fprintf(&b, "--- process %d (%v) output:\n%s\n", i, p.cmd.Args[1:3], out)
+	}
+	return b.String()
+}
+
+// teardown stops the processes and removes whatever the tests left in
+// containerd and the network, so one test cannot disturb the next.
+func (c *cluster) teardown() {
+	for _, p := range c.procs {
+		p.stop()
+	}
+	for _, id := range ctrList("tasks") {
+		_ = exec.Command("ctr", "-n", ctrNS, "tasks", "kill", "-s", "SIGKILL", id).Run()
+	}
+	for _, id := range ctrList("containers") {
+		_ = exec.Command("ctr", "-n", ctrNS, "tasks", "delete", "-f", id).Run()
+		_ = exec.Command("ctr", "-n", ctrNS, "containers", "delete", id).Run()
+	}
+	for _, ns := range netnsList() {
+		_ = exec.Command("ip", "netns", "delete", ns).Run()
+	}
+}
+
+// ctrList lists ids of containerd objects in the tests' namespace.
+func ctrList(what string) []string {
+	out, err := exec.Command("ctr", "-n", ctrNS, what, "ls", "-q").Output()
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(out))
+}
+
+// netnsList lists Gantry's pod network namespaces.
+func netnsList() []string {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	var ns []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && strings.HasPrefix(f[0], "gantry-") {
+			ns = append(ns, f[0])
+		}
+	}
+	return ns
+}
+
+// vethsOnBridge lists the interfaces attached to Gantry's pod bridge.
+func vethsOnBridge() []string {
+	out, _ := exec.Command("ip", "-o", "link", "show", "master", "gantry0").Output()
+	var vs []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Fields(line); len(f) > 1 {
+			vs = append(vs, strings.TrimSuffix(f[1], ":"))
+		}
+	}
+	return vs
+}
+
+// podJSON is the part of `gantry get pods -o json` the tests read.
+type podJSON struct {
+	Metadata struct {
+		Name            string `json:"name"`
+		UID             string `json:"uid"`
+		OwnerReferences []struct {
+			Name string `json:"name"`
+		} `json:"ownerReferences"`
+	} `json:"metadata"`
+	Spec struct {
+		NodeName string `json:"nodeName"`
+	} `json:"spec"`
+	Status struct {
+		Phase             string `json:"phase"`
+		PodIP             string `json:"podIP"`
+		ContainerStatuses []struct {
+			Name         string `json:"name"`
+			ContainerID  string `json:"containerID"`
+			RestartCount int    `json:"restartCount"`
+			Ready        bool   `json:"ready"`
+			State        map[string]struct {
+				Reason string `json:"reason"`
+			} `json:"state"`
+		} `json:"containerStatuses"`
+	} `json:"status"`
+}
+
+func (c *cluster) pods() []podJSON {
+	c.t.Helper()
+	out := c.mustGantry("get", "pods", "-o", "json")
+	var list struct {
+		Items []podJSON `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		c.t.Fatalf("get pods -o json: %v\n%s", err, out)
+	}
+	return list.Items
+}
+
+// runningPods returns the pods that run with an IP and every container ready.
+func (c *cluster) runningPods() []podJSON {
+	var out []podJSON
+	for _, p := range c.pods() {
+		ready := len(p.Status.ContainerStatuses) > 0
+		for _, cs := range p.Status.ContainerStatuses {
+			ready = ready && cs.Ready
+		}
+		if p.Status.Phase == "Running" && p.Status.PodIP != "" && ready {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func httpGet(url string) (string, error) {
+	cl := &http.Client{Timeout: 2 * time.Second}
+	resp, err := cl.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
