@@ -634,4 +634,3 @@ func (a *Agent) publishObs(ctx context.Context, subject string, ev events.Event,
 
 // Info is what the node announced.
 func (a *Agent) Info() events.NodeInfo { return a.info }
-

@@ -56,11 +56,11 @@ type Workload struct {
 	PodsPlanned int64           `json:"podsPlanned"` // pods ever planned for this uid
 	// CauseID, CorrelationID and Actor come from the newest verdict, so the
 	// decisions taken for the workload trace back to its intent.
-	CauseID       string `json:"causeID"`
-	CorrelationID string `json:"correlationID"`
-	Actor         string `json:"actor,omitempty"`
-	Status      WorkloadStatus  `json:"status"`
-	Seqs        Seqs            `json:"seqs"`
+	CauseID       string         `json:"causeID"`
+	CorrelationID string         `json:"correlationID"`
+	Actor         string         `json:"actor,omitempty"`
+	Status        WorkloadStatus `json:"status"`
+	Seqs          Seqs           `json:"seqs"`
 }
 
 // WorkloadStatus is a Deployment's status as Kubernetes reports it.

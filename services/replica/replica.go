@@ -153,7 +153,7 @@ func (s *Service) barePod(w *projections.Workload) []runner.Decision {
 	return []runner.Decision{{
 		Subject: events.PodDecisionSubject(w.Namespace, w.Name),
 		Event: &events.PodPlanned{Namespace: w.Namespace, Name: w.Name, UID: uid,
-			Owner: &events.OwnerRef{Kind: "pod", Name: w.Name, UID: w.UID},
+			Owner:  &events.OwnerRef{Kind: "pod", Name: w.Name, UID: w.UID},
 			Labels: tmpl.Metadata.Labels, Annotations: tmpl.Metadata.Annotations, Spec: tmpl.Spec},
 		Meta:  cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+w.Name, time.Time{}),
 		MsgID: msgID,
