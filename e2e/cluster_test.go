@@ -58,7 +58,7 @@ func assertNothingLeft(t *testing.T, c *cluster, containers []string) {
 	t.Helper()
 	c.waitFor("containerd and the network to be clean", 60*time.Second, func() bool {
 		return len(ctrList("containers")) == 0 && len(ctrList("tasks")) == 0 &&
-			len(netnsList()) == 0 && len(vethsOnBridge()) == 0
+			len(c.netnsList()) == 0 && len(vethsOnBridge()) == 0
 	})
 	snaps, _ := exec.Command("ctr", "-n", ctrNS, "snapshots", "ls").Output()
 	for _, id := range containers {
@@ -230,7 +230,7 @@ func TestBadInputEndToEnd(t *testing.T) {
 	c.mustGantry("delete", "deployment", "hello")
 }
 
-func readFile(t *testing.T, path string) string {
+func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := exec.Command("cat", path).Output()
 	if err != nil {

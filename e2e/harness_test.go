@@ -107,7 +107,7 @@ type proc struct {
 	done chan struct{}
 }
 
-func (p *proc) kill9(t *testing.T) {
+func (p *proc) kill9(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatalf("kill -9: %v", err)
@@ -132,14 +132,15 @@ func (p *proc) stop() {
 
 // cluster is one Gantry installation under a test's temp dir.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	dataDir string
 	listen  string
 	url     string
 	procs   []*proc
+	uids    map[string]bool // every pod uid this cluster has shown
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -147,7 +148,7 @@ func newCluster(t *testing.T) *cluster {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	c := &cluster{t: t, dataDir: t.TempDir(), listen: addr, url: "nats://" + addr}
+	c := &cluster{t: t, dataDir: t.TempDir(), listen: addr, url: "nats://" + addr, uids: map[string]bool{}}
 	t.Cleanup(c.teardown)
 	return c
 }
@@ -257,7 +258,7 @@ func (c *cluster) teardown() {
 		_ = exec.Command("ctr", "-n", ctrNS, "tasks", "delete", "-f", id).Run()
 		_ = exec.Command("ctr", "-n", ctrNS, "containers", "delete", id).Run()
 	}
-	for _, ns := range netnsList() {
+	for _, ns := range c.netnsList() {
 		_ = exec.Command("ip", "netns", "delete", ns).Run()
 	}
 }
@@ -271,13 +272,14 @@ func ctrList(what string) []string {
 	return strings.Fields(string(out))
 }
 
-// netnsList lists Gantry's pod network namespaces.
-func netnsList() []string {
+// netnsList lists the network namespaces of this cluster's pods (other
+// tests running at the same time have their own).
+func (c *cluster) netnsList() []string {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	var ns []string
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
-		if len(f) > 0 && strings.HasPrefix(f[0], "gantry-") {
+		if len(f) > 0 && c.uids[strings.TrimPrefix(f[0], "gantry-")] {
 			ns = append(ns, f[0])
 		}
 	}
@@ -331,6 +333,9 @@ func (c *cluster) pods() []podJSON {
 	}
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		c.t.Fatalf("get pods -o json: %v\n%s", err, out)
+	}
+	for _, p := range list.Items {
+		c.uids[p.Metadata.UID] = true
 	}
 	return list.Items
 }

@@ -22,8 +22,9 @@ type Cluster struct {
 	// statuses holds the newest report of each pod by key; a report can be
 	// applied before the decision that planned its pod (streams interleave).
 	statuses map[string]*events.PodStatusObserved
-	removed  map[string]bool // pod uid → a node removed it
-	gone     map[string]bool // pod uid → deleted and forgotten (tombstone)
+	statSeq  map[string]uint64 // pod key → observations sequence of its status
+	removed  map[string]bool   // pod uid → a node removed it (kept, like gone)
+	gone     map[string]bool   // pod uid → deleted and forgotten (tombstone)
 	byOwner  map[string]map[string]bool
 
 	// Dirty names what changed since the last ClearDirty, for writers of
@@ -34,7 +35,7 @@ type Cluster struct {
 // NewCluster returns an empty fold.
 func NewCluster() *Cluster {
 	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
-		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{},
+		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{},
 		removed: map[string]bool{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
 		Dirty: map[string]bool{}}
 }
@@ -187,7 +188,12 @@ func (c *Cluster) Apply(r events.Record) {
 		c.applyStatus(r, e)
 	case *events.PodRemoved:
 		c.removed[e.UID] = true
-		if p := c.Pods[Key(e.Namespace, e.Name)]; p != nil && p.UID == e.UID && p.Deleting {
+		key := Key(e.Namespace, e.Name)
+		if s := c.statuses[key]; s != nil && s.UID == e.UID {
+			delete(c.statuses, key) // the node is done with it
+			delete(c.statSeq, key)
+		}
+		if p := c.Pods[key]; p != nil && p.UID == e.UID && p.Deleting {
 			c.forget(p)
 		}
 	case *events.NodeRegistered:
@@ -244,9 +250,7 @@ func (c *Cluster) applyPlanned(r events.Record, e *events.PodPlanned) {
 	p := &Pod{Namespace: e.Namespace, Name: e.Name, UID: e.UID, Owner: e.Owner, TemplateHash: e.TemplateHash,
 		Labels: e.Labels, Annotations: e.Annotations, Spec: e.Spec, CreatedAt: r.Envelope.Time, PlannedSeq: r.Seq, Seqs: Seqs{},
 		PlannedID: r.Envelope.ID, CorrelationID: r.Envelope.CorrelationID, Actor: r.Envelope.Actor}
-	if s := c.statuses[key]; s != nil && s.UID == e.UID {
-		p.Status = s
-	}
+	c.attachStatus(p)
 	c.Pods[key] = p
 	if e.Owner != nil {
 		if w := c.ownerWorkload(e.Owner, e.Namespace); w != nil {
@@ -267,13 +271,14 @@ func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
 	key := Key(e.Pod.Namespace, e.Pod.Name)
 	p := c.Pods[key]
 	if p == nil || p.UID != e.Pod.UID {
-		if !c.gone[e.Pod.UID] {
-			return
+		if !c.gone[e.Pod.UID] || c.removed[e.Pod.UID] {
+			return // unknown, or already removed by its node
 		}
 		// Bound after it was deleted (a race the log settles): keep it as a
 		// deleting pod so its node is told to stop it.
 		p = &Pod{Namespace: e.Pod.Namespace, Name: e.Pod.Name, UID: e.Pod.UID, Owner: e.Pod.Owner,
 			Spec: e.Pod.Spec, CreatedAt: r.Envelope.Time, Deleting: true, DeleteReason: "deleted before binding", Seqs: Seqs{}}
+		c.attachStatus(p)
 		c.Pods[key] = p
 	}
 	if e.Epoch < p.Epoch {
@@ -318,6 +323,7 @@ func (c *Cluster) applyStatus(r events.Record, e *events.PodStatusObserved) {
 		return // a report from an older binding
 	}
 	c.statuses[key] = e
+	c.statSeq[key] = r.Seq
 	if p := c.Pods[key]; p != nil && p.UID == e.UID {
 		p.Status = e
 		c.touchPod(p, r)
@@ -328,10 +334,8 @@ func (c *Cluster) applyStatus(r events.Record, e *events.PodStatusObserved) {
 func (c *Cluster) forget(p *Pod) {
 	key := Key(p.Namespace, p.Name)
 	delete(c.Pods, key)
-	if s := c.statuses[key]; s != nil && s.UID == p.UID {
-		delete(c.statuses, key)
-	}
-	delete(c.removed, p.UID)
+	// The pod's newest status stays until its node reports the removal: a
+	// binding that raced the deletion can still bring the pod back.
 	c.gone[p.UID] = true
 	if p.Owner != nil {
 		delete(c.byOwner[p.Owner.UID], key)
@@ -350,6 +354,15 @@ func (w *Workload) cause(e events.Envelope) {
 // derive the metadata of decisions about it.
 func (p *Pod) Cause() events.Envelope {
 	return events.Envelope{ID: p.PlannedID, CorrelationID: p.CorrelationID, Actor: p.Actor}
+}
+
+// attachStatus gives a pod the report that arrived before it did.
+func (c *Cluster) attachStatus(p *Pod) {
+	key := Key(p.Namespace, p.Name)
+	if s := c.statuses[key]; s != nil && s.UID == p.UID {
+		p.Status = s
+		p.Seqs[events.StreamObservations] = c.statSeq[key]
+	}
 }
 
 // Gone reports a pod uid that was deleted and is forgotten.

@@ -95,7 +95,14 @@ func runEvents(ctx context.Context, js jetstream.JetStream, streams []string, o 
 		}
 		tails = append(tails, t)
 	}
-	show := func(it logItem) { printEvent(out, errOut, it, o.output == "json") }
+	show := func(it logItem) {
+		// The stream's start time is when messages were stored; --since is
+		// about when events happened.
+		if it.err == nil && it.env.Time.Before(since) {
+			return
+		}
+		printEvent(out, errOut, it, o.output == "json")
+	}
 	mergeInitial(ctx, tails, logIdle, show, errOut)
 	if !o.follow {
 		return nil

@@ -27,8 +27,8 @@ import (
 )
 
 // readModelWait bounds how long a reader waits for the projector to catch up
-// with the log before showing what the read model has.
-const readModelWait = 5 * time.Second
+// with the log before showing what the read model has (a variable for tests).
+var readModelWait = 5 * time.Second
 
 type getOptions struct {
 	kind          string // pod, deployment, node
