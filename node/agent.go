@@ -32,6 +32,8 @@ type Config struct {
 	BackoffMax  time.Duration
 	Clock       func() time.Time
 	Version     string
+	// Parallel bounds how many pods are started at once (default 8).
+	Parallel int
 }
 
 // ConsumerName is the durable consumer of a node; renaming it would make the
@@ -48,8 +50,11 @@ type Agent struct {
 
 	// desired is written only by the agent's loop, under mu; the logs server
 	// reads it from other goroutines under mu.
-	mu        sync.Mutex
-	desired   map[string]*binding // ns/name → newest decision for this node
+	mu      sync.Mutex
+	desired map[string]*binding // ns/name → newest decision for this node
+
+	// smu guards what the pod workers of one reconcile share.
+	smu       sync.Mutex
 	published map[string]string   // ns/name → JSON of the last status reported
 	removed   map[string]string   // ns/name → uid whose removal was reported
 	backoff   map[string]*backoff // uid/container → restart back-off
@@ -87,6 +92,9 @@ func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 	}
 	if cfg.MaxPods == 0 {
 		cfg.MaxPods = 110
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 8
 	}
 	return &Agent{cfg: cfg, rt: rt, conn: conn, log: log.With().Str("node", cfg.Name).Logger(),
 		desired: map[string]*binding{}, published: map[string]string{}, removed: map[string]string{},
@@ -377,6 +385,10 @@ func (a *Agent) reconcile(ctx context.Context) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	// Pods start in parallel (bounded): a node given 30 pods at once should
+	// not start the last one only after the other 29.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, a.cfg.Parallel)
 	for _, k := range keys {
 		b := a.desired[k]
 		if b.deleted {
@@ -386,8 +398,14 @@ func (a *Agent) reconcile(ctx context.Context) {
 			continue
 		}
 		st, ok := byKey[k]
-		a.run(ctx, b, st, ok)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			a.run(ctx, b, st, ok)
+		}()
 	}
+	wg.Wait()
 }
 
 func (a *Agent) remove(ctx context.Context, ns, name, uid string, epoch int64, b *binding) {
@@ -396,17 +414,22 @@ func (a *Agent) remove(ctx context.Context, ns, name, uid string, epoch int64, b
 		a.log.Error().Err(err).Str("pod", k).Msg("remove pod")
 		return
 	}
+	a.smu.Lock()
 	for c := range a.backoff {
 		if len(c) > len(uid) && c[:len(uid)] == uid {
 			delete(a.backoff, c)
 		}
 	}
+	a.smu.Unlock()
 	if b != nil && b.deleted && b.bound.Pod.UID == uid {
 		a.mu.Lock()
 		delete(a.desired, k)
 		a.mu.Unlock()
 	}
-	if a.removed[k] == uid {
+	a.smu.Lock()
+	done := a.removed[k] == uid
+	a.smu.Unlock()
+	if done {
 		return
 	}
 	cause := events.Envelope{}
@@ -418,8 +441,10 @@ func (a *Agent) remove(ctx context.Context, ns, name, uid string, epoch int64, b
 		a.log.Error().Err(err).Str("pod", k).Msg("report removal")
 		return
 	}
+	a.smu.Lock()
 	a.removed[k] = uid
 	delete(a.published, k)
+	a.smu.Unlock()
 	a.log.Info().Str("pod", k).Str("uid", uid).Msg("pod removed")
 }
 
@@ -451,7 +476,7 @@ func (a *Agent) run(ctx context.Context, b *binding, st PodState, exists bool) {
 	changed := false
 	for _, c := range pod.Spec.Containers {
 		cs, ok := have[c.Name]
-		bk := a.backoff[pod.UID+"/"+c.Name]
+		bkey := pod.UID + "/" + c.Name
 		start := false
 		switch {
 		case !ok:
@@ -462,30 +487,29 @@ func (a *Agent) run(ctx context.Context, b *binding, st PodState, exists bool) {
 		default:
 			start = true // created, never started
 		}
-		if start && bk != nil && now.Before(bk.until) {
-			start = false
+		if !start || now.Before(a.backoffUntil(bkey)) {
+			continue
 		}
-		if start {
-			if ok && cs.Exited {
-				bk = a.fail(pod.UID+"/"+c.Name, now, "CrashLoopBackOff",
-					fmt.Sprintf("back-off restarting failed container %s (exit code %d)", c.Name, cs.ExitCode))
-			}
-			if err := a.rt.StartContainer(ctx, pod, c); err != nil {
-				reason := "CreateContainerError"
-				if errors.Is(err, ErrImageNotFound) {
-					reason = "ErrImagePull"
-				}
-				bk = a.fail(pod.UID+"/"+c.Name, now, reason, err.Error())
-				a.log.Warn().Err(err).Str("pod", k).Str("container", c.Name).Msg("start container")
-			} else {
-				changed = true
-				if !(ok && cs.Exited) {
-					delete(a.backoff, pod.UID+"/"+c.Name)
-					bk = nil
-				}
-			}
+		restart := ok && cs.Exited
+		if restart {
+			a.fail(bkey, now, "CrashLoopBackOff",
+				fmt.Sprintf("back-off restarting failed container %s (exit code %d)", c.Name, cs.ExitCode))
 		}
-		_ = bk
+		if err := a.rt.StartContainer(ctx, pod, c); err != nil {
+			reason := "CreateContainerError"
+			if errors.Is(err, ErrImageNotFound) {
+				reason = "ErrImagePull"
+			}
+			a.fail(bkey, now, reason, err.Error())
+			a.log.Warn().Err(err).Str("pod", k).Str("container", c.Name).Msg("start container")
+			continue
+		}
+		changed = true
+		if !restart {
+			a.smu.Lock()
+			delete(a.backoff, bkey)
+			a.smu.Unlock()
+		}
 	}
 	if changed {
 		fresh, err := a.rt.Pods(ctx)
@@ -508,7 +532,21 @@ func (a *Agent) run(ctx context.Context, b *binding, st PodState, exists bool) {
 	a.report(ctx, b, status)
 }
 
-func (a *Agent) fail(k string, now time.Time, reason, msg string) *backoff {
+// backoffUntil is when a container may be started again.
+func (a *Agent) backoffUntil(k string) time.Time {
+	a.smu.Lock()
+	defer a.smu.Unlock()
+	if bk := a.backoff[k]; bk != nil {
+		return bk.until
+	}
+	return time.Time{}
+}
+
+// fail records a failed start or an exit and pushes the next start out:
+// BackoffBase doubled per failure, at most BackoffMax.
+func (a *Agent) fail(k string, now time.Time, reason, msg string) {
+	a.smu.Lock()
+	defer a.smu.Unlock()
 	bk := a.backoff[k]
 	if bk == nil {
 		bk = &backoff{}
@@ -521,7 +559,6 @@ func (a *Agent) fail(k string, now time.Time, reason, msg string) *backoff {
 	bk.failures++
 	bk.until = now.Add(d)
 	bk.reason, bk.message = reason, msg
-	return bk
 }
 
 func (a *Agent) containerStatus(uid, name, image string, have map[string]ContainerState, now time.Time) events.ContainerStatus {
@@ -546,7 +583,14 @@ func (a *Agent) containerStatus(uid, name, image string, have map[string]Contain
 			out.StartedAt, out.FinishedAt = &s, &f
 		}
 	}
-	if bk := a.backoff[uid+"/"+name]; bk != nil && now.Before(bk.until) && !(ok && cs.Running) {
+	a.smu.Lock()
+	bk := a.backoff[uid+"/"+name]
+	var bkc backoff
+	if bk != nil {
+		bkc = *bk
+	}
+	a.smu.Unlock()
+	if bk := &bkc; bk.reason != "" && now.Before(bk.until) && !(ok && cs.Running) {
 		out.State, out.Reason, out.Message, out.Ready = events.ContainerWaiting, bk.reason, bk.message, false
 		if bk.reason == "ErrImagePull" && bk.failures > 1 {
 			out.Reason = "ImagePullBackOff"
@@ -595,15 +639,20 @@ func (a *Agent) report(ctx context.Context, b *binding, st *events.PodStatusObse
 	if err != nil {
 		return
 	}
-	if a.published[k] == string(js) {
+	a.smu.Lock()
+	same := a.published[k] == string(js)
+	a.smu.Unlock()
+	if same {
 		return
 	}
 	if err := a.publishObs(ctx, events.ObsPodSubject(a.cfg.Name, st.Namespace, st.Name), st, b.env, k); err != nil {
 		a.log.Error().Err(err).Str("pod", k).Msg("report status")
 		return
 	}
+	a.smu.Lock()
 	a.published[k] = string(js)
 	delete(a.removed, k)
+	a.smu.Unlock()
 	a.log.Info().Str("pod", k).Str("phase", st.Phase).Str("ip", st.PodIP).Msg("pod status")
 }
 

@@ -522,4 +522,3 @@ func testEventsFollow(t *testing.T, c *readCluster) {
 		t.Fatal(err)
 	}
 }
-

@@ -35,9 +35,9 @@ func fixturePod(created time.Time) *projections.Pod {
 	bound := created.Add(time.Second)
 	return &projections.Pod{
 		Namespace: "default", Name: "hello-abc12", UID: "pod-uid-1",
-		Owner:  &events.OwnerRef{Kind: "deployment", Name: "hello", UID: "dep-uid-1"},
-		Labels: map[string]string{"app": "hello", "pod-template-hash": "abc12"},
-		Spec:   manifest.PodSpec{Containers: []manifest.Container{fixtureContainer()}},
+		Owner:     &events.OwnerRef{Kind: "deployment", Name: "hello", UID: "dep-uid-1"},
+		Labels:    map[string]string{"app": "hello", "pod-template-hash": "abc12"},
+		Spec:      manifest.PodSpec{Containers: []manifest.Container{fixtureContainer()}},
 		CreatedAt: created, Node: "node-1", Epoch: 1, BoundAt: &bound,
 		Status: &events.PodStatusObserved{Namespace: "default", Name: "hello-abc12", UID: "pod-uid-1", Node: "node-1",
 			Epoch: 1, Phase: events.PhaseRunning, PodIP: "10.42.0.7",
@@ -72,7 +72,7 @@ func fixtureWorkload(created time.Time) *projections.Workload {
 	return &projections.Workload{
 		Kind: "deployment", Namespace: "default", Name: "hello", UID: "dep-uid-1", Generation: 2,
 		Object: manifest.Object{APIVersion: manifest.APIAppsV1, Kind: manifest.KindDeployment,
-			Metadata: manifest.ObjectMeta{Name: "hello", Namespace: "default", Labels: map[string]string{"team": "web"}},
+			Metadata:   manifest.ObjectMeta{Name: "hello", Namespace: "default", Labels: map[string]string{"team": "web"}},
 			Deployment: spec},
 		CreatedAt: created,
 		Status:    projections.WorkloadStatus{ObservedGeneration: 2, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 2, AvailableReplicas: 2},
