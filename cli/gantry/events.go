@@ -95,13 +95,14 @@ func runEvents(ctx context.Context, js jetstream.JetStream, streams []string, o 
 		}
 		tails = append(tails, t)
 	}
+	p := newEventPrinter(out, errOut, o.output == "json")
 	show := func(it logItem) {
 		// The stream's start time is when messages were stored; --since is
 		// about when events happened.
 		if it.err == nil && it.env.Time.Before(since) {
 			return
 		}
-		printEvent(out, errOut, it, o.output == "json")
+		p.print(it)
 	}
 	mergeInitial(ctx, tails, logIdle, show, errOut)
 	if !o.follow {
@@ -111,35 +112,49 @@ func runEvents(ctx context.Context, js jetstream.JetStream, streams []string, o 
 	return nil
 }
 
-// printEvent writes one event as a line, or its envelope unchanged as JSON;
-// a message that is no event becomes a warning.
-func printEvent(out, errOut io.Writer, it logItem, asJSON bool) {
-	if it.err != nil {
-		fmt.Fprintf(errOut, "warning: %s: %v\n", it.where(), it.err)
-		return
-	}
-	if asJSON {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, it.data); err != nil {
-			fmt.Fprintf(errOut, "warning: %s: %v\n", it.where(), err)
-			return
-		}
-		buf.WriteByte('\n')
-		_, _ = out.Write(buf.Bytes())
-		return
-	}
-	fmt.Fprintln(out, eventLine(it))
+// eventPrinter writes events as they come, one line each, in columns that
+// start wide enough for common values and widen (never narrow) as needed.
+type eventPrinter struct {
+	out, errOut io.Writer
+	json        bool
+	table       *rememberingTable
 }
 
-// eventLine: TIME  STREAM/SEQ  SOURCE  TYPE  SUBJECT  summary.
-func eventLine(it logItem) string {
+func newEventPrinter(out, errOut io.Writer, asJSON bool) *eventPrinter {
+	t := &rememberingTable{out: out, pad: 2}
+	t.grow([]string{strings.Repeat("x", 20), "observations/1000", "node/node-1", "PodStatusObserved",
+		"default/hello-1234567890-abcde"})
+	return &eventPrinter{out: out, errOut: errOut, json: asJSON, table: t}
+}
+
+// print writes one event as a line, or its envelope unchanged as JSON; a
+// message that is no event becomes a warning.
+func (p *eventPrinter) print(it logItem) {
+	if it.err != nil {
+		fmt.Fprintf(p.errOut, "warning: %s: %v\n", it.where(), it.err)
+		return
+	}
+	if !p.json {
+		p.table.write(eventCells(it))
+		return
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, it.data); err != nil {
+		fmt.Fprintf(p.errOut, "warning: %s: %v\n", it.where(), err)
+		return
+	}
+	buf.WriteByte('\n')
+	_, _ = p.out.Write(buf.Bytes())
+}
+
+// eventCells: TIME, STREAM/SEQ, SOURCE, TYPE, SUBJECT, summary.
+func eventCells(it logItem) []string {
 	subject := it.env.Subject
 	if subject == "" {
 		subject = it.subject
 	}
-	line := fmt.Sprintf("%s  %-16s  %-16s  %-18s  %-24s  %s", it.env.Time.Local().Format(time.RFC3339),
-		shortStream(it.stream)+"/"+fmt.Sprint(it.seq), it.env.Source, shortType(it.env.Type), subject, summarize(it.event))
-	return strings.TrimRight(line, " ")
+	return []string{it.env.Time.Local().Format(time.RFC3339), shortStream(it.stream) + "/" + fmt.Sprint(it.seq),
+		it.env.Source, shortType(it.env.Type), subject, summarize(it.event)}
 }
 
 // shortStream: GANTRY_DECISIONS → decisions.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -33,21 +34,32 @@ func TestEventLine(t *testing.T) {
 	it := sealedRecord(t, &events.PodRemoved{Namespace: "default", Name: "web-1", Node: "node-1", Epoch: 2},
 		"node/node-1", "default/web-1", fixtureT0)
 	it.stream, it.seq, it.subject = events.StreamObservations, 42, "gantry.obs.node-1.pod.default.web-1"
-	want := fixtureT0.Local().Format(time.RFC3339) + "  observations/42   node/node-1       PodRemoved          default/web-1             removed from node-1 (epoch 2)"
-	if got := eventLine(it); got != want {
-		t.Errorf("got\n%q\nwant\n%q", got, want)
+	var out bytes.Buffer
+	p := newEventPrinter(&out, io.Discard, false)
+	p.print(it)
+	it.env.Subject = "default/a-much-longer-name-than-the-columns-expect"
+	p.print(it)
+	it.env.Subject = "default/web-1"
+	p.print(it)
+	ts := fixtureT0.Local().Format(time.RFC3339)
+	ts += strings.Repeat(" ", max(22, len(ts)+2)-len(ts))
+	want := ts + "observations/42    node/node-1  PodRemoved         default/web-1                   removed from node-1 (epoch 2)\n" +
+		ts + "observations/42    node/node-1  PodRemoved         default/a-much-longer-name-than-the-columns-expect  removed from node-1 (epoch 2)\n" +
+		ts + "observations/42    node/node-1  PodRemoved         default/web-1                                       removed from node-1 (epoch 2)\n"
+	if got := out.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
 
 func TestPrintEvent(t *testing.T) {
 	it := sealedRecord(t, &events.IntentDeleted{Kind: "pod", Namespace: "default", Name: "job"}, "cli", "default/job", fixtureT0)
 	var out, errOut bytes.Buffer
-	printEvent(&out, &errOut, it, true)
+	newEventPrinter(&out, &errOut, true).print(it)
 	if got := out.String(); got != string(it.data)+"\n" {
 		t.Errorf("-o json must print the envelope unchanged:\n got %s\nwant %s", got, it.data)
 	}
 	out.Reset()
-	printEvent(&out, &errOut, logItem{stream: events.StreamIntents, seq: 3, subject: "gantry.intent.x", err: errors.New("decode envelope: bad")}, false)
+	newEventPrinter(&out, &errOut, false).print(logItem{stream: events.StreamIntents, seq: 3, subject: "gantry.intent.x", err: errors.New("decode envelope: bad")})
 	if out.Len() != 0 || !strings.Contains(errOut.String(), "warning: intents/3 on gantry.intent.x: decode envelope: bad") {
 		t.Errorf("an undecodable message is a warning: out %q, err %q", out.String(), errOut.String())
 	}

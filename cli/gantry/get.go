@@ -489,10 +489,11 @@ func newTableWriter(out io.Writer) *tabwriter.Writer {
 
 // rememberingTable lays out rows that arrive one at a time (a watch) the way
 // kubectl's tabwriter does with RememberWidths: a column never narrows, so
-// later rows line up with the header.
+// later rows line up with the header. pad separates columns (0: kubectl's 3).
 type rememberingTable struct {
 	out    io.Writer
 	widths []int
+	pad    int
 }
 
 // grow widens columns to fit rows; the last column is never padded.
@@ -513,7 +514,11 @@ func (t *rememberingTable) write(row []string) {
 	for i, c := range row {
 		b.WriteString(c)
 		if i < len(row)-1 {
-			w := max(t.widths[i]+tablePadding, tableMinWidth)
+			pad := t.pad
+			if pad == 0 {
+				pad = tablePadding
+			}
+			w := max(t.widths[i]+pad, tableMinWidth)
 			b.WriteString(strings.Repeat(" ", w-utf8.RuneCountInString(c)))
 		}
 	}

@@ -1,0 +1,348 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/services/runner"
+)
+
+// decisionSubject is where the fake service answers an intent named name.
+func decisionSubject(name string) string { return "gantry.decision.test." + name }
+
+// contended is a subject someone else has already written to: a decision
+// expecting it empty is refused.
+const contended = "contended"
+
+// fake is a tiny service: one decision per intent, until it sees that
+// decision come back. Intents named "stale-*" are answered on the contended
+// subject expecting it empty. With repeat > 0 it emits each decision that
+// many times whether it saw it or not (a decider that repeats itself).
+type fake struct {
+	repeat int  // emit each decision this many times regardless
+	expect bool // put ExpectLastSeq 0 on each decision's own subject
+
+	mu      sync.Mutex
+	intents map[string]uint64 // name → intent seq
+	seen    map[string]bool   // name → its decision is in the log
+	emitted map[string]int    // name → times Decide returned its decision
+	decides int               // Decide calls
+}
+
+func newFake() *fake {
+	return &fake{intents: map[string]uint64{}, seen: map[string]bool{}, emitted: map[string]int{}}
+}
+
+func (f *fake) Name() string { return "fake" }
+
+func (f *fake) Sources() []runner.Source {
+	return []runner.Source{
+		{Stream: events.StreamIntents, Filters: []string{"gantry.intent.test.>"}},
+		{Stream: events.StreamDecisions, Filters: []string{"gantry.decision.test.>"}},
+	}
+}
+
+func (f *fake) Apply(r events.Record) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch e := r.Event.(type) {
+	case *events.IntentApplied:
+		f.intents[e.Name] = r.Seq
+	case *events.AdmissionRejected:
+		f.seen[e.Name] = true
+	}
+}
+
+func (f *fake) Decide(time.Time) []runner.Decision {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.decides++
+	names := make([]string, 0, len(f.intents))
+	for n := range f.intents {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []runner.Decision
+	for _, n := range names {
+		if f.seen[n] && f.emitted[n] >= f.repeat {
+			continue
+		}
+		seq := f.intents[n]
+		d := runner.Decision{
+			Subject: decisionSubject(n),
+			Event:   &events.AdmissionRejected{IntentSeq: seq, Kind: "thing", Namespace: "test", Name: n, Reasons: []string{"test"}},
+			MsgID:   fmt.Sprintf("test/%d", seq),
+		}
+		if f.expect {
+			d.ExpectLastSeq = bus.Expect(0)
+		}
+		if strings.HasPrefix(n, "stale-") {
+			d.Subject, d.ExpectLastSeq = decisionSubject(contended), bus.Expect(0)
+		}
+		f.emitted[n]++
+		out = append(out, d)
+	}
+	return out
+}
+
+func (f *fake) snapshot() (emitted map[string]int, decides int, intents int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int, len(f.emitted))
+	for k, v := range f.emitted {
+		out[k] = v
+	}
+	return out, f.decides, len(f.intents)
+}
+
+// logBuf collects a runner's log lines.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type harness struct {
+	t    *testing.T
+	conn *bus.Conn
+	logs *logBuf
+}
+
+func start(t *testing.T) *harness {
+	t.Helper()
+	srv, err := bus.StartServer(bus.ServerConfig{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	conn, err := bus.Connect(srv.ClientURL(), "runner-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := bus.Provision(ctx, conn.JS, 1); err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, conn: conn, logs: &logBuf{}}
+}
+
+// run starts a runner for svc; stop cancels it and waits until Run returns.
+func (h *harness) run(svc runner.Service) (r *runner.Runner, stop func()) {
+	h.t.Helper()
+	log := zerolog.New(h.logs).Level(zerolog.DebugLevel)
+	r = runner.New(svc, h.conn.JS, log, runner.Config{Resync: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					h.t.Errorf("Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				h.t.Error("Run did not return after its context ended")
+			}
+		})
+	}
+	h.t.Cleanup(stop)
+	select {
+	case <-r.Ready():
+	case err := <-done:
+		h.t.Fatalf("Run ended before ready: %v", err)
+	case <-time.After(10 * time.Second):
+		h.t.Fatal("runner not ready")
+	}
+	return r, stop
+}
+
+// intent appends an intent named name the way the CLI does.
+func (h *harness) intent(name string) uint64 {
+	h.t.Helper()
+	id := events.NewID()
+	subj := events.IntentSubject("test", "thing", name)
+	env, err := events.Seal(&events.IntentApplied{Kind: "thing", Namespace: "test", Name: name, Object: []byte(`{}`)},
+		events.Meta{ID: id, Source: "test", Time: time.Now()})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	res, err := bus.PublishOne(context.Background(), h.conn.JS, bus.Outgoing{Subject: subj, Envelope: env, MsgID: id})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return res.Seq
+}
+
+// stored counts the messages on each decision subject of the fake.
+func (h *harness) stored() map[string]uint64 {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := h.conn.JS.Stream(ctx, events.StreamDecisions)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter("gantry.decision.test.>"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]uint64{}
+	for s, n := range info.State.Subjects {
+		out[strings.TrimPrefix(s, "gantry.decision.test.")] = n
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+// (a) A decision is stored once: the runner does not call Decide again
+// before it has seen its own decisions (expectations), and a decision that
+// is published again anyway is dropped by the log (message id).
+func TestADecisionIsStoredOnce(t *testing.T) {
+	t.Run("expectations: Decide is not asked again before the decision is seen", func(t *testing.T) {
+		h := start(t)
+		f := newFake()
+		h.run(f)
+		for _, n := range []string{"a", "b", "c"} {
+			h.intent(n)
+		}
+		eventually(t, "three decisions stored", func() bool { return len(h.stored()) == 3 })
+		_, decides, _ := f.snapshot()
+		// Let Decide run many more times (resync ticks), then check.
+		eventually(t, "more Decide passes", func() bool { _, d, _ := f.snapshot(); return d >= decides+10 })
+		emitted, _, _ := f.snapshot()
+		for _, n := range []string{"a", "b", "c"} {
+			if emitted[n] != 1 {
+				t.Errorf("decision for %s emitted %d times, want once", n, emitted[n])
+			}
+		}
+		for s, n := range h.stored() {
+			if n != 1 {
+				t.Errorf("%s stored %d times", s, n)
+			}
+		}
+	})
+	for _, expect := range []bool{false, true} {
+		t.Run(fmt.Sprintf("a decider that repeats itself: message id, expectation=%v", expect), func(t *testing.T) {
+			h := start(t)
+			f := newFake()
+			f.repeat, f.expect = 3, expect
+			h.run(f)
+			for _, n := range []string{"a", "b"} {
+				h.intent(n)
+			}
+			eventually(t, "every decision emitted three times", func() bool {
+				e, _, _ := f.snapshot()
+				return e["a"] >= 3 && e["b"] >= 3
+			})
+			got := h.stored()
+			if len(got) != 2 || got["a"] != 1 || got["b"] != 1 {
+				t.Errorf("stored = %v, want a and b once each", got)
+			}
+		})
+	}
+}
+
+// (b) A restarted runner replays the log and decides nothing it decided
+// before.
+func TestRestartReplaysAndDecidesNothingNew(t *testing.T) {
+	h := start(t)
+	first := newFake()
+	_, stop := h.run(first)
+	for _, n := range []string{"a", "b", "c"} {
+		h.intent(n)
+	}
+	eventually(t, "three decisions stored", func() bool { return len(h.stored()) == 3 })
+	stop()
+
+	second := newFake()
+	h.run(second) // returns once ready: the log replayed up to where it stood
+	_, _, intents := second.snapshot()
+	if intents != 3 {
+		t.Fatalf("replayed %d intents before ready, want 3", intents)
+	}
+	// A new intent proves the runner is live; by its decision every older
+	// record has been applied and Decide has run.
+	h.intent("d")
+	eventually(t, "decision for d", func() bool { return h.stored()["d"] == 1 })
+	emitted, decides, _ := second.snapshot()
+	if len(emitted) != 1 || emitted["d"] != 1 {
+		t.Errorf("after restart the runner emitted %v, want only d once (Decide ran %d times)", emitted, decides)
+	}
+	got := h.stored()
+	for _, n := range []string{"a", "b", "c", "d"} {
+		if got[n] != 1 {
+			t.Errorf("%s stored %d times", n, got[n])
+		}
+	}
+}
+
+// (c) A decision with a stale ExpectLastSeq is refused by the log
+// (bus.ErrConflict); the runner logs it, decides again later, and keeps
+// serving everything else.
+func TestAStaleExpectationIsRefusedAndTheRunnerKeepsGoing(t *testing.T) {
+	h := start(t)
+	// Someone else wrote on the contended subject first.
+	env, err := events.Seal(&events.AdmissionRejected{Kind: "thing", Namespace: "test", Name: "someone-else", Reasons: []string{"first"}},
+		events.Meta{ID: events.NewID(), Source: "other", Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.PublishOne(context.Background(), h.conn.JS, bus.Outgoing{Subject: decisionSubject(contended), Envelope: env}); err != nil {
+		t.Fatal(err)
+	}
+	f := newFake()
+	h.run(f)
+	h.intent("stale-1")
+	eventually(t, "the stale decision tried three times", func() bool { e, _, _ := f.snapshot(); return e["stale-1"] >= 3 })
+	if !strings.Contains(h.logs.String(), "decision lost a race") {
+		t.Errorf("no conflict logged; logs:\n%s", h.logs.String())
+	}
+	if strings.Contains(h.logs.String(), "decision not stored") {
+		t.Errorf("the conflict was not classified as bus.ErrConflict; logs:\n%s", h.logs.String())
+	}
+	h.intent("after")
+	eventually(t, "a later decision stored", func() bool { return h.stored()["after"] == 1 })
+	if got := h.stored()[contended]; got != 1 {
+		t.Errorf("contended subject holds %d messages, want only the other writer's", got)
+	}
+}
