@@ -512,15 +512,9 @@ func (a *Agent) run(ctx context.Context, b *binding, st PodState, exists bool) {
 		}
 	}
 	if changed {
-		fresh, err := a.rt.Pods(ctx)
-		if err == nil {
-			for _, p := range fresh {
-				if p.UID == pod.UID {
-					st = p
-				}
-			}
+		if fresh, ok, err := a.rt.Pod(ctx, pod.UID); err == nil && ok {
 			have = map[string]ContainerState{}
-			for _, c := range st.Containers {
+			for _, c := range fresh.Containers {
 				have[c.Name] = c
 			}
 		}

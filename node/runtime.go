@@ -62,6 +62,9 @@ type Runtime interface {
 	Capacity(ctx context.Context) (map[string]int64, error)
 	// Pods lists every pod the runtime holds for Gantry, running or exited.
 	Pods(ctx context.Context) ([]PodState, error)
+	// Pod returns one pod's state by uid; false when the runtime holds nothing
+	// of it.
+	Pod(ctx context.Context, uid string) (PodState, bool, error)
 	// CreateSandbox makes the pod's shared network namespace with an IP and
 	// returns the IP; if the sandbox exists it returns the existing IP.
 	CreateSandbox(ctx context.Context, pod Pod) (string, error)

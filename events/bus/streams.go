@@ -83,6 +83,9 @@ func LastSeq(ctx context.Context, js jetstream.JetStream, stream string, filters
 		if err != nil {
 			return 0, fmt.Errorf("stream %s info: %w", stream, err)
 		}
+		if info.State.Msgs == 0 {
+			return 0, nil // every message aged out: LastSeq names one no reader will see
+		}
 		return info.State.LastSeq, nil
 	}
 	var last uint64

@@ -82,6 +82,9 @@ func cleanupTestRun() {
 		c.Close()
 	}
 	exec.Command("ip", "link", "del", testBridge).Run()
+	if err := network.RemoveMasqueradeRule(context.Background(), testCIDR, testBridge); err != nil {
+		fmt.Fprintf(os.Stderr, "cleanup: %v\n", err)
+	}
 	// containerd leaves the namespace's empty cgroups behind.
 	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", testNamespace))
 	for _, d := range dirs {

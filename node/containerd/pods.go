@@ -25,12 +25,34 @@ func podFilter(uid string) string {
 // labels) and pods with only a sandbox. Running tasks whose exit nobody
 // watches (after a restart of the agent) are watched again.
 func (r *Runtime) Pods(ctx context.Context) ([]node.PodState, error) {
-	ctx = r.nsCtx(ctx)
 	sandboxes, err := r.listSandboxes()
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
-	conts, err := r.client.Containers(ctx, gantryFilter)
+	return r.collect(ctx, sandboxes, gantryFilter)
+}
+
+// Pod returns the state of one pod, found by uid, without listing the others.
+func (r *Runtime) Pod(ctx context.Context, uid string) (node.PodState, bool, error) {
+	var sandboxes []*sandboxRecord
+	rec, err := r.loadSandbox(sandboxID(uid))
+	if err != nil {
+		return node.PodState{}, false, fmt.Errorf("pod %s: %w", uid, err)
+	}
+	if rec != nil {
+		sandboxes = append(sandboxes, rec)
+	}
+	ps, err := r.collect(ctx, sandboxes, podFilter(uid))
+	if err != nil || len(ps) == 0 {
+		return node.PodState{}, false, err
+	}
+	return ps[0], true, nil
+}
+
+// collect groups the sandboxes and the containers matching filter into pods.
+func (r *Runtime) collect(ctx context.Context, sandboxes []*sandboxRecord, filter string) ([]node.PodState, error) {
+	ctx = r.nsCtx(ctx)
+	conts, err := r.client.Containers(ctx, filter)
 	if err != nil {
 		return nil, fmt.Errorf("list pods: containers: %w", err)
 	}

@@ -76,3 +76,46 @@ func releaseMasquerade(ctx context.Context, network, id string) error {
 	}
 	return nil
 }
+
+// masqueradeRule is the node's one NAT rule: traffic from the pod CIDR to
+// anywhere outside it leaves with the node's address.
+func masqueradeRule(cidr, bridge string) []string {
+	return []string{"POSTROUTING", "-s", cidr, "!", "-d", cidr,
+		"-m", "comment", "--comment", "gantry pods on " + bridge, "-j", "MASQUERADE"}
+}
+
+// ensureMasquerade installs the masquerade rule unless it is there.
+func ensureMasquerade(ctx context.Context, cidr, bridge string) error {
+	if _, err := exec.LookPath("iptables"); err != nil {
+		return nil // no iptables: pods reach only the node and each other
+	}
+	rule := masqueradeRule(cidr, bridge)
+	if exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat", "-C"}, rule...)...).Run() == nil {
+		return nil
+	}
+	if out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat", "-A"}, rule...)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("masquerade %s: %w: %s", cidr, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// RemoveMasquerade deletes the node's masquerade rule; for tests and for
+// taking a node out of service. Missing is success.
+func (n *Network) RemoveMasquerade(ctx context.Context) error {
+	return RemoveMasqueradeRule(ctx, n.subnet, n.cfg.BridgeName)
+}
+
+// RemoveMasqueradeRule deletes the masquerade rule of the pods of cidr on
+// bridge, however many times it was added.
+func RemoveMasqueradeRule(ctx context.Context, cidr, bridge string) error {
+	if _, err := exec.LookPath("iptables"); err != nil {
+		return nil
+	}
+	rule := masqueradeRule(cidr, bridge)
+	for exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat", "-C"}, rule...)...).Run() == nil {
+		if out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat", "-D"}, rule...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("remove masquerade %s: %w: %s", cidr, err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}

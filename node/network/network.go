@@ -66,9 +66,10 @@ func (c *Config) setDefaults() {
 
 // Network attaches pod namespaces to the node's bridge.
 type Network struct {
-	cfg Config
-	cni gocni.CNI
-	log zerolog.Logger
+	cfg    Config
+	subnet string
+	cni    gocni.CNI
+	log    zerolog.Logger
 }
 
 // New checks the configuration and loads the CNI network: the bridge network
@@ -113,7 +114,10 @@ func New(cfg Config, log zerolog.Logger) (*Network, error) {
 	if err := c.Load(gocni.WithConfListBytes(conf), gocni.WithLoNetwork); err != nil {
 		return nil, fmt.Errorf("network: load CNI config: %w", err)
 	}
-	return &Network{cfg: cfg, cni: c, log: log}, nil
+	if err := ensureMasquerade(context.Background(), subnet.String(), cfg.BridgeName); err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	return &Network{cfg: cfg, subnet: subnet.String(), cni: c, log: log}, nil
 }
 
 // confList is the CNI configuration of the pod network.
@@ -123,10 +127,12 @@ func confList(cfg Config, subnet, ipamDir string) ([]byte, error) {
 		"cniVersion": CNIVersion,
 		"name":       cfg.NetworkName,
 		"plugins": []m{{
-			"type":        "bridge",
-			"bridge":      cfg.BridgeName,
-			"isGateway":   true,
-			"ipMasq":      true,
+			"type":      "bridge",
+			"bridge":    cfg.BridgeName,
+			"isGateway": true,
+			// One masquerade rule for the whole pod CIDR (ensureMasquerade)
+			// instead of a chain per pod: it halves the cost of a sandbox.
+			"ipMasq":      false,
 			"hairpinMode": true,
 			"ipam": m{
 				"type":    "host-local",

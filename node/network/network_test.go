@@ -28,6 +28,9 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	exec.Command("ip", "link", "del", testBridge).Run()
+	if err := RemoveMasqueradeRule(context.Background(), testCIDR, testBridge); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
 	os.Exit(code)
 }
 
@@ -223,8 +226,13 @@ func TestTeardownAfterNamespaceVanished(t *testing.T) {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		ips = append(ips, ip)
-		if !chainExists() || !jumps() {
-			t.Fatalf("round %d: no masquerade chain %s after setup", round, chain)
+		// One node-wide rule masquerades the pods; no chain per pod.
+		if chainExists() || jumps() {
+			t.Fatalf("round %d: a masquerade chain %s per pod after setup", round, chain)
+		}
+		rule := append([]string{"-w", "-t", "nat", "-C"}, masqueradeRule(testCIDR, testBridge)...)
+		if err := exec.Command("iptables", rule...).Run(); err != nil {
+			t.Fatalf("round %d: node masquerade rule missing: %v", round, err)
 		}
 		if err := vanish(); err != nil {
 			t.Fatal(err)

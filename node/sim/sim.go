@@ -75,6 +75,19 @@ func (r *Runtime) Pods(context.Context) ([]node.PodState, error) {
 	return out, nil
 }
 
+// Pod implements node.Runtime.
+func (r *Runtime) Pod(_ context.Context, uid string) (node.PodState, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pods[uid]
+	if p == nil {
+		return node.PodState{}, false, nil
+	}
+	cp := *p
+	cp.Containers = append([]node.ContainerState(nil), p.Containers...)
+	return cp, true, nil
+}
+
 // CreateSandbox implements node.Runtime.
 func (r *Runtime) CreateSandbox(_ context.Context, pod node.Pod) (string, error) {
 	r.mu.Lock()

@@ -30,8 +30,9 @@ const contended = "contended"
 // subject expecting it empty. With repeat > 0 it emits each decision that
 // many times whether it saw it or not (a decider that repeats itself).
 type fake struct {
-	repeat int  // emit each decision this many times regardless
-	expect bool // put ExpectLastSeq 0 on each decision's own subject
+	repeat  int             // emit each decision this many times regardless
+	expect  bool            // put ExpectLastSeq 0 on each decision's own subject
+	sources []runner.Source // overrides Sources when set
 
 	mu      sync.Mutex
 	intents map[string]uint64 // name → intent seq
@@ -47,6 +48,9 @@ func newFake() *fake {
 func (f *fake) Name() string { return "fake" }
 
 func (f *fake) Sources() []runner.Source {
+	if f.sources != nil {
+		return f.sources
+	}
 	return []runner.Source{
 		{Stream: events.StreamIntents, Filters: []string{"gantry.intent.test.>"}},
 		{Stream: events.StreamDecisions, Filters: []string{"gantry.decision.test.>"}},
@@ -344,5 +348,62 @@ func TestAStaleExpectationIsRefusedAndTheRunnerKeepsGoing(t *testing.T) {
 	eventually(t, "a later decision stored", func() bool { return h.stored()["after"] == 1 })
 	if got := h.stored()[contended]; got != 1 {
 		t.Errorf("contended subject holds %d messages, want only the other writer's", got)
+	}
+}
+
+// A stream whose messages have all aged out (GANTRY_OBSERVATIONS keeps 7
+// days) still reports its last sequence, but no message is there to
+// deliver it. A runner following such a stream unfiltered (the projector
+// follows the observations stream so) must still become ready; otherwise a
+// control plane restarted after a quiet week never decides and
+// `gantry serve` times out in WaitReady.
+func TestReadyWhenEveryMessageOfASourceHasExpired(t *testing.T) {
+	h := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const stream = "GANTRY_TEST_EXPIRING"
+	st, err := h.conn.JS.CreateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{"test.expiring.>"},
+		Storage: jetstream.FileStorage, MaxAge: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := events.Seal(&events.IntentApplied{Kind: "thing", Namespace: "test", Name: "old", Object: []byte(`{}`)},
+		events.Meta{ID: events.NewID(), Source: "test", Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.PublishOne(ctx, h.conn.JS, bus.Outgoing{Subject: "test.expiring.x", Envelope: env}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the message to expire", func() bool {
+		info, err := st.Info(ctx)
+		return err == nil && info.State.Msgs == 0
+	})
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := bus.LastSeq(ctx, h.conn.JS, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != 0 {
+		t.Errorf("bus.LastSeq on a stream with no messages = %d (state: %d msgs, last seq %d), want 0 as documented",
+			last, info.State.Msgs, info.State.LastSeq)
+	}
+
+	f := newFake()
+	f.sources = []runner.Source{{Stream: stream}}
+	r := runner.New(f, h.conn.JS, zerolog.New(h.logs), runner.Config{Resync: 10 * time.Millisecond})
+	rctx, rcancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	defer func() { rcancel(); <-done }()
+	select {
+	case <-r.Ready():
+	case err := <-done:
+		t.Fatalf("Run ended: %v", err)
+	case <-time.After(3 * time.Second):
+		t.Fatalf("runner not ready after 3s: it waits for sequence %d of %s, which expired", info.State.LastSeq, stream)
 	}
 }

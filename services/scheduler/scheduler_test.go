@@ -416,6 +416,7 @@ func TestPlacementInvariants(t *testing.T) {
 	rng := rand.New(rand.NewSource(20250101))
 	cpus := []string{"", "100m", "250m", "500m", "1", "2"}
 	mems := []string{"", "64Mi", "256Mi", "1Gi", "3Gi"}
+	var totalBound, totalUnschedulable int
 	for trial := 0; trial < 150; trial++ {
 		w := newWorld(t)
 		var nodes []randNode
@@ -528,7 +529,9 @@ func TestPlacementInvariants(t *testing.T) {
 						trial, p.Name, cpu, mem, e.Node, n.ready, used[e.Node], n.info.Allocatable)
 				}
 				add(e.Node, cpu, mem)
+				totalBound++
 			case *events.PodUnschedulable:
+				totalUnschedulable++
 				if len(room) > 0 {
 					t.Fatalf("trial %d: %s (cpu %d mem %d) declared unschedulable (%q) though %v had room",
 						trial, p.Name, cpu, mem, e.Message, room)
@@ -547,6 +550,10 @@ func TestPlacementInvariants(t *testing.T) {
 			}
 		}
 	}
+	if totalBound < 100 || totalUnschedulable < 50 {
+		t.Errorf("the random clusters exercise too little: %d bindings, %d unschedulable", totalBound, totalUnschedulable)
+	}
+	t.Logf("%d bindings, %d unschedulable", totalBound, totalUnschedulable)
 }
 
 // BenchmarkDecide5000Nodes is one scheduling pass placing 1,000 pending pods
