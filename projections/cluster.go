@@ -24,6 +24,10 @@ type Cluster struct {
 	statuses map[string]*events.PodStatusObserved
 	statSeq  map[string]uint64 // pod key → observations sequence of its status
 	removed  map[string]bool   // pod uid → a node removed it (kept, like gone)
+	// nodeSeq is the last sequence on gantry.node.*.pod.<ns>.<name> by pod
+	// key, kept across incarnations: a pod re-created under the same name
+	// must expect the old one's decisions.
+	nodeSeq map[string]uint64
 	gone     map[string]bool   // pod uid → deleted and forgotten (tombstone)
 	byOwner  map[string]map[string]bool
 
@@ -35,7 +39,7 @@ type Cluster struct {
 // NewCluster returns an empty fold.
 func NewCluster() *Cluster {
 	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
-		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{},
+		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, nodeSeq: map[string]uint64{},
 		removed: map[string]bool{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
 		Dirty: map[string]bool{}}
 }
@@ -101,6 +105,9 @@ type Pod struct {
 	LastNodeSeq uint64 `json:"lastNodeSeq,omitempty"`
 
 	Unschedulable string `json:"unschedulable,omitempty"`
+	// UnschedulableCount counts the unschedulable verdicts, so each new one
+	// gets a message id of its own.
+	UnschedulableCount int `json:"unschedulableCount,omitempty"`
 
 	Deleting      bool   `json:"deleting,omitempty"`
 	DeleteReason  string `json:"deleteReason,omitempty"`
@@ -176,13 +183,18 @@ func (c *Cluster) Apply(r events.Record) {
 	case *events.PodPlanned:
 		c.applyPlanned(r, e)
 	case *events.PodBound:
+		c.nodeSeq[Key(e.Pod.Namespace, e.Pod.Name)] = r.Seq
 		c.applyBound(r, e)
 	case *events.PodUnschedulable:
 		if p := c.Pods[Key(e.Namespace, e.Name)]; p != nil && p.UID == e.UID {
 			p.Unschedulable = e.Message
+			p.UnschedulableCount++
 			c.touchPod(p, r)
 		}
 	case *events.PodDeleted:
+		if e.Node != "" {
+			c.nodeSeq[Key(e.Namespace, e.Name)] = r.Seq
+		}
 		c.applyDeleted(r, e)
 	case *events.PodStatusObserved:
 		c.applyStatus(r, e)
@@ -249,7 +261,8 @@ func (c *Cluster) applyPlanned(r events.Record, e *events.PodPlanned) {
 	}
 	p := &Pod{Namespace: e.Namespace, Name: e.Name, UID: e.UID, Owner: e.Owner, TemplateHash: e.TemplateHash,
 		Labels: e.Labels, Annotations: e.Annotations, Spec: e.Spec, CreatedAt: r.Envelope.Time, PlannedSeq: r.Seq, Seqs: Seqs{},
-		PlannedID: r.Envelope.ID, CorrelationID: r.Envelope.CorrelationID, Actor: r.Envelope.Actor}
+		PlannedID: r.Envelope.ID, CorrelationID: r.Envelope.CorrelationID, Actor: r.Envelope.Actor,
+		LastNodeSeq: c.nodeSeq[key]}
 	c.attachStatus(p)
 	c.Pods[key] = p
 	if e.Owner != nil {

@@ -102,8 +102,16 @@ func (s *Service) deployment(w *projections.Workload) []runner.Decision {
 	want := int(spec.ReplicaCount())
 	switch {
 	case len(active) < want:
+		// Indexes continue from the pods planned so far, skipping any index
+		// whose pod exists or existed (a plan stored out of order), so a
+		// new plan never collides with an old one.
+		n := w.PodsPlanned
 		for i := 0; i < want-len(active); i++ {
-			out = append(out, s.plan(w, hash, spec.Template, w.PodsPlanned+int64(i), cause))
+			for s.indexTaken(w, hash, n) {
+				n++
+			}
+			out = append(out, s.plan(w, hash, spec.Template, n, cause))
+			n++
 		}
 	case len(active) > want:
 		sort.SliceStable(active, func(i, j int) bool { return scaleDownFirst(active[i], active[j]) })
@@ -144,6 +152,9 @@ func (s *Service) barePod(w *projections.Workload) []runner.Decision {
 	if w.PodsPlanned > 0 || w.Object.Pod == nil {
 		return nil // a bare pod is planned once; its node restarts its containers
 	}
+	if old := s.c.Pods[projections.Key(w.Namespace, w.Name)]; old != nil && old.UID != w.UID {
+		return nil // a former pod of the same name is still stopping; wait for it
+	}
 	tmpl := manifest.PodTemplateSpec{
 		Metadata: manifest.TemplateMeta{Labels: w.Object.Metadata.Labels, Annotations: w.Object.Metadata.Annotations},
 		Spec:     *w.Object.Pod,
@@ -165,7 +176,7 @@ func (s *Service) barePod(w *projections.Workload) []runner.Decision {
 // same pod and the log's deduplication drops the copy.
 func (s *Service) plan(w *projections.Workload, hash string, t manifest.PodTemplateSpec, n int64, cause events.Envelope) runner.Decision {
 	name := PodName(w.Name, hash, w.UID, n)
-	uid := events.DeriveID(fmt.Sprintf("pod/%s/%d", w.UID, n))
+	uid := podUID(w.UID, n)
 	msgID := "plan/" + uid
 	return runner.Decision{
 		Subject: events.PodDecisionSubject(w.Namespace, name),
@@ -175,6 +186,21 @@ func (s *Service) plan(w *projections.Workload, hash string, t manifest.PodTempl
 		Meta:  cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+name, time.Time{}),
 		MsgID: msgID,
 	}
+}
+
+// indexTaken reports whether the n-th pod of a workload incarnation exists
+// or existed.
+func (s *Service) indexTaken(w *projections.Workload, hash string, n int64) bool {
+	uid := podUID(w.UID, n)
+	if s.c.Gone(uid) {
+		return true
+	}
+	p := s.c.Pods[projections.Key(w.Namespace, PodName(w.Name, hash, w.UID, n))]
+	return p != nil && p.UID == uid
+}
+
+func podUID(workloadUID string, n int64) string {
+	return events.DeriveID(fmt.Sprintf("pod/%s/%d", workloadUID, n))
 }
 
 // PodName is <workload>-<template hash>-<5 chars>, cut to a DNS-1123 label.

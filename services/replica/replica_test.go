@@ -616,3 +616,32 @@ func TestReplicaCountsConverge(t *testing.T) {
 		}
 	}
 }
+
+// A plan stored out of order (index 1 stored, index 0 lost in a failed
+// publish) must not make the service re-plan index 1 forever: it plans the
+// missing pods at indexes that were never used.
+func TestALostPlanDoesNotBlockTheNextOnes(t *testing.T) {
+	w := newWorld(t)
+	obj := pt.Deployment(ns, "web", 2, "nginx:1.27")
+	w.apply(w.l.Accepted(obj, depUID, 1))
+	ds := w.decide()
+	if len(ds) != 2 {
+		t.Fatalf("decisions:\n%s", show(ds))
+	}
+	w.store(ds[1]) // index 1 is stored; index 0 never reached the log
+	ds = w.decide()
+	s := splitDecisions(t, ds)
+	if len(s.plans) != 1 {
+		t.Fatalf("want one plan for the missing pod, got:\n%s", show(ds))
+	}
+	if s.plans[0].UID == ds[0].Event.(*events.PodPlanned).UID && s.plans[0].UID == w.c.OwnedPods(depUID)[0].UID {
+		t.Fatalf("re-planned the stored pod")
+	}
+	w.store(ds[0])
+	if owned := w.c.OwnedPods(depUID); len(owned) != 2 {
+		t.Fatalf("owned pods: %d, want 2", len(owned))
+	}
+	if again := w.decide(); len(again) != 0 {
+		t.Fatalf("still deciding after both pods exist:\n%s", show(again))
+	}
+}

@@ -109,7 +109,7 @@ func (s *Service) place(p *projections.Pod, nodes []*NodeState) (runner.Decision
 		if msg == p.Unschedulable {
 			return runner.Decision{}, false // said already; retried when something changes
 		}
-		msgID := fmt.Sprintf("unschedulable/%s/%s", p.UID, events.DeriveID(msg)[:8])
+		msgID := fmt.Sprintf("unschedulable/%s/%d", p.UID, p.UnschedulableCount+1)
 		return runner.Decision{
 			Subject: events.PodDecisionSubject(p.Namespace, p.Name),
 			Event:   &events.PodUnschedulable{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Message: msg, Reasons: reasons},
