@@ -28,12 +28,13 @@ type Cluster struct {
 	// key, kept across incarnations: a pod re-created under the same name
 	// must expect the old one's decisions.
 	nodeSeq map[string]uint64
-	gone     map[string]bool   // pod uid → deleted and forgotten (tombstone)
-	byOwner  map[string]map[string]bool
+	gone    map[string]bool // pod uid → deleted and forgotten (tombstone)
+	byOwner map[string]map[string]bool
 
 	// Dirty names what changed since the last ClearDirty, for writers of
-	// read models: "workload/<key>", "pod/<key>", "node/<name>".
-	Dirty map[string]bool
+	// read models ("workload/<key>", "pod/<key>", "node/<name>"), with the
+	// newest sequence of each stream that changed it.
+	Dirty map[string]Seqs
 }
 
 // NewCluster returns an empty fold.
@@ -41,7 +42,7 @@ func NewCluster() *Cluster {
 	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
 		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, nodeSeq: map[string]uint64{},
 		removed: map[string]bool{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
-		Dirty: map[string]bool{}}
+		Dirty: map[string]Seqs{}}
 }
 
 // Seqs is the position in each stream a read-model record reflects.
@@ -206,7 +207,7 @@ func (c *Cluster) Apply(r events.Record) {
 			delete(c.statSeq, key)
 		}
 		if p := c.Pods[key]; p != nil && p.UID == e.UID && p.Deleting {
-			c.forget(p)
+			c.forget(p, r)
 		}
 	case *events.NodeRegistered:
 		n := c.node(e.Node.Name)
@@ -322,9 +323,9 @@ func (c *Cluster) applyDeleted(r events.Record, e *events.PodDeleted) {
 	}
 	switch {
 	case p.Node == "":
-		c.forget(p) // nothing runs it: gone at once
+		c.forget(p, r) // nothing runs it: gone at once
 	case c.removed[p.UID]:
-		c.forget(p)
+		c.forget(p, r)
 	default:
 		c.touchPod(p, r)
 	}
@@ -344,7 +345,7 @@ func (c *Cluster) applyStatus(r events.Record, e *events.PodStatusObserved) {
 }
 
 // forget drops a pod that is gone for good, keeping a tombstone of its uid.
-func (c *Cluster) forget(p *Pod) {
+func (c *Cluster) forget(p *Pod, r events.Record) {
 	key := Key(p.Namespace, p.Name)
 	delete(c.Pods, key)
 	// The pod's newest status stays until its node reports the removal: a
@@ -353,10 +354,10 @@ func (c *Cluster) forget(p *Pod) {
 	if p.Owner != nil {
 		delete(c.byOwner[p.Owner.UID], key)
 		if w := c.ownerWorkload(p.Owner, p.Namespace); w != nil {
-			c.Dirty["workload/"+WorkloadKey(w.Kind, w.Namespace, w.Name)] = true
+			c.mark("workload/"+WorkloadKey(w.Kind, w.Namespace, w.Name), r) // its status counts pods
 		}
 	}
-	c.Dirty["pod/"+key] = true
+	c.mark("pod/"+key, r)
 }
 
 func (w *Workload) cause(e events.Envelope) {
@@ -414,22 +415,34 @@ func (c *Cluster) node(name string) *Node {
 func (c *Cluster) touchPod(p *Pod, r events.Record) {
 	p.Seqs[r.Stream] = r.Seq
 	key := Key(p.Namespace, p.Name)
-	c.Dirty["pod/"+key] = true
+	c.mark("pod/"+key, r)
 	if p.Owner != nil {
 		if w := c.ownerWorkload(p.Owner, p.Namespace); w != nil {
-			c.Dirty["workload/"+WorkloadKey(w.Kind, w.Namespace, w.Name)] = true
+			c.mark("workload/"+WorkloadKey(w.Kind, w.Namespace, w.Name), r) // its status counts pods
 		}
 	}
 }
 
 func (c *Cluster) touchWorkload(w *Workload, r events.Record) {
 	w.Seqs[r.Stream] = r.Seq
-	c.Dirty["workload/"+WorkloadKey(w.Kind, w.Namespace, w.Name)] = true
+	c.mark("workload/"+WorkloadKey(w.Kind, w.Namespace, w.Name), r)
 }
 
 func (c *Cluster) touchNode(n *Node, r events.Record) {
 	n.Seqs[r.Stream] = r.Seq
-	c.Dirty["node/"+n.Info.Name] = true
+	c.mark("node/"+n.Info.Name, r)
+}
+
+// mark records that r changed the read-model record key.
+func (c *Cluster) mark(key string, r events.Record) {
+	d := c.Dirty[key]
+	if d == nil {
+		d = Seqs{}
+		c.Dirty[key] = d
+	}
+	if r.Seq > d[r.Stream] {
+		d[r.Stream] = r.Seq
+	}
 }
 
 // ClearDirty forgets what changed.

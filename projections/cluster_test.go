@@ -518,14 +518,16 @@ func TestDirtyNamesWhatChanged(t *testing.T) {
 	l := pt.NewLog()
 	c := fold(l.Accepted(dep, depUID, 1), l.Heartbeat(pt.NodeInfo("n1", 1000, 1<<30, 0)))
 	c.ClearDirty()
-	c.Apply(l.Planned(podA))
-	want := map[string]bool{"pod/" + projections.Key(ns, "web-a"): true, "workload/" + depKey: true}
+	planned := l.Planned(podA)
+	c.Apply(planned)
+	at := projections.Seqs{planned.Stream: planned.Seq}
+	want := map[string]projections.Seqs{"pod/" + projections.Key(ns, "web-a"): at, "workload/" + depKey: at}
 	if !reflect.DeepEqual(c.Dirty, want) {
 		t.Errorf("dirty = %v, want %v", c.Dirty, want)
 	}
 	c.ClearDirty()
 	c.Apply(l.Deleted(podA, "", 0, "scaled down"))
-	if !c.Dirty["pod/"+projections.Key(ns, "web-a")] || !c.Dirty["workload/"+depKey] {
+	if c.Dirty["pod/"+projections.Key(ns, "web-a")] == nil || c.Dirty["workload/"+depKey] == nil {
 		t.Errorf("dirty after forgetting = %v", c.Dirty)
 	}
 }
@@ -790,7 +792,7 @@ func dump(c *projections.Cluster) string {
 		Workloads []*projections.Workload
 		Pods      []*projections.Pod
 		Nodes     []*projections.Node
-		Dirty     map[string]bool
+		Dirty     map[string]projections.Seqs
 	}{c.Applied, c.SortedWorkloads(), c.SortedPods(), c.SortedNodes(), c.Dirty})
 }
 

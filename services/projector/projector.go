@@ -7,6 +7,7 @@ package projector
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ type Service struct {
 	c        *projections.Cluster
 	js       jetstream.JetStream
 	progress map[string]uint64 // what the KV progress record says
+	loaded   bool              // progress was read from KV (once, at the first flush)
 }
 
 // New returns a projector writing through js.
@@ -60,6 +62,11 @@ type Progress struct {
 
 // Flush writes every changed record, then the progress record.
 func (s *Service) Flush(ctx context.Context) error {
+	if !s.loaded {
+		if err := s.loadProgress(ctx); err != nil {
+			return err
+		}
+	}
 	if len(s.c.Dirty) == 0 && sameSeqs(s.progress, s.c.Applied) {
 		return nil
 	}
@@ -82,7 +89,10 @@ func (s *Service) Flush(ctx context.Context) error {
 		futs = append(futs, f)
 		return nil
 	}
-	for d := range s.c.Dirty {
+	for d, seqs := range s.c.Dirty {
+		if s.written(seqs) {
+			continue // replayed after a restart: the read model has it already
+		}
 		kind, key, _ := strings.Cut(d, "/")
 		var err error
 		switch kind {
@@ -125,6 +135,40 @@ func (s *Service) Flush(ctx context.Context) error {
 	s.c.ClearDirty()
 	s.progress = applied
 	return nil
+}
+
+// loadProgress reads how far the read models were written before a restart.
+func (s *Service) loadProgress(ctx context.Context) error {
+	kv, err := s.js.KeyValue(ctx, bus.BucketProjector)
+	if err != nil {
+		return fmt.Errorf("projector progress: %w", err)
+	}
+	e, err := kv.Get(ctx, bus.KeyProgress)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return fmt.Errorf("projector progress: %w", err)
+	default:
+		var p Progress
+		if err := json.Unmarshal(e.Value(), &p); err != nil {
+			return fmt.Errorf("projector progress: %w", err)
+		}
+		s.progress = p.Applied
+	}
+	s.loaded = true
+	return nil
+}
+
+// written reports a record whose every change was already written before a
+// restart (the progress record is written after the records it covers), so
+// replaying the log does not rewrite the whole read model.
+func (s *Service) written(seqs projections.Seqs) bool {
+	for stream, seq := range seqs {
+		if seq > s.progress[stream] {
+			return false
+		}
+	}
+	return len(seqs) > 0
 }
 
 // kvKey turns a fold key ("ns/name", "kind/ns/name") into a KV key.
