@@ -13,6 +13,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/bus/bustest"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/sim"
@@ -32,16 +33,7 @@ type cluster struct {
 
 func startCluster(t *testing.T, nodes ...string) *cluster {
 	t.Helper()
-	srv, err := bus.StartServer(bus.ServerConfig{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	conn, err := bus.Connect(srv.ClientURL(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
+	conn, url := bustest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
@@ -52,7 +44,7 @@ func startCluster(t *testing.T, nodes ...string) *cluster {
 	if err := plane.WaitReady(ctx, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, conn: conn, url: srv.ClientURL(), rts: map[string]*sim.Runtime{}}
+	c := &cluster{t: t, conn: conn, url: url, rts: map[string]*sim.Runtime{}}
 	for _, n := range nodes {
 		c.addNode(ctx, n, log)
 	}

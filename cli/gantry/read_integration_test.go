@@ -14,6 +14,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/bus/bustest"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/services/projector"
 )
@@ -27,24 +28,8 @@ type readCluster struct {
 
 func newReadCluster(t *testing.T) *readCluster {
 	t.Helper()
-	srv, err := bus.StartServer(bus.ServerConfig{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	conn, err := bus.Connect(srv.ClientURL(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	ctx := context.Background()
-	if err := bus.Provision(ctx, conn.JS, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := bus.ProvisionKV(ctx, conn.JS, 1); err != nil {
-		t.Fatal(err)
-	}
-	return &readCluster{url: srv.ClientURL(), conn: conn}
+	conn, url := bustest.Start(t)
+	return &readCluster{url: url, conn: conn}
 }
 
 func (c *readCluster) publish(t *testing.T, subject string, ev events.Event, source, object string, at time.Time) {

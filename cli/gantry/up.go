@@ -51,14 +51,13 @@ func newUpCmd(g *globals) *cobra.Command {
 		Short: "Run a one-node cluster in this process: embedded NATS, every service and a node agent",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
 			if err := checkListen(listen); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop, log, err := g.daemon(cmd)
+			if err != nil {
+				return err
+			}
 			defer stop()
 			if err := os.MkdirAll(nf.dataDir, 0o755); err != nil {
 				return fmt.Errorf("--data-dir %s: %w", nf.dataDir, err)
@@ -116,11 +115,10 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Run control-plane services against an external NATS (--nats)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
+			ctx, stop, log, err := g.daemon(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			conn, err := g.connect("serve")
 			if err != nil {
@@ -149,11 +147,10 @@ func newNodeCmd(g *globals) *cobra.Command {
 		Short: "Run a node agent against an external NATS (--nats)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
+			ctx, stop, log, err := g.daemon(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runNode(ctx, g, &nf, g.nats, log)
 		},
@@ -206,6 +203,17 @@ func runNode(ctx context.Context, g *globals, nf *nodeFlags, url string, log zer
 	agent := node.New(node.Config{Name: name, Labels: labels, PodCIDR: nf.podCIDR, Version: version}, rt, conn, log)
 	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
 	return agent.Run(ctx)
+}
+
+// daemon prepares a long-running command: its logger, and a context that
+// ends on SIGINT or SIGTERM.
+func (g *globals) daemon(cmd *cobra.Command) (context.Context, context.CancelFunc, zerolog.Logger, error) {
+	log, err := g.logger()
+	if err != nil {
+		return nil, nil, log, err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	return ctx, stop, log, nil
 }
 
 func checkListen(addr string) error {

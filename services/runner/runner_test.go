@@ -15,6 +15,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/bus/bustest"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
@@ -136,21 +137,7 @@ type harness struct {
 
 func start(t *testing.T) *harness {
 	t.Helper()
-	srv, err := bus.StartServer(bus.ServerConfig{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	conn, err := bus.Connect(srv.ClientURL(), "runner-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := bus.Provision(ctx, conn.JS, 1); err != nil {
-		t.Fatal(err)
-	}
+	conn, _ := bustest.Start(t)
 	return &harness{t: t, conn: conn, logs: &logBuf{}}
 }
 
