@@ -33,6 +33,7 @@ const contended = "contended"
 type fake struct {
 	repeat  int             // emit each decision this many times regardless
 	expect  bool            // put ExpectLastSeq 0 on each decision's own subject
+	pairs   bool            // each decision comes with a partner in one atomic group
 	sources []runner.Source // overrides Sources when set
 
 	mu      sync.Mutex
@@ -91,6 +92,23 @@ func (f *fake) Decide(time.Time) []runner.Decision {
 		}
 		if f.expect {
 			d.ExpectLastSeq = bus.Expect(0)
+		}
+		if f.pairs {
+			// The decision is stored on its own subject; its partner carries the
+			// stale expectation for "stale-*" intents, refusing both.
+			partner := runner.Decision{
+				Subject: decisionSubject(n + "-partner"),
+				Event:   &events.AdmissionRejected{IntentSeq: seq, Kind: "thing", Namespace: "test", Name: n + "-partner", Reasons: []string{"test"}},
+				MsgID:   fmt.Sprintf("test/%d/partner", seq),
+				Atomic:  n,
+			}
+			if strings.HasPrefix(n, "stale-") {
+				partner.Subject, partner.ExpectLastSeq = decisionSubject(contended), bus.Expect(0)
+			}
+			d.Atomic = n
+			f.emitted[n]++
+			out = append(out, d, partner)
+			continue
 		}
 		if strings.HasPrefix(n, "stale-") {
 			d.Subject, d.ExpectLastSeq = decisionSubject(contended), bus.Expect(0)
@@ -392,5 +410,30 @@ func TestReadyWhenEveryMessageOfASourceHasExpired(t *testing.T) {
 		t.Fatalf("Run ended: %v", err)
 	case <-time.After(3 * time.Second):
 		t.Fatalf("runner not ready after 3s: it waits for sequence %d of %s, which expired", info.State.LastSeq, stream)
+	}
+}
+
+// Decisions in one atomic group are stored together or not at all: a stale
+// expectation on one refuses its partner too.
+func TestAnAtomicGroupIsStoredWholeOrNotAtAll(t *testing.T) {
+	h := start(t)
+	env, err := events.Seal(&events.AdmissionRejected{Kind: "thing", Namespace: "test", Name: "someone-else", Reasons: []string{"first"}},
+		events.Meta{ID: events.NewID(), Source: "other", Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.PublishOne(context.Background(), h.conn.JS, bus.Outgoing{Subject: decisionSubject(contended), Envelope: env}); err != nil {
+		t.Fatal(err)
+	}
+	f := newFake()
+	f.pairs = true
+	h.run(f)
+	h.intent("stale-1")
+	h.intent("ok")
+	eventually(t, "the good pair stored", func() bool { s := h.stored(); return s["ok"] == 1 && s["ok-partner"] == 1 })
+	eventually(t, "the stale pair tried three times", func() bool { e, _, _ := f.snapshot(); return e["stale-1"] >= 3 })
+	s := h.stored()
+	if s["stale-1"] != 0 || s[contended] != 1 {
+		t.Errorf("stale group partly stored: %v", s)
 	}
 }

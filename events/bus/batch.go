@@ -1,0 +1,47 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+)
+
+// MaxBatch is the most messages one atomic batch may hold (the server's
+// default limit).
+const MaxBatch = 1000
+
+// PublishAtomic stores every Outgoing in one atomic batch: all or none, in
+// order, with one fsync. Every message must go to the same stream, and that
+// stream must allow atomic publish. An expectation that fails, or a message
+// id already stored, refuses the whole batch; the caller decides what to do
+// (re-decide, or publish one by one to let deduplication sort it out).
+// It returns the stream and the sequence of the batch's last message.
+func PublishAtomic(ctx context.Context, js jetstream.JetStream, out []Outgoing) (string, uint64, error) {
+	if len(out) == 0 {
+		return "", 0, nil
+	}
+	if len(out) > MaxBatch {
+		return "", 0, fmt.Errorf("atomic batch of %d messages: at most %d", len(out), MaxBatch)
+	}
+	msgs := make([]*nats.Msg, len(out))
+	for i, o := range out {
+		m, err := o.Msg()
+		if err != nil {
+			return "", 0, err
+		}
+		msgs[i] = m
+	}
+	ack, err := jetstreamext.PublishMsgBatch(ctx, js, msgs)
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+			return "", 0, fmt.Errorf("atomic batch of %d: %w (%s)", len(out), ErrConflict, apiErr.Description)
+		}
+		return "", 0, fmt.Errorf("atomic batch of %d: %w", len(out), err)
+	}
+	return ack.Stream, ack.Sequence, nil
+}
