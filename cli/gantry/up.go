@@ -75,7 +75,7 @@ func newUpCmd(g *globals) *cobra.Command {
 			}
 			defer conn.Close()
 			start := time.Now()
-			plane, err := services.Start(ctx, conn, nil, runner.Config{}, log)
+			plane, err := services.Start(ctx, conn, nil, runner.Config{Instance: instanceName()}, log)
 			if err != nil {
 				return err
 			}
@@ -125,7 +125,7 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			plane, err := services.Start(ctx, conn, names, runner.Config{}, log)
+			plane, err := services.Start(ctx, conn, names, runner.Config{Instance: instanceName()}, log)
 			if err != nil {
 				return err
 			}
@@ -214,6 +214,13 @@ func (g *globals) daemon(cmd *cobra.Command) (context.Context, context.CancelFun
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	return ctx, stop, log, nil
+}
+
+// instanceName names this process in the services' leases: only the holder
+// of a service's lease acts, so several `gantry serve` can run as standbys.
+func instanceName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
 func checkListen(addr string) error {

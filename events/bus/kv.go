@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -14,7 +15,13 @@ const (
 	BucketWorkloads = "gantry_workloads"
 	BucketProjector = "gantry_projector" // key "progress": the sequence of each stream applied
 	KeyProgress     = "progress"
+	// BucketLeases holds one key per service: the instance that may act.
+	BucketLeases = "gantry_leases"
 )
+
+// LeaseTTL is how long a lease lives without renewal; holders renew every
+// third of it.
+const LeaseTTL = 6 * time.Second
 
 // ProvisionKV creates the read-model buckets if they are missing.
 func ProvisionKV(ctx context.Context, js jetstream.JetStream, replicas int) error {
@@ -24,6 +31,11 @@ func ProvisionKV(ctx context.Context, js jetstream.JetStream, replicas int) erro
 		}); err != nil {
 			return fmt.Errorf("provision bucket %s: %w", b, err)
 		}
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: BucketLeases, History: 1, Storage: jetstream.FileStorage, Replicas: replicas, TTL: LeaseTTL,
+	}); err != nil {
+		return fmt.Errorf("provision bucket %s: %w", BucketLeases, err)
 	}
 	return nil
 }

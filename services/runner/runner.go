@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -70,6 +71,11 @@ type Config struct {
 	ExpectTimeout time.Duration
 	// Clock is injected so tests control time.
 	Clock func() time.Time
+	// Instance, when set, makes the runner elect: of all runners of the same
+	// service, only the holder of the service's lease (KV gantry_leases)
+	// decides; the others follow the log and stay warm. Instance names this
+	// one (host/pid) in the lease.
+	Instance string
 }
 
 // Runner drives one Service against the log.
@@ -85,6 +91,8 @@ type Runner struct {
 	expectBy time.Time
 	caughtUp bool
 	ready    chan struct{}
+	lease    *lease // nil: always acts
+	leading  atomic.Bool
 }
 
 // New makes a runner for svc.
@@ -160,6 +168,14 @@ func (r *Runner) Run(ctx context.Context) error {
 		}(src.Stream)
 	}
 	r.checkCaughtUp()
+	if r.cfg.Instance != "" {
+		l, err := newLease(ctx, r.js, r.svc.Name(), r.cfg.Instance)
+		if err != nil {
+			return err
+		}
+		r.lease = l
+		defer l.release(context.WithoutCancel(ctx))
+	}
 
 	tick := time.NewTicker(r.cfg.Resync)
 	defer tick.Stop()
@@ -244,6 +260,9 @@ func (r *Runner) expectationsMet(now time.Time) bool {
 func (r *Runner) step(ctx context.Context) {
 	r.checkCaughtUp()
 	if !r.caughtUp {
+		return
+	}
+	if !r.leads(ctx) {
 		return
 	}
 	if f, ok := r.svc.(Flusher); ok {
@@ -333,6 +352,30 @@ func (r *Runner) step(ctx context.Context) {
 	r.expectBy = now.Add(r.cfg.ExpectTimeout)
 	r.log.Debug().Int("decisions", len(ds)).Int("stored", stored).Msg("decided")
 }
+
+// leads reports whether this runner may act now (always, without election).
+func (r *Runner) leads(ctx context.Context) bool {
+	if r.lease == nil {
+		return true
+	}
+	held, err := r.lease.held(ctx, r.cfg.Clock())
+	if err != nil {
+		r.log.Warn().Err(err).Msg("lease")
+	}
+	if held != r.leading.Load() {
+		r.leading.Store(held)
+		if held {
+			clear(r.expect) // a new leader waits for nobody's old decisions
+			r.log.Info().Str("instance", r.cfg.Instance).Msg("took the lease: acting")
+		} else {
+			r.log.Info().Str("instance", r.cfg.Instance).Msg("lost the lease: standing by")
+		}
+	}
+	return held
+}
+
+// Leading reports whether the runner held its lease at its last step.
+func (r *Runner) Leading() bool { return r.cfg.Instance == "" || r.leading.Load() }
 
 // stored notes a decision the log holds, so the runner waits to see it.
 func (r *Runner) stored(stream string, seq uint64) {

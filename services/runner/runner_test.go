@@ -34,6 +34,7 @@ type fake struct {
 	repeat  int             // emit each decision this many times regardless
 	expect  bool            // put ExpectLastSeq 0 on each decision's own subject
 	pairs   bool            // each decision comes with a partner in one atomic group
+	gate    chan struct{}   // when set, Decide stalls until it is closed once it has an intent
 	sources []runner.Source // overrides Sources when set
 
 	mu      sync.Mutex
@@ -71,6 +72,12 @@ func (f *fake) Apply(r events.Record) {
 }
 
 func (f *fake) Decide(time.Time) []runner.Decision {
+	f.mu.Lock()
+	stall := f.gate != nil && len(f.intents) > 0
+	f.mu.Unlock()
+	if stall {
+		<-f.gate // stalls holding the intent it is about to decide
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.decides++
@@ -161,9 +168,14 @@ func start(t *testing.T) *harness {
 
 // run starts a runner for svc; stop cancels it and waits until Run returns.
 func (h *harness) run(svc runner.Service) (r *runner.Runner, stop func()) {
+	return h.runAs(svc, "")
+}
+
+// runAs starts a runner that elects under the instance name (none: always acts).
+func (h *harness) runAs(svc runner.Service, instance string) (r *runner.Runner, stop func()) {
 	h.t.Helper()
 	log := zerolog.New(h.logs).Level(zerolog.DebugLevel)
-	r = runner.New(svc, h.conn.JS, log, runner.Config{Resync: 10 * time.Millisecond})
+	r = runner.New(svc, h.conn.JS, log, runner.Config{Resync: 10 * time.Millisecond, Instance: instance})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -435,5 +447,63 @@ func TestAnAtomicGroupIsStoredWholeOrNotAtAll(t *testing.T) {
 	s := h.stored()
 	if s["stale-1"] != 0 || s[contended] != 1 {
 		t.Errorf("stale group partly stored: %v", s)
+	}
+}
+
+// Of two instances of a service, only the lease holder decides; when it
+// stops, the standby (warm, already caught up) takes over.
+func TestOnlyTheLeaseHolderActs(t *testing.T) {
+	h := start(t)
+	a, b := newFake(), newFake()
+	ra, stopA := h.runAs(a, "instance-a")
+	rb, stopB := h.runAs(b, "instance-b")
+	defer stopB()
+	eventually(t, "one leader", func() bool { return ra.Leading() != rb.Leading() })
+	leader, standby, stopLeader := a, b, stopA
+	if rb.Leading() {
+		leader, standby, stopLeader = b, a, stopB
+	}
+	h.intent("one")
+	eventually(t, "the leader decided", func() bool { return h.stored()["one"] == 1 })
+	if e, _, _ := standby.snapshot(); len(e) != 0 {
+		t.Fatalf("the standby decided too: %v", e)
+	}
+	if _, _, n := standby.snapshot(); n != 1 {
+		t.Fatalf("the standby did not follow the log: %d intents", n)
+	}
+	stopLeader()
+	h.intent("two")
+	eventually(t, "the standby took over", func() bool { return h.stored()["two"] == 1 })
+	if e, _, _ := leader.snapshot(); e["two"] != 0 {
+		t.Fatalf("the stopped leader decided after stopping")
+	}
+	if e, _, _ := standby.snapshot(); e["one"] != 0 {
+		t.Errorf("the new leader decided again what was decided: %v", e)
+	}
+}
+
+// A leader that stalls in the middle of deciding loses its lease; when it
+// wakes, what it decided from its stale view is refused by the log (its
+// expectations no longer hold, its message ids are already stored).
+func TestAStalledLeaderWritesNothingTwice(t *testing.T) {
+	h := start(t)
+	a := newFake()
+	a.expect = true
+	a.gate = make(chan struct{})
+	ra, stopA := h.runAs(a, "instance-a")
+	defer stopA()
+	eventually(t, "a leads", func() bool { return ra.Leading() })
+	h.intent("contested") // a's Decide now blocks: a stall with the lease held
+	b := newFake()
+	b.expect = true
+	rb, stopB := h.runAs(b, "instance-b")
+	defer stopB()
+	eventually(t, "b takes over after the lease expires", func() bool { return rb.Leading() })
+	eventually(t, "b decided", func() bool { return h.stored()["contested"] == 1 })
+	close(a.gate) // a wakes and publishes what it decided before the stall
+	eventually(t, "a tried", func() bool { e, _, _ := a.snapshot(); return e["contested"] >= 1 })
+	eventually(t, "a stood down", func() bool { return !ra.Leading() })
+	if got := h.stored()["contested"]; got != 1 {
+		t.Fatalf("contested decision stored %d times", got)
 	}
 }
