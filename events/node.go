@@ -1,10 +1,35 @@
 package events
 
+import "github.com/gantry-sh/gantry/events/manifest"
+
 // Node types.
 const (
 	TypeNodeRegistered = "gantry.node.registered.v1"
 	TypeNodeHeartbeat  = "gantry.node.heartbeat.v1"
+	TypeNodeCordoned   = "gantry.node.cordoned.v1"
+	TypeIntentCordon   = "gantry.intent.cordon.v1"
 )
+
+// IntentCordon asks for a node to take no new pods (Unschedulable) or to
+// take them again. Nodes are cluster-wide: the intent's subject uses the
+// namespace token ClusterScope.
+type IntentCordon struct {
+	Node          string `json:"node"`
+	Unschedulable bool   `json:"unschedulable"`
+}
+
+func (IntentCordon) Type() string { return TypeIntentCordon }
+
+// NodeCordoned: admission accepted a cordon or uncordon; the scheduler
+// places no new pod on an unschedulable node.
+type NodeCordoned struct {
+	Node          string `json:"node"`
+	Unschedulable bool   `json:"unschedulable"`
+	IntentSeq     uint64 `json:"intentSeq"`
+	IntentID      string `json:"intentId"`
+}
+
+func (NodeCordoned) Type() string { return TypeNodeCordoned }
 
 // NodeInfo is what a node says about itself: capacity, labels, addresses.
 // Capacity and Allocatable are in base units: cpu in millicores, memory in
@@ -18,6 +43,7 @@ type NodeInfo struct {
 	Address     string            `json:"address,omitempty"`
 	Runtime     string            `json:"runtime"` // containerd, simulated
 	Version     string            `json:"version,omitempty"`
+	Taints      []manifest.Taint  `json:"taints,omitempty"`
 }
 
 // NodeRegistered: a node agent started and announced itself.

@@ -79,6 +79,8 @@ type PodDeleted struct {
 	Node      string `json:"node,omitempty"`
 	Epoch     int64  `json:"epoch,omitempty"`
 	Reason    string `json:"reason"`
+	// PreemptedBy names the pod (<ns>/<name>) whose binding evicted this one.
+	PreemptedBy string `json:"preemptedBy,omitempty"`
 }
 
 func (PodDeleted) Type() string { return TypePodDeleted }

@@ -21,6 +21,8 @@ var registry = map[string]func() Event{
 	TypePodRemoved:        func() Event { return new(PodRemoved) },
 	TypeNodeRegistered:    func() Event { return new(NodeRegistered) },
 	TypeNodeHeartbeat:     func() Event { return new(NodeHeartbeat) },
+	TypeNodeCordoned:      func() Event { return new(NodeCordoned) },
+	TypeIntentCordon:      func() Event { return new(IntentCordon) },
 }
 
 // Decode turns data of a named type into its struct.

@@ -37,22 +37,30 @@ func Streams() []StreamSpec {
 
 // Subjects come in pairs: a wildcard to subscribe, a builder to publish.
 const (
-	SubjectIntentAll     = "gantry.intent.>"
-	SubjectDecisionAll   = "gantry.decision.>"
-	SubjectAdmissionAll  = "gantry.decision.admission.>"
-	SubjectPodDecAll     = "gantry.decision.pod.>"
-	SubjectNodePodAll    = "gantry.node.*.pod.>"
-	SubjectObsAll        = "gantry.obs.>"
-	SubjectHeartbeatAll  = "gantry.hb.>"
-	SubjectObsPodAll     = "gantry.obs.*.pod.>"
-	SubjectObsNodeAll    = "gantry.obs.*.node"
-	subjectNodeRPCFormat = "gantry.node.%s.rpc.%s"
+	SubjectIntentAll       = "gantry.intent.>"
+	SubjectDecisionAll     = "gantry.decision.>"
+	SubjectAdmissionAll    = "gantry.decision.admission.>"
+	SubjectPodDecAll       = "gantry.decision.pod.>"
+	SubjectNodeDecisionAll = "gantry.decision.node.>"
+	SubjectNodePodAll      = "gantry.node.*.pod.>"
+	SubjectObsAll          = "gantry.obs.>"
+	SubjectHeartbeatAll    = "gantry.hb.>"
+	SubjectObsPodAll       = "gantry.obs.*.pod.>"
+	SubjectObsNodeAll      = "gantry.obs.*.node"
+	subjectNodeRPCFormat   = "gantry.node.%s.rpc.%s"
 )
 
 // IntentSubject is where a user's change to one object is appended.
 func IntentSubject(ns, kind, name string) string {
 	return fmt.Sprintf("gantry.intent.%s.%s.%s", ns, kind, name)
 }
+
+// ClusterScope is the namespace token of cluster-wide objects (nodes); it is
+// not a DNS label, so no namespace can take it.
+const ClusterScope = "_cluster"
+
+// NodeDecisionSubject holds the decisions about one node (cordon).
+func NodeDecisionSubject(node string) string { return "gantry.decision.node." + node }
 
 // AdmissionSubject holds the verdicts on one object.
 func AdmissionSubject(ns, kind, name string) string {

@@ -161,10 +161,12 @@ const NodeLostAfter = 40 * time.Second
 
 // Node is a node as its heartbeats describe it.
 type Node struct {
-	Info          events.NodeInfo `json:"info"`
-	RegisteredAt  time.Time       `json:"registeredAt"`
-	LastHeartbeat time.Time       `json:"lastHeartbeat"`
-	Seqs          Seqs            `json:"seqs"`
+	Info events.NodeInfo `json:"info"`
+	// Unschedulable: cordoned (gantry node cordon); no new pods land here.
+	Unschedulable bool      `json:"unschedulable,omitempty"`
+	RegisteredAt  time.Time `json:"registeredAt"`
+	LastHeartbeat time.Time `json:"lastHeartbeat"`
+	Seqs          Seqs      `json:"seqs"`
 }
 
 // Ready reports a node heard from recently.
@@ -213,6 +215,10 @@ func (c *Cluster) Apply(r events.Record) {
 		n := c.node(e.Node.Name)
 		n.Info = e.Node
 		n.RegisteredAt = at
+		c.touchNode(n, r)
+	case *events.NodeCordoned:
+		n := c.node(e.Node)
+		n.Unschedulable = e.Unschedulable
 		c.touchNode(n, r)
 	case *events.NodeHeartbeat:
 		n := c.node(e.Node.Name)
@@ -406,7 +412,8 @@ func (c *Cluster) OwnedPods(uid string) []*Pod {
 func (c *Cluster) node(name string) *Node {
 	n := c.Nodes[name]
 	if n == nil {
-		n = &Node{Seqs: Seqs{}}
+		// A cordon can come before the node's first heartbeat.
+		n = &Node{Info: events.NodeInfo{Name: name}, Seqs: Seqs{}}
 		c.Nodes[name] = n
 	}
 	return n

@@ -263,6 +263,12 @@ func submit(ctx context.Context, g *globals, conn *bus.Conn, intents []intent) i
 				fmt.Fprintf(g.errOut, "  - %s\n", r)
 			}
 			failed++
+		case v.cordoned != nil:
+			word := "cordoned"
+			if !v.cordoned.Unschedulable {
+				word = "uncordoned"
+			}
+			fmt.Fprintf(g.out, "%s %s\n", it.label, word)
 		default:
 			fmt.Fprintf(g.out, "%s %s\n", it.label, verb(it.op, v.accepted))
 		}
@@ -297,6 +303,7 @@ func verb(op string, a *events.AdmissionAccepted) string {
 type verdict struct {
 	accepted *events.AdmissionAccepted
 	rejected *events.AdmissionRejected
+	cordoned *events.NodeCordoned
 }
 
 // awaitVerdicts reads admission verdicts stored after sequence start until
@@ -309,7 +316,7 @@ func awaitVerdicts(ctx context.Context, js jetstream.JetStream, start uint64, id
 	ctx, cancel := context.WithTimeout(ctx, verdictTimeout)
 	defer cancel()
 	cons, err := js.OrderedConsumer(ctx, events.StreamDecisions, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.SubjectAdmissionAll},
+		FilterSubjects: []string{events.SubjectAdmissionAll, events.SubjectNodeDecisionAll},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy, OptStartSeq: start + 1})
 	if err != nil {
 		return out, fmt.Errorf("wait for verdicts: %w", err)
@@ -344,6 +351,10 @@ func awaitVerdicts(ctx context.Context, js jetstream.JetStream, start uint64, id
 		case *events.AdmissionRejected:
 			if i, ok := ids[e.IntentID]; ok {
 				out[i] = verdict{rejected: e}
+			}
+		case *events.NodeCordoned:
+			if i, ok := ids[e.IntentID]; ok {
+				out[i] = verdict{cordoned: e}
 			}
 		}
 	}

@@ -611,6 +611,9 @@ func nodeRow(n *projections.Node, now time.Time, wide bool) []string {
 	if nodeIsReady(n, now) {
 		status = "Ready"
 	}
+	if n.Unschedulable {
+		status += ",SchedulingDisabled" // as kubectl shows a cordoned node
+	}
 	row := []string{n.Info.Name, status, "<none>", age(now, n.RegisteredAt), orNone(n.Info.Version)}
 	if wide {
 		row = append(row, orNone(n.Info.Address), orNone(n.Info.Runtime),

@@ -53,6 +53,16 @@ func summarize(ev events.Event) string {
 		return "registered: " + summarizeNodeInfo(e.Node)
 	case *events.NodeHeartbeat:
 		return fmt.Sprintf("alive: %s", plural(e.Pods, "pod", "pods"))
+	case *events.IntentCordon:
+		if e.Unschedulable {
+			return "cordon node " + e.Node
+		}
+		return "uncordon node " + e.Node
+	case *events.NodeCordoned:
+		if e.Unschedulable {
+			return "cordoned: no new pods on " + e.Node
+		}
+		return "uncordoned: " + e.Node + " takes new pods"
 	case nil:
 		return ""
 	}

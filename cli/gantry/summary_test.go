@@ -70,6 +70,14 @@ func TestSummarizeEveryEventType(t *testing.T) {
 			{&events.NodeHeartbeat{Node: node, Pods: 3}, "alive: 3 pods"},
 			{&events.NodeHeartbeat{Node: node, Pods: 1}, "alive: 1 pod"},
 		},
+		events.TypeIntentCordon: {
+			{&events.IntentCordon{Node: "node-1", Unschedulable: true}, "cordon node node-1"},
+			{&events.IntentCordon{Node: "node-1"}, "uncordon node node-1"},
+		},
+		events.TypeNodeCordoned: {
+			{&events.NodeCordoned{Node: "node-1", Unschedulable: true}, "cordoned: no new pods on node-1"},
+			{&events.NodeCordoned{Node: "node-1"}, "uncordoned: node-1 takes new pods"},
+		},
 	}
 	for _, typ := range events.Types() {
 		cs, ok := cases[typ]

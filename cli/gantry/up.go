@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/containerd"
@@ -157,7 +158,37 @@ func newNodeCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where node state and logs live")
 	nf.register(c)
+	c.AddCommand(newCordonCmd(g, "cordon", true), newCordonCmd(g, "uncordon", false))
 	return c
+}
+
+// newCordonCmd makes `gantry node cordon|uncordon NAME`: an intent, judged by
+// admission; a cordoned node gets no new pods, its running pods stay.
+func newCordonCmd(g *globals, verb string, unschedulable bool) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " NAME",
+		Short: map[bool]string{true: "Mark a node unschedulable: no new pods", false: "Let a node take new pods again"}[unschedulable],
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if err := validateNodeName(name); err != nil {
+				return err
+			}
+			conn, err := g.connect("cli")
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			it := intent{kind: "node", ns: events.ClusterScope, name: name, op: verb,
+				subject: events.IntentSubject(events.ClusterScope, "node", name),
+				event:   &events.IntentCordon{Node: name, Unschedulable: unschedulable},
+				label:   "node/" + name}
+			if failed := submit(cmd.Context(), g, conn, []intent{it}); failed > 0 {
+				return exitError{code: 1, err: fmt.Errorf("node/%s not %sed", name, verb)}
+			}
+			return nil
+		},
+	}
 }
 
 // runNode runs a node agent until ctx ends.

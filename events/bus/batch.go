@@ -35,6 +35,19 @@ func PublishAtomic(ctx context.Context, js jetstream.JetStream, out []Outgoing) 
 		}
 		msgs[i] = m
 	}
+	return PublishAtomicMsgs(ctx, js, msgs)
+}
+
+// PublishAtomicMsgs stores ready-made messages (KV writes, say) in one
+// atomic batch; see PublishAtomic.
+func PublishAtomicMsgs(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) (string, uint64, error) {
+	out := msgs
+	if len(out) == 0 {
+		return "", 0, nil
+	}
+	if len(out) > MaxBatch {
+		return "", 0, fmt.Errorf("atomic batch of %d messages: at most %d", len(out), MaxBatch)
+	}
 	ack, err := jetstreamext.PublishMsgBatch(ctx, js, msgs)
 	if err != nil {
 		var apiErr *jetstream.APIError

@@ -31,6 +31,18 @@ func ProvisionKV(ctx context.Context, js jetstream.JetStream, replicas int) erro
 		}); err != nil {
 			return fmt.Errorf("provision bucket %s: %w", b, err)
 		}
+		// The projector writes read models in atomic batches (one fsync per
+		// batch); the KV API does not expose the flag, its stream does.
+		st, err := js.Stream(ctx, "KV_"+b)
+		if err != nil {
+			return fmt.Errorf("provision bucket %s: %w", b, err)
+		}
+		if cfg := st.CachedInfo().Config; !cfg.AllowAtomicPublish {
+			cfg.AllowAtomicPublish = true
+			if _, err := js.UpdateStream(ctx, cfg); err != nil {
+				return fmt.Errorf("provision bucket %s: atomic publish: %w", b, err)
+			}
+		}
 	}
 	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: BucketLeases, History: 1, Storage: jetstream.FileStorage, Replicas: replicas, TTL: LeaseTTL,

@@ -129,16 +129,14 @@ var notSupported = map[reflect.Type][]string{
 	reflect.TypeFor[DeploymentSpec](): {
 		"strategy", "minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds", "paused",
 	},
-	reflect.TypeFor[LabelSelector](): {"matchExpressions"},
 	reflect.TypeFor[PodSpec](): {
 		"volumes", "initContainers", "ephemeralContainers", "terminationGracePeriodSeconds",
-		"activeDeadlineSeconds", "dnsPolicy", "dnsConfig", "nodeSelector", "nodeName",
+		"activeDeadlineSeconds", "dnsPolicy", "dnsConfig", "nodeName",
 		"serviceAccountName", "serviceAccount", "automountServiceAccountToken",
 		"hostNetwork", "hostPID", "hostIPC", "hostUsers", "shareProcessNamespace",
 		"securityContext", "imagePullSecrets", "hostname", "subdomain", "setHostnameAsFQDN",
-		"affinity", "schedulerName", "tolerations", "hostAliases", "priorityClassName",
-		"priority", "preemptionPolicy", "readinessGates", "runtimeClassName",
-		"enableServiceLinks", "overhead", "topologySpreadConstraints", "os",
+		"schedulerName", "hostAliases", "preemptionPolicy", "readinessGates", "runtimeClassName",
+		"enableServiceLinks", "overhead", "os",
 		"schedulingGates", "resourceClaims", "resources",
 	},
 	reflect.TypeFor[Container](): {
@@ -148,8 +146,14 @@ var notSupported = map[reflect.Type][]string{
 		"stdinOnce", "tty", "resizePolicy", "restartPolicy",
 	},
 	reflect.TypeFor[EnvVar]():               {"valueFrom"},
-	reflect.TypeFor[ContainerPort]():        {"hostPort", "hostIP"},
+	reflect.TypeFor[ContainerPort]():        {"hostIP"},
 	reflect.TypeFor[ResourceRequirements](): {"claims"},
+	reflect.TypeFor[Affinity]():             {"podAffinity"},
+	reflect.TypeFor[NodeSelectorTerm]():     {"matchFields"},
+	reflect.TypeFor[PodAffinityTerm]():      {"namespaces", "namespaceSelector", "matchLabelKeys", "mismatchLabelKeys"},
+	reflect.TypeFor[TopologySpreadConstraint](): {
+		"minDomains", "nodeAffinityPolicy", "nodeTaintsPolicy", "matchLabelKeys",
+	},
 }
 
 var objectMetaNotSupported = []string{

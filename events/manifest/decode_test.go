@@ -123,6 +123,16 @@ spec:
     metadata: {name: x, labels: {app: web}}
     spec:
       nodeSelector: {disk: ssd}
+      preemptionPolicy: Never
+      affinity:
+        podAffinity: {}
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms: [{matchExpressions: [{key: disk, operator: Exists}], matchFields: []}]
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - {topologyKey: kubernetes.io/hostname, namespaces: [other]}
+      topologySpreadConstraints: [{maxSkew: 1, topologyKey: zone, minDomains: 2}]
       volumes: []
       containers:
       - name: web
@@ -130,21 +140,55 @@ spec:
         imagePullPolicy: Always
         livenessProbe: {httpGet: {path: /}}
         env: [{name: A, valueFrom: {secretKeyRef: {name: s, key: k}}}]
-        ports: [{containerPort: 80, hostPort: 80}]
+        ports: [{containerPort: 80, hostPort: 80, hostIP: 127.0.0.1}]
         resources: {claims: []}
 `, []string{
 		"metadata.uid: not supported yet",
 		"metadata.finalizers: not supported yet",
 		"spec.strategy: not supported yet",
-		"spec.selector.matchExpressions: not supported yet",
 		"spec.template.metadata.name: not supported yet",
-		"spec.template.spec.nodeSelector: not supported yet",
+		"spec.template.spec.preemptionPolicy: not supported yet",
+		"spec.template.spec.affinity.podAffinity: not supported yet",
+		"spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields: not supported yet",
+		"spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaces: not supported yet",
+		"spec.template.spec.topologySpreadConstraints[0].minDomains: not supported yet",
 		"spec.template.spec.volumes: not supported yet",
 		"spec.template.spec.containers[0].imagePullPolicy: not supported yet",
 		"spec.template.spec.containers[0].livenessProbe: not supported yet",
 		"spec.template.spec.containers[0].env[0].valueFrom: not supported yet",
-		"spec.template.spec.containers[0].ports[0].hostPort: not supported yet",
+		"spec.template.spec.containers[0].ports[0].hostIP: not supported yet",
 		"spec.template.spec.containers[0].resources.claims: not supported yet",
+	}},
+	{"scheduling fields of the wrong type", `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: a, image: b, ports: [{containerPort: 80, hostPort: "80"}]}]
+  nodeSelector: [disk]
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution: [{matchExpressions: []}]
+      preferredDuringSchedulingIgnoredDuringExecution: [{weight: high, preference: {matchExpressions: [{key: a, operator: In, values: a}]}}]
+    podAntiAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution: [{weight: 1.5, podAffinityTerm: {labelSelector: {matchExpressions: {key: app}}, topologyKey: 1}}]
+  tolerations: {key: gpu}
+  topologySpreadConstraints: [{maxSkew: "1", topologyKey: zone, labelSelector: []}]
+  priority: 3000000000
+  priorityClassName: [high]
+`, []string{
+		"spec.containers[0].ports[0].hostPort: must be an integer, got string",
+		"spec.nodeSelector: must be an object, got array",
+		"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution: must be an object, got array",
+		"spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: must be an integer, got string",
+		"spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchExpressions[0].values: must be an array, got string",
+		"spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: must be an integer, got 1.5",
+		"spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.labelSelector.matchExpressions: must be an array, got object",
+		"spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey: must be a string, got integer",
+		"spec.tolerations: must be an array, got object",
+		"spec.topologySpreadConstraints[0].maxSkew: must be an integer, got string",
+		"spec.topologySpreadConstraints[0].labelSelector: must be an object, got array",
+		"spec.priority: must be an integer between -2147483648 and 2147483647, got 3000000000",
+		"spec.priorityClassName: must be a string, got array",
 	}},
 	{"status", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: b}]}\nstatus: {phase: Running}\n",
 		[]string{"status: set by Gantry, remove it"}},
@@ -290,5 +334,78 @@ func TestObjectUnmarshalJSONLenient(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"apiVersion":"v1","kind":"Service"}`), &o); err == nil {
 		t.Error("unsupported kind accepted")
+	}
+}
+
+func TestDecodeSchedulingFields(t *testing.T) {
+	o := mustDecode(t, schedulingDeploymentYAML)
+	if errs := Validate(o); errs != nil {
+		t.Fatalf("Validate: %v", errs)
+	}
+	s := o.Deployment.Template.Spec
+	sel := o.Deployment.Selector
+	if len(sel.MatchExpressions) != 1 || !reflect.DeepEqual(sel.MatchExpressions[0], LabelSelectorRequirement{Key: "tier", Operator: "In", Values: []string{"batch", "ml"}}) {
+		t.Errorf("selector = %+v", sel)
+	}
+	if s.PriorityClassName != "high" || s.Priority == nil || *s.Priority != 1000000 || PriorityOf(s) != 1000000 {
+		t.Errorf("priority = %q %v", s.PriorityClassName, s.Priority)
+	}
+	if !reflect.DeepEqual(s.NodeSelector, map[string]string{"disk": "ssd"}) {
+		t.Errorf("nodeSelector = %v", s.NodeSelector)
+	}
+	na := s.Affinity.NodeAffinity
+	terms := na.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	if len(terms) != 2 || !reflect.DeepEqual(terms[1].MatchExpressions[0], NodeSelectorRequirement{Key: "cpu-generation", Operator: "Gt", Values: []string{"6"}}) {
+		t.Errorf("terms = %+v", terms)
+	}
+	if p := na.PreferredDuringSchedulingIgnoredDuringExecution; len(p) != 1 || p[0].Weight != 50 || p[0].Preference.MatchExpressions[0].Operator != "NotIn" {
+		t.Errorf("preferred = %+v", p)
+	}
+	pa := s.Affinity.PodAntiAffinity
+	if r := pa.RequiredDuringSchedulingIgnoredDuringExecution; len(r) != 1 || r[0].TopologyKey != HostnameTopologyKey || r[0].LabelSelector.MatchLabels["app"] != "gpu-job" {
+		t.Errorf("anti-affinity required = %+v", r)
+	}
+	if p := pa.PreferredDuringSchedulingIgnoredDuringExecution; len(p) != 1 || p[0].Weight != 100 || p[0].PodAffinityTerm.LabelSelector.MatchExpressions[0].Operator != "Exists" {
+		t.Errorf("anti-affinity preferred = %+v", p)
+	}
+	secs := int64(300)
+	wantTol := []Toleration{
+		{Key: "example.com/gpu", Operator: "Exists", Effect: "NoSchedule"},
+		{Key: "dedicated", Operator: "Equal", Value: "ml"},
+		{Key: "node.kubernetes.io/unreachable", Operator: "Exists", Effect: "NoExecute", TolerationSeconds: &secs},
+	}
+	if !reflect.DeepEqual(s.Tolerations, wantTol) {
+		t.Errorf("tolerations = %+v", s.Tolerations)
+	}
+	if c := s.TopologySpreadConstraints; len(c) != 2 || c[0].MaxSkew != 1 || c[0].WhenUnsatisfiable != "" || c[1].WhenUnsatisfiable != ScheduleAnyway {
+		t.Errorf("spread = %+v", c)
+	}
+	if p := s.Containers[0].Ports; p[0].HostPort != 18080 || p[1].HostPort != 18080 {
+		t.Errorf("ports = %+v", p)
+	}
+	want := map[string]int64{"cpu": 600, "memory": 1 << 30, "example.com/gpu": 3, "example.com/fpga": 1}
+	if got := s.ResourceRequests(); !reflect.DeepEqual(got, want) {
+		t.Errorf("ResourceRequests = %v, want %v", got, want)
+	}
+
+	// Defaults fills whenUnsatisfiable, and the object still round-trips.
+	d := o
+	d.Defaults()
+	if c := d.Deployment.Template.Spec.TopologySpreadConstraints; c[0].WhenUnsatisfiable != DoNotSchedule || c[1].WhenUnsatisfiable != ScheduleAnyway {
+		t.Errorf("defaulted spread = %+v", c)
+	}
+	if o.Deployment.Template.Spec.TopologySpreadConstraints[0].WhenUnsatisfiable != "" {
+		t.Error("Defaults changed the original's constraints")
+	}
+	if errs := Validate(d); errs != nil {
+		t.Errorf("defaulted: %v", errs)
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeObject(b)
+	if err != nil || !reflect.DeepEqual(back, d) {
+		t.Errorf("round trip: %v\n got  %+v\n want %+v", err, back, d)
 	}
 }

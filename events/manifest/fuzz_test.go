@@ -10,7 +10,7 @@ import (
 
 // yamlSeeds are the YAML inputs of the table tests.
 func yamlSeeds() []string {
-	seeds := []string{goodDeploymentYAML, goodPodYAML, goodDeploymentYAML + "---\n" + goodPodYAML,
+	seeds := []string{goodDeploymentYAML, goodPodYAML, schedulingDeploymentYAML, goodDeploymentYAML + "---\n" + goodPodYAML,
 		"# c\n---\n---\n", "a: &x [1, *x]\n", "a: {<<: [{x: 1}, {y: 2}]}\n", "a: .inf\n", "? [a]\n: b\n", "- a\n"}
 	for _, c := range decodeCases {
 		seeds = append(seeds, c.yaml)
@@ -36,12 +36,20 @@ func checkObject(t *testing.T, raw []byte) {
 	d := o
 	d.Defaults()
 	_ = Validate(d)
+	spec := d.Pod
 	if d.Deployment != nil {
 		_ = TemplateHash(d.Deployment.Template)
-		d.Deployment.Template.Spec.Requests()
-	} else {
-		d.Pod.Requests()
+		spec = &d.Deployment.Template.Spec
 	}
+	spec.Requests()
+	valid := Validate(d) == nil
+	for name, v := range spec.ResourceRequests() {
+		if valid && v < 0 {
+			t.Fatalf("valid object requests %d of %s", v, name)
+		}
+	}
+	_ = PriorityOf(*spec)
+	checkSelectors(t, *spec)
 	b, err := json.Marshal(o)
 	if err != nil {
 		t.Fatalf("Marshal: %v", err)
@@ -56,6 +64,41 @@ func checkObject(t *testing.T, raw []byte) {
 	var viaJSON Object
 	if err := json.Unmarshal(b, &viaJSON); err != nil || !reflect.DeepEqual(viaJSON, o) {
 		t.Fatalf("json.Unmarshal round trip: %v", err)
+	}
+}
+
+// checkSelectors runs the scheduler's helpers over a pod's own selectors,
+// with the pod's own labels and node selector as labels: they must not
+// panic, and a selector built from matchLabels alone must match them.
+func checkSelectors(t *testing.T, s PodSpec) {
+	labels := s.NodeSelector
+	if (LabelSelector{MatchLabels: labels}).Matches(labels) != true {
+		t.Fatalf("matchLabels %v does not match itself", labels)
+	}
+	if a := s.Affinity; a != nil {
+		if na := a.NodeAffinity; na != nil {
+			if r := na.RequiredDuringSchedulingIgnoredDuringExecution; r != nil {
+				_ = r.Matches(labels)
+			}
+			for _, p := range na.PreferredDuringSchedulingIgnoredDuringExecution {
+				_ = p.Preference.Matches(labels)
+			}
+		}
+		if pa := a.PodAntiAffinity; pa != nil {
+			for _, term := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
+				if term.LabelSelector != nil {
+					_ = term.LabelSelector.Matches(labels)
+				}
+			}
+		}
+	}
+	for _, tol := range s.Tolerations {
+		_ = tol.Tolerates(Taint{Key: tol.Key, Value: tol.Value, Effect: tol.Effect})
+	}
+	for _, c := range s.TopologySpreadConstraints {
+		if c.LabelSelector != nil {
+			_ = c.LabelSelector.Matches(labels)
+		}
 	}
 }
 

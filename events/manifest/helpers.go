@@ -18,6 +18,35 @@ func (s PodSpec) Requests() (milliCPU, memoryBytes int64) {
 	return milliCPU, memoryBytes
 }
 
+// ResourceRequests is what the pod asks the scheduler for, per resource,
+// summed over its containers: cpu in millicores, memory in bytes, extended
+// resources (example.com/gpu) as counts. A container with a limit and no
+// request requests its limit, as in Kubernetes. Every resource a container
+// names is in the map; the map is never nil.
+func (s PodSpec) ResourceRequests() map[string]int64 {
+	out := map[string]int64{}
+	for _, c := range s.Containers {
+		for _, list := range []ResourceList{c.Resources.Requests, c.Resources.Limits} {
+			for name := range list {
+				if _, done := out[name]; !done {
+					out[name] = 0
+				}
+			}
+		}
+	}
+	for name := range out {
+		for _, c := range s.Containers {
+			q := c.Resources.request(name)
+			v := q.Value()
+			if name == ResourceCPU {
+				v = q.MilliValue()
+			}
+			out[name] = addSaturating(out[name], v)
+		}
+	}
+	return out
+}
+
 // request is the effective request for one resource: the request if set,
 // else the limit, else zero.
 func (r ResourceRequirements) request(name string) Quantity {

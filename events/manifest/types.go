@@ -39,9 +39,11 @@ type DeploymentSpec struct {
 	Template PodTemplateSpec `json:"template"`
 }
 
-// LabelSelector supports matchLabels only for now.
+// LabelSelector selects by labels: every matchLabels pair and every
+// matchExpressions requirement must hold.
 type LabelSelector struct {
-	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+	MatchLabels      map[string]string          `json:"matchLabels,omitempty"`
+	MatchExpressions []LabelSelectorRequirement `json:"matchExpressions,omitempty"`
 }
 
 // PodTemplateSpec is the pod a Deployment stamps out.
@@ -60,6 +62,13 @@ type TemplateMeta struct {
 type PodSpec struct {
 	Containers    []Container `json:"containers"`
 	RestartPolicy string      `json:"restartPolicy,omitempty"` // Always (default), OnFailure, Never
+
+	NodeSelector              map[string]string          `json:"nodeSelector,omitempty"`
+	Affinity                  *Affinity                  `json:"affinity,omitempty"`
+	Tolerations               []Toleration               `json:"tolerations,omitempty"`
+	TopologySpreadConstraints []TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	PriorityClassName         string                     `json:"priorityClassName,omitempty"`
+	Priority                  *int32                     `json:"priority,omitempty"`
 }
 
 // Container is v1 Container, as far as Gantry supports it.
@@ -83,6 +92,7 @@ type EnvVar struct {
 type ContainerPort struct {
 	Name          string `json:"name,omitempty"`
 	ContainerPort int32  `json:"containerPort"`
+	HostPort      int32  `json:"hostPort,omitempty"`
 	Protocol      string `json:"protocol,omitempty"` // TCP (default), UDP, SCTP
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Protocols a container port may use.
@@ -48,7 +49,8 @@ func Validate(o Object) FieldErrors {
 }
 
 // Defaults fills what Kubernetes would: the namespace, one replica, restart
-// policy Always and protocol TCP. Slices are copied before they change, so
+// policy Always, protocol TCP, and whenUnsatisfiable DoNotSchedule for
+// topology spread constraints. Slices are copied before they change, so
 // other holders of the same spec see no difference.
 func (o *Object) Defaults() {
 	if o.Metadata.Namespace == "" {
@@ -88,6 +90,16 @@ func (s PodSpec) withDefaults() PodSpec {
 			}
 			s.Containers[i].Ports[j].Protocol = ProtocolTCP
 		}
+	}
+	tscCopied := false
+	for i := range s.TopologySpreadConstraints {
+		if s.TopologySpreadConstraints[i].WhenUnsatisfiable != "" {
+			continue
+		}
+		if !tscCopied {
+			s.TopologySpreadConstraints, tscCopied = slices.Clone(s.TopologySpreadConstraints), true
+		}
+		s.TopologySpreadConstraints[i].WhenUnsatisfiable = DoNotSchedule
 	}
 	return s
 }
@@ -143,12 +155,9 @@ func validateDeploymentSpec(errs *FieldErrors, path string, d DeploymentSpec) {
 	case len(d.Selector.MatchLabels) == 0:
 		errs.add(fieldPath(sel, "matchLabels"), "required: a Deployment must select its pods by at least one label")
 	default:
-		validateLabels(errs, fieldPath(sel, "matchLabels"), d.Selector.MatchLabels)
-		for _, k := range sortedKeys(d.Selector.MatchLabels) {
-			if v, ok := d.Template.Metadata.Labels[k]; !ok || v != d.Selector.MatchLabels[k] {
-				errs.add(sel, "does not match template labels")
-				break
-			}
+		validateLabelSelector(errs, sel, *d.Selector)
+		if !d.Selector.Matches(d.Template.Metadata.Labels) {
+			errs.add(sel, "does not match template labels")
 		}
 	}
 	validateLabels(errs, fieldPath(tmplMeta, "labels"), d.Template.Metadata.Labels)
@@ -170,7 +179,8 @@ func validatePodSpec(errs *FieldErrors, path string, s PodSpec) {
 		errs.add(cpath, "required: at least one container")
 	}
 	names := map[string]int{}
-	ports := map[string]string{} // "80/TCP" → path of the first
+	ports := map[string]string{}     // "80/TCP" → path of the first
+	hostPorts := map[string]string{} // host port "8080/TCP" → path of the first
 	for i, c := range s.Containers {
 		p := indexPath(cpath, i)
 		validateContainer(errs, p, c)
@@ -186,10 +196,21 @@ func validatePodSpec(errs *FieldErrors, path string, s PodSpec) {
 			if proto == "" {
 				proto = ProtocolTCP
 			}
-			if port.ContainerPort < 1 || port.ContainerPort > 65535 || !validProtocol(proto) {
+			if !validProtocol(proto) {
 				continue // already reported
 			}
 			pp := indexPath(fieldPath(p, "ports"), j)
+			if port.HostPort > 0 && port.HostPort <= 65535 {
+				key := hostPortKey(port)
+				if first, dup := hostPorts[key]; dup {
+					errs.addf(fieldPath(pp, "hostPort"), "duplicate host port %s (also %s)", key, first)
+				} else {
+					hostPorts[key] = pp
+				}
+			}
+			if port.ContainerPort < 1 || port.ContainerPort > 65535 {
+				continue // already reported
+			}
 			key := fmt.Sprintf("%d/%s", port.ContainerPort, proto)
 			if first, dup := ports[key]; dup {
 				errs.addf(fieldPath(pp, "containerPort"), "duplicate port %s (also %s)", key, first)
@@ -202,6 +223,7 @@ func validatePodSpec(errs *FieldErrors, path string, s PodSpec) {
 		errs.addf(fieldPath(path, "restartPolicy"), "unsupported value %q: must be one of %s, %s, %s",
 			s.RestartPolicy, RestartAlways, RestartOnFailure, RestartNever)
 	}
+	validateScheduling(errs, path, s)
 }
 
 func validProtocol(p string) bool {
@@ -236,6 +258,9 @@ func validateContainer(errs *FieldErrors, path string, c Container) {
 		if p.ContainerPort < 1 || p.ContainerPort > 65535 {
 			errs.addf(fieldPath(pp, "containerPort"), "must be between 1 and 65535, got %d", p.ContainerPort)
 		}
+		if p.HostPort < 0 || p.HostPort > 65535 {
+			errs.addf(fieldPath(pp, "hostPort"), "must be between 0 and 65535, got %d", p.HostPort)
+		}
 		if p.Protocol != "" && !validProtocol(p.Protocol) {
 			errs.addf(fieldPath(pp, "protocol"), "unsupported value %q: must be one of %s, %s, %s",
 				p.Protocol, ProtocolTCP, ProtocolUDP, ProtocolSCTP)
@@ -245,27 +270,83 @@ func validateContainer(errs *FieldErrors, path string, c Container) {
 }
 
 func validateResources(errs *FieldErrors, path string, r ResourceRequirements) {
+	rpath, lpath := fieldPath(path, "requests"), fieldPath(path, "limits")
+	bad := map[string]bool{} // names with a problem already reported
 	check := func(list ResourceList, path string) {
 		for _, name := range sortedKeys(list) {
 			p := fieldPath(path, name)
-			if name != ResourceCPU && name != ResourceMemory {
-				errs.add(p, "not supported yet")
+			if msg := resourceNameProblem(name); msg != "" {
+				errs.add(p, msg)
+				bad[name] = true
 				continue
 			}
-			if list[name].MilliValue() < 0 {
-				errs.addf(p, "must be >= 0, got %s", list[name])
+			switch q := list[name]; {
+			case q.MilliValue() < 0:
+				errs.addf(p, "must be >= 0, got %s", q)
+				bad[name] = true
+			case IsExtendedResource(name) && q.MilliValue()%1000 != 0:
+				errs.addf(p, "must be a whole number for an extended resource, got %s", q)
+				bad[name] = true
 			}
 		}
 	}
-	check(r.Requests, fieldPath(path, "requests"))
-	check(r.Limits, fieldPath(path, "limits"))
+	check(r.Requests, rpath)
+	check(r.Limits, lpath)
 	for _, name := range []string{ResourceCPU, ResourceMemory} {
 		req, hasReq := r.Requests[name]
 		lim, hasLim := r.Limits[name]
 		if hasReq && hasLim && lim.MilliValue() >= 0 && req.MilliValue() > lim.MilliValue() {
-			errs.addf(fieldPath(fieldPath(path, "requests"), name), "must be less than or equal to the %s limit (%s > %s)", name, req, lim)
+			errs.addf(fieldPath(rpath, name), "must be less than or equal to the %s limit (%s > %s)", name, req, lim)
 		}
 	}
+	// Extended resources cannot be overcommitted: the request, if any,
+	// equals the limit, and a limit alone is the request (Kubernetes' rule).
+	for _, name := range sortedKeys(r.Requests) {
+		if bad[name] || !IsExtendedResource(name) {
+			continue
+		}
+		req := r.Requests[name]
+		lim, hasLim := r.Limits[name]
+		switch {
+		case !hasLim:
+			errs.addf(fieldPath(lpath, name), "required: an extended resource cannot be overcommitted, so its request (%s) needs an equal limit", req)
+		case req.MilliValue() != lim.MilliValue():
+			errs.addf(fieldPath(rpath, name), "must equal the %s limit (%s != %s): an extended resource cannot be overcommitted", name, req, lim)
+		}
+	}
+}
+
+// IsExtendedResource reports a resource name with a domain prefix, outside
+// the kubernetes.io domain: "example.com/gpu". It does not check syntax;
+// Validate does.
+func IsExtendedResource(name string) bool {
+	prefix, _, ok := strings.Cut(name, "/")
+	return ok && !reservedResourceDomain(prefix)
+}
+
+func reservedResourceDomain(prefix string) bool {
+	return prefix == "kubernetes.io" || strings.HasSuffix(prefix, ".kubernetes.io")
+}
+
+// resourceNameProblem checks a container resource name: cpu, memory, or an
+// extended resource, "<DNS subdomain>/<name>".
+func resourceNameProblem(name string) string {
+	if name == ResourceCPU || name == ResourceMemory {
+		return ""
+	}
+	prefix, _, ok := strings.Cut(name, "/")
+	switch {
+	case !ok:
+		return fmt.Sprintf("unsupported resource %q: must be cpu, memory, or an extended resource with a domain prefix such as example.com/gpu", name)
+	case reservedResourceDomain(prefix):
+		return fmt.Sprintf("unsupported resource %q: the kubernetes.io domain is reserved; extended resources use a domain of their own, such as example.com/gpu", name)
+	case strings.HasPrefix(name, "requests."):
+		return fmt.Sprintf("invalid resource name %q: must not start with \"requests.\"", name)
+	}
+	if msg := labelKeyProblem(name); msg != "" {
+		return strings.Replace(msg, "invalid key", "invalid resource name", 1)
+	}
+	return ""
 }
 
 func sortedKeys[V any](m map[string]V) []string {

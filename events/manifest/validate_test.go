@@ -179,15 +179,41 @@ func TestValidate(t *testing.T) {
 			`spec.containers[0].ports[4].name: invalid value "HTTP": must consist of lower-case letters, digits and '-', and start and end with a letter or digit`,
 			`spec.containers[0].ports[5].name: invalid value "very-long-port-name": must be no more than 15 characters`,
 		}},
-		{"resources", "deployment", func(o *Object) {
+		{"extended resources", "deployment", func(o *Object) {
 			r := &podSpec(o).Containers[0].Resources
 			r.Requests["example.com/gpu"] = MustQuantity("1")
 			r.Limits["example.com/gpu"] = MustQuantity("1")
+			r.Limits["vendor.example/fpga"] = MustQuantity("2")
+			podSpec(o).Containers[1].Resources.Limits["example.com/gpu"] = MustQuantity("4")
+		}, nil},
+		{"unknown resource names", "deployment", func(o *Object) {
+			r := &podSpec(o).Containers[0].Resources
 			r.Limits["ephemeral-storage"] = MustQuantity("1Gi")
+			r.Requests["gpu"] = MustQuantity("1")
+			r.Limits["kubernetes.io/gpu"] = MustQuantity("1")
+			r.Limits["x.kubernetes.io/gpu"] = MustQuantity("1")
+			r.Limits["Example.com/gpu"] = MustQuantity("1")
+			r.Limits["example.com/"] = MustQuantity("1")
+			r.Limits["requests.example.com/gpu"] = MustQuantity("1")
 		}, []string{
-			"spec.template.spec.containers[0].resources.requests.example.com/gpu: not supported yet",
-			"spec.template.spec.containers[0].resources.limits.ephemeral-storage: not supported yet",
-			"spec.template.spec.containers[0].resources.limits.example.com/gpu: not supported yet",
+			`spec.template.spec.containers[0].resources.requests.gpu: unsupported resource "gpu": must be cpu, memory, or an extended resource with a domain prefix such as example.com/gpu`,
+			`spec.template.spec.containers[0].resources.limits.Example.com/gpu: invalid resource name "Example.com/gpu": prefix must be a DNS subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit (e.g. "example.com")`,
+			`spec.template.spec.containers[0].resources.limits.ephemeral-storage: unsupported resource "ephemeral-storage": must be cpu, memory, or an extended resource with a domain prefix such as example.com/gpu`,
+			`spec.template.spec.containers[0].resources.limits.example.com/: invalid resource name "example.com/": name part must not be empty`,
+			`spec.template.spec.containers[0].resources.limits.kubernetes.io/gpu: unsupported resource "kubernetes.io/gpu": the kubernetes.io domain is reserved; extended resources use a domain of their own, such as example.com/gpu`,
+			`spec.template.spec.containers[0].resources.limits.requests.example.com/gpu: invalid resource name "requests.example.com/gpu": must not start with "requests."`,
+			`spec.template.spec.containers[0].resources.limits.x.kubernetes.io/gpu: unsupported resource "x.kubernetes.io/gpu": the kubernetes.io domain is reserved; extended resources use a domain of their own, such as example.com/gpu`,
+		}},
+		{"extended resources are whole and not overcommitted", "pod", func(o *Object) {
+			o.Pod.Containers[0].Resources = ResourceRequirements{
+				Requests: ResourceList{"example.com/gpu": MustQuantity("1"), "example.com/fpga": MustQuantity("1"), "example.com/nic": MustQuantity("500m"), "example.com/ssd": MustQuantity("2")},
+				Limits:   ResourceList{"example.com/gpu": MustQuantity("2"), "example.com/tpu": MustQuantity("1.5"), "example.com/ssd": MustQuantity("2")},
+			}
+		}, []string{
+			`spec.containers[0].resources.requests.example.com/nic: must be a whole number for an extended resource, got 500m`,
+			`spec.containers[0].resources.limits.example.com/tpu: must be a whole number for an extended resource, got 1.5`,
+			`spec.containers[0].resources.limits.example.com/fpga: required: an extended resource cannot be overcommitted, so its request (1) needs an equal limit`,
+			`spec.containers[0].resources.requests.example.com/gpu: must equal the example.com/gpu limit (1 != 2): an extended resource cannot be overcommitted`,
 		}},
 		{"negative quantities", "pod", func(o *Object) {
 			o.Pod.Containers[0].Resources = ResourceRequirements{
@@ -211,6 +237,184 @@ func TestValidate(t *testing.T) {
 				Limits:   ResourceList{"memory": MustQuantity("1")},
 			}
 		}, nil},
+
+		// scheduling
+		{"good scheduling fields", "pod", func(o *Object) {
+			o.Pod.NodeSelector = map[string]string{"disk": "ssd", "example.com/zone": ""}
+			o.Pod.Affinity = &Affinity{
+				NodeAffinity: &NodeAffinity{
+					RequiredDuringSchedulingIgnoredDuringExecution: &NodeSelector{NodeSelectorTerms: []NodeSelectorTerm{
+						{MatchExpressions: []NodeSelectorRequirement{{Key: "a", Operator: OpIn, Values: []string{"x"}}, {Key: "b", Operator: OpLt, Values: []string{"-3"}}}},
+						{}, // an empty term is allowed; it matches nothing
+					}},
+					PreferredDuringSchedulingIgnoredDuringExecution: []PreferredSchedulingTerm{{Weight: 1}, {Weight: 100,
+						Preference: NodeSelectorTerm{MatchExpressions: []NodeSelectorRequirement{{Key: "c", Operator: OpDoesNotExist}}}}},
+				},
+				PodAntiAffinity: &PodAntiAffinity{
+					RequiredDuringSchedulingIgnoredDuringExecution: []PodAffinityTerm{{TopologyKey: HostnameTopologyKey}},
+				},
+			}
+			o.Pod.Tolerations = []Toleration{{Operator: "Exists"}, {Key: "k", Value: "v"}, {Key: "k", Operator: "Exists", Effect: "NoExecute", TolerationSeconds: new(int64)}}
+			o.Pod.TopologySpreadConstraints = []TopologySpreadConstraint{
+				{MaxSkew: 1, TopologyKey: "zone"}, {MaxSkew: 3, TopologyKey: "zone", WhenUnsatisfiable: ScheduleAnyway},
+			}
+			o.Pod.PriorityClassName = PrioritySystemNodeCritical
+			o.Pod.Priority = int32p(2000001000)
+		}, nil},
+		{"the brief's example", "deployment", func(o *Object) {
+			podSpec(o).Affinity = &Affinity{NodeAffinity: &NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &NodeSelector{
+				NodeSelectorTerms: []NodeSelectorTerm{{MatchExpressions: []NodeSelectorRequirement{
+					{Key: "a", Operator: OpExists}, {Key: "b", Operator: "Equals", Values: []string{"x"}},
+				}}},
+			}}}
+		}, []string{
+			"spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[1].operator: must be one of In, NotIn, Exists, DoesNotExist, Gt, Lt",
+		}},
+		{"node selector", "pod", func(o *Object) {
+			o.Pod.NodeSelector = map[string]string{"bad key": "v", "disk": "s s d"}
+		}, []string{
+			`spec.nodeSelector: invalid key "bad key": name part must consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit (e.g. "app.kubernetes.io/name")`,
+			`spec.nodeSelector.disk: invalid value "s s d": must be empty or consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit`,
+		}},
+		{"node affinity", "pod", func(o *Object) {
+			o.Pod.Affinity = &Affinity{NodeAffinity: &NodeAffinity{
+				RequiredDuringSchedulingIgnoredDuringExecution: &NodeSelector{NodeSelectorTerms: []NodeSelectorTerm{{MatchExpressions: []NodeSelectorRequirement{
+					{Key: "a", Operator: OpIn},
+					{Key: "b", Operator: OpNotIn, Values: []string{}},
+					{Key: "c", Operator: OpExists, Values: []string{"x"}},
+					{Key: "d", Operator: OpDoesNotExist, Values: []string{"x"}},
+					{Key: "e", Operator: OpGt, Values: []string{"1", "2"}},
+					{Key: "f", Operator: OpLt},
+					{Key: "g", Operator: OpGt, Values: []string{"1.5"}},
+					{Key: "", Operator: OpExists},
+					{Key: "-h", Operator: ""},
+					{Key: "i", Operator: "in", Values: []string{"x"}},
+					{Key: "j", Operator: OpIn, Values: []string{"any value: node selectors do not check values"}},
+				}}}},
+				PreferredDuringSchedulingIgnoredDuringExecution: []PreferredSchedulingTerm{
+					{Weight: 0}, {Weight: 101, Preference: NodeSelectorTerm{MatchExpressions: []NodeSelectorRequirement{{Key: "k", Operator: OpLt, Values: []string{"x"}}}}},
+				},
+			}}
+		}, []string{
+			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values: required: at least one value when operator is In",
+			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[1].values: required: at least one value when operator is NotIn",
+			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[2].values: must be empty when operator is Exists",
+			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[3].values: must be empty when operator is DoesNotExist",
+			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[4].values: must hold exactly one value when operator is Gt, got 2",
+			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[5].values: must hold exactly one value when operator is Lt, got 0",
+			`spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[6].values[0]: must be an integer when operator is Gt, got "1.5"`,
+			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[7].key: required",
+			`spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[8].key: invalid key "-h": name part must consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit (e.g. "app.kubernetes.io/name")`,
+			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[8].operator: required: must be one of In, NotIn, Exists, DoesNotExist, Gt, Lt",
+			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[9].operator: must be one of In, NotIn, Exists, DoesNotExist, Gt, Lt",
+			"spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: must be between 1 and 100, got 0",
+			"spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[1].weight: must be between 1 and 100, got 101",
+			`spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[1].preference.matchExpressions[0].values[0]: must be an integer when operator is Lt, got "x"`,
+		}},
+		{"required node affinity without terms", "pod", func(o *Object) {
+			o.Pod.Affinity = &Affinity{NodeAffinity: &NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &NodeSelector{}}}
+		}, []string{"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: required: at least one node selector term"}},
+		{"pod anti-affinity", "deployment", func(o *Object) {
+			podSpec(o).Affinity = &Affinity{PodAntiAffinity: &PodAntiAffinity{
+				RequiredDuringSchedulingIgnoredDuringExecution: []PodAffinityTerm{
+					{LabelSelector: &LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+					{TopologyKey: "topology.kubernetes.io/zone"},
+					{TopologyKey: HostnameTopologyKey, LabelSelector: &LabelSelector{MatchExpressions: []LabelSelectorRequirement{
+						{Key: "app", Operator: OpGt, Values: []string{"1"}},
+						{Key: "tier", Operator: OpIn, Values: []string{"front end"}},
+						{Key: "x", Operator: OpExists},
+					}}},
+				},
+				PreferredDuringSchedulingIgnoredDuringExecution: []WeightedPodAffinityTerm{
+					{Weight: -1, PodAffinityTerm: PodAffinityTerm{TopologyKey: HostnameTopologyKey}},
+					{Weight: 10, PodAffinityTerm: PodAffinityTerm{TopologyKey: "zone"}},
+				},
+			}}
+		}, []string{
+			"spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey: required",
+			"spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[1].topologyKey: only kubernetes.io/hostname is supported yet",
+			"spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[2].labelSelector.matchExpressions[0].operator: must be one of In, NotIn, Exists, DoesNotExist",
+			`spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[2].labelSelector.matchExpressions[1].values[0]: invalid value "front end": must be empty or consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit`,
+			"spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: must be between 1 and 100, got -1",
+			"spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[1].podAffinityTerm.topologyKey: only kubernetes.io/hostname is supported yet",
+		}},
+		{"tolerations", "pod", func(o *Object) {
+			secs := int64(60)
+			o.Pod.Tolerations = []Toleration{
+				{Operator: "Equal", Value: "v"},
+				{Value: "v"},
+				{Key: "k", Operator: "Exists", Value: "v"},
+				{Key: "k", Operator: "exists"},
+				{Key: "k", Effect: "NoScheduleX"},
+				{Key: "k", Effect: "NoSchedule", TolerationSeconds: &secs},
+				{Key: "k", TolerationSeconds: &secs},
+				{Key: "bad key", Value: "has space"},
+			}
+		}, []string{
+			"spec.tolerations[0].key: required unless operator is Exists (an empty key with operator Exists tolerates every taint)",
+			"spec.tolerations[1].key: required unless operator is Exists (an empty key with operator Exists tolerates every taint)",
+			`spec.tolerations[2].value: must be empty when operator is Exists, got "v"`,
+			"spec.tolerations[3].operator: must be one of Equal, Exists",
+			"spec.tolerations[4].effect: must be one of NoSchedule, PreferNoSchedule, NoExecute, or empty for every effect",
+			"spec.tolerations[5].tolerationSeconds: may only be set when effect is NoExecute",
+			"spec.tolerations[6].tolerationSeconds: may only be set when effect is NoExecute",
+			`spec.tolerations[7].key: invalid key "bad key": name part must consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit (e.g. "app.kubernetes.io/name")`,
+			`spec.tolerations[7].value: invalid value "has space": must be empty or consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit`,
+		}},
+		{"topology spread constraints", "pod", func(o *Object) {
+			o.Pod.TopologySpreadConstraints = []TopologySpreadConstraint{
+				{MaxSkew: 0, TopologyKey: "zone"},
+				{MaxSkew: 1},
+				{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: "Never"},
+				{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: DoNotSchedule},
+				{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: ScheduleAnyway},
+				{MaxSkew: 1, TopologyKey: "a b", LabelSelector: &LabelSelector{MatchExpressions: []LabelSelectorRequirement{{Key: "app", Operator: OpIn}}}},
+			}
+		}, []string{
+			"spec.topologySpreadConstraints[0].maxSkew: must be >= 1, got 0",
+			"spec.topologySpreadConstraints[1].topologyKey: required",
+			"spec.topologySpreadConstraints[2].whenUnsatisfiable: must be one of DoNotSchedule, ScheduleAnyway",
+			`spec.topologySpreadConstraints[3].topologyKey: duplicate constraint on "zone" with whenUnsatisfiable DoNotSchedule (also spec.topologySpreadConstraints[0])`,
+			`spec.topologySpreadConstraints[5].topologyKey: invalid key "a b": name part must consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit (e.g. "app.kubernetes.io/name")`,
+			"spec.topologySpreadConstraints[5].labelSelector.matchExpressions[0].values: required: at least one value when operator is In",
+		}},
+		{"host ports", "pod", func(o *Object) {
+			o.Pod.Containers[0].Ports = []ContainerPort{
+				{ContainerPort: 80, HostPort: 8080}, {ContainerPort: 81, HostPort: 8080, Protocol: "UDP"}, {ContainerPort: 82, HostPort: -1},
+				{ContainerPort: 83, HostPort: 65536}, {ContainerPort: 84}, {ContainerPort: 85},
+			}
+			o.Pod.Containers = append(o.Pod.Containers, Container{Name: "b", Image: "b", Ports: []ContainerPort{
+				{ContainerPort: 90, HostPort: 8080, Protocol: "TCP"}, {ContainerPort: 0, HostPort: 8081}, {ContainerPort: 91, HostPort: 8081},
+			}})
+		}, []string{
+			"spec.containers[0].ports[2].hostPort: must be between 0 and 65535, got -1",
+			"spec.containers[0].ports[3].hostPort: must be between 0 and 65535, got 65536",
+			"spec.containers[1].ports[1].containerPort: must be between 1 and 65535, got 0",
+			"spec.containers[1].ports[0].hostPort: duplicate host port 8080/TCP (also spec.containers[0].ports[0])",
+			"spec.containers[1].ports[2].hostPort: duplicate host port 8081/TCP (also spec.containers[1].ports[1])",
+		}},
+		{"priority class not found", "deployment", func(o *Object) { podSpec(o).PriorityClassName = "urgent" },
+			[]string{`spec.template.spec.priorityClassName: "urgent" not found (classes: default, high, low, system-cluster-critical, system-node-critical)`}},
+		{"priority differs from its class", "pod", func(o *Object) {
+			o.Pod.PriorityClassName = PriorityHigh
+			o.Pod.Priority = int32p(5)
+		}, []string{`spec.priority: must be 1000000, the value of priorityClassName "high", or unset; got 5`}},
+		{"priority without a class", "pod", func(o *Object) { o.Pod.Priority = int32p(MaxUserPriority) }, nil},
+		{"negative priority without a class", "pod", func(o *Object) { o.Pod.Priority = int32p(-2147483648) }, nil},
+		{"system priority without a class", "pod", func(o *Object) { o.Pod.Priority = int32p(MaxUserPriority + 1) },
+			[]string{"spec.priority: must be <= 1000000000 without a priorityClassName (higher values belong to the system classes), got 1000000001"}},
+		{"selector with expressions", "deployment", func(o *Object) {
+			o.Deployment.Selector.MatchExpressions = []LabelSelectorRequirement{{Key: "tier", Operator: OpIn, Values: []string{"frontend", "backend"}}}
+		}, nil},
+		{"selector expression does not match the template", "deployment", func(o *Object) {
+			o.Deployment.Selector.MatchExpressions = []LabelSelectorRequirement{{Key: "tier", Operator: OpDoesNotExist}}
+		}, []string{"spec.selector: does not match template labels"}},
+		{"bad selector expression", "deployment", func(o *Object) {
+			o.Deployment.Selector.MatchExpressions = []LabelSelectorRequirement{{Key: "tier", Operator: OpLt, Values: []string{"3"}}}
+		}, []string{
+			"spec.selector.matchExpressions[0].operator: must be one of In, NotIn, Exists, DoesNotExist",
+			"spec.selector: does not match template labels",
+		}},
 
 		// kinds
 		{"unsupported kind", "pod", func(o *Object) { o.Kind = "Service" },

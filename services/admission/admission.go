@@ -14,6 +14,7 @@ import (
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/events/placement"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
@@ -56,7 +57,7 @@ func (s *Service) Name() string { return Name }
 func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
 		{Stream: events.StreamIntents},
-		{Stream: events.StreamDecisions, Filters: []string{events.SubjectAdmissionAll}},
+		{Stream: events.StreamDecisions, Filters: []string{events.SubjectAdmissionAll, events.SubjectNodeDecisionAll}},
 	}
 }
 
@@ -67,7 +68,7 @@ func (s *Service) Apply(r events.Record) {
 	}
 	s.applied[r.Stream] = r.Seq
 	switch e := r.Event.(type) {
-	case *events.IntentApplied, *events.IntentDeleted:
+	case *events.IntentApplied, *events.IntentDeleted, *events.IntentCordon:
 		if !s.decided[r.Seq] {
 			s.pending[r.Seq] = pendingIntent{seq: r.Seq, env: r.Envelope, ev: e}
 		}
@@ -81,6 +82,9 @@ func (s *Service) Apply(r events.Record) {
 	case *events.AdmissionRejected:
 		s.verdict(e.IntentSeq)
 		s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
+	case *events.NodeCordoned:
+		s.verdict(e.IntentSeq)
+		s.object("node", events.ClusterScope, e.Node).lastSeq = r.Seq
 	}
 }
 
@@ -130,6 +134,8 @@ func target(e events.Event) (kind, ns, name string) {
 		return e.Kind, e.Namespace, e.Name
 	case *events.IntentDeleted:
 		return e.Kind, e.Namespace, e.Name
+	case *events.IntentCordon:
+		return "node", events.ClusterScope, e.Node
 	}
 	return "", "", ""
 }
@@ -149,6 +155,8 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 		return d
 	}
 	switch e := p.ev.(type) {
+	case *events.IntentCordon:
+		return s.cordon(p, e, o)
 	case *events.IntentDeleted:
 		if !o.exists {
 			return reject(events.OpDelete, fmt.Sprintf("%s %q not found in namespace %q", kind, name, ns))
@@ -206,7 +214,35 @@ func Check(e *events.IntentApplied) (manifest.Object, []string) {
 	if errs := manifest.Validate(obj); len(errs) > 0 {
 		reasons = append(reasons, reasonsOf(errs)...)
 	}
+	reasons = append(reasons, checkPlacement(obj)...)
 	return obj, reasons
+}
+
+// rules caches compiled placement rules: compiling is deterministic, and a
+// workload's rule is judged again on every apply.
+var rules placement.Cache
+
+// checkPlacement compiles the pod's placement rule (annotation
+// gantry.dev/placement on the pod template of a Deployment, on the Pod
+// itself) so that a rule that does not compile, or could cost too much, is
+// refused here rather than found unschedulable on every node.
+func checkPlacement(obj manifest.Object) []string {
+	var annotations map[string]string
+	var path string
+	switch {
+	case obj.Deployment != nil:
+		annotations, path = obj.Deployment.Template.Metadata.Annotations, "spec.template.metadata.annotations"
+	case obj.Pod != nil:
+		annotations, path = obj.Metadata.Annotations, "metadata.annotations"
+	}
+	expr, ok := annotations[manifest.AnnotationPlacement]
+	if !ok {
+		return nil
+	}
+	if _, err := rules.Get(expr); err != nil {
+		return []string{fmt.Sprintf("%s[%s]: %v", path, manifest.AnnotationPlacement, err)}
+	}
+	return nil
 }
 
 func reasonsOf(err error) []string {

@@ -70,7 +70,7 @@ func (s *Service) Flush(ctx context.Context) error {
 	if len(s.c.Dirty) == 0 && sameSeqs(s.progress, s.c.Applied) {
 		return nil
 	}
-	var futs []jetstream.PubAckFuture
+	byBucket := map[string][]*nats.Msg{}
 	put := func(bucket, key string, v any) error {
 		m := nats.NewMsg("$KV." + bucket + "." + key)
 		if v == nil {
@@ -82,11 +82,7 @@ func (s *Service) Flush(ctx context.Context) error {
 			}
 			m.Data = b
 		}
-		f, err := s.js.PublishMsgAsync(m)
-		if err != nil {
-			return fmt.Errorf("write %s/%s: %w", bucket, key, err)
-		}
-		futs = append(futs, f)
+		byBucket[bucket] = append(byBucket[bucket], m)
 		return nil
 	}
 	for d, seqs := range s.c.Dirty {
@@ -123,13 +119,16 @@ func (s *Service) Flush(ctx context.Context) error {
 	if err := put(bus.BucketProjector, bus.KeyProgress, Progress{Applied: applied}); err != nil {
 		return err
 	}
-	for _, f := range futs {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("write read model: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
+	// Records first, the progress record last: a reader that sees the
+	// progress sees every record it covers.
+	for _, b := range []string{bus.BucketPods, bus.BucketWorkloads, bus.BucketNodes, bus.BucketProjector} {
+		msgs := byBucket[b]
+		for len(msgs) > 0 {
+			chunk := msgs[:min(len(msgs), bus.MaxBatch)]
+			msgs = msgs[len(chunk):]
+			if _, _, err := bus.PublishAtomicMsgs(ctx, s.js, chunk); err != nil {
+				return fmt.Errorf("write read model %s: %w", b, err)
+			}
 		}
 	}
 	s.c.ClearDirty()
