@@ -222,6 +222,12 @@ func validatePriority(errs *FieldErrors, path string, s PodSpec) {
 	if s.Priority != nil && *s.Priority > MaxUserPriority {
 		errs.addf(ppath, "must be <= %d without a priorityClassName (higher values belong to the system classes), got %d", MaxUserPriority, *s.Priority)
 	}
+	// A negative priority set by hand is refused: work that should yield to
+	// everything names the class "low" (-1000), so the ordering below the
+	// default stays one the cluster defines.
+	if s.Priority != nil && *s.Priority < 0 {
+		errs.addf(ppath, "must be >= 0, got %d; for work that yields to everything use priorityClassName %q", *s.Priority, PriorityLow)
+	}
 }
 
 // hostPortKey is "8080/TCP": a host port is unique per protocol in a pod.

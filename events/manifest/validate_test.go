@@ -400,7 +400,7 @@ func TestValidate(t *testing.T) {
 			o.Pod.Priority = int32p(5)
 		}, []string{`spec.priority: must be 1000000, the value of priorityClassName "high", or unset; got 5`}},
 		{"priority without a class", "pod", func(o *Object) { o.Pod.Priority = int32p(MaxUserPriority) }, nil},
-		{"negative priority without a class", "pod", func(o *Object) { o.Pod.Priority = int32p(-2147483648) }, nil},
+		{"negative priority without a class", "pod", func(o *Object) { o.Pod.Priority = int32p(-5) }, []string{`spec.priority: must be >= 0, got -5; for work that yields to everything use priorityClassName "low"`}},
 		{"system priority without a class", "pod", func(o *Object) { o.Pod.Priority = int32p(MaxUserPriority + 1) },
 			[]string{"spec.priority: must be <= 1000000000 without a priorityClassName (higher values belong to the system classes), got 1000000001"}},
 		{"selector with expressions", "deployment", func(o *Object) {
