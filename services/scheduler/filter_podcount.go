@@ -1,20 +1,24 @@
 package scheduler
 
-import (
-	"github.com/gantry-sh/gantry/events"
-	"github.com/gantry-sh/gantry/projections"
-)
+// NamePodCount names the PodCount filter.
+const NamePodCount = "PodCount"
 
-// PodCount refuses nodes that already run as many pods as they allow.
+const reasonTooManyPods = "Too many pods"
+
+// PodCount refuses nodes that already run as many pods as they allow (their
+// allocatable "pods"; no limit when they give none).
 type PodCount struct{}
 
 // Name implements Filter.
-func (PodCount) Name() string { return "PodCount" }
+func (PodCount) Name() string { return NamePodCount }
+
+// Relevant implements Filter.
+func (PodCount) Relevant(*PodInfo) bool { return true }
 
 // Filter implements Filter.
-func (PodCount) Filter(_ *projections.Pod, n *NodeState) string {
-	if max, ok := n.Allocatable[events.ResourcePods]; ok && n.Requested[events.ResourcePods]+1 > max {
-		return "Too many pods"
+func (PodCount) Filter(_ *PodInfo, n *NodeState) string {
+	if n.maxPods >= 0 && n.pods+1 > n.maxPods {
+		return reasonTooManyPods
 	}
 	return ""
 }

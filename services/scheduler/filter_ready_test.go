@@ -1,28 +1,22 @@
-package scheduler_test
+package scheduler
 
-import (
-	"testing"
-
-	"github.com/gantry-sh/gantry/projections"
-	"github.com/gantry-sh/gantry/services/scheduler"
-)
+import "testing"
 
 func TestNodeReadyFilter(t *testing.T) {
-	f := scheduler.NodeReady{}
-	if f.Name() != "NodeReady" {
-		t.Errorf("name = %q", f.Name())
+	f := NodeReady{}
+	if f.Name() != NameNodeReady || !f.Relevant(testPod()) {
+		t.Errorf("name %q, relevant %v", f.Name(), f.Relevant(testPod()))
 	}
-	cases := []struct {
+	for _, tc := range []struct {
 		ready bool
 		want  string
 	}{
 		{true, ""},
 		{false, "node(s) were not ready"},
-	}
-	for _, tc := range cases {
-		n := node("n1", 1000, 1<<30, 0)
+	} {
+		n := testNode("n1", 1000, 1<<30, 0)
 		n.Ready = tc.ready
-		if got := f.Filter(&projections.Pod{}, n); got != tc.want {
+		if got := f.Filter(testPod(), n); got != tc.want {
 			t.Errorf("ready=%v: %q, want %q", tc.ready, got, tc.want)
 		}
 	}

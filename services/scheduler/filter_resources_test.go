@@ -1,51 +1,61 @@
-package scheduler_test
+package scheduler
 
 import (
 	"testing"
 
-	"github.com/gantry-sh/gantry/events"
-	"github.com/gantry-sh/gantry/services/scheduler"
+	"github.com/gantry-sh/gantry/events/manifest"
 )
 
 func TestResourceFitFilter(t *testing.T) {
-	f := scheduler.ResourceFit{}
-	if f.Name() != "ResourceFit" {
-		t.Errorf("name = %q", f.Name())
+	f := ResourceFit{}
+	if f.Name() != NameResourceFit {
+		t.Errorf("name %q", f.Name())
 	}
+	if f.Relevant(testPod()) || !f.Relevant(testPod(requests("cpu", "1m"))) {
+		t.Error("relevant only to pods that request something")
+	}
+	const gpu = "example.com/gpu"
 	cases := []struct {
-		name     string
-		cpu, mem string // the pod's requests
-		usedCPU  int64
-		usedMem  int64
-		want     string
+		name string
+		req  []string // the pod's requests
+		used []string // requests of a pod already on the node
+		want string
 	}{
-		{"fits an empty node", "500m", "512Mi", 0, 0, ""},
-		{"fits exactly", "1", "1Gi", 0, 0, ""},
-		{"fits what is left exactly", "250m", "256Mi", 750, 768 << 20, ""},
-		{"one millicore too many", "1001m", "", 0, 0, "Insufficient cpu"},
-		{"cpu taken by others", "500m", "", 600, 0, "Insufficient cpu"},
-		{"one byte too many", "", "1073741825", 0, 0, "Insufficient memory"},
-		{"memory taken by others", "", "512Mi", 0, 768 << 20, "Insufficient memory"},
-		{"cpu is checked before memory", "2", "2Gi", 0, 0, "Insufficient cpu"},
-		{"no requests fit a full node", "", "", 1000, 1 << 30, ""},
-		{"no requests fit an over-committed node", "", "", 5000, 5 << 30, ""},
+		{"fits an empty node", []string{"cpu", "500m", "memory", "512Mi"}, nil, ""},
+		{"fits exactly", []string{"cpu", "1", "memory", "1Gi"}, nil, ""},
+		{"fits what is left exactly", []string{"cpu", "250m", "memory", "256Mi"}, []string{"cpu", "750m", "memory", "768Mi"}, ""},
+		{"one millicore too many", []string{"cpu", "1001m"}, nil, "Insufficient cpu"},
+		{"cpu taken by others", []string{"cpu", "500m"}, []string{"cpu", "600m"}, "Insufficient cpu"},
+		{"one byte too many", []string{"memory", "1073741825"}, nil, "Insufficient memory"},
+		{"memory taken by others", []string{"memory", "512Mi"}, []string{"memory", "768Mi"}, "Insufficient memory"},
+		{"cpu is checked before memory", []string{"cpu", "2", "memory", "2Gi"}, nil, "Insufficient cpu"},
+		{"extended resource declared", []string{gpu, "2"}, nil, ""},
+		{"extended resource exhausted", []string{gpu, "2"}, []string{gpu, "3"}, "Insufficient " + gpu},
+		{"extended resource not declared", []string{"example.com/fpga", "1"}, nil, "Insufficient example.com/fpga"},
+		{"extended after memory", []string{"memory", "2Gi", gpu, "9"}, nil, "Insufficient memory"},
+		{"no requests fit a full node", nil, []string{"cpu", "1", "memory", "1Gi", gpu, "4"}, ""},
+		{"a limit without a request is the request", nil, nil, "Insufficient cpu"},
 	}
-	for _, tc := range cases {
-		n := node("n1", 1000, 1<<30, 0)
-		n.Requested[events.ResourceCPU] = tc.usedCPU
-		n.Requested[events.ResourceMemory] = tc.usedMem
-		if got := f.Filter(podRequesting(tc.cpu, tc.mem, nil), n); got != tc.want {
+	for i, tc := range cases {
+		n := testNode("n1", 1000, 1<<30, 0, offers(gpu, 4))
+		if tc.used != nil {
+			on(n, testPod(requests(tc.used...)))
+		}
+		p := testPod(requests(tc.req...))
+		if i == len(cases)-1 {
+			p = testPod(spec(func(s *manifest.PodSpec) {
+				s.Containers[0].Resources.Limits = manifest.ResourceList{"cpu": manifest.MustQuantity("2")}
+			}))
+		}
+		if got := f.Filter(p, n); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }
 
 func TestResourceFitOnANodeWithoutTheResource(t *testing.T) {
-	n := &scheduler.NodeState{Name: "n1", Ready: true, Allocatable: map[string]int64{}, Requested: map[string]int64{}, Owners: map[string]int{}}
-	if got := (scheduler.ResourceFit{}).Filter(podRequesting("1m", "", nil), n); got != "Insufficient cpu" {
+	n := testNode("n1", 0, 0, 0)
+	if got := (ResourceFit{}).Filter(testPod(requests("cpu", "1m")), n); got != "Insufficient cpu" {
 		t.Errorf("cpu request on a node offering none: %q", got)
-	}
-	if got := (scheduler.ResourceFit{}).Filter(podRequesting("", "", nil), n); got != "" {
-		t.Errorf("no request on a node offering none: %q", got)
 	}
 }

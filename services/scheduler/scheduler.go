@@ -2,6 +2,53 @@
 // pipeline: cheap filters first, then scorers; every rejection and score has
 // a name, and those names become the reasons carried by PodBound and
 // PodUnschedulable.
+//
+// Filters, in order (each in its own file): NodeReady, NodeUnschedulable
+// (cordon), TaintToleration, NodeAffinity (nodeSelector and required node
+// affinity), PlacementRule (CEL), PodCount, ResourceFit (cpu, memory and
+// extended resources), HostPorts, PodAntiAffinity, TopologySpread. A pod is
+// checked only against the filters that can turn a node down for it.
+//
+// Scorers, 0 to 100 each, summed with weights: the policy (MostAllocated for
+// bin packing, the default, or LeastAllocated for spreading) ×1,
+// WorkloadSpread ×1, NodeAffinity (preferred) ×2, TaintToleration
+// (PreferNoSchedule) ×3, PodAntiAffinity (preferred) ×2, TopologySpread
+// (ScheduleAnyway) ×2. Ties go to the first node in the scan order.
+//
+// Like Kubernetes (percentageOfNodesToScore), a pod's scan stops once it has
+// found max(100, 5% of the nodes) feasible nodes, starting where the previous
+// pod's scan stopped so placements spread over the cluster; a pod that fits
+// nowhere has been checked against every node, so its reasons count them
+// all. Clusters of up to 100 nodes are always scanned whole, in name order.
+//
+// Pending pods are placed highest priority first, then oldest first. A pod
+// found unschedulable is examined again only after something that could let
+// it fit: a node joins, changes, comes back or is uncordoned; a pod leaves a
+// node, ends or starts deleting; a preemptor's hold ends; for pods with
+// topology spread constraints, a pod lands anywhere (Service.gen). A pod that
+// fits nowhere may preempt lower-priority pods (preempt.go).
+//
+// Performance: the pure core, no NATS; go test -bench 'Decide5000|FilterScore5000'
+// -benchtime 30x, 2 vCPU, go1.26. BenchmarkDecide5000Nodes is one pass
+// placing 1,000 pending pods of 50 workloads over 5,000 ready nodes:
+//
+//	                                                      per pass   bytes    allocs
+//	before: node index rebuilt from the fold every pass,
+//	  maps per node, every node filtered and scored       ~900 ms    243 MB   5.0 M
+//	index kept incrementally in Apply; requirements
+//	  worked out once per pod (PodInfo); resources as
+//	  fields; no allocation per node (reused buffers);
+//	  still every node filtered and scored (ScanAll)      ~155 ms    1.5 MB   15 k
+//	+ stop after max(100, 5%) feasible nodes, from a
+//	  rotating start                                       ~10 ms    1.5 MB   15 k
+//
+// (about 10 µs a pod; the 15 allocations a pod are the decision itself.)
+// BenchmarkFilterScore5000, one pod over 5,000 nodes holding 20 pods each:
+// ~18 µs stopping early, ~130 µs scanning every node, ~95 µs for a pod that
+// fits nowhere (every node filtered, every reason counted). Counting a
+// workload's pods per node in one map per workload rather than one map per
+// node took the every-node scan from ~1,500 µs to ~220 µs (measured under the
+// same load): a map per node cost a cache miss per scored node.
 package scheduler
 
 import (
@@ -12,6 +59,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/placement"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
 )
@@ -23,29 +71,140 @@ const Name = "scheduler"
 // the node passes and a reason ("Insufficient memory") when it does not.
 type Filter interface {
 	Name() string
-	Filter(p *projections.Pod, n *NodeState) string
+	// Relevant reports whether the filter can turn a node down for this pod;
+	// a pass skips the filters that cannot.
+	Relevant(p *PodInfo) bool
+	Filter(p *PodInfo, n *NodeState) string
 }
 
 // Scorer rates a feasible node from 0 to 100.
 type Scorer interface {
 	Name() string
-	Score(p *projections.Pod, n *NodeState) int64
+	// Relevant reports whether the scorer has an opinion about this pod.
+	Relevant(p *PodInfo) bool
+	Score(p *PodInfo, n *NodeState) int64
 }
 
-// Service binds pending pods to nodes.
+// Config tunes the scheduler.
+type Config struct {
+	// Policy is PolicyBinPack ("binpack", the default when empty) or
+	// PolicySpread ("spread").
+	Policy string
+	// PercentageOfNodesToScore: a pod's scan stops once it has found this
+	// share of the nodes feasible, but never fewer than 100 nodes. 0 means
+	// 5; 100 scans every node.
+	PercentageOfNodesToScore int
+}
+
+// Validate reports a configuration New refuses.
+func (c Config) Validate() error {
+	switch c.Policy {
+	case "", PolicyBinPack, PolicySpread:
+	default:
+		return fmt.Errorf("scheduler: unknown policy %q (use %q or %q)", c.Policy, PolicyBinPack, PolicySpread)
+	}
+	if c.PercentageOfNodesToScore < 0 || c.PercentageOfNodesToScore > 100 {
+		return fmt.Errorf("scheduler: percentage of nodes to score %d is not within 0..100", c.PercentageOfNodesToScore)
+	}
+	return nil
+}
+
+// Scorer weights.
+const (
+	weightPolicy          = 1
+	weightWorkloadSpread  = 1
+	weightNodeAffinity    = 2
+	weightTaintToleration = 3
+	weightPodAntiAffinity = 2
+	weightTopologySpread  = 2
+)
+
+// minFeasibleNodesToFind is the fewest feasible nodes a scan looks for
+// before it stops (Kubernetes' minFeasibleNodesToFind).
+const minFeasibleNodesToFind = 100
+
+type weighted struct {
+	Scorer
+	weight int64
+}
+
+// Service binds pending pods to nodes. It keeps, besides the shared fold, an
+// index of its own updated record by record in Apply: a NodeState per node
+// with the pods counted on it, a PodInfo per pod, the pending pods. Decide
+// reads only that state and now; what a pass adds (the pods it places) it
+// takes off again before it returns.
 type Service struct {
+	cfg     Config
 	c       *projections.Cluster
 	filters []Filter
-	scorers []Scorer
+	scorers []weighted
+	rules   *placement.Cache
+
+	nodes       map[string]*NodeState // by name, including names only pods were bound to
+	order       []*NodeState          // known nodes, by name
+	orderDirty  bool
+	infos       map[string]*PodInfo // by pod key: pending pods and the pods counted on nodes
+	pending     map[string]*PodInfo
+	antiPods    []*PodInfo                    // counted pods with required anti-affinity
+	priorities  map[int32]int                 // counted pods by priority
+	byOwner     map[string]map[*NodeState]int // workload uid → its pods per node
+	nominated   map[string]string             // pending pod key → node it preempted pods on
+	softTainted int                           // nodes with a PreferNoSchedule taint
+
+	// gen counts the changes that could let an unschedulable pod fit: a node
+	// joins, changes, comes back or is uncordoned; a pod is removed from a
+	// node, ends, starts deleting; a nomination ends. boundGen counts pods
+	// newly counted on a node, which only matters to topology spread.
+	gen, boundGen uint64
+	bindings      uint64             // PodBound records applied: where scans start
+	tried         map[string]attempt // pod uid → its last unschedulable attempt
+	examined      int                // pods examined by Decide, ever (tests)
+
+	cy cycle
 }
 
-// New returns a scheduler with the default pipeline: ready, pod count and
-// resource fit; scored by spreading a workload's pods, then by free room.
-func New() *Service {
+// attempt is what a pod's last unschedulable verdict saw.
+type attempt struct {
+	gen, boundGen uint64
+	ready         int
+	msg           string
+}
+
+// New returns a scheduler with the default pipeline; New() uses the default
+// Config (bin packing). It panics on a Config that Validate refuses.
+func New(cfg ...Config) *Service {
+	var c Config
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	if err := c.Validate(); err != nil {
+		panic(err)
+	}
+	var policy Scorer = MostAllocated{}
+	if c.Policy == PolicySpread {
+		policy = LeastAllocated{}
+	}
 	return &Service{
-		c:       projections.NewCluster(),
-		filters: []Filter{NodeReady{}, PodCount{}, ResourceFit{}},
-		scorers: []Scorer{WorkloadSpread{}, LeastAllocated{}},
+		cfg: c,
+		c:   projections.NewCluster(),
+		filters: []Filter{NodeReady{}, NodeUnschedulable{}, TaintToleration{}, NodeAffinity{}, PlacementRule{},
+			PodCount{}, ResourceFit{}, HostPorts{}, PodAntiAffinity{}, TopologySpread{}},
+		scorers: []weighted{
+			{policy, weightPolicy},
+			{WorkloadSpread{}, weightWorkloadSpread},
+			{NodeAffinityPreferred{}, weightNodeAffinity},
+			{TaintTolerationScore{}, weightTaintToleration},
+			{PodAntiAffinityPreferred{}, weightPodAntiAffinity},
+			{TopologySpreadScore{}, weightTopologySpread},
+		},
+		rules:      placement.NewCache(0),
+		nodes:      map[string]*NodeState{},
+		infos:      map[string]*PodInfo{},
+		pending:    map[string]*PodInfo{},
+		priorities: map[int32]int{},
+		byOwner:    map[string]map[*NodeState]int{},
+		nominated:  map[string]string{},
+		tried:      map[string]attempt{},
 	}
 }
 
@@ -61,73 +220,77 @@ func (s *Service) Sources() []runner.Source {
 	}
 }
 
-// Apply implements runner.Service.
-func (s *Service) Apply(r events.Record) { s.c.Apply(r) }
-
-// Decide implements runner.Service: place every pending pod, oldest first,
-// against one node index updated as it goes, so a pass never over-commits.
+// Decide implements runner.Service: place every pending pod, highest
+// priority first and then oldest first, against the node index updated as
+// it goes, so a pass never over-commits. A pod found unschedulable is not
+// examined again until something happens that could let it fit (see gen).
 func (s *Service) Decide(now time.Time) []runner.Decision {
-	s.c.ClearDirty()
-	nodes := Index(s.c, now)
+	if s.orderDirty {
+		s.sortOrder()
+	}
+	cy := &s.cy
+	cy.begin(s, now)
+	defer cy.end()
+
+	pods := cy.pendingOrder()
+	noms := cy.nominatedOrder()
 	var out []runner.Decision
-	for _, p := range s.c.SortedPods() {
-		if p.Node != "" || p.Deleting {
+	j := 0
+	for _, pi := range pods {
+		// A pod that preempted others holds its room on that node against
+		// the pods of its priority or lower, until it binds (Kubernetes'
+		// nominated pods).
+		for j < len(noms) && noms[j].priority >= pi.priority {
+			cy.reserve(noms[j])
+			j++
+		}
+		if s.settled(pi, cy.ready) {
 			continue
 		}
-		if d, ok := s.place(p, nodes); ok {
-			out = append(out, d)
+		if pi.node != nil {
+			cy.unplace(pi) // its own reservation
 		}
+		out = cy.decide(pi, out)
 	}
 	return out
 }
 
-func (s *Service) place(p *projections.Pod, nodes []*NodeState) (runner.Decision, bool) {
-	reasons := map[string]int{}
-	var best *NodeState
-	var bestScores []events.Score
-	var bestTotal int64 = -1
-	feasible := 0
-	for _, n := range nodes {
-		if r := s.filter(p, n); r != "" {
-			reasons[r]++
-			continue
-		}
-		feasible++
-		scores := make([]events.Score, len(s.scorers))
-		var total int64
-		for i, sc := range s.scorers {
-			v := sc.Score(p, n)
-			scores[i] = events.Score{Name: sc.Name(), Score: v}
-			total += v
-		}
-		if total > bestTotal { // ties go to the first node by name
-			best, bestScores, bestTotal = n, scores, total
-		}
+// settled reports a pod whose unschedulable verdict still stands: nothing
+// that could let it fit has happened since (the same generation, the same
+// number of ready nodes), and the log holds that verdict.
+func (s *Service) settled(pi *PodInfo, ready int) bool {
+	if pi.pod.Unschedulable == "" {
+		return false
 	}
-	if best == nil {
-		msg := Unschedulable(len(nodes), reasons)
-		if msg == p.Unschedulable {
-			return runner.Decision{}, false // said already; retried when something changes
-		}
-		msgID := fmt.Sprintf("unschedulable/%s/%d", p.UID, p.UnschedulableCount+1)
-		return runner.Decision{
-			Subject: events.PodDecisionSubject(p.Namespace, p.Name),
-			Event:   &events.PodUnschedulable{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Message: msg, Reasons: reasons},
-			Meta:    p.Cause().Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
-			MsgID:   msgID,
-		}, true
+	a, ok := s.tried[pi.uid]
+	return ok && a.msg == pi.pod.Unschedulable && a.gen == s.gen && a.ready == ready &&
+		(len(pi.spreadHard) == 0 || a.boundGen == s.boundGen)
+}
+
+func (s *Service) numFeasibleToFind(n int) int {
+	pct := s.cfg.PercentageOfNodesToScore
+	if pct == 0 {
+		pct = 5
 	}
-	best.Add(p)
+	if pct >= 100 || n <= minFeasibleNodesToFind {
+		return n
+	}
+	k := n * pct / 100
+	if k < minFeasibleNodesToFind {
+		k = minFeasibleNodesToFind
+	}
+	return k
+}
+
+// binding is the PodBound decision for a pod placed on n.
+func (s *Service) binding(pi *PodInfo, n *NodeState, filters []string, scores []events.Score, feasible int) runner.Decision {
+	p := pi.pod
 	epoch := p.Epoch + 1
 	msgID := fmt.Sprintf("bind/%s/%d", p.UID, epoch)
-	names := make([]string, len(s.filters))
-	for i, f := range s.filters {
-		names[i] = f.Name()
-	}
 	return runner.Decision{
-		Subject: events.NodePodSubject(best.Name, p.Namespace, p.Name),
-		Event: &events.PodBound{Pod: planned(p), Node: best.Name, Epoch: epoch,
-			Filters: names, Scores: bestScores, Feasible: feasible},
+		Subject: events.NodePodSubject(n.Name, p.Namespace, p.Name),
+		Event: &events.PodBound{Pod: planned(p), Node: n.Name, Epoch: epoch,
+			Filters: filters, Scores: scores, Feasible: feasible},
 		Meta:  p.Cause().Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
 		MsgID: msgID,
 		// One binding per pod across every node: the expectation covers
@@ -135,16 +298,19 @@ func (s *Service) place(p *projections.Pod, nodes []*NodeState) (runner.Decision
 		// same pod is refused by the log.
 		ExpectLastSeq: bus.Expect(p.LastNodeSeq),
 		ExpectOn:      events.NodePodFilter(p.Namespace, p.Name),
-	}, true
+	}
 }
 
-func (s *Service) filter(p *projections.Pod, n *NodeState) string {
-	for _, f := range s.filters {
-		if r := f.Filter(p, n); r != "" {
-			return r
-		}
+// unschedulable is the PodUnschedulable decision for a pod.
+func unschedulable(p *projections.Pod, msg string, reasons map[string]int, atomic string) runner.Decision {
+	msgID := fmt.Sprintf("unschedulable/%s/%d", p.UID, p.UnschedulableCount+1)
+	return runner.Decision{
+		Subject: events.PodDecisionSubject(p.Namespace, p.Name),
+		Event:   &events.PodUnschedulable{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Message: msg, Reasons: reasons},
+		Meta:    p.Cause().Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
+		MsgID:   msgID,
+		Atomic:  atomic,
 	}
-	return ""
 }
 
 // Unschedulable words a failed placement like Kubernetes does:

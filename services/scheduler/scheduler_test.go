@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
 	"reflect"
 	"strings"
@@ -18,21 +19,6 @@ import (
 )
 
 const ns = "default"
-
-// --- shared helpers for the filter and scorer tables ---
-
-func node(name string, milliCPU, memory, pods int64) *scheduler.NodeState {
-	alloc := map[string]int64{events.ResourceCPU: milliCPU, events.ResourceMemory: memory}
-	if pods > 0 {
-		alloc[events.ResourcePods] = pods
-	}
-	return &scheduler.NodeState{Name: name, Ready: true, Allocatable: alloc, Requested: map[string]int64{}, Owners: map[string]int{}}
-}
-
-func podRequesting(cpu, memory string, owner *events.OwnerRef) *projections.Pod {
-	spec := pt.Requests(manifest.PodSpec{Containers: []manifest.Container{{Name: "app", Image: "nginx"}}}, cpu, memory)
-	return &projections.Pod{Namespace: ns, Name: "p", UID: "p-uid", Owner: owner, Spec: spec}
-}
 
 // deployment is a Deployment whose pods request cpu and memory.
 func deployment(name string, replicas int32, cpu, memory string) manifest.Object {
@@ -51,8 +37,106 @@ type world struct {
 	n   int // pods planned so far
 }
 
-func newWorld(t testing.TB) *world {
-	return &world{t: t, l: pt.NewLog(), svc: scheduler.New(), c: projections.NewCluster()}
+func newWorld(t testing.TB, cfg ...scheduler.Config) *world {
+	return &world{t: t, l: pt.NewLog(), svc: scheduler.New(cfg...), c: projections.NewCluster()}
+}
+
+// nodeInfo is pt.NodeInfo shaped by options.
+func nodeInfo(name string, milliCPU, memory, pods int64, opts ...func(*events.NodeInfo)) events.NodeInfo {
+	i := pt.NodeInfo(name, milliCPU, memory, pods)
+	for _, o := range opts {
+		o(&i)
+	}
+	return i
+}
+
+func withLabels(kv ...string) func(*events.NodeInfo) {
+	return func(i *events.NodeInfo) {
+		i.Labels = map[string]string{}
+		for k := 0; k+1 < len(kv); k += 2 {
+			i.Labels[kv[k]] = kv[k+1]
+		}
+	}
+}
+
+func withTaints(ts ...manifest.Taint) func(*events.NodeInfo) {
+	return func(i *events.NodeInfo) { i.Taints = ts }
+}
+
+func withResource(name string, v int64) func(*events.NodeInfo) {
+	return func(i *events.NodeInfo) {
+		i.Allocatable = maps.Clone(i.Allocatable)
+		i.Allocatable[name] = v
+		i.Capacity = i.Allocatable
+	}
+}
+
+// cordon appends admission's NodeCordoned.
+func (w *world) cordon(node string, unschedulable bool) {
+	w.apply(w.l.Append(events.NodeDecisionSubject(node), &events.NodeCordoned{Node: node, Unschedulable: unschedulable}))
+}
+
+// shaped is a Deployment whose pod template spec f changes.
+func shaped(name string, replicas int32, cpu, memory string, f func(*manifest.PodSpec)) manifest.Object {
+	d := deployment(name, replicas, cpu, memory)
+	if f != nil {
+		f(&d.Deployment.Template.Spec)
+	}
+	return d
+}
+
+func withPriority(p int32) func(*manifest.PodSpec) {
+	return func(s *manifest.PodSpec) { s.Priority = &p }
+}
+
+// bound plans n pods of dep and binds them to node, as if scheduled earlier.
+func (w *world) bound(dep manifest.Object, uid, node string, n int) []events.PodPlanned {
+	pods := w.pending(dep, uid, n)
+	for _, p := range pods {
+		w.apply(w.l.Bound(p, node, 1))
+	}
+	return pods
+}
+
+// storeBatch stores decisions as the runner does: an Atomic group all or
+// none (every expectation is checked before any is stored), others one by
+// one. It returns the groups the log refused.
+func (w *world) storeBatch(ds []runner.Decision) (refused []string) {
+	w.t.Helper()
+	groups := map[string][]runner.Decision{}
+	var order []string
+	for _, d := range ds {
+		if d.Atomic == "" {
+			w.store(d)
+			continue
+		}
+		if _, ok := groups[d.Atomic]; !ok {
+			order = append(order, d.Atomic)
+		}
+		groups[d.Atomic] = append(groups[d.Atomic], d)
+	}
+	for _, key := range order {
+		ok := true
+		for _, d := range groups[key] {
+			if d.ExpectLastSeq != nil {
+				on := d.ExpectOn
+				if on == "" {
+					on = d.Subject
+				}
+				if w.l.LastSeq(on) != *d.ExpectLastSeq {
+					ok = false
+				}
+			}
+		}
+		if !ok {
+			refused = append(refused, key)
+			continue
+		}
+		for _, d := range groups[key] {
+			w.store(d)
+		}
+	}
+	return refused
 }
 
 func (w *world) apply(rs ...events.Record) {
@@ -124,6 +208,7 @@ type outcome struct {
 	bound   map[string]string // pod → node
 	perNode map[string]int
 	unsched map[string]*events.PodUnschedulable
+	evicted map[string]*events.PodDeleted
 }
 
 func outcomes(t testing.TB, ds []runner.Decision) outcome {
@@ -139,6 +224,11 @@ func outcomes(t testing.TB, ds []runner.Decision) outcome {
 			o.perNode[e.Node]++
 		case *events.PodUnschedulable:
 			o.unsched[e.Name] = e
+		case *events.PodDeleted:
+			if o.evicted == nil {
+				o.evicted = map[string]*events.PodDeleted{}
+			}
+			o.evicted[e.Name] = e
 		default:
 			t.Fatalf("unexpected decision %T", d.Event)
 		}
@@ -188,11 +278,11 @@ func TestBindsToTheNodeWithRoom(t *testing.T) {
 	if !reflect.DeepEqual(b.Pod, p) {
 		t.Errorf("bound pod = %+v\nwant the planned pod %+v", b.Pod, p)
 	}
-	if want := []string{"NodeReady", "PodCount", "ResourceFit"}; !reflect.DeepEqual(b.Filters, want) {
+	if want := []string{"NodeReady", "NodeUnschedulable", "TaintToleration", "PodCount", "ResourceFit"}; !reflect.DeepEqual(b.Filters, want) {
 		t.Errorf("filters = %v", b.Filters)
 	}
-	// Once placed: cpu 1000/2000 free = 50, memory (8Gi-256Mi)/8Gi = 96 → 73.
-	if want := []events.Score{{Name: "WorkloadSpread", Score: 100}, {Name: "LeastAllocated", Score: 73}}; !reflect.DeepEqual(b.Scores, want) {
+	// Bin packing, once placed: cpu 1000/2000 = 50, memory 256Mi/8Gi = 3 → 26.
+	if want := []events.Score{{Name: "MostAllocated", Score: 26}, {Name: "WorkloadSpread", Score: 100}}; !reflect.DeepEqual(b.Scores, want) {
 		t.Errorf("scores = %v, want %v", b.Scores, want)
 	}
 	if d.Subject != fmt.Sprintf("gantry.node.b-roomy.pod.%s.%s", ns, p.Name) || d.MsgID != fmt.Sprintf("bind/%s/1", p.UID) ||
@@ -571,6 +661,26 @@ func BenchmarkDecide5000Nodes(b *testing.B) {
 	for b.Loop() {
 		ds := w.svc.Decide(w.l.Now)
 		if len(ds) != 1000 {
+			b.Fatalf("decisions = %d", len(ds))
+		}
+	}
+}
+
+// BenchmarkDecide5000NodesScanAll is the same pass with every node filtered
+// and scored for every pod (PercentageOfNodesToScore 100), to show what
+// stopping early saves.
+func BenchmarkDecide5000NodesScanAll(b *testing.B) {
+	w := newWorld(b, scheduler.Config{PercentageOfNodesToScore: 100})
+	for i := 0; i < 5000; i++ {
+		w.heartbeat(pt.NodeInfo(fmt.Sprintf("node-%04d", i), int64(2000+(i%4)*2000), int64(4+i%8)<<30, 110))
+	}
+	for i := 0; i < 50; i++ {
+		w.pending(deployment(fmt.Sprintf("app%02d", i), 20, []string{"100m", "250m", "500m", "1"}[i%4], []string{"128Mi", "512Mi", "1Gi"}[i%3]), fmt.Sprintf("uid-app%02d", i), 20)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if ds := w.svc.Decide(w.l.Now); len(ds) != 1000 {
 			b.Fatalf("decisions = %d", len(ds))
 		}
 	}

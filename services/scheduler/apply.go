@@ -1,0 +1,201 @@
+package scheduler
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/projections"
+)
+
+// Apply implements runner.Service: fold the record into the shared cluster
+// view, then bring the scheduler's own index up to date for what it touched
+// (the fold names it in Dirty). Pure: no clock, no I/O.
+func (s *Service) Apply(r events.Record) {
+	if r.Seq <= s.c.Applied[r.Stream] {
+		return
+	}
+	s.c.Apply(r)
+	switch e := r.Event.(type) {
+	case *events.PodBound:
+		s.bindings++
+	case *events.PodDeleted:
+		// An eviction names the pod that preempted it; that pod holds the
+		// room on this node until it binds.
+		if e.PreemptedBy != "" && e.Node != "" {
+			s.nominated[e.PreemptedBy] = e.Node
+		}
+	}
+	for key := range s.c.Dirty {
+		switch {
+		case strings.HasPrefix(key, "pod/"):
+			s.syncPod(key[len("pod/"):])
+		case strings.HasPrefix(key, "node/"):
+			s.syncNode(key[len("node/"):])
+		}
+	}
+	s.c.ClearDirty()
+}
+
+// syncPod reconciles the index with the fold's pod: pending, counted on a
+// node (bound and not terminal, deleting included), or nothing.
+func (s *Service) syncPod(key string) {
+	p := s.c.Pods[key]
+	pi := s.infos[key]
+	if pi != nil && (p == nil || p.UID != pi.uid || p.Terminal()) {
+		s.drop(pi)
+		pi = nil
+	}
+	if p == nil || p.Terminal() {
+		return
+	}
+	if pi == nil {
+		pi = newPodInfo(p, s.rules)
+		s.infos[key] = pi
+	}
+	pi.pod = p
+	if p.Node == "" {
+		s.pending[key] = pi
+		return
+	}
+	if pi.node == nil || pi.node.Name != p.Node {
+		delete(s.pending, key)
+		delete(s.tried, pi.uid)
+		s.unnominate(key)
+		if pi.node != nil {
+			s.unbind(pi)
+			s.gen++
+		}
+		pi.deleting = p.Deleting
+		s.bind(pi, s.nodeState(p.Node))
+		s.boundGen++
+	}
+	if pi.deleting != p.Deleting {
+		pi.deleting = p.Deleting // no longer counts toward topology spread
+		s.gen++
+	}
+}
+
+// drop forgets a pod: gone, ended, or replaced by a new incarnation.
+func (s *Service) drop(pi *PodInfo) {
+	if pi.node != nil {
+		s.unbind(pi)
+		s.gen++
+	}
+	delete(s.infos, pi.key)
+	delete(s.pending, pi.key)
+	delete(s.tried, pi.uid)
+	s.unnominate(pi.key)
+}
+
+func (s *Service) unnominate(key string) {
+	if _, ok := s.nominated[key]; ok {
+		delete(s.nominated, key)
+		s.gen++ // the room it held is free for others
+	}
+}
+
+// bind counts a pod on a node.
+func (s *Service) bind(pi *PodInfo, n *NodeState) {
+	n.add(pi)
+	s.priorities[pi.priority]++
+	if pi.owner != "" {
+		m := s.byOwner[pi.owner]
+		if m == nil {
+			m = map[*NodeState]int{}
+			s.byOwner[pi.owner] = m
+		}
+		m[n]++
+	}
+	if len(pi.antiRequired) > 0 {
+		pi.antiSlot = len(s.antiPods)
+		s.antiPods = append(s.antiPods, pi)
+	}
+}
+
+// unbind takes back what bind counted.
+func (s *Service) unbind(pi *PodInfo) {
+	if pi.antiSlot >= 0 {
+		last := s.antiPods[len(s.antiPods)-1]
+		s.antiPods[pi.antiSlot] = last
+		last.antiSlot = pi.antiSlot
+		s.antiPods[len(s.antiPods)-1] = nil
+		s.antiPods = s.antiPods[:len(s.antiPods)-1]
+		pi.antiSlot = -1
+	}
+	if s.priorities[pi.priority]--; s.priorities[pi.priority] <= 0 {
+		delete(s.priorities, pi.priority)
+	}
+	if m := s.byOwner[pi.owner]; m != nil {
+		if m[pi.node]--; m[pi.node] <= 0 {
+			delete(m, pi.node)
+		}
+		if len(m) == 0 {
+			delete(s.byOwner, pi.owner)
+		}
+	}
+	pi.node.remove(pi)
+}
+
+// syncNode reconciles the index with the fold's node.
+func (s *Service) syncNode(name string) {
+	fn := s.c.Nodes[name]
+	if fn == nil {
+		return
+	}
+	n := s.nodeState(name)
+	changed := false
+	if !n.known {
+		n.known = true
+		s.orderDirty = true
+		changed = true
+	}
+	if !sameInfo(n.info, fn.Info) || n.view.Name == "" {
+		if len(n.softTaints) > 0 {
+			s.softTainted--
+		}
+		info := fn.Info
+		info.Name = name
+		n.setInfo(info)
+		if len(n.softTaints) > 0 {
+			s.softTainted++
+		}
+		changed = true
+	}
+	if n.Unschedulable != fn.Unschedulable {
+		n.Unschedulable = fn.Unschedulable
+		changed = true
+	}
+	if fn.LastHeartbeat.After(n.lastHeartbeat) {
+		if fn.LastHeartbeat.Sub(n.lastHeartbeat) >= projections.NodeLostAfter {
+			changed = true // first heard from, or back after a silence: ready again
+		}
+		n.lastHeartbeat = fn.LastHeartbeat
+	}
+	if changed {
+		s.gen++
+	}
+}
+
+func (s *Service) nodeState(name string) *NodeState {
+	n := s.nodes[name]
+	if n == nil {
+		n = newNodeState(name)
+		s.nodes[name] = n
+	}
+	return n
+}
+
+func (s *Service) sortOrder() {
+	s.order = s.order[:0]
+	for _, n := range s.nodes {
+		if n.known {
+			s.order = append(s.order, n)
+		}
+	}
+	sort.Slice(s.order, func(i, j int) bool { return s.order[i].Name < s.order[j].Name })
+	for i, n := range s.order {
+		n.idx = i
+	}
+	s.orderDirty = false
+}

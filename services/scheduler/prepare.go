@@ -1,0 +1,258 @@
+package scheduler
+
+import (
+	"github.com/gantry-sh/gantry/events/manifest"
+)
+
+// prepared is what one pod needs to know of the whole cluster before its
+// nodes are filtered one by one: how many matching pods each topology domain
+// holds, for its anti-affinity and spread constraints (Kubernetes' PreFilter).
+// Worked out once per pod per pass, in one walk over the bound pods; the
+// filters then read a map per node.
+type prepared struct {
+	anti       []domainCount // aligned with PodInfo.antiRequired
+	sym        []domainCount // existing pods' required anti-affinity that selects this pod, one per topology key
+	antiSoft   []domainCount // aligned with PodInfo.antiPreferred
+	spreadHard []spreadState // aligned with PodInfo.spreadHard
+	spreadSoft []spreadState // aligned with PodInfo.spreadSoft
+	softTaints bool          // some node has a PreferNoSchedule taint
+	// owned counts the pod's workload's pods per node (one small map per
+	// workload, not one per node: scoring reads it for every node).
+	owned map[*NodeState]int
+}
+
+// domainCount counts pods per value of a topology key.
+type domainCount struct {
+	key    string
+	counts map[string]int
+}
+
+func (d *domainCount) on(n *NodeState) int {
+	dom, ok := n.Labels[d.key]
+	if !ok {
+		return 0
+	}
+	return d.counts[dom]
+}
+
+// spreadState is one topology spread constraint's view of the cluster: the
+// matching pods in each domain of its key, over the eligible nodes (those
+// that satisfy the pod's node selector and affinity and carry the key), and
+// the smallest and largest count.
+type spreadState struct {
+	key      string
+	maxSkew  int
+	self     int // 1 when the pod matches its own selector (Kubernetes' selfMatchNum)
+	counts   map[string]int
+	min, max int
+}
+
+func (s *spreadState) bounds() {
+	first := true
+	for _, c := range s.counts {
+		if first || c < s.min {
+			s.min = c
+		}
+		if first || c > s.max {
+			s.max = c
+		}
+		first = false
+	}
+	if first {
+		s.min, s.max = 0, 0
+	}
+}
+
+func newDomainCount(d *domainCount, key string) {
+	d.key = key
+	if d.counts == nil {
+		d.counts = map[string]int{}
+	} else {
+		clear(d.counts)
+	}
+}
+
+// needsPrepare reports whether a pod has constraints that count pods across
+// the cluster, or whether some bound pod's anti-affinity could be about it.
+func (p *PodInfo) needsPrepare(antiPods []*PodInfo) bool {
+	return len(p.antiRequired) > 0 || len(p.antiPreferred) > 0 || len(p.spreadHard) > 0 ||
+		len(p.spreadSoft) > 0 || len(antiPods) > 0
+}
+
+// prepare works out p.prep over nodes (every node, in any order) and
+// antiPods (the bound pods with required anti-affinity).
+func (p *PodInfo) prepare(nodes []*NodeState, antiPods []*PodInfo, softTaints bool) {
+	pr := &p.prep
+	pr.softTaints = softTaints
+	pr.anti = resizeDomains(pr.anti, len(p.antiRequired))
+	for i, t := range p.antiRequired {
+		newDomainCount(&pr.anti[i], t.TopologyKey)
+	}
+	pr.antiSoft = resizeDomains(pr.antiSoft, len(p.antiPreferred))
+	for i, t := range p.antiPreferred {
+		newDomainCount(&pr.antiSoft[i], t.PodAffinityTerm.TopologyKey)
+	}
+	pr.spreadHard = resizeSpread(pr.spreadHard, p.spreadHard, p.labels)
+	pr.spreadSoft = resizeSpread(pr.spreadSoft, p.spreadSoft, p.labels)
+
+	if len(p.antiRequired)+len(p.antiPreferred)+len(p.spreadHard)+len(p.spreadSoft) > 0 {
+		for _, n := range nodes {
+			if !n.known {
+				continue
+			}
+			eligible := -1 // spread: worked out once per node, when needed
+			for _, q := range n.bound {
+				if q == p || q.namespace != p.namespace {
+					continue
+				}
+				for i := range p.antiRequired {
+					if selects(p.antiRequired[i].LabelSelector, q.labels) {
+						pr.anti[i].add(n, 1)
+					}
+				}
+				for i := range p.antiPreferred {
+					if selects(p.antiPreferred[i].PodAffinityTerm.LabelSelector, q.labels) {
+						pr.antiSoft[i].add(n, 1)
+					}
+				}
+				if q.deleting || len(p.spreadHard)+len(p.spreadSoft) == 0 {
+					continue // a pod on its way out does not count toward spread, as in Kubernetes
+				}
+				if eligible < 0 {
+					eligible = 0
+					if p.matchesAffinity(n) {
+						eligible = 1
+					}
+				}
+				if eligible == 1 {
+					spreadCount(pr.spreadHard, p.spreadHard, n, q, 1)
+					spreadCount(pr.spreadSoft, p.spreadSoft, n, q, 1)
+				}
+			}
+			// Every eligible domain counts toward the minimum, empty ones too.
+			if len(p.spreadHard)+len(p.spreadSoft) > 0 && (eligible == 1 || (eligible < 0 && p.matchesAffinity(n))) {
+				spreadDomain(pr.spreadHard, n)
+				spreadDomain(pr.spreadSoft, n)
+			}
+		}
+		for i := range pr.spreadHard {
+			pr.spreadHard[i].bounds()
+		}
+		for i := range pr.spreadSoft {
+			pr.spreadSoft[i].bounds()
+		}
+	}
+
+	pr.sym = pr.sym[:0]
+	for _, q := range antiPods {
+		if q.node == nil || q.namespace != p.namespace || q == p {
+			continue
+		}
+		for _, t := range q.antiRequired {
+			if selects(t.LabelSelector, p.labels) {
+				pr.symFor(t.TopologyKey).add(q.node, 1)
+			}
+		}
+	}
+}
+
+func (d *domainCount) add(n *NodeState, delta int) {
+	if dom, ok := n.Labels[d.key]; ok {
+		d.counts[dom] += delta
+	}
+}
+
+func (pr *prepared) symFor(key string) *domainCount {
+	for i := range pr.sym {
+		if pr.sym[i].key == key {
+			return &pr.sym[i]
+		}
+	}
+	if len(pr.sym) < cap(pr.sym) {
+		pr.sym = pr.sym[:len(pr.sym)+1]
+	} else {
+		pr.sym = append(pr.sym, domainCount{})
+	}
+	d := &pr.sym[len(pr.sym)-1]
+	newDomainCount(d, key)
+	return d
+}
+
+func resizeDomains(ds []domainCount, n int) []domainCount {
+	if cap(ds) >= n {
+		return ds[:n]
+	}
+	return append(ds[:cap(ds)], make([]domainCount, n-cap(ds))...)
+}
+
+func resizeSpread(ss []spreadState, cs []manifest.TopologySpreadConstraint, labels map[string]string) []spreadState {
+	if cap(ss) >= len(cs) {
+		ss = ss[:len(cs)]
+	} else {
+		ss = append(ss[:cap(ss)], make([]spreadState, len(cs)-cap(ss))...)
+	}
+	for i, c := range cs {
+		s := &ss[i]
+		s.key, s.maxSkew, s.self, s.min, s.max = c.TopologyKey, int(c.MaxSkew), 0, 0, 0
+		if selects(c.LabelSelector, labels) {
+			s.self = 1
+		}
+		if s.counts == nil {
+			s.counts = map[string]int{}
+		} else {
+			clear(s.counts)
+		}
+	}
+	return ss
+}
+
+func spreadCount(ss []spreadState, cs []manifest.TopologySpreadConstraint, n *NodeState, q *PodInfo, delta int) {
+	for i := range ss {
+		if !selects(cs[i].LabelSelector, q.labels) {
+			continue
+		}
+		if dom, ok := n.Labels[ss[i].key]; ok {
+			ss[i].counts[dom] += delta
+		}
+	}
+}
+
+func spreadDomain(ss []spreadState, n *NodeState) {
+	for i := range ss {
+		if dom, ok := n.Labels[ss[i].key]; ok {
+			if _, seen := ss[i].counts[dom]; !seen {
+				ss[i].counts[dom] = 0
+			}
+		}
+	}
+}
+
+// adjust counts q in (delta 1) or out (delta -1) of node n in p's prepared
+// counts, as if q were bound there or gone: preemption asks "would p fit if
+// these pods were gone".
+func (p *PodInfo) adjust(n *NodeState, q *PodInfo, delta int) {
+	pr := &p.prep
+	if q.namespace != p.namespace {
+		return
+	}
+	for i := range p.antiRequired {
+		if selects(p.antiRequired[i].LabelSelector, q.labels) {
+			pr.anti[i].add(n, delta)
+		}
+	}
+	for _, t := range q.antiRequired {
+		if selects(t.LabelSelector, p.labels) {
+			for i := range pr.sym {
+				if pr.sym[i].key == t.TopologyKey {
+					pr.sym[i].add(n, delta)
+				}
+			}
+		}
+	}
+	if !q.deleting && len(p.spreadHard) > 0 && p.matchesAffinity(n) {
+		spreadCount(pr.spreadHard, p.spreadHard, n, q, delta)
+		for i := range pr.spreadHard {
+			pr.spreadHard[i].bounds()
+		}
+	}
+}
