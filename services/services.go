@@ -32,11 +32,20 @@ type Plane struct {
 	err     error
 }
 
+// Config tunes the services.
+type Config struct {
+	Runner    runner.Config
+	Scheduler scheduler.Config
+}
+
 // Start provisions the log and runs the named services (all when names is
 // empty) until ctx ends.
-func Start(ctx context.Context, conn *bus.Conn, names []string, cfg runner.Config, log zerolog.Logger) (*Plane, error) {
+func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log zerolog.Logger) (*Plane, error) {
 	if len(names) == 0 {
 		names = Names()
+	}
+	if err := cfg.Scheduler.Validate(); err != nil {
+		return nil, err
 	}
 	if err := bus.Provision(ctx, conn.JS, 1); err != nil {
 		return nil, err
@@ -53,13 +62,13 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg runner.Confi
 		case replica.Name:
 			svc = replica.New()
 		case scheduler.Name:
-			svc = scheduler.New()
+			svc = scheduler.New(cfg.Scheduler)
 		case projector.Name:
 			svc = projector.New(conn.JS)
 		default:
 			return nil, fmt.Errorf("unknown service %q (services: %v)", n, Names())
 		}
-		r := runner.New(svc, conn.JS, log, cfg)
+		r := runner.New(svc, conn.JS, log, cfg.Runner)
 		p.runners = append(p.runners, r)
 		p.wg.Add(1)
 		go func() {

@@ -37,7 +37,7 @@ func startCluster(t *testing.T, nodes ...string) *cluster {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	plane, err := services.Start(ctx, conn, nil, runner.Config{Resync: 100 * time.Millisecond}, log)
+	plane, err := services.Start(ctx, conn, nil, services.Config{Runner: runner.Config{Resync: 100 * time.Millisecond}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,13 +103,17 @@ func (c *cluster) verdict(intentID string) events.Event {
 	c.t.Helper()
 	var out events.Event
 	c.eventually("verdict for "+intentID, func() bool {
-		for _, r := range c.records(events.StreamDecisions, events.SubjectAdmissionAll) {
+		for _, r := range append(c.records(events.StreamDecisions, events.SubjectAdmissionAll), c.records(events.StreamDecisions, events.SubjectNodeDecisionAll)...) {
 			switch e := r.Event.(type) {
 			case *events.AdmissionAccepted:
 				if e.IntentID == intentID {
 					out = e
 				}
 			case *events.AdmissionRejected:
+				if e.IntentID == intentID {
+					out = e
+				}
+			case *events.NodeCordoned:
 				if e.IntentID == intentID {
 					out = e
 				}
@@ -355,4 +359,36 @@ func TestCrashedContainerIsRestarted(t *testing.T) {
 		}
 		return false
 	})
+}
+
+func TestCordonedNodeTakesNoNewPods(t *testing.T) {
+	c := startCluster(t, "node-a", "node-b")
+	c.verdict(c.apply(deployment("before", 4, "gantry.local/hello:v1")))
+	c.eventually("4 running pods", func() bool { return len(running(c.pods(), "before")) == 4 })
+	onA := 0
+	for _, p := range running(c.pods(), "before") {
+		if p.Node == "node-a" {
+			onA++
+		}
+	}
+	id := c.submit(events.IntentSubject(events.ClusterScope, "node", "node-a"), &events.IntentCordon{Node: "node-a", Unschedulable: true})
+	if v, ok := c.verdict(id).(*events.NodeCordoned); !ok || !v.Unschedulable {
+		t.Fatalf("cordon verdict: %#v", v)
+	}
+	c.verdict(c.apply(deployment("after", 4, "gantry.local/hello:v1")))
+	c.eventually("4 more running pods", func() bool { return len(running(c.pods(), "after")) == 4 })
+	for _, p := range running(c.pods(), "after") {
+		if p.Node == "node-a" {
+			t.Errorf("pod %s placed on the cordoned node", p.Name)
+		}
+	}
+	stillOnA := 0
+	for _, p := range running(c.pods(), "before") {
+		if p.Node == "node-a" {
+			stillOnA++
+		}
+	}
+	if stillOnA != onA {
+		t.Errorf("cordon moved running pods: %d on node-a before, %d after", onA, stillOnA)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gantry-sh/gantry/node/sim"
 	"github.com/gantry-sh/gantry/services"
 	"github.com/gantry-sh/gantry/services/runner"
+	"github.com/gantry-sh/gantry/services/scheduler"
 )
 
 // nodeFlags configure a node agent, in `up` and in `node`.
@@ -44,7 +45,7 @@ func (f *nodeFlags) register(c *cobra.Command) {
 }
 
 func newUpCmd(g *globals) *cobra.Command {
-	var listen string
+	var listen, policy string
 	var withNode bool
 	var nf nodeFlags
 	c := &cobra.Command{
@@ -54,6 +55,9 @@ func newUpCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkListen(listen); err != nil {
 				return err
+			}
+			if err := (scheduler.Config{Policy: policy}).Validate(); err != nil {
+				return fmt.Errorf("--scheduler-policy: %w", err)
 			}
 			ctx, stop, log, err := g.daemon(cmd)
 			if err != nil {
@@ -76,7 +80,8 @@ func newUpCmd(g *globals) *cobra.Command {
 			}
 			defer conn.Close()
 			start := time.Now()
-			plane, err := services.Start(ctx, conn, nil, runner.Config{Instance: instanceName()}, log)
+			plane, err := services.Start(ctx, conn, nil, services.Config{Runner: runner.Config{Instance: instanceName()},
+				Scheduler: scheduler.Config{Policy: policy}}, log)
 			if err != nil {
 				return err
 			}
@@ -105,12 +110,14 @@ func newUpCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "HOST:PORT for the NATS client port (loopback until authentication lands)")
 	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where the log and node state live")
 	c.Flags().BoolVar(&withNode, "node", true, "run a node agent for this machine in the same process")
+	c.Flags().StringVar(&policy, "scheduler-policy", scheduler.PolicyBinPack, "how the scheduler scores nodes: binpack (most allocated) or spread (least allocated)")
 	nf.register(c)
 	return c
 }
 
 func newServeCmd(g *globals) *cobra.Command {
 	var names []string
+	var policy string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run control-plane services against an external NATS (--nats)",
@@ -126,7 +133,8 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			plane, err := services.Start(ctx, conn, names, runner.Config{Instance: instanceName()}, log)
+			plane, err := services.Start(ctx, conn, names, services.Config{Runner: runner.Config{Instance: instanceName()},
+				Scheduler: scheduler.Config{Policy: policy}}, log)
 			if err != nil {
 				return err
 			}
@@ -137,6 +145,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			return plane.Wait()
 		},
 	}
+	c.Flags().StringVar(&policy, "scheduler-policy", scheduler.PolicyBinPack, "how the scheduler scores nodes: binpack (most allocated) or spread (least allocated)")
 	c.Flags().StringSliceVar(&names, "services", nil, "services to run (default all: "+strings.Join(services.Names(), ",")+")")
 	return c
 }
