@@ -392,3 +392,47 @@ func TestCordonedNodeTakesNoNewPods(t *testing.T) {
 		t.Errorf("cordon moved running pods: %d on node-a before, %d after", onA, stillOnA)
 	}
 }
+
+func TestSchedulingBadInput(t *testing.T) {
+	c := startCluster(t, "node-a")
+	base := deployment("bad", 1, "gantry.local/hello:v1")
+	withAnnotation := func(rule string) string {
+		return strings.Replace(base, "      labels: {app: bad}\n    spec:", "      labels: {app: bad}\n      annotations:\n        gantry.dev/placement: \""+rule+"\"\n    spec:", 1)
+	}
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown resource", strings.Replace(base, "requests: {cpu: 100m, memory: 64Mi}", "requests: {cpu: 100m, memory: 64Mi, gpu: 1}", 1), "gpu"},
+		{"malformed CEL", withAnnotation("node.labels[ == 'a'"), "gantry.dev/placement"},
+		{"runaway CEL", withAnnotation("node.labels.all(a, node.labels.all(b, node.labels.all(c, node.labels.all(d, a + b + c + d != ''))))"), "too expensive"},
+		{"negative priority", strings.Replace(base, "      containers:", "      priority: -3\n      containers:", 1), "spec.template.spec.priority: must be >= 0"},
+	}
+	for _, tc := range cases {
+		r, ok := c.verdict(c.apply(tc.yaml)).(*events.AdmissionRejected)
+		if !ok {
+			t.Errorf("%s: not rejected", tc.name)
+			continue
+		}
+		if got := strings.Join(r.Reasons, "\n"); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: reasons %q do not mention %q", tc.name, got, tc.want)
+		}
+	}
+	// A request above any node's capacity is valid input: the pod waits with
+	// a reason, and the scheduler does not loop on it.
+	huge := strings.Replace(base, "requests: {cpu: 100m, memory: 64Mi}", "requests: {cpu: 500, memory: 64Mi}", 1)
+	c.verdict(c.apply(huge))
+	c.eventually("insufficient cpu reason", func() bool {
+		for _, p := range c.pods() {
+			if p.Owner != nil && p.Owner.Name == "bad" && p.Unschedulable == "0/1 nodes are available: 1 Insufficient cpu." {
+				return true
+			}
+		}
+		return false
+	})
+	before := len(c.records(events.StreamDecisions, events.SubjectPodDecAll))
+	c.verdict(c.apply(deployment("other", 1, "gantry.local/hello:v1"))) // activity that wakes the scheduler
+	c.eventually("the other pod runs", func() bool { return len(running(c.pods(), "other")) == 1 })
+	if after := len(c.records(events.StreamDecisions, events.SubjectPodDecAll)); after-before > 2 {
+		t.Errorf("the unschedulable pod was re-announced: %d new pod decisions", after-before)
+	}
+}
