@@ -80,12 +80,8 @@ func newUpCmd(g *globals) *cobra.Command {
 			}
 			defer conn.Close()
 			start := time.Now()
-			plane, err := services.Start(ctx, conn, nil, services.Config{Runner: runner.Config{Instance: instanceName()},
-				Scheduler: scheduler.Config{Policy: policy}}, log)
+			plane, err := startPlane(ctx, conn, nil, policy, log)
 			if err != nil {
-				return err
-			}
-			if err := plane.WaitReady(ctx, 5*time.Minute); err != nil {
 				return err
 			}
 			log.Info().Dur("replay", time.Since(start)).Msg("control plane ready")
@@ -110,7 +106,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "HOST:PORT for the NATS client port (loopback until authentication lands)")
 	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where the log and node state live")
 	c.Flags().BoolVar(&withNode, "node", true, "run a node agent for this machine in the same process")
-	c.Flags().StringVar(&policy, "scheduler-policy", scheduler.PolicyBinPack, "how the scheduler scores nodes: binpack (most allocated) or spread (least allocated)")
+	policyFlag(c, &policy)
 	nf.register(c)
 	return c
 }
@@ -133,19 +129,15 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			plane, err := services.Start(ctx, conn, names, services.Config{Runner: runner.Config{Instance: instanceName()},
-				Scheduler: scheduler.Config{Policy: policy}}, log)
+			plane, err := startPlane(ctx, conn, names, policy, log)
 			if err != nil {
-				return err
-			}
-			if err := plane.WaitReady(ctx, 5*time.Minute); err != nil {
 				return err
 			}
 			log.Info().Strs("services", names).Msg("services ready")
 			return plane.Wait()
 		},
 	}
-	c.Flags().StringVar(&policy, "scheduler-policy", scheduler.PolicyBinPack, "how the scheduler scores nodes: binpack (most allocated) or spread (least allocated)")
+	policyFlag(c, &policy)
 	c.Flags().StringSliceVar(&names, "services", nil, "services to run (default all: "+strings.Join(services.Names(), ",")+")")
 	return c
 }
@@ -254,6 +246,25 @@ func (g *globals) daemon(cmd *cobra.Command) (context.Context, context.CancelFun
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	return ctx, stop, log, nil
+}
+
+// startPlane runs the named services (all when none) and waits until they
+// have replayed the log.
+func startPlane(ctx context.Context, conn *bus.Conn, names []string, policy string, log zerolog.Logger) (*services.Plane, error) {
+	plane, err := services.Start(ctx, conn, names, services.Config{Runner: runner.Config{Instance: instanceName()},
+		Scheduler: scheduler.Config{Policy: policy}}, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := plane.WaitReady(ctx, 5*time.Minute); err != nil {
+		return nil, err
+	}
+	return plane, nil
+}
+
+func policyFlag(c *cobra.Command, policy *string) {
+	c.Flags().StringVar(policy, "scheduler-policy", scheduler.PolicyBinPack,
+		"how the scheduler scores nodes: binpack (most allocated) or spread (least allocated)")
 }
 
 // instanceName names this process in the services' leases: only the holder
