@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sort"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/manifest"
 )
 
 // Config describes the node an agent runs.
@@ -34,6 +36,25 @@ type Config struct {
 	Version     string
 	// Parallel bounds how many pods are started at once (default 8).
 	Parallel int
+	// Taints the node declares (none by default).
+	Taints []manifest.Taint
+
+	// The fields below serve many agents in one process (gantry sim); a real
+	// agent leaves them zero.
+
+	// HeartbeatJitter, when positive, adds a random 0..HeartbeatJitter to
+	// every heartbeat interval, so agents started together do not heartbeat
+	// together. 0: a fixed HeartbeatEvery.
+	HeartbeatJitter time.Duration
+	// Feed, when set, delivers the decisions addressed to this node and the
+	// agent creates no durable consumer of its own: whoever feeds it follows
+	// gantry.node.<name>.pod.> from at most the log's end before the agent
+	// started, and in order. The agent takes each message and reconciles
+	// exactly as with its own consumer, then calls Ack on it.
+	Feed <-chan jetstream.Msg
+	// Ready, when set, is called once the agent has registered, restored its
+	// state from the log and follows its decisions.
+	Ready func()
 }
 
 // ConsumerName is the durable consumer of a node; renaming it would make the
@@ -129,7 +150,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		labels[k] = v
 	}
 	a.info = events.NodeInfo{Name: a.cfg.Name, Labels: labels, Capacity: capacity, Allocatable: capacity,
-		PodCIDR: a.cfg.PodCIDR, Address: a.cfg.Address, Runtime: a.rt.Name(), Version: a.cfg.Version}
+		PodCIDR: a.cfg.PodCIDR, Address: a.cfg.Address, Runtime: a.rt.Name(), Version: a.cfg.Version, Taints: a.cfg.Taints}
 
 	if err := a.publishObs(ctx, events.ObsNodeSubject(a.cfg.Name), &events.NodeRegistered{Node: a.info}, events.Envelope{}, a.cfg.Name); err != nil {
 		return err
@@ -146,44 +167,21 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer sub.Unsubscribe()
 
-	cons, err := a.conn.JS.CreateOrUpdateConsumer(ctx, events.StreamDecisions, jetstream.ConsumerConfig{
-		Durable:       ConsumerName(a.cfg.Name),
-		FilterSubject: events.NodeFilter(a.cfg.Name),
-		DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       time.Minute,
-		MaxAckPending: 1024,
-	})
-	if err != nil {
-		return fmt.Errorf("node %s consumer: %w", a.cfg.Name, err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("node %s consume: %w", a.cfg.Name, err)
-	}
-	msgs := make(chan jetstream.Msg, 256)
-	go func() {
-		defer close(msgs)
-		for {
-			m, err := it.Next()
-			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
-					return
-				}
-				a.log.Warn().Err(err).Msg("consume decisions")
-				continue
-			}
-			select {
-			case msgs <- m:
-			case <-ctx.Done():
-				return
-			}
+	msgs := a.cfg.Feed
+	if msgs == nil {
+		own, stop, err := a.consume(ctx)
+		if err != nil {
+			return err
 		}
-	}()
-	defer it.Stop()
+		defer stop()
+		msgs = own
+	}
+	if a.cfg.Ready != nil {
+		a.cfg.Ready()
+	}
 
 	a.reconcile(ctx)
-	hb := time.NewTicker(a.cfg.HeartbeatEvery)
+	hb := time.NewTicker(a.heartbeatInterval())
 	defer hb.Stop()
 	resync := time.NewTicker(a.cfg.ResyncEvery)
 	defer resync.Stop()
@@ -227,8 +225,59 @@ func (a *Agent) Run(ctx context.Context) error {
 			if err := a.heartbeat(ctx); err != nil {
 				a.log.Warn().Err(err).Msg("heartbeat")
 			}
+			if a.cfg.HeartbeatJitter > 0 {
+				hb.Reset(a.heartbeatInterval())
+			}
 		}
 	}
+}
+
+// consume follows the node's durable consumer; stop ends it.
+func (a *Agent) consume(ctx context.Context) (<-chan jetstream.Msg, func(), error) {
+	cons, err := a.conn.JS.CreateOrUpdateConsumer(ctx, events.StreamDecisions, jetstream.ConsumerConfig{
+		Durable:       ConsumerName(a.cfg.Name),
+		FilterSubject: events.NodeFilter(a.cfg.Name),
+		DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxAckPending: 1024,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("node %s consumer: %w", a.cfg.Name, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, nil, fmt.Errorf("node %s consume: %w", a.cfg.Name, err)
+	}
+	msgs := make(chan jetstream.Msg, 256)
+	go func() {
+		defer close(msgs)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+					return
+				}
+				a.log.Warn().Err(err).Msg("consume decisions")
+				continue
+			}
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return msgs, it.Stop, nil
+}
+
+// heartbeatInterval is HeartbeatEvery plus, with HeartbeatJitter, a random
+// part of it.
+func (a *Agent) heartbeatInterval() time.Duration {
+	if a.cfg.HeartbeatJitter <= 0 {
+		return a.cfg.HeartbeatEvery
+	}
+	return a.cfg.HeartbeatEvery + rand.N(a.cfg.HeartbeatJitter)
 }
 
 // restore reads the newest decision for every pod of this node and the

@@ -76,7 +76,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.nats, "nats", def, "NATS URL of the cluster (env GANTRY_NATS)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(newUpCmd(g), newServeCmd(g), newNodeCmd(g), newApplyCmd(g), newGetCmd(g), newDescribeCmd(g),
-		newDeleteCmd(g), newLogsCmd(g), newEventsCmd(g), newImageCmd(g))
+		newDeleteCmd(g), newLogsCmd(g), newEventsCmd(g), newImageCmd(g), newSimCmd(g))
 	return root
 }
 

@@ -30,6 +30,7 @@ type nodeFlags struct {
 	runtime  string
 	podCIDR  string
 	labels   []string
+	taints   []string
 	dataDir  string
 	ctrdSock string
 	ctrdNS   string
@@ -40,6 +41,7 @@ func (f *nodeFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.runtime, "runtime", "containerd", "node runtime: containerd, or simulated (no containers; for tests)")
 	c.Flags().StringVar(&f.podCIDR, "pod-cidr", "10.42.0.0/24", "this node's pod CIDR")
 	c.Flags().StringSliceVar(&f.labels, "labels", nil, "node labels, key=value[,key=value]")
+	c.Flags().StringSliceVar(&f.taints, "taints", nil, "node taints, key[=value]:NoSchedule|PreferNoSchedule|NoExecute[,…]")
 	c.Flags().StringVar(&f.ctrdSock, "containerd", "/run/containerd/containerd.sock", "containerd socket")
 	c.Flags().StringVar(&f.ctrdNS, "containerd-namespace", "gantry", "containerd namespace the node's containers live in")
 }
@@ -208,6 +210,10 @@ func runNode(ctx context.Context, g *globals, nf *nodeFlags, url string, log zer
 	if err != nil {
 		return err
 	}
+	taints, err := parseTaints(nf.taints)
+	if err != nil {
+		return err
+	}
 	var rt node.Runtime
 	switch nf.runtime {
 	case "containerd":
@@ -232,7 +238,7 @@ func runNode(ctx context.Context, g *globals, nf *nodeFlags, url string, log zer
 		return err
 	}
 	defer conn.Close()
-	agent := node.New(node.Config{Name: name, Labels: labels, PodCIDR: nf.podCIDR, Version: version}, rt, conn, log)
+	agent := node.New(node.Config{Name: name, Labels: labels, Taints: taints, PodCIDR: nf.podCIDR, Version: version}, rt, conn, log)
 	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
 	return agent.Run(ctx)
 }

@@ -23,7 +23,9 @@ type Config struct {
 	PodCIDR  string
 	// MissingImages are images the simulated store does not have.
 	MissingImages map[string]bool
-	// StartDelay delays a container's start (0: at once).
+	// StartDelay is how long a container takes to start: it is created at
+	// once and reported waiting (ContainerCreating), then runs after the
+	// delay and the runtime signals Changes (0: it runs at once).
 	StartDelay time.Duration
 	Clock      func() time.Time
 }
@@ -31,11 +33,15 @@ type Config struct {
 // Runtime is a simulated node.Runtime.
 type Runtime struct {
 	cfg     Config
+	prefix  netip.Prefix
 	mu      sync.Mutex
 	pods    map[string]*node.PodState // uid → state
 	logs    map[string][]byte         // uid/container → log
-	next    netip.Addr
+	ips     map[netip.Addr]bool       // addresses held by a sandbox
+	next    netip.Addr                // where the search for a free address starts
 	changes chan struct{}
+	// starting holds the containers (uid/container) waiting out StartDelay.
+	starting map[string]*time.Timer
 }
 
 // New returns an empty simulated runtime.
@@ -50,8 +56,41 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Runtime{cfg: cfg, pods: map[string]*node.PodState{}, logs: map[string][]byte{},
-		next: prefix.Masked().Addr().Next(), changes: make(chan struct{}, 1)}, nil
+	prefix = prefix.Masked()
+	if !prefix.Addr().Is4() || prefix.Bits() > 30 {
+		return nil, fmt.Errorf("simulated runtime pod cidr %q: want an IPv4 prefix of /30 or wider", cfg.PodCIDR)
+	}
+	return &Runtime{cfg: cfg, prefix: prefix, pods: map[string]*node.PodState{}, logs: map[string][]byte{},
+		ips: map[netip.Addr]bool{}, next: first(prefix), changes: make(chan struct{}, 1),
+		starting: map[string]*time.Timer{}}, nil
+}
+
+// first is the first address given to pods: the network address and the
+// one after it (the bridge's gateway) are never handed out.
+func first(p netip.Prefix) netip.Addr { return p.Addr().Next().Next() }
+
+// allocate returns a free address of the pod CIDR, the lowest at or after
+// the previous one (wrapping), so addresses are reused only once released
+// and never leave the CIDR. r.mu is held.
+func (r *Runtime) allocate() (netip.Addr, error) {
+	a := r.next
+	for range 1 << (32 - r.prefix.Bits()) {
+		if !r.prefix.Contains(a) || isBroadcast(r.prefix, a) {
+			a = first(r.prefix)
+		}
+		if !r.ips[a] {
+			r.ips[a] = true
+			r.next = a.Next()
+			return a, nil
+		}
+		a = a.Next()
+	}
+	return netip.Addr{}, fmt.Errorf("pod cidr %s is exhausted (%d pods hold an address)", r.prefix, len(r.ips))
+}
+
+func isBroadcast(p netip.Prefix, a netip.Addr) bool {
+	n := a.Next()
+	return !n.IsValid() || !p.Contains(n)
 }
 
 // Name implements node.Runtime.
@@ -95,9 +134,12 @@ func (r *Runtime) CreateSandbox(_ context.Context, pod node.Pod) (string, error)
 	if p := r.pods[pod.UID]; p != nil {
 		return p.IP, nil
 	}
-	r.next = r.next.Next()
-	r.pods[pod.UID] = &node.PodState{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, Epoch: pod.Epoch, IP: r.next.String()}
-	return r.next.String(), nil
+	ip, err := r.allocate()
+	if err != nil {
+		return "", fmt.Errorf("create sandbox of %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	r.pods[pod.UID] = &node.PodState{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, Epoch: pod.Epoch, IP: ip.String()}
+	return ip.String(), nil
 }
 
 // StartContainer implements node.Runtime.
@@ -111,22 +153,56 @@ func (r *Runtime) StartContainer(_ context.Context, pod node.Pod, c manifest.Con
 	if p == nil {
 		return fmt.Errorf("start container %s of %s/%s: no sandbox", c.Name, pod.Namespace, pod.Name)
 	}
-	now := r.cfg.Clock().Add(r.cfg.StartDelay)
+	k := pod.UID + "/" + c.Name
+	if r.starting[k] != nil {
+		return nil // waiting out StartDelay
+	}
+	var cs *node.ContainerState
 	for i := range p.Containers {
-		cs := &p.Containers[i]
-		if cs.Name != c.Name {
-			continue
+		if p.Containers[i].Name == c.Name {
+			cs = &p.Containers[i]
 		}
-		if cs.Running {
-			return nil
-		}
-		cs.Running, cs.Exited, cs.Restarts, cs.StartedAt = true, false, cs.Restarts+1, now
+	}
+	switch {
+	case cs == nil:
+		p.Containers = append(p.Containers, node.ContainerState{Name: c.Name, ID: "sim-" + pod.UID[:min(8, len(pod.UID))] + "-" + c.Name, Image: c.Image})
+		cs = &p.Containers[len(p.Containers)-1]
+		r.logs[k] = fmt.Appendf(nil, "simulated container %s of %s/%s started\n", c.Name, pod.Namespace, pod.Name)
+	case cs.Running:
+		return nil
+	case cs.Exited:
+		cs.Exited, cs.Restarts = false, cs.Restarts+1
+	}
+	if r.cfg.StartDelay <= 0 {
+		cs.Running, cs.StartedAt = true, r.cfg.Clock()
 		return nil
 	}
-	p.Containers = append(p.Containers, node.ContainerState{Name: c.Name, ID: "sim-" + pod.UID[:8] + "-" + c.Name,
-		Image: c.Image, Running: true, StartedAt: now})
-	r.logs[pod.UID+"/"+c.Name] = fmt.Appendf(nil, "simulated container %s of %s/%s started\n", c.Name, pod.Namespace, pod.Name)
+	uid, name := pod.UID, c.Name
+	r.starting[k] = time.AfterFunc(r.cfg.StartDelay, func() { r.started(uid, name) })
 	return nil
+}
+
+// started runs a container whose StartDelay has passed, unless its pod was
+// removed meanwhile, and signals Changes.
+func (r *Runtime) started(uid, container string) {
+	r.mu.Lock()
+	delete(r.starting, uid+"/"+container)
+	if p := r.pods[uid]; p != nil {
+		for i := range p.Containers {
+			if cs := &p.Containers[i]; cs.Name == container && !cs.Running && !cs.Exited {
+				cs.Running, cs.StartedAt = true, r.cfg.Clock()
+			}
+		}
+	}
+	r.mu.Unlock()
+	r.signal()
+}
+
+func (r *Runtime) signal() {
+	select {
+	case r.changes <- struct{}{}:
+	default:
+	}
 }
 
 // Exit ends a running container with a code, as if its process had exited;
@@ -141,10 +217,7 @@ func (r *Runtime) Exit(uid, container string, code int32) {
 		}
 	}
 	r.mu.Unlock()
-	select {
-	case r.changes <- struct{}{}:
-	default:
-	}
+	r.signal()
 }
 
 // RemovePod implements node.Runtime.
@@ -153,7 +226,15 @@ func (r *Runtime) RemovePod(_ context.Context, _, _, uid string) error {
 	defer r.mu.Unlock()
 	if p := r.pods[uid]; p != nil {
 		for _, c := range p.Containers {
-			delete(r.logs, uid+"/"+c.Name)
+			k := uid + "/" + c.Name
+			delete(r.logs, k)
+			if t := r.starting[k]; t != nil {
+				t.Stop()
+				delete(r.starting, k)
+			}
+		}
+		if ip, err := netip.ParseAddr(p.IP); err == nil {
+			delete(r.ips, ip)
 		}
 	}
 	delete(r.pods, uid)
