@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -134,19 +132,6 @@ func (f *simFlags) config() (sim.FleetConfig, zerolog.Level, error) {
 	if err != nil {
 		return cfg, 0, err
 	}
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if msg := labelKeyProblem(k); msg != "" {
-			return cfg, 0, fmt.Errorf("--labels %q: key %s", k, msg)
-		}
-		if msg := labelValueProblem(labels[k]); msg != "" {
-			return cfg, 0, fmt.Errorf("--labels %s=%q: value %s", k, labels[k], msg)
-		}
-	}
 	taints, err := parseTaints(f.taints)
 	if err != nil {
 		return cfg, 0, err
@@ -201,11 +186,11 @@ func parseTaints(items []string) ([]manifest.Taint, error) {
 				manifest.TaintNoSchedule, manifest.TaintPreferNoSchedule, manifest.TaintNoExecute)
 		}
 		k, v, _ := strings.Cut(kv, "=")
-		if msg := labelKeyProblem(k); msg != "" {
-			return nil, fmt.Errorf("--taints %q: key %s", it, msg)
+		if msg := manifest.LabelKeyProblem(k); msg != "" {
+			return nil, fmt.Errorf("--taints %q: %s", it, msg)
 		}
-		if msg := labelValueProblem(v); msg != "" {
-			return nil, fmt.Errorf("--taints %q: value %s", it, msg)
+		if msg := manifest.LabelValueProblem(v); msg != "" {
+			return nil, fmt.Errorf("--taints %q: %s", it, msg)
 		}
 		if seen[k+":"+effect] {
 			return nil, fmt.Errorf("--taints %q: key %s with effect %s given twice", it, k, effect)
@@ -214,35 +199,4 @@ func parseTaints(items []string) ([]manifest.Taint, error) {
 		out = append(out, manifest.Taint{Key: k, Value: v, Effect: effect})
 	}
 	return out, nil
-}
-
-var (
-	qualifiedName = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
-	dnsSubdomain  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-)
-
-// labelKeyProblem checks a Kubernetes label key: [prefix/]name, the prefix
-// a DNS subdomain of at most 253 characters, the name at most 63.
-func labelKeyProblem(k string) string {
-	prefix, name, ok := strings.Cut(k, "/")
-	if !ok {
-		name, prefix = prefix, ""
-	} else if prefix == "" || len(prefix) > 253 || !dnsSubdomain.MatchString(prefix) {
-		return "must have a DNS subdomain prefix before the '/'"
-	}
-	if name == "" || len(name) > 63 || !qualifiedName.MatchString(name) {
-		return "must be 63 characters or less, alphanumeric, '-', '_' or '.', starting and ending with an alphanumeric"
-	}
-	return ""
-}
-
-// labelValueProblem checks a label value: empty, or a qualified name.
-func labelValueProblem(v string) string {
-	if v == "" {
-		return ""
-	}
-	if len(v) > 63 || !qualifiedName.MatchString(v) {
-		return "must be 63 characters or less, alphanumeric, '-', '_' or '.', starting and ending with an alphanumeric"
-	}
-	return ""
 }

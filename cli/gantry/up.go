@@ -16,6 +16,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/containerd"
 	"github.com/gantry-sh/gantry/node/sim"
@@ -301,6 +302,12 @@ func parseLabels(kvs []string) (map[string]string, error) {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return nil, fmt.Errorf("--labels %q: want key=value", kv)
+		}
+		if msg := manifest.LabelKeyProblem(k); msg != "" {
+			return nil, fmt.Errorf("--labels %q: %s", kv, msg)
+		}
+		if msg := manifest.LabelValueProblem(v); msg != "" {
+			return nil, fmt.Errorf("--labels %q: %s", kv, msg)
 		}
 		out[k] = v
 	}

@@ -57,10 +57,10 @@ func labelNameProblem(name string) string {
 	return ""
 }
 
-// labelKeyProblem checks a label or annotation key: an optional DNS-1123
+// LabelKeyProblem checks a label or annotation key ("" when it is valid): an optional DNS-1123
 // subdomain prefix and "/", then a name of letters, digits, '-', '_' and '.'
 // starting and ending with a letter or digit.
-func labelKeyProblem(key string) string {
+func LabelKeyProblem(key string) string {
 	prefix, name, hasPrefix := strings.Cut(key, "/")
 	if !hasPrefix {
 		name, prefix = prefix, ""
@@ -84,7 +84,8 @@ func labelKeyProblem(key string) string {
 	return ""
 }
 
-func labelValueProblem(v string) string {
+// LabelValueProblem checks a label value ("" when it is valid).
+func LabelValueProblem(v string) string {
 	switch {
 	case len(v) > maxLabelLength:
 		return fmt.Sprintf("invalid value %q: must be no more than %d characters", v, maxLabelLength)

@@ -119,11 +119,11 @@ func validateObjectMeta(errs *FieldErrors, path string, m ObjectMeta) {
 
 func validateLabels(errs *FieldErrors, path string, labels map[string]string) {
 	for _, k := range sortedKeys(labels) {
-		if msg := labelKeyProblem(k); msg != "" {
+		if msg := LabelKeyProblem(k); msg != "" {
 			errs.add(path, msg)
 			continue
 		}
-		if msg := labelValueProblem(labels[k]); msg != "" {
+		if msg := LabelValueProblem(labels[k]); msg != "" {
 			errs.add(fieldPath(path, k), msg)
 		}
 	}
@@ -133,7 +133,7 @@ func validateAnnotations(errs *FieldErrors, path string, annotations map[string]
 	size := 0
 	for _, k := range sortedKeys(annotations) {
 		size += len(k) + len(annotations[k])
-		if msg := labelKeyProblem(k); msg != "" {
+		if msg := LabelKeyProblem(k); msg != "" {
 			errs.add(path, msg)
 		}
 	}
@@ -343,7 +343,7 @@ func resourceNameProblem(name string) string {
 	case strings.HasPrefix(name, "requests."):
 		return fmt.Sprintf("invalid resource name %q: must not start with \"requests.\"", name)
 	}
-	if msg := labelKeyProblem(name); msg != "" {
+	if msg := LabelKeyProblem(name); msg != "" {
 		return strings.Replace(msg, "invalid key", "invalid resource name", 1)
 	}
 	return ""

@@ -65,7 +65,7 @@ func validateRequirement(errs *FieldErrors, path, key, op string, values []strin
 	kpath, opath, vpath := fieldPath(path, "key"), fieldPath(path, "operator"), fieldPath(path, "values")
 	if key == "" {
 		errs.add(kpath, "required")
-	} else if msg := labelKeyProblem(key); msg != "" {
+	} else if msg := LabelKeyProblem(key); msg != "" {
 		errs.add(kpath, msg)
 	}
 	operators := labelSelectorOperators
@@ -79,7 +79,7 @@ func validateRequirement(errs *FieldErrors, path, key, op string, values []strin
 		}
 		if !numeric {
 			for i, v := range values {
-				if msg := labelValueProblem(v); msg != "" {
+				if msg := LabelValueProblem(v); msg != "" {
 					errs.add(indexPath(vpath, i), msg)
 				}
 			}
@@ -139,7 +139,7 @@ func validateTolerations(errs *FieldErrors, path string, ts []Toleration) {
 		p := indexPath(path, i)
 		kpath, vpath := fieldPath(p, "key"), fieldPath(p, "value")
 		if t.Key != "" {
-			if msg := labelKeyProblem(t.Key); msg != "" {
+			if msg := LabelKeyProblem(t.Key); msg != "" {
 				errs.add(kpath, msg)
 			}
 		}
@@ -148,7 +148,7 @@ func validateTolerations(errs *FieldErrors, path string, ts []Toleration) {
 			if t.Key == "" {
 				errs.add(kpath, "required unless operator is Exists (an empty key with operator Exists tolerates every taint)")
 			}
-			if msg := labelValueProblem(t.Value); msg != "" {
+			if msg := LabelValueProblem(t.Value); msg != "" {
 				errs.add(vpath, msg)
 			}
 		case TolerationOpExists:
@@ -180,7 +180,7 @@ func validateTopologySpread(errs *FieldErrors, path string, cs []TopologySpreadC
 		keyOK := false
 		if c.TopologyKey == "" {
 			errs.add(kpath, "required")
-		} else if msg := labelKeyProblem(c.TopologyKey); msg != "" {
+		} else if msg := LabelKeyProblem(c.TopologyKey); msg != "" {
 			errs.add(kpath, msg)
 		} else {
 			keyOK = true
