@@ -24,11 +24,11 @@ import (
 	"github.com/gantry-sh/gantry/deploy/images"
 )
 
-const (
-	imageRef = "gantry.local/hello:v1"
-	// ctrNS keeps the tests' containers apart from a cluster started by hand.
-	ctrNS = "gantry-e2e"
-)
+const imageRef = "gantry.local/hello:v1"
+
+// ctrNS keeps this run's containers apart from a cluster started by hand and
+// from another run of these tests: every teardown kills what is in it.
+var ctrNS = fmt.Sprintf("gantry-e2e-%d", os.Getpid())
 
 var (
 	gantryBin string
@@ -44,7 +44,17 @@ func TestMain(m *testing.M) {
 	if code == 0 {
 		code = m.Run()
 	}
+	removeNamespace()
 	os.Exit(code)
+}
+
+// removeNamespace deletes the run's image and containerd namespace (best
+// effort: a namespace that still holds something stays, and says so).
+func removeNamespace() {
+	_ = exec.Command("ctr", "-n", ctrNS, "images", "rm", "--sync", imageRef).Run()
+	if out, err := exec.Command("ctr", "namespaces", "rm", ctrNS).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "cleanup: containerd namespace %s: %v: %s\n", ctrNS, err, out)
+	}
 }
 
 func setup() (int, error) {
