@@ -21,7 +21,13 @@ type StreamSpec struct {
 	MaxMsgsPerSubject int64         // 0: unlimited
 	AllowRollup       bool
 	AllowAtomic       bool
+	// MaxConsumers, when set, lifts nats-server's default of 1,000 consumers
+	// per stream (-1 does not: the server then applies its default).
+	MaxConsumers int
 }
+
+// MaxNodes is the most node agents one cluster is provisioned for.
+const MaxNodes = 100_000
 
 // Streams are the four streams of the log (DESIGN.md §2).
 func Streams() []StreamSpec {
@@ -29,8 +35,11 @@ func Streams() []StreamSpec {
 		{Name: StreamIntents, Subjects: []string{SubjectIntentAll}},
 		// Node RPC (gantry.node.<n>.rpc.*) is request/reply and must stay out of the
 		// stream, so only the pod subjects under gantry.node are captured.
-		{Name: StreamDecisions, Subjects: []string{SubjectDecisionAll, SubjectNodePodAll}, AllowRollup: true, AllowAtomic: true},
-		{Name: StreamObservations, Subjects: []string{SubjectObsAll}, MaxAge: 7 * 24 * time.Hour},
+		// Every node agent holds one durable consumer here.
+		{Name: StreamDecisions, Subjects: []string{SubjectDecisionAll, SubjectNodePodAll}, AllowRollup: true, AllowAtomic: true,
+			MaxConsumers: MaxNodes + 1000},
+		// A node reports one reconcile's pod statuses as one atomic batch.
+		{Name: StreamObservations, Subjects: []string{SubjectObsAll}, MaxAge: 7 * 24 * time.Hour, AllowAtomic: true},
 		{Name: StreamHeartbeats, Subjects: []string{SubjectHeartbeatAll}, MaxMsgsPerSubject: 1},
 	}
 }

@@ -58,6 +58,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, replicas int) error 
 			MaxMsgsPerSubject:  s.MaxMsgsPerSubject,
 			AllowRollup:        s.AllowRollup,
 			AllowAtomicPublish: s.AllowAtomic,
+			MaxConsumers:       s.MaxConsumers,
 			AllowDirect:        true,
 			Duplicates:         2 * time.Minute,
 		}
