@@ -14,6 +14,13 @@ import (
 // default limit).
 const MaxBatch = 1000
 
+// ErrDuplicate means an atomic batch was refused because one of its message
+// ids is already stored: a decision made again after a crash or a timeout.
+var ErrDuplicate = errors.New("batch holds a message already stored")
+
+// errCodeBatchDuplicate is nats-server's JSAtomicPublishContainsDuplicateMessageErr.
+const errCodeBatchDuplicate jetstream.ErrorCode = 10201
+
 // PublishAtomic stores every Outgoing in one atomic batch: all or none, in
 // order, with one fsync. Every message must go to the same stream, and that
 // stream must allow atomic publish. An expectation that fails, or a message
@@ -51,8 +58,13 @@ func PublishAtomicMsgs(ctx context.Context, js jetstream.JetStream, msgs []*nats
 	ack, err := jetstreamext.PublishMsgBatch(ctx, js, msgs)
 	if err != nil {
 		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
-			return "", 0, fmt.Errorf("atomic batch of %d: %w (%s)", len(out), ErrConflict, apiErr.Description)
+		if errors.As(err, &apiErr) {
+			switch apiErr.ErrorCode {
+			case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
+				return "", 0, fmt.Errorf("atomic batch of %d: %w (%s)", len(out), ErrConflict, apiErr.Description)
+			case errCodeBatchDuplicate:
+				return "", 0, fmt.Errorf("atomic batch of %d: %w (%s)", len(out), ErrDuplicate, apiErr.Description)
+			}
 		}
 		return "", 0, fmt.Errorf("atomic batch of %d: %w", len(out), err)
 	}
