@@ -76,22 +76,23 @@ func AdmissionSubject(ns, kind, name string) string {
 	return fmt.Sprintf("gantry.decision.admission.%s.%s.%s", ns, kind, name)
 }
 
-// PodDecisionSubject holds the decisions on a pod that no node has yet:
-// planned, unschedulable, deleted before binding.
+// PodDecisionSubject holds every decision on one pod: planned,
+// unschedulable, bound, deleted. It is the pod's fence: each decision
+// expects the last sequence on it, so two writers cannot both bind (or bind
+// and delete) one pod. Decisions a node must act on (bound, deleted on a
+// node) are copied to NodePodSubject in the same atomic batch.
 func PodDecisionSubject(ns, pod string) string {
-	return fmt.Sprintf("gantry.decision.pod.%s.%s", ns, pod)
+	return SubjectPodDecPrefix + ns + "." + pod
 }
 
-// NodePodSubject holds the decisions addressed to one node about one pod:
-// bound, deleted. A node agent consumes gantry.node.<self>.>.
+// SubjectPodDecPrefix starts every PodDecisionSubject.
+const SubjectPodDecPrefix = "gantry.decision.pod."
+
+// NodePodSubject holds the copies of a pod's decisions addressed to one node
+// (bound, deleted): a node agent consumes gantry.node.<self>.>. Services read
+// the originals on PodDecisionSubject and never these copies.
 func NodePodSubject(node, ns, pod string) string {
 	return fmt.Sprintf("gantry.node.%s.pod.%s.%s", node, ns, pod)
-}
-
-// NodePodFilter matches one pod's decisions on every node; a binding expects
-// the last sequence on this filter, so two schedulers cannot bind one pod twice.
-func NodePodFilter(ns, pod string) string {
-	return fmt.Sprintf("gantry.node.*.pod.%s.%s", ns, pod)
 }
 
 // NodeFilter is what a node agent consumes.

@@ -5,6 +5,7 @@ package projections
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
@@ -24,10 +25,10 @@ type Cluster struct {
 	statuses map[string]*events.PodStatusObserved
 	statSeq  map[string]uint64 // pod key → observations sequence of its status
 	removed  map[string]bool   // pod uid → a node removed it (kept, like gone)
-	// nodeSeq is the last sequence on gantry.node.*.pod.<ns>.<name> by pod
+	// decSeq is the last sequence on gantry.decision.pod.<ns>.<name> by pod
 	// key, kept across incarnations: a pod re-created under the same name
 	// must expect the old one's decisions.
-	nodeSeq map[string]uint64
+	decSeq  map[string]uint64
 	gone    map[string]bool // pod uid → deleted and forgotten (tombstone)
 	byOwner map[string]map[string]bool
 
@@ -40,7 +41,7 @@ type Cluster struct {
 // NewCluster returns an empty fold.
 func NewCluster() *Cluster {
 	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
-		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, nodeSeq: map[string]uint64{},
+		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{},
 		removed: map[string]bool{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
 		Dirty: map[string]Seqs{}}
 }
@@ -101,9 +102,9 @@ type Pod struct {
 	Filters  []string       `json:"filters,omitempty"`
 	Scores   []events.Score `json:"scores,omitempty"`
 	Feasible int            `json:"feasible,omitempty"`
-	// LastNodeSeq is the last sequence on gantry.node.*.pod.<ns>.<name>: the
-	// expectation a binding or a deletion on a node sends.
-	LastNodeSeq uint64 `json:"lastNodeSeq,omitempty"`
+	// LastDecisionSeq is the last sequence on gantry.decision.pod.<ns>.<name>,
+	// the pod's fence: the expectation every binding and deletion sends.
+	LastDecisionSeq uint64 `json:"lastDecisionSeq,omitempty"`
 
 	Unschedulable string `json:"unschedulable,omitempty"`
 	// UnschedulableCount counts the unschedulable verdicts, so each new one
@@ -179,14 +180,19 @@ func (c *Cluster) Apply(r events.Record) {
 		return
 	}
 	c.Applied[r.Stream] = r.Seq
+	if strings.HasPrefix(r.Subject, "gantry.node.") {
+		return // a copy for a node agent; the original is on the pod's subject
+	}
 	at := r.Envelope.Time
+	if ns, name, ok := podDecision(r); ok {
+		defer c.fence(ns, name, r.Seq)
+	}
 	switch e := r.Event.(type) {
 	case *events.AdmissionAccepted:
 		c.applyAccepted(r, e)
 	case *events.PodPlanned:
 		c.applyPlanned(r, e)
 	case *events.PodBound:
-		c.nodeSeq[Key(e.Pod.Namespace, e.Pod.Name)] = r.Seq
 		c.applyBound(r, e)
 	case *events.PodUnschedulable:
 		if p := c.Pods[Key(e.Namespace, e.Name)]; p != nil && p.UID == e.UID {
@@ -195,9 +201,6 @@ func (c *Cluster) Apply(r events.Record) {
 			c.touchPod(p, r)
 		}
 	case *events.PodDeleted:
-		if e.Node != "" {
-			c.nodeSeq[Key(e.Namespace, e.Name)] = r.Seq
-		}
 		c.applyDeleted(r, e)
 	case *events.PodStatusObserved:
 		c.applyStatus(r, e)
@@ -230,6 +233,25 @@ func (c *Cluster) Apply(r events.Record) {
 			n.LastHeartbeat = at
 		}
 		c.touchNode(n, r)
+	}
+}
+
+// podDecision names the pod a record on gantry.decision.pod.<ns>.<name> is about.
+func podDecision(r events.Record) (ns, name string, ok bool) {
+	if !strings.HasPrefix(r.Subject, events.SubjectPodDecPrefix) {
+		return "", "", false
+	}
+	ns, name, ok = strings.Cut(r.Subject[len(events.SubjectPodDecPrefix):], ".")
+	return ns, name, ok
+}
+
+// fence notes the newest sequence on a pod's decision subject, for the pod
+// of that name now and for any later incarnation.
+func (c *Cluster) fence(ns, name string, seq uint64) {
+	key := Key(ns, name)
+	c.decSeq[key] = seq
+	if p := c.Pods[key]; p != nil {
+		p.LastDecisionSeq = seq
 	}
 }
 
@@ -269,7 +291,7 @@ func (c *Cluster) applyPlanned(r events.Record, e *events.PodPlanned) {
 	p := &Pod{Namespace: e.Namespace, Name: e.Name, UID: e.UID, Owner: e.Owner, TemplateHash: e.TemplateHash,
 		Labels: e.Labels, Annotations: e.Annotations, Spec: e.Spec, CreatedAt: r.Envelope.Time, PlannedSeq: r.Seq, Seqs: Seqs{},
 		PlannedID: r.Envelope.ID, CorrelationID: r.Envelope.CorrelationID, Actor: r.Envelope.Actor,
-		LastNodeSeq: c.nodeSeq[key]}
+		LastDecisionSeq: c.decSeq[key]}
 	c.attachStatus(p)
 	c.Pods[key] = p
 	if e.Owner != nil {
@@ -308,7 +330,6 @@ func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
 	p.Node, p.Epoch, p.BoundAt = e.Node, e.Epoch, &at
 	p.Filters, p.Scores, p.Feasible = e.Filters, e.Scores, e.Feasible
 	p.Unschedulable = ""
-	p.LastNodeSeq = r.Seq
 	c.touchPod(p, r)
 }
 
@@ -322,7 +343,6 @@ func (c *Cluster) applyDeleted(r events.Record, e *events.PodDeleted) {
 		p.DeleteReason = e.Reason
 	}
 	if e.Node != "" {
-		p.LastNodeSeq = r.Seq
 		if e.Epoch > p.DeletedOnNode {
 			p.DeletedOnNode = e.Epoch
 		}

@@ -158,16 +158,16 @@ func TestFold(t *testing.T) {
 			},
 		},
 		{
-			name: "bound sets node, epoch and the last node sequence, and clears unschedulable",
+			name: "bound sets node, epoch and the pod's fence, and clears unschedulable",
 			given: func(l *pt.Log) []events.Record {
 				return []events.Record{l.Accepted(dep, depUID, 1), l.Planned(podA),
 					l.Unschedulable(podA, "0/1 nodes are available: 1 Insufficient cpu."), l.Bound(podA, "n1", 1)}
 			},
 			then: func(t *testing.T, c *projections.Cluster, rs []events.Record) {
 				p := c.Pods[projections.Key(ns, "web-a")]
-				if p.Node != "n1" || p.Epoch != 1 || p.LastNodeSeq != rs[3].Seq || p.BoundAt == nil || p.Unschedulable != "" || p.Feasible != 1 {
-					t.Errorf("pod = node %q epoch %d lastNodeSeq %d (want %d) boundAt %v unschedulable %q",
-						p.Node, p.Epoch, p.LastNodeSeq, rs[3].Seq, p.BoundAt, p.Unschedulable)
+				if p.Node != "n1" || p.Epoch != 1 || p.LastDecisionSeq != rs[3].Seq || p.BoundAt == nil || p.Unschedulable != "" || p.Feasible != 1 {
+					t.Errorf("pod = node %q epoch %d lastDecisionSeq %d (want %d) boundAt %v unschedulable %q",
+						p.Node, p.Epoch, p.LastDecisionSeq, rs[3].Seq, p.BoundAt, p.Unschedulable)
 				}
 			},
 		},
@@ -210,9 +210,9 @@ func TestFold(t *testing.T) {
 				if p == nil {
 					t.Fatal("pod forgotten before its node removed it")
 				}
-				if !p.Deleting || p.DeleteReason != "scaled down" || p.DeletedOnNode != 1 || p.LastNodeSeq != rs[3].Seq || c.Gone("pod-a") {
-					t.Errorf("pod = deleting %v reason %q deletedOnNode %d lastNodeSeq %d (want %d)",
-						p.Deleting, p.DeleteReason, p.DeletedOnNode, p.LastNodeSeq, rs[3].Seq)
+				if !p.Deleting || p.DeleteReason != "scaled down" || p.DeletedOnNode != 1 || p.LastDecisionSeq != rs[3].Seq || c.Gone("pod-a") {
+					t.Errorf("pod = deleting %v reason %q deletedOnNode %d lastDecisionSeq %d (want %d)",
+						p.Deleting, p.DeleteReason, p.DeletedOnNode, p.LastDecisionSeq, rs[3].Seq)
 				}
 			},
 		},
@@ -308,9 +308,9 @@ func TestFold(t *testing.T) {
 				if p == nil {
 					t.Fatal("binding of a tombstoned pod dropped: its node would run it forever")
 				}
-				if !p.Deleting || p.Node != "n1" || p.Epoch != 1 || p.DeletedOnNode != 0 || p.LastNodeSeq != rs[3].Seq {
-					t.Errorf("pod = deleting %v node %q epoch %d deletedOnNode %d lastNodeSeq %d",
-						p.Deleting, p.Node, p.Epoch, p.DeletedOnNode, p.LastNodeSeq)
+				if !p.Deleting || p.Node != "n1" || p.Epoch != 1 || p.DeletedOnNode != 0 || p.LastDecisionSeq != rs[3].Seq {
+					t.Errorf("pod = deleting %v node %q epoch %d deletedOnNode %d lastDecisionSeq %d",
+						p.Deleting, p.Node, p.Epoch, p.DeletedOnNode, p.LastDecisionSeq)
 				}
 			},
 		},

@@ -136,7 +136,7 @@ func readObjectLog(ctx context.Context, js jetstream.JetStream, errOut io.Writer
 func podLog(ctx context.Context, js jetstream.JetStream, p *projections.Pod, errOut io.Writer) ([]logItem, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	dec := []string{events.PodDecisionSubject(p.Namespace, p.Name), events.NodePodFilter(p.Namespace, p.Name)}
+	dec := []string{events.PodDecisionSubject(p.Namespace, p.Name)} // the node copies would show twice
 	if p.Owner != nil {
 		dec = append(dec, events.AdmissionSubject(p.Namespace, p.Owner.Kind, p.Owner.Name))
 	}

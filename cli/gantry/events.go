@@ -89,7 +89,11 @@ func runEvents(ctx context.Context, js jetstream.JetStream, streams []string, o 
 	}
 	tails := make([]*logTail, 0, len(streams))
 	for _, s := range streams {
-		t, err := openTail(ctx, js, s, nil, since, o.follow)
+		var filters []string
+		if s == events.StreamDecisions {
+			filters = []string{events.SubjectDecisionAll} // each once, not again as a node's copy
+		}
+		t, err := openTail(ctx, js, s, filters, since, o.follow)
 		if err != nil {
 			return err
 		}

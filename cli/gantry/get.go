@@ -331,8 +331,9 @@ func nodeAddresses(ctx context.Context, js jetstream.JetStream) (map[string]stri
 // the caller shows what there is.
 func awaitReadModel(ctx context.Context, js jetstream.JetStream, errOut io.Writer) error {
 	want := map[string]uint64{}
-	for _, s := range []string{events.StreamDecisions, events.StreamObservations} {
-		seq, err := bus.LastSeq(ctx, js, s)
+	// The projector reads the decisions, not the copies addressed to nodes.
+	for s, filters := range map[string][]string{events.StreamDecisions: {events.SubjectDecisionAll}, events.StreamObservations: nil} {
+		seq, err := bus.LastSeq(ctx, js, s, filters...)
 		if err != nil {
 			return fmt.Errorf("read the log: %w", err)
 		}

@@ -141,7 +141,7 @@ func (c *readCluster) seed(t *testing.T, created time.Time) {
 		"node/node-1", "node-1", next())
 	planned := events.PodPlanned{Namespace: "default", Name: hello.Name, UID: hello.UID, Owner: hello.Owner, Spec: hello.Spec}
 	c.publish(t, events.PodDecisionSubject("default", hello.Name), &planned, "replica", "default/"+hello.Name, next())
-	c.publish(t, events.NodePodSubject("node-1", "default", hello.Name),
+	c.publish(t, events.PodDecisionSubject("default", hello.Name),
 		&events.PodBound{Pod: planned, Node: "node-1", Epoch: 1, Filters: []string{"NodeReady"}, Feasible: 1},
 		"scheduler", "default/"+hello.Name, next())
 	c.publish(t, events.ObsPodSubject("node-1", "default", hello.Name), hello.Status, "node/node-1", "default/"+hello.Name, next())

@@ -261,9 +261,10 @@ func (l *Log) Planned(p events.PodPlanned) events.Record {
 	return l.Append(events.PodDecisionSubject(p.Namespace, p.Name), &pp)
 }
 
-// Bound appends a PodBound on the node's subject.
+// Bound appends a PodBound on the pod's decision subject (services never
+// read the copy a node gets).
 func (l *Log) Bound(p events.PodPlanned, node string, epoch int64) events.Record {
-	return l.Append(events.NodePodSubject(node, p.Namespace, p.Name), &events.PodBound{Pod: p, Node: node, Epoch: epoch, Feasible: 1})
+	return l.Append(events.PodDecisionSubject(p.Namespace, p.Name), &events.PodBound{Pod: p, Node: node, Epoch: epoch, Feasible: 1})
 }
 
 // Unschedulable appends a PodUnschedulable.
@@ -272,14 +273,10 @@ func (l *Log) Unschedulable(p events.PodPlanned, msg string) events.Record {
 		&events.PodUnschedulable{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Message: msg})
 }
 
-// Deleted appends a PodDeleted: on the node's subject when node is set, on
-// the pod's decision subject otherwise.
+// Deleted appends a PodDeleted on the pod's decision subject; node names
+// the node it was bound to, if any.
 func (l *Log) Deleted(p events.PodPlanned, node string, epoch int64, reason string) events.Record {
-	subj := events.PodDecisionSubject(p.Namespace, p.Name)
-	if node != "" {
-		subj = events.NodePodSubject(node, p.Namespace, p.Name)
-	}
-	return l.Append(subj, &events.PodDeleted{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: node, Epoch: epoch, Reason: reason})
+	return l.Append(events.PodDecisionSubject(p.Namespace, p.Name), &events.PodDeleted{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: node, Epoch: epoch, Reason: reason})
 }
 
 // Status appends a node's report of a pod: phase, and every container in

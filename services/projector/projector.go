@@ -43,7 +43,7 @@ func (s *Service) Name() string { return Name }
 // Sources implements runner.Service.
 func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
-		{Stream: events.StreamDecisions},
+		{Stream: events.StreamDecisions, Filters: []string{events.SubjectDecisionAll}}, // not the copies for nodes
 		{Stream: events.StreamObservations},
 		{Stream: events.StreamHeartbeats},
 	}

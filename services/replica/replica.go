@@ -33,7 +33,7 @@ func (s *Service) Name() string { return Name }
 // Sources implements runner.Service.
 func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
-		{Stream: events.StreamDecisions},
+		{Stream: events.StreamDecisions, Filters: []string{events.SubjectDecisionAll}}, // not the copies for nodes
 		{Stream: events.StreamObservations, Filters: []string{events.SubjectObsPodAll}},
 	}
 }
@@ -221,24 +221,21 @@ func PodName(workload, hash, uid string, n int64) string {
 	return prefix + "-" + string(suffix)
 }
 
-// deletion tells whoever holds the pod to stop it: its node when it is bound,
-// the log otherwise. A deletion on a node expects the pod's newest node
-// sequence, so it cannot cross a newer binding unseen.
+// deletion stops a pod: on the pod's subject, expecting its newest decision
+// (so it cannot cross a binding it has not seen), copied to its node when it
+// is bound there.
 func deletion(p *projections.Pod, reason string, cause events.Envelope) runner.Decision {
 	msgID := fmt.Sprintf("delete/%s/%d", p.UID, p.Epoch)
-	ev := &events.PodDeleted{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: p.Node, Epoch: p.Epoch, Reason: reason}
 	d := runner.Decision{
-		Event: ev,
-		Meta:  cause.Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
-		MsgID: msgID,
+		Subject:       events.PodDecisionSubject(p.Namespace, p.Name),
+		Event:         &events.PodDeleted{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: p.Node, Epoch: p.Epoch, Reason: reason},
+		Meta:          cause.Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
+		MsgID:         msgID,
+		ExpectLastSeq: bus.Expect(p.LastDecisionSeq),
 	}
-	if p.Node == "" {
-		d.Subject = events.PodDecisionSubject(p.Namespace, p.Name)
-		return d
+	if p.Node != "" {
+		d.CopyTo = []string{events.NodePodSubject(p.Node, p.Namespace, p.Name)}
 	}
-	d.Subject = events.NodePodSubject(p.Node, p.Namespace, p.Name)
-	d.ExpectLastSeq = bus.Expect(p.LastNodeSeq)
-	d.ExpectOn = events.NodePodFilter(p.Namespace, p.Name)
 	return d
 }
 

@@ -2,6 +2,7 @@ package replica_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand"
 	"reflect"
@@ -225,9 +226,9 @@ func TestAFailedPodIsReplaced(t *testing.T) {
 	if e := s.deletes[0]; e.UID != failed.UID || e.Reason != "pod Failed" || e.Node != "n1" || e.Epoch != 1 {
 		t.Errorf("delete = %+v", e)
 	}
-	if del.Subject != events.NodePodSubject("n1", ns, failed.Name) || del.ExpectOn != events.NodePodFilter(ns, failed.Name) ||
-		del.ExpectLastSeq == nil || *del.ExpectLastSeq != failed.LastNodeSeq || del.MsgID != fmt.Sprintf("delete/%s/1", failed.UID) {
-		t.Errorf("delete decision:\n%s (lastNodeSeq %d)", show([]runner.Decision{del}), failed.LastNodeSeq)
+	if del.Subject != events.PodDecisionSubject(ns, failed.Name) || len(del.CopyTo) != 1 || del.CopyTo[0] != events.NodePodSubject("n1", ns, failed.Name) ||
+		del.ExpectLastSeq == nil || *del.ExpectLastSeq != failed.LastDecisionSeq || del.MsgID != fmt.Sprintf("delete/%s/1", failed.UID) {
+		t.Errorf("delete decision:\n%s (lastDecisionSeq %d)", show([]runner.Decision{del}), failed.LastDecisionSeq)
 	}
 	if want := events.DeriveID(fmt.Sprintf("pod/%s/3", depUID)); s.plans[0].UID != want {
 		t.Errorf("replacement uid = %s, want the 4th pod %s", s.plans[0].UID, want)
@@ -350,15 +351,16 @@ func TestDeletedDeploymentDeletesEveryPod(t *testing.T) {
 			t.Errorf("%s: %+v", p.Name, e)
 		}
 		if p.Node == "" {
-			if d.Subject != events.PodDecisionSubject(ns, p.Name) || d.ExpectLastSeq != nil || d.ExpectOn != "" || e.Node != "" {
+			if d.Subject != events.PodDecisionSubject(ns, p.Name) || d.ExpectLastSeq == nil || *d.ExpectLastSeq != p.LastDecisionSeq ||
+				len(d.CopyTo) != 0 || e.Node != "" {
 				t.Errorf("unbound %s:\n%s", p.Name, show([]runner.Decision{d}))
 			}
 			continue
 		}
-		if d.Subject != fmt.Sprintf("gantry.node.%s.pod.%s.%s", p.Node, ns, p.Name) ||
-			d.ExpectOn != fmt.Sprintf("gantry.node.*.pod.%s.%s", ns, p.Name) ||
-			d.ExpectLastSeq == nil || *d.ExpectLastSeq != p.LastNodeSeq || p.LastNodeSeq == 0 || e.Node != p.Node || e.Epoch != 1 {
-			t.Errorf("bound %s (lastNodeSeq %d):\n%s", p.Name, p.LastNodeSeq, show([]runner.Decision{d}))
+		if d.Subject != fmt.Sprintf("gantry.decision.pod.%s.%s", ns, p.Name) ||
+			len(d.CopyTo) != 1 || d.CopyTo[0] != fmt.Sprintf("gantry.node.%s.pod.%s.%s", p.Node, ns, p.Name) ||
+			d.ExpectLastSeq == nil || *d.ExpectLastSeq != p.LastDecisionSeq || p.LastDecisionSeq == 0 || e.Node != p.Node || e.Epoch != 1 {
+			t.Errorf("bound %s (lastDecisionSeq %d):\n%s", p.Name, p.LastDecisionSeq, show([]runner.Decision{d}))
 		}
 	}
 	for _, d := range ds {
@@ -378,8 +380,11 @@ func TestDeletedDeploymentDeletesEveryPod(t *testing.T) {
 	}
 }
 
-// A scheduler that did not yet see a deletion binds the pod anyway; the log
-// keeps both. The replica service must tell the node to stop it.
+// A deletion and a binding race on one pod. Either the deletion lands first
+// and the scheduler (which did not see it) binds anyway — a binding of a
+// forgotten pod — or the binding lands first and the deletion, which did not
+// see it, is refused by the pod's fence. Either way the replica service
+// tells the node to stop the pod.
 func TestABindingThatLostToADeletionIsStoppedOnItsNode(t *testing.T) {
 	for _, tombstoned := range []bool{true, false} {
 		t.Run(fmt.Sprintf("deleted-before-bound=%v", tombstoned), func(t *testing.T) {
@@ -398,8 +403,11 @@ func TestABindingThatLostToADeletionIsStoppedOnItsNode(t *testing.T) {
 				w.apply(bound)
 			} else {
 				bound = w.l.Bound(p, "n1", 1) // the binding lands first
+				d := ds[0]
+				if _, _, err := w.l.Publish(d.Subject, d.Event, d.MsgID, d.ExpectLastSeq, d.ExpectOn); !errors.Is(err, pt.ErrConflict) {
+					t.Fatalf("a deletion that did not see the binding: %v, want refused by the fence", err)
+				}
 				w.apply(bound)
-				w.store(ds[0])
 			}
 			ds = w.decide()
 			if len(ds) != 1 {
@@ -407,8 +415,8 @@ func TestABindingThatLostToADeletionIsStoppedOnItsNode(t *testing.T) {
 			}
 			d := ds[0]
 			e, ok := d.Event.(*events.PodDeleted)
-			if !ok || e.UID != p.UID || e.Node != "n1" || e.Epoch != 1 || d.Subject != events.NodePodSubject("n1", ns, p.Name) ||
-				d.ExpectLastSeq == nil || *d.ExpectLastSeq != bound.Seq || d.ExpectOn != events.NodePodFilter(ns, p.Name) {
+			if !ok || e.UID != p.UID || e.Node != "n1" || e.Epoch != 1 || d.Subject != events.PodDecisionSubject(ns, p.Name) ||
+				d.ExpectLastSeq == nil || *d.ExpectLastSeq != bound.Seq || len(d.CopyTo) != 1 || d.CopyTo[0] != events.NodePodSubject("n1", ns, p.Name) {
 				t.Fatalf("decision:\n%s (bound at %d)", show(ds), bound.Seq)
 			}
 			w.store(d)
@@ -459,7 +467,7 @@ func TestBarePodIsPlannedExactlyOnce(t *testing.T) {
 	if len(ds) != 1 {
 		t.Fatalf("decisions after delete:\n%s", show(ds))
 	}
-	if e, ok := ds[0].Event.(*events.PodDeleted); !ok || e.Reason != "pod deleted" || ds[0].Subject != events.NodePodSubject("n1", ns, "solo") {
+	if e, ok := ds[0].Event.(*events.PodDeleted); !ok || e.Reason != "pod deleted" || ds[0].CopyTo[0] != events.NodePodSubject("n1", ns, "solo") {
 		t.Fatalf("decision:\n%s", show(ds))
 	}
 }

@@ -44,6 +44,10 @@ type Decision struct {
 	// the binding that needs them): decisions with the same non-empty key
 	// are stored all or none, in one atomic batch.
 	Atomic string
+	// CopyTo are subjects that get a copy of the event, stored with it all
+	// or none (the node a binding addresses). The service itself reads back
+	// only Subject.
+	CopyTo []string
 }
 
 // Service is a control-plane service: a fold and a decider.
@@ -278,77 +282,7 @@ func (r *Runner) step(ctx context.Context) {
 	if len(ds) == 0 {
 		return
 	}
-	var plain []bus.Outgoing
-	groups := map[string][]bus.Outgoing{}
-	var order []string
-	for _, d := range ds {
-		m := d.Meta
-		if m.ID == "" {
-			m.ID = events.DeriveID(d.MsgID)
-		}
-		if m.Source == "" {
-			m.Source = r.svc.Name()
-		}
-		if m.Time.IsZero() {
-			m.Time = now
-		}
-		env, err := events.Seal(d.Event, m)
-		if err != nil {
-			r.log.Error().Err(err).Msg("seal decision")
-			continue
-		}
-		o := bus.Outgoing{Subject: d.Subject, Envelope: env, MsgID: d.MsgID,
-			ExpectLastSeq: d.ExpectLastSeq, ExpectOn: d.ExpectOn}
-		if d.Atomic == "" {
-			plain = append(plain, o)
-			continue
-		}
-		if _, ok := groups[d.Atomic]; !ok {
-			order = append(order, d.Atomic)
-		}
-		groups[d.Atomic] = append(groups[d.Atomic], o)
-	}
-	stored := 0
-	// Groups that only make sense together: all or none.
-	for _, key := range order {
-		stream, seq, err := bus.PublishAtomic(ctx, r.js, groups[key])
-		if err != nil {
-			r.log.Debug().Err(err).Str("group", key).Msg("atomic decisions not stored; will decide again")
-			continue
-		}
-		stored += len(groups[key])
-		r.stored(stream, seq)
-	}
-	// The rest in atomic batches too, for throughput: one fsync per batch
-	// instead of one per decision. A batch is refused whole when one of its
-	// expectations is stale or one of its decisions is already stored (after
-	// a crash); then its decisions go one by one and the log sorts them out.
-	for len(plain) > 0 {
-		chunk := plain[:min(len(plain), bus.MaxBatch)]
-		plain = plain[len(chunk):]
-		stream, seq, err := bus.PublishAtomic(ctx, r.js, chunk)
-		if err == nil {
-			stored += len(chunk)
-			r.stored(stream, seq)
-			continue
-		}
-		r.log.Debug().Err(err).Int("decisions", len(chunk)).Msg("batch refused; publishing one by one")
-		res, err := bus.Publish(ctx, r.js, chunk)
-		if err != nil {
-			r.log.Error().Err(err).Msg("publish decisions")
-		}
-		for i, x := range res {
-			switch {
-			case x.Err == nil:
-				stored++
-				r.stored(x.Stream, x.Seq)
-			case errors.Is(x.Err, bus.ErrConflict):
-				r.log.Debug().Err(x.Err).Str("type", chunk[i].Envelope.Type).Msg("decision lost a race; will decide again")
-			default:
-				r.log.Error().Err(x.Err).Str("type", chunk[i].Envelope.Type).Msg("decision not stored")
-			}
-		}
-	}
+	stored := r.publish(ctx, r.units(ds, now))
 	r.expectBy = now.Add(r.cfg.ExpectTimeout)
 	r.log.Debug().Int("decisions", len(ds)).Int("stored", stored).Msg("decided")
 }

@@ -22,6 +22,9 @@ import (
 // decisionSubject is where the fake service answers an intent named name.
 func decisionSubject(name string) string { return "gantry.decision.test." + name }
 
+// copySubject is where a decision's copy goes; the fake never reads it.
+func copySubject(name string) string { return "gantry.decision.copy." + name }
+
 // contended is a subject someone else has already written to: a decision
 // expecting it empty is refused.
 const contended = "contended"
@@ -34,6 +37,7 @@ type fake struct {
 	repeat  int             // emit each decision this many times regardless
 	expect  bool            // put ExpectLastSeq 0 on each decision's own subject
 	pairs   bool            // each decision comes with a partner in one atomic group
+	copies  bool            // each decision is copied to copySubject(name)
 	gate    chan struct{}   // when set, Decide stalls until it is closed once it has an intent
 	sources []runner.Source // overrides Sources when set
 
@@ -119,6 +123,9 @@ func (f *fake) Decide(time.Time) []runner.Decision {
 		}
 		if strings.HasPrefix(n, "stale-") {
 			d.Subject, d.ExpectLastSeq = decisionSubject(contended), bus.Expect(0)
+		}
+		if f.copies {
+			d.CopyTo = []string{copySubject(n)}
 		}
 		f.emitted[n]++
 		out = append(out, d)
@@ -224,21 +231,27 @@ func (h *harness) intent(name string) uint64 {
 // stored counts the messages on each decision subject of the fake.
 func (h *harness) stored() map[string]uint64 {
 	h.t.Helper()
+	out := map[string]uint64{}
+	for s, n := range h.storedOn("gantry.decision.test.>") {
+		out[strings.TrimPrefix(s, "gantry.decision.test.")] = n
+	}
+	return out
+}
+
+// storedOn counts the messages on each subject matching filter.
+func (h *harness) storedOn(filter string) map[string]uint64 {
+	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st, err := h.conn.JS.Stream(ctx, events.StreamDecisions)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter("gantry.decision.test.>"))
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	out := map[string]uint64{}
-	for s, n := range info.State.Subjects {
-		out[strings.TrimPrefix(s, "gantry.decision.test.")] = n
-	}
-	return out
+	return info.State.Subjects
 }
 
 // eventually polls cond until it holds or the deadline passes.
@@ -505,5 +518,55 @@ func TestAStalledLeaderWritesNothingTwice(t *testing.T) {
 	eventually(t, "a stood down", func() bool { return !ra.Leading() })
 	if got := h.stored()["contested"]; got != 1 {
 		t.Fatalf("contested decision stored %d times", got)
+	}
+}
+
+// One Decide's decisions go to the log in atomic batches. A stale one among
+// them refuses its batch; the runner halves the batch until the stale one
+// stands alone, so every other decision is stored once, and the stale one
+// (with its copy) not at all. Copies are stored with their decisions, and
+// the runner does not wait for copies it never reads.
+func TestAStaleDecisionInABatchCostsOnlyItself(t *testing.T) {
+	h := start(t)
+	env, err := events.Seal(&events.AdmissionRejected{Kind: "thing", Namespace: "test", Name: "someone-else", Reasons: []string{"first"}},
+		events.Meta{ID: events.NewID(), Source: "other", Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.PublishOne(context.Background(), h.conn.JS, bus.Outgoing{Subject: decisionSubject(contended), Envelope: env}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for i := range 40 {
+		n := fmt.Sprintf("d%02d", i)
+		if i == 23 {
+			n = "stale-1"
+		}
+		names = append(names, n)
+		h.intent(n) // before the runner starts: one Decide sees them all
+	}
+	f := newFake()
+	f.copies = true
+	h.run(f)
+	eventually(t, "39 decisions stored", func() bool { return len(h.stored()) == 39+1 }) // + contended
+	eventually(t, "the stale decision tried again", func() bool { e, _, _ := f.snapshot(); return e["stale-1"] >= 2 })
+	s := h.stored()
+	copies := h.storedOn("gantry.decision.copy.>")
+	for _, n := range names {
+		if n == "stale-1" {
+			if s[n] != 0 || copies["gantry.decision.copy."+n] != 0 {
+				t.Errorf("the stale decision or its copy was stored: %v", copies)
+			}
+			continue
+		}
+		if s[n] != 1 || copies["gantry.decision.copy."+n] != 1 {
+			t.Errorf("%s stored %d times, its copy %d times; want once each", n, s[n], copies["gantry.decision.copy."+n])
+		}
+	}
+	if s[contended] != 1 {
+		t.Errorf("contended subject holds %d messages, want only the other writer's", s[contended])
+	}
+	if strings.Contains(h.logs.String(), "not seen in time") {
+		t.Errorf("the runner waited for copies it never reads:\n%s", h.logs.String())
 	}
 }

@@ -175,13 +175,13 @@ func eviction(pi, v *PodInfo, atomic string) runner.Decision {
 	vp := v.pod
 	msgID := fmt.Sprintf("delete/%s/%d", vp.UID, vp.Epoch)
 	return runner.Decision{
-		Subject: events.NodePodSubject(vp.Node, vp.Namespace, vp.Name),
+		Subject: events.PodDecisionSubject(vp.Namespace, vp.Name),
 		Event: &events.PodDeleted{Namespace: vp.Namespace, Name: vp.Name, UID: vp.UID, Node: vp.Node,
 			Epoch: vp.Epoch, Reason: ReasonPreempted, PreemptedBy: pi.key},
 		Meta:          pi.pod.Cause().Caused(events.DeriveID(msgID), Name, vp.Namespace+"/"+vp.Name, time.Time{}),
 		MsgID:         msgID,
-		ExpectLastSeq: bus.Expect(vp.LastNodeSeq),
-		ExpectOn:      events.NodePodFilter(vp.Namespace, vp.Name),
+		ExpectLastSeq: bus.Expect(vp.LastDecisionSeq),
+		CopyTo:        []string{events.NodePodSubject(vp.Node, vp.Namespace, vp.Name)},
 		Atomic:        atomic,
 	}
 }

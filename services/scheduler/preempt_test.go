@@ -154,7 +154,7 @@ func runPreemptCase(t *testing.T, tc preemptCase) {
 		t.Fatalf("victims %v, want %v; decisions:\n%s", got, want, show(ds))
 	}
 	// Every decision of the batch shares one atomic key; each eviction
-	// names the preemptor and expects the victim's last node sequence.
+	// names the preemptor, expects the victim's fence and is copied to its node.
 	key := fmt.Sprintf("preempt/%s/1", pending.UID)
 	for _, d := range ds {
 		if d.Atomic != key {
@@ -166,8 +166,8 @@ func runPreemptCase(t *testing.T, tc preemptCase) {
 		}
 		vp := w.c.Pods[projections.Key(e.Namespace, e.Name)]
 		if e.Reason != "preempted" || e.PreemptedBy != ns+"/"+pending.Name || e.Node != tc.node || e.Epoch != vp.Epoch || e.UID != vp.UID ||
-			d.Subject != events.NodePodSubject(tc.node, ns, e.Name) || d.ExpectOn != events.NodePodFilter(ns, e.Name) ||
-			d.ExpectLastSeq == nil || *d.ExpectLastSeq != vp.LastNodeSeq || d.MsgID != fmt.Sprintf("delete/%s/%d", vp.UID, vp.Epoch) {
+			d.Subject != events.PodDecisionSubject(ns, e.Name) || len(d.CopyTo) != 1 || d.CopyTo[0] != events.NodePodSubject(tc.node, ns, e.Name) ||
+			d.ExpectLastSeq == nil || *d.ExpectLastSeq != vp.LastDecisionSeq || d.MsgID != fmt.Sprintf("delete/%s/%d", vp.UID, vp.Epoch) {
 			t.Errorf("eviction:\n%s", show([]runner.Decision{d}))
 		}
 		if vp.Spec.Priority == nil || *vp.Spec.Priority >= tc.prio {

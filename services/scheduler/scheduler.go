@@ -214,7 +214,7 @@ func (s *Service) Name() string { return Name }
 // Sources implements runner.Service.
 func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
-		{Stream: events.StreamDecisions},
+		{Stream: events.StreamDecisions, Filters: []string{events.SubjectDecisionAll}}, // not the copies for nodes
 		{Stream: events.StreamObservations, Filters: []string{events.SubjectObsPodAll}},
 		{Stream: events.StreamHeartbeats},
 	}
@@ -288,16 +288,16 @@ func (s *Service) binding(pi *PodInfo, n *NodeState, filters []string, scores []
 	epoch := p.Epoch + 1
 	msgID := fmt.Sprintf("bind/%s/%d", p.UID, epoch)
 	return runner.Decision{
-		Subject: events.NodePodSubject(n.Name, p.Namespace, p.Name),
+		Subject: events.PodDecisionSubject(p.Namespace, p.Name),
 		Event: &events.PodBound{Pod: planned(p), Node: n.Name, Epoch: epoch,
 			Filters: filters, Scores: scores, Feasible: feasible},
 		Meta:  p.Cause().Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
 		MsgID: msgID,
-		// One binding per pod across every node: the expectation covers
-		// gantry.node.*.pod.<ns>.<name>, so a second scheduler racing on the
-		// same pod is refused by the log.
-		ExpectLastSeq: bus.Expect(p.LastNodeSeq),
-		ExpectOn:      events.NodePodFilter(p.Namespace, p.Name),
+		// One binding per pod: the binding expects the newest decision on the
+		// pod's own subject, so a second scheduler racing on the same pod, or
+		// a deletion it has not seen, makes the log refuse it.
+		ExpectLastSeq: bus.Expect(p.LastDecisionSeq),
+		CopyTo:        []string{events.NodePodSubject(n.Name, p.Namespace, p.Name)},
 	}
 }
 
@@ -305,11 +305,12 @@ func (s *Service) binding(pi *PodInfo, n *NodeState, filters []string, scores []
 func unschedulable(p *projections.Pod, msg string, reasons map[string]int, atomic string) runner.Decision {
 	msgID := fmt.Sprintf("unschedulable/%s/%d", p.UID, p.UnschedulableCount+1)
 	return runner.Decision{
-		Subject: events.PodDecisionSubject(p.Namespace, p.Name),
-		Event:   &events.PodUnschedulable{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Message: msg, Reasons: reasons},
-		Meta:    p.Cause().Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
-		MsgID:   msgID,
-		Atomic:  atomic,
+		Subject:       events.PodDecisionSubject(p.Namespace, p.Name),
+		Event:         &events.PodUnschedulable{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Message: msg, Reasons: reasons},
+		Meta:          p.Cause().Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
+		MsgID:         msgID,
+		ExpectLastSeq: bus.Expect(p.LastDecisionSeq),
+		Atomic:        atomic,
 	}
 }
 

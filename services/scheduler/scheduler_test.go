@@ -285,8 +285,9 @@ func TestBindsToTheNodeWithRoom(t *testing.T) {
 	if want := []events.Score{{Name: "MostAllocated", Score: 26}, {Name: "WorkloadSpread", Score: 100}}; !reflect.DeepEqual(b.Scores, want) {
 		t.Errorf("scores = %v, want %v", b.Scores, want)
 	}
-	if d.Subject != fmt.Sprintf("gantry.node.b-roomy.pod.%s.%s", ns, p.Name) || d.MsgID != fmt.Sprintf("bind/%s/1", p.UID) ||
-		d.ExpectOn != fmt.Sprintf("gantry.node.*.pod.%s.%s", ns, p.Name) || d.ExpectLastSeq == nil || *d.ExpectLastSeq != 0 {
+	if d.Subject != fmt.Sprintf("gantry.decision.pod.%s.%s", ns, p.Name) || d.MsgID != fmt.Sprintf("bind/%s/1", p.UID) ||
+		len(d.CopyTo) != 1 || d.CopyTo[0] != fmt.Sprintf("gantry.node.b-roomy.pod.%s.%s", ns, p.Name) ||
+		d.ExpectOn != "" || d.ExpectLastSeq == nil || *d.ExpectLastSeq != plannedRec.Seq {
 		t.Errorf("decision:\n%s", show(ds))
 	}
 	if d.Meta.CausationID != plannedRec.Envelope.ID || d.Meta.CorrelationID != plannedRec.Envelope.CorrelationID || d.Meta.ID != events.DeriveID(d.MsgID) {
@@ -403,7 +404,7 @@ func TestNoNodes(t *testing.T) {
 	if u == nil || u.Message != "0/0 nodes are available: no nodes registered." {
 		t.Fatalf("decisions:\n%s", show(ds))
 	}
-	if ds[0].Subject != events.PodDecisionSubject(ns, "web-001") || ds[0].ExpectLastSeq != nil ||
+	if ds[0].Subject != events.PodDecisionSubject(ns, "web-001") || ds[0].ExpectLastSeq == nil || len(ds[0].CopyTo) != 0 ||
 		!strings.HasPrefix(ds[0].MsgID, "unschedulable/uid-web-1/") {
 		t.Errorf("decision:\n%s", show(ds))
 	}
@@ -459,9 +460,9 @@ func TestBindingAPodRecreatedUnderTheSameName(t *testing.T) {
 	w.storeAll(w.decide()) // bound on n1
 	w.apply(w.l.AcceptedDelete("pod", ns, "solo", "uid-1", 1))
 	p := w.c.Pods[projections.Key(ns, "solo")]
-	w.store(runner.Decision{Subject: events.NodePodSubject("n1", ns, "solo"), MsgID: "delete/uid-1/1",
+	w.store(runner.Decision{Subject: events.PodDecisionSubject(ns, "solo"), MsgID: "delete/uid-1/1",
 		Event:         &events.PodDeleted{Namespace: ns, Name: "solo", UID: "uid-1", Node: "n1", Epoch: 1, Reason: "pod deleted"},
-		ExpectLastSeq: &p.LastNodeSeq, ExpectOn: events.NodePodFilter(ns, "solo")})
+		ExpectLastSeq: &p.LastDecisionSeq})
 	w.apply(w.l.Removed("n1", first, 1))
 	if w.c.Pods[projections.Key(ns, "solo")] != nil {
 		t.Fatal("old incarnation not forgotten")
@@ -474,7 +475,7 @@ func TestBindingAPodRecreatedUnderTheSameName(t *testing.T) {
 	if len(ds) != 1 {
 		t.Fatalf("decisions:\n%s", show(ds))
 	}
-	last := w.l.LastSeq(events.NodePodFilter(ns, "solo"))
+	last := w.l.LastSeq(events.PodDecisionSubject(ns, "solo"))
 	if got := ds[0].ExpectLastSeq; got == nil || *got != last {
 		t.Errorf("binding expects %v on %s, but the log's last sequence there is %d: the log refuses it, every pass",
 			ptrString(got), ds[0].ExpectOn, last)

@@ -1,0 +1,128 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+)
+
+// unit is what the log must store all or none: one decision with its
+// copies, or an atomic group of decisions with theirs.
+type unit struct {
+	msgs []bus.Outgoing
+	read []bool // the messages the service reads back (not the copies)
+}
+
+// units seals the decisions and groups them into units, in the order
+// Decide gave them (a group sits where its first decision was).
+func (r *Runner) units(ds []Decision, now time.Time) []unit {
+	var us []unit
+	group := map[string]int{} // atomic key → index in us
+	for _, d := range ds {
+		m := d.Meta
+		if m.ID == "" {
+			m.ID = events.DeriveID(d.MsgID)
+		}
+		if m.Source == "" {
+			m.Source = r.svc.Name()
+		}
+		if m.Time.IsZero() {
+			m.Time = now
+		}
+		env, err := events.Seal(d.Event, m)
+		if err != nil {
+			r.log.Error().Err(err).Msg("seal decision")
+			continue
+		}
+		i, ok := group[d.Atomic]
+		if d.Atomic == "" || !ok {
+			i = len(us)
+			us = append(us, unit{})
+			if d.Atomic != "" {
+				group[d.Atomic] = i
+			}
+		}
+		u := &us[i]
+		// Copies first: the last message of every batch is then one the
+		// service reads back, and a copy carries no expectation of its own
+		// (the decision's expectation fences the whole unit).
+		for _, to := range d.CopyTo {
+			u.msgs = append(u.msgs, bus.Outgoing{Subject: to, Envelope: env, MsgID: copyID(d.MsgID, to)})
+			u.read = append(u.read, false)
+		}
+		u.msgs = append(u.msgs, bus.Outgoing{Subject: d.Subject, Envelope: env, MsgID: d.MsgID,
+			ExpectLastSeq: d.ExpectLastSeq, ExpectOn: d.ExpectOn})
+		u.read = append(u.read, true)
+	}
+	return us
+}
+
+func copyID(msgID, subject string) string {
+	if msgID == "" {
+		return ""
+	}
+	return msgID + "@" + subject
+}
+
+// publish stores the units in atomic batches of up to bus.MaxBatch messages:
+// one fsync per batch instead of one per decision. It returns how many
+// decisions were stored.
+func (r *Runner) publish(ctx context.Context, us []unit) int {
+	stored := 0
+	for len(us) > 0 {
+		n, size := 0, 0
+		for n < len(us) && size+len(us[n].msgs) <= bus.MaxBatch {
+			size += len(us[n].msgs)
+			n++
+		}
+		n = max(n, 1) // a unit above the limit: the log refuses it, and says why
+		stored += r.publishChunk(ctx, us[:n])
+		us = us[n:]
+	}
+	return stored
+}
+
+// publishChunk stores units in one atomic batch. A batch is refused whole
+// when one expectation is stale (another writer was first) or one message
+// id is already stored (decided again after a crash or a timeout); then
+// the chunk is halved until the refused units stand alone, so one stale
+// decision costs a few batches, not one publish per decision.
+func (r *Runner) publishChunk(ctx context.Context, us []unit) int {
+	var out []bus.Outgoing
+	for _, u := range us {
+		out = append(out, u.msgs...)
+	}
+	stream, last, err := bus.PublishAtomic(ctx, r.js, out)
+	if err == nil {
+		stored := 0
+		seq := last - uint64(len(out)) // the batch's sequences are contiguous
+		for _, u := range us {
+			for j := range u.msgs {
+				seq++
+				if u.read[j] {
+					r.stored(stream, seq)
+					stored++
+				}
+			}
+		}
+		return stored
+	}
+	if len(us) > 1 && ctx.Err() == nil {
+		half := len(us) / 2
+		return r.publishChunk(ctx, us[:half]) + r.publishChunk(ctx, us[half:])
+	}
+	first := out[0].Envelope.Type
+	switch {
+	case errors.Is(err, bus.ErrConflict):
+		r.log.Debug().Err(err).Str("type", first).Str("subject", out[len(out)-1].Subject).Msg("decision lost a race; will decide again")
+	case errors.Is(err, bus.ErrDuplicate):
+		r.log.Debug().Err(err).Str("type", first).Str("subject", out[len(out)-1].Subject).Msg("decision already stored")
+	case ctx.Err() != nil:
+	default:
+		r.log.Error().Err(err).Str("type", first).Str("subject", out[len(out)-1].Subject).Msg("decision not stored")
+	}
+	return 0
+}
