@@ -76,7 +76,7 @@ type Agent struct {
 
 	// smu guards what the pod workers of one reconcile share.
 	smu       sync.Mutex
-	published map[string]string   // ns/name → JSON of the last status reported
+	published map[string]reported // ns/name → the last status the log stored
 	removed   map[string]string   // ns/name → uid whose removal was reported
 	backoff   map[string]*backoff // uid/container → restart back-off
 }
@@ -118,7 +118,7 @@ func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 		cfg.Parallel = 8
 	}
 	return &Agent{cfg: cfg, rt: rt, conn: conn, log: log.With().Str("node", cfg.Name).Logger(),
-		desired: map[string]*binding{}, published: map[string]string{}, removed: map[string]string{},
+		desired: map[string]*binding{}, published: map[string]reported{}, removed: map[string]string{},
 		backoff: map[string]*backoff{}}
 }
 
@@ -180,9 +180,20 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.cfg.Ready()
 	}
 
+	// Heartbeats are points in time on a stream of their own: a slow one
+	// must not hold up the reports, nor the reports a heartbeat.
+	hbCtx, stopHB := context.WithCancel(ctx)
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		a.heartbeats(hbCtx)
+	}()
+	defer func() {
+		stopHB()
+		<-hbDone
+	}()
+
 	a.reconcile(ctx)
-	hb := time.NewTicker(a.heartbeatInterval())
-	defer hb.Stop()
 	resync := time.NewTicker(a.cfg.ResyncEvery)
 	defer resync.Stop()
 	for {
@@ -211,7 +222,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 			a.reconcile(ctx)
 			// Acknowledge only once the decisions have been acted on and the
-			// resulting observations are stored.
+			// resulting observations are stored (reconcile returns after
+			// the log has answered for its reports).
 			for _, m := range batch {
 				if err := m.Ack(); err != nil {
 					a.log.Warn().Err(err).Msg("ack decision")
@@ -221,8 +233,20 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.reconcile(ctx)
 		case <-resync.C:
 			a.reconcile(ctx)
+		}
+	}
+}
+
+// heartbeats beats every heartbeatInterval until ctx ends.
+func (a *Agent) heartbeats(ctx context.Context) {
+	hb := time.NewTicker(a.heartbeatInterval())
+	defer hb.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
 		case <-hb.C:
-			if err := a.heartbeat(ctx); err != nil {
+			if err := a.heartbeat(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn().Err(err).Msg("heartbeat")
 			}
 			if a.cfg.HeartbeatJitter > 0 {
@@ -302,7 +326,7 @@ func (a *Agent) restore(ctx context.Context) error {
 		switch e := ev.(type) {
 		case *events.PodStatusObserved:
 			if b, err := json.Marshal(e); err == nil {
-				a.published[key(e.Namespace, e.Name)] = string(b)
+				a.published[key(e.Namespace, e.Name)] = reported{status: string(b), id: env.ID}
 			}
 		case *events.PodRemoved:
 			a.removed[key(e.Namespace, e.Name)] = e.UID
@@ -412,19 +436,25 @@ func (a *Agent) desiredCopy(k string) *events.PodBound {
 
 // reconcile makes the runtime match the decisions: start what is bound,
 // restart what exited (per restart policy, with back-off), remove what is
-// not bound here any more, and report every change.
+// not bound here any more, and report every change. The reports of one
+// reconcile are stored together (publishReports) before it returns.
 func (a *Agent) reconcile(ctx context.Context) {
 	actual, err := a.rt.Pods(ctx)
 	if err != nil {
 		a.log.Error().Err(err).Msg("list pods")
 		return
 	}
+	var reports []report
 	byKey := map[string]PodState{}
+	gone := map[string]bool{} // uids removed by this reconcile
 	for _, p := range actual {
 		k := key(p.Namespace, p.Name)
 		b := a.desired[k]
 		if b == nil || b.deleted || b.bound.Pod.UID != p.UID {
-			a.remove(ctx, p.Namespace, p.Name, p.UID, p.Epoch, b)
+			gone[p.UID] = true
+			if r, ok := a.remove(ctx, p.Namespace, p.Name, p.UID, p.Epoch, b); ok {
+				reports = append(reports, r)
+			}
 			continue
 		}
 		byKey[k] = p
@@ -435,14 +465,18 @@ func (a *Agent) reconcile(ctx context.Context) {
 	}
 	sort.Strings(keys)
 	// Pods start in parallel (bounded): a node given 30 pods at once should
-	// not start the last one only after the other 29.
+	// not start the last one only after the other 29. Each worker leaves
+	// its pod's status in its own slot, so the reports go out in key order.
+	statuses := make([]*events.PodStatusObserved, len(keys))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, a.cfg.Parallel)
-	for _, k := range keys {
+	for i, k := range keys {
 		b := a.desired[k]
 		if b.deleted {
-			if _, running := byKey[k]; !running {
-				a.remove(ctx, b.bound.Pod.Namespace, b.bound.Pod.Name, b.bound.Pod.UID, b.bound.Epoch, b)
+			if _, running := byKey[k]; !running && !gone[b.bound.Pod.UID] {
+				if r, ok := a.remove(ctx, b.bound.Pod.Namespace, b.bound.Pod.Name, b.bound.Pod.UID, b.bound.Epoch, b); ok {
+					reports = append(reports, r)
+				}
 			}
 			continue
 		}
@@ -451,17 +485,33 @@ func (a *Agent) reconcile(ctx context.Context) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			a.run(ctx, b, st, ok)
+			statuses[i] = a.run(ctx, b, st, ok)
 		}()
 	}
 	wg.Wait()
+	for i, st := range statuses {
+		if st == nil {
+			continue
+		}
+		r, ok, err := a.statusReport(a.desired[keys[i]], st)
+		if err != nil {
+			a.log.Error().Err(err).Str("pod", keys[i]).Msg("report status")
+			continue
+		}
+		if ok {
+			reports = append(reports, r)
+		}
+	}
+	a.publishReports(ctx, reports)
 }
 
-func (a *Agent) remove(ctx context.Context, ns, name, uid string, epoch int64, b *binding) {
+// remove stops a pod and returns the report of its removal, unless the log
+// holds it already. A deleted binding is dropped once the removal is stored.
+func (a *Agent) remove(ctx context.Context, ns, name, uid string, epoch int64, b *binding) (report, bool) {
 	k := key(ns, name)
 	if err := a.rt.RemovePod(ctx, ns, name, uid); err != nil {
 		a.log.Error().Err(err).Str("pod", k).Msg("remove pod")
-		return
+		return report{}, false
 	}
 	a.smu.Lock()
 	for c := range a.backoff {
@@ -469,36 +519,34 @@ func (a *Agent) remove(ctx context.Context, ns, name, uid string, epoch int64, b
 			delete(a.backoff, c)
 		}
 	}
-	a.smu.Unlock()
-	if b != nil && b.deleted && b.bound.Pod.UID == uid {
-		a.mu.Lock()
-		delete(a.desired, k)
-		a.mu.Unlock()
-	}
-	a.smu.Lock()
 	done := a.removed[k] == uid
 	a.smu.Unlock()
+	var forget *binding
+	if b != nil && b.deleted && b.bound.Pod.UID == uid {
+		forget = b
+	}
 	if done {
-		return
+		if forget != nil {
+			a.mu.Lock()
+			delete(a.desired, k)
+			a.mu.Unlock()
+		}
+		return report{}, false
 	}
 	cause := events.Envelope{}
 	if b != nil {
 		cause = b.env
 	}
-	if err := a.publishObs(ctx, events.ObsPodSubject(a.cfg.Name, ns, name),
-		&events.PodRemoved{Namespace: ns, Name: name, UID: uid, Node: a.cfg.Name, Epoch: epoch}, cause, k); err != nil {
+	r, err := a.removalReport(ns, name, uid, epoch, cause, forget)
+	if err != nil {
 		a.log.Error().Err(err).Str("pod", k).Msg("report removal")
-		return
+		return report{}, false
 	}
-	a.smu.Lock()
-	a.removed[k] = uid
-	delete(a.published, k)
-	a.smu.Unlock()
-	a.log.Info().Str("pod", k).Str("uid", uid).Msg("pod removed")
+	return r, true
 }
 
-// run brings one bound pod towards running and reports its status.
-func (a *Agent) run(ctx context.Context, b *binding, st PodState, exists bool) {
+// run brings one bound pod towards running and returns its status.
+func (a *Agent) run(ctx context.Context, b *binding, st PodState, exists bool) *events.PodStatusObserved {
 	now := a.cfg.Clock()
 	e := b.bound
 	pod := Pod{Namespace: e.Pod.Namespace, Name: e.Pod.Name, UID: e.Pod.UID, Epoch: e.Epoch,
@@ -512,8 +560,7 @@ func (a *Agent) run(ctx context.Context, b *binding, st PodState, exists bool) {
 		if err != nil {
 			a.log.Error().Err(err).Str("pod", k).Msg("create sandbox")
 			status.Phase, status.Reason, status.Message = events.PhasePending, "SandboxCreateError", err.Error()
-			a.report(ctx, b, status)
-			return
+			return status
 		}
 	}
 	status.PodIP = ip
@@ -572,7 +619,7 @@ func (a *Agent) run(ctx context.Context, b *binding, st PodState, exists bool) {
 		status.Containers = append(status.Containers, a.containerStatus(pod.UID, c.Name, c.Image, have, now))
 	}
 	status.Phase = Phase(policy, status.Containers)
-	a.report(ctx, b, status)
+	return status
 }
 
 // backoffUntil is when a container may be started again.
@@ -676,49 +723,28 @@ func Phase(policy string, cs []events.ContainerStatus) string {
 	}
 }
 
-func (a *Agent) report(ctx context.Context, b *binding, st *events.PodStatusObserved) {
-	k := key(st.Namespace, st.Name)
-	js, err := json.Marshal(st)
-	if err != nil {
-		return
-	}
-	a.smu.Lock()
-	same := a.published[k] == string(js)
-	a.smu.Unlock()
-	if same {
-		return
-	}
-	if err := a.publishObs(ctx, events.ObsPodSubject(a.cfg.Name, st.Namespace, st.Name), st, b.env, k); err != nil {
-		a.log.Error().Err(err).Str("pod", k).Msg("report status")
-		return
-	}
-	a.smu.Lock()
-	a.published[k] = string(js)
-	delete(a.removed, k)
-	a.smu.Unlock()
-	a.log.Info().Str("pod", k).Str("phase", st.Phase).Str("ip", st.PodIP).Msg("pod status")
-}
-
+// heartbeat says the node is alive and how many pods it runs; it has a
+// fresh id, being a point in time.
 func (a *Agent) heartbeat(ctx context.Context) error {
 	n := 0
+	a.mu.Lock()
 	for _, b := range a.desired {
 		if !b.deleted {
 			n++
 		}
 	}
+	a.mu.Unlock()
 	return a.publishObs(ctx, events.HeartbeatSubject(a.cfg.Name), &events.NodeHeartbeat{Node: a.info, Pods: n}, events.Envelope{}, a.cfg.Name)
 }
 
+// publishObs appends one observation with a fresh id (registration,
+// heartbeats) and waits for the log to store it.
 func (a *Agent) publishObs(ctx context.Context, subject string, ev events.Event, cause events.Envelope, object string) error {
-	m := cause.Caused(events.NewID(), "node/"+a.cfg.Name, object, a.cfg.Clock())
-	if cause.ID == "" {
-		m.CorrelationID = ""
-	}
-	env, err := events.Seal(ev, m)
+	out, err := a.outgoing(subject, ev, cause, object, events.NewID())
 	if err != nil {
 		return err
 	}
-	if _, err := bus.PublishOne(ctx, a.conn.JS, bus.Outgoing{Subject: subject, Envelope: env, MsgID: env.ID}); err != nil {
+	if _, err := bus.PublishOne(ctx, a.conn.JS, out); err != nil {
 		return fmt.Errorf("node %s report %s: %w", a.cfg.Name, ev.Type(), err)
 	}
 	return nil

@@ -21,6 +21,11 @@ var ErrDuplicate = errors.New("batch holds a message already stored")
 // errCodeBatchDuplicate is nats-server's JSAtomicPublishContainsDuplicateMessageErr.
 const errCodeBatchDuplicate jetstream.ErrorCode = 10201
 
+// ErrBusy means an atomic batch was refused, nothing of it stored, because
+// the server holds as many open atomic batches as it allows (50 per stream
+// by default). Publishing the messages one by one (Publish) is the way on.
+var ErrBusy = errors.New("too many atomic batches in flight")
+
 // PublishAtomic stores every Outgoing in one atomic batch: all or none, in
 // order, with one fsync. Every message must go to the same stream, and that
 // stream must allow atomic publish. An expectation that fails, or a message
@@ -64,6 +69,8 @@ func PublishAtomicMsgs(ctx context.Context, js jetstream.JetStream, msgs []*nats
 				return "", 0, fmt.Errorf("atomic batch of %d: %w (%s)", len(out), ErrConflict, apiErr.Description)
 			case errCodeBatchDuplicate:
 				return "", 0, fmt.Errorf("atomic batch of %d: %w (%s)", len(out), ErrDuplicate, apiErr.Description)
+			case jetstreamext.JSErrCodeAtomicPublishTooManyInflight:
+				return "", 0, fmt.Errorf("atomic batch of %d: %w (%s)", len(out), ErrBusy, apiErr.Description)
 			}
 		}
 		return "", 0, fmt.Errorf("atomic batch of %d: %w", len(out), err)

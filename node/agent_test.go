@@ -1,0 +1,213 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/bus/bustest"
+	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/node"
+	"github.com/gantry-sh/gantry/node/sim"
+)
+
+// counting is the simulated runtime, counting the agent's reconciles (each
+// starts by listing the pods).
+type counting struct {
+	*sim.Runtime
+	lists atomic.Int64
+}
+
+func (c *counting) Pods(ctx context.Context) ([]node.PodState, error) {
+	c.lists.Add(1)
+	return c.Runtime.Pods(ctx)
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stored is one message of a stream.
+type stored struct {
+	seq   uint64
+	msgID string
+	batch string // Nats-Batch-Id, on a message stored in an atomic batch
+	env   events.Envelope
+	ev    events.Event
+}
+
+// read returns every message of a stream on filter, oldest first.
+func read(t *testing.T, js jetstream.JetStream, stream, filter string) []stored {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	last, err := bus.LastSeq(ctx, js, stream, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last == 0 {
+		return nil
+	}
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []stored
+	for len(out) == 0 || out[len(out)-1].seq < last {
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s on %s: %v", stream, filter, ctx.Err())
+		}
+		batch, err := cons.FetchNoWait(1024)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, err := events.Parse(m.Data())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := env.Decode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, stored{seq: md.Sequence.Stream, msgID: m.Headers().Get(events.HeaderMsgID),
+				batch: m.Headers().Get("Nats-Batch-Id"), env: env, ev: ev})
+		}
+		if err := batch.Error(); err != nil {
+			t.Fatal(err)
+		}
+		if got == 0 {
+			time.Sleep(5 * time.Millisecond) // polling: nothing delivered yet
+		}
+	}
+	return out
+}
+
+// bind appends the binding of pod i to a node, as the scheduler does.
+func bind(t *testing.T, js jetstream.JetStream, nodeName string, i int) {
+	t.Helper()
+	name := fmt.Sprintf("web-%02d", i)
+	ev := &events.PodBound{Node: nodeName, Epoch: 1, Pod: events.PodPlanned{Namespace: "default", Name: name,
+		UID: fmt.Sprintf("uid-%08d", i), Spec: manifest.PodSpec{Containers: []manifest.Container{{Name: "web", Image: "img"}}}}}
+	id := events.DeriveID("bind/" + name)
+	env, err := events.Seal(ev, events.Meta{ID: id, Source: "scheduler", Subject: "default/" + name, Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := bus.Outgoing{Subject: events.NodePodSubject(nodeName, "default", name), Envelope: env, MsgID: id}
+	if _, err := bus.PublishOne(context.Background(), js, o); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An agent given N pods reports each pod's Running status exactly once,
+// all N in one atomic batch, however often it reconciles afterwards, and a
+// restarted agent reports none of them again.
+func TestStatusReportedOnceInOneBatch(t *testing.T) {
+	const n = 40
+	conn, url := bustest.Start(t)
+	for i := range n {
+		bind(t, conn.JS, "n1", i)
+	}
+	simRT, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: "10.42.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &counting{Runtime: simRT}
+	nc, err := bus.Connect(url, "node-n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	start := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		a := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", ResyncEvery: 20 * time.Millisecond,
+			HeartbeatEvery: 50 * time.Millisecond}, rt, nc, log)
+		go func() { done <- a.Run(ctx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("agent: %v", err)
+			}
+		}
+	}
+	statuses := func() []stored {
+		var out []stored
+		for _, s := range read(t, conn.JS, events.StreamObservations, events.ObsPodSubject("n1", "*", "*")) {
+			if _, ok := s.ev.(*events.PodStatusObserved); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	reconciles := func(more int64) {
+		t.Helper()
+		from := rt.lists.Load()
+		eventually(t, fmt.Sprintf("%d more reconciles", more), func() bool { return rt.lists.Load() >= from+more })
+	}
+
+	stop := start()
+	eventually(t, fmt.Sprintf("%d statuses", n), func() bool { return len(statuses()) >= n })
+	reconciles(20)
+	stop()
+
+	got := statuses()
+	if len(got) != n {
+		t.Fatalf("%d status reports for %d pods, want one each", len(got), n)
+	}
+	seen := map[string]bool{}
+	for i, s := range got {
+		st := s.ev.(*events.PodStatusObserved)
+		if st.Phase != events.PhaseRunning {
+			t.Errorf("%s/%s: phase %s, want Running", st.Namespace, st.Name, st.Phase)
+		}
+		if seen[st.Name] {
+			t.Errorf("%s reported twice", st.Name)
+		}
+		seen[st.Name] = true
+		if s.batch == "" || s.batch != got[0].batch {
+			t.Errorf("report %d in atomic batch %q, the first in %q: one reconcile's reports are one batch", i, s.batch, got[0].batch)
+		}
+		if s.seq != got[0].seq+uint64(i) {
+			t.Errorf("report %d at sequence %d, want %d: one reconcile's reports are one batch", i, s.seq, got[0].seq+uint64(i))
+		}
+		want, err := node.StatusID("n1", st, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.msgID != want || s.env.ID != want {
+			t.Errorf("%s: Nats-Msg-Id %s, envelope id %s, want both %s", st.Name, s.msgID, s.env.ID, want)
+		}
+	}
+
+	// A restarted agent adopts its pods and has nothing new to say.
+	stop = start()
+	reconciles(20)
+	stop()
+	if again := statuses(); len(again) != n {
+		t.Fatalf("after a restart: %d status reports, want still %d", len(again), n)
+	}
+}

@@ -1,0 +1,186 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+)
+
+// reportTimeout bounds how long one reconcile waits for the log to store its
+// reports; what is not stored by then is reported again, with the same ids,
+// by the next reconcile.
+const reportTimeout = 10 * time.Second
+
+// StatusID is the envelope id and Nats-Msg-Id of a pod status report. It is
+// derived from what the report says, not from when it is made: the node, the
+// pod's uid and binding epoch, a hash of the status, and the id of the report
+// it follows (after: the last report of the pod the log stored, "" for the
+// first). A report made again because the first attempt timed out is
+// therefore the same message, and the stream's duplicate window drops it.
+// after keeps a status that comes back (A, then B, then A again) from being
+// taken for a retry of the first A.
+func StatusID(node string, st *events.PodStatusObserved, after string) (string, error) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return "", fmt.Errorf("status of %s/%s: %w", st.Namespace, st.Name, err)
+	}
+	return statusID(node, st.UID, st.Epoch, b, after), nil
+}
+
+func statusID(node, uid string, epoch int64, status []byte, after string) string {
+	return events.DeriveID(fmt.Sprintf("status/%s/%s/%d/%x/%s", node, uid, epoch, sha256.Sum256(status), after))
+}
+
+// RemovalID is the envelope id and Nats-Msg-Id of the report that a node
+// removed a pod: a pod's uid is removed from a node once.
+func RemovalID(node, uid string, epoch int64) string {
+	return events.DeriveID(fmt.Sprintf("removed/%s/%s/%d", node, uid, epoch))
+}
+
+// reported is the last report of a pod the log stored.
+type reported struct {
+	status string // JSON of the PodStatusObserved
+	id     string
+}
+
+// report is one observation a reconcile wants stored, and what the agent
+// remembers once it is.
+type report struct {
+	out bus.Outgoing
+	key string // ns/name
+	uid string
+	// status is the JSON of a PodStatusObserved; empty for a PodRemoved.
+	status string
+	// forget, on a removal, is the deleted binding to drop once the
+	// removal is stored.
+	forget *binding
+	// phase and ip are for the log.
+	phase, ip string
+}
+
+// statusReport returns the report of a pod's status, or false when the log
+// already holds this status as the pod's newest.
+func (a *Agent) statusReport(b *binding, st *events.PodStatusObserved) (report, bool, error) {
+	k := key(st.Namespace, st.Name)
+	js, err := json.Marshal(st)
+	if err != nil {
+		return report{}, false, fmt.Errorf("status of %s: %w", k, err)
+	}
+	a.smu.Lock()
+	last := a.published[k]
+	a.smu.Unlock()
+	if last.status == string(js) {
+		return report{}, false, nil
+	}
+	id := statusID(a.cfg.Name, st.UID, st.Epoch, js, last.id)
+	out, err := a.outgoing(events.ObsPodSubject(a.cfg.Name, st.Namespace, st.Name), st, b.env, k, id)
+	if err != nil {
+		return report{}, false, err
+	}
+	return report{out: out, key: k, uid: st.UID, status: string(js), phase: st.Phase, ip: st.PodIP}, true, nil
+}
+
+// removalReport returns the report that a pod was removed.
+func (a *Agent) removalReport(ns, name, uid string, epoch int64, cause events.Envelope, forget *binding) (report, error) {
+	k := key(ns, name)
+	out, err := a.outgoing(events.ObsPodSubject(a.cfg.Name, ns, name),
+		&events.PodRemoved{Namespace: ns, Name: name, UID: uid, Node: a.cfg.Name, Epoch: epoch}, cause, k, RemovalID(a.cfg.Name, uid, epoch))
+	if err != nil {
+		return report{}, err
+	}
+	return report{out: out, key: k, uid: uid, forget: forget}, nil
+}
+
+// outgoing seals an observation caused by cause under id.
+func (a *Agent) outgoing(subject string, ev events.Event, cause events.Envelope, object, id string) (bus.Outgoing, error) {
+	m := cause.Caused(id, "node/"+a.cfg.Name, object, a.cfg.Clock())
+	if cause.ID == "" {
+		m.CorrelationID = ""
+	}
+	env, err := events.Seal(ev, m)
+	if err != nil {
+		return bus.Outgoing{}, err
+	}
+	return bus.Outgoing{Subject: subject, Envelope: env, MsgID: id}, nil
+}
+
+// publishReports stores one reconcile's reports: each run of up to
+// bus.MaxBatch in one atomic batch (one round trip, one fsync). A batch the
+// server refuses whole because one of its ids is already stored (an earlier
+// attempt that landed after its publisher gave up) or because it has too
+// many batches open goes out message by message instead, and the duplicate
+// window drops what is stored. A report is remembered only once stored;
+// the rest are made again, with the same ids, by the next reconcile.
+func (a *Agent) publishReports(ctx context.Context, rs []report) {
+	if len(rs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, reportTimeout)
+	defer cancel()
+	for len(rs) > 0 {
+		chunk := rs[:min(len(rs), bus.MaxBatch)]
+		rs = rs[len(chunk):]
+		out := make([]bus.Outgoing, len(chunk))
+		for i, r := range chunk {
+			out[i] = r.out
+		}
+		if len(chunk) > 1 {
+			_, _, err := bus.PublishAtomic(ctx, a.conn.JS, out)
+			if err == nil {
+				for _, r := range chunk {
+					a.stored(r)
+				}
+				continue
+			}
+			if !errors.Is(err, bus.ErrDuplicate) && !errors.Is(err, bus.ErrBusy) {
+				a.log.Warn().Err(err).Int("reports", len(chunk)).Msg("reports not stored; will report again")
+				continue
+			}
+			a.log.Debug().Err(err).Int("reports", len(chunk)).Msg("batch refused; reporting one by one")
+		}
+		// One report, or a refused batch: one by one, asynchronously.
+		res, err := bus.Publish(ctx, a.conn.JS, out)
+		if err != nil {
+			a.log.Warn().Err(err).Int("reports", len(chunk)).Msg("reports not stored; will report again")
+		}
+		for i, x := range res {
+			switch {
+			case x.Err == nil && x.Seq > 0: // stored now or before
+				a.stored(chunk[i])
+			case x.Err != nil:
+				a.log.Warn().Err(x.Err).Str("pod", chunk[i].key).Msg("report not stored; will report again")
+			}
+		}
+	}
+}
+
+// stored remembers a report the log holds.
+func (a *Agent) stored(r report) {
+	a.smu.Lock()
+	if r.status != "" {
+		a.published[r.key] = reported{status: r.status, id: r.out.MsgID}
+		delete(a.removed, r.key)
+	} else {
+		a.removed[r.key] = r.uid
+		delete(a.published, r.key)
+	}
+	a.smu.Unlock()
+	if r.forget != nil {
+		a.mu.Lock()
+		if a.desired[r.key] == r.forget {
+			delete(a.desired, r.key)
+		}
+		a.mu.Unlock()
+	}
+	if r.status != "" {
+		a.log.Info().Str("pod", r.key).Str("phase", r.phase).Str("ip", r.ip).Msg("pod status")
+	} else {
+		a.log.Info().Str("pod", r.key).Str("uid", r.uid).Msg("pod removed")
+	}
+}
