@@ -52,7 +52,7 @@ func BenchmarkScheduler(b *testing.B) {
 	remaining := func() time.Duration { return max(time.Until(deadline), time.Second) }
 
 	c := newCluster(b)
-	up := c.up("--node=false")
+	up := c.up(append([]string{"--node=false"}, strings.Fields(os.Getenv("GANTRY_B1_UP_ARGS"))...)...)
 	simArgs := append([]string{"sim", "--nodes", strconv.Itoa(nodes), "--cpu", "32", "--memory", "128Gi", "--pods", "110", "--name-prefix", "sim"},
 		strings.Fields(os.Getenv("GANTRY_B1_SIM_ARGS"))...)
 	sim := c.start(simArgs...)

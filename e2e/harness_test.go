@@ -170,6 +170,16 @@ func (c *cluster) start(args ...string) *proc {
 	cmd.Env = append(os.Environ(), "GANTRY_NATS="+c.url)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
+	// GANTRY_E2E_LOGDIR keeps each process's whole output in a file there
+	// (gantry-<command>-<n>.log), for looking into a slow or stuck run.
+	if dir := os.Getenv("GANTRY_E2E_LOGDIR"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("gantry-%s-%d.log", args[0], len(c.procs))))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.t.Cleanup(func() { _ = f.Close() })
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(out, f), io.MultiWriter(out, f)
+	}
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}

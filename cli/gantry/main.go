@@ -8,8 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"os/user"
+	"runtime/pprof"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -75,6 +79,35 @@ func newRoot(g *globals) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.nats, "nats", def, "NATS URL of the cluster (env GANTRY_NATS)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	var profile string
+	var stopProfile func()
+	root.PersistentFlags().StringVar(&profile, "cpu-profile", "", "write a Go CPU profile of this process to `FILE` (for `go tool pprof`) until it exits")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if profile == "" {
+			return nil
+		}
+		f, err := os.Create(profile)
+		if err != nil {
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		var once sync.Once
+		stopProfile = func() { once.Do(func() { pprof.StopCPUProfile(); f.Close() }) }
+		// A long-running command is ended by a signal; the profile is
+		// complete as soon as the signal arrives, however shutdown goes.
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		go func() { <-sigs; stopProfile() }()
+		return nil
+	}
+	root.PersistentPostRun = func(*cobra.Command, []string) {
+		if stopProfile != nil {
+			stopProfile()
+		}
+	}
 	root.AddCommand(newUpCmd(g), newServeCmd(g), newNodeCmd(g), newApplyCmd(g), newGetCmd(g), newDescribeCmd(g),
 		newDeleteCmd(g), newLogsCmd(g), newEventsCmd(g), newImageCmd(g), newSimCmd(g))
 	return root

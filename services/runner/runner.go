@@ -89,14 +89,18 @@ type Runner struct {
 	log zerolog.Logger
 	cfg Config
 
-	applied  map[string]uint64 // stream → last applied sequence
-	startAt  map[string]uint64 // stream → last sequence when the runner started
-	expect   map[string]uint64 // stream → sequence of our own newest decision
-	expectBy time.Time
-	caughtUp bool
-	ready    chan struct{}
-	lease    *lease // nil: always acts
-	leading  atomic.Bool
+	applied map[string]uint64 // stream → last applied sequence
+	startAt map[string]uint64 // stream → last sequence when the runner started
+	expect  map[string]uint64 // stream → sequence of our own newest decision
+	// waitFrom is when the runner last saw progress toward its expectations
+	// (a decision stored, or more of the log applied); waitApplied is how
+	// much it had applied then.
+	waitFrom    time.Time
+	waitApplied uint64
+	caughtUp    bool
+	ready       chan struct{}
+	lease       *lease // nil: always acts
+	leading     atomic.Bool
 }
 
 // New makes a runner for svc.
@@ -246,18 +250,37 @@ func (r *Runner) checkCaughtUp() {
 	close(r.ready)
 }
 
+// expectationsMet reports whether the runner has read back every decision
+// it stored. A decision the log acknowledged is never lost, so the runner
+// waits as long as its reading makes progress; only when nothing more has
+// been applied for ExpectTimeout (a message it cannot see: aged out, or
+// outside its filters) does it give up waiting and decide again.
 func (r *Runner) expectationsMet(now time.Time) bool {
+	var applied uint64
+	met := true
 	for stream, seq := range r.expect {
+		applied += r.applied[stream]
 		if r.applied[stream] < seq {
-			if now.After(r.expectBy) {
-				r.log.Warn().Str("stream", stream).Uint64("want", seq).Uint64("applied", r.applied[stream]).
-					Msg("own decisions not seen in time; deciding again")
-				clear(r.expect)
-				return true
-			}
-			return false
+			met = false
 		}
 	}
+	if met {
+		return true
+	}
+	if applied != r.waitApplied {
+		r.waitApplied, r.waitFrom = applied, now
+		return false
+	}
+	if now.Sub(r.waitFrom) < r.cfg.ExpectTimeout {
+		return false
+	}
+	for stream, seq := range r.expect {
+		if r.applied[stream] < seq {
+			r.log.Warn().Str("stream", stream).Uint64("want", seq).Uint64("applied", r.applied[stream]).
+				Dur("stalled", now.Sub(r.waitFrom)).Msg("own decisions not seen in time; deciding again")
+		}
+	}
+	clear(r.expect)
 	return true
 }
 
@@ -283,7 +306,7 @@ func (r *Runner) step(ctx context.Context) {
 		return
 	}
 	stored := r.publish(ctx, r.units(ds, now))
-	r.expectBy = now.Add(r.cfg.ExpectTimeout)
+	r.waitFrom = r.cfg.Clock()
 	r.log.Debug().Int("decisions", len(ds)).Int("stored", stored).Msg("decided")
 }
 

@@ -31,6 +31,21 @@ type cycle struct {
 	best    []events.Score // the best node so far
 
 	cands, leaving, victims, bestVictims []*PodInfo
+
+	// shared holds, by template, the prepared view the template's pending
+	// pods share in this pass; left counts the template's pods not yet
+	// decided, so a view is dropped (and no longer kept up to date) once
+	// its last pod is done.
+	shared map[string]*sharedPrep
+	left   map[string]int
+	fresh  bool // tests: no sharing
+}
+
+// sharedPrep is one template's prepared view, and the pod it was worked
+// out for (whose selectors stand for every pod of the template).
+type sharedPrep struct {
+	rep  *PodInfo
+	prep *prepared
 }
 
 type undoKind uint8
@@ -67,6 +82,9 @@ func (cy *cycle) begin(s *Service, now time.Time) {
 		cy.offset = int(s.bindings % uint64(len(s.order)))
 	}
 	cy.undo = cy.undo[:0]
+	if cy.shared == nil {
+		cy.shared, cy.left = map[string]*sharedPrep{}, map[string]int{}
+	}
 	if cap(cy.failed) < len(s.order) {
 		cy.failed = make([]int, len(s.order))
 	}
@@ -90,24 +108,36 @@ func (cy *cycle) end() {
 	cy.undo = cy.undo[:0]
 	clear(cy.pods)
 	clear(cy.noms)
+	clear(cy.shared)
+	clear(cy.left)
 }
 
 // place counts a pod on a node for the rest of the pass.
 func (cy *cycle) place(pi *PodInfo, n *NodeState) {
 	cy.s.bind(pi, n)
 	cy.undo = append(cy.undo, undoOp{kind: undoPlace, pod: pi})
+	for _, sp := range cy.shared {
+		sp.rep.count(sp.prep, n, pi, 1)
+	}
 }
 
 // unplace takes a pod off its node for the rest of the pass.
 func (cy *cycle) unplace(pi *PodInfo) {
 	n := pi.node
+	for _, sp := range cy.shared {
+		sp.rep.count(sp.prep, n, pi, -1)
+	}
 	cy.s.unbind(pi)
 	cy.undo = append(cy.undo, undoOp{kind: undoUnplace, pod: pi, node: n})
 }
 
+// markDeleting counts a victim as on its way out. It no longer counts
+// toward spread, which the shared views cannot tell pod by pod: they are
+// worked out afresh.
 func (cy *cycle) markDeleting(pi *PodInfo) {
 	cy.undo = append(cy.undo, undoOp{kind: undoDeleting, pod: pi, deleting: pi.deleting})
 	pi.deleting = true
+	clear(cy.shared)
 }
 
 // pendingOrder is the pending pods, highest priority first, then in the
@@ -118,6 +148,11 @@ func (cy *cycle) pendingOrder() []*PodInfo {
 		cy.pods = append(cy.pods, pi)
 	}
 	sortPods(cy.pods)
+	for _, pi := range cy.pods {
+		if pi.template != "" {
+			cy.left[pi.template]++
+		}
+	}
 	return cy.pods
 }
 
@@ -199,11 +234,29 @@ func (cy *cycle) decide(pi *PodInfo, out []runner.Decision) []runner.Decision {
 // what they need of the whole cluster.
 func (cy *cycle) prepare(pi *PodInfo) {
 	s := cy.s
+	pi.prep = &pi.own
+	needs := pi.needsPrepare(s.antiPods)
+	if needs && pi.template != "" && !cy.fresh {
+		// The pods of one template see the cluster the same way: the first
+		// works out the view, the others share it (kept up to date by
+		// place and unplace) until the template's last pod is decided.
+		if cy.left[pi.template]--; cy.left[pi.template] <= 0 {
+			defer delete(cy.shared, pi.template)
+		}
+		if sp := cy.shared[pi.template]; sp != nil {
+			pi.prep = sp.prep
+			pi.prep.refresh()
+			needs = false
+		} else if cy.left[pi.template] > 0 {
+			pi.prep = new(prepared)
+			defer func() { cy.shared[pi.template] = &sharedPrep{rep: pi, prep: pi.prep} }()
+		}
+	}
 	pi.prep.owned = s.byOwner[pi.owner]
-	if pi.needsPrepare(s.antiPods) {
+	if needs {
 		pi.prepare(s.order, s.antiPods, s.softTainted > 0)
-	} else {
-		pr := &pi.prep
+	} else if pi.prep == &pi.own {
+		pr := &pi.own
 		pr.anti, pr.sym, pr.antiSoft = pr.anti[:0], pr.sym[:0], pr.antiSoft[:0]
 		pr.spreadHard, pr.spreadSoft = pr.spreadHard[:0], pr.spreadSoft[:0]
 		pr.softTaints = s.softTainted > 0

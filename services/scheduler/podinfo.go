@@ -53,8 +53,14 @@ type PodInfo struct {
 	deleting bool
 
 	// prep is what a pass works out for this pod over the whole cluster
-	// before filtering (anti-affinity and spread counts).
-	prep prepared
+	// before filtering (anti-affinity and spread counts): its own, or the
+	// one shared by the pods of its template in this pass (cycle.shared).
+	prep *prepared
+	own  prepared
+	// template names the pods this one is identical to in every way
+	// placement can tell (same workload, same template hash); "" for a
+	// bare pod.
+	template string
 }
 
 type resourceAmount struct {
@@ -77,6 +83,9 @@ func newPodInfo(p *projections.Pod, rules *placement.Cache) *PodInfo {
 		nodeSelector: spec.NodeSelector, tolerations: spec.Tolerations}
 	if p.Owner != nil {
 		pi.owner = p.Owner.UID
+		if p.TemplateHash != "" {
+			pi.template = p.Namespace + "/" + p.Owner.UID + "/" + p.TemplateHash
+		}
 	}
 	reqs := spec.ResourceRequests()
 	pi.bestEffort = true

@@ -19,6 +19,8 @@ type prepared struct {
 	// owned counts the pod's workload's pods per node (one small map per
 	// workload, not one per node: scoring reads it for every node).
 	owned map[*NodeState]int
+	// stale: counts changed since the spread bounds were worked out.
+	stale bool
 }
 
 // domainCount counts pods per value of a topology key.
@@ -82,7 +84,11 @@ func (p *PodInfo) needsPrepare(antiPods []*PodInfo) bool {
 // prepare works out p.prep over nodes (every node, in any order) and
 // antiPods (the bound pods with required anti-affinity).
 func (p *PodInfo) prepare(nodes []*NodeState, antiPods []*PodInfo, softTaints bool) {
-	pr := &p.prep
+	if p.prep == nil {
+		p.prep = &p.own
+	}
+	pr := p.prep
+	pr.stale = false
 	pr.softTaints = softTaints
 	pr.anti = resizeDomains(pr.anti, len(p.antiRequired))
 	for i, t := range p.antiRequired {
@@ -231,7 +237,7 @@ func spreadDomain(ss []spreadState, n *NodeState) {
 // counts, as if q were bound there or gone: preemption asks "would p fit if
 // these pods were gone".
 func (p *PodInfo) adjust(n *NodeState, q *PodInfo, delta int) {
-	pr := &p.prep
+	pr := p.prep
 	if q.namespace != p.namespace {
 		return
 	}
@@ -255,4 +261,49 @@ func (p *PodInfo) adjust(n *NodeState, q *PodInfo, delta int) {
 			pr.spreadHard[i].bounds()
 		}
 	}
+}
+
+// count adds q, just placed on n (delta 1) or taken off it (delta -1), to
+// pr, a view worked out for p, as a fresh prepare would find it for the
+// next pod of p's template: the pods of one template share one prepared
+// view for a whole pass, kept up to date pod by pod instead of walked again
+// for each. (q may be p itself: the next pod sees p bound.)
+func (p *PodInfo) count(pr *prepared, n *NodeState, q *PodInfo, delta int) {
+	if q.namespace != p.namespace {
+		return
+	}
+	for i := range p.antiRequired {
+		if selects(p.antiRequired[i].LabelSelector, q.labels) {
+			pr.anti[i].add(n, delta)
+		}
+	}
+	for i := range p.antiPreferred {
+		if selects(p.antiPreferred[i].PodAffinityTerm.LabelSelector, q.labels) {
+			pr.antiSoft[i].add(n, delta)
+		}
+	}
+	for _, t := range q.antiRequired {
+		if selects(t.LabelSelector, p.labels) {
+			pr.symFor(t.TopologyKey).add(n, delta)
+		}
+	}
+	if !q.deleting && len(p.spreadHard)+len(p.spreadSoft) > 0 && p.matchesAffinity(n) {
+		spreadCount(pr.spreadHard, p.spreadHard, n, q, delta)
+		spreadCount(pr.spreadSoft, p.spreadSoft, n, q, delta)
+		pr.stale = true
+	}
+}
+
+// refresh works out the spread bounds again when counts changed.
+func (pr *prepared) refresh() {
+	if !pr.stale {
+		return
+	}
+	for i := range pr.spreadHard {
+		pr.spreadHard[i].bounds()
+	}
+	for i := range pr.spreadSoft {
+		pr.spreadSoft[i].bounds()
+	}
+	pr.stale = false
 }
