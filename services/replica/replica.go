@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
@@ -19,13 +20,34 @@ import (
 // Name of the service.
 const Name = "replica"
 
+// FullEvery is how often, by default, Decide examines every workload and
+// pod rather than only those that changed.
+const FullEvery = 10 * time.Second
+
 // Service plans and deletes pods to match accepted workloads.
 type Service struct {
 	c *projections.Cluster
+
+	// FullEvery is how often Decide examines everything (default FullEvery;
+	// zero or less: every time). Between full passes it examines what the
+	// fold marked dirty and what is pending.
+	FullEvery time.Duration
+	scanned   bool      // a full pass has been made
+	lastFull  time.Time // the now of the last full pass
+	// pendingW and pendingP are the workload and pod keys whose last
+	// examination yielded decisions. They are examined again until an
+	// examination yields none: a decision that never reached the log (a
+	// publish timeout) brings no record back to mark anything dirty.
+	pendingW map[string]bool
+	pendingP map[string]bool
+	examined int // workloads examined by Decide, ever (tests)
 }
 
 // New returns a replica service over an empty fold.
-func New() *Service { return &Service{c: projections.NewCluster()} }
+func New() *Service {
+	return &Service{c: projections.NewCluster(), FullEvery: FullEvery,
+		pendingW: map[string]bool{}, pendingP: map[string]bool{}}
+}
 
 // Name implements runner.Service.
 func (s *Service) Name() string { return Name }
@@ -41,26 +63,119 @@ func (s *Service) Sources() []runner.Source {
 // Apply implements runner.Service.
 func (s *Service) Apply(r events.Record) { s.c.Apply(r) }
 
-// Decide implements runner.Service: for every workload, compare the pods it
-// has with the pods it wants.
+// Decide implements runner.Service: for each workload that may need it,
+// compare the pods it has with the pods it wants.
+//
+// Level-triggered, incrementally: a workload's decisions depend only on the
+// workload, its pods and the tombstones of its pods, and the fold names each
+// change to those in Dirty ("workload/<key>", and "pod/<key>" for the pod and
+// its owner). So a workload that is neither dirty nor pending yielded nothing
+// when last examined and would yield nothing now, and the output is the one a
+// full pass would give, in the same order (workload key, then pod key). The
+// first Decide, and any Decide FullEvery after the last full one, examines
+// everything anyway, to bound the cost of a change the fold failed to name.
+//
+// Worked numbers: 500 Deployments of 100 pods; one of them scaled. A full
+// pass sorts 500 workload keys, walks all 50,000 pods and sorts the 100 pods
+// of each of the 500; an incremental pass examines one workload and sorts
+// its 100 pods.
 func (s *Service) Decide(now time.Time) []runner.Decision {
+	full := !s.scanned || s.FullEvery <= 0 || now.Before(s.lastFull) || !now.Before(s.lastFull.Add(s.FullEvery))
+	if full {
+		s.scanned, s.lastFull = true, now
+	}
+	wkeys, pkeys := s.toExamine(full)
 	s.c.ClearDirty()
+	clear(s.pendingW)
+	clear(s.pendingP)
 	var out []runner.Decision
-	for _, w := range s.c.SortedWorkloads() {
+	for _, key := range wkeys {
+		w := s.c.Workloads[key]
+		if w == nil {
+			continue
+		}
+		s.examined++
+		var ds []runner.Decision
 		switch w.Kind {
 		case "deployment":
-			out = append(out, s.deployment(w)...)
+			ds = s.deployment(w)
 		case "pod":
-			out = append(out, s.barePod(w)...)
+			ds = s.barePod(w)
+		}
+		if len(ds) > 0 {
+			s.pendingW[key] = true
+			out = append(out, ds...)
 		}
 	}
-	// A pod deleted while unbound can still be bound by a racing scheduler;
-	// its node must be told to stop it.
-	for _, p := range s.c.SortedPods() {
-		if p.Deleting && p.Node != "" && p.DeletedOnNode < p.Epoch {
+	for _, key := range pkeys {
+		if p := s.c.Pods[key]; p != nil && stranded(p) {
+			s.pendingP[key] = true
 			out = append(out, deletion(p, p.DeleteReason, events.Envelope{}))
 		}
 	}
+	return out
+}
+
+// stranded reports a pod deleted while unbound and then bound by a racing
+// scheduler: its node must be told to stop it.
+func stranded(p *projections.Pod) bool {
+	return p.Deleting && p.Node != "" && p.DeletedOnNode < p.Epoch
+}
+
+// toExamine returns, sorted, the workload keys and pod keys a pass looks at:
+// all of them (pods: only those stranded) on a full pass; otherwise the
+// pending ones and those the fold marked dirty since the last pass. A dirty
+// pod names its owner's workload, and the bare Pod of its name, which waits
+// for a former pod of that name (another uid, so not its owner) to stop.
+func (s *Service) toExamine(full bool) (wkeys, pkeys []string) {
+	if full {
+		wkeys = make([]string, 0, len(s.c.Workloads))
+		for key := range s.c.Workloads {
+			wkeys = append(wkeys, key)
+		}
+		for key, p := range s.c.Pods {
+			if stranded(p) {
+				pkeys = append(pkeys, key)
+			}
+		}
+		sort.Strings(wkeys)
+		sort.Strings(pkeys)
+		return wkeys, pkeys
+	}
+	ws := make(map[string]bool, len(s.pendingW))
+	ps := make(map[string]bool, len(s.pendingP))
+	for key := range s.pendingW {
+		ws[key] = true
+	}
+	for key := range s.pendingP {
+		ps[key] = true
+	}
+	for d := range s.c.Dirty {
+		if key, ok := strings.CutPrefix(d, "workload/"); ok {
+			ws[key] = true
+			continue
+		}
+		key, ok := strings.CutPrefix(d, "pod/")
+		if !ok {
+			continue
+		}
+		ps[key] = true
+		if pns, name, ok := strings.Cut(key, "/"); ok {
+			ws[projections.WorkloadKey("pod", pns, name)] = true
+		}
+		if p := s.c.Pods[key]; p != nil && p.Owner != nil {
+			ws[projections.WorkloadKey(p.Owner.Kind, p.Namespace, p.Owner.Name)] = true
+		}
+	}
+	return sortedKeys(ws), sortedKeys(ps)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
 	return out
 }
 
