@@ -21,6 +21,50 @@ type prepared struct {
 	owned map[*NodeState]int
 	// stale: counts changed since the spread bounds were worked out.
 	stale bool
+	// byTemplate remembers, while the view is worked out, which of the
+	// pod's terms select the pods of each template (all alike), so a
+	// template's selectors are matched once, not once per pod.
+	byTemplate map[string]uint64
+}
+
+// maxTerms is how many anti-affinity and spread terms a pod's terms
+// bitmask holds; beyond it (no real pod has 64) terms are matched per pod.
+const maxTerms = 64
+
+// selected says which of p's terms select q, one bit per term in the order
+// antiRequired, antiPreferred, spreadHard, spreadSoft.
+func (pr *prepared) selected(p, q *PodInfo) uint64 {
+	n := len(p.antiRequired) + len(p.antiPreferred) + len(p.spreadHard) + len(p.spreadSoft)
+	memo := q.template != "" && n <= maxTerms
+	if memo {
+		if m, ok := pr.byTemplate[q.template]; ok {
+			return m
+		}
+	}
+	var m uint64
+	bit := 0
+	set := func(sel *manifest.LabelSelector) {
+		if bit < maxTerms && selects(sel, q.labels) {
+			m |= 1 << bit
+		}
+		bit++
+	}
+	for i := range p.antiRequired {
+		set(p.antiRequired[i].LabelSelector)
+	}
+	for i := range p.antiPreferred {
+		set(p.antiPreferred[i].PodAffinityTerm.LabelSelector)
+	}
+	for i := range p.spreadHard {
+		set(p.spreadHard[i].LabelSelector)
+	}
+	for i := range p.spreadSoft {
+		set(p.spreadSoft[i].LabelSelector)
+	}
+	if memo {
+		pr.byTemplate[q.template] = m
+	}
+	return m
 }
 
 // domainCount counts pods per value of a topology key.
@@ -100,6 +144,11 @@ func (p *PodInfo) prepare(nodes []*NodeState, antiPods []*PodInfo, softTaints bo
 	}
 	pr.spreadHard = resizeSpread(pr.spreadHard, p.spreadHard, p.labels)
 	pr.spreadSoft = resizeSpread(pr.spreadSoft, p.spreadSoft, p.labels)
+	if pr.byTemplate == nil {
+		pr.byTemplate = map[string]uint64{}
+	} else {
+		clear(pr.byTemplate)
+	}
 
 	if len(p.antiRequired)+len(p.antiPreferred)+len(p.spreadHard)+len(p.spreadSoft) > 0 {
 		for _, n := range nodes {
@@ -111,13 +160,18 @@ func (p *PodInfo) prepare(nodes []*NodeState, antiPods []*PodInfo, softTaints bo
 				if q == p || q.namespace != p.namespace {
 					continue
 				}
+				m := pr.selected(p, q)
+				if m == 0 {
+					continue
+				}
 				for i := range p.antiRequired {
-					if selects(p.antiRequired[i].LabelSelector, q.labels) {
+					if m&(1<<i) != 0 {
 						pr.anti[i].add(n, 1)
 					}
 				}
+				base := len(p.antiRequired)
 				for i := range p.antiPreferred {
-					if selects(p.antiPreferred[i].PodAffinityTerm.LabelSelector, q.labels) {
+					if m&(1<<(base+i)) != 0 {
 						pr.antiSoft[i].add(n, 1)
 					}
 				}
@@ -131,8 +185,18 @@ func (p *PodInfo) prepare(nodes []*NodeState, antiPods []*PodInfo, softTaints bo
 					}
 				}
 				if eligible == 1 {
-					spreadCount(pr.spreadHard, p.spreadHard, n, q, 1)
-					spreadCount(pr.spreadSoft, p.spreadSoft, n, q, 1)
+					base += len(p.antiPreferred)
+					for i := range pr.spreadHard {
+						if dom, ok := n.Labels[pr.spreadHard[i].key]; ok && m&(1<<(base+i)) != 0 {
+							pr.spreadHard[i].counts[dom]++
+						}
+					}
+					base += len(p.spreadHard)
+					for i := range pr.spreadSoft {
+						if dom, ok := n.Labels[pr.spreadSoft[i].key]; ok && m&(1<<(base+i)) != 0 {
+							pr.spreadSoft[i].counts[dom]++
+						}
+					}
 				}
 			}
 			// Every eligible domain counts toward the minimum, empty ones too.
