@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
@@ -67,11 +69,12 @@ func copyID(msgID, subject string) string {
 	return msgID + "@" + subject
 }
 
-// publish stores the units in atomic batches of up to bus.MaxBatch messages:
-// one fsync per batch instead of one per decision. It returns how many
-// decisions were stored.
+// publish stores the units in atomic batches of up to bus.MaxBatch
+// messages, a few batches in flight at once (the units are independent:
+// each holds its own expectations). It returns how many decisions were
+// stored.
 func (r *Runner) publish(ctx context.Context, us []unit) int {
-	stored := 0
+	var chunks [][]unit
 	for len(us) > 0 {
 		n, size := 0, 0
 		for n < len(us) && size+len(us[n].msgs) <= bus.MaxBatch {
@@ -79,11 +82,32 @@ func (r *Runner) publish(ctx context.Context, us []unit) int {
 			n++
 		}
 		n = max(n, 1) // a unit above the limit: the log refuses it, and says why
-		stored += r.publishChunk(ctx, us[:n])
+		chunks = append(chunks, us[:n])
 		us = us[n:]
 	}
-	return stored
+	if len(chunks) == 1 {
+		return r.publishChunk(ctx, chunks[0])
+	}
+	var (
+		wg     sync.WaitGroup
+		stored atomic.Int64
+		next   atomic.Int64
+	)
+	for range min(len(chunks), batchesInFlight) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(chunks)); i = next.Add(1) - 1 {
+				stored.Add(int64(r.publishChunk(ctx, chunks[i])))
+			}
+		})
+	}
+	wg.Wait()
+	return int(stored.Load())
 }
+
+// batchesInFlight is how many atomic batches one runner keeps in flight:
+// enough to hide the round trips, far below the server's limit of 50 per
+// stream.
+const batchesInFlight = 4
 
 // publishChunk stores units in one atomic batch. A batch is refused whole
 // when one expectation is stale (another writer was first) or one message
@@ -103,7 +127,7 @@ func (r *Runner) publishChunk(ctx context.Context, us []unit) int {
 			for j := range u.msgs {
 				seq++
 				if u.read[j] {
-					r.stored(stream, seq)
+					r.storedAt(stream, seq)
 					stored++
 				}
 			}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -97,6 +98,7 @@ type Runner struct {
 	// much it had applied then.
 	waitFrom    time.Time
 	waitApplied uint64
+	expectMu    sync.Mutex // publish's goroutines note what they stored
 	caughtUp    bool
 	ready       chan struct{}
 	lease       *lease // nil: always acts
@@ -124,9 +126,11 @@ func New(svc Service, js jetstream.JetStream, log zerolog.Logger, cfg Config) *R
 func (r *Runner) Ready() <-chan struct{} { return r.ready }
 
 type incoming struct {
-	stream string
-	msg    jetstream.Msg
-	err    error
+	stream      string
+	seq         uint64
+	rec         events.Record
+	undecodable error // the message is skipped, its sequence applied
+	err         error // the source failed (no message)
 }
 
 // Run follows the sources until ctx ends.
@@ -167,8 +171,10 @@ func (r *Runner) Run(ctx context.Context) error {
 					}
 					continue
 				}
+				// Decoding happens here, one goroutine per source, so the
+				// loop that applies and decides only folds.
 				select {
-				case in <- incoming{stream: stream, msg: m}:
+				case in <- decode(stream, m):
 				case <-ctx.Done():
 					return
 				}
@@ -211,29 +217,39 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
+// decode reads one message of a source into a record; a message that does
+// not decode still counts as applied (its sequence), and is logged.
+func decode(stream string, m jetstream.Msg) incoming {
+	md, err := m.Metadata()
+	if err != nil {
+		return incoming{stream: stream, err: fmt.Errorf("message metadata: %w", err)}
+	}
+	in := incoming{stream: stream, seq: md.Sequence.Stream}
+	env, err := events.Parse(m.Data())
+	if err != nil {
+		in.undecodable = fmt.Errorf("undecodable message: %w", err)
+		return in
+	}
+	ev, err := env.Decode()
+	if err != nil {
+		in.undecodable = fmt.Errorf("undecodable event: %w", err)
+		return in
+	}
+	in.rec = events.Record{Stream: stream, Subject: m.Subject(), Seq: in.seq, Envelope: env, Event: ev}
+	return in
+}
+
 func (r *Runner) handle(m incoming) {
 	if m.err != nil {
 		r.log.Warn().Err(m.err).Str("stream", m.stream).Msg("follow")
 		return
 	}
-	md, err := m.msg.Metadata()
-	if err != nil {
-		r.log.Error().Err(err).Msg("message metadata")
+	r.applied[m.stream] = max(r.applied[m.stream], m.seq)
+	if m.undecodable != nil {
+		r.log.Error().Err(m.undecodable).Str("stream", m.stream).Uint64("seq", m.seq).Msg("skip")
 		return
 	}
-	seq := md.Sequence.Stream
-	r.applied[m.stream] = max(r.applied[m.stream], seq)
-	env, err := events.Parse(m.msg.Data())
-	if err != nil {
-		r.log.Error().Err(err).Str("stream", m.stream).Uint64("seq", seq).Msg("skip undecodable message")
-		return
-	}
-	ev, err := env.Decode()
-	if err != nil {
-		r.log.Error().Err(err).Str("stream", m.stream).Uint64("seq", seq).Msg("skip undecodable event")
-		return
-	}
-	r.svc.Apply(events.Record{Stream: m.stream, Subject: m.msg.Subject(), Seq: seq, Envelope: env, Event: ev})
+	r.svc.Apply(m.rec)
 }
 
 func (r *Runner) checkCaughtUp() {
@@ -301,13 +317,18 @@ func (r *Runner) step(ctx context.Context) {
 	if !r.expectationsMet(now) {
 		return
 	}
+	began := time.Now()
 	ds := r.svc.Decide(now)
 	if len(ds) == 0 {
 		return
 	}
-	stored := r.publish(ctx, r.units(ds, now))
+	decided := time.Now()
+	us := r.units(ds, now)
+	sealed := time.Now()
+	stored := r.publish(ctx, us)
 	r.waitFrom = r.cfg.Clock()
-	r.log.Debug().Int("decisions", len(ds)).Int("stored", stored).Msg("decided")
+	r.log.Debug().Int("decisions", len(ds)).Int("stored", stored).Dur("decide", decided.Sub(began)).
+		Dur("seal", sealed.Sub(decided)).Dur("publish", time.Since(sealed)).Msg("decided")
 }
 
 // leads reports whether this runner may act now (always, without election).
@@ -339,4 +360,11 @@ func (r *Runner) stored(stream string, seq uint64) {
 	if seq > r.expect[stream] {
 		r.expect[stream] = seq
 	}
+}
+
+// storedAt is stored for the publishing goroutines.
+func (r *Runner) storedAt(stream string, seq uint64) {
+	r.expectMu.Lock()
+	defer r.expectMu.Unlock()
+	r.stored(stream, seq)
 }
