@@ -130,7 +130,7 @@ func (a *Agent) publishReports(ctx context.Context, rs []report) {
 		for i, r := range chunk {
 			out[i] = r.out
 		}
-		if len(chunk) > 1 {
+		if len(chunk) >= bus.MinAtomicBatch {
 			_, _, err := bus.PublishAtomic(ctx, a.conn.JS, out)
 			if err == nil {
 				for _, r := range chunk {
@@ -144,7 +144,8 @@ func (a *Agent) publishReports(ctx context.Context, rs []report) {
 			}
 			a.log.Debug().Err(err).Int("reports", len(chunk)).Msg("batch refused; reporting one by one")
 		}
-		// One report, or a refused batch: one by one, asynchronously.
+		// A few reports, or a refused batch: one by one, asynchronously
+		// (their ids make a retry harmless).
 		res, err := bus.Publish(ctx, a.conn.JS, out)
 		if err != nil {
 			a.log.Warn().Err(err).Int("reports", len(chunk)).Msg("reports not stored; will report again")

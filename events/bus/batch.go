@@ -14,6 +14,13 @@ import (
 // default limit).
 const MaxBatch = 1000
 
+// MinAtomicBatch is the fewest messages worth an atomic batch when
+// atomicity is not needed. nats-server stages each atomic batch of a file
+// stream in a store of its own: a batch of 3 costs ~4 ms where 3
+// pipelined publishes cost ~1 ms (each fsync'd), so below this size plain
+// publishes are cheaper; above it one batch beats one fsync per message.
+const MinAtomicBatch = 16
+
 // ErrDuplicate means an atomic batch was refused because one of its message
 // ids is already stored: a decision made again after a crash or a timeout.
 var ErrDuplicate = errors.New("batch holds a message already stored")

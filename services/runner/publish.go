@@ -116,8 +116,13 @@ const batchesInFlight = 4
 // decision costs a few batches, not one publish per decision.
 func (r *Runner) publishChunk(ctx context.Context, us []unit) int {
 	var out []bus.Outgoing
+	single := true
 	for _, u := range us {
 		out = append(out, u.msgs...)
+		single = single && len(u.msgs) == 1
+	}
+	if single && len(out) < bus.MinAtomicBatch {
+		return r.publishEach(ctx, out)
 	}
 	stream, last, err := bus.PublishAtomic(ctx, r.js, out)
 	if err == nil {
@@ -138,15 +143,42 @@ func (r *Runner) publishChunk(ctx context.Context, us []unit) int {
 		half := len(us) / 2
 		return r.publishChunk(ctx, us[:half]) + r.publishChunk(ctx, us[half:])
 	}
+	r.refused(err, out)
+	return 0
+}
+
+// publishEach stores a few decisions that stand alone (no copies, no
+// group) as plain pipelined publishes: cheaper than a small atomic batch.
+func (r *Runner) publishEach(ctx context.Context, out []bus.Outgoing) int {
+	res, err := bus.Publish(ctx, r.js, out)
+	if err != nil {
+		r.log.Error().Err(err).Msg("publish decisions")
+	}
+	stored := 0
+	for i, x := range res {
+		switch {
+		case x.Err == nil && x.Duplicate:
+			r.log.Debug().Str("type", out[i].Envelope.Type).Str("subject", out[i].Subject).Msg("decision already stored")
+		case x.Err == nil && x.Seq > 0:
+			r.storedAt(x.Stream, x.Seq)
+			stored++
+		case x.Err != nil:
+			r.refused(x.Err, out[i:i+1])
+		}
+	}
+	return stored
+}
+
+// refused logs why the log did not store a unit.
+func (r *Runner) refused(err error, out []bus.Outgoing) {
 	first := out[0].Envelope.Type
 	switch {
 	case errors.Is(err, bus.ErrConflict):
 		r.log.Debug().Err(err).Str("type", first).Str("subject", out[len(out)-1].Subject).Msg("decision lost a race; will decide again")
 	case errors.Is(err, bus.ErrDuplicate):
 		r.log.Debug().Err(err).Str("type", first).Str("subject", out[len(out)-1].Subject).Msg("decision already stored")
-	case ctx.Err() != nil:
+	case errors.Is(err, context.Canceled):
 	default:
 		r.log.Error().Err(err).Str("type", first).Str("subject", out[len(out)-1].Subject).Msg("decision not stored")
 	}
-	return 0
 }
