@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,8 +15,9 @@ import (
 // unit is what the log must store all or none: one decision with its
 // copies, or an atomic group of decisions with theirs.
 type unit struct {
-	msgs []bus.Outgoing
-	read []bool // the messages the service reads back (not the copies)
+	msgs  []bus.Outgoing
+	read  []bool // the messages the service reads back (not the copies)
+	group string // the Atomic key, if any
 }
 
 // units seals the decisions and groups them into units, in the order
@@ -23,6 +25,7 @@ type unit struct {
 func (r *Runner) units(ds []Decision, now time.Time) []unit {
 	var us []unit
 	group := map[string]int{} // atomic key → index in us
+	broken := map[string]bool{}
 	for _, d := range ds {
 		m := d.Meta
 		if m.ID == "" {
@@ -36,13 +39,16 @@ func (r *Runner) units(ds []Decision, now time.Time) []unit {
 		}
 		env, err := events.Seal(d.Event, m)
 		if err != nil {
-			r.log.Error().Err(err).Msg("seal decision")
+			r.log.Error().Err(err).Str("group", d.Atomic).Msg("seal decision")
+			if d.Atomic != "" {
+				broken[d.Atomic] = true // all or none: none
+			}
 			continue
 		}
 		i, ok := group[d.Atomic]
 		if d.Atomic == "" || !ok {
 			i = len(us)
-			us = append(us, unit{})
+			us = append(us, unit{group: d.Atomic})
 			if d.Atomic != "" {
 				group[d.Atomic] = i
 			}
@@ -58,6 +64,9 @@ func (r *Runner) units(ds []Decision, now time.Time) []unit {
 		u.msgs = append(u.msgs, bus.Outgoing{Subject: d.Subject, Envelope: env, MsgID: d.MsgID,
 			ExpectLastSeq: d.ExpectLastSeq, ExpectOn: d.ExpectOn})
 		u.read = append(u.read, true)
+	}
+	if len(broken) > 0 {
+		us = slices.DeleteFunc(us, func(u unit) bool { return broken[u.group] })
 	}
 	return us
 }
