@@ -228,6 +228,20 @@ func (h *harness) intent(name string) uint64 {
 	return res.Seq
 }
 
+// contend writes on the contended subject as another writer would, so a
+// decision expecting it empty is refused.
+func (h *harness) contend() {
+	h.t.Helper()
+	env, err := events.Seal(&events.AdmissionRejected{Kind: "thing", Namespace: "test", Name: "someone-else", Reasons: []string{"first"}},
+		events.Meta{ID: events.NewID(), Source: "other", Time: time.Now()})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := bus.PublishOne(context.Background(), h.conn.JS, bus.Outgoing{Subject: decisionSubject(contended), Envelope: env}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 // stored counts the messages on each decision subject of the fake.
 func (h *harness) stored() map[string]uint64 {
 	h.t.Helper()
@@ -356,14 +370,7 @@ func TestRestartReplaysAndDecidesNothingNew(t *testing.T) {
 func TestAStaleExpectationIsRefusedAndTheRunnerKeepsGoing(t *testing.T) {
 	h := start(t)
 	// Someone else wrote on the contended subject first.
-	env, err := events.Seal(&events.AdmissionRejected{Kind: "thing", Namespace: "test", Name: "someone-else", Reasons: []string{"first"}},
-		events.Meta{ID: events.NewID(), Source: "other", Time: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.PublishOne(context.Background(), h.conn.JS, bus.Outgoing{Subject: decisionSubject(contended), Envelope: env}); err != nil {
-		t.Fatal(err)
-	}
+	h.contend()
 	f := newFake()
 	h.run(f)
 	h.intent("stale-1")
@@ -442,14 +449,7 @@ func TestReadyWhenEveryMessageOfASourceHasExpired(t *testing.T) {
 // expectation on one refuses its partner too.
 func TestAnAtomicGroupIsStoredWholeOrNotAtAll(t *testing.T) {
 	h := start(t)
-	env, err := events.Seal(&events.AdmissionRejected{Kind: "thing", Namespace: "test", Name: "someone-else", Reasons: []string{"first"}},
-		events.Meta{ID: events.NewID(), Source: "other", Time: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.PublishOne(context.Background(), h.conn.JS, bus.Outgoing{Subject: decisionSubject(contended), Envelope: env}); err != nil {
-		t.Fatal(err)
-	}
+	h.contend()
 	f := newFake()
 	f.pairs = true
 	h.run(f)
@@ -528,14 +528,7 @@ func TestAStalledLeaderWritesNothingTwice(t *testing.T) {
 // the runner does not wait for copies it never reads.
 func TestAStaleDecisionInABatchCostsOnlyItself(t *testing.T) {
 	h := start(t)
-	env, err := events.Seal(&events.AdmissionRejected{Kind: "thing", Namespace: "test", Name: "someone-else", Reasons: []string{"first"}},
-		events.Meta{ID: events.NewID(), Source: "other", Time: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.PublishOne(context.Background(), h.conn.JS, bus.Outgoing{Subject: decisionSubject(contended), Envelope: env}); err != nil {
-		t.Fatal(err)
-	}
+	h.contend()
 	var names []string
 	for i := range 40 {
 		n := fmt.Sprintf("d%02d", i)
