@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -113,4 +114,31 @@ func classify(subject string, err error) error {
 		return fmt.Errorf("publish %s: %w (%s)", subject, ErrConflict, apiErr.Description)
 	}
 	return fmt.Errorf("publish %s: %w", subject, err)
+}
+
+// PublishMsgs stores ready-made messages (KV writes, say) as pipelined
+// single publishes and waits for every answer; the first failure is
+// returned. For a few messages this is cheaper than an atomic batch (see
+// MinAtomicBatch); nothing makes them all or none.
+func PublishMsgs(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) error {
+	futs := make([]jetstream.PubAckFuture, 0, len(msgs))
+	var first error
+	for _, m := range msgs {
+		f, err := js.PublishMsgAsync(m)
+		if err != nil {
+			first = cmp.Or(first, fmt.Errorf("publish %s: %w", m.Subject, err))
+			continue
+		}
+		futs = append(futs, f)
+	}
+	for _, f := range futs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			first = cmp.Or(first, classify(f.Msg().Subject, err))
+		case <-ctx.Done():
+			return fmt.Errorf("publish: %w", ctx.Err())
+		}
+	}
+	return first
 }

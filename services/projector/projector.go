@@ -123,6 +123,15 @@ func (s *Service) Flush(ctx context.Context) error {
 	// progress sees every record it covers.
 	for _, b := range []string{bus.BucketPods, bus.BucketWorkloads, bus.BucketNodes, bus.BucketProjector} {
 		msgs := byBucket[b]
+		if len(msgs) < bus.MinAtomicBatch {
+			// A few records (heartbeats, the progress record): pipelined
+			// publishes cost less than an atomic batch, and each record is
+			// whole on its own.
+			if err := bus.PublishMsgs(ctx, s.js, msgs); err != nil {
+				return fmt.Errorf("write read model %s: %w", b, err)
+			}
+			continue
+		}
 		for len(msgs) > 0 {
 			chunk := msgs[:min(len(msgs), bus.MaxBatch)]
 			msgs = msgs[len(chunk):]
