@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,8 +134,15 @@ type incoming struct {
 	err         error // the source failed (no message)
 }
 
-// Run follows the sources until ctx ends.
-func (r *Runner) Run(ctx context.Context) error {
+// Run follows the sources until ctx ends. Its goroutines carry the profiler
+// label service=<name>, so a CPU profile (gantry --cpu-profile) splits by
+// service: go tool pprof -tags.
+func (r *Runner) Run(ctx context.Context) (err error) {
+	pprof.Do(ctx, pprof.Labels("service", r.svc.Name()), func(ctx context.Context) { err = r.run(ctx) })
+	return err
+}
+
+func (r *Runner) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	in := make(chan incoming, 4096)
