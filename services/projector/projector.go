@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"strings"
 	"time"
 
@@ -30,11 +32,35 @@ type Service struct {
 	js       jetstream.JetStream
 	progress map[string]uint64 // what the KV progress record says
 	loaded   bool              // progress was read from KV (once, at the first flush)
+	nodes    map[string]nodeMark
+}
+
+// HeartbeatStaleness is how far behind a node record in the read model may
+// let its last heartbeat fall: a heartbeat that changes nothing else is
+// written at most this often. Every heartbeat rewriting its node's record
+// cost the server as much as storing the heartbeats (B1: 5,000 nodes). A
+// node is NotReady after projections.NodeLostAfter (40 s) without a
+// heartbeat, so readers still judge it right: heartbeats come every 5–12 s.
+const HeartbeatStaleness = 15 * time.Second
+
+// nodeMark is what the read model holds of a node.
+type nodeMark struct {
+	info          events.NodeInfo
+	unschedulable bool
+	registered    time.Time
+	heartbeat     time.Time
+}
+
+// fresh reports whether the read model's record of n is current enough
+// that n's change need not be written.
+func (m nodeMark) fresh(n *projections.Node) bool {
+	return m.unschedulable == n.Unschedulable && m.registered.Equal(n.RegisteredAt) &&
+		n.LastHeartbeat.Sub(m.heartbeat) < HeartbeatStaleness && reflect.DeepEqual(m.info, n.Info)
 }
 
 // New returns a projector writing through js.
 func New(js jetstream.JetStream) *Service {
-	return &Service{c: projections.NewCluster(), js: js, progress: map[string]uint64{}}
+	return &Service{c: projections.NewCluster(), js: js, progress: map[string]uint64{}, nodes: map[string]nodeMark{}}
 }
 
 // Name implements runner.Service.
@@ -85,6 +111,7 @@ func (s *Service) Flush(ctx context.Context) error {
 		byBucket[bucket] = append(byBucket[bucket], m)
 		return nil
 	}
+	marks := map[string]nodeMark{}
 	for d, seqs := range s.c.Dirty {
 		if s.written(seqs) {
 			continue // replayed after a restart: the read model has it already
@@ -104,9 +131,15 @@ func (s *Service) Flush(ctx context.Context) error {
 				err = put(bus.BucketWorkloads, kvKey(key), w)
 			}
 		case "node":
-			if n := s.c.Nodes[key]; n != nil {
-				err = put(bus.BucketNodes, kvKey(key), n)
+			n := s.c.Nodes[key]
+			if n == nil {
+				break
 			}
+			if m, ok := s.nodes[key]; ok && m.fresh(n) {
+				continue // a heartbeat, and the record's is recent enough
+			}
+			err = put(bus.BucketNodes, kvKey(key), n)
+			marks[key] = nodeMark{info: n.Info, unschedulable: n.Unschedulable, registered: n.RegisteredAt, heartbeat: n.LastHeartbeat}
 		}
 		if err != nil {
 			return err
@@ -142,6 +175,7 @@ func (s *Service) Flush(ctx context.Context) error {
 	}
 	s.c.ClearDirty()
 	s.progress = applied
+	maps.Copy(s.nodes, marks)
 	return nil
 }
 
