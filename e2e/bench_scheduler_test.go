@@ -1,13 +1,17 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gantry-sh/gantry/events"
@@ -52,7 +57,14 @@ func BenchmarkScheduler(b *testing.B) {
 	remaining := func() time.Duration { return max(time.Until(deadline), time.Second) }
 
 	c := newCluster(b)
-	up := c.up(append([]string{"--node=false"}, strings.Fields(os.Getenv("GANTRY_B1_UP_ARGS"))...)...)
+	// gantry up profiles itself, so the run can say what each service and
+	// each stream of the embedded server cost (B1-cpu).
+	profDir := os.Getenv("GANTRY_E2E_LOGDIR")
+	if profDir == "" {
+		profDir = b.TempDir()
+	}
+	upProfile := filepath.Join(profDir, "b1-up.prof")
+	up := c.up(append([]string{"--node=false", "--cpu-profile", upProfile}, strings.Fields(os.Getenv("GANTRY_B1_UP_ARGS"))...)...)
 	simArgs := append([]string{"sim", "--nodes", strconv.Itoa(nodes), "--cpu", "32", "--memory", "128Gi", "--pods", "110", "--name-prefix", "sim"},
 		strings.Fields(os.Getenv("GANTRY_B1_SIM_ARGS"))...)
 	sim := c.start(simArgs...)
@@ -151,6 +163,12 @@ func BenchmarkScheduler(b *testing.B) {
 		for _, l := range logSummary(pr.p.out.String(), 6) {
 			fmt.Printf("B1-log %s %s\n", pr.name, l)
 		}
+	}
+	up.stop() // writes the profile
+	if line, err := cpuByLabel(upProfile); err != nil {
+		fmt.Printf("B1-cpu unavailable: %v\n", err)
+	} else {
+		fmt.Printf("B1-cpu %s\n", line)
 	}
 	fmt.Printf("B1 pods_per_s=%.0f p99_ms=%.0f nodes=%d pods=%d\n", rate, pct(r.storedLat, 99), nodes, r.bound)
 }
@@ -464,6 +482,53 @@ func (w *b1Watch) batches(intents map[string]time.Time) b1Batches {
 		out.median = sizes[len(sizes)/2]
 	}
 	return out
+}
+
+// cpuByLabel sums a CPU profile of gantry up by the label the runner puts
+// on each service's goroutines (service=) and the one nats-server puts on
+// each stream's (stream=). The profile covers the whole process, setup
+// included.
+func cpuByLabel(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		return "", fmt.Errorf("profile %s: %w", path, err)
+	}
+	cpu := -1
+	for i, st := range p.SampleType {
+		if st.Type == "cpu" {
+			cpu = i
+		}
+	}
+	if cpu < 0 {
+		return "", fmt.Errorf("profile %s has no cpu samples", path)
+	}
+	var total time.Duration
+	by := map[string]map[string]time.Duration{"service": {}, "stream": {}}
+	for _, s := range p.Sample {
+		v := time.Duration(s.Value[cpu])
+		total += v
+		for key, sums := range by {
+			if l := s.Label[key]; len(l) > 0 {
+				sums[l[0]] += v
+			}
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "whole_run_s=%.1f", total.Seconds())
+	for _, key := range []string{"service", "stream"} {
+		names := slices.Sorted(maps.Keys(by[key]))
+		slices.SortStableFunc(names, func(x, y string) int { return cmp.Compare(by[key][y], by[key][x]) })
+		fmt.Fprintf(&b, " |")
+		for _, n := range names {
+			fmt.Fprintf(&b, " %s=%.1f", n, by[key][n].Seconds())
+		}
+	}
+	return b.String(), nil
 }
 
 // logSummary counts a process's warnings and errors by message (key=value
