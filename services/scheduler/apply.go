@@ -71,7 +71,7 @@ func (s *Service) syncPod(key string) {
 		s.boundGen++
 	}
 	if pi.deleting != p.Deleting {
-		pi.deleting = p.Deleting // no longer counts toward topology spread
+		s.setDeleting(pi, p.Deleting) // no longer counts toward topology spread
 		s.gen++
 	}
 }
@@ -98,6 +98,7 @@ func (s *Service) unnominate(key string) {
 // bind counts a pod on a node.
 func (s *Service) bind(pi *PodInfo, n *NodeState) {
 	n.add(pi)
+	s.groupAdd(pi, n, 1)
 	s.priorities[pi.priority]++
 	if pi.owner != "" {
 		m := s.byOwner[pi.owner]
@@ -134,6 +135,7 @@ func (s *Service) unbind(pi *PodInfo) {
 			delete(s.byOwner, pi.owner)
 		}
 	}
+	s.groupAdd(pi, pi.node, -1)
 	pi.node.remove(pi)
 }
 

@@ -103,6 +103,39 @@ func checkIndex(t *testing.T, step int, s *Service) {
 	if anti != len(s.antiPods) {
 		t.Fatalf("step %d: %d pods with anti-affinity listed, %d counted", step, len(s.antiPods), anti)
 	}
+	// The groups index: every bound pod counted once in its group on its
+	// node, live or deleting as it is.
+	groups := map[string]map[*NodeState]groupCount{}
+	for _, n := range s.nodes {
+		for _, q := range n.bound {
+			g := groups[q.groupKey()]
+			if g == nil {
+				g = map[*NodeState]groupCount{}
+				groups[q.groupKey()] = g
+			}
+			c := g[n]
+			if q.deleting {
+				c.deleting++
+			} else {
+				c.live++
+			}
+			g[n] = c
+		}
+	}
+	if len(groups) != len(s.groups) {
+		t.Fatalf("step %d: %d groups indexed, %d bound", step, len(s.groups), len(groups))
+	}
+	for key, g := range groups {
+		got := s.groups[key]
+		if got == nil || len(got.on) != len(g) {
+			t.Fatalf("step %d: group %s indexed on %v, bound on %v", step, key, got, g)
+		}
+		for n, c := range g {
+			if gc := got.on[n]; gc == nil || *gc != c {
+				t.Fatalf("step %d: group %s on %s: indexed %+v, bound %+v", step, key, n.Name, gc, c)
+			}
+		}
+	}
 }
 
 // Random histories: the index always agrees with the fold, replaying a

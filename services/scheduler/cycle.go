@@ -101,7 +101,7 @@ func (cy *cycle) end() {
 		case undoUnplace:
 			cy.s.bind(u.pod, u.node)
 		case undoDeleting:
-			u.pod.deleting = u.deleting
+			cy.s.setDeleting(u.pod, u.deleting)
 		}
 		cy.undo[i] = undoOp{}
 	}
@@ -136,7 +136,7 @@ func (cy *cycle) unplace(pi *PodInfo) {
 // worked out afresh.
 func (cy *cycle) markDeleting(pi *PodInfo) {
 	cy.undo = append(cy.undo, undoOp{kind: undoDeleting, pod: pi, deleting: pi.deleting})
-	pi.deleting = true
+	cy.s.setDeleting(pi, true)
 	clear(cy.shared)
 }
 
@@ -254,7 +254,11 @@ func (cy *cycle) prepare(pi *PodInfo) {
 	}
 	pi.prep.owned = s.byOwner[pi.owner]
 	if needs {
-		pi.prepare(s.order, s.antiPods, s.softTainted > 0)
+		groups := s.groups
+		if cy.fresh {
+			groups = nil // tests: the walk over every bound pod, the reference
+		}
+		pi.prepare(s.order, groups, s.antiPods, s.softTainted > 0)
 	} else if pi.prep == &pi.own {
 		pr := &pi.own
 		pr.anti, pr.sym, pr.antiSoft = pr.anti[:0], pr.sym[:0], pr.antiSoft[:0]

@@ -135,7 +135,7 @@ func prepareOn(p *PodInfo, nodes ...*NodeState) *PodInfo {
 	for _, n := range nodes {
 		soft = soft || len(n.softTaints) > 0
 	}
-	p.prepare(nodes, anti, soft)
+	p.prepare(nodes, nil, anti, soft)
 	p.prep.owned = map[*NodeState]int{}
 	for _, n := range nodes {
 		for _, q := range n.bound {

@@ -31,20 +31,21 @@ type prepared struct {
 // bitmask holds; beyond it (no real pod has 64) terms are matched per pod.
 const maxTerms = 64
 
-// selected says which of p's terms select q, one bit per term in the order
+// selected says which of p's terms select pods with these labels (of the
+// template named, "" for none), one bit per term in the order
 // antiRequired, antiPreferred, spreadHard, spreadSoft.
-func (pr *prepared) selected(p, q *PodInfo) uint64 {
+func (pr *prepared) selected(p *PodInfo, template string, labels map[string]string) uint64 {
 	n := len(p.antiRequired) + len(p.antiPreferred) + len(p.spreadHard) + len(p.spreadSoft)
-	memo := q.template != "" && n <= maxTerms
+	memo := template != "" && n <= maxTerms
 	if memo {
-		if m, ok := pr.byTemplate[q.template]; ok {
+		if m, ok := pr.byTemplate[template]; ok {
 			return m
 		}
 	}
 	var m uint64
 	bit := 0
 	set := func(sel *manifest.LabelSelector) {
-		if bit < maxTerms && selects(sel, q.labels) {
+		if bit < maxTerms && selects(sel, labels) {
 			m |= 1 << bit
 		}
 		bit++
@@ -62,9 +63,74 @@ func (pr *prepared) selected(p, q *PodInfo) uint64 {
 		set(p.spreadSoft[i].LabelSelector)
 	}
 	if memo {
-		pr.byTemplate[q.template] = m
+		pr.byTemplate[template] = m
 	}
 	return m
+}
+
+// countGroups works out p's anti-affinity and spread counts from the index
+// of bound pods by group: each group's labels are matched once, and only
+// the groups some term selects are counted, node by node.
+func (p *PodInfo) countGroups(nodes []*NodeState, groups map[string]*podGroup) {
+	pr := p.prep
+	spread := len(p.spreadHard)+len(p.spreadSoft) > 0
+	for key, g := range groups {
+		if g.namespace != p.namespace {
+			continue
+		}
+		m := pr.selected(p, key, g.labels)
+		if m == 0 {
+			continue
+		}
+		for n, c := range g.on {
+			if !n.known {
+				continue
+			}
+			all := c.live + c.deleting
+			for i := range p.antiRequired {
+				if m&(1<<i) != 0 {
+					pr.anti[i].add(n, all)
+				}
+			}
+			base := len(p.antiRequired)
+			for i := range p.antiPreferred {
+				if m&(1<<(base+i)) != 0 {
+					pr.antiSoft[i].add(n, all)
+				}
+			}
+			if !spread || c.live == 0 || !p.matchesAffinity(n) {
+				continue // pods on their way out do not count toward spread
+			}
+			base += len(p.antiPreferred)
+			for i := range pr.spreadHard {
+				if dom, ok := n.Labels[pr.spreadHard[i].key]; ok && m&(1<<(base+i)) != 0 {
+					pr.spreadHard[i].counts[dom] += c.live
+				}
+			}
+			base += len(p.spreadHard)
+			for i := range pr.spreadSoft {
+				if dom, ok := n.Labels[pr.spreadSoft[i].key]; ok && m&(1<<(base+i)) != 0 {
+					pr.spreadSoft[i].counts[dom] += c.live
+				}
+			}
+		}
+	}
+	if !spread {
+		return
+	}
+	// Every eligible domain counts toward the minimum, empty ones too.
+	for _, n := range nodes {
+		if n.known && p.matchesAffinity(n) {
+			spreadDomain(pr.spreadHard, n)
+			spreadDomain(pr.spreadSoft, n)
+		}
+	}
+	for i := range pr.spreadHard {
+		pr.spreadHard[i].bounds()
+	}
+	for i := range pr.spreadSoft {
+		pr.spreadSoft[i].bounds()
+	}
 }
 
 // domainCount counts pods per value of a topology key.
@@ -127,7 +193,11 @@ func (p *PodInfo) needsPrepare(antiPods []*PodInfo) bool {
 
 // prepare works out p.prep over nodes (every node, in any order) and
 // antiPods (the bound pods with required anti-affinity).
-func (p *PodInfo) prepare(nodes []*NodeState, antiPods []*PodInfo, softTaints bool) {
+//
+// With groups (the Service's index of bound pods by template) the counts
+// are worked out group by group; without, by walking every bound pod (the
+// reference the index is tested against).
+func (p *PodInfo) prepare(nodes []*NodeState, groups map[string]*podGroup, antiPods []*PodInfo, softTaints bool) {
 	if p.prep == nil {
 		p.prep = &p.own
 	}
@@ -150,7 +220,9 @@ func (p *PodInfo) prepare(nodes []*NodeState, antiPods []*PodInfo, softTaints bo
 		clear(pr.byTemplate)
 	}
 
-	if len(p.antiRequired)+len(p.antiPreferred)+len(p.spreadHard)+len(p.spreadSoft) > 0 {
+	if groups != nil && len(p.antiRequired)+len(p.antiPreferred)+len(p.spreadHard)+len(p.spreadSoft) > 0 {
+		p.countGroups(nodes, groups)
+	} else if len(p.antiRequired)+len(p.antiPreferred)+len(p.spreadHard)+len(p.spreadSoft) > 0 {
 		for _, n := range nodes {
 			if !n.known {
 				continue
@@ -160,7 +232,7 @@ func (p *PodInfo) prepare(nodes []*NodeState, antiPods []*PodInfo, softTaints bo
 				if q == p || q.namespace != p.namespace {
 					continue
 				}
-				m := pr.selected(p, q)
+				m := pr.selected(p, q.template, q.labels)
 				if m == 0 {
 					continue
 				}

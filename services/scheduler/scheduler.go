@@ -148,6 +148,7 @@ type Service struct {
 	antiPods    []*PodInfo                    // counted pods with required anti-affinity
 	priorities  map[int32]int                 // counted pods by priority
 	byOwner     map[string]map[*NodeState]int // workload uid → its pods per node
+	groups      map[string]*podGroup          // bound pods that look alike, by groupKey
 	nominated   map[string]string             // pending pod key → node it preempted pods on
 	softTainted int                           // nodes with a PreferNoSchedule taint
 
@@ -203,6 +204,7 @@ func New(cfg ...Config) *Service {
 		pending:    map[string]*PodInfo{},
 		priorities: map[int32]int{},
 		byOwner:    map[string]map[*NodeState]int{},
+		groups:     map[string]*podGroup{},
 		nominated:  map[string]string{},
 		tried:      map[string]attempt{},
 	}
