@@ -444,7 +444,10 @@ func (a *Agent) reconcile(ctx context.Context) {
 		a.log.Error().Err(err).Msg("list pods")
 		return
 	}
-	var reports []report
+	// Reports go out as they are made, group-committed: while one write is
+	// in flight the next ones gather, so a burst becomes a few batches and
+	// the first pod to run is not reported only after the slowest.
+	reports := a.startReports(ctx)
 	byKey := map[string]PodState{}
 	gone := map[string]bool{} // uids removed by this reconcile
 	for _, p := range actual {
@@ -453,7 +456,7 @@ func (a *Agent) reconcile(ctx context.Context) {
 		if b == nil || b.deleted || b.bound.Pod.UID != p.UID {
 			gone[p.UID] = true
 			if r, ok := a.remove(ctx, p.Namespace, p.Name, p.UID, p.Epoch, b); ok {
-				reports = append(reports, r)
+				reports.send(r)
 			}
 			continue
 		}
@@ -465,17 +468,15 @@ func (a *Agent) reconcile(ctx context.Context) {
 	}
 	sort.Strings(keys)
 	// Pods start in parallel (bounded): a node given 30 pods at once should
-	// not start the last one only after the other 29. Each worker leaves
-	// its pod's status in its own slot, so the reports go out in key order.
-	statuses := make([]*events.PodStatusObserved, len(keys))
+	// not start the last one only after the other 29.
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, a.cfg.Parallel)
-	for i, k := range keys {
+	for _, k := range keys {
 		b := a.desired[k]
 		if b.deleted {
 			if _, running := byKey[k]; !running && !gone[b.bound.Pod.UID] {
 				if r, ok := a.remove(ctx, b.bound.Pod.Namespace, b.bound.Pod.Name, b.bound.Pod.UID, b.bound.Epoch, b); ok {
-					reports = append(reports, r)
+					reports.send(r)
 				}
 			}
 			continue
@@ -485,24 +486,30 @@ func (a *Agent) reconcile(ctx context.Context) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			statuses[i] = a.run(ctx, b, st, ok)
+			status := a.run(ctx, b, st, ok)
+			if status == nil {
+				return
+			}
+			r, ok, err := a.statusReport(b, status)
+			if err != nil {
+				a.log.Error().Err(err).Str("pod", k).Msg("report status")
+				return
+			}
+			if ok {
+				reports.send(r)
+			}
 		}()
 	}
 	wg.Wait()
-	for i, st := range statuses {
-		if st == nil {
-			continue
+	// Every report is stored, or left for the next reconcile. A deleted
+	// binding goes once its removal is stored.
+	for _, r := range reports.close() {
+		a.mu.Lock()
+		if a.desired[r.key] == r.forget {
+			delete(a.desired, r.key)
 		}
-		r, ok, err := a.statusReport(a.desired[keys[i]], st)
-		if err != nil {
-			a.log.Error().Err(err).Str("pod", keys[i]).Msg("report status")
-			continue
-		}
-		if ok {
-			reports = append(reports, r)
-		}
+		a.mu.Unlock()
 	}
-	a.publishReports(ctx, reports)
 }
 
 // remove stops a pod and returns the report of its removal, unless the log

@@ -117,9 +117,12 @@ func (a *Agent) outgoing(subject string, ev events.Event, cause events.Envelope,
 // many batches open goes out message by message instead, and the duplicate
 // window drops what is stored. A report is remembered only once stored;
 // the rest are made again, with the same ids, by the next reconcile.
-func (a *Agent) publishReports(ctx context.Context, rs []report) {
+//
+// It returns the deleted bindings whose removal is now stored, for the
+// reconcile to drop (it owns the desired state).
+func (a *Agent) publishReports(ctx context.Context, rs []report) (forget []report) {
 	if len(rs) == 0 {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, reportTimeout)
 	defer cancel()
@@ -134,7 +137,9 @@ func (a *Agent) publishReports(ctx context.Context, rs []report) {
 			_, _, err := bus.PublishAtomic(ctx, a.conn.JS, out)
 			if err == nil {
 				for _, r := range chunk {
-					a.stored(r)
+					if a.stored(r) {
+						forget = append(forget, r)
+					}
 				}
 				continue
 			}
@@ -153,16 +158,63 @@ func (a *Agent) publishReports(ctx context.Context, rs []report) {
 		for i, x := range res {
 			switch {
 			case x.Err == nil && x.Seq > 0: // stored now or before
-				a.stored(chunk[i])
+				if a.stored(chunk[i]) {
+					forget = append(forget, chunk[i])
+				}
 			case x.Err != nil:
 				a.log.Warn().Err(x.Err).Str("pod", chunk[i].key).Msg("report not stored; will report again")
 			}
 		}
 	}
+	return forget
 }
 
-// stored remembers a report the log holds.
-func (a *Agent) stored(r report) {
+// reportQueue group-commits one reconcile's reports: one writer publishes
+// whatever has gathered while its previous write was in flight.
+type reportQueue struct {
+	ch     chan report
+	done   chan struct{}
+	forget []report // removals stored: their deleted bindings go (see close)
+}
+
+// startReports starts the writer of one reconcile's reports.
+func (a *Agent) startReports(ctx context.Context) *reportQueue {
+	q := &reportQueue{ch: make(chan report, 256), done: make(chan struct{})}
+	go func() {
+		defer close(q.done)
+		for r := range q.ch {
+			batch := []report{r}
+		gather:
+			for len(batch) < bus.MaxBatch {
+				select {
+				case r, ok := <-q.ch:
+					if !ok {
+						break gather
+					}
+					batch = append(batch, r)
+				default:
+					break gather
+				}
+			}
+			q.forget = append(q.forget, a.publishReports(ctx, batch)...)
+		}
+	}()
+	return q
+}
+
+func (q *reportQueue) send(r report) { q.ch <- r }
+
+// close waits until every report sent is written (or given up on) and
+// returns the removals stored.
+func (q *reportQueue) close() []report {
+	close(q.ch)
+	<-q.done
+	return q.forget
+}
+
+// stored remembers a report the log holds; forget says the report removes
+// a deleted binding the reconcile should now drop.
+func (a *Agent) stored(r report) (forget bool) {
 	a.smu.Lock()
 	if r.status != "" {
 		a.published[r.key] = reported{status: r.status, id: r.out.MsgID}
@@ -172,16 +224,10 @@ func (a *Agent) stored(r report) {
 		delete(a.published, r.key)
 	}
 	a.smu.Unlock()
-	if r.forget != nil {
-		a.mu.Lock()
-		if a.desired[r.key] == r.forget {
-			delete(a.desired, r.key)
-		}
-		a.mu.Unlock()
-	}
 	if r.status != "" {
 		a.log.Info().Str("pod", r.key).Str("phase", r.phase).Str("ip", r.ip).Msg("pod status")
 	} else {
 		a.log.Info().Str("pod", r.key).Str("uid", r.uid).Msg("pod removed")
 	}
+	return r.forget != nil
 }
