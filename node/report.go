@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
@@ -169,44 +170,69 @@ func (a *Agent) publishReports(ctx context.Context, rs []report) (forget []repor
 	return forget
 }
 
+// reportGather is how long the report writer waits, after a report, for
+// others to write with it: pods that come up together (a simulated node
+// starts all its pods at once) share one write, and a real pod, whose
+// start takes hundreds of milliseconds, is reported barely later.
+const reportGather = 5 * time.Millisecond
+
 // reportQueue group-commits one reconcile's reports: one writer publishes
-// whatever has gathered while its previous write was in flight.
+// whatever has gathered while its previous write was in flight, or within
+// reportGather of the first.
 type reportQueue struct {
+	a      *Agent
+	ctx    context.Context
+	once   sync.Once
 	ch     chan report
 	done   chan struct{}
 	forget []report // removals stored: their deleted bindings go (see close)
 }
 
-// startReports starts the writer of one reconcile's reports.
+// startReports makes the queue of one reconcile's reports; its writer
+// starts with the first report (most reconciles have none).
 func (a *Agent) startReports(ctx context.Context) *reportQueue {
-	q := &reportQueue{ch: make(chan report, 256), done: make(chan struct{})}
-	go func() {
-		defer close(q.done)
-		for r := range q.ch {
-			batch := []report{r}
-		gather:
-			for len(batch) < bus.MaxBatch {
-				select {
-				case r, ok := <-q.ch:
-					if !ok {
-						break gather
-					}
-					batch = append(batch, r)
-				default:
-					break gather
-				}
-			}
-			q.forget = append(q.forget, a.publishReports(ctx, batch)...)
-		}
-	}()
-	return q
+	return &reportQueue{a: a, ctx: ctx}
 }
 
-func (q *reportQueue) send(r report) { q.ch <- r }
+func (q *reportQueue) write() {
+	defer close(q.done)
+	for r := range q.ch {
+		// Gather what comes within reportGather of the first report (a
+		// burst of pods coming up together), then write it.
+		batch := []report{r}
+		window := time.NewTimer(reportGather)
+	gather:
+		for len(batch) < bus.MaxBatch {
+			select {
+			case r, ok := <-q.ch:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+			case <-window.C:
+				break gather
+			}
+		}
+		window.Stop()
+		q.forget = append(q.forget, q.a.publishReports(q.ctx, batch)...)
+	}
+}
+
+// send hands a report to the writer. Workers call it concurrently.
+func (q *reportQueue) send(r report) {
+	q.once.Do(func() {
+		q.ch, q.done = make(chan report, 16), make(chan struct{})
+		go q.write()
+	})
+	q.ch <- r
+}
 
 // close waits until every report sent is written (or given up on) and
-// returns the removals stored.
+// returns the removals stored. Called once, after the last send.
 func (q *reportQueue) close() []report {
+	if q.ch == nil {
+		return nil
+	}
 	close(q.ch)
 	<-q.done
 	return q.forget
