@@ -38,6 +38,11 @@ type Config struct {
 	Parallel int
 	// Taints the node declares (none by default).
 	Taints []manifest.Taint
+	// ReportGather is how long the report writer waits, after a report, for
+	// others to write with it (default 5 ms): pods that come up together
+	// share one write, and a real pod, whose start takes hundreds of
+	// milliseconds, is reported barely later.
+	ReportGather time.Duration
 
 	// The fields below serve many agents in one process (gantry sim); a real
 	// agent leaves them zero.
@@ -101,6 +106,9 @@ func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 	}
 	if cfg.ResyncEvery == 0 {
 		cfg.ResyncEvery = 2 * time.Second
+	}
+	if cfg.ReportGather == 0 {
+		cfg.ReportGather = 5 * time.Millisecond
 	}
 	if cfg.BackoffBase == 0 {
 		cfg.BackoffBase = 10 * time.Second

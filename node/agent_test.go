@@ -145,8 +145,10 @@ func TestStatusReportedOnceInFewWrites(t *testing.T) {
 	start := func() (stop func()) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
+		// A generous gather window: the 40 simulated pods come up at once,
+		// however slow the machine (the race detector) makes the workers.
 		a := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", ResyncEvery: 20 * time.Millisecond,
-			HeartbeatEvery: 50 * time.Millisecond}, rt, nc, log)
+			HeartbeatEvery: 50 * time.Millisecond, ReportGather: 500 * time.Millisecond}, rt, nc, log)
 		go func() { done <- a.Run(ctx) }()
 		return func() {
 			cancel()
@@ -204,9 +206,9 @@ func TestStatusReportedOnceInFewWrites(t *testing.T) {
 		}
 	}
 
-	// Without group commit that is one write per pod; with it, the first
-	// report goes alone and the rest gather behind it.
-	if len(writes) > n/4 {
+	// Without group commit that is one write per pod; with it, the pods
+	// that come up together share one.
+	if len(writes) > 2 {
 		t.Errorf("%d reports in %d writes: they are not gathered", n, len(writes))
 	}
 

@@ -170,15 +170,9 @@ func (a *Agent) publishReports(ctx context.Context, rs []report) (forget []repor
 	return forget
 }
 
-// reportGather is how long the report writer waits, after a report, for
-// others to write with it: pods that come up together (a simulated node
-// starts all its pods at once) share one write, and a real pod, whose
-// start takes hundreds of milliseconds, is reported barely later.
-const reportGather = 5 * time.Millisecond
-
 // reportQueue group-commits one reconcile's reports: one writer publishes
 // whatever has gathered while its previous write was in flight, or within
-// reportGather of the first.
+// Config.ReportGather of the first.
 type reportQueue struct {
 	a      *Agent
 	ctx    context.Context
@@ -197,10 +191,10 @@ func (a *Agent) startReports(ctx context.Context) *reportQueue {
 func (q *reportQueue) write() {
 	defer close(q.done)
 	for r := range q.ch {
-		// Gather what comes within reportGather of the first report (a
+		// Gather what comes within ReportGather of the first report (a
 		// burst of pods coming up together), then write it.
 		batch := []report{r}
-		window := time.NewTimer(reportGather)
+		window := time.NewTimer(q.a.cfg.ReportGather)
 	gather:
 		for len(batch) < bus.MaxBatch {
 			select {

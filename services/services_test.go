@@ -45,13 +45,25 @@ func startCluster(t *testing.T, nodes ...string) *cluster {
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, conn: conn, url: url, rts: map[string]*sim.Runtime{}}
+	var ready []chan struct{}
 	for _, n := range nodes {
-		c.addNode(ctx, n, log)
+		ready = append(ready, c.addNode(ctx, n, log))
+	}
+	// Every node has registered and heartbeated before the test asks for
+	// pods, so placement does not depend on which agent started first.
+	for i, r := range ready {
+		select {
+		case <-r:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("node %s not ready", nodes[i])
+		}
 	}
 	return c
 }
 
-func (c *cluster) addNode(ctx context.Context, name string, log zerolog.Logger) {
+// addNode starts a node agent on the simulated runtime; the channel closes
+// once it has registered, heartbeated and follows its decisions.
+func (c *cluster) addNode(ctx context.Context, name string, log zerolog.Logger) chan struct{} {
 	cidr := fmt.Sprintf("10.42.%d.0/24", len(c.rts))
 	rt, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: cidr,
 		MissingImages: map[string]bool{"gantry.local/missing:v1": true}})
@@ -64,9 +76,11 @@ func (c *cluster) addNode(ctx context.Context, name string, log zerolog.Logger) 
 		c.t.Fatal(err)
 	}
 	c.t.Cleanup(nc.Close)
+	ready := make(chan struct{})
 	a := node.New(node.Config{Name: name, PodCIDR: cidr, HeartbeatEvery: time.Second, ResyncEvery: 100 * time.Millisecond,
-		BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond}, rt, nc, log)
+		BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, Ready: func() { close(ready) }}, rt, nc, log)
 	go a.Run(ctx)
+	return ready
 }
 
 // submit appends an intent the way the CLI does and returns its id.
