@@ -86,33 +86,7 @@ func (p *PodInfo) countGroups(nodes []*NodeState, groups map[string]*podGroup) {
 			if !n.known {
 				continue
 			}
-			all := c.live + c.deleting
-			for i := range p.antiRequired {
-				if m&(1<<i) != 0 {
-					pr.anti[i].add(n, all)
-				}
-			}
-			base := len(p.antiRequired)
-			for i := range p.antiPreferred {
-				if m&(1<<(base+i)) != 0 {
-					pr.antiSoft[i].add(n, all)
-				}
-			}
-			if !spread || c.live == 0 || !p.matchesAffinity(n) {
-				continue // pods on their way out do not count toward spread
-			}
-			base += len(p.antiPreferred)
-			for i := range pr.spreadHard {
-				if dom, ok := n.Labels[pr.spreadHard[i].key]; ok && m&(1<<(base+i)) != 0 {
-					pr.spreadHard[i].counts[dom] += c.live
-				}
-			}
-			base += len(p.spreadHard)
-			for i := range pr.spreadSoft {
-				if dom, ok := n.Labels[pr.spreadSoft[i].key]; ok && m&(1<<(base+i)) != 0 {
-					pr.spreadSoft[i].counts[dom] += c.live
-				}
-			}
+			p.tally(pr, n, m, c.live+c.deleting, c.live, spread && c.live > 0 && p.matchesAffinity(n))
 		}
 	}
 	if !spread {
@@ -125,11 +99,41 @@ func (p *PodInfo) countGroups(nodes []*NodeState, groups map[string]*podGroup) {
 			spreadDomain(pr.spreadSoft, n)
 		}
 	}
-	for i := range pr.spreadHard {
-		pr.spreadHard[i].bounds()
+	pr.stale = true
+	pr.refresh()
+}
+
+// tally adds matching pods on n to pr, p's view: all of them to the
+// anti-affinity terms m selects, live ones (not on their way out) to the
+// spread terms m selects when n is eligible for p's spread.
+func (p *PodInfo) tally(pr *prepared, n *NodeState, m uint64, all, live int, eligible bool) {
+	for i := range p.antiRequired {
+		if m&(1<<i) != 0 {
+			pr.anti[i].add(n, all)
+		}
 	}
+	base := len(p.antiRequired)
+	for i := range p.antiPreferred {
+		if m&(1<<(base+i)) != 0 {
+			pr.antiSoft[i].add(n, all)
+		}
+	}
+	if live == 0 || !eligible {
+		return
+	}
+	base += len(p.antiPreferred)
+	for i := range pr.spreadHard {
+		if dom, ok := n.Labels[pr.spreadHard[i].key]; ok && m&(1<<(base+i)) != 0 {
+			pr.spreadHard[i].counts[dom] += live
+			pr.stale = true
+		}
+	}
+	base += len(p.spreadHard)
 	for i := range pr.spreadSoft {
-		pr.spreadSoft[i].bounds()
+		if dom, ok := n.Labels[pr.spreadSoft[i].key]; ok && m&(1<<(base+i)) != 0 {
+			pr.spreadSoft[i].counts[dom] += live
+			pr.stale = true
+		}
 	}
 }
 
@@ -236,40 +240,17 @@ func (p *PodInfo) prepare(nodes []*NodeState, groups map[string]*podGroup, antiP
 				if m == 0 {
 					continue
 				}
-				for i := range p.antiRequired {
-					if m&(1<<i) != 0 {
-						pr.anti[i].add(n, 1)
-					}
-				}
-				base := len(p.antiRequired)
-				for i := range p.antiPreferred {
-					if m&(1<<(base+i)) != 0 {
-						pr.antiSoft[i].add(n, 1)
-					}
-				}
-				if q.deleting || len(p.spreadHard)+len(p.spreadSoft) == 0 {
-					continue // a pod on its way out does not count toward spread, as in Kubernetes
-				}
-				if eligible < 0 {
-					eligible = 0
-					if p.matchesAffinity(n) {
-						eligible = 1
-					}
-				}
-				if eligible == 1 {
-					base += len(p.antiPreferred)
-					for i := range pr.spreadHard {
-						if dom, ok := n.Labels[pr.spreadHard[i].key]; ok && m&(1<<(base+i)) != 0 {
-							pr.spreadHard[i].counts[dom]++
-						}
-					}
-					base += len(p.spreadHard)
-					for i := range pr.spreadSoft {
-						if dom, ok := n.Labels[pr.spreadSoft[i].key]; ok && m&(1<<(base+i)) != 0 {
-							pr.spreadSoft[i].counts[dom]++
+				live := 0 // a pod on its way out does not count toward spread, as in Kubernetes
+				if !q.deleting && len(p.spreadHard)+len(p.spreadSoft) > 0 {
+					live = 1
+					if eligible < 0 {
+						eligible = 0
+						if p.matchesAffinity(n) {
+							eligible = 1
 						}
 					}
 				}
+				p.tally(pr, n, m, 1, live, eligible == 1)
 			}
 			// Every eligible domain counts toward the minimum, empty ones too.
 			if len(p.spreadHard)+len(p.spreadSoft) > 0 && (eligible == 1 || (eligible < 0 && p.matchesAffinity(n))) {
@@ -277,12 +258,8 @@ func (p *PodInfo) prepare(nodes []*NodeState, groups map[string]*podGroup, antiP
 				spreadDomain(pr.spreadSoft, n)
 			}
 		}
-		for i := range pr.spreadHard {
-			pr.spreadHard[i].bounds()
-		}
-		for i := range pr.spreadSoft {
-			pr.spreadSoft[i].bounds()
-		}
+		pr.stale = true
+		pr.refresh()
 	}
 
 	pr.sym = pr.sym[:0]
@@ -408,25 +385,15 @@ func (p *PodInfo) count(pr *prepared, n *NodeState, q *PodInfo, delta int) {
 	if q.namespace != p.namespace {
 		return
 	}
-	for i := range p.antiRequired {
-		if selects(p.antiRequired[i].LabelSelector, q.labels) {
-			pr.anti[i].add(n, delta)
-		}
+	live := 0
+	if !q.deleting && len(p.spreadHard)+len(p.spreadSoft) > 0 {
+		live = delta
 	}
-	for i := range p.antiPreferred {
-		if selects(p.antiPreferred[i].PodAffinityTerm.LabelSelector, q.labels) {
-			pr.antiSoft[i].add(n, delta)
-		}
-	}
+	p.tally(pr, n, pr.selected(p, q.template, q.labels), delta, live, live != 0 && p.matchesAffinity(n))
 	for _, t := range q.antiRequired {
 		if selects(t.LabelSelector, p.labels) {
 			pr.symFor(t.TopologyKey).add(n, delta)
 		}
-	}
-	if !q.deleting && len(p.spreadHard)+len(p.spreadSoft) > 0 && p.matchesAffinity(n) {
-		spreadCount(pr.spreadHard, p.spreadHard, n, q, delta)
-		spreadCount(pr.spreadSoft, p.spreadSoft, n, q, delta)
-		pr.stale = true
 	}
 }
 
