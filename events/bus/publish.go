@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,17 +63,27 @@ func (o Outgoing) Msg() (*nats.Msg, error) {
 // the log has answered for each. It returns one Result per Outgoing; err is
 // set only when the answers could not be had at all.
 func Publish(ctx context.Context, js jetstream.JetStream, out []Outgoing) ([]Result, error) {
-	res := make([]Result, len(out))
-	futs := make([]jetstream.PubAckFuture, len(out))
+	msgs := make([]*nats.Msg, len(out))
+	errs := make([]error, len(out))
 	for i, o := range out {
-		m, err := o.Msg()
-		if err != nil {
-			res[i].Err = err
+		msgs[i], errs[i] = o.Msg()
+	}
+	return publishMsgs(ctx, js, msgs, errs)
+}
+
+// publishMsgs publishes msgs pipelined (those with no error yet: errs is
+// aligned and may be nil) and waits for every answer.
+func publishMsgs(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg, errs []error) ([]Result, error) {
+	res := make([]Result, len(msgs))
+	futs := make([]jetstream.PubAckFuture, len(msgs))
+	for i, m := range msgs {
+		if errs != nil && errs[i] != nil {
+			res[i].Err = errs[i]
 			continue
 		}
 		f, err := js.PublishMsgAsync(m)
 		if err != nil {
-			res[i].Err = fmt.Errorf("publish %s: %w", o.Subject, err)
+			res[i].Err = fmt.Errorf("publish %s: %w", m.Subject, err)
 			continue
 		}
 		futs[i] = f
@@ -87,7 +96,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, out []Outgoing) ([]Res
 		case ack := <-f.Ok():
 			res[i] = Result{Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate}
 		case err := <-f.Err():
-			res[i].Err = classify(out[i].Subject, err)
+			res[i].Err = classify(msgs[i].Subject, err)
 		case <-ctx.Done():
 			return res, fmt.Errorf("publish: %w", ctx.Err())
 		}
@@ -121,24 +130,14 @@ func classify(subject string, err error) error {
 // returned. For a few messages this is cheaper than an atomic batch (see
 // MinAtomicBatch); nothing makes them all or none.
 func PublishMsgs(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) error {
-	futs := make([]jetstream.PubAckFuture, 0, len(msgs))
-	var first error
-	for _, m := range msgs {
-		f, err := js.PublishMsgAsync(m)
-		if err != nil {
-			first = cmp.Or(first, fmt.Errorf("publish %s: %w", m.Subject, err))
-			continue
-		}
-		futs = append(futs, f)
+	res, err := publishMsgs(ctx, js, msgs, nil)
+	if err != nil {
+		return err
 	}
-	for _, f := range futs {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			first = cmp.Or(first, classify(f.Msg().Subject, err))
-		case <-ctx.Done():
-			return fmt.Errorf("publish: %w", ctx.Err())
+	for _, r := range res {
+		if r.Err != nil {
+			return r.Err
 		}
 	}
-	return first
+	return nil
 }

@@ -141,7 +141,7 @@ func (r *Runner) publishChunk(ctx context.Context, us []unit) int {
 			for j := range u.msgs {
 				seq++
 				if u.read[j] {
-					r.storedAt(stream, seq)
+					r.stored(stream, seq)
 					stored++
 				}
 			}
@@ -169,7 +169,7 @@ func (r *Runner) publishEach(ctx context.Context, out []bus.Outgoing) int {
 		case x.Err == nil && x.Duplicate:
 			r.log.Debug().Str("type", out[i].Envelope.Type).Str("subject", out[i].Subject).Msg("decision already stored")
 		case x.Err == nil && x.Seq > 0:
-			r.storedAt(x.Stream, x.Seq)
+			r.stored(x.Stream, x.Seq)
 			stored++
 		case x.Err != nil:
 			r.refused(x.Err, out[i:i+1])

@@ -364,15 +364,11 @@ func (r *Runner) leads(ctx context.Context) bool {
 func (r *Runner) Leading() bool { return r.cfg.Instance == "" || r.leading.Load() }
 
 // stored notes a decision the log holds, so the runner waits to see it.
+// The publishing goroutines call it concurrently.
 func (r *Runner) stored(stream string, seq uint64) {
+	r.expectMu.Lock()
+	defer r.expectMu.Unlock()
 	if seq > r.expect[stream] {
 		r.expect[stream] = seq
 	}
-}
-
-// storedAt is stored for the publishing goroutines.
-func (r *Runner) storedAt(stream string, seq uint64) {
-	r.expectMu.Lock()
-	defer r.expectMu.Unlock()
-	r.stored(stream, seq)
 }
