@@ -32,7 +32,7 @@ func (ResourceFit) Filter(p *PodInfo, n *NodeState) string {
 		return reasonMemory
 	}
 	for i, e := range p.ext {
-		if e.value > n.extFree(e.name) {
+		if e.value > n.Free(e.name) {
 			return p.extReasons[i]
 		}
 	}

@@ -127,56 +127,40 @@ func (n *NodeState) extEntry(name string) *extResource {
 	return &n.ext[i]
 }
 
-// extFree is what is left of an extended resource; 0 when the node does not
-// offer it.
-func (n *NodeState) extFree(name string) int64 {
-	for i := range n.ext {
-		if n.ext[i].name == name {
-			return n.ext[i].alloc - n.ext[i].used
-		}
-	}
-	return 0
-}
-
 // Allocatable is what the node offers of a resource.
 func (n *NodeState) Allocatable(resource string) int64 {
-	switch resource {
-	case events.ResourceCPU:
-		return n.allocCPU
-	case events.ResourceMemory:
-		return n.allocMem
-	case events.ResourcePods:
-		return n.maxPods
-	}
-	for _, e := range n.ext {
-		if e.name == resource {
-			return e.alloc
-		}
-	}
-	return 0
+	alloc, _ := n.amounts(resource)
+	return alloc
 }
 
 // Requested is what the pods counted on the node request of a resource.
 func (n *NodeState) Requested(resource string) int64 {
+	_, used := n.amounts(resource)
+	return used
+}
+
+// amounts is what the node offers of a resource and what its pods request.
+func (n *NodeState) amounts(resource string) (alloc, used int64) {
 	switch resource {
 	case events.ResourceCPU:
-		return n.usedCPU
+		return n.allocCPU, n.usedCPU
 	case events.ResourceMemory:
-		return n.usedMem
+		return n.allocMem, n.usedMem
 	case events.ResourcePods:
-		return n.pods
+		return n.maxPods, n.pods
 	}
 	for _, e := range n.ext {
 		if e.name == resource {
-			return e.used
+			return e.alloc, e.used
 		}
 	}
-	return 0
+	return 0, 0
 }
 
 // Free is what is left of a resource.
 func (n *NodeState) Free(resource string) int64 {
-	return n.Allocatable(resource) - n.Requested(resource)
+	alloc, used := n.amounts(resource)
+	return alloc - used
 }
 
 // add counts a pod against the node.
