@@ -196,15 +196,7 @@ func publishDeployments(t testing.TB, conn *bus.Conn, prefix string, n, replicas
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := bus.Publish(ctx, conn.JS, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range res {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	publishAll(ctx, t, conn, out)
 	return ids
 }
 

@@ -146,15 +146,7 @@ func fill(t testing.TB, c *cluster, n int) {
 			}
 			out = append(out, bus.Outgoing{Subject: events.IntentSubject("default", "deployment", name), Envelope: env, MsgID: id})
 		}
-		res, err := bus.Publish(ctx, conn.JS, out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range res {
-			if r.Err != nil {
-				t.Fatal(r.Err)
-			}
-		}
+		publishAll(ctx, t, conn, out)
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	for {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gantry-sh/gantry/deploy/images"
+	"github.com/gantry-sh/gantry/events/bus"
 )
 
 const imageRef = "gantry.local/hello:v1"
@@ -161,6 +162,21 @@ func newCluster(t testing.TB) *cluster {
 	c := &cluster{t: t, dataDir: t.TempDir(), listen: addr, url: "nats://" + addr, uids: map[string]bool{}}
 	t.Cleanup(c.teardown)
 	return c
+}
+
+// publishAll appends every Outgoing, pipelined, and fails the test unless
+// the log stored each one.
+func publishAll(ctx context.Context, t testing.TB, conn *bus.Conn, out []bus.Outgoing) {
+	t.Helper()
+	res, err := bus.Publish(ctx, conn.JS, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
 }
 
 // start runs a gantry process that keeps running (up, node).

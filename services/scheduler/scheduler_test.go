@@ -649,29 +649,12 @@ func TestPlacementInvariants(t *testing.T) {
 
 // BenchmarkDecide5000Nodes is one scheduling pass placing 1,000 pending pods
 // of 50 workloads over 5,000 ready nodes: the pure core, no NATS.
-func BenchmarkDecide5000Nodes(b *testing.B) {
-	w := newWorld(b)
-	for i := 0; i < 5000; i++ {
-		w.heartbeat(pt.NodeInfo(fmt.Sprintf("node-%04d", i), int64(2000+(i%4)*2000), int64(4+i%8)<<30, 110))
-	}
-	for i := 0; i < 50; i++ {
-		w.pending(deployment(fmt.Sprintf("app%02d", i), 20, []string{"100m", "250m", "500m", "1"}[i%4], []string{"128Mi", "512Mi", "1Gi"}[i%3]), fmt.Sprintf("uid-app%02d", i), 20)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		ds := w.svc.Decide(w.l.Now)
-		if len(ds) != 1000 {
-			b.Fatalf("decisions = %d", len(ds))
-		}
-	}
-}
+func BenchmarkDecide5000Nodes(b *testing.B) { benchDecide5000(b) }
 
-// BenchmarkDecide5000NodesScanAll is the same pass with every node filtered
-// and scored for every pod (PercentageOfNodesToScore 100), to show what
-// stopping early saves.
-func BenchmarkDecide5000NodesScanAll(b *testing.B) {
-	w := newWorld(b, scheduler.Config{PercentageOfNodesToScore: 100})
+// benchDecide5000 times one pass placing 1,000 pending pods of 50 workloads
+// over 5,000 ready nodes.
+func benchDecide5000(b *testing.B, cfg ...scheduler.Config) {
+	w := newWorld(b, cfg...)
 	for i := 0; i < 5000; i++ {
 		w.heartbeat(pt.NodeInfo(fmt.Sprintf("node-%04d", i), int64(2000+(i%4)*2000), int64(4+i%8)<<30, 110))
 	}
@@ -685,6 +668,13 @@ func BenchmarkDecide5000NodesScanAll(b *testing.B) {
 			b.Fatalf("decisions = %d", len(ds))
 		}
 	}
+}
+
+// BenchmarkDecide5000NodesScanAll is the same pass with every node filtered
+// and scored for every pod (PercentageOfNodesToScore 100), to show what
+// stopping early saves.
+func BenchmarkDecide5000NodesScanAll(b *testing.B) {
+	benchDecide5000(b, scheduler.Config{PercentageOfNodesToScore: 100})
 }
 
 // BenchmarkDecide5000NodesSpread is B1's spread variant as a pure pass:
