@@ -28,7 +28,8 @@ type prepared struct {
 }
 
 // maxTerms is how many anti-affinity and spread terms a pod's terms
-// bitmask holds; beyond it (no real pod has 64) terms are matched per pod.
+// bitmask holds. A term beyond it selects nothing: no real pod has 64, but
+// admission does not refuse more yet (a known limit).
 const maxTerms = 64
 
 // selected says which of p's terms select pods with these labels (of the
