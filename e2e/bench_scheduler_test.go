@@ -153,6 +153,7 @@ func BenchmarkScheduler(b *testing.B) {
 	bt := w.batches(intents)
 	fmt.Printf("B1-passes passes=%d median_pods=%d max_pods=%d between_s=%.1f in_pass_s=%.1f in_pass_pods_per_s=%.0f\n",
 		bt.passes, bt.median, bt.max, bt.between.Seconds(), bt.inPass.Seconds(), perSecond(r.bound, bt.inPass))
+	fmt.Printf("B1-timeline %s\n", w.timeline(intents, 2*time.Second))
 	fmt.Printf("B1-log stream_obs_msgs=%d stream_obs_subjects=%d stream_decisions_msgs=%d\n",
 		streamCount(b, conn, events.StreamObservations), streamSubjects(b, conn, events.StreamObservations, events.SubjectObsPodAll),
 		streamCount(b, conn, events.StreamDecisions))
@@ -236,12 +237,13 @@ type b1Watch struct {
 	storeAt  map[string]time.Time // ns/pod → when the log stored that PodBound
 	bindCorr map[string]string    // ns/pod → correlation id (the intent)
 	runAt    map[string]time.Time // ns/pod → first Running report
+	planAt   map[string]time.Time // ns/pod → when the log stored its PodPlanned
 	rejects  []string
 	err      error
 }
 
 func newB1Watch() *b1Watch {
-	return &b1Watch{bindAt: map[string]time.Time{}, storeAt: map[string]time.Time{}, bindCorr: map[string]string{}, runAt: map[string]time.Time{}}
+	return &b1Watch{bindAt: map[string]time.Time{}, storeAt: map[string]time.Time{}, bindCorr: map[string]string{}, runAt: map[string]time.Time{}, planAt: map[string]time.Time{}}
 }
 
 // b1Env is the part of an envelope the benchmark reads, for every type it follows.
@@ -266,7 +268,7 @@ func (w *b1Watch) follow(ctx context.Context, js jetstream.JetStream) error {
 		stream  string
 		filters []string
 	}{
-		{events.StreamDecisions, []string{events.SubjectNodePodAll, events.SubjectAdmissionAll}},
+		{events.StreamDecisions, []string{events.SubjectPodDecAll, events.SubjectAdmissionAll}},
 		{events.StreamObservations, []string{events.SubjectObsPodAll}},
 	} {
 		cons, err := js.OrderedConsumer(ctx, src.stream, jetstream.OrderedConsumerConfig{FilterSubjects: src.filters})
@@ -309,6 +311,11 @@ func (w *b1Watch) take(data []byte, stored time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch e.Type {
+	case events.TypePodPlanned:
+		k := e.Data.Namespace + "/" + e.Data.Name
+		if _, seen := w.planAt[k]; !seen {
+			w.planAt[k] = stored
+		}
 	case events.TypePodBound:
 		if e.Data.Pod == nil {
 			return
@@ -474,6 +481,46 @@ func (w *b1Watch) batches(intents map[string]time.Time) b1Batches {
 		out.median = sizes[len(sizes)/2]
 	}
 	return out
+}
+
+// timeline counts, in steps of step from the first intent, the burst's pods
+// whose PodPlanned and PodBound the log stored and that nodes reported
+// Running in each step: where the pipeline waits.
+func (w *b1Watch) timeline(intents map[string]time.Time, step time.Duration) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var first time.Time
+	for _, at := range intents {
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	type counts struct{ planned, bound, running int }
+	var buckets []counts
+	add := func(at time.Time, f func(*counts)) {
+		if at.IsZero() {
+			return
+		}
+		i := max(int(at.Sub(first)/step), 0)
+		for len(buckets) <= i {
+			buckets = append(buckets, counts{})
+		}
+		f(&buckets[i])
+	}
+	for k, corr := range w.bindCorr {
+		if _, ok := intents[corr]; !ok {
+			continue
+		}
+		add(w.planAt[k], func(c *counts) { c.planned++ })
+		add(w.storeAt[k], func(c *counts) { c.bound++ })
+		add(w.runAt[k], func(c *counts) { c.running++ })
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "step_s=%.0f planned/bound/running:", step.Seconds())
+	for i, c := range buckets {
+		fmt.Fprintf(&b, " %d:%d/%d/%d", i, c.planned, c.bound, c.running)
+	}
+	return b.String()
 }
 
 // cpuByLabel sums a CPU profile of gantry up by the label the runner puts
