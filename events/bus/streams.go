@@ -46,12 +46,22 @@ func (c *Conn) Close() {
 
 // Provision creates the streams of the log, or updates them to the current
 // definition; running it twice is a no-op. replicas is 1 embedded, 3 in a cluster.
+// JetStream cannot change a stream's storage in place, so a memory stream
+// found on disk (written by an older Gantry) is deleted and made again: it
+// holds only what its writers send again.
 func Provision(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	for _, s := range events.Streams() {
+		storage := jetstream.FileStorage
+		if s.Memory {
+			storage = jetstream.MemoryStorage
+			if err := dropIfStoredElsewhere(ctx, js, s.Name, storage); err != nil {
+				return err
+			}
+		}
 		cfg := jetstream.StreamConfig{
 			Name:               s.Name,
 			Subjects:           s.Subjects,
-			Storage:            jetstream.FileStorage,
+			Storage:            storage,
 			Retention:          jetstream.LimitsPolicy,
 			Replicas:           replicas,
 			MaxAge:             s.MaxAge,
@@ -68,6 +78,25 @@ func Provision(ctx context.Context, js jetstream.JetStream, replicas int) error 
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("provision stream %s: %w", s.Name, err)
 		}
+	}
+	return nil
+}
+
+// dropIfStoredElsewhere deletes the stream name when it exists with another
+// storage than want.
+func dropIfStoredElsewhere(ctx context.Context, js jetstream.JetStream, name string, want jetstream.StorageType) error {
+	st, err := js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("provision stream %s: %w", name, err)
+	}
+	if st.CachedInfo().Config.Storage == want {
+		return nil
+	}
+	if err := js.DeleteStream(ctx, name); err != nil {
+		return fmt.Errorf("provision stream %s: move to %s storage: %w", name, want, err)
 	}
 	return nil
 }

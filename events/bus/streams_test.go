@@ -42,3 +42,38 @@ func TestDecisionsTakeMoreThanAThousandNodeConsumers(t *testing.T) {
 		}
 	}
 }
+
+// Heartbeats live in memory, everything else on disk. A data directory from
+// before holds a file-backed heartbeat stream, which JetStream cannot convert
+// in place: Provision makes it again in memory.
+func TestHeartbeatsLiveInMemoryAndTheRestOnDisk(t *testing.T) {
+	conn, _ := bustest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := conn.JS.DeleteStream(ctx, events.StreamHeartbeats); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.JS.CreateStream(ctx, jetstream.StreamConfig{Name: events.StreamHeartbeats,
+		Subjects: []string{events.SubjectHeartbeatAll}, Storage: jetstream.FileStorage, MaxMsgsPerSubject: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Provision(ctx, conn.JS, 1); err != nil {
+		t.Fatalf("provision over a file-backed heartbeat stream: %v", err)
+	}
+	if err := bus.Provision(ctx, conn.JS, 1); err != nil {
+		t.Fatalf("provision twice: %v", err)
+	}
+	for _, s := range events.Streams() {
+		st, err := conn.JS.Stream(ctx, s.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := jetstream.FileStorage
+		if s.Name == events.StreamHeartbeats {
+			want = jetstream.MemoryStorage
+		}
+		if got := st.CachedInfo().Config.Storage; got != want {
+			t.Errorf("%s: storage %s, want %s", s.Name, got, want)
+		}
+	}
+}
