@@ -227,6 +227,11 @@ func (s *Service) Sources() []runner.Source {
 // it goes, so a pass never over-commits. A pod found unschedulable is not
 // examined again until something happens that could let it fit (see gen).
 func (s *Service) Decide(now time.Time) []runner.Decision {
+	if len(s.pending) == 0 {
+		// Nothing to place: heartbeats and reports alone cost no pass over
+		// the nodes (at 5,000 nodes, 500 heartbeats a second wake it).
+		return nil
+	}
 	if s.orderDirty {
 		s.sortOrder()
 	}
