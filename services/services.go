@@ -54,6 +54,10 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 		return nil, err
 	}
 	p := &Plane{}
+	// The services of this process read the log once, through one feed.
+	feed := runner.NewFeed(conn.JS, log)
+	rcfg := cfg.Runner
+	rcfg.Feed = feed
 	for _, n := range names {
 		var svc runner.Service
 		switch n {
@@ -68,13 +72,17 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 		default:
 			return nil, fmt.Errorf("unknown service %q (services: %v)", n, Names())
 		}
-		r := runner.New(svc, conn.JS, log, cfg.Runner)
-		p.runners = append(p.runners, r)
+		p.runners = append(p.runners, runner.New(svc, conn.JS, log, rcfg))
+	}
+	if err := feed.Start(ctx); err != nil {
+		return nil, err
+	}
+	for i, r := range p.runners {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
 			if err := r.Run(ctx); err != nil {
-				log.Error().Err(err).Str("service", n).Msg("service stopped")
+				log.Error().Err(err).Str("service", names[i]).Msg("service stopped")
 				p.mu.Lock()
 				if p.err == nil {
 					p.err = err

@@ -82,6 +82,10 @@ type Config struct {
 	// decides; the others follow the log and stay warm. Instance names this
 	// one (host/pid) in the lease.
 	Instance string
+	// Feed, when set, is where the runner reads its sources: one consumer
+	// per stream shared with the other runners of the process. The runner
+	// joins it in New; the feed must be started after.
+	Feed *Feed
 }
 
 // Runner drives one Service against the log.
@@ -104,6 +108,8 @@ type Runner struct {
 	ready       chan struct{}
 	lease       *lease // nil: always acts
 	leading     atomic.Bool
+	sub         *subscriber // reading through a shared feed
+	joinErr     error
 }
 
 // New makes a runner for svc.
@@ -117,9 +123,13 @@ func New(svc Service, js jetstream.JetStream, log zerolog.Logger, cfg Config) *R
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Runner{svc: svc, js: js, log: log.With().Str("service", svc.Name()).Logger(), cfg: cfg,
+	r := &Runner{svc: svc, js: js, log: log.With().Str("service", svc.Name()).Logger(), cfg: cfg,
 		applied: map[string]uint64{}, startAt: map[string]uint64{}, expect: map[string]uint64{},
 		ready: make(chan struct{})}
+	if cfg.Feed != nil {
+		r.sub, r.joinErr = cfg.Feed.join(svc.Name(), svc.Sources())
+	}
+	return r
 }
 
 // Ready is closed once the service has replayed the log up to where it
@@ -145,6 +155,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 func (r *Runner) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if r.joinErr != nil {
+		return r.joinErr
+	}
 	in := make(chan incoming, 4096)
 	for _, src := range r.svc.Sources() {
 		last, err := bus.LastSeq(ctx, r.js, src.Stream, src.Filters...)
@@ -152,6 +165,9 @@ func (r *Runner) run(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", r.svc.Name(), err)
 		}
 		r.startAt[src.Stream] = max(r.startAt[src.Stream], last)
+		if r.sub != nil {
+			continue // the feed reads it
+		}
 		cons, err := r.js.OrderedConsumer(ctx, src.Stream, jetstream.OrderedConsumerConfig{
 			FilterSubjects: src.Filters, DeliverPolicy: jetstream.DeliverAllPolicy})
 		if err != nil {
@@ -188,6 +204,9 @@ func (r *Runner) run(ctx context.Context) error {
 				}
 			}
 		}(src.Stream)
+	}
+	if r.sub != nil {
+		go r.sub.pump(ctx, in)
 	}
 	r.checkCaughtUp()
 	if r.cfg.Instance != "" {

@@ -1,0 +1,56 @@
+package runner
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestSubjectMatches(t *testing.T) {
+	for _, c := range []struct {
+		filter, subject string
+		want            bool
+	}{
+		{"gantry.decision.>", "gantry.decision.pod.default.web-1", true},
+		{"gantry.decision.>", "gantry.decision", false},
+		{"gantry.decision.>", "gantry.decisions.x", false},
+		{"gantry.obs.*.pod.>", "gantry.obs.n1.pod.default.web", true},
+		{"gantry.obs.*.pod.>", "gantry.obs.n1.node", false},
+		{"gantry.obs.*.node", "gantry.obs.n1.node", true},
+		{"gantry.obs.*.node", "gantry.obs.n1.node.x", false},
+		{"gantry.obs.*.node", "gantry.obs.node", false},
+		{"gantry.hb.*", "gantry.hb.n1", true},
+		{"a.b", "a.b", true},
+		{"a.b", "a", false},
+		{"a", "a.b", false},
+		{">", "a.b.c", true},
+		{"*", "a", true},
+		{"*", "a.b", false},
+	} {
+		if got := subjectMatches(c.filter, c.subject); got != c.want {
+			t.Errorf("subjectMatches(%q, %q) = %v, want %v", c.filter, c.subject, got, c.want)
+		}
+	}
+}
+
+func TestUnionFilters(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		sets [][]string
+		want []string
+	}{
+		{"one reader takes it all", [][]string{{"gantry.decision.>"}, nil}, nil},
+		{"a wider filter covers a narrower one",
+			[][]string{{"gantry.decision.>"}, {"gantry.decision.admission.>", "gantry.decision.node.>"}},
+			[]string{"gantry.decision.>"}},
+		{"a wildcard token covers a literal one",
+			[][]string{{"gantry.obs.*.pod.>"}, {"gantry.obs.n1.pod.>"}}, []string{"gantry.obs.*.pod.>"}},
+		{"disjoint filters stay", [][]string{{"gantry.obs.*.pod.>"}, {"gantry.obs.*.node"}},
+			[]string{"gantry.obs.*.node", "gantry.obs.*.pod.>"}},
+		{"duplicates go", [][]string{{"gantry.hb.>"}, {"gantry.hb.>"}}, []string{"gantry.hb.>"}},
+		{"a token wildcard does not cover a tail wildcard", [][]string{{"a.*"}, {"a.>"}}, []string{"a.>"}},
+	} {
+		if got := unionFilters(c.sets); !slices.Equal(got, c.want) {
+			t.Errorf("%s: unionFilters(%v) = %v, want %v", c.name, c.sets, got, c.want)
+		}
+	}
+}
