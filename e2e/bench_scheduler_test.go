@@ -42,7 +42,10 @@ import (
 // CPU and peak RSS are those of the `gantry up` process, which holds the
 // scheduler but also NATS and the other services. GANTRY_B1_SPREAD=1 gives
 // every Deployment a zone topology spread (maxSkew 1) and a preferred
-// anti-affinity on kubernetes.io/hostname; GANTRY_B1_SIM_ARGS adds flags to
+// anti-affinity on kubernetes.io/hostname. GANTRY_B1_RATE=<pods/s> offers
+// the pods as a steady load instead of a burst (Deployments of GANTRY_B1_SIZE,
+// default 10, every 100 ms), which is what intent → bound latency means
+// under a load the cluster keeps up with (B1-steady). GANTRY_B1_SIM_ARGS adds flags to
 // `gantry sim` (e.g. "--consumers durable"). The benchmark stops at its
 // deadline (GANTRY_B1_TIMEOUT, default 9m) and reports what was bound by
 // then. Its last line is `B1 pods_per_s=… p99_ms=… nodes=… pods=…`.
@@ -50,6 +53,8 @@ func BenchmarkScheduler(b *testing.B) {
 	nodes := envInt(b, "GANTRY_B1_NODES", 5000)
 	pods := envInt(b, "GANTRY_B1_PODS", 50000)
 	spread := os.Getenv("GANTRY_B1_SPREAD") == "1"
+	offered := envInt(b, "GANTRY_B1_RATE", 0)
+	size := envInt(b, "GANTRY_B1_SIZE", 10)
 	budget := envDuration(b, "GANTRY_B1_TIMEOUT", 9*time.Minute)
 	const perDeployment = 100
 	began := time.Now()
@@ -103,13 +108,30 @@ func BenchmarkScheduler(b *testing.B) {
 	}
 	fmt.Printf("B1-background pods=%d running=%d took_s=%.1f\n", background*perDeployment, w.running(bgIntents), time.Since(began).Seconds()-nodesReady.Seconds())
 
-	// The burst: every Deployment appended at once.
+	// The burst: every Deployment appended at once. Or, with GANTRY_B1_RATE,
+	// a steady load: Deployments of GANTRY_B1_SIZE pods appended every 100 ms
+	// at that many pods a second, until GANTRY_B1_PODS are offered.
 	cpu0, cpuSim0 := procCPU(up.cmd.Process.Pid), procCPU(sim.cmd.Process.Pid)
-	burst := max(pods/perDeployment, 1)
 	burstStart := time.Now()
-	intents := publishDeployments(b, conn, "b1", burst, perDeployment, spread)
+	var intents map[string]time.Time
+	var want int
+	if offered > 0 {
+		intents = map[string]time.Time{}
+		perTick := max(offered/10/size, 1) // Deployments every 100 ms
+		ticks := max(pods/(perTick*size), 1)
+		tick := time.NewTicker(100 * time.Millisecond)
+		for i := range ticks {
+			<-tick.C
+			maps.Copy(intents, publishDeployments(b, conn, fmt.Sprintf("b1-t%d", i), perTick, size, spread))
+		}
+		tick.Stop()
+		want = ticks * perTick * size
+	} else {
+		burst := max(pods/perDeployment, 1)
+		intents = publishDeployments(b, conn, "b1", burst, perDeployment, spread)
+		want = burst * perDeployment
+	}
 	published := time.Since(burstStart)
-	want := burst * perDeployment
 	next := time.Now().Add(10 * time.Second)
 	for w.bound(intents) < want && time.Now().Before(deadline) {
 		if err := w.rejected(); err != nil {
@@ -150,6 +172,12 @@ func BenchmarkScheduler(b *testing.B) {
 		r.storedSpan.Seconds(), perSecond(r.bound, r.storedSpan), pct(r.storedLat, 50), pct(r.storedLat, 99), pct(r.storedLat, 100),
 		pct(r.runLat, 50), pct(r.runLat, 99),
 		cpu1-cpu0, (cpu1-cpu0)/boundWall.Seconds(), upHWM>>10, upRSS>>10, cpuSim1-cpuSim0, simHWM>>10, r.bound < want)
+	if offered > 0 {
+		planned, placed := w.hops(intents)
+		fmt.Printf("B1-steady offered_pods_per_s=%d deployment_size=%d pods=%d bound=%d p50_ms=%.0f p99_ms=%.0f max_ms=%.0f | intent→planned p50_ms=%.0f p99_ms=%.0f | planned→bound p50_ms=%.0f p99_ms=%.0f\n",
+			offered, size, want, r.bound, pct(r.storedLat, 50), pct(r.storedLat, 99), pct(r.storedLat, 100),
+			pct(planned, 50), pct(planned, 99), pct(placed, 50), pct(placed, 99))
+	}
 	bt := w.batches(intents)
 	fmt.Printf("B1-passes passes=%d median_pods=%d max_pods=%d between_s=%.1f in_pass_s=%.1f in_pass_pods_per_s=%.0f\n",
 		bt.passes, bt.median, bt.max, bt.between.Seconds(), bt.inPass.Seconds(), perSecond(r.bound, bt.inPass))
@@ -481,6 +509,24 @@ func (w *b1Watch) batches(intents map[string]time.Time) b1Batches {
 		out.median = sizes[len(sizes)/2]
 	}
 	return out
+}
+
+// hops splits intent → bound (stored) into intent → PodPlanned stored
+// (admission and replica) and PodPlanned → PodBound stored (the scheduler),
+// in ms.
+func (w *b1Watch) hops(intents map[string]time.Time) (planned, placed []float64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, corr := range w.bindCorr {
+		at, ok := intents[corr]
+		pt := w.planAt[k]
+		if !ok || pt.IsZero() {
+			continue
+		}
+		planned = append(planned, float64(pt.Sub(at).Microseconds())/1000)
+		placed = append(placed, float64(w.storeAt[k].Sub(pt).Microseconds())/1000)
+	}
+	return planned, placed
 }
 
 // timeline counts, in steps of step from the first intent, the burst's pods
