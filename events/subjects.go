@@ -42,7 +42,7 @@ func Streams() []StreamSpec {
 		// Every node agent holds one durable consumer here.
 		{Name: StreamDecisions, Subjects: []string{SubjectDecisionAll, SubjectNodePodAll}, AllowRollup: true, AllowAtomic: true,
 			MaxConsumers: MaxNodes + 1000},
-		// A node reports one reconcile's pod statuses as one atomic batch.
+		// A node's reports of a burst of pods go as one atomic batch.
 		{Name: StreamObservations, Subjects: []string{SubjectObsAll}, MaxAge: 7 * 24 * time.Hour, AllowAtomic: true},
 		// Heartbeats live in memory, as Nomad's and Swarm's do: each node sends
 		// one every few seconds, so storing them on disk (an fsync each, 500/s

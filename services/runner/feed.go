@@ -22,8 +22,9 @@ import (
 //
 // Runners share the decoded events, so a service must never change an event
 // it is given (the same rule as for an informer's cache). A runner joins at
-// New, before Start; a runner made after Start (a service restarted in the
-// same process) reads the log with its own consumers.
+// New, before Start, and reads through the feed for one Run; a runner made
+// after Start (a service restarted in the same process) must read the log
+// with its own consumers (no Config.Feed).
 type Feed struct {
 	js  jetstream.JetStream
 	log zerolog.Logger
@@ -41,6 +42,7 @@ type subscriber struct {
 	sources []Source
 	mu      sync.Mutex
 	items   []incoming
+	left    bool          // its runner has stopped: nothing more is kept
 	wake    chan struct{} // 1-buffered: items were added
 }
 
@@ -136,6 +138,10 @@ func (f *Feed) follow(ctx context.Context, stream string, it jetstream.MessagesC
 
 func (s *subscriber) push(in incoming) {
 	s.mu.Lock()
+	if s.left {
+		s.mu.Unlock()
+		return
+	}
 	s.items = append(s.items, in)
 	s.mu.Unlock()
 	select {
@@ -166,6 +172,14 @@ func (s *subscriber) pump(ctx context.Context, in chan<- incoming) {
 			batch[i] = incoming{}
 		}
 	}
+}
+
+// leave drops what waits for a runner that has stopped, and whatever comes
+// after: a runner reads through a feed once.
+func (s *subscriber) leave() {
+	s.mu.Lock()
+	s.left, s.items = true, nil
+	s.mu.Unlock()
 }
 
 // matchesAny reports whether subject is taken by one of the filters (none:

@@ -54,3 +54,17 @@ func TestUnionFilters(t *testing.T) {
 		}
 	}
 }
+
+// A runner that has stopped keeps nothing queued, however long the feed
+// goes on.
+func TestAStoppedRunnerKeepsNothingQueued(t *testing.T) {
+	s := &subscriber{wake: make(chan struct{}, 1)}
+	s.push(incoming{stream: "S", seq: 1})
+	s.leave()
+	for i := range 1000 {
+		s.push(incoming{stream: "S", seq: uint64(i + 2)})
+	}
+	if len(s.items) != 0 {
+		t.Errorf("%d records queued for a runner that left", len(s.items))
+	}
+}

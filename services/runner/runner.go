@@ -158,6 +158,9 @@ func (r *Runner) run(ctx context.Context) error {
 	if r.joinErr != nil {
 		return r.joinErr
 	}
+	if r.sub != nil {
+		defer r.sub.leave()
+	}
 	in := make(chan incoming, 4096)
 	for _, src := range r.svc.Sources() {
 		last, err := bus.LastSeq(ctx, r.js, src.Stream, src.Filters...)
