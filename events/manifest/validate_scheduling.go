@@ -14,7 +14,23 @@ const (
 	labelSelectorOperators = "In, NotIn, Exists, DoesNotExist"
 )
 
+// MaxPodTerms is how many pod anti-affinity terms (required and preferred)
+// and topology spread constraints one pod may have together: the scheduler
+// matches them through one 64-bit mask per pod. Kubernetes sets no limit;
+// no real pod comes near it.
+const MaxPodTerms = 64
+
 func validateScheduling(errs *FieldErrors, path string, s PodSpec) {
+	terms := len(s.TopologySpreadConstraints)
+	tpath := fieldPath(path, "topologySpreadConstraints")
+	if a := s.Affinity; a != nil && a.PodAntiAffinity != nil {
+		terms += len(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) +
+			len(a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution)
+		tpath = fieldPath(fieldPath(path, "affinity"), "podAntiAffinity")
+	}
+	if terms > MaxPodTerms {
+		errs.addf(tpath, "at most %d pod anti-affinity terms and topology spread constraints together, got %d", MaxPodTerms, terms)
+	}
 	validateLabels(errs, fieldPath(path, "nodeSelector"), s.NodeSelector)
 	if a := s.Affinity; a != nil {
 		apath := fieldPath(path, "affinity")

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -378,6 +379,31 @@ func TestValidate(t *testing.T) {
 			`spec.topologySpreadConstraints[5].topologyKey: invalid key "a b": name part must consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit (e.g. "app.kubernetes.io/name")`,
 			"spec.topologySpreadConstraints[5].labelSelector.matchExpressions[0].values: required: at least one value when operator is In",
 		}},
+		{"64 anti-affinity terms and spread constraints", "pod", func(o *Object) {
+			o.Pod.Affinity = &Affinity{PodAntiAffinity: &PodAntiAffinity{}}
+			for i := range 62 {
+				o.Pod.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = append(
+					o.Pod.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution,
+					PodAffinityTerm{TopologyKey: HostnameTopologyKey, LabelSelector: &LabelSelector{MatchLabels: map[string]string{"app": fmt.Sprint("a", i)}}})
+			}
+			o.Pod.TopologySpreadConstraints = []TopologySpreadConstraint{
+				{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: DoNotSchedule},
+				{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: ScheduleAnyway},
+			}
+		}, nil},
+		{"65 anti-affinity terms and spread constraints", "pod", func(o *Object) {
+			o.Pod.Affinity = &Affinity{PodAntiAffinity: &PodAntiAffinity{}}
+			for range 62 {
+				o.Pod.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(
+					o.Pod.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution,
+					WeightedPodAffinityTerm{Weight: 1, PodAffinityTerm: PodAffinityTerm{TopologyKey: HostnameTopologyKey}})
+			}
+			o.Pod.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = []PodAffinityTerm{{TopologyKey: HostnameTopologyKey}}
+			o.Pod.TopologySpreadConstraints = []TopologySpreadConstraint{
+				{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: DoNotSchedule},
+				{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: ScheduleAnyway},
+			}
+		}, []string{"spec.affinity.podAntiAffinity: at most 64 pod anti-affinity terms and topology spread constraints together, got 65"}},
 		{"host ports", "pod", func(o *Object) {
 			o.Pod.Containers[0].Ports = []ContainerPort{
 				{ContainerPort: 80, HostPort: 8080}, {ContainerPort: 81, HostPort: 8080, Protocol: "UDP"}, {ContainerPort: 82, HostPort: -1},

@@ -28,9 +28,8 @@ type prepared struct {
 }
 
 // maxTerms is how many anti-affinity and spread terms a pod's terms
-// bitmask holds. A term beyond it selects nothing: no real pod has 64, but
-// admission does not refuse more yet (a known limit).
-const maxTerms = 64
+// bitmask holds; admission refuses a pod with more (manifest.MaxPodTerms).
+const maxTerms = manifest.MaxPodTerms
 
 // selected says which of p's terms select pods with these labels (of the
 // template named, "" for none), one bit per term in the order
