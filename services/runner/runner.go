@@ -110,6 +110,17 @@ type Runner struct {
 	leading     atomic.Bool
 	sub         *subscriber // reading through a shared feed
 	joinErr     error
+	// published reports the end of the pass being stored, if any
+	// (publishing); the runner goes on reading meanwhile, so what the
+	// pass stored is mostly read back by the time the last batch is.
+	published  chan passStored
+	publishing bool
+}
+
+// passStored is one pass's decisions stored, with its timings.
+type passStored struct {
+	decisions, stored        int
+	decide, seal, publishDur time.Duration
 }
 
 // New makes a runner for svc.
@@ -125,7 +136,7 @@ func New(svc Service, js jetstream.JetStream, log zerolog.Logger, cfg Config) *R
 	}
 	r := &Runner{svc: svc, js: js, log: log.With().Str("service", svc.Name()).Logger(), cfg: cfg,
 		applied: map[string]uint64{}, startAt: map[string]uint64{}, expect: map[string]uint64{},
-		ready: make(chan struct{})}
+		ready: make(chan struct{}), published: make(chan passStored, 1)}
 	if cfg.Feed != nil {
 		r.sub, r.joinErr = cfg.Feed.join(svc.Name(), svc.Sources())
 	}
@@ -241,6 +252,12 @@ func (r *Runner) run(ctx context.Context) error {
 				}
 			}
 			r.step(ctx)
+		case p := <-r.published:
+			r.publishing = false
+			r.waitFrom = r.cfg.Clock()
+			r.log.Debug().Int("decisions", p.decisions).Int("stored", p.stored).Dur("decide", p.decide).
+				Dur("seal", p.seal).Dur("publish", p.publishDur).Msg("decided")
+			r.step(ctx)
 		case <-tick.C:
 			r.step(ctx)
 		}
@@ -302,6 +319,8 @@ func (r *Runner) checkCaughtUp() {
 // been applied for ExpectTimeout (a message it cannot see: aged out, or
 // outside its filters) does it give up waiting and decide again.
 func (r *Runner) expectationsMet(now time.Time) bool {
+	r.expectMu.Lock()
+	defer r.expectMu.Unlock()
 	var applied uint64
 	met := true
 	for stream, seq := range r.expect {
@@ -344,7 +363,7 @@ func (r *Runner) step(ctx context.Context) {
 		}
 	}
 	now := r.cfg.Clock()
-	if !r.expectationsMet(now) {
+	if r.publishing || !r.expectationsMet(now) {
 		return
 	}
 	began := time.Now()
@@ -353,12 +372,14 @@ func (r *Runner) step(ctx context.Context) {
 		return
 	}
 	decided := time.Now()
-	us := r.units(ds, now)
+	us := r.units(ds, now) // sealed: nothing below reads the service's state
 	sealed := time.Now()
-	stored := r.publish(ctx, us)
-	r.waitFrom = r.cfg.Clock()
-	r.log.Debug().Int("decisions", len(ds)).Int("stored", stored).Dur("decide", decided.Sub(began)).
-		Dur("seal", sealed.Sub(decided)).Dur("publish", time.Since(sealed)).Msg("decided")
+	r.publishing = true
+	go func() {
+		stored := r.publish(ctx, us)
+		r.published <- passStored{decisions: len(ds), stored: stored,
+			decide: decided.Sub(began), seal: sealed.Sub(decided), publishDur: time.Since(sealed)}
+	}()
 }
 
 // leads reports whether this runner may act now (always, without election).
@@ -373,7 +394,9 @@ func (r *Runner) leads(ctx context.Context) bool {
 	if held != r.leading.Load() {
 		r.leading.Store(held)
 		if held {
+			r.expectMu.Lock()
 			clear(r.expect) // a new leader waits for nobody's old decisions
+			r.expectMu.Unlock()
 			r.log.Info().Str("instance", r.cfg.Instance).Msg("took the lease: acting")
 		} else {
 			r.log.Info().Str("instance", r.cfg.Instance).Msg("lost the lease: standing by")
