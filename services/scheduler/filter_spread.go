@@ -34,11 +34,11 @@ func (TopologySpread) Relevant(p *PodInfo) bool { return len(p.spreadHard) > 0 }
 func (TopologySpread) Filter(p *PodInfo, n *NodeState) string {
 	for i := range p.prep.spreadHard {
 		s := &p.prep.spreadHard[i]
-		dom, ok := n.Labels[s.key]
-		if !ok {
+		d := n.domain(s.key)
+		if d < 0 {
 			return reasonSpreadLabel
 		}
-		if s.counts[dom]+s.self-s.min > s.maxSkew {
+		if s.at(d)+s.self-s.min > s.maxSkew {
 			return reasonSpread
 		}
 	}

@@ -26,6 +26,10 @@ type NodeState struct {
 	// when the node does not set it.
 	Labels map[string]string
 	Taints []manifest.Taint
+	// doms caches the node's domain for each topology key, by key number
+	// (see domains); filled as keys are asked for, emptied when the labels
+	// change.
+	doms []int32
 
 	info          events.NodeInfo
 	view          placement.NodeView         // what placement rules see, built once per change
@@ -82,6 +86,7 @@ func (n *NodeState) setInfo(info events.NodeInfo) {
 	n.info = info
 	n.view = placement.View(info)
 	n.ruleMemo = nil
+	n.doms = n.doms[:0]
 	n.Labels = make(map[string]string, len(info.Labels)+1)
 	maps.Copy(n.Labels, info.Labels)
 	if _, ok := n.Labels[manifest.HostnameTopologyKey]; !ok {

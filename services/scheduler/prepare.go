@@ -123,32 +123,32 @@ func (p *PodInfo) tally(pr *prepared, n *NodeState, m uint64, all, live int, eli
 	}
 	base += len(p.antiPreferred)
 	for i := range pr.spreadHard {
-		if dom, ok := n.Labels[pr.spreadHard[i].key]; ok && m&(1<<(base+i)) != 0 {
-			pr.spreadHard[i].counts[dom] += live
+		if d := n.domain(pr.spreadHard[i].key); d >= 0 && m&(1<<(base+i)) != 0 {
+			pr.spreadHard[i].add(d, live)
 			pr.stale = true
 		}
 	}
 	base += len(p.spreadHard)
 	for i := range pr.spreadSoft {
-		if dom, ok := n.Labels[pr.spreadSoft[i].key]; ok && m&(1<<(base+i)) != 0 {
-			pr.spreadSoft[i].counts[dom] += live
+		if d := n.domain(pr.spreadSoft[i].key); d >= 0 && m&(1<<(base+i)) != 0 {
+			pr.spreadSoft[i].add(d, live)
 			pr.stale = true
 		}
 	}
 }
 
-// domainCount counts pods per value of a topology key.
+// domainCount counts pods per value of a topology key (by domain number,
+// see domains).
 type domainCount struct {
-	key    string
-	counts map[string]int
+	key    int
+	counts []int
 }
 
 func (d *domainCount) on(n *NodeState) int {
-	dom, ok := n.Labels[d.key]
-	if !ok {
-		return 0
+	if dom := n.domain(d.key); dom >= 0 && int(dom) < len(d.counts) {
+		return d.counts[dom]
 	}
-	return d.counts[dom]
+	return 0
 }
 
 // spreadState is one topology spread constraint's view of the cluster: the
@@ -156,16 +156,45 @@ func (d *domainCount) on(n *NodeState) int {
 // that satisfy the pod's node selector and affinity and carry the key), and
 // the smallest and largest count.
 type spreadState struct {
-	key      string
-	maxSkew  int
-	self     int // 1 when the pod matches its own selector (Kubernetes' selfMatchNum)
-	counts   map[string]int
+	key     int // topology key, numbered (see domains)
+	maxSkew int
+	self    int // 1 when the pod matches its own selector (Kubernetes' selfMatchNum)
+	// counts and seen are by domain number: the matching pods in each
+	// domain, and the domains counted (eligible ones, empty included).
+	counts   []int
+	seen     []bool
 	min, max int
+}
+
+// at is the count of domain d.
+func (s *spreadState) at(d int32) int {
+	if int(d) < len(s.counts) {
+		return s.counts[d]
+	}
+	return 0
+}
+
+// add counts delta pods in domain d.
+func (s *spreadState) add(d int32, delta int) {
+	s.see(d)
+	s.counts[d] += delta
+}
+
+// see counts domain d, with no pods if it had none.
+func (s *spreadState) see(d int32) {
+	for int(d) >= len(s.counts) {
+		s.counts, s.seen = append(s.counts, 0), append(s.seen, false)
+	}
+	s.seen[d] = true
 }
 
 func (s *spreadState) bounds() {
 	first := true
-	for _, c := range s.counts {
+	for d, ok := range s.seen {
+		if !ok {
+			continue
+		}
+		c := s.counts[d]
 		if first || c < s.min {
 			s.min = c
 		}
@@ -180,12 +209,8 @@ func (s *spreadState) bounds() {
 }
 
 func newDomainCount(d *domainCount, key string) {
-	d.key = key
-	if d.counts == nil {
-		d.counts = map[string]int{}
-	} else {
-		clear(d.counts)
-	}
+	d.key = domains.key(key)
+	d.counts = d.counts[:0]
 }
 
 // needsPrepare reports whether a pod has constraints that count pods across
@@ -276,14 +301,20 @@ func (p *PodInfo) prepare(nodes []*NodeState, groups map[string]*podGroup, antiP
 }
 
 func (d *domainCount) add(n *NodeState, delta int) {
-	if dom, ok := n.Labels[d.key]; ok {
-		d.counts[dom] += delta
+	dom := n.domain(d.key)
+	if dom < 0 {
+		return
 	}
+	for int(dom) >= len(d.counts) {
+		d.counts = append(d.counts, 0)
+	}
+	d.counts[dom] += delta
 }
 
 func (pr *prepared) symFor(key string) *domainCount {
+	id := domains.key(key)
 	for i := range pr.sym {
-		if pr.sym[i].key == key {
+		if pr.sym[i].key == id {
 			return &pr.sym[i]
 		}
 	}
@@ -312,15 +343,11 @@ func resizeSpread(ss []spreadState, cs []manifest.TopologySpreadConstraint, labe
 	}
 	for i, c := range cs {
 		s := &ss[i]
-		s.key, s.maxSkew, s.self, s.min, s.max = c.TopologyKey, int(c.MaxSkew), 0, 0, 0
+		s.key, s.maxSkew, s.self, s.min, s.max = domains.key(c.TopologyKey), int(c.MaxSkew), 0, 0, 0
 		if selects(c.LabelSelector, labels) {
 			s.self = 1
 		}
-		if s.counts == nil {
-			s.counts = map[string]int{}
-		} else {
-			clear(s.counts)
-		}
+		s.counts, s.seen = s.counts[:0], s.seen[:0]
 	}
 	return ss
 }
@@ -330,18 +357,16 @@ func spreadCount(ss []spreadState, cs []manifest.TopologySpreadConstraint, n *No
 		if !selects(cs[i].LabelSelector, q.labels) {
 			continue
 		}
-		if dom, ok := n.Labels[ss[i].key]; ok {
-			ss[i].counts[dom] += delta
+		if d := n.domain(ss[i].key); d >= 0 {
+			ss[i].add(d, delta)
 		}
 	}
 }
 
 func spreadDomain(ss []spreadState, n *NodeState) {
 	for i := range ss {
-		if dom, ok := n.Labels[ss[i].key]; ok {
-			if _, seen := ss[i].counts[dom]; !seen {
-				ss[i].counts[dom] = 0
-			}
+		if d := n.domain(ss[i].key); d >= 0 {
+			ss[i].see(d)
 		}
 	}
 }
@@ -361,8 +386,9 @@ func (p *PodInfo) adjust(n *NodeState, q *PodInfo, delta int) {
 	}
 	for _, t := range q.antiRequired {
 		if selects(t.LabelSelector, p.labels) {
+			id := domains.key(t.TopologyKey)
 			for i := range pr.sym {
-				if pr.sym[i].key == t.TopologyKey {
+				if pr.sym[i].key == id {
 					pr.sym[i].add(n, delta)
 				}
 			}

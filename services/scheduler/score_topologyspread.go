@@ -20,13 +20,13 @@ func (TopologySpreadScore) Score(p *PodInfo, n *NodeState) int64 {
 	var sum int64
 	for i := range p.prep.spreadSoft {
 		s := &p.prep.spreadSoft[i]
-		dom, ok := n.Labels[s.key]
+		d := n.domain(s.key)
 		switch {
-		case !ok:
+		case d < 0:
 		case s.max == s.min:
 			sum += 100
 		default:
-			sum += int64(s.max-s.counts[dom]) * 100 / int64(s.max-s.min)
+			sum += int64(s.max-s.at(d)) * 100 / int64(s.max-s.min)
 		}
 	}
 	return sum / int64(len(p.prep.spreadSoft))
