@@ -189,34 +189,18 @@ func matchesAny(filters []string, subject string) bool {
 		return true
 	}
 	for _, f := range filters {
-		if subjectMatches(f, subject) {
+		if covers(f, subject) {
 			return true
 		}
 	}
 	return false
 }
 
-// subjectMatches reports whether a NATS filter (tokens, "*" for one token,
-// a final ">" for one or more) takes a subject.
-func subjectMatches(filter, subject string) bool {
-	for {
-		ft, frest, fmore := strings.Cut(filter, ".")
-		if ft == ">" {
-			return subject != ""
-		}
-		st, srest, smore := strings.Cut(subject, ".")
-		if subject == "" || (ft != "*" && ft != st) {
-			return false
-		}
-		if !fmore || !smore {
-			return fmore == smore
-		}
-		filter, subject = frest, srest
-	}
-}
-
-// filterCovers reports whether every subject filter b takes is taken by a.
-func filterCovers(a, b string) bool {
+// covers reports whether every subject b takes is taken by the filter a
+// (tokens, "*" for one token, a final ">" for one or more). A subject is a
+// filter that takes only itself, so covers(filter, subject) is whether the
+// filter takes the subject.
+func covers(a, b string) bool {
 	for {
 		at, arest, amore := strings.Cut(a, ".")
 		if at == ">" {
@@ -250,7 +234,7 @@ func unionFilters(sets [][]string) []string {
 	for i, f := range all {
 		covered := false
 		for j, g := range all {
-			if i != j && filterCovers(g, f) {
+			if i != j && covers(g, f) {
 				covered = true
 				break
 			}

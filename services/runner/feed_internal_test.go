@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func TestSubjectMatches(t *testing.T) {
+func TestCovers(t *testing.T) {
 	for _, c := range []struct {
 		filter, subject string
 		want            bool
@@ -25,9 +25,16 @@ func TestSubjectMatches(t *testing.T) {
 		{">", "a.b.c", true},
 		{"*", "a", true},
 		{"*", "a.b", false},
+		// filters over filters
+		{"gantry.decision.>", "gantry.decision.admission.>", true},
+		{"gantry.decision.admission.>", "gantry.decision.>", false},
+		{"gantry.obs.*.pod.>", "gantry.obs.n1.pod.>", true},
+		{"gantry.obs.n1.pod.>", "gantry.obs.*.pod.>", false},
+		{"a.*", "a.>", false},
+		{"a.>", "a.*", true},
 	} {
-		if got := subjectMatches(c.filter, c.subject); got != c.want {
-			t.Errorf("subjectMatches(%q, %q) = %v, want %v", c.filter, c.subject, got, c.want)
+		if got := covers(c.filter, c.subject); got != c.want {
+			t.Errorf("covers(%q, %q) = %v, want %v", c.filter, c.subject, got, c.want)
 		}
 	}
 }
