@@ -38,7 +38,6 @@ type Feed struct {
 // records waiting for it. The queue has no bound, so a runner busy deciding
 // never holds up the others; it holds what the log delivered meanwhile.
 type subscriber struct {
-	name    string
 	sources []Source
 	mu      sync.Mutex
 	items   []incoming
@@ -58,7 +57,7 @@ func (f *Feed) join(name string, sources []Source) (*subscriber, error) {
 	if f.started {
 		return nil, fmt.Errorf("%s: the shared feed has already started", name)
 	}
-	s := &subscriber{name: name, sources: sources, wake: make(chan struct{}, 1)}
+	s := &subscriber{sources: sources, wake: make(chan struct{}, 1)}
 	f.subs = append(f.subs, s)
 	return s, nil
 }
@@ -92,8 +91,10 @@ func (f *Feed) Start(ctx context.Context) error {
 				}
 			}
 		}
+		union := unionFilters(filters)
+		f.log.Debug().Str("stream", stream).Strs("filters", union).Int("readers", len(subs)).Msg("follow")
 		cons, err := f.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: unionFilters(filters), DeliverPolicy: jetstream.DeliverAllPolicy})
+			FilterSubjects: union, DeliverPolicy: jetstream.DeliverAllPolicy})
 		if err != nil {
 			return fmt.Errorf("shared feed: follow %s: %w", stream, err)
 		}
