@@ -27,7 +27,7 @@ func BenchmarkStartup(b *testing.B) {
 	base := readFile(b, filepath.Join(repoRoot, "deploy/examples/hello.yaml"))
 	var all []float64
 	for _, replicas := range []int{3, 30} {
-		var lat []float64
+		var lat, bound []float64
 		for run := 0; run < 5; run++ {
 			name := fmt.Sprintf("b2-%d-%d", replicas, run)
 			m := strings.Replace(base, "replicas: 3", fmt.Sprintf("replicas: %d", replicas), 1)
@@ -39,22 +39,24 @@ func BenchmarkStartup(b *testing.B) {
 			c.waitFor(fmt.Sprintf("%d running pods", replicas), 5*time.Minute, func() bool {
 				return len(c.runningPods()) == replicas
 			})
-			lat = append(lat, podStartLatencies(b, c, name)...)
+			l, bl := podStartLatencies(b, c, name)
+			lat, bound = append(lat, l...), append(bound, bl...)
 			c.mustGantry("delete", "deployment", name, "--timeout", "5m")
 		}
 		all = append(all, lat...)
-		fmt.Printf("B2 replicas=%d runs=5 p50_ms=%.0f p99_ms=%.0f max_ms=%.0f pods=%d\n",
-			replicas, pct(lat, 50), pct(lat, 99), pct(lat, 100), len(lat))
+		fmt.Printf("B2 replicas=%d runs=5 p50_ms=%.0f p99_ms=%.0f max_ms=%.0f pods=%d | intent→bound p50_ms=%.0f p99_ms=%.0f\n",
+			replicas, pct(lat, 50), pct(lat, 99), pct(lat, 100), len(lat), pct(bound, 50), pct(bound, 99))
 	}
 	fmt.Printf("B2 p50_ms=%.0f p99_ms=%.0f pods=%d\n", pct(all, 50), pct(all, 99), len(all))
 }
 
 // podStartLatencies reads the log: for each pod of the deployment, the time
-// from the intent that created it to its first Running report.
-func podStartLatencies(t testing.TB, c *cluster, deployment string) []float64 {
+// from the intent that created it to its first Running report, and to its
+// first binding (the control plane's part).
+func podStartLatencies(t testing.TB, c *cluster, deployment string) (toRunning, toBound []float64) {
 	out := c.mustGantry("events", "-o", "json")
 	var intentAt time.Time
-	running := map[string]time.Time{}
+	running, bound := map[string]time.Time{}, map[string]time.Time{}
 	for _, line := range strings.Split(out, "\n") {
 		if line == "" {
 			continue
@@ -67,6 +69,14 @@ func podStartLatencies(t testing.TB, c *cluster, deployment string) []float64 {
 		case events.TypeIntentApplied:
 			if env.Subject == "default/"+deployment {
 				intentAt = env.Time
+			}
+		case events.TypePodBound:
+			var pb events.PodBound
+			if err := json.Unmarshal(env.Data, &pb); err != nil {
+				t.Fatal(err)
+			}
+			if _, seen := bound[pb.Pod.Name]; !seen && strings.HasPrefix(pb.Pod.Name, deployment+"-") {
+				bound[pb.Pod.Name] = env.Time
 			}
 		case events.TypePodStatusObserved:
 			var st events.PodStatusObserved
@@ -83,11 +93,13 @@ func podStartLatencies(t testing.TB, c *cluster, deployment string) []float64 {
 	if intentAt.IsZero() {
 		t.Fatalf("no intent for %s in the log", deployment)
 	}
-	var lat []float64
 	for _, at := range running {
-		lat = append(lat, float64(at.Sub(intentAt).Microseconds())/1000)
+		toRunning = append(toRunning, float64(at.Sub(intentAt).Microseconds())/1000)
 	}
-	return lat
+	for _, at := range bound {
+		toBound = append(toBound, float64(at.Sub(intentAt).Microseconds())/1000)
+	}
+	return toRunning, toBound
 }
 
 func pct(xs []float64, p float64) float64 {
