@@ -114,9 +114,11 @@ func (r *Runner) publish(ctx context.Context, us []unit) int {
 }
 
 // batchesInFlight is how many atomic batches one runner keeps in flight:
-// enough to hide the round trips, far below the server's limit of 50 per
-// stream.
-const batchesInFlight = 4
+// enough to keep the stream busy while batches travel and are staged, well
+// below the server's limit of 50 per stream (the services together stay
+// under it). In B1 the scheduler stored 2,650 pods/s within its passes with
+// 4 in flight, 3,200–3,460 with 8, 3,400–3,600 with 16.
+const batchesInFlight = 8
 
 // publishChunk stores units in one atomic batch. A batch is refused whole
 // when one expectation is stale (another writer was first) or one message
