@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,23 @@ type Decision struct {
 	// or none (the node a binding addresses). The service itself reads back
 	// only Subject.
 	CopyTo []string
+	// Assumed: the service already counts this decision as made in its own
+	// state (the scheduler's assumed bindings, as kube-scheduler's assume
+	// cache), so the runner may call Decide again before reading it back;
+	// if the log does not store it, the runner hands it to the service's
+	// Forget (Assumer). A pass with any decision not Assumed is waited for
+	// as usual.
+	Assumed bool
+}
+
+// Assumer is a service whose decisions may be Assumed. Assume is handed
+// every pass's decisions as the runner starts storing them, for the service
+// to count the Assumed ones as made (Decide stays pure); Forget takes back
+// one the log did not store (refused, or not sent). Both are called from
+// the runner's loop, like Apply and Decide.
+type Assumer interface {
+	Assume(ds []Decision)
+	Forget(d Decision)
 }
 
 // Service is a control-plane service: a fold and a decider.
@@ -110,17 +128,27 @@ type Runner struct {
 	leading     atomic.Bool
 	sub         *subscriber // reading through a shared feed
 	joinErr     error
-	// published reports the end of the pass being stored, if any
-	// (publishing); the runner goes on reading meanwhile, so what the
-	// pass stored is mostly read back by the time the last batch is.
-	published  chan passStored
-	publishing bool
+	// published reports the end of each pass being stored; the runner goes
+	// on reading meanwhile, so what a pass stored is mostly read back by the
+	// time its last batch is. inflight counts the passes being stored,
+	// awaiting those with decisions the runner must see back before it
+	// decides again (all but wholly Assumed passes).
+	published chan passStored
+	inflight  int
+	awaiting  int
+	assumer   Assumer // the service, when it can assume its decisions
 }
 
-// passStored is one pass's decisions stored, with its timings.
+// passesInFlight bounds how many wholly Assumed passes are stored at once.
+const passesInFlight = 2
+
+// passStored is one pass's decisions stored, with its timings, and the
+// assumed decisions the log did not store.
 type passStored struct {
 	decisions, stored        int
 	decide, seal, publishDur time.Duration
+	await                    bool
+	lost                     []Decision
 }
 
 // New makes a runner for svc.
@@ -136,10 +164,11 @@ func New(svc Service, js jetstream.JetStream, log zerolog.Logger, cfg Config) *R
 	}
 	r := &Runner{svc: svc, js: js, log: log.With().Str("service", svc.Name()).Logger(), cfg: cfg,
 		applied: map[string]uint64{}, startAt: map[string]uint64{}, expect: map[string]uint64{},
-		ready: make(chan struct{}), published: make(chan passStored, 1)}
+		ready: make(chan struct{}), published: make(chan passStored, passesInFlight)}
 	if cfg.Feed != nil {
 		r.sub, r.joinErr = cfg.Feed.join(svc.Name(), svc.Sources())
 	}
+	r.assumer, _ = svc.(Assumer)
 	return r
 }
 
@@ -253,7 +282,11 @@ func (r *Runner) run(ctx context.Context) error {
 			}
 			r.step(ctx)
 		case p := <-r.published:
-			r.publishing = false
+			r.inflight--
+			if p.await {
+				r.awaiting--
+			}
+			r.forget(p.lost)
 			r.waitFrom = r.cfg.Clock()
 			r.log.Debug().Int("decisions", p.decisions).Int("stored", p.stored).Dur("decide", p.decide).
 				Dur("seal", p.seal).Dur("publish", p.publishDur).Msg("decided")
@@ -363,7 +396,7 @@ func (r *Runner) step(ctx context.Context) {
 		}
 	}
 	now := r.cfg.Clock()
-	if r.publishing || !r.expectationsMet(now) {
+	if r.awaiting > 0 || r.inflight >= passesInFlight || !r.expectationsMet(now) {
 		return
 	}
 	began := time.Now()
@@ -372,14 +405,36 @@ func (r *Runner) step(ctx context.Context) {
 		return
 	}
 	decided := time.Now()
-	us := r.units(ds, now) // sealed: nothing below reads the service's state
+	if r.assumer != nil {
+		r.assumer.Assume(ds)
+	} else {
+		for i := range ds {
+			ds[i].Assumed = false // nobody to forget them: waited for as usual
+		}
+	}
+	us, lost := r.units(ds, now) // sealed: nothing below reads the service's state
+	r.forget(lost)
 	sealed := time.Now()
-	r.publishing = true
+	await := slices.ContainsFunc(ds, func(d Decision) bool { return !d.Assumed })
+	r.inflight++
+	if await {
+		r.awaiting++
+	}
 	go func() {
-		stored := r.publish(ctx, us)
-		r.published <- passStored{decisions: len(ds), stored: stored,
+		stored, lost := r.publish(ctx, us)
+		r.published <- passStored{decisions: len(ds), stored: stored, await: await, lost: lost,
 			decide: decided.Sub(began), seal: sealed.Sub(decided), publishDur: time.Since(sealed)}
 	}()
+}
+
+// forget hands the service back the assumed decisions the log did not store.
+func (r *Runner) forget(ds []Decision) {
+	if len(ds) == 0 {
+		return
+	}
+	for _, d := range ds {
+		r.assumer.Forget(d)
+	}
 }
 
 // leads reports whether this runner may act now (always, without election).

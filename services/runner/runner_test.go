@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -561,5 +562,75 @@ func TestAStaleDecisionInABatchCostsOnlyItself(t *testing.T) {
 	}
 	if strings.Contains(h.logs.String(), "not seen in time") {
 		t.Errorf("the runner waited for copies it never reads:\n%s", h.logs.String())
+	}
+}
+
+// assumer is the fake as a service that assumes its decisions (as the
+// scheduler assumes its bindings): it does not decide again what it has
+// assumed, until the runner hands it back as not stored.
+type assumer struct {
+	*fake
+	amu     sync.Mutex
+	assumed map[string]bool
+	forgot  map[string]int
+}
+
+func (a *assumer) Decide(now time.Time) []runner.Decision {
+	ds := a.fake.Decide(now)
+	a.amu.Lock()
+	defer a.amu.Unlock()
+	var out []runner.Decision
+	for _, d := range ds {
+		if !a.assumed[d.Event.(*events.AdmissionRejected).Name] {
+			d.Assumed = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (a *assumer) Assume(ds []runner.Decision) {
+	a.amu.Lock()
+	defer a.amu.Unlock()
+	for _, d := range ds {
+		if d.Assumed {
+			a.assumed[d.Event.(*events.AdmissionRejected).Name] = true
+		}
+	}
+}
+
+func (a *assumer) Forget(d runner.Decision) {
+	a.amu.Lock()
+	defer a.amu.Unlock()
+	n := d.Event.(*events.AdmissionRejected).Name
+	delete(a.assumed, n)
+	a.forgot[n]++
+}
+
+func (a *assumer) forgotten() map[string]int {
+	a.amu.Lock()
+	defer a.amu.Unlock()
+	return maps.Clone(a.forgot)
+}
+
+// Assumed decisions: the runner hands each pass to the service as it starts
+// storing it, and gives back exactly the decisions the log refused, which
+// the service then decides again; the stored ones are never given back and
+// stored once.
+func TestRefusedAssumedDecisionsAreForgotten(t *testing.T) {
+	h := start(t)
+	h.contend()
+	a := &assumer{fake: newFake(), assumed: map[string]bool{}, forgot: map[string]int{}}
+	h.run(a)
+	for _, n := range []string{"a", "stale-1", "b"} {
+		h.intent(n)
+	}
+	eventually(t, "the refused decision given back twice", func() bool { return a.forgotten()["stale-1"] >= 2 })
+	eventually(t, "a and b stored", func() bool { s := h.stored(); return s["a"] == 1 && s["b"] == 1 })
+	if f := a.forgotten(); f["a"] != 0 || f["b"] != 0 {
+		t.Errorf("stored decisions given back: %v", f)
+	}
+	if s := h.stored(); s["a"] != 1 || s["b"] != 1 || s[contended] != 1 {
+		t.Errorf("stored %v, want a and b once and the contended subject untouched", s)
 	}
 }

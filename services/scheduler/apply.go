@@ -55,9 +55,13 @@ func (s *Service) syncPod(key string) {
 	}
 	pi.pod = p
 	if p.Node == "" {
+		if n, ok := s.assumed[key]; ok && pi.node == n {
+			return // bound by this scheduler, not read back yet
+		}
 		s.pending[key] = pi
 		return
 	}
+	delete(s.assumed, key) // read back (or bound by another)
 	if pi.node == nil || pi.node.Name != p.Node {
 		delete(s.pending, key)
 		delete(s.tried, pi.uid)
@@ -84,6 +88,7 @@ func (s *Service) drop(pi *PodInfo) {
 	}
 	delete(s.infos, pi.key)
 	delete(s.pending, pi.key)
+	delete(s.assumed, pi.key)
 	delete(s.tried, pi.uid)
 	s.unnominate(pi.key)
 }

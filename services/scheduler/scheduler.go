@@ -151,6 +151,11 @@ type Service struct {
 	groups      map[string]*podGroup          // bound pods that look alike, by groupKey
 	nominated   map[string]string             // pending pod key → node it preempted pods on
 	softTainted int                           // nodes with a PreferNoSchedule taint
+	// assumed are the pods this scheduler bound whose binding it has not
+	// read back yet (pod key → node): counted on their node, so the next
+	// pass can run while the last is being stored and never places a pod
+	// twice or over-commits a node. The log fences the binding itself.
+	assumed map[string]*NodeState
 
 	// gen counts the changes that could let an unschedulable pod fit: a node
 	// joins, changes, comes back or is uncordoned; a pod is removed from a
@@ -207,6 +212,7 @@ func New(cfg ...Config) *Service {
 		groups:     map[string]*podGroup{},
 		nominated:  map[string]string{},
 		tried:      map[string]attempt{},
+		assumed:    map[string]*NodeState{},
 	}
 }
 
@@ -237,7 +243,6 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	}
 	cy := &s.cy
 	cy.begin(s, now)
-	defer cy.end()
 
 	pods := cy.pendingOrder()
 	noms := cy.nominatedOrder()
@@ -259,7 +264,58 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		}
 		out = cy.decide(pi, out)
 	}
+	cy.end()
 	return out
+}
+
+// Assume implements runner.Assumer: the runner hands back a pass's
+// decisions as it starts storing them, and the scheduler counts their
+// bindings on their nodes until it reads them back (or forgets them); the
+// pods leave the pending set. Decide itself stays pure.
+func (s *Service) Assume(ds []runner.Decision) {
+	for _, d := range ds {
+		b, ok := d.Event.(*events.PodBound)
+		if !ok || !d.Assumed {
+			continue
+		}
+		key := projections.Key(b.Pod.Namespace, b.Pod.Name)
+		pi := s.infos[key]
+		if pi == nil || pi.node != nil {
+			continue
+		}
+		delete(s.pending, key)
+		delete(s.tried, pi.uid)
+		s.unnominate(key)
+		s.bind(pi, s.nodeState(b.Node))
+		s.assumed[key] = pi.node
+		s.boundGen++
+		s.bindings++
+	}
+}
+
+// Forget implements runner.Assumer: a binding the log did not store is
+// taken off its node, and the pod is pending again unless the log has
+// bound or ended it meanwhile.
+func (s *Service) Forget(d runner.Decision) {
+	b, ok := d.Event.(*events.PodBound)
+	if !ok {
+		return
+	}
+	key := projections.Key(b.Pod.Namespace, b.Pod.Name)
+	n, ok := s.assumed[key]
+	if !ok {
+		return
+	}
+	delete(s.assumed, key)
+	pi := s.infos[key]
+	if pi == nil || pi.node != n {
+		return
+	}
+	s.unbind(pi)
+	s.gen++
+	if p := s.c.Pods[key]; p != nil && p.UID == pi.uid && p.Node == "" && !p.Terminal() {
+		s.pending[key] = pi
+	}
 }
 
 // settled reports a pod whose unschedulable verdict still stands: nothing
@@ -305,6 +361,9 @@ func (s *Service) binding(pi *PodInfo, n *NodeState, filters []string, scores []
 		// a deletion it has not seen, makes the log refuse it.
 		ExpectLastSeq: bus.Expect(p.LastDecisionSeq),
 		CopyTo:        []string{events.NodePodSubject(n.Name, p.Namespace, p.Name)},
+		// Counted on the node at once (assume), so the next pass need not
+		// wait for it to be read back.
+		Assumed: true,
 	}
 }
 
