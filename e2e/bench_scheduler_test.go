@@ -413,12 +413,8 @@ func (w *b1Watch) result(intents map[string]time.Time) b1Result {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var r b1Result
-	var first, last, lastStored time.Time
-	for _, at := range intents {
-		if first.IsZero() || at.Before(first) {
-			first = at
-		}
-	}
+	var last, lastStored time.Time
+	first := firstIntent(intents)
 	for k, corr := range w.bindCorr {
 		at, ok := intents[corr]
 		if !ok {
@@ -465,12 +461,7 @@ func (w *b1Watch) batches(intents map[string]time.Time) b1Batches {
 		lastStored time.Time
 	}
 	byTime := map[time.Time]*pass{}
-	var first time.Time
-	for _, at := range intents {
-		if first.IsZero() || at.Before(first) {
-			first = at
-		}
-	}
+	first := firstIntent(intents)
 	for k, corr := range w.bindCorr {
 		if _, ok := intents[corr]; !ok {
 			continue
@@ -529,18 +520,24 @@ func (w *b1Watch) hops(intents map[string]time.Time) (planned, placed []float64)
 	return planned, placed
 }
 
-// timeline counts, in steps of step from the first intent, the burst's pods
-// whose PodPlanned and PodBound the log stored and that nodes reported
-// Running in each step: where the pipeline waits.
-func (w *b1Watch) timeline(intents map[string]time.Time, step time.Duration) string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+// firstIntent is the earliest intent time.
+func firstIntent(intents map[string]time.Time) time.Time {
 	var first time.Time
 	for _, at := range intents {
 		if first.IsZero() || at.Before(first) {
 			first = at
 		}
 	}
+	return first
+}
+
+// timeline counts, in steps of step from the first intent, the burst's pods
+// whose PodPlanned and PodBound the log stored and that nodes reported
+// Running in each step: where the pipeline waits.
+func (w *b1Watch) timeline(intents map[string]time.Time, step time.Duration) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	first := firstIntent(intents)
 	type counts struct{ planned, bound, running int }
 	var buckets []counts
 	add := func(at time.Time, f func(*counts)) {
