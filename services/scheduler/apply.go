@@ -63,21 +63,27 @@ func (s *Service) syncPod(key string) {
 	}
 	delete(s.assumed, key) // read back (or bound by another)
 	if pi.node == nil || pi.node.Name != p.Node {
-		delete(s.pending, key)
-		delete(s.tried, pi.uid)
-		s.unnominate(key)
 		if pi.node != nil {
 			s.unbind(pi)
 			s.gen++
 		}
 		pi.deleting = p.Deleting
-		s.bind(pi, s.nodeState(p.Node))
-		s.boundGen++
+		s.countOn(pi, s.nodeState(p.Node))
 	}
 	if pi.deleting != p.Deleting {
 		s.setDeleting(pi, p.Deleting) // no longer counts toward topology spread
 		s.gen++
 	}
+}
+
+// countOn takes a pod out of pending and counts it on n: bound, or assumed
+// bound (see Assume).
+func (s *Service) countOn(pi *PodInfo, n *NodeState) {
+	delete(s.pending, pi.key)
+	delete(s.tried, pi.uid)
+	s.unnominate(pi.key)
+	s.bind(pi, n)
+	s.boundGen++
 }
 
 // drop forgets a pod: gone, ended, or replaced by a new incarnation.

@@ -283,12 +283,8 @@ func (s *Service) Assume(ds []runner.Decision) {
 		if pi == nil || pi.node != nil {
 			continue
 		}
-		delete(s.pending, key)
-		delete(s.tried, pi.uid)
-		s.unnominate(key)
-		s.bind(pi, s.nodeState(b.Node))
+		s.countOn(pi, s.nodeState(b.Node))
 		s.assumed[key] = pi.node
-		s.boundGen++
 		s.bindings++
 	}
 }
