@@ -429,9 +429,6 @@ func (r *Runner) step(ctx context.Context) {
 
 // forget hands the service back the assumed decisions the log did not store.
 func (r *Runner) forget(ds []Decision) {
-	if len(ds) == 0 {
-		return
-	}
 	for _, d := range ds {
 		r.assumer.Forget(d)
 	}
