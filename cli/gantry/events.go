@@ -185,11 +185,6 @@ func (it logItem) where() string {
 	return fmt.Sprintf("%s/%d on %s", shortStream(it.stream), it.seq, it.subject)
 }
 
-// record is the item as the rest of Gantry sees events.
-func (it logItem) record() events.Record {
-	return events.Record{Stream: it.stream, Subject: it.subject, Seq: it.seq, Envelope: it.env, Event: it.event}
-}
-
 // logTail reads one stream (optionally filtered) through an ordered consumer.
 // It delivers every message present when it was opened, then a marker; with
 // follow it goes on with new messages until its context ends.

@@ -80,8 +80,6 @@ func ownedBy(uid string) podOpt {
 	return func(p *projections.Pod) { p.Owner = &events.OwnerRef{Kind: "deployment", Name: uid, UID: uid} }
 }
 
-func priority(v int32) podOpt { return func(p *projections.Pod) { p.Spec.Priority = &v } }
-
 func spec(f func(*manifest.PodSpec)) podOpt { return func(p *projections.Pod) { f(&p.Spec) } }
 
 func annotate(k, v string) podOpt {
