@@ -48,7 +48,7 @@ type Meta struct {
 
 // Seal wraps an event into an envelope.
 func Seal(e Event, m Meta) (Envelope, error) {
-	data, err := json.Marshal(e)
+	data, err := Marshal(e)
 	if err != nil {
 		return Envelope{}, fmt.Errorf("encode %s: %w", e.Type(), err)
 	}
@@ -75,12 +75,12 @@ func Seal(e Event, m Meta) (Envelope, error) {
 }
 
 // Marshal encodes the envelope as one JSON message.
-func (e Envelope) Marshal() ([]byte, error) { return json.Marshal(e) }
+func (e Envelope) Marshal() ([]byte, error) { return Marshal(e) }
 
 // Parse decodes one JSON message into an envelope and checks it is one.
 func Parse(b []byte) (Envelope, error) {
 	var e Envelope
-	if err := json.Unmarshal(b, &e); err != nil {
+	if err := Unmarshal(b, &e); err != nil {
 		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
 	}
 	if e.SpecVersion != SpecVersion {

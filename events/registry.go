@@ -1,7 +1,6 @@
 package events
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 )
@@ -32,7 +31,7 @@ func Decode(typ string, data []byte) (Event, error) {
 		return nil, fmt.Errorf("decode event: unknown type %q", typ)
 	}
 	e := mk()
-	if err := json.Unmarshal(data, e); err != nil {
+	if err := Unmarshal(data, e); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", typ, err)
 	}
 	return e, nil

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -333,7 +332,7 @@ func (a *Agent) restore(ctx context.Context) error {
 		}
 		switch e := ev.(type) {
 		case *events.PodStatusObserved:
-			if b, err := json.Marshal(e); err == nil {
+			if b, err := events.Marshal(e); err == nil {
 				a.published[key(e.Namespace, e.Name)] = reported{status: string(b), id: env.ID}
 			}
 		case *events.PodRemoved:

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -27,7 +26,7 @@ const reportTimeout = 10 * time.Second
 // after keeps a status that comes back (A, then B, then A again) from being
 // taken for a retry of the first A.
 func StatusID(node string, st *events.PodStatusObserved, after string) (string, error) {
-	b, err := json.Marshal(st)
+	b, err := events.Marshal(st)
 	if err != nil {
 		return "", fmt.Errorf("status of %s/%s: %w", st.Namespace, st.Name, err)
 	}
@@ -69,7 +68,7 @@ type report struct {
 // already holds this status as the pod's newest.
 func (a *Agent) statusReport(b *binding, st *events.PodStatusObserved) (report, bool, error) {
 	k := key(st.Namespace, st.Name)
-	js, err := json.Marshal(st)
+	js, err := events.Marshal(st)
 	if err != nil {
 		return report{}, false, fmt.Errorf("status of %s: %w", k, err)
 	}

@@ -126,12 +126,19 @@ func (q Quantity) Value() int64 {
 }
 
 // MarshalJSON writes the quantity as its string.
-func (q Quantity) MarshalJSON() ([]byte, error) { return json.Marshal(q.s) }
+func (q Quantity) MarshalJSON() ([]byte, error) {
+	if plain(q.s) { // every parsed quantity: no escaping needed
+		return append(append(append(make([]byte, 0, len(q.s)+2), '"'), q.s...), '"'), nil
+	}
+	return json.Marshal(q.s)
+}
 
 // UnmarshalJSON accepts a string ("500m") or a number (2), as Kubernetes does.
 func (q *Quantity) UnmarshalJSON(b []byte) error {
 	var s string
-	if len(b) > 0 && b[0] == '"' {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && plain(string(b[1:len(b)-1])) {
+		s = string(b[1 : len(b)-1]) // the usual case: every pod's requests are read this way
+	} else if len(b) > 0 && b[0] == '"' {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
@@ -148,4 +155,16 @@ func (q *Quantity) UnmarshalJSON(b []byte) error {
 	}
 	*q = p
 	return nil
+}
+
+// plain reports whether s is made only of characters a quantity can hold
+// (digits, letters, '.', '+', '-'), which JSON writes as they are.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '.' || c == '+' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

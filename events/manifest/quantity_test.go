@@ -74,4 +74,28 @@ func TestQuantityJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"cpu":true}`), &l); err == nil {
 		t.Error("boolean quantity accepted")
 	}
+	// A string JSON escapes takes the slow path and means the same.
+	if err := json.Unmarshal([]byte(`{"cpu":"\u0035\u0030\u0030m"}`), &l); err != nil || l["cpu"].MilliValue() != 500 {
+		t.Errorf("escaped quantity: %+v, %v", l, err)
+	}
+	for _, bad := range []string{`{"cpu":"5\"00m"}`, `{"cpu":"1 Gi"}`, `{"cpu":""}`} {
+		if err := json.Unmarshal([]byte(bad), &l); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	for _, c := range quantityCases {
+		if c.err != "" {
+			continue
+		}
+		q, _ := ParseQuantity(c.in)
+		b, err := json.Marshal(q)
+		want, _ := json.Marshal(c.in)
+		if err != nil || string(b) != string(want) {
+			t.Errorf("Marshal(%q) = %s, %v; want %s", c.in, b, err, want)
+		}
+		var back Quantity
+		if err := json.Unmarshal(b, &back); err != nil || back != q {
+			t.Errorf("round trip of %q: %+v, %v", c.in, back, err)
+		}
+	}
 }

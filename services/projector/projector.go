@@ -102,7 +102,7 @@ func (s *Service) Flush(ctx context.Context) error {
 		if v == nil {
 			m.Header.Set("KV-Operation", "DEL")
 		} else {
-			b, err := json.Marshal(v)
+			b, err := events.Marshal(v)
 			if err != nil {
 				return fmt.Errorf("encode %s/%s: %w", bucket, key, err)
 			}
