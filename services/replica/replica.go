@@ -41,12 +41,16 @@ type Service struct {
 	pendingW map[string]bool
 	pendingP map[string]bool
 	examined int // workloads examined by Decide, ever (tests)
+	// assumed are the decisions of passes being stored, by MsgID (see
+	// assume.go); now is the time of the last Decide.
+	assumed map[string]assumption
+	now     time.Time
 }
 
 // New returns a replica service over an empty fold.
 func New() *Service {
 	return &Service{c: projections.NewCluster(), FullEvery: FullEvery,
-		pendingW: map[string]bool{}, pendingP: map[string]bool{}}
+		pendingW: map[string]bool{}, pendingP: map[string]bool{}, assumed: map[string]assumption{}}
 }
 
 // Name implements runner.Service.
@@ -84,12 +88,18 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	if full {
 		s.scanned, s.lastFull = true, now
 	}
+	s.now = now
+	busyW, busyP := s.busy(now)
 	wkeys, pkeys := s.toExamine(full)
 	s.c.ClearDirty()
 	clear(s.pendingW)
 	clear(s.pendingP)
 	var out []runner.Decision
 	for _, key := range wkeys {
+		if busyW[key] {
+			s.pendingW[key] = true // its decisions are being stored
+			continue
+		}
 		w := s.c.Workloads[key]
 		if w == nil {
 			continue
@@ -108,10 +118,17 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		}
 	}
 	for _, key := range pkeys {
+		if busyP[key] {
+			s.pendingP[key] = true
+			continue
+		}
 		if p := s.c.Pods[key]; p != nil && stranded(p) {
 			s.pendingP[key] = true
 			out = append(out, deletion(p, p.DeleteReason, events.Envelope{}))
 		}
+	}
+	for i := range out {
+		out[i].Assumed = true // see assume.go
 	}
 	return out
 }
