@@ -517,3 +517,44 @@ func TestDecisionsAreDeterministicAcrossReplicas(t *testing.T) {
 		t.Errorf("two instances disagree:\n%s\n%s", show(da), show(db))
 	}
 }
+
+// Given verdicts being stored (assumed, not read back), the next pass
+// judges intents on other objects only; an intent on an object whose
+// verdict is on its way waits for it, and then expects it. A forgotten
+// verdict is made again.
+func TestAssumedVerdictsAreNotMadeTwice(t *testing.T) {
+	w := newWorld(t)
+	x1 := w.l.IntentApplyObject(pt.Deployment(ns, "x", 1, "nginx:1"))
+	y1 := w.l.IntentApplyObject(pt.Deployment(ns, "y", 1, "nginx:1"))
+	w.apply(x1, y1)
+	first := w.svc.Decide(now)
+	if len(first) != 2 || !first[0].Assumed || !first[1].Assumed {
+		t.Fatalf("first pass, want x1 and y1 assumed:\n%s", show(first))
+	}
+	w.svc.Assume(first)
+
+	x2 := w.l.IntentApplyObject(pt.Deployment(ns, "x", 2, "nginx:1"))
+	z1 := w.l.IntentApplyObject(pt.Deployment(ns, "z", 1, "nginx:1"))
+	w.apply(x2, z1)
+	second := w.svc.Decide(now)
+	if len(second) != 1 || second[0].MsgID != fmt.Sprintf("admit/%d", z1.Seq) {
+		t.Fatalf("second pass, want z1 only (x2 waits for x1's verdict):\n%s", show(second))
+	}
+	w.svc.Assume(second)
+	if ds := w.svc.Decide(now); len(ds) != 0 {
+		t.Fatalf("everything waits for its verdict, yet:\n%s", show(ds))
+	}
+
+	v1 := w.store(first[0]) // x1's verdict comes back
+	ds := w.svc.Decide(now)
+	if len(ds) != 1 || ds[0].MsgID != fmt.Sprintf("admit/%d", x2.Seq) {
+		t.Fatalf("after x1's verdict, want x2:\n%s", show(ds))
+	}
+	expectSeq(t, ds[0], v1.Seq)
+
+	w.svc.Forget(second[0]) // z1's verdict was refused, or never sent
+	again := w.svc.Decide(now)
+	if len(again) != 2 || !reflect.DeepEqual(again[1], second[0]) {
+		t.Fatalf("after z1's verdict was forgotten, want x2 and z1 again:\n%s", show(again))
+	}
+}
