@@ -1,6 +1,8 @@
 package replica
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
@@ -9,10 +11,18 @@ import (
 )
 
 // AssumeFor bounds how long a workload waits for its own decisions to come
-// back before Decide examines it again regardless (a decision the log
-// stored earlier and that was read back before it was made again: nothing
-// new will come back for it).
-const AssumeFor = 10 * time.Second
+// back while the service reads nothing more, before Decide examines it
+// again regardless; AssumeAtMost bounds it however much the service reads.
+// Either only matters for a decision that cannot come back (outside the
+// service's filters, or aged out): one stored earlier shows in the fold
+// already. The wait is measured from the last progress, as the runner's
+// expectations are: in B1 the replica read its own 46,000 plans back for
+// longer than 10 s, and a plain 10 s deadline planned 28,000 of them again
+// (all refused as duplicates, at 51 s of publishing).
+const (
+	AssumeFor    = 10 * time.Second
+	AssumeAtMost = time.Minute
+)
 
 // The replica's decisions are Assumed (runner.Assumer): the runner stores a
 // pass in the background and calls Decide again at once, so intents that
@@ -70,32 +80,80 @@ func (s *Service) Assume(ds []runner.Decision) {
 		default:
 			continue
 		}
+		if _, ok := s.assumed[a.msgID]; ok {
+			continue
+		}
 		s.assumed[a.msgID] = a
+		s.assumedOn[a.pod] = append(s.assumedOn[a.pod], a.msgID)
+		if a.workload != "" {
+			s.busyW[a.workload]++
+		} else {
+			s.busyP[a.pod]++
+		}
 	}
 }
 
 // Forget implements runner.Assumer: a decision the log did not store. Its
 // workload (or pod), pending all along, is examined again at the next
 // Decide once nothing else of it is on its way.
-func (s *Service) Forget(d runner.Decision) { delete(s.assumed, d.MsgID) }
+func (s *Service) Forget(d runner.Decision) { s.release(d.MsgID) }
 
-// busy drops the assumptions the fold now shows, or that are older than
-// AssumeFor, and returns the workloads and pods still waiting for theirs.
-func (s *Service) busy(now time.Time) (workloads, pods map[string]bool) {
+// release drops an assumption.
+func (s *Service) release(msgID string) {
+	a, ok := s.assumed[msgID]
+	if !ok {
+		return
+	}
+	delete(s.assumed, msgID)
+	ids := slices.DeleteFunc(s.assumedOn[a.pod], func(id string) bool { return id == msgID })
+	if len(ids) == 0 {
+		delete(s.assumedOn, a.pod)
+	} else {
+		s.assumedOn[a.pod] = ids
+	}
+	count, key := s.busyP, a.pod
+	if a.workload != "" {
+		count, key = s.busyW, a.workload
+	}
+	if count[key]--; count[key] <= 0 {
+		delete(count, key)
+	}
+}
+
+// readBack drops the assumptions on the pod a record about it now shows
+// (decisions on a pod are all on its subject).
+func (s *Service) readBack(r events.Record) {
 	if len(s.assumed) == 0 {
-		return nil, nil
+		return
 	}
-	workloads, pods = map[string]bool{}, map[string]bool{}
+	ns, name, ok := strings.Cut(strings.TrimPrefix(r.Subject, events.SubjectPodDecPrefix), ".")
+	if !ok || len(ns)+len(name)+1+len(events.SubjectPodDecPrefix) != len(r.Subject) {
+		return
+	}
+	for _, id := range slices.Clone(s.assumedOn[projections.Key(ns, name)]) {
+		if s.assumed[id].shown(s.c) {
+			s.release(id)
+		}
+	}
+}
+
+// expire drops, at most once a second, the assumptions waited for too long
+// (AssumeFor without progress, AssumeAtMost in all).
+func (s *Service) expire(now time.Time) {
+	if s.applies != s.progress {
+		s.progress, s.progressAt = s.applies, now
+	}
+	if len(s.assumed) == 0 || (now.Sub(s.expired) < time.Second && !now.Before(s.expired)) {
+		return
+	}
+	s.expired = now
 	for id, a := range s.assumed {
-		if a.shown(s.c) || now.Sub(a.at) >= AssumeFor || now.Before(a.at) {
-			delete(s.assumed, id)
-			continue
+		waited := now.Sub(a.at)
+		if !s.progressAt.Before(a.at) {
+			waited = now.Sub(s.progressAt)
 		}
-		if a.workload != "" {
-			workloads[a.workload] = true
-		} else {
-			pods[a.pod] = true
+		if a.shown(s.c) || waited >= AssumeFor || now.Sub(a.at) >= AssumeAtMost || now.Before(a.at) {
+			s.release(id)
 		}
 	}
-	return workloads, pods
 }

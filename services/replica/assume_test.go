@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gantry-sh/gantry/events"
 	pt "github.com/gantry-sh/gantry/projections/projectiontest"
 	"github.com/gantry-sh/gantry/services/replica"
 	"github.com/gantry-sh/gantry/services/runner"
@@ -94,14 +95,36 @@ func TestAssumedDecisionsAreNotMadeTwice(t *testing.T) {
 	}
 
 	// It is never read back, and never forgotten (stored earlier and read
-	// back before it was made again): after AssumeFor it is made again.
+	// back before it was made again): after AssumeFor it is made again
+	// (ages are checked once a second).
 	if ds := w.svc.Decide(at.Add(replica.AssumeFor - time.Millisecond)); len(ds) != 0 {
 		t.Fatalf("before AssumeFor:\n%s", show(ds))
 	}
-	if ds := w.svc.Decide(at.Add(replica.AssumeFor)); len(ds) != 1 || ds[0].MsgID != again[0].MsgID {
+	if ds := w.svc.Decide(at.Add(replica.AssumeFor + time.Second)); len(ds) != 1 || ds[0].MsgID != again[0].MsgID {
 		t.Fatalf("after AssumeFor:\n%s", show(ds))
 	}
 	w.store(again[0])
+
+	// While the service keeps reading, a decision not yet back is waited
+	// for longer than AssumeFor (a long read-back under load), but not
+	// longer than AssumeAtMost.
+	w.apply(w.l.Accepted(pt.Deployment(ns, "web-02", 3, "nginx:1.27"), uids[2], 2))
+	slow := w.assumePass(at)
+	if len(slow) != 1 {
+		t.Fatalf("scaled web-02:\n%s", show(slow))
+	}
+	other := w.c.OwnedPods(uids[0])[0]
+	for d := time.Duration(0); d < replica.AssumeAtMost; d += replica.AssumeFor / 2 {
+		w.run(other, "n1", events.PhaseRunning, d%(2*replica.AssumeFor) == 0) // something to read
+		if ds := w.svc.Decide(at.Add(d)); len(ds) != 0 {
+			t.Fatalf("%v into a read-back that makes progress:\n%s", d, show(ds))
+		}
+	}
+	if ds := w.svc.Decide(at.Add(replica.AssumeAtMost)); len(ds) != 1 || ds[0].MsgID != slow[0].MsgID {
+		t.Fatalf("after AssumeAtMost:\n%s", show(ds))
+	}
+	w.store(slow[0])
+	at = at.Add(replica.AssumeAtMost)
 
 	// Everything stored: the service agrees with a full pass that never
 	// assumed anything, which finds nothing to do.

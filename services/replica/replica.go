@@ -42,15 +42,25 @@ type Service struct {
 	pendingP map[string]bool
 	examined int // workloads examined by Decide, ever (tests)
 	// assumed are the decisions of passes being stored, by MsgID (see
-	// assume.go); now is the time of the last Decide.
-	assumed map[string]assumption
-	now     time.Time
+	// assume.go), assumedOn their MsgIDs by pod, busyW and busyP how many
+	// are on their way for each workload and (stranded) pod. now is the
+	// time of the last Decide.
+	assumed      map[string]assumption
+	assumedOn    map[string][]string
+	busyW, busyP map[string]int
+	now          time.Time
+	// applies counts the records applied; progress is its value when a
+	// Decide last saw it change, at progressAt. expired is when
+	// assumptions were last checked for age.
+	applies, progress   uint64
+	progressAt, expired time.Time
 }
 
 // New returns a replica service over an empty fold.
 func New() *Service {
 	return &Service{c: projections.NewCluster(), FullEvery: FullEvery,
-		pendingW: map[string]bool{}, pendingP: map[string]bool{}, assumed: map[string]assumption{}}
+		pendingW: map[string]bool{}, pendingP: map[string]bool{},
+		assumed: map[string]assumption{}, assumedOn: map[string][]string{}, busyW: map[string]int{}, busyP: map[string]int{}}
 }
 
 // Name implements runner.Service.
@@ -65,7 +75,11 @@ func (s *Service) Sources() []runner.Source {
 }
 
 // Apply implements runner.Service.
-func (s *Service) Apply(r events.Record) { s.c.Apply(r) }
+func (s *Service) Apply(r events.Record) {
+	s.c.Apply(r)
+	s.applies++
+	s.readBack(r)
+}
 
 // Decide implements runner.Service: for each workload that may need it,
 // compare the pods it has with the pods it wants.
@@ -89,14 +103,14 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		s.scanned, s.lastFull = true, now
 	}
 	s.now = now
-	busyW, busyP := s.busy(now)
+	s.expire(now)
 	wkeys, pkeys := s.toExamine(full)
 	s.c.ClearDirty()
 	clear(s.pendingW)
 	clear(s.pendingP)
 	var out []runner.Decision
 	for _, key := range wkeys {
-		if busyW[key] {
+		if s.busyW[key] > 0 {
 			s.pendingW[key] = true // its decisions are being stored
 			continue
 		}
@@ -118,7 +132,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		}
 	}
 	for _, key := range pkeys {
-		if busyP[key] {
+		if s.busyP[key] > 0 {
 			s.pendingP[key] = true
 			continue
 		}
