@@ -59,7 +59,7 @@ func TestEnvelopeCodecMatchesEncodingJSON(t *testing.T) {
 		ev := &events.PodDeleted{}
 		fill(rng, reflect.ValueOf(ev).Elem(), 0)
 		env, err := events.Seal(ev, events.Meta{ID: randString(rng) + "x", Source: randString(rng), Subject: randString(rng),
-			Time: time.Unix(rng.Int64N(1<<33), rng.Int64N(1e9)).In(time.FixedZone("z", 3600*rng.IntN(12))),
+			Time:  time.Unix(rng.Int64N(1<<33), rng.Int64N(1e9)).In(time.FixedZone("z", 3600*rng.IntN(12))),
 			Actor: randString(rng), CausationID: randString(rng), CorrelationID: randString(rng)})
 		if err != nil {
 			t.Fatal(err)
