@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -69,6 +70,7 @@ func PublishAtomicMsgs(ctx context.Context, js jetstream.JetStream, msgs []*nats
 	}
 	ack, err := jetstreamext.PublishMsgBatch(ctx, js, msgs)
 	if err != nil {
+		abandon(js.Conn(), msgs)
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) {
 			switch apiErr.ErrorCode {
@@ -83,4 +85,28 @@ func PublishAtomicMsgs(ctx context.Context, js jetstream.JetStream, msgs []*nats
 		return "", 0, fmt.Errorf("atomic batch of %d: %w", len(out), err)
 	}
 	return ack.Stream, ack.Sequence, nil
+}
+
+// abandon tells the server to drop what it holds of a batch that failed on
+// this side: its commit not sent (the context ended first), or the first
+// message's acknowledgement not received. Otherwise the server keeps the
+// open batch for its batch timeout (10 s), and a stream takes at most 50
+// open batches: a killed runner leaves up to eight, a node agent whose
+// report timed out one, and in the services' kill test the restarted
+// runners' batches were refused as "too many in flight" for those 10 s.
+// A message with the batch's id and an unknown commit value makes the
+// server clean the batch up at once; if the commit did reach the server,
+// the batch is already stored and gone when this arrives (one connection
+// keeps the order), and it is ignored. Best effort: on failure the
+// server's timeout still applies.
+func abandon(nc *nats.Conn, msgs []*nats.Msg) {
+	id := msgs[0].Header.Get(jetstreamext.BatchIDHeader)
+	if id == "" {
+		return
+	}
+	m := nats.NewMsg(msgs[0].Subject)
+	m.Header.Set(jetstreamext.BatchIDHeader, id)
+	m.Header.Set(jetstreamext.BatchSeqHeader, strconv.Itoa(len(msgs)+1))
+	m.Header.Set(jetstreamext.BatchCommitHeader, "abandon")
+	_ = nc.PublishMsg(m)
 }
