@@ -245,6 +245,11 @@ func podDecision(r events.Record) (ns, name string, ok bool) {
 	return ns, name, ok
 }
 
+// DecisionSeq is the newest sequence on the decision subject of the pod
+// named ns/name, of this incarnation or an earlier one (0: none yet). A
+// plan expects it, so that two pods given one name cannot both be planned.
+func (c *Cluster) DecisionSeq(ns, name string) uint64 { return c.decSeq[Key(ns, name)] }
+
 // fence notes the newest sequence on a pod's decision subject, for the pod
 // of that name now and for any later incarnation.
 func (c *Cluster) fence(ns, name string, seq uint64) {

@@ -312,8 +312,9 @@ func (s *Service) barePod(w *projections.Workload) []runner.Decision {
 		Event: &events.PodPlanned{Namespace: w.Namespace, Name: w.Name, UID: uid,
 			Owner:  &events.OwnerRef{Kind: "pod", Name: w.Name, UID: w.UID},
 			Labels: tmpl.Metadata.Labels, Annotations: tmpl.Metadata.Annotations, Spec: tmpl.Spec},
-		Meta:  cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+w.Name, time.Time{}),
-		MsgID: msgID,
+		Meta:          cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+w.Name, time.Time{}),
+		MsgID:         msgID,
+		ExpectLastSeq: bus.Expect(s.c.DecisionSeq(w.Namespace, w.Name)),
 	}}
 }
 
@@ -329,20 +330,24 @@ func (s *Service) plan(w *projections.Workload, hash string, t manifest.PodTempl
 		Event: &events.PodPlanned{Namespace: w.Namespace, Name: name, UID: uid,
 			Owner:        &events.OwnerRef{Kind: w.Kind, Name: w.Name, UID: w.UID},
 			TemplateHash: hash, Labels: t.Metadata.Labels, Annotations: t.Metadata.Annotations, Spec: t.Spec},
-		Meta:  cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+name, time.Time{}),
-		MsgID: msgID,
+		Meta:          cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+name, time.Time{}),
+		MsgID:         msgID,
+		ExpectLastSeq: bus.Expect(s.c.DecisionSeq(w.Namespace, name)), // see indexTaken
 	}
 }
 
 // indexTaken reports whether the n-th pod of a workload incarnation exists
-// or existed.
+// or existed, or another pod holds its name. Names end in 5 characters of
+// 27 (like Kubernetes'), so two pods of one workload can draw the same name:
+// in a run of 200 Deployments of 100 pods, about one in 15. A plan expects
+// its subject as the fold last saw it, so the log refuses the second of
+// two such plans; once the first is read back, its name is taken here and
+// the next index is used.
 func (s *Service) indexTaken(w *projections.Workload, hash string, n int64) bool {
-	uid := podUID(w.UID, n)
-	if s.c.Gone(uid) {
+	if s.c.Gone(podUID(w.UID, n)) {
 		return true
 	}
-	p := s.c.Pods[projections.Key(w.Namespace, PodName(w.Name, hash, w.UID, n))]
-	return p != nil && p.UID == uid
+	return s.c.Pods[projections.Key(w.Namespace, PodName(w.Name, hash, w.UID, n))] != nil
 }
 
 func podUID(workloadUID string, n int64) string {

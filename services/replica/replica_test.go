@@ -181,8 +181,8 @@ func TestPlansTheMissingReplicas(t *testing.T) {
 			t.Errorf("plan %d = %s/%s, want %s/%s (distinct)", n, p.Name, p.UID, name, uid)
 		}
 		seen[name] = true
-		if d.Subject != events.PodDecisionSubject(ns, name) || d.MsgID != "plan/"+uid || d.ExpectLastSeq != nil {
-			t.Errorf("plan %d: subject %q msgid %q expect %v", n, d.Subject, d.MsgID, d.ExpectLastSeq)
+		if d.Subject != events.PodDecisionSubject(ns, name) || d.MsgID != "plan/"+uid || d.ExpectLastSeq == nil || *d.ExpectLastSeq != 0 {
+			t.Errorf("plan %d: subject %q msgid %q expect %v, want an empty subject", n, d.Subject, d.MsgID, d.ExpectLastSeq)
 		}
 		if p.Owner == nil || *p.Owner != (events.OwnerRef{Kind: "deployment", Name: "web", UID: depUID}) || p.TemplateHash != hash ||
 			!reflect.DeepEqual(p.Labels, obj.Deployment.Template.Metadata.Labels) || !reflect.DeepEqual(p.Spec, obj.Deployment.Template.Spec) {
@@ -664,5 +664,61 @@ func TestALostPlanDoesNotBlockTheNextOnes(t *testing.T) {
 	}
 	if again := w.decide(); len(again) != 0 {
 		t.Fatalf("still deciding after both pods exist:\n%s", show(again))
+	}
+}
+
+// Given a Deployment large enough that some of its pods draw the same name
+// (5 characters of 27), the log refuses every plan after the first of a
+// name (a plan expects its subject empty), and once the first plans are
+// read back the replica plans those replicas under the next free indexes:
+// no pod replaces another.
+func TestPodsDrawingOneNameAreNotBothPlanned(t *testing.T) {
+	// big-uid-203's pods 85 and 98 draw one name (found by search: 27^5
+	// names, so a collision among 100 pods has odds of about 1 in 3,000).
+	// With 99 replicas the refused one is the last index: after the read
+	// back, 98 pods have been planned, and index 98 must not be tried again.
+	const replicas, uid = 99, "big-uid-203"
+	w := newWorld(t)
+	w.apply(w.l.Accepted(pt.Deployment(ns, "big", replicas, "nginx:1.27"), uid, 1))
+	ds := w.svc.Decide(now)
+	taken := map[string]bool{}
+	colliders := map[int]bool{}
+	for i, d := range ds {
+		name := d.Event.(*events.PodPlanned).Name
+		if taken[name] {
+			colliders[i] = true
+		}
+		taken[name] = true
+	}
+	if len(colliders) == 0 {
+		t.Fatal("no two of the pods share a name: the names are no longer drawn as when the uid was picked")
+	}
+	for i, d := range ds {
+		r, _, err := w.l.Publish(d.Subject, d.Event, d.MsgID, d.ExpectLastSeq, d.ExpectOn)
+		switch {
+		case colliders[i] && err == nil:
+			t.Fatalf("plan %d (%s) stored over an earlier plan of the same name", i, d.MsgID)
+		case colliders[i]:
+		case err != nil:
+			t.Fatalf("plan %d: %v", i, err)
+		default:
+			w.apply(r)
+		}
+	}
+	again := w.decide()
+	if len(again) != len(colliders) {
+		t.Fatalf("after %d refused plans, want as many more, got %d", len(colliders), len(again))
+	}
+	for _, d := range again {
+		if name := d.Event.(*events.PodPlanned).Name; taken[name] {
+			t.Fatalf("planned %s again, a name already taken", name)
+		}
+		w.store(d)
+	}
+	if owned := w.c.OwnedPods(uid); len(owned) != replicas {
+		t.Fatalf("%d pods, want %d", len(owned), replicas)
+	}
+	if ds := w.decide(); len(ds) != 0 {
+		t.Fatalf("settled, yet %d decisions", len(ds))
 	}
 }
