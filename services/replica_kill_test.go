@@ -57,7 +57,7 @@ func TestKillingAdmissionAndReplicaPlansEveryPodOnce(t *testing.T) {
 		<-done
 		<-done
 	}
-	for range 5 { // killed at random points, the first surely mid-planning
+	for range 5 { // killed at random points, mostly mid-judging or mid-planning (planning takes 1–2 s)
 		run(func() { time.Sleep(time.Duration(20+rng.IntN(130)) * time.Millisecond) }) // the kill point, not synchronization
 	}
 	deadline := time.Now().Add(2 * time.Minute)
