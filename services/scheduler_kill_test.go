@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/gantry-sh/gantry/events"
@@ -123,18 +122,8 @@ func intentFor(t *testing.T, name string, replicas int) bus.Outgoing {
 // every message there is a PodBound), summed over nodes by pod.
 func countBindings(t *testing.T, conn *bus.Conn) map[string]int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := conn.JS.Stream(ctx, events.StreamDecisions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(events.SubjectNodePodAll))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]int{}
-	for subject, n := range info.State.Subjects {
+	for subject, n := range subjects(t, conn, events.SubjectNodePodAll) {
 		tok := strings.Split(subject, ".") // gantry.node.<node>.pod.<ns>.<pod>
 		out[tok[4]+"/"+tok[5]] += int(n)
 	}
