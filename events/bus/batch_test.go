@@ -46,4 +46,16 @@ func TestAFailedBatchLeavesNothingOpen(t *testing.T) {
 	if _, _, err := bus.PublishAtomic(ctx, conn.JS, batch(60)); err != nil {
 		t.Fatalf("after 60 failed batches: %v", err)
 	}
+	// The abandoning messages are not stored: only the good batch is.
+	st, err := conn.JS.Stream(ctx, events.StreamDecisions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 3 {
+		t.Errorf("the stream holds %d messages, want the good batch's 3", info.State.Msgs)
+	}
 }
