@@ -46,8 +46,9 @@ func Streams() []StreamSpec {
 		{Name: StreamObservations, Subjects: []string{SubjectObsAll}, MaxAge: 7 * 24 * time.Hour, AllowAtomic: true},
 		// Heartbeats live in memory, as Nomad's and Swarm's do: each node sends
 		// one every few seconds, so storing them on disk (an fsync each, 500/s
-		// at 5,000 nodes beating every 10 s) would buy nothing a restart does not get back within
-		// one interval. A node's registration is in the observations.
+		// at 5,000 nodes beating every 10 s) would buy nothing a restart does
+		// not get back within one interval. A node's registration is in the
+		// observations.
 		{Name: StreamHeartbeats, Subjects: []string{SubjectHeartbeatAll}, MaxMsgsPerSubject: 1, Memory: true},
 	}
 }

@@ -39,8 +39,9 @@ type Service struct {
 // let its last heartbeat fall: a heartbeat that changes nothing else is
 // written at most this often. Rewriting the record on every heartbeat cost
 // the server 3.2 s of CPU in one B1 run (5,000 nodes), against 4.4 s for
-// storing the heartbeats themselves; with this, 1.9 s. A node is NotReady after projections.NodeLostAfter (40 s) without a
-// heartbeat, so readers still judge it right: heartbeats come every 5–12 s.
+// storing the heartbeats themselves; with this, 1.9 s. A node is NotReady
+// after projections.NodeLostAfter (40 s) without a heartbeat, so readers
+// still judge it right: heartbeats come every 5–12 s.
 const HeartbeatStaleness = 15 * time.Second
 
 // nodeMark is what the read model holds of a node.

@@ -339,7 +339,8 @@ func (s *Service) plan(w *projections.Workload, hash string, t manifest.PodTempl
 // indexTaken reports whether the n-th pod of a workload incarnation exists
 // or existed, or another pod holds its name. Names end in 5 characters of
 // 27 (like Kubernetes'), so two pods of one workload can draw the same name:
-// in a run of 200 Deployments of 100 pods, about one in 15. A plan expects
+// in a run of 200 Deployments of 100 pods, about one run in 15 (computed:
+// 200 × C(100,2) / 27^5; the kill test drew one). A plan expects
 // its subject as the fold last saw it, so the log refuses the second of
 // two such plans; once the first is read back, its name is taken here and
 // the next index is used.

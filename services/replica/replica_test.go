@@ -674,7 +674,8 @@ func TestALostPlanDoesNotBlockTheNextOnes(t *testing.T) {
 // no pod replaces another.
 func TestPodsDrawingOneNameAreNotBothPlanned(t *testing.T) {
 	// big-uid-203's pods 85 and 98 draw one name (found by search: 27^5
-	// names, so a collision among 100 pods has odds of about 1 in 3,000).
+	// names, so a collision among 100 pods has odds of C(100,2) / 27^5, about
+	// 1 in 2,900).
 	// With 99 replicas the refused one is the last index: after the read
 	// back, 98 pods have been planned, and index 98 must not be tried again.
 	const replicas, uid = 99, "big-uid-203"

@@ -25,7 +25,8 @@ func (p *PodInfo) groupKey() string {
 	return "pod/" + p.uid
 }
 
-// group counts pi on its node (bind) or takes it back (unbind).
+// groupAdd counts pi in its group on n (delta 1, bind) or takes it back
+// (delta -1, unbind).
 func (s *Service) groupAdd(pi *PodInfo, n *NodeState, delta int) {
 	key := pi.groupKey()
 	g := s.groups[key]
