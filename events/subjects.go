@@ -65,6 +65,7 @@ const (
 	SubjectHeartbeatAll    = "gantry.hb.>"
 	SubjectObsPodAll       = "gantry.obs.*.pod.>"
 	SubjectObsNodeAll      = "gantry.obs.*.node"
+	SubjectIngestAll       = "gantry.ingest.obs.*"
 	subjectNodeRPCFormat   = "gantry.node.%s.rpc.%s"
 )
 
@@ -117,6 +118,14 @@ func ObsPodSubject(node, ns, pod string) string {
 
 // ObsNodeSubject is where a node reports itself.
 func ObsNodeSubject(node string) string { return fmt.Sprintf("gantry.obs.%s.node", node) }
+
+// IngestSubject is where a node hands its reports to the control plane's
+// ingest, which stores many nodes' reports in one write. It is request/reply
+// and no stream captures it.
+func IngestSubject(node string) string { return "gantry.ingest.obs." + node }
+
+// ObsNodePrefix starts every subject a node reports on.
+func ObsNodePrefix(node string) string { return "gantry.obs." + node + "." }
 
 // HeartbeatSubject keeps the last heartbeat of one node.
 func HeartbeatSubject(node string) string { return "gantry.hb." + node }

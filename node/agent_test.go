@@ -3,6 +3,8 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/sim"
+	"github.com/gantry-sh/gantry/services/ingest"
 )
 
 // counting is the simulated runtime, counting the agent's reconciles (each
@@ -28,6 +31,24 @@ type counting struct {
 func (c *counting) Pods(ctx context.Context) ([]node.PodState, error) {
 	c.lists.Add(1)
 	return c.Runtime.Pods(ctx)
+}
+
+// logLines collects what a logger writes.
+type logLines struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logLines) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.buf.String(), s)
 }
 
 // eventually polls cond until it holds or the deadline passes.
@@ -124,10 +145,26 @@ func bind(t *testing.T, js jetstream.JetStream, nodeName string, i int) {
 // An agent given N pods reports each pod's Running status exactly once,
 // however often it reconciles afterwards, in a few group-committed writes
 // (what gathers while one write is in flight goes in the next), and a
-// restarted agent reports none of them again.
+// restarted agent reports none of them again: storing its reports itself,
+// and handing them to the control plane's ingest.
 func TestStatusReportedOnceInFewWrites(t *testing.T) {
+	t.Run("direct", func(t *testing.T) { statusReportedOnce(t, false) })
+	t.Run("ingest", func(t *testing.T) { statusReportedOnce(t, true) })
+}
+
+func statusReportedOnce(t *testing.T, withIngest bool) {
 	const n = 40
 	conn, url := bustest.Start(t)
+	// The ingest logs each write it makes at debug level.
+	var ingestLog logLines
+	if withIngest {
+		ctx, cancel := context.WithCancel(context.Background())
+		g, err := ingest.Start(ctx, conn, ingest.Config{}, zerolog.New(&ingestLog).Level(zerolog.DebugLevel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cancel(); <-g.Done() })
+	}
 	for i := range n {
 		bind(t, conn.JS, "n1", i)
 	}
@@ -210,6 +247,9 @@ func TestStatusReportedOnceInFewWrites(t *testing.T) {
 	// that come up together share one.
 	if len(writes) > 2 {
 		t.Errorf("%d reports in %d writes: they are not gathered", n, len(writes))
+	}
+	if stored := ingestLog.count(`"message":"stored"`); withIngest != (stored > 0) {
+		t.Errorf("the ingest made %d writes, want some only when it runs (%v)", stored, withIngest)
 	}
 
 	// A restarted agent adopts its pods and has nothing new to say.

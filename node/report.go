@@ -110,8 +110,11 @@ func (a *Agent) outgoing(subject string, ev events.Event, cause events.Envelope,
 	return bus.Outgoing{Subject: subject, Envelope: env, MsgID: id}, nil
 }
 
-// publishReports stores one reconcile's reports: each run of up to
-// bus.MaxBatch in one atomic batch (one round trip, one fsync). A batch the
+// publishReports stores one reconcile's reports, each run of up to
+// bus.MaxBatch at once. It hands them to the control plane's ingest
+// (services/ingest), which stores many nodes' reports in one write. When no
+// ingest runs, the agent stores them itself, in one atomic batch (one round
+// trip, one fsync). A batch the
 // server refuses whole because one of its ids is already stored (an earlier
 // attempt that landed after its publisher gave up) or because it has too
 // many batches open goes out message by message instead, and the duplicate
@@ -133,8 +136,19 @@ func (a *Agent) publishReports(ctx context.Context, rs []report) (forget []repor
 		for i, r := range chunk {
 			out[i] = r.out
 		}
+		// The control plane's ingest stores many nodes' reports in one
+		// write; without one, the agent stores its own.
+		res, err := bus.Ingest(ctx, a.conn.NC, events.IngestSubject(a.cfg.Name), out)
+		if err == nil {
+			forget = append(forget, a.results(chunk, res)...)
+			continue
+		}
+		if !errors.Is(err, bus.ErrNoIngest) {
+			a.log.Warn().Err(err).Int("reports", len(chunk)).Msg("reports not stored; will report again")
+			continue
+		}
 		if len(chunk) >= bus.MinAtomicBatch {
-			_, _, err := bus.PublishAtomic(ctx, a.conn.JS, out)
+			_, _, err = bus.PublishAtomic(ctx, a.conn.JS, out)
 			if err == nil {
 				for _, r := range chunk {
 					if a.stored(r) {
@@ -151,19 +165,26 @@ func (a *Agent) publishReports(ctx context.Context, rs []report) (forget []repor
 		}
 		// A few reports, or a refused batch: one by one, asynchronously
 		// (their ids make a retry harmless).
-		res, err := bus.Publish(ctx, a.conn.JS, out)
+		res, err = bus.Publish(ctx, a.conn.JS, out)
 		if err != nil {
 			a.log.Warn().Err(err).Int("reports", len(chunk)).Msg("reports not stored; will report again")
 		}
-		for i, x := range res {
-			switch {
-			case x.Err == nil && x.Seq > 0: // stored now or before
-				if a.stored(chunk[i]) {
-					forget = append(forget, chunk[i])
-				}
-			case x.Err != nil:
-				a.log.Warn().Err(x.Err).Str("pod", chunk[i].key).Msg("report not stored; will report again")
+		forget = append(forget, a.results(chunk, res)...)
+	}
+	return forget
+}
+
+// results remembers the reports the log stored (now or before) and returns
+// the removals among them.
+func (a *Agent) results(chunk []report, res []bus.Result) (forget []report) {
+	for i, x := range res {
+		switch {
+		case x.Err == nil && x.Seq > 0:
+			if a.stored(chunk[i]) {
+				forget = append(forget, chunk[i])
 			}
+		case x.Err != nil:
+			a.log.Warn().Err(x.Err).Str("pod", chunk[i].key).Msg("report not stored; will report again")
 		}
 	}
 	return forget

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/services/admission"
+	"github.com/gantry-sh/gantry/services/ingest"
 	"github.com/gantry-sh/gantry/services/projector"
 	"github.com/gantry-sh/gantry/services/replica"
 	"github.com/gantry-sh/gantry/services/runner"
@@ -21,12 +22,13 @@ import (
 
 // Names lists every service `gantry serve` can run.
 func Names() []string {
-	return []string{admission.Name, replica.Name, scheduler.Name, projector.Name}
+	return []string{admission.Name, replica.Name, scheduler.Name, projector.Name, ingest.Name}
 }
 
 // Plane is a set of running services.
 type Plane struct {
 	runners []*runner.Runner
+	ingest  *ingest.Ingest
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	err     error
@@ -36,6 +38,7 @@ type Plane struct {
 type Config struct {
 	Runner    runner.Config
 	Scheduler scheduler.Config
+	Ingest    ingest.Config
 }
 
 // Start provisions the log and runs the named services (all when names is
@@ -58,9 +61,18 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 	feed := runner.NewFeed(conn.JS, log)
 	rcfg := cfg.Runner
 	rcfg.Feed = feed
+	var run []string // the names of p.runners
 	for _, n := range names {
 		var svc runner.Service
 		switch n {
+		case ingest.Name:
+			// Not a reader of the log: it stores what nodes hand it.
+			g, err := ingest.Start(ctx, conn, cfg.Ingest, log)
+			if err != nil {
+				return nil, err
+			}
+			p.ingest = g
+			continue
 		case admission.Name:
 			svc = admission.New()
 		case replica.Name:
@@ -73,6 +85,7 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 			return nil, fmt.Errorf("unknown service %q (services: %v)", n, Names())
 		}
 		p.runners = append(p.runners, runner.New(svc, conn.JS, log, rcfg))
+		run = append(run, n)
 	}
 	if err := feed.Start(ctx); err != nil {
 		return nil, err
@@ -82,7 +95,7 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 		go func() {
 			defer p.wg.Done()
 			if err := r.Run(ctx); err != nil {
-				log.Error().Err(err).Str("service", names[i]).Msg("service stopped")
+				log.Error().Err(err).Str("service", run[i]).Msg("service stopped")
 				p.mu.Lock()
 				if p.err == nil {
 					p.err = err
@@ -113,6 +126,9 @@ func (p *Plane) WaitReady(ctx context.Context, timeout time.Duration) error {
 // Wait blocks until every service has stopped and returns the first error.
 func (p *Plane) Wait() error {
 	p.wg.Wait()
+	if p.ingest != nil {
+		<-p.ingest.Done()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.err

@@ -104,6 +104,13 @@ func publishMsgs(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg, 
 	return res, nil
 }
 
+// PublishEach stores ready-made messages as pipelined single publishes and
+// returns one Result per message; err is set only when the answers could
+// not all be had.
+func PublishEach(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) ([]Result, error) {
+	return publishMsgs(ctx, js, msgs, nil)
+}
+
 // PublishOne appends one event synchronously.
 func PublishOne(ctx context.Context, js jetstream.JetStream, o Outgoing) (Result, error) {
 	m, err := o.Msg()
