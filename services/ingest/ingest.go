@@ -61,6 +61,10 @@ func (c *Config) defaults() {
 	}
 }
 
+// drainTimeout bounds how long a stopping ingest answers the requests its
+// subscription still holds.
+const drainTimeout = 5 * time.Second
+
 // Ingest is a running ingest.
 type Ingest struct {
 	cfg  Config
@@ -103,6 +107,7 @@ func Start(ctx context.Context, conn *bus.Conn, cfg Config, log zerolog.Logger) 
 		return nil, fmt.Errorf("subscribe %s: %w", events.SubjectIngestAll, err)
 	}
 	g.sub = sub
+	drained := sub.StatusChanged(nats.SubscriptionClosed)
 	var wg sync.WaitGroup
 	for range cfg.Writers {
 		wg.Add(1)
@@ -113,7 +118,10 @@ func Start(ctx context.Context, conn *bus.Conn, cfg Config, log zerolog.Logger) 
 	}
 	go func() {
 		<-ctx.Done()
-		_ = sub.Unsubscribe()
+		// Every request taken is answered: those still queued, and those
+		// the subscription holds, as "stopping" (their nodes report again,
+		// through another ingest or on their own); the batches being
+		// stored, once their store ends.
 		g.mu.Lock()
 		g.closed = true
 		left := g.queue
@@ -122,6 +130,13 @@ func Start(ctx context.Context, conn *bus.Conn, cfg Config, log zerolog.Logger) 
 		g.cond.Broadcast()
 		for _, r := range left {
 			g.answer(r.reply, bus.IngestReply{Error: "ingest stopping"})
+		}
+		if err := sub.Drain(); err == nil {
+			select {
+			case <-drained:
+			case <-time.After(drainTimeout):
+				g.log.Warn().Msg("requests still pending after " + drainTimeout.String() + "; left unanswered")
+			}
 		}
 		wg.Wait()
 		close(g.done)

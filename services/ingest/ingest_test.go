@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -275,5 +277,99 @@ func TestNoIngestIsToldAtOnce(t *testing.T) {
 	_, err = bus.Ingest(ctx, conn.NC, events.IngestSubject("n1"), reports(t, "n1", 1, 1))
 	if !errors.Is(err, bus.ErrNoIngest) {
 		t.Fatalf("after the ingest stopped: %v, want bus.ErrNoIngest", err)
+	}
+}
+
+// Ingests stopped and started again at random points while 20 nodes hand
+// over their reports, each node trying again (same ids) until it is told
+// its reports are stored: in the end every report is stored exactly once.
+// A stop cancels the batch being stored; whether or not the log took it,
+// the retry is harmless.
+func TestRestartedIngestsLoseAndDuplicateNothing(t *testing.T) {
+	const nodes, rounds, each = 20, 10, 25
+	conn, _ := bustest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var stop context.CancelFunc
+	var running *ingest.Ingest
+	restart := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stop != nil {
+			stop()
+			<-running.Done()
+		}
+		var ictx context.Context
+		ictx, stop = context.WithCancel(ctx)
+		g, err := ingest.Start(ictx, conn, ingest.Config{Writers: 2}, zerolog.Nop())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		running = g
+	}
+	restart()
+	var wg sync.WaitGroup
+	var tries [nodes]int
+	for n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			node := fmt.Sprint("n", n)
+			for r := range rounds {
+				out := reports(t, node, r*each, each)
+				for {
+					tries[n]++
+					res, err := bus.Ingest(ctx, conn.NC, events.IngestSubject(node), out)
+					if ctx.Err() != nil {
+						t.Errorf("node %d round %d: not stored in time: %v", n, r, err)
+						return
+					}
+					if err == nil && !slices.ContainsFunc(res, func(r bus.Result) bool { return r.Err != nil || r.Seq == 0 }) {
+						break
+					}
+					time.Sleep(5 * time.Millisecond) // back off; an ingest is starting
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for range 5 {
+		select {
+		case <-done:
+		case <-time.After(time.Duration(10+rand.IntN(40)) * time.Millisecond):
+			restart()
+		}
+	}
+	<-done
+	mu.Lock()
+	stop()
+	mu.Unlock()
+	total := 0
+	for _, n := range tries {
+		total += n
+	}
+	t.Logf("%d requests for %d", total, nodes*rounds)
+
+	// Each report has a subject of its own.
+	st, err := conn.JS.Stream(context.Background(), events.StreamObservations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(events.SubjectObsAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range nodes {
+		for _, o := range reports(t, fmt.Sprint("n", n), 0, rounds*each) {
+			if got := info.State.Subjects[o.Subject]; got != 1 {
+				t.Errorf("%s stored %d times, want once", o.Subject, got)
+			}
+		}
+	}
+	if got := count(t, conn.JS); got != nodes*rounds*each {
+		t.Errorf("%d messages stored, want %d", got, nodes*rounds*each)
 	}
 }
