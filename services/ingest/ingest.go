@@ -70,7 +70,6 @@ type Ingest struct {
 	cfg  Config
 	conn *bus.Conn
 	log  zerolog.Logger
-	sub  *nats.Subscription
 
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -96,17 +95,18 @@ func Start(ctx context.Context, conn *bus.Conn, cfg Config, log zerolog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("subscribe %s: %w", events.SubjectIngestAll, err)
 	}
-	// Unlimited pending: the backlog above is the bound, and a request
-	// dropped here would cost its agent a whole timeout.
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
+	// Unlimited pending: Config.Backlog is the bound, and a request
+	// dropped here would cost its agent a whole timeout. The subscription
+	// must be known to the server before Start returns, or an agent's
+	// first request could find no one and store its reports itself.
+	err = sub.SetPendingLimits(-1, -1)
+	if err == nil {
+		err = conn.NC.Flush()
+	}
+	if err != nil {
+		_ = sub.Unsubscribe()
 		return nil, fmt.Errorf("subscribe %s: %w", events.SubjectIngestAll, err)
 	}
-	// The subscription must be known to the server before Start returns,
-	// or an agent's first request could find no one and store directly.
-	if err := conn.NC.Flush(); err != nil {
-		return nil, fmt.Errorf("subscribe %s: %w", events.SubjectIngestAll, err)
-	}
-	g.sub = sub
 	drained := sub.StatusChanged(nats.SubscriptionClosed)
 	var wg sync.WaitGroup
 	for range cfg.Writers {
@@ -135,7 +135,7 @@ func Start(ctx context.Context, conn *bus.Conn, cfg Config, log zerolog.Logger) 
 			select {
 			case <-drained:
 			case <-time.After(drainTimeout):
-				g.log.Warn().Msg("requests still pending after " + drainTimeout.String() + "; left unanswered")
+				g.log.Warn().Dur("waited", drainTimeout).Msg("stopping with requests unanswered")
 			}
 		}
 		wg.Wait()
