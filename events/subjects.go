@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -97,6 +98,39 @@ func PodDecisionSubject(ns, pod string) string {
 
 // SubjectPodDecPrefix starts every PodDecisionSubject.
 const SubjectPodDecPrefix = "gantry.decision.pod."
+
+// PodOfDecisionSubject names the pod a PodDecisionSubject is about.
+func PodOfDecisionSubject(subject string) (ns, pod string, ok bool) {
+	rest, ok := strings.CutPrefix(subject, SubjectPodDecPrefix)
+	if ok {
+		ns, pod, ok = strings.Cut(rest, ".")
+	}
+	if !ok {
+		return "", "", false
+	}
+	return ns, pod, true
+}
+
+// FilterCovers reports whether every subject filter b takes is taken by the
+// filter a (tokens, "*" for one token, a final ">" for one or more). A
+// subject is a filter that takes only itself, so FilterCovers(filter,
+// subject) is whether the filter takes the subject.
+func FilterCovers(a, b string) bool {
+	for {
+		at, arest, amore := strings.Cut(a, ".")
+		if at == ">" {
+			return true
+		}
+		bt, brest, bmore := strings.Cut(b, ".")
+		if bt == ">" || (at != "*" && at != bt) {
+			return false
+		}
+		if !amore || !bmore {
+			return amore == bmore
+		}
+		a, b = arest, brest
+	}
+}
 
 // NodePodSubject holds the copies of a pod's decisions addressed to one node
 // (bound, deleted): a node agent consumes gantry.node.<self>.>. Services read

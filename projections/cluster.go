@@ -184,7 +184,7 @@ func (c *Cluster) Apply(r events.Record) {
 		return // a copy for a node agent; the original is on the pod's subject
 	}
 	at := r.Envelope.Time
-	if ns, name, ok := podDecision(r); ok {
+	if ns, name, ok := events.PodOfDecisionSubject(r.Subject); ok {
 		defer c.fence(ns, name, r.Seq)
 	}
 	switch e := r.Event.(type) {
@@ -234,15 +234,6 @@ func (c *Cluster) Apply(r events.Record) {
 		}
 		c.touchNode(n, r)
 	}
-}
-
-// podDecision names the pod a record on gantry.decision.pod.<ns>.<name> is about.
-func podDecision(r events.Record) (ns, name string, ok bool) {
-	if !strings.HasPrefix(r.Subject, events.SubjectPodDecPrefix) {
-		return "", "", false
-	}
-	ns, name, ok = strings.Cut(r.Subject[len(events.SubjectPodDecPrefix):], ".")
-	return ns, name, ok
 }
 
 // DecisionSeq is the newest sequence on the decision subject of the pod

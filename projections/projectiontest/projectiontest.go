@@ -46,26 +46,12 @@ func (l *Log) Advance(d time.Duration) { l.Now = l.Now.Add(d) }
 func StreamOf(subject string) string {
 	for _, s := range events.Streams() {
 		for _, f := range s.Subjects {
-			if SubjectMatches(f, subject) {
+			if events.FilterCovers(f, subject) {
 				return s.Name
 			}
 		}
 	}
 	return ""
-}
-
-// SubjectMatches reports whether a NATS subject matches a filter with * and >.
-func SubjectMatches(filter, subject string) bool {
-	ft, st := strings.Split(filter, "."), strings.Split(subject, ".")
-	for i, f := range ft {
-		if f == ">" {
-			return len(st) > i
-		}
-		if i >= len(st) || (f != "*" && f != st[i]) {
-			return false
-		}
-	}
-	return len(ft) == len(st)
 }
 
 // Append stores ev on subject unconditionally and returns its record.
@@ -117,7 +103,7 @@ func (l *Log) Publish(subject string, ev events.Event, msgID string, expect *uin
 func (l *Log) LastSeq(filter string) uint64 {
 	var out uint64
 	for s, seq := range l.last {
-		if SubjectMatches(filter, s) && seq > out {
+		if events.FilterCovers(filter, s) && seq > out {
 			out = seq
 		}
 	}

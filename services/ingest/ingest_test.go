@@ -54,16 +54,22 @@ func reports(t *testing.T, node string, from, n int) []bus.Outgoing {
 	return out
 }
 
+// observations is the observations stream.
+func observations(t *testing.T, js jetstream.JetStream) jetstream.Stream {
+	t.Helper()
+	st, err := js.Stream(context.Background(), events.StreamObservations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // storedMsg is what the stream holds at one sequence.
 func storedMsg(t *testing.T, js jetstream.JetStream, seq uint64) *jetstream.RawStreamMsg {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, events.StreamObservations)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := st.GetMsg(ctx, seq)
+	m, err := observations(t, js).GetMsg(ctx, seq)
 	if err != nil {
 		t.Fatalf("message %d: %v", seq, err)
 	}
@@ -74,11 +80,7 @@ func count(t *testing.T, js jetstream.JetStream) uint64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, events.StreamObservations)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
+	info, err := observations(t, js).Info(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,11 +356,7 @@ func TestRestartedIngestsLoseAndDuplicateNothing(t *testing.T) {
 	t.Logf("%d requests for %d", total, nodes*rounds)
 
 	// Each report has a subject of its own.
-	st, err := conn.JS.Stream(context.Background(), events.StreamObservations)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(events.SubjectObsAll))
+	info, err := observations(t, conn.JS).Info(context.Background(), jetstream.WithSubjectFilter(events.SubjectObsAll))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package replica
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
@@ -126,8 +125,8 @@ func (s *Service) readBack(r events.Record) {
 	if len(s.assumed) == 0 {
 		return
 	}
-	ns, name, ok := strings.Cut(strings.TrimPrefix(r.Subject, events.SubjectPodDecPrefix), ".")
-	if !ok || len(ns)+len(name)+1+len(events.SubjectPodDecPrefix) != len(r.Subject) {
+	ns, name, ok := events.PodOfDecisionSubject(r.Subject)
+	if !ok {
 		return
 	}
 	for _, id := range slices.Clone(s.assumedOn[projections.Key(ns, name)]) {

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"runtime/pprof"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+
+	"github.com/gantry-sh/gantry/events"
 )
 
 // Feed reads each stream once for all the runners of one process, like the
@@ -190,32 +191,11 @@ func matchesAny(filters []string, subject string) bool {
 		return true
 	}
 	for _, f := range filters {
-		if covers(f, subject) {
+		if events.FilterCovers(f, subject) {
 			return true
 		}
 	}
 	return false
-}
-
-// covers reports whether every subject b takes is taken by the filter a
-// (tokens, "*" for one token, a final ">" for one or more). A subject is a
-// filter that takes only itself, so covers(filter, subject) is whether the
-// filter takes the subject.
-func covers(a, b string) bool {
-	for {
-		at, arest, amore := strings.Cut(a, ".")
-		if at == ">" {
-			return true
-		}
-		bt, brest, bmore := strings.Cut(b, ".")
-		if bt == ">" || (at != "*" && at != bt) {
-			return false
-		}
-		if !amore || !bmore {
-			return amore == bmore
-		}
-		a, b = arest, brest
-	}
 }
 
 // unionFilters is one consumer's filters for several readers: nil (the
@@ -235,7 +215,7 @@ func unionFilters(sets [][]string) []string {
 	for i, f := range all {
 		covered := false
 		for j, g := range all {
-			if i != j && covers(g, f) {
+			if i != j && events.FilterCovers(g, f) {
 				covered = true
 				break
 			}

@@ -38,7 +38,7 @@ func (TopologySpread) Filter(p *PodInfo, n *NodeState) string {
 		if d < 0 {
 			return reasonSpreadLabel
 		}
-		if s.at(d)+s.self-s.min > s.maxSkew {
+		if s.counts.at(d)+s.self-s.min > s.maxSkew {
 			return reasonSpread
 		}
 	}

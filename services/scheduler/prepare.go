@@ -137,19 +137,33 @@ func (p *PodInfo) tally(pr *prepared, n *NodeState, m uint64, all, live int, eli
 	}
 }
 
-// domainCount counts pods per value of a topology key (by domain number,
-// see domains).
-type domainCount struct {
-	key    int
-	counts []int
-}
+// perDomain counts pods by domain number (see domains); a domain never
+// counted holds 0.
+type perDomain []int
 
-func (d *domainCount) on(n *NodeState) int {
-	if dom := n.domain(d.key); dom >= 0 && int(dom) < len(d.counts) {
-		return d.counts[dom]
+// at is the count of domain d (0 for -1, a node without the key).
+func (c perDomain) at(d int32) int {
+	if d >= 0 && int(d) < len(c) {
+		return c[d]
 	}
 	return 0
 }
+
+// add counts delta pods in domain d (>= 0).
+func (c *perDomain) add(d int32, delta int) {
+	for int(d) >= len(*c) {
+		*c = append(*c, 0)
+	}
+	(*c)[d] += delta
+}
+
+// domainCount counts pods per value of a topology key.
+type domainCount struct {
+	key    int
+	counts perDomain
+}
+
+func (d *domainCount) on(n *NodeState) int { return d.counts.at(n.domain(d.key)) }
 
 // spreadState is one topology spread constraint's view of the cluster: the
 // matching pods in each domain of its key, over the eligible nodes (those
@@ -161,29 +175,21 @@ type spreadState struct {
 	self    int // 1 when the pod matches its own selector (Kubernetes' selfMatchNum)
 	// counts and seen are by domain number: the matching pods in each
 	// domain, and the domains counted (eligible ones, empty included).
-	counts   []int
+	counts   perDomain
 	seen     []bool
 	min, max int
-}
-
-// at is the count of domain d.
-func (s *spreadState) at(d int32) int {
-	if int(d) < len(s.counts) {
-		return s.counts[d]
-	}
-	return 0
 }
 
 // add counts delta pods in domain d.
 func (s *spreadState) add(d int32, delta int) {
 	s.see(d)
-	s.counts[d] += delta
+	s.counts.add(d, delta)
 }
 
 // see counts domain d, with no pods if it had none.
 func (s *spreadState) see(d int32) {
-	for int(d) >= len(s.counts) {
-		s.counts, s.seen = append(s.counts, 0), append(s.seen, false)
+	for int(d) >= len(s.seen) {
+		s.seen = append(s.seen, false)
 	}
 	s.seen[d] = true
 }
@@ -194,7 +200,7 @@ func (s *spreadState) bounds() {
 		if !ok {
 			continue
 		}
-		c := s.counts[d]
+		c := s.counts.at(int32(d))
 		if first || c < s.min {
 			s.min = c
 		}
@@ -301,14 +307,9 @@ func (p *PodInfo) prepare(nodes []*NodeState, groups map[string]*podGroup, antiP
 }
 
 func (d *domainCount) add(n *NodeState, delta int) {
-	dom := n.domain(d.key)
-	if dom < 0 {
-		return
+	if dom := n.domain(d.key); dom >= 0 {
+		d.counts.add(dom, delta)
 	}
-	for int(dom) >= len(d.counts) {
-		d.counts = append(d.counts, 0)
-	}
-	d.counts[dom] += delta
 }
 
 func (pr *prepared) symFor(key string) *domainCount {

@@ -26,7 +26,7 @@ func (TopologySpreadScore) Score(p *PodInfo, n *NodeState) int64 {
 		case s.max == s.min:
 			sum += 100
 		default:
-			sum += int64(s.max-s.at(d)) * 100 / int64(s.max-s.min)
+			sum += int64(s.max-s.counts.at(d)) * 100 / int64(s.max-s.min)
 		}
 	}
 	return sum / int64(len(p.prep.spreadSoft))
