@@ -182,9 +182,9 @@ func BenchmarkScheduler(b *testing.B) {
 	fmt.Printf("B1-passes passes=%d median_pods=%d max_pods=%d between_s=%.1f in_pass_s=%.1f in_pass_pods_per_s=%.0f\n",
 		bt.passes, bt.median, bt.max, bt.between.Seconds(), bt.inPass.Seconds(), perSecond(r.bound, bt.inPass))
 	fmt.Printf("B1-timeline %s\n", w.timeline(intents, 2*time.Second))
-	fmt.Printf("B1-log stream_obs_msgs=%d stream_obs_subjects=%d stream_decisions_msgs=%d\n",
+	fmt.Printf("B1-log stream_obs_msgs=%d stream_obs_subjects=%d stream_decisions_msgs=%d kv_pods_writes=%d kv_nodes_writes=%d\n",
 		streamCount(b, conn, events.StreamObservations), streamSubjects(b, conn, events.StreamObservations, events.SubjectObsPodAll),
-		streamCount(b, conn, events.StreamDecisions))
+		streamCount(b, conn, events.StreamDecisions), streamWrites(b, conn, "KV_"+bus.BucketPods), streamWrites(b, conn, "KV_"+bus.BucketNodes))
 	for _, pr := range []struct {
 		name string
 		p    *proc
@@ -647,6 +647,16 @@ func logSummary(out string, n int) []string {
 var logNoise = regexp.MustCompile(`sim-[0-9]+|gantry\.[a-z]+\.[^\s:"]+`)
 
 func streamCount(t testing.TB, conn *bus.Conn, stream string) uint64 {
+	return streamState(t, conn, stream).Msgs
+}
+
+// streamWrites is how many messages were ever stored on stream (a KV
+// bucket's stream keeps one per key, but its sequence counts every write).
+func streamWrites(t testing.TB, conn *bus.Conn, stream string) uint64 {
+	return streamState(t, conn, stream).LastSeq
+}
+
+func streamState(t testing.TB, conn *bus.Conn, stream string) jetstream.StreamState {
 	st, err := conn.JS.Stream(context.Background(), stream)
 	if err != nil {
 		t.Fatal(err)
@@ -655,7 +665,7 @@ func streamCount(t testing.TB, conn *bus.Conn, stream string) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return info.State.Msgs
+	return info.State
 }
 
 func streamSubjects(t testing.TB, conn *bus.Conn, stream, filter string) uint64 {
