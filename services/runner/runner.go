@@ -428,7 +428,12 @@ func (r *Runner) step(ctx context.Context) {
 }
 
 // forget hands the service back the assumed decisions the log did not store.
+// Only a service that is an Assumer has any: step clears Assumed for the
+// others.
 func (r *Runner) forget(ds []Decision) {
+	if r.assumer == nil {
+		return
+	}
 	for _, d := range ds {
 		r.assumer.Forget(d)
 	}
