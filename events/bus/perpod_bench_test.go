@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,26 +42,10 @@ func BenchmarkLogPerPod(b *testing.B) {
 			conn, _ := bustest.Start(b)
 			ctx := context.Background()
 			pods := perPodMessages(b, b.N, c.copy, c.kv)
-			const chunk, inFlight = 500, 8
-			next := make(chan []podMessages)
-			var wg sync.WaitGroup
 			cpu0 := processCPU()
 			b.ResetTimer()
 			start := time.Now()
-			for range inFlight {
-				wg.Go(func() {
-					for ps := range next {
-						if err := storePods(ctx, conn, ps); err != nil {
-							b.Error(err)
-						}
-					}
-				})
-			}
-			for i := 0; i < len(pods); i += chunk {
-				next <- pods[i:min(len(pods), i+chunk)]
-			}
-			close(next)
-			wg.Wait()
+			inWriters(b, pods, 500, 8, func(ps []podMessages) error { return storePods(ctx, conn, ps) })
 			wall := time.Since(start)
 			b.StopTimer()
 			cpu := processCPU() - cpu0

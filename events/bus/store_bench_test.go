@@ -39,31 +39,35 @@ func BenchmarkStoreReports(b *testing.B) {
 				all[i] = out(i)
 			}
 			b.ResetTimer()
-			var wg sync.WaitGroup
-			next := make(chan []bus.Outgoing)
-			for range c.writers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for chunk := range next {
-						var err error
-						if c.batch == 1 {
-							_, err = bus.Publish(ctx, conn.JS, chunk)
-						} else {
-							_, _, err = bus.PublishAtomic(ctx, conn.JS, chunk)
-						}
-						if err != nil {
-							b.Error(err)
-						}
-					}
-				}()
-			}
-			step := max(c.batch, 10)
-			for i := 0; i < len(all); i += step {
-				next <- all[i:min(len(all), i+step)]
-			}
-			close(next)
-			wg.Wait()
+			inWriters(b, all, max(c.batch, 10), c.writers, func(chunk []bus.Outgoing) error {
+				if c.batch == 1 {
+					_, err := bus.Publish(ctx, conn.JS, chunk)
+					return err
+				}
+				_, _, err := bus.PublishAtomic(ctx, conn.JS, chunk)
+				return err
+			})
 		})
 	}
+}
+
+// inWriters hands all to writers goroutines, step items at a time, each
+// chunk to store, and waits until every chunk is stored.
+func inWriters[T any](b *testing.B, all []T, step, writers int, store func([]T) error) {
+	next := make(chan []T)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for chunk := range next {
+				if err := store(chunk); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	for i := 0; i < len(all); i += step {
+		next <- all[i:min(len(all), i+step)]
+	}
+	close(next)
+	wg.Wait()
 }
