@@ -63,7 +63,7 @@ func setup() (int, error) {
 		return 1, fmt.Errorf("the end-to-end tests need root (containerd, network namespaces)")
 	}
 	if out, err := exec.Command("ctr", "version").CombinedOutput(); err != nil {
-		return 1, fmt.Errorf("containerd is not answering (`ctr version`: %v: %s); run `go tool task setup`", err, out)
+		return 1, fmt.Errorf("containerd is not answering (`ctr version`: %v: %s); start it with `go tool task setup` (or `bash deploy/setup/install.sh`)", err, bytes.TrimSpace(out))
 	}
 	wd, err := os.Getwd()
 	if err != nil {

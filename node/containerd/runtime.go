@@ -163,7 +163,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Runtime, error) 
 	cancel()
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("containerd runtime: containerd is not reachable at %s: %w", cfg.Address, err)
+		return nil, fmt.Errorf("containerd runtime: containerd is not reachable at %s (is it running? `go tool task setup` starts it): %w", cfg.Address, err)
 	}
 
 	base, stop := context.WithCancel(namespaces.WithNamespace(context.Background(), cfg.Namespace))
