@@ -109,13 +109,14 @@ func newRoot(g *globals) *cobra.Command {
 		}
 	}
 	root.AddCommand(newUpCmd(g), newServeCmd(g), newNodeCmd(g), newApplyCmd(g), newGetCmd(g), newDescribeCmd(g),
-		newDeleteCmd(g), newLogsCmd(g), newEventsCmd(g), newImageCmd(g), newSimCmd(g))
+		newDeleteCmd(g), newLogsCmd(g), newEventsCmd(g), newImageCmd(g), newSimCmd(g), newVersionCmd(g))
 	return root
 }
 
-// connect dials the cluster's NATS.
+// connect dials the cluster's NATS; when nothing answers there, or the server
+// holds no Gantry log, the error says what to do (see dialCluster).
 func (g *globals) connect(role string) (*bus.Conn, error) {
-	return bus.Connect(g.nats, "gantry-"+role)
+	return dialCluster(g.nats, "gantry-"+role, role != "serve")
 }
 
 // logger is the one structured logger passed down to every part.

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+)
+
+// logCheckWait bounds the two requests that check the server holds Gantry's
+// log; a live server answers them in a millisecond.
+const logCheckWait = 5 * time.Second
+
+// dialCluster connects to the NATS at rawURL and, with needLog, checks that it
+// holds Gantry's log, so that every verb fails at once with a line that says
+// what to do instead of a NATS error. The control plane (serve) passes
+// needLog false: it provisions the log itself.
+func dialCluster(rawURL, name string, needLog bool) (*bus.Conn, error) {
+	conn, err := bus.Connect(rawURL, name)
+	if err != nil {
+		if noServer(err) {
+			if !needLog {
+				return nil, fmt.Errorf("no NATS server answers at %s: start one with JetStream enabled, or point --nats / GANTRY_NATS at it", redactURL(rawURL))
+			}
+			return nil, fmt.Errorf("no Gantry cluster answers at %s: is a cluster running? start one with \"gantry up\", or point --nats / GANTRY_NATS at it", redactURL(rawURL))
+		}
+		return nil, err
+	}
+	if !needLog {
+		return conn, nil
+	}
+	if err := checkLog(conn.JS, rawURL); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// noServer recognises a NATS that is not there: nothing listens (refused),
+// or no server of the URL list could be reached.
+func noServer(err error) bool {
+	return errors.Is(err, nats.ErrNoServers) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// checkLog asks the server for JetStream and for the intents stream: a plain
+// nats-server, or one no control plane has provisioned, is named as such.
+func checkLog(js jetstream.JetStream, rawURL string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), logCheckWait)
+	defer cancel()
+	where := redactURL(rawURL)
+	_, err := js.AccountInfo(ctx)
+	switch {
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return fmt.Errorf("the NATS server at %s has JetStream off, so it holds no Gantry log: point --nats / GANTRY_NATS at a Gantry cluster (\"gantry up\" starts one)", where)
+	case err != nil:
+		return fmt.Errorf("ask the NATS server at %s for JetStream: %w", where, err)
+	}
+	_, err = js.Stream(ctx, events.StreamIntents)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("the NATS server at %s holds no Gantry log (no stream %q): run the control plane against it (\"gantry serve --nats %s\"), or point --nats / GANTRY_NATS at a Gantry cluster", where, events.StreamIntents, where)
+	case err != nil:
+		return fmt.Errorf("read the log at %s: %w", where, err)
+	}
+	return nil
+}
+
+// redactURL hides a password in the URL, so an error line can be pasted.
+func redactURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return rawURL
+	}
+	return u.Redacted()
+}
