@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -16,12 +17,15 @@ import (
 // messages to the request's reply subject and ends with an empty message
 // carrying HeaderEOF (and HeaderError on failure). With Follow the client
 // publishes to <reply>.alive at least every LogsKeepAlive; the node stops
-// when it hears nothing for three of those.
+// when it hears nothing for three of those. Previous asks for the log of the
+// container's instance before its last restart (kubectl logs -p); that log
+// never grows, so it is not followed.
 type LogsRequest struct {
 	Namespace string `json:"namespace"`
 	Pod       string `json:"pod"`
 	Container string `json:"container,omitempty"`
 	Follow    bool   `json:"follow,omitempty"`
+	Previous  bool   `json:"previous,omitempty"`
 }
 
 // Headers of the logs protocol.
@@ -55,6 +59,9 @@ func (a *Agent) logs(ctx context.Context, m *nats.Msg) {
 	if err != nil {
 		a.endLogs(reply, err)
 		return
+	}
+	if req.Previous {
+		req.Follow = false // a previous log is whole: it ends at once
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -91,9 +98,13 @@ func (a *Agent) logs(ctx context.Context, m *nats.Msg) {
 		}()
 	}
 	w := &chunkWriter{nc: a.conn.NC, subject: reply}
-	err = a.rt.Logs(ctx, req.Namespace, req.Pod, req.Container, req.Follow, w)
-	if ctx.Err() != nil && req.Follow {
+	err = a.rt.Logs(ctx, req.Namespace, req.Pod, req.Container, LogOptions{Follow: req.Follow, Previous: req.Previous}, w)
+	switch {
+	case ctx.Err() != nil && req.Follow:
 		err = nil
+	case errors.Is(err, ErrNoPreviousLog):
+		// kubectl's words, so scripts and habits carry over.
+		err = fmt.Errorf("previous terminated container %q in pod %q not found", req.Container, req.Pod)
 	}
 	a.endLogs(reply, err)
 }

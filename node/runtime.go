@@ -47,6 +47,20 @@ type ContainerState struct {
 	FinishedAt time.Time
 }
 
+// LogOptions says which of a container's logs Logs writes, and how.
+type LogOptions struct {
+	// Follow keeps writing what the container prints until ctx ends.
+	Follow bool
+	// Previous asks for the log of the instance that ran before the
+	// container's last restart. A restart keeps that one (one, as the
+	// kubelet does) and starts the new instance's log empty.
+	Previous bool
+}
+
+// ErrNoPreviousLog classifies a request for the previous log of a container
+// that has not been restarted: there is none.
+var ErrNoPreviousLog = errors.New("no previous log")
+
 // ErrImageNotFound classifies a container that cannot start because its image
 // is neither in the store nor pullable. The agent reports it as ErrImagePull.
 var ErrImageNotFound = errors.New("image not found")
@@ -75,9 +89,10 @@ type Runtime interface {
 	// RemovePod stops every container of the pod and deletes containers,
 	// tasks, snapshots, the sandbox's network and its logs.
 	RemovePod(ctx context.Context, namespace, name, uid string) error
-	// Logs writes a container's log to w; with follow it keeps writing until
-	// ctx ends.
-	Logs(ctx context.Context, namespace, name, container string, follow bool, w io.Writer) error
+	// Logs writes a container's log to w: the current instance's, or with
+	// opts.Previous the one before its last restart (ErrNoPreviousLog when
+	// there is none); with opts.Follow it keeps writing until ctx ends.
+	Logs(ctx context.Context, namespace, name, container string, opts LogOptions, w io.Writer) error
 	// Changes signals (without blocking the sender) when a container exits,
 	// so the agent re-reads Pods without waiting for its resync.
 	Changes() <-chan struct{}

@@ -2,7 +2,9 @@ package containerd
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,12 +35,32 @@ func (r *Runtime) logDir(namespace, name, uid string) string {
 }
 
 func (r *Runtime) logPath(namespace, name, uid, container string) string {
-	return filepath.Join(r.logDir(namespace, name, uid), pathComponent(container)+".log")
+	return filepath.Join(r.logDir(namespace, name, uid), logFile(container))
+}
+
+// logFile is the name of a container's log in its pod's log directory.
+func logFile(container string) string { return pathComponent(container) + ".log" }
+
+// previousSuffix names the log of a container's instance before its last
+// restart: <container>.log.previous, which no container's current log
+// can be named.
+const previousSuffix = ".previous"
+
+// keepPreviousLog makes the current log of an instance that has ended the
+// previous one (replacing the one before), so the new instance starts an
+// empty log, as the kubelet keeps one log per instance. Nothing to keep
+// (no log yet) is success.
+func keepPreviousLog(path string) error {
+	if err := os.Rename(path, path+previousSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("keep the previous log: %w", err)
+	}
+	return nil
 }
 
 // StartContainer creates container c of pod if missing and starts its task
 // in the pod's sandbox. An exited task is deleted and started again, which
-// counts a restart; a running one is left alone.
+// counts a restart and keeps its log as the previous one; a running one is
+// left alone.
 func (r *Runtime) StartContainer(ctx context.Context, pod node.Pod, c manifest.Container) error {
 	ctx = r.nsCtx(ctx)
 	unlock := r.lockPod(pod.UID)
@@ -70,6 +92,7 @@ func (r *Runtime) startContainer(ctx context.Context, pod node.Pod, c manifest.C
 		return fmt.Errorf("load container %s: %w", id, err)
 	}
 	restarts := 0
+	ranBefore := false // a container made again after it ran: its log is kept as previous
 	if err == nil {
 		info, err := cont.Info(ctx, client.WithoutRefreshedMetadata)
 		if err != nil {
@@ -83,6 +106,7 @@ func (r *Runtime) startContainer(ctx context.Context, pod node.Pod, c manifest.C
 			restarts, _ = strconv.Atoi(info.Labels[labelRestarts])
 			if info.Labels[labelStartedAt] != "" {
 				restarts++
+				ranBefore = true
 			}
 			if err := r.removeContainer(ctx, cont); err != nil {
 				return err
@@ -133,6 +157,9 @@ func (r *Runtime) startContainer(ctx context.Context, pod node.Pod, c manifest.C
 	if restart {
 		n, _ := strconv.Atoi(info.Labels[labelRestarts])
 		labels[labelRestarts] = strconv.Itoa(n + 1)
+		// The ended instance is accounted for: should this start fail, the
+		// next does not count it again nor keep its (empty) log as previous.
+		labels[labelStartedAt] = ""
 	}
 	if pod.Epoch > 0 && strconv.FormatInt(pod.Epoch, 10) != info.Labels[labelPodEpoch] {
 		labels[labelPodEpoch] = strconv.FormatInt(pod.Epoch, 10)
@@ -146,6 +173,11 @@ func (r *Runtime) startContainer(ctx context.Context, pod node.Pod, c manifest.C
 	logPath := r.logPath(pod.Namespace, pod.Name, pod.UID, c.Name)
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return fmt.Errorf("log dir: %w", err)
+	}
+	if restart || ranBefore {
+		if err := keepPreviousLog(logPath); err != nil {
+			return err
+		}
 	}
 	task, err = cont.NewTask(ctx, cio.LogFile(logPath))
 	if err != nil {

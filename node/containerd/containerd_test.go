@@ -293,7 +293,7 @@ func removePod(t *testing.T, r *Runtime, pod node.Pod) {
 	if t.Failed() {
 		for _, c := range pod.Spec.Containers {
 			var b bytes.Buffer
-			r.Logs(context.Background(), pod.Namespace, pod.Name, c.Name, false, &b)
+			r.Logs(context.Background(), pod.Namespace, pod.Name, c.Name, node.LogOptions{}, &b)
 			t.Logf("log of %s/%s:\n%s", pod.Name, c.Name, b.String())
 		}
 	}
@@ -479,7 +479,7 @@ func TestPodServesHTTPOnItsIP(t *testing.T) {
 	var logs bytes.Buffer
 	eventually(t, "the log line", 10*time.Second, func() bool {
 		logs.Reset()
-		if err := r.Logs(context.Background(), "test", a.Name, "web", false, &logs); err != nil {
+		if err := r.Logs(context.Background(), "test", a.Name, "web", node.LogOptions{}, &logs); err != nil {
 			t.Fatal(err)
 		}
 		return strings.Contains(logs.String(), "listening on :8080 as "+a.Name)
@@ -605,6 +605,10 @@ func TestExitedContainerIsRestarted(t *testing.T) {
 		t.Fatal("no change signalled for the exit")
 	}
 	first := waitExit(0)
+	if err := r.Logs(context.Background(), "test", pod.Name, "quitter", node.LogOptions{Previous: true}, io.Discard); !errors.Is(err, node.ErrNoPreviousLog) {
+		t.Fatalf("previous log before any restart: %v, want node.ErrNoPreviousLog", err)
+	}
+	firstLog := byeLine(t, r, pod, node.LogOptions{})
 
 	if err := r.StartContainer(context.Background(), pod, quitter); err != nil {
 		t.Fatal(err)
@@ -613,14 +617,42 @@ func TestExitedContainerIsRestarted(t *testing.T) {
 	if second.ID != first.ID || !second.StartedAt.After(first.StartedAt) {
 		t.Fatalf("restart: first %+v, second %+v", first, second)
 	}
+	// Each instance has a log of its own; the one before is kept.
+	secondLog := byeLine(t, r, pod, node.LogOptions{})
+	if secondLog == firstLog {
+		t.Fatalf("the current log after a restart is the first run's: %q", secondLog)
+	}
+	if prev := byeLine(t, r, pod, node.LogOptions{Previous: true}); prev != firstLog {
+		t.Fatalf("previous log %q, want the first run's %q", prev, firstLog)
+	}
 
-	var logs bytes.Buffer
-	if err := r.Logs(context.Background(), "test", pod.Name, "quitter", false, &logs); err != nil {
+	// One previous log is kept, as the kubelet does: the second run's.
+	if err := r.StartContainer(context.Background(), pod, quitter); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(logs.String(), "bye from "+pod.Name+" with 3"); n != 2 {
-		t.Fatalf("log has %d exits, want 2 (appended across restarts):\n%s", n, logs.String())
+	waitExit(2)
+	if prev := byeLine(t, r, pod, node.LogOptions{Previous: true}); prev != secondLog {
+		t.Fatalf("previous log after two restarts %q, want the second run's %q", prev, secondLog)
 	}
+}
+
+// byeLine is the one exit line of the quitter's log (current or previous).
+func byeLine(t *testing.T, r *Runtime, pod node.Pod, opts node.LogOptions) string {
+	t.Helper()
+	var logs bytes.Buffer
+	if err := r.Logs(context.Background(), pod.Namespace, pod.Name, "quitter", opts, &logs); err != nil {
+		t.Fatal(err)
+	}
+	var byes []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.HasPrefix(l, "bye from "+pod.Name+" with 3 at ") {
+			byes = append(byes, l)
+		}
+	}
+	if len(byes) != 1 {
+		t.Fatalf("log (%+v) has %d exits, want 1 (one instance):\n%s", opts, len(byes), logs.String())
+	}
+	return byes[0]
 }
 
 func TestMissingImageIsErrImageNotFound(t *testing.T) {
@@ -715,7 +747,7 @@ func TestRemovePodLeavesNothing(t *testing.T) {
 	if err := r.RemovePod(context.Background(), pod.Namespace, pod.Name, pod.UID); err != nil {
 		t.Fatalf("second RemovePod: %v", err)
 	}
-	if err := r.Logs(context.Background(), pod.Namespace, pod.Name, "web", false, io.Discard); !errors.Is(err, os.ErrNotExist) {
+	if err := r.Logs(context.Background(), pod.Namespace, pod.Name, "web", node.LogOptions{}, io.Discard); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("logs of a removed pod: %v", err)
 	}
 }
@@ -748,7 +780,7 @@ func TestLogsFollow(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- r.Logs(ctx, pod.Namespace, pod.Name, "once", true, pw)
+		done <- r.Logs(ctx, pod.Namespace, pod.Name, "once", node.LogOptions{Follow: true}, pw)
 		pw.Close()
 	}()
 	lines := make(chan string, 10)
@@ -773,7 +805,7 @@ func TestLogsFollow(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("followed log did not show the first run")
 	}
-	// A restart appends; the follower sees it.
+	// A restart starts a new log; the follower moves on to it.
 	eventually(t, "the first run to exit", 10*time.Second, func() bool {
 		return containerState(t, r, pod.UID, "once").Exited
 	})

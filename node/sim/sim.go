@@ -37,6 +37,7 @@ type Runtime struct {
 	mu      sync.Mutex
 	pods    map[string]*node.PodState // uid → state
 	logs    map[string][]byte         // uid/container → log
+	prev    map[string][]byte         // uid/container → log of the instance before the last restart
 	ips     map[netip.Addr]bool       // addresses held by a sandbox
 	next    netip.Addr                // where the search for a free address starts
 	changes chan struct{}
@@ -60,7 +61,7 @@ func New(cfg Config) (*Runtime, error) {
 	if !prefix.Addr().Is4() || prefix.Bits() > 30 {
 		return nil, fmt.Errorf("simulated runtime pod cidr %q: want an IPv4 prefix of /30 or wider", cfg.PodCIDR)
 	}
-	return &Runtime{cfg: cfg, prefix: prefix, pods: map[string]*node.PodState{}, logs: map[string][]byte{},
+	return &Runtime{cfg: cfg, prefix: prefix, pods: map[string]*node.PodState{}, logs: map[string][]byte{}, prev: map[string][]byte{},
 		ips: map[netip.Addr]bool{}, next: first(prefix), changes: make(chan struct{}, 1),
 		starting: map[string]*time.Timer{}}, nil
 }
@@ -172,6 +173,9 @@ func (r *Runtime) StartContainer(_ context.Context, pod node.Pod, c manifest.Con
 		return nil
 	case cs.Exited:
 		cs.Exited, cs.Restarts = false, cs.Restarts+1
+		// The ended instance's log becomes the previous one, as the kubelet keeps it.
+		r.prev[k] = r.logs[k]
+		r.logs[k] = fmt.Appendf(nil, "simulated container %s of %s/%s started (restart %d)\n", c.Name, pod.Namespace, pod.Name, cs.Restarts)
 	}
 	if r.cfg.StartDelay <= 0 {
 		cs.Running, cs.StartedAt = true, r.cfg.Clock()
@@ -213,6 +217,8 @@ func (r *Runtime) Exit(uid, container string, code int32) {
 		for i := range p.Containers {
 			if cs := &p.Containers[i]; cs.Name == container && cs.Running {
 				cs.Running, cs.Exited, cs.ExitCode, cs.FinishedAt = false, true, code, r.cfg.Clock()
+				k := uid + "/" + container
+				r.logs[k] = fmt.Appendf(r.logs[k], "simulated container %s exited with code %d\n", container, code)
 			}
 		}
 	}
@@ -228,6 +234,7 @@ func (r *Runtime) RemovePod(_ context.Context, _, _, uid string) error {
 		for _, c := range p.Containers {
 			k := uid + "/" + c.Name
 			delete(r.logs, k)
+			delete(r.prev, k)
 			if t := r.starting[k]; t != nil {
 				t.Stop()
 				delete(r.starting, k)
@@ -242,23 +249,29 @@ func (r *Runtime) RemovePod(_ context.Context, _, _, uid string) error {
 }
 
 // Logs implements node.Runtime.
-func (r *Runtime) Logs(ctx context.Context, ns, name, container string, follow bool, w io.Writer) error {
+func (r *Runtime) Logs(ctx context.Context, ns, name, container string, opts node.LogOptions, w io.Writer) error {
 	r.mu.Lock()
-	var data []byte
-	found := false
+	var data, prev []byte
+	found, restarted := false, false
 	for uid, p := range r.pods {
 		if p.Namespace == ns && p.Name == name {
 			data, found = r.logs[uid+"/"+container]
+			prev, restarted = r.prev[uid+"/"+container]
 		}
 	}
 	r.mu.Unlock()
-	if !found {
+	switch {
+	case !found:
 		return fmt.Errorf("logs of %s/%s container %s: not found", ns, name, container)
+	case opts.Previous && !restarted:
+		return fmt.Errorf("logs of %s/%s container %s: %w", ns, name, container, node.ErrNoPreviousLog)
+	case opts.Previous:
+		data = prev
 	}
 	if _, err := w.Write(data); err != nil {
 		return err
 	}
-	if follow {
+	if opts.Follow && !opts.Previous {
 		<-ctx.Done()
 	}
 	return nil

@@ -2,7 +2,10 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,5 +142,60 @@ func TestFleetConfig(t *testing.T) {
 	c.Nodes = 16385
 	if err := c.Validate(); err == nil {
 		t.Error("16,385 nodes fit in 100.64.0.0/10 /24s")
+	}
+}
+
+// A restart keeps the ended instance's log as the previous one (one only)
+// and starts a new log; before any restart there is no previous log.
+func TestPreviousLog(t *testing.T) {
+	rt, err := New(Config{PodCIDR: "10.9.8.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p := node.Pod{Namespace: "default", Name: "p", UID: "uid-00000001"}
+	c := manifest.Container{Name: "web", Image: "img"}
+	if _, err := rt.CreateSandbox(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	logs := func(opts node.LogOptions) string {
+		t.Helper()
+		var b strings.Builder
+		if err := rt.Logs(ctx, "default", "p", "web", opts, &b); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	if err := rt.StartContainer(ctx, p, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Logs(ctx, "default", "p", "web", node.LogOptions{Previous: true}, io.Discard); !errors.Is(err, node.ErrNoPreviousLog) {
+		t.Fatalf("previous log before a restart: %v, want node.ErrNoPreviousLog", err)
+	}
+	first := "simulated container web of default/p started\nsimulated container web exited with code 1\n"
+	second := "simulated container web of default/p started (restart 1)\nsimulated container web exited with code 2\n"
+	rt.Exit(p.UID, "web", 1)
+	if got := logs(node.LogOptions{}); got != first {
+		t.Fatalf("log of the first instance %q, want %q", got, first)
+	}
+	for i, code := range []int32{2, 3} {
+		if err := rt.StartContainer(ctx, p, c); err != nil {
+			t.Fatal(err)
+		}
+		rt.Exit(p.UID, "web", code)
+		if i == 0 {
+			if got := logs(node.LogOptions{}); got != second {
+				t.Fatalf("log after a restart %q, want %q", got, second)
+			}
+		}
+	}
+	if got := logs(node.LogOptions{Previous: true}); got != second {
+		t.Fatalf("previous log after two restarts %q, want the second instance's %q", got, second)
+	}
+	if err := rt.RemovePod(ctx, "default", "p", p.UID); err != nil {
+		t.Fatal(err)
+	}
+	if len(rt.prev) != 0 || len(rt.logs) != 0 {
+		t.Errorf("logs left after the pod's removal: %d current, %d previous", len(rt.logs), len(rt.prev))
 	}
 }
