@@ -20,6 +20,7 @@ require (
 	github.com/synadia-io/orbit.go/jetstreamext v0.3.1
 	golang.org/x/sys v0.49.0
 	gopkg.in/yaml.v3 v3.0.1
+	k8s.io/client-go v0.37.0
 )
 
 require (

@@ -28,15 +28,15 @@ func newDescribeCmd(g *globals) *cobra.Command {
 		Short: "Show one object in detail, with its events from the log",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var o getOptions
-			if err := o.parse(args); err != nil {
+			kind, name, err := kindAndName(args)
+			if err != nil {
 				return err
 			}
-			if o.name == "" {
-				return fmt.Errorf("describe %s: a name is required", displayKind(o.kind))
+			if name == "" {
+				return fmt.Errorf("describe %s: a name is required", displayKind(kind))
 			}
-			if ns != "" {
-				o.namespace = ns
+			if ns == "" {
+				ns = manifest.DefaultNamespace
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -45,7 +45,7 @@ func newDescribeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			return runDescribe(ctx, conn.JS, o.kind, o.namespace, o.name, g.out, g.errOut)
+			return runDescribe(ctx, conn.JS, kind, ns, name, g.out, g.errOut)
 		},
 	}
 	c.Flags().StringVarP(&ns, "namespace", "n", manifest.DefaultNamespace, "namespace")

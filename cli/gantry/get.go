@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/util/jsonpath"
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
@@ -31,24 +32,58 @@ import (
 var readModelWait = 5 * time.Second
 
 type getOptions struct {
-	kind          string // pod, deployment, node
-	name          string
+	targets []getTarget // what to list, in the order asked
+	// kind and name are one target, for callers that build options by hand
+	// (tests); parse fills targets.
+	kind, name    string
 	namespace     string
 	allNamespaces bool
-	output        string // "", wide, json, yaml
+	output        string             // "", wide, json, yaml, name, jsonpath
+	template      *jsonpath.JSONPath // -o jsonpath=… or jsonpath-file=…
+	selector      manifest.LabelSelector
+	hasSelector   bool
+	showLabels    bool
+	labelColumns  []string // -L: label keys shown as columns
+	sortBy        string   // --sort-by, as a template: {.metadata.name}
+	sorter        *jsonpath.JSONPath
 	watch         bool
 }
 
+// getTarget is one kind to list, or one object of it when name is set.
+type getTarget struct {
+	kind, name string
+}
+
+// errNoResourceType is get without a type; the command prints the kinds.
+var errNoResourceType = errors.New("required resource not specified")
+
 func newGetCmd(g *globals) *cobra.Command {
 	var o getOptions
+	var selector string
 	c := &cobra.Command{
-		Use:   "get (deployments|pods|nodes) [NAME]",
+		Use:   "get TYPE[,TYPE…] [NAME…] | TYPE/NAME…",
 		Short: "List deployments, pods or nodes, like kubectl get",
 		Example: "  gantry get pods\n  gantry get deploy hello -o yaml\n  gantry get pods -A -o wide\n" +
-			"  gantry get pods -w",
-		Args: cobra.RangeArgs(1, 2),
+			"  gantry get pods -w\n  gantry get pods -l app=hello --show-labels\n  gantry get deploy,po\n" +
+			"  gantry get pods --sort-by=.status.startTime -L app\n" +
+			"  gantry get pods -o jsonpath='{range .items[*]}{.metadata.name}{\"\\n\"}{end}'",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("selector") {
+				sel, err := manifest.ParseLabelSelector(selector)
+				if err != nil {
+					return err
+				}
+				o.selector, o.hasSelector = sel, true
+			}
 			if err := o.parse(args); err != nil {
+				if errors.Is(err, errNoResourceType) {
+					fmt.Fprintf(g.errOut, "You must specify the type of resource to get. "+
+						"Use \"gantry api-resources\" for a complete list of supported resources.\n\n")
+					if perr := printAPIResources(g.errOut, nil); perr != nil {
+						return perr
+					}
+					fmt.Fprintln(g.errOut)
+				}
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -63,46 +98,219 @@ func newGetCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVarP(&o.namespace, "namespace", "n", manifest.DefaultNamespace, "namespace")
 	c.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list across all namespaces")
-	c.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, json or yaml")
+	c.Flags().StringVarP(&o.output, "output", "o", "",
+		"output format: wide, json, yaml, name, jsonpath=TEMPLATE or jsonpath-file=FILE")
 	c.Flags().BoolVarP(&o.watch, "watch", "w", false, "after listing, print each change until interrupted")
+	c.Flags().StringVarP(&selector, "selector", "l", "",
+		"label selector to filter on, e.g. -l app=hello,tier!=db or -l 'env in (prod,staging)'")
+	c.Flags().BoolVar(&o.showLabels, "show-labels", false, "show all labels as the last column")
+	c.Flags().StringSliceVarP(&o.labelColumns, "label-columns", "L", nil,
+		"label keys to show as columns, e.g. -L app,tier")
+	c.Flags().StringVar(&o.sortBy, "sort-by", "",
+		"sort by a JSONPath over the object's -o json form, e.g. .metadata.name or '{.status.startTime}'")
 	return c
 }
 
-// parse reads `TYPE [NAME]` or `TYPE/NAME` and checks the flags.
+// parse reads `TYPE[,TYPE…] [NAME…]` or `TYPE/NAME…` and checks the flags.
 func (o *getOptions) parse(args []string) error {
-	typ := args[0]
-	if t, n, ok := strings.Cut(typ, "/"); ok {
-		if len(args) > 1 {
-			return fmt.Errorf("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form")
-		}
-		typ, o.name = t, n
-	} else if len(args) > 1 {
-		o.name = args[1]
+	if len(args) == 0 {
+		return errNoResourceType
 	}
-	kind, err := kindOf(typ)
-	if err != nil {
+	o.targets = nil
+	if strings.Contains(args[0], "/") {
+		for _, a := range args {
+			typ, name, ok := strings.Cut(a, "/")
+			if !ok {
+				return fmt.Errorf("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form")
+			}
+			if name == "" {
+				return fmt.Errorf("%q: a name is required after the '/'", a)
+			}
+			kind, err := kindOf(typ)
+			if err != nil {
+				return err
+			}
+			o.targets = append(o.targets, getTarget{kind: kind, name: name})
+		}
+	} else {
+		for _, typ := range strings.Split(args[0], ",") {
+			kind, err := kindOf(typ)
+			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				o.targets = append(o.targets, getTarget{kind: kind})
+			}
+			for _, name := range args[1:] {
+				if strings.Contains(name, "/") {
+					return fmt.Errorf("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form")
+				}
+				o.targets = append(o.targets, getTarget{kind: kind, name: name})
+			}
+		}
+	}
+	if err := o.parseOutput(); err != nil {
 		return err
 	}
-	o.kind = kind
-	switch o.output {
-	case "", "wide", "json", "yaml":
-	default:
-		return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: json,wide,yaml", o.output)
-	}
-	if o.name != "" && o.allNamespaces {
+	named := o.targets[0].name != ""
+	switch {
+	case named && o.allNamespaces:
 		return fmt.Errorf("a resource cannot be retrieved by name across all namespaces")
+	case named && o.hasSelector:
+		return fmt.Errorf("name cannot be provided when a selector is specified")
+	case o.watch && len(o.targets) > 1:
+		return fmt.Errorf("watch is only supported on individual resources and resource collections, but %d resources were asked for", len(o.targets))
 	}
+	if o.sortBy != "" {
+		expr, err := relaxedJSONPath(o.sortBy)
+		if err != nil {
+			return fmt.Errorf("--sort-by: %w", err)
+		}
+		if o.sorter, err = parseJSONPath("sort-by", expr); err != nil {
+			return fmt.Errorf("--sort-by: %w", err)
+		}
+		o.sortBy = expr // as errors name it
+	}
+	var cols []string
+	for _, k := range o.labelColumns {
+		if k = strings.TrimSpace(k); k != "" {
+			cols = append(cols, k)
+		}
+	}
+	o.labelColumns = cols
 	if o.namespace == "" {
 		o.namespace = manifest.DefaultNamespace
 	}
 	return nil
 }
 
+// parseOutput checks -o and compiles a JSONPath template.
+func (o *getOptions) parseOutput() error {
+	format, arg, hasArg := strings.Cut(o.output, "=")
+	switch format {
+	case "", "wide", "json", "yaml", "name":
+		if !hasArg {
+			return nil
+		}
+	case "jsonpath", "jsonpath-file":
+		if !hasArg || arg == "" {
+			return fmt.Errorf("-o %s: template format specified but no template given (-o %s=…)", format, format)
+		}
+		text := arg
+		if format == "jsonpath-file" {
+			b, err := os.ReadFile(arg)
+			if err != nil {
+				return fmt.Errorf("-o jsonpath-file: %w", err)
+			}
+			text = string(b)
+		}
+		t, err := parseJSONPath("output", text)
+		if err != nil {
+			return err
+		}
+		o.output, o.template = "jsonpath", t
+		return nil
+	}
+	return fmt.Errorf("unable to match a printer suitable for the output format %q, "+
+		"allowed formats are: json,jsonpath,jsonpath-file,name,wide,yaml", o.output)
+}
+
+// wanted is what to list: the parsed targets, or the one kind and name.
+func (o getOptions) wanted() []getTarget {
+	if len(o.targets) == 0 && o.kind != "" {
+		return []getTarget{{kind: o.kind, name: o.name}}
+	}
+	return o.targets
+}
+
+// singleItem is kubectl's "single item implied": one object asked for by
+// name, which -o json and jsonpath show by itself rather than in a List.
+func (o getOptions) singleItem() bool {
+	t := o.wanted()
+	return len(t) == 1 && t[0].name != ""
+}
+
+// kindList is what get found of one kind.
+type kindList struct {
+	rk    resourceKind
+	items []resource
+}
+
 func runGet(ctx context.Context, js jetstream.JetStream, o getOptions, out, errOut io.Writer) error {
 	if err := awaitReadModel(ctx, js, errOut); err != nil {
 		return err
 	}
-	rk := resourceKinds[o.kind]
+	targets := o.wanted()
+	if len(targets) == 0 {
+		return errNoResourceType
+	}
+	if o.watch {
+		return runWatch(ctx, js, o, targets[0], out, errOut)
+	}
+	// One list per kind, in the order first asked for.
+	var lists []*kindList
+	byKind := map[string]*kindList{}
+	var missing []error
+	for _, t := range targets {
+		l := byKind[t.kind]
+		if l == nil {
+			l = &kindList{rk: resourceKinds[t.kind]}
+			byKind[t.kind] = l
+			lists = append(lists, l)
+		}
+		kv, err := js.KeyValue(ctx, l.rk.bucket)
+		if err != nil {
+			return fmt.Errorf("read model %s: %w", l.rk.bucket, err)
+		}
+		if t.name != "" {
+			r, err := getResource(ctx, kv, l.rk, o.namespace, t.name)
+			if err != nil {
+				missing = append(missing, err)
+				continue
+			}
+			l.items = append(l.items, r)
+			continue
+		}
+		ns := o.namespace
+		if o.allNamespaces || !l.rk.namespaced {
+			ns = ""
+		}
+		rs, _, err := snapshot(ctx, kv, l.rk, l.rk.pattern(ns), false)
+		if err != nil {
+			return err
+		}
+		l.items = append(l.items, o.selected(rs)...)
+	}
+	found := 0
+	for _, l := range lists {
+		found += len(l.items)
+	}
+	if len(missing) > 0 && found == 0 {
+		return errors.Join(missing...) // kubectl prints the errors alone
+	}
+	if err := printResources(ctx, js, o, lists, out, errOut); err != nil {
+		return err
+	}
+	return errors.Join(missing...)
+}
+
+// selected keeps the resources -l selects (all without -l).
+func (o getOptions) selected(rs []resource) []resource {
+	if !o.hasSelector {
+		return rs
+	}
+	var out []resource
+	for _, r := range rs {
+		if o.selector.Matches(r.labels()) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// runWatch lists one target, then prints each change until ctx ends.
+func runWatch(ctx context.Context, js jetstream.JetStream, o getOptions, t getTarget, out, errOut io.Writer) error {
+	rk := resourceKinds[t.kind]
 	kv, err := js.KeyValue(ctx, rk.bucket)
 	if err != nil {
 		return fmt.Errorf("read model %s: %w", rk.bucket, err)
@@ -111,46 +319,22 @@ func runGet(ctx context.Context, js jetstream.JetStream, o getOptions, out, errO
 	if o.allNamespaces || !rk.namespaced {
 		ns = ""
 	}
-	if o.name != "" && !o.watch {
-		r, err := getResource(ctx, kv, rk, o.namespace, o.name)
-		if err != nil {
-			return err
-		}
-		return printResources(ctx, js, o, []resource{r}, out, errOut)
-	}
 	pattern := rk.pattern(ns)
-	if o.name != "" {
-		pattern = rk.key(o.namespace, o.name)
+	if t.name != "" {
+		pattern = rk.key(o.namespace, t.name)
 	}
-	rs, w, err := snapshot(ctx, kv, rk, pattern, o.watch)
+	rs, w, err := snapshot(ctx, kv, rk, pattern, true)
 	if err != nil {
 		return err
 	}
-	if !o.watch {
-		return printResources(ctx, js, o, rs, out, errOut)
-	}
 	defer func() { _ = w.Stop() }()
-	if o.name != "" && len(rs) == 0 {
-		return notFound(rk, o.name)
+	if t.name != "" && len(rs) == 0 {
+		return notFound(rk, t.name)
 	}
-	return watchResources(ctx, js, o, rk, rs, w, out, errOut)
+	return watchResources(ctx, js, o, rk, o.selected(rs), w, out, errOut)
 }
 
 // ---- the read model
-
-// resourceKind says where a kind's records live and how they are keyed.
-type resourceKind struct {
-	kind       string
-	plural     string // as kubectl names it in messages: pods, deployments.apps, nodes
-	bucket     string
-	namespaced bool
-}
-
-var resourceKinds = map[string]resourceKind{
-	"pod":        {kind: "pod", plural: "pods", bucket: bus.BucketPods, namespaced: true},
-	"deployment": {kind: "deployment", plural: "deployments.apps", bucket: bus.BucketWorkloads, namespaced: true},
-	"node":       {kind: "node", plural: "nodes", bucket: bus.BucketNodes},
-}
 
 // key is the KV key of one object: <ns>.<name>, deployment.<ns>.<name>, <name>.
 func (k resourceKind) key(ns, name string) string {
@@ -178,7 +362,7 @@ func (k resourceKind) pattern(ns string) string {
 }
 
 func notFound(k resourceKind, name string) error {
-	return fmt.Errorf("%s %q not found", k.plural, name)
+	return fmt.Errorf("%s %q not found", k.qualifiedPlural(), name)
 }
 
 // resource is one read-model record; exactly one of its pointers is set.
@@ -208,6 +392,18 @@ func (r resource) name() string {
 		return r.node.Info.Name
 	}
 	return ""
+}
+
+func (r resource) labels() map[string]string {
+	switch {
+	case r.pod != nil:
+		return r.pod.Labels
+	case r.workload != nil:
+		return r.workload.Object.Metadata.Labels
+	case r.node != nil:
+		return r.node.Info.Labels
+	}
+	return nil
 }
 
 // decodeResource reads a record; ok is false for one that is not there for
@@ -404,43 +600,142 @@ func lagging(got, want map[string]uint64) string {
 
 // ---- printing
 
-func printResources(ctx context.Context, js jetstream.JetStream, o getOptions, rs []resource, out, errOut io.Writer) error {
+// printResources prints what get found: for a table, one per kind with a
+// blank line between, names prefixed with the kind when more than one kind
+// has rows (kubectl's deployment.apps/hello); for -o name, kind/name lines;
+// for -o json, yaml and jsonpath, every object in one List, or the object
+// alone when one was asked for by name.
+func printResources(ctx context.Context, js jetstream.JetStream, o getOptions, lists []*kindList, out, errOut io.Writer) error {
 	now := time.Now()
-	switch o.output {
-	case "json", "yaml":
-		hostIPs, err := hostIPsFor(ctx, js, o.kind, len(rs))
+	objectOutput := o.output == "json" || o.output == "yaml" || o.output == "jsonpath"
+	var all []any
+	total, kinds := 0, 0
+	for _, l := range lists {
+		total += len(l.items)
+		if len(l.items) > 0 {
+			kinds++
+		}
+		if !objectOutput && o.sorter == nil {
+			continue
+		}
+		hostIPs, err := hostIPsFor(ctx, js, l.rk.kind, len(l.items))
 		if err != nil {
 			return err
 		}
-		objs := make([]any, len(rs))
-		for i, r := range rs {
+		objs := make([]any, len(l.items))
+		for i, r := range l.items {
 			objs[i] = k8sObjectOf(r, hostIPs, now)
 		}
-		var v any = k8sListOf(objs)
-		if o.name != "" && len(objs) == 1 {
-			v = objs[0]
+		if o.sorter != nil {
+			if err := sortByJSONPath(o.sorter, o.sortBy, l.items, objs); err != nil {
+				return err
+			}
+		}
+		all = append(all, objs...)
+	}
+	if objectOutput {
+		var v any = k8sListOf(all)
+		if o.singleItem() && len(all) == 1 {
+			v = all[0]
+		}
+		if o.output == "jsonpath" {
+			return printJSONPath(out, o.template, v)
 		}
 		return writeObject(out, o.output, v)
 	}
-	if len(rs) == 0 {
-		fmt.Fprintln(errOut, noResources(o, resourceKinds[o.kind]))
+	if total == 0 {
+		fmt.Fprintln(errOut, noResources(o, lists))
 		return nil
 	}
-	tw := newTableWriter(out)
-	withNS := o.allNamespaces && resourceKinds[o.kind].namespaced
-	writeRow(tw, tableHeader(o.kind, o.output == "wide", withNS))
-	for _, r := range rs {
-		writeRow(tw, tableRow(r, now, o.output == "wide", withNS))
+	if o.output == "name" {
+		for _, l := range lists {
+			for _, r := range l.items {
+				fmt.Fprintln(out, displayKind(l.rk.kind)+"/"+r.name())
+			}
+		}
+		return nil
 	}
-	return tw.Flush()
+	first := true
+	for _, l := range lists {
+		if len(l.items) == 0 {
+			continue
+		}
+		if !first {
+			fmt.Fprintln(out)
+		}
+		first = false
+		cols := o.columns(l.rk, kinds > 1)
+		tw := newTableWriter(out)
+		writeRow(tw, cols.header())
+		for _, r := range l.items {
+			writeRow(tw, cols.row(r, now))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // noResources is kubectl's message for an empty list.
-func noResources(o getOptions, rk resourceKind) string {
-	if !rk.namespaced || o.allNamespaces {
+func noResources(o getOptions, lists []*kindList) string {
+	namespaced := false
+	for _, l := range lists {
+		namespaced = namespaced || l.rk.namespaced
+	}
+	if !namespaced || o.allNamespaces {
 		return "No resources found"
 	}
 	return fmt.Sprintf("No resources found in %s namespace.", o.namespace)
+}
+
+// tableColumns says how get lays out one kind's table.
+type tableColumns struct {
+	kind         string
+	wide         bool
+	withNS       bool     // a NAMESPACE column first (-A, a namespaced kind)
+	withKind     bool     // names prefixed with the kind, as when several kinds are shown
+	labelColumns []string // -L: one column per label key
+	showLabels   bool     // --show-labels: a LABELS column last
+}
+
+func (o getOptions) columns(rk resourceKind, withKind bool) tableColumns {
+	return tableColumns{kind: rk.kind, wide: o.output == "wide", withNS: o.allNamespaces && rk.namespaced,
+		withKind: withKind, labelColumns: o.labelColumns, showLabels: o.showLabels}
+}
+
+// header is the kind's header, then kubectl's label columns: for -L the
+// key's last segment upper-cased (app.kubernetes.io/name → NAME), then LABELS.
+func (c tableColumns) header() []string {
+	h := tableHeader(c.kind, c.wide, c.withNS)
+	for _, k := range c.labelColumns {
+		h = append(h, strings.ToUpper(k[strings.LastIndex(k, "/")+1:]))
+	}
+	if c.showLabels {
+		h = append(h, "LABELS")
+	}
+	return h
+}
+
+// row is the kind's row, then the -L values (empty when the label is
+// absent, as kubectl) and the labels as k=v,k=v (<none> when none).
+func (c tableColumns) row(r resource, now time.Time) []string {
+	row := tableRow(r, now, c.wide, c.withNS)
+	if c.withKind {
+		i := 0
+		if c.withNS {
+			i = 1
+		}
+		row[i] = displayKind(c.kind) + "/" + row[i]
+	}
+	labels := r.labels()
+	for _, k := range c.labelColumns {
+		row = append(row, labels[k])
+	}
+	if c.showLabels {
+		row = append(row, orNone(sortedLabels(labels, ",")))
+	}
+	return row
 }
 
 // hostIPsFor reads node addresses when pods are to be shown as objects.
@@ -632,9 +927,11 @@ func orNone(s string) string {
 }
 
 // podReadyCount is kubectl's READY: ready containers out of the spec's.
+// A pod being deleted has none ready, whatever its node last reported: its
+// containers are being stopped (kubelet marks them not ready at once).
 func podReadyCount(p *projections.Pod) (ready, total int) {
 	total = len(p.Spec.Containers)
-	if p.Status != nil {
+	if p.Status != nil && !p.Deleting {
 		for _, c := range p.Status.Containers {
 			if c.Ready && c.State == events.ContainerRunning {
 				ready++
@@ -750,23 +1047,33 @@ func humanDuration(d time.Duration) string {
 // ---- watching
 
 // watchResources prints the initial list, then a row (or an object) per
-// change until ctx ends. A deleted object is printed once more as it was.
+// change until ctx ends. A deleted object, or one that no longer matches -l,
+// is printed once more as it was last seen, as kubectl prints the final
+// state of a deleted object.
 func watchResources(ctx context.Context, js jetstream.JetStream, o getOptions, rk resourceKind, rs []resource,
 	w jetstream.KeyWatcher, out, errOut io.Writer) error {
-	p := &watchPrinter{o: o, out: out, table: &rememberingTable{out: out}, printed: map[string]string{}}
-	if o.output == "json" || o.output == "yaml" {
+	p := &watchPrinter{o: o, cols: o.columns(rk, false), out: out, table: &rememberingTable{out: out}, printed: map[string]string{}}
+	if p.objectOutput() || o.sorter != nil {
 		var err error
-		if p.hostIPs, err = hostIPsFor(ctx, js, o.kind, 1); err != nil {
+		if p.hostIPs, err = hostIPsFor(ctx, js, rk.kind, 1); err != nil {
 			return err
 		}
 	}
-	if len(rs) == 0 && o.output != "json" && o.output != "yaml" {
-		fmt.Fprintln(errOut, noResources(o, rk))
+	if o.sorter != nil && len(rs) > 0 {
+		objs := make([]any, len(rs))
+		for i, r := range rs {
+			objs[i] = k8sObjectOf(r, p.hostIPs, time.Now())
+		}
+		if err := sortByJSONPath(o.sorter, o.sortBy, rs, objs); err != nil {
+			return err
+		}
 	}
-	wide, withNS := o.output == "wide", o.allNamespaces && rk.namespaced
-	p.table.grow(tableHeader(o.kind, wide, withNS))
+	if len(rs) == 0 && !p.objectOutput() {
+		fmt.Fprintln(errOut, noResources(o, []*kindList{{rk: rk}}))
+	}
+	p.table.grow(p.cols.header())
 	for _, r := range rs {
-		p.table.grow(tableRow(r, time.Now(), wide, withNS))
+		p.table.grow(p.cols.row(r, time.Now()))
 	}
 	last := map[string]resource{}
 	for _, r := range rs {
@@ -797,11 +1104,21 @@ func watchResources(ctx context.Context, js jetstream.JetStream, o getOptions, r
 // for each, so a write that changes nothing visible prints nothing.
 type watchPrinter struct {
 	o       getOptions
+	cols    tableColumns
 	out     io.Writer
 	table   *rememberingTable
 	header  bool
 	printed map[string]string
 	hostIPs map[string]string // node addresses as they were when the watch began
+}
+
+// objectOutput is true when objects are printed whole (json, yaml, jsonpath).
+func (p *watchPrinter) objectOutput() bool {
+	switch p.o.output {
+	case "json", "yaml", "jsonpath":
+		return true
+	}
+	return false
 }
 
 func (p *watchPrinter) change(e jetstream.KeyValueEntry, rk resourceKind, last map[string]resource, errOut io.Writer) error {
@@ -827,6 +1144,15 @@ func (p *watchPrinter) change(e jetstream.KeyValueEntry, rk resourceKind, last m
 		}
 		return nil
 	}
+	if p.o.hasSelector && !p.o.selector.Matches(r.labels()) {
+		// It left the selection (or was never in it): its new state is
+		// printed once, as a watch that selects by labels shows it leaving.
+		if _, had := last[k]; had {
+			delete(last, k)
+			return p.print(r, false)
+		}
+		return nil
+	}
 	last[k] = r
 	return p.print(r, true)
 }
@@ -835,8 +1161,15 @@ func (p *watchPrinter) change(e jetstream.KeyValueEntry, rk resourceKind, last m
 // as it did last time (a deletion).
 func (p *watchPrinter) print(r resource, dedup bool) error {
 	k := r.namespace() + "/" + r.name()
-	switch p.o.output {
-	case "json", "yaml":
+	if p.o.output == "name" {
+		line := displayKind(p.cols.kind) + "/" + r.name()
+		if !dedup || p.printed[k] == "" {
+			fmt.Fprintln(p.out, line)
+		}
+		p.printed[k] = line
+		return nil
+	}
+	if p.objectOutput() {
 		obj := k8sObjectOf(r, p.hostIPs, time.Now())
 		b, err := renderJSON(obj)
 		if err != nil {
@@ -846,13 +1179,15 @@ func (p *watchPrinter) print(r resource, dedup bool) error {
 			return nil
 		}
 		p.printed[k] = string(b)
-		if p.o.output == "yaml" {
+		switch p.o.output {
+		case "jsonpath":
+			return printJSONPath(p.out, p.o.template, obj)
+		case "yaml":
 			fmt.Fprintln(p.out, "---")
 		}
 		return writeObject(p.out, p.o.output, obj)
 	}
-	withNS := p.o.allNamespaces && resourceKinds[p.o.kind].namespaced
-	row := tableRow(r, time.Now(), p.o.output == "wide", withNS)
+	row := p.cols.row(r, time.Now())
 	joined := strings.Join(row, "\t")
 	if dedup && p.printed[k] == joined {
 		return nil
@@ -860,7 +1195,7 @@ func (p *watchPrinter) print(r resource, dedup bool) error {
 	p.printed[k] = joined
 	if !p.header {
 		p.header = true
-		p.table.write(tableHeader(p.o.kind, p.o.output == "wide", withNS))
+		p.table.write(p.cols.header())
 	}
 	p.table.write(row)
 	return nil

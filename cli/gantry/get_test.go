@@ -173,21 +173,39 @@ func TestResourceKeys(t *testing.T) {
 }
 
 func TestGetParse(t *testing.T) {
+	pod, deploy, node := func(n string) getTarget { return getTarget{"pod", n} },
+		func(n string) getTarget { return getTarget{"deployment", n} }, func(n string) getTarget { return getTarget{"node", n} }
 	tests := []struct {
 		args    []string
 		o       getOptions
-		kind    string
-		name    string
+		want    []getTarget
 		wantErr string
 	}{
-		{args: []string{"pods"}, kind: "pod"},
-		{args: []string{"deploy", "hello"}, kind: "deployment", name: "hello"},
-		{args: []string{"deployment.apps/hello"}, kind: "deployment", name: "hello"},
-		{args: []string{"no"}, kind: "node"},
+		{args: []string{"pods"}, want: []getTarget{pod("")}},
+		{args: []string{"deploy", "hello"}, want: []getTarget{deploy("hello")}},
+		{args: []string{"deployment.apps/hello"}, want: []getTarget{deploy("hello")}},
+		{args: []string{"no"}, want: []getTarget{node("")}},
+		{args: []string{"deploy,po"}, want: []getTarget{deploy(""), pod("")}},
+		{args: []string{"po,deploy", "a", "b"}, want: []getTarget{pod("a"), pod("b"), deploy("a"), deploy("b")}},
+		{args: []string{"deploy/hello", "pod/hello-x"}, want: []getTarget{deploy("hello"), pod("hello-x")}},
+		{args: []string{"pods"}, o: getOptions{output: "name"}, want: []getTarget{pod("")}},
+		{args: []string{"pods"}, o: getOptions{output: "jsonpath={.items[*].metadata.name}"}, want: []getTarget{pod("")}},
+		{args: []string{"pods"}, o: getOptions{sortBy: "{.metadata.creationTimestamp}"}, want: []getTarget{pod("")}},
+		{args: nil, wantErr: "required resource not specified"},
 		{args: []string{"pod/x", "y"}, wantErr: "resource/name form"},
-		{args: []string{"services"}, wantErr: "unknown resource type"},
-		{args: []string{"pods"}, o: getOptions{output: "name"}, wantErr: `output format "name"`},
+		{args: []string{"pod", "x/y"}, wantErr: "resource/name form"},
+		{args: []string{"pod/"}, wantErr: "a name is required"},
+		{args: []string{"services"}, wantErr: `unknown resource type "services": want nodes (no), pods (po), deployments (deploy)`},
+		{args: []string{"pods,"}, wantErr: `unknown resource type ""`},
+		{args: []string{"pods"}, o: getOptions{output: "table"}, wantErr: `output format "table"`},
+		{args: []string{"pods"}, o: getOptions{output: "json=x"}, wantErr: `output format "json=x"`},
+		{args: []string{"pods"}, o: getOptions{output: "jsonpath"}, wantErr: "no template given"},
+		{args: []string{"pods"}, o: getOptions{output: "jsonpath={.items[*}"}, wantErr: "error parsing jsonpath {.items[*}"},
+		{args: []string{"pods"}, o: getOptions{output: "jsonpath-file=/nonexistent/t"}, wantErr: "-o jsonpath-file: open /nonexistent/t"},
+		{args: []string{"pods"}, o: getOptions{sortBy: "{.a}{.b}"}, wantErr: "--sort-by: unexpected path string"},
 		{args: []string{"pods", "x"}, o: getOptions{allNamespaces: true}, wantErr: "across all namespaces"},
+		{args: []string{"pods", "x"}, o: getOptions{hasSelector: true}, wantErr: "name cannot be provided when a selector is specified"},
+		{args: []string{"pods,deploy"}, o: getOptions{watch: true}, wantErr: "watch is only supported on individual resources"},
 	}
 	for _, tt := range tests {
 		o := tt.o
@@ -198,9 +216,109 @@ func TestGetParse(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || o.kind != tt.kind || o.name != tt.name || o.namespace != "default" {
-			t.Errorf("%v: got %+v, %v", tt.args, o, err)
+		if err != nil || !reflect.DeepEqual(o.targets, tt.want) || o.namespace != "default" {
+			t.Errorf("%v: got %+v, %v; want targets %v", tt.args, o.targets, err, tt.want)
 		}
+	}
+}
+
+// Every name kubectl users type for a kind reaches the one kind, whatever the case.
+func TestKindOf(t *testing.T) {
+	want := map[string]string{
+		"pod": "pod", "pods": "pod", "po": "pod", "Pod": "pod", "PODS": "pod",
+		"deployment": "deployment", "deployments": "deployment", "deploy": "deployment",
+		"deployment.apps": "deployment", "deployments.apps": "deployment", "Deployment": "deployment",
+		"node": "node", "nodes": "node", "no": "node",
+	}
+	for in, kind := range want {
+		if got, err := kindOf(in); err != nil || got != kind {
+			t.Errorf("kindOf(%q) = %q, %v; want %q", in, got, err, kind)
+		}
+	}
+	for _, in := range []string{"", "services", "svc", "pod.apps", "deploy.apps", "rs"} {
+		if got, err := kindOf(in); err == nil {
+			t.Errorf("kindOf(%q) = %q, want an error", in, got)
+		}
+	}
+	for _, k := range kindTable {
+		if resourceKinds[k.kind].bucket == "" || kindTitle(k.kind) != k.title {
+			t.Errorf("%s: incomplete in the table: %+v", k.kind, k)
+		}
+	}
+	if displayKind("deployment") != "deployment.apps" || displayKind("pod") != "pod" {
+		t.Errorf("displayKind: %q, %q", displayKind("deployment"), displayKind("pod"))
+	}
+}
+
+func TestAPIResourcesTable(t *testing.T) {
+	var buf bytes.Buffer
+	if err := printAPIResources(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := "NAME          SHORTNAMES   APIVERSION   NAMESPACED   KIND\n" +
+		"nodes         no           v1           false        Node\n" +
+		"pods          po           v1           true         Pod\n" +
+		"deployments   deploy       apps/v1      true         Deployment\n"
+	if buf.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
+	}
+}
+
+func TestLabelColumns(t *testing.T) {
+	now := fixtureT0.Add(3 * time.Hour)
+	pod := resource{pod: fixturePod(fixtureT0)}
+	pod.pod.Labels["app.kubernetes.io/name"] = "hello"
+	tests := []struct {
+		name   string
+		cols   tableColumns
+		header []string
+		row    []string
+	}{
+		{"show labels", tableColumns{kind: "pod", showLabels: true},
+			[]string{"NAME", "READY", "STATUS", "RESTARTS", "AGE", "LABELS"},
+			[]string{"hello-abc12", "1/1", "Running", "2", "3h", "app=hello,app.kubernetes.io/name=hello,pod-template-hash=abc12"}},
+		{"label columns, one absent, a prefixed key by its last segment", tableColumns{kind: "pod", labelColumns: []string{"app", "tier", "app.kubernetes.io/name"}},
+			[]string{"NAME", "READY", "STATUS", "RESTARTS", "AGE", "APP", "TIER", "NAME"},
+			[]string{"hello-abc12", "1/1", "Running", "2", "3h", "hello", "", "hello"}},
+		{"kind prefix after the namespace, label columns after wide ones", tableColumns{kind: "pod", withNS: true, withKind: true, wide: true, labelColumns: []string{"app"}, showLabels: true},
+			[]string{"NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "APP", "LABELS"},
+			[]string{"default", "pod/hello-abc12", "1/1", "Running", "2", "3h", "10.42.0.7", "node-1", "hello", "app=hello,app.kubernetes.io/name=hello,pod-template-hash=abc12"}},
+		{"deployment", tableColumns{kind: "deployment", withKind: true, showLabels: true},
+			[]string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "LABELS"},
+			[]string{"deployment.apps/hello", "2/3", "3", "2", "3h", "team=web"}},
+		{"node without the label", tableColumns{kind: "node", labelColumns: []string{"app"}},
+			[]string{"NAME", "STATUS", "ROLES", "AGE", "VERSION", "APP"},
+			[]string{"node-1", "Ready", "<none>", "3h", "v0.1.0", ""}},
+	}
+	for _, tt := range tests {
+		r := pod
+		switch tt.cols.kind {
+		case "deployment":
+			r = resource{workload: fixtureWorkload(fixtureT0)}
+		case "node":
+			r = resource{node: fixtureNode(fixtureT0, now)}
+		}
+		if got := tt.cols.header(); !reflect.DeepEqual(got, tt.header) {
+			t.Errorf("%s: header %q, want %q", tt.name, got, tt.header)
+		}
+		if got := tt.cols.row(r, now); !reflect.DeepEqual(got, tt.row) {
+			t.Errorf("%s: row %q, want %q", tt.name, got, tt.row)
+		}
+	}
+	unlabelled := resource{pod: fixturePendingPod(fixtureT0)}
+	if got := (tableColumns{kind: "pod", showLabels: true}).row(unlabelled, now); got[len(got)-1] != "<none>" {
+		t.Errorf("a pod without labels: %q", got)
+	}
+}
+
+// A pod being deleted shows no container ready, as kubectl shows it once the
+// kubelet has stopped them: 0/1 Terminating, not 1/1.
+func TestTerminatingPodRow(t *testing.T) {
+	p := fixturePod(fixtureT0)
+	p.Deleting = true
+	want := []string{"hello-abc12", "0/1", "Terminating", "2", "3h"}
+	if got := tableRow(resource{pod: p}, fixtureT0.Add(3*time.Hour), false, false); !reflect.DeepEqual(got, want) {
+		t.Errorf("row %q, want %q", got, want)
 	}
 }
 

@@ -175,13 +175,8 @@ func podController(p *projections.Pod) (k8sOwnerRef, bool) {
 
 // kindTitle turns a read-model kind (deployment) into a Kubernetes kind (Deployment).
 func kindTitle(kind string) string {
-	switch kind {
-	case "deployment":
-		return manifest.KindDeployment
-	case "pod":
-		return manifest.KindPod
-	case "node":
-		return "Node"
+	if k, ok := resourceKinds[kind]; ok {
+		return k.title
 	}
 	if kind == "" {
 		return ""
@@ -446,7 +441,7 @@ func renderYAML(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(yamlNumbers(tree)); err != nil {
+	if err := enc.Encode(plainNumbers(tree)); err != nil {
 		return nil, fmt.Errorf("encode object as yaml: %w", err)
 	}
 	if err := enc.Close(); err != nil {
@@ -455,17 +450,17 @@ func renderYAML(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// yamlNumbers turns json.Number leaves into integers or floats, which yaml
-// writes unquoted (a json.Number is a string to it).
-func yamlNumbers(v any) any {
+// plainNumbers turns json.Number leaves into integers or floats, which yaml
+// writes unquoted (a json.Number is a string to it) and JSONPath compares.
+func plainNumbers(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, e := range t {
-			t[k] = yamlNumbers(e)
+			t[k] = plainNumbers(e)
 		}
 	case []any:
 		for i, e := range t {
-			t[i] = yamlNumbers(e)
+			t[i] = plainNumbers(e)
 		}
 	case json.Number:
 		if i, err := t.Int64(); err == nil {
