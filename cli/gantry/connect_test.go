@@ -57,6 +57,7 @@ func clientVerbs(t *testing.T) map[string][]string {
 		"describe":      {"describe", "pod", "p"},
 		"delete":        {"delete", "pod", "p"},
 		"logs":          {"logs", "p"},
+		"logs -l":       {"logs", "-l", "app=hello"},
 		"events":        {"events"},
 		"node cordon":   {"node", "cordon", "n1"},
 		"node uncordon": {"node", "uncordon", "n1"},
@@ -65,14 +66,15 @@ func clientVerbs(t *testing.T) map[string][]string {
 }
 
 var offlineVerbs = map[string]string{
-	"up":           "starts its own NATS",
-	"serve":        "the control plane: its own hint (TestServeWithoutNATS)",
-	"node":         "the node agent daemon: dials with its own connection",
-	"sim":          "simulated node daemons: dial with their own connections",
-	"image":        "a group",
-	"image import": "talks to containerd only",
-	"completion":   "cobra's shell completion",
-	"help":         "cobra's help",
+	"api-resources": "the kinds this client knows, from its own table",
+	"up":            "starts its own NATS",
+	"serve":         "the control plane: its own hint (TestServeWithoutNATS)",
+	"node":          "the node agent daemon: dials with its own connection",
+	"sim":           "simulated node daemons: dial with their own connections",
+	"image":         "a group",
+	"image import":  "talks to containerd only",
+	"completion":    "cobra's shell completion",
+	"help":          "cobra's help",
 }
 
 func TestEveryVerbSaysWhatToDoWithoutCluster(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
+	"github.com/gantry-sh/gantry/projections"
 )
 
 // Time limits of the logs protocol on the client's side.
@@ -27,21 +30,37 @@ const (
 	logsIdleWait   = 30 * time.Second // between messages, when not following
 )
 
+// defaultMaxLogRequests is how many logs -f -l follows at once unless told,
+// as kubectl's --max-log-requests.
+const defaultMaxLogRequests = 5
+
+// logsOptions are the flags of gantry logs.
 type logsOptions struct {
-	namespace string
-	container string
-	follow    bool
+	namespace     string
+	container     string
+	follow        bool
+	previous      bool
+	selector      string
+	prefix        bool
+	allContainers bool
+	maxRequests   int
 }
 
 func newLogsCmd(g *globals) *cobra.Command {
-	var o logsOptions
+	o := logsOptions{maxRequests: defaultMaxLogRequests}
 	c := &cobra.Command{
-		Use:   "logs POD",
-		Short: "Print a container's log, fetched from the pod's node",
-		Args:  cobra.ExactArgs(1),
+		Use:   "logs (POD | pod/POD | -l SELECTOR)",
+		Short: "Print a container's log, fetched from the pod's node; with -l, the logs of every pod matching",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := logsPodName(args[0])
-			if err != nil {
+			name := ""
+			if len(args) == 1 {
+				var err error
+				if name, err = logsPodName(args[0]); err != nil {
+					return err
+				}
+			}
+			if err := o.check(name); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -57,7 +76,34 @@ func newLogsCmd(g *globals) *cobra.Command {
 	c.Flags().StringVarP(&o.namespace, "namespace", "n", manifest.DefaultNamespace, "namespace")
 	c.Flags().StringVarP(&o.container, "container", "c", "", "container (default: the pod's first)")
 	c.Flags().BoolVarP(&o.follow, "follow", "f", false, "stream the log until interrupted")
+	c.Flags().BoolVarP(&o.previous, "previous", "p", false, "the log of the container's previous instance, before its last restart")
+	c.Flags().StringVarP(&o.selector, "selector", "l", "", "the logs of every pod whose labels match (a=b, a!=b, a in (x,y), a, !a), one pod after the other")
+	c.Flags().BoolVar(&o.prefix, "prefix", false, "begin each line with its source, [pod/NAME/CONTAINER]")
+	c.Flags().BoolVar(&o.allContainers, "all-containers", false, "the logs of every container of the pod(s)")
+	c.Flags().IntVar(&o.maxRequests, "max-log-requests", defaultMaxLogRequests, "how many logs -f follows at once with -l or --all-containers")
 	return c
+}
+
+// check refuses what cannot be asked before dialing: a pod and a selector
+// together, or neither, a selector that does not parse, -c with
+// --all-containers.
+func (o logsOptions) check(pod string) error {
+	switch {
+	case pod != "" && o.selector != "":
+		return errors.New("logs: name a pod or select pods with -l, not both")
+	case pod == "" && o.selector == "":
+		return errors.New("logs: name a pod (gantry logs POD), or select pods by label (gantry logs -l app=hello)")
+	case o.allContainers && o.container != "":
+		return fmt.Errorf("logs: --all-containers shows every container; it cannot be combined with -c %s", o.container)
+	case o.maxRequests < 1:
+		return fmt.Errorf("--max-log-requests %d: want at least 1", o.maxRequests)
+	}
+	if o.selector != "" {
+		if _, err := manifest.ParseLabelSelector(o.selector); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // logsPodName accepts NAME or pod/NAME, like kubectl.
@@ -71,11 +117,23 @@ func logsPodName(arg string) (string, error) {
 		return "", err
 	}
 	if kind != "pod" {
-		return "", fmt.Errorf("logs of %s %s: only pods have logs", displayKind(kind), name)
+		return "", fmt.Errorf("logs of %s/%s: not supported yet, only of a pod: name one (gantry get pods), or select the pods by label with -l", displayKind(kind), name)
 	}
 	return name, nil
 }
 
+// logStream is one container's log the command prints.
+type logStream struct {
+	pod       *projections.Pod
+	container string // as asked: empty is the pod's first, as the node decides
+	label     string // [pod/NAME/CONTAINER], for --prefix
+}
+
+// runLogs prints the logs o asks for: of pod, or of every pod matching
+// o.selector (sorted by name). One log is copied as it comes; several are
+// printed one after the other, or with -f followed together, a line at a
+// time. A pod whose log cannot be had is named on errOut and the others are
+// printed; the command then fails.
 func runLogs(ctx context.Context, conn *bus.Conn, o logsOptions, pod string, out, errOut io.Writer) error {
 	if err := awaitReadModel(ctx, conn.JS, errOut); err != nil {
 		return err
@@ -84,15 +142,119 @@ func runLogs(ctx context.Context, conn *bus.Conn, o logsOptions, pod string, out
 	if err != nil {
 		return fmt.Errorf("read model %s: %w", bus.BucketPods, err)
 	}
-	r, err := getResource(ctx, kv, resourceKinds["pod"], o.namespace, pod)
-	if err != nil {
-		return err
+	var pods []*projections.Pod
+	if o.selector == "" {
+		r, err := getResource(ctx, kv, resourceKinds["pod"], o.namespace, pod)
+		if err != nil {
+			return err
+		}
+		pods = append(pods, r.pod)
+	} else {
+		sel, err := manifest.ParseLabelSelector(o.selector)
+		if err != nil {
+			return err
+		}
+		rs, _, err := snapshot(ctx, kv, resourceKinds["pod"], resourceKinds["pod"].pattern(o.namespace), false)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if sel.Matches(r.pod.Labels) {
+				pods = append(pods, r.pod)
+			}
+		}
+		if len(pods) == 0 {
+			fmt.Fprintf(errOut, "No resources found in %s namespace.\n", o.namespace)
+			return nil
+		}
 	}
-	if r.pod.Node == "" {
-		return fmt.Errorf("pod %s is not scheduled yet", pod)
+	streams := o.streams(pods)
+	if len(streams) == 1 && !o.prefix {
+		return logOf(ctx, conn.NC, o, streams[0], out)
 	}
-	req := node.LogsRequest{Namespace: o.namespace, Pod: pod, Container: o.container, Follow: o.follow}
-	return streamLogs(ctx, conn.NC, r.pod.Node, req, out)
+	if o.follow && len(streams) > o.maxRequests {
+		return fmt.Errorf("you are attempting to follow %d log streams, but maximum allowed concurrency is %d, use --max-log-requests to increase the limit",
+			len(streams), o.maxRequests)
+	}
+	var mu sync.Mutex // one line at a time on out and errOut
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(errOut, "error: %v\n", err)
+	}
+	failed := 0
+	if !o.follow {
+		for _, s := range streams {
+			if ctx.Err() != nil {
+				return ctx.Err() // interrupted: the rest is not asked for
+			}
+			if err := printLog(ctx, conn.NC, o, s, &mu, out); err != nil {
+				fail(err)
+				failed++
+			}
+		}
+	} else {
+		errs := make(chan error, len(streams))
+		for _, s := range streams {
+			go func() { errs <- printLog(ctx, conn.NC, o, s, &mu, out) }()
+		}
+		for range streams {
+			if err := <-errs; err != nil {
+				fail(err)
+				failed++
+			}
+		}
+	}
+	if failed > 0 {
+		return exitError{code: 1, err: fmt.Errorf("%d of %d logs not shown", failed, len(streams))}
+	}
+	return nil
+}
+
+// streams is what to print of pods: each pod's asked container, or with
+// --all-containers each of its containers in the order of its spec.
+func (o logsOptions) streams(pods []*projections.Pod) []logStream {
+	var out []logStream
+	for _, p := range pods {
+		names := []string{o.container}
+		if o.allContainers {
+			names = names[:0]
+			for _, c := range p.Spec.Containers {
+				names = append(names, c.Name)
+			}
+		}
+		for _, c := range names {
+			shown := c
+			if shown == "" && len(p.Spec.Containers) > 0 {
+				shown = p.Spec.Containers[0].Name
+			}
+			out = append(out, logStream{pod: p, container: c, label: "[pod/" + p.Name + "/" + shown + "] "})
+		}
+	}
+	return out
+}
+
+// printLog prints one of several logs through a lineWriter, so that logs
+// followed together interleave by whole lines.
+func printLog(ctx context.Context, nc *nats.Conn, o logsOptions, s logStream, mu *sync.Mutex, out io.Writer) error {
+	w := &lineWriter{mu: mu, out: out}
+	if o.prefix {
+		w.prefix = s.label
+	}
+	err := logOf(ctx, nc, o, s, w)
+	if ferr := w.flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// logOf asks the pod's node for one container's log and copies it to out.
+func logOf(ctx context.Context, nc *nats.Conn, o logsOptions, s logStream, out io.Writer) error {
+	if s.pod.Node == "" {
+		return fmt.Errorf("pod %s is not scheduled yet", s.pod.Name)
+	}
+	req := node.LogsRequest{Namespace: s.pod.Namespace, Pod: s.pod.Name, Container: s.container, Follow: o.follow, Previous: o.previous}
+	return streamLogs(ctx, nc, s.pod.Node, req, out)
 }
 
 // streamLogs asks the node for the log and copies it to out until the node's
@@ -197,4 +359,65 @@ func keepLogsAlive(ctx context.Context, nc *nats.Conn, subject string) {
 			_ = nc.Publish(subject, nil)
 		}
 	}
+}
+
+// lineWriteMax is how much of a line without its end a lineWriter holds;
+// a longer line is written in pieces of that size, each ended (as the
+// kubelet splits long lines).
+const lineWriteMax = 64 << 10
+
+// lineWriter writes whole lines to out under mu, each after prefix, so logs
+// written together interleave by lines and never within one.
+type lineWriter struct {
+	mu      *sync.Mutex
+	out     io.Writer
+	prefix  string
+	partial []byte // the start of a line whose end has not come
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.partial = append(w.partial, p...)
+	end := bytes.LastIndexByte(w.partial, '\n') + 1
+	if end == 0 && len(w.partial) < lineWriteMax {
+		return len(p), nil
+	}
+	if end == 0 {
+		return len(p), w.flush()
+	}
+	err := w.write(w.partial[:end])
+	w.partial = append(w.partial[:0], w.partial[end:]...)
+	return len(p), err
+}
+
+// flush writes a last line that has no end, ending it.
+func (w *lineWriter) flush() error {
+	if len(w.partial) == 0 {
+		return nil
+	}
+	err := w.write(append(w.partial, '\n'))
+	w.partial = w.partial[:0]
+	return err
+}
+
+// write writes whole lines, each after the prefix.
+func (w *lineWriter) write(lines []byte) error {
+	var b []byte
+	if w.prefix == "" {
+		b = lines
+	} else {
+		for len(lines) > 0 {
+			i := bytes.IndexByte(lines, '\n') + 1
+			if i == 0 {
+				i = len(lines)
+			}
+			b = append(append(b, w.prefix...), lines[:i]...)
+			lines = lines[i:]
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := w.out.Write(b); err != nil {
+		return fmt.Errorf("write log: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/bus/bustest"
+	"github.com/gantry-sh/gantry/node"
+	"github.com/gantry-sh/gantry/node/sim"
+	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/services"
+	"github.com/gantry-sh/gantry/services/runner"
+)
+
+// logsCluster is an in-process control plane with one node agent on the
+// simulated runtime, whose containers log a line when they start and one
+// when they exit.
+type logsCluster struct {
+	url  string
+	conn *bus.Conn
+	rt   *sim.Runtime
+}
+
+func newLogsCluster(t *testing.T) *logsCluster {
+	t.Helper()
+	conn, url := bustest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	plane, err := services.Start(ctx, conn, nil, services.Config{Runner: runner.Config{Resync: 100 * time.Millisecond}}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := sim.New(sim.Config{MilliCPU: 8000, Memory: 16 << 30, PodCIDR: "10.42.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := bus.Connect(url, "node-n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Restarts at once: the test exits containers and waits for them back.
+	agent := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", ResyncEvery: 50 * time.Millisecond,
+		HeartbeatEvery: 200 * time.Millisecond, BackoffBase: time.Millisecond}, rt, nc, log)
+	done := make(chan error, 1)
+	go func() { done <- agent.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+		nc.Close()
+		plane.Wait()
+	})
+	if err := plane.WaitReady(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return &logsCluster{url: url, conn: conn, rt: rt}
+}
+
+// gantry runs the CLI against the cluster.
+func (c *logsCluster) gantry(args ...string) (code int, stdout, stderr string) {
+	return runGantry(append([]string{"--nats", c.url}, args...)...)
+}
+
+// runningPods waits until the deployment's n pods run and returns them by name.
+func (c *logsCluster) runningPods(t *testing.T, deployment string, n int) []projections.Pod {
+	t.Helper()
+	var pods []projections.Pod
+	eventually(t, fmt.Sprintf("%d running pods of %s", n, deployment), func() bool {
+		pods = pods[:0]
+		for _, p := range kvAll[projections.Pod](t, c.conn, bus.BucketPods) {
+			if strings.HasPrefix(p.Name, deployment+"-") && p.Status != nil && p.Phase() == events.PhaseRunning {
+				pods = append(pods, p)
+			}
+		}
+		return len(pods) == n
+	})
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	return pods
+}
+
+const sidecarYAML = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: other
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: other}
+  template:
+    metadata:
+      labels: {app: other}
+    spec:
+      containers:
+        - name: main
+          image: gantry.local/hello:v1
+        - name: side
+          image: gantry.local/hello:v1
+`
+
+// started is what a simulated container logs when it starts.
+func started(pod, container string) string {
+	return "simulated container " + container + " of default/" + pod + " started\n"
+}
+
+func TestLogsPreviousAndSelector(t *testing.T) {
+	c := newLogsCluster(t)
+	manifest := strings.ReplaceAll(deploymentYAML, "REPLICAS", "3") + "---\n" + sidecarYAML
+	if code, out, errOut := runGantryIn(manifest, "apply", "--nats", c.url, "-f", "-"); code != 0 {
+		t.Fatalf("apply: %s%s", out, errOut)
+	}
+	web := c.runningPods(t, "web", 3)
+	other := c.runningPods(t, "other", 1)[0]
+
+	t.Run("selector", func(t *testing.T) {
+		code, out, errOut := c.gantry("logs", "-l", "app=web")
+		want := started(web[0].Name, "web") + started(web[1].Name, "web") + started(web[2].Name, "web")
+		if code != 0 || out != want || errOut != "" {
+			t.Errorf("logs -l app=web: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
+		}
+		code, out, _ = c.gantry("logs", "--selector", "app in (web,other)", "--prefix")
+		want = ""
+		for _, p := range []projections.Pod{other, web[0], web[1], web[2]} {
+			container := "web"
+			if p.Name == other.Name {
+				container = "main"
+			}
+			want += "[pod/" + p.Name + "/" + container + "] " + started(p.Name, container)
+		}
+		if code != 0 || out != want {
+			t.Errorf("logs --selector --prefix: exit %d, stdout %q; want %q", code, out, want)
+		}
+		code, out, errOut = c.gantry("logs", "-l", "app=nothing")
+		if code != 0 || out != "" || errOut != "No resources found in default namespace.\n" {
+			t.Errorf("no pod matches: exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+	})
+
+	t.Run("all containers", func(t *testing.T) {
+		code, out, errOut := c.gantry("logs", other.Name, "--all-containers", "--prefix")
+		want := "[pod/" + other.Name + "/main] " + started(other.Name, "main") + "[pod/" + other.Name + "/side] " + started(other.Name, "side")
+		if code != 0 || out != want || errOut != "" {
+			t.Errorf("logs --all-containers --prefix: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
+		}
+		code, out, _ = c.gantry("logs", "-l", "app=other", "--all-containers")
+		if want := started(other.Name, "main") + started(other.Name, "side"); code != 0 || out != want {
+			t.Errorf("logs -l --all-containers: exit %d, stdout %q; want %q", code, out, want)
+		}
+	})
+
+	t.Run("follow", func(t *testing.T) {
+		code, _, errOut := c.gantry("logs", "-l", "app=web", "-f", "--max-log-requests", "2")
+		want := "error: you are attempting to follow 3 log streams, but maximum allowed concurrency is 2, use --max-log-requests to increase the limit\n"
+		if code != 1 || errOut != want {
+			t.Errorf("too many to follow: exit %d, stderr %q; want %q", code, errOut, want)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var out lockedBuffer
+		done := make(chan error, 1)
+		o := logsOptions{namespace: "default", selector: "app=web", follow: true, prefix: true, maxRequests: defaultMaxLogRequests}
+		go func() { done <- runLogs(ctx, c.conn, o, "", &out, &out) }()
+		eventually(t, "three followed logs", func() bool { return strings.Count(out.String(), "\n") == 3 })
+		for _, p := range web {
+			if line := "[pod/" + p.Name + "/web] " + started(p.Name, "web"); !strings.Contains(out.String(), line) {
+				t.Errorf("followed logs lack %q:\n%s", line, out.String())
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("an interrupted follow ends cleanly, got %v", err)
+		}
+	})
+
+	t.Run("previous", func(t *testing.T) {
+		code, _, errOut := c.gantry("logs", "-p", web[0].Name)
+		want := `error: previous terminated container "web" in pod "` + web[0].Name + `" not found` + "\n"
+		if code != 1 || errOut != want {
+			t.Errorf("logs -p before a restart: exit %d, stderr %q; want %q", code, errOut, want)
+		}
+		c.rt.Exit(web[0].UID, "web", 2)
+		eventually(t, "the container restarted", func() bool {
+			p, ok, err := c.rt.Pod(context.Background(), web[0].UID)
+			return err == nil && ok && len(p.Containers) == 1 && p.Containers[0].Running && p.Containers[0].Restarts == 1
+		})
+		code, out, errOut := c.gantry("logs", "--previous", "pod/"+web[0].Name)
+		want = started(web[0].Name, "web") + "simulated container web exited with code 2\n"
+		if code != 0 || out != want || errOut != "" {
+			t.Errorf("logs --previous: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
+		}
+		code, out, _ = c.gantry("logs", web[0].Name)
+		if want := "simulated container web of default/" + web[0].Name + " started (restart 1)\n"; code != 0 || out != want {
+			t.Errorf("logs after a restart: exit %d, stdout %q; want %q", code, out, want)
+		}
+		// With a selector, the pods never restarted are named and the others shown.
+		code, out, errOut = c.gantry("logs", "-p", "-l", "app=web", "--prefix")
+		if want := "[pod/" + web[0].Name + "/web] " + started(web[0].Name, "web") + "[pod/" + web[0].Name + "/web] simulated container web exited with code 2\n"; code != 1 || out != want {
+			t.Errorf("logs -p -l: exit %d, stdout %q; want %q", code, out, want)
+		}
+		for _, p := range web[1:] {
+			if line := `error: previous terminated container "web" in pod "` + p.Name + `" not found`; !strings.Contains(errOut, line) {
+				t.Errorf("logs -p -l: stderr %q lacks %q", errOut, line)
+			}
+		}
+		if !strings.HasSuffix(errOut, "error: 2 of 3 logs not shown\n") {
+			t.Errorf("logs -p -l: stderr %q does not end with the count", errOut)
+		}
+	})
+}
+
+// runGantryIn runs the CLI with stdin.
+func runGantryIn(stdin string, args ...string) (code int, stdout, stderr string) {
+	var out, errOut strings.Builder
+	code = run(args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// Mistakes are refused before dialing (the cluster URL is a closed port).
+func TestLogsArguments(t *testing.T) {
+	url := closedPort(t)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"logs"}, "error: logs: name a pod (gantry logs POD), or select pods by label (gantry logs -l app=hello)\n"},
+		{[]string{"logs", "p", "-l", "app=web"}, "error: logs: name a pod or select pods with -l, not both\n"},
+		{[]string{"logs", "-l", "app=web", "-c", "web", "--all-containers"}, "error: logs: --all-containers shows every container; it cannot be combined with -c web\n"},
+		{[]string{"logs", "-l", "app=web", "--max-log-requests", "0"}, "error: --max-log-requests 0: want at least 1\n"},
+		{[]string{"logs", "deploy/web"}, "error: logs of deployment.apps/web: not supported yet, only of a pod: name one (gantry get pods), or select the pods by label with -l\n"},
+	}
+	for _, tc := range cases {
+		code, _, errOut := runGantry(append(tc.args, "--nats", url)...)
+		if code != 1 || errOut != tc.want {
+			t.Errorf("%v: exit %d, stderr %q; want %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	code, _, errOut := runGantry("logs", "-l", "app in (web", "--nats", url)
+	if code != 1 || !strings.Contains(errOut, `selector "app in (web"`) {
+		t.Errorf("a bad selector: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// A lineWriter writes whole lines, each after its prefix, however the log
+// comes in chunks; a last line without its end is ended at flush.
+func TestLineWriter(t *testing.T) {
+	cases := []struct {
+		prefix string
+		chunks []string
+		want   string
+	}{
+		{"", []string{"a\nb", "c\n", "d"}, "a\nbc\nd\n"},
+		{"[pod/p/c] ", []string{"one\ntw", "o\nthree\n"}, "[pod/p/c] one\n[pod/p/c] two\n[pod/p/c] three\n"},
+		{"[x] ", []string{"no end"}, "[x] no end\n"},
+		{"[x] ", nil, ""},
+		{"[x] ", []string{strings.Repeat("y", lineWriteMax), "z\n"}, "[x] " + strings.Repeat("y", lineWriteMax) + "\n[x] z\n"},
+	}
+	for _, tc := range cases {
+		var out strings.Builder
+		var mu sync.Mutex
+		w := &lineWriter{mu: &mu, out: &out, prefix: tc.prefix}
+		for _, c := range tc.chunks {
+			if n, err := w.Write([]byte(c)); n != len(c) || err != nil {
+				t.Fatalf("Write(%q) = %d, %v", c, n, err)
+			}
+		}
+		if err := w.flush(); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != tc.want {
+			t.Errorf("%q %q: wrote %q, want %q", tc.prefix, tc.chunks, out.String(), tc.want)
+		}
+	}
+}
