@@ -1048,8 +1048,8 @@ func humanDuration(d time.Duration) string {
 
 // watchResources prints the initial list, then a row (or an object) per
 // change until ctx ends. A deleted object, or one that no longer matches -l,
-// is printed once more as it was last seen, as kubectl prints the final
-// state of a deleted object.
+// is printed once more, as kubectl prints the final state of a deleted
+// object (a pod as Terminating).
 func watchResources(ctx context.Context, js jetstream.JetStream, o getOptions, rk resourceKind, rs []resource,
 	w jetstream.KeyWatcher, out, errOut io.Writer) error {
 	p := &watchPrinter{o: o, cols: o.columns(rk, false), out: out, table: &rememberingTable{out: out}, printed: map[string]string{}}
@@ -1126,7 +1126,7 @@ func (p *watchPrinter) change(e jetstream.KeyValueEntry, rk resourceKind, last m
 		for k, r := range last {
 			if rk.key(r.namespace(), r.name()) == e.Key() {
 				delete(last, k)
-				return p.print(r, false)
+				return p.print(gone(r), false)
 			}
 		}
 		return nil
@@ -1155,6 +1155,18 @@ func (p *watchPrinter) change(e jetstream.KeyValueEntry, rk resourceKind, last m
 	}
 	last[k] = r
 	return p.print(r, true)
+}
+
+// gone is a pod's last row once its record is deleted: Terminating with no
+// container ready, even when the projector applied the deletion and the
+// node's removal in one write and no Terminating row came first.
+func gone(r resource) resource {
+	if r.pod != nil && !r.pod.Deleting {
+		p := *r.pod
+		p.Deleting = true
+		r.pod = &p
+	}
+	return r
 }
 
 // print writes one object; with dedup false it is written even when it looks

@@ -164,8 +164,8 @@ func TestGetHabitsAgainstNATS(t *testing.T) {
 }
 
 // testWatchTerminating: a pod being deleted shows 0/1 Terminating; when its
-// record goes, its last row is printed once more; a pod that comes to match
-// -l appears.
+// record goes, its last row is printed once more, as Terminating even when
+// no Terminating row came first; a pod that comes to match -l appears.
 func testWatchTerminating(t *testing.T, c *readCluster, created time.Time) {
 	sel, err := manifest.ParseLabelSelector("app=hello")
 	if err != nil {
@@ -187,6 +187,12 @@ func testWatchTerminating(t *testing.T, c *readCluster, created time.Time) {
 	eventually(t, "the terminating row", func() bool { return strings.Contains(out.String(), "Terminating") })
 	c.del(t, bus.BucketPods, "default.hello-abc12")
 	eventually(t, "the last row", func() bool { return strings.Count(out.String(), "Terminating") == 2 })
+	// A pod whose deletion and removal reach the read model in one write:
+	// its last row says Terminating all the same.
+	c.put(t, bus.BucketPods, "default.hello-abc12", fixturePod(created))
+	eventually(t, "the pod back", func() bool { return strings.Count(out.String(), "Running") == 2 })
+	c.del(t, bus.BucketPods, "default.hello-abc12")
+	eventually(t, "its last row", func() bool { return strings.Count(out.String(), "Terminating") == 3 })
 	labelled := fixturePendingPod(created)
 	labelled.Labels = map[string]string{"app": "hello"}
 	c.put(t, bus.BucketPods, "default.big-xyz", labelled)
@@ -199,6 +205,8 @@ func testWatchTerminating(t *testing.T, c *readCluster, created time.Time) {
 		"NAME          READY   STATUS    RESTARTS   AGE",
 		"hello-abc12   1/1     Running   2          3h",
 		"hello-abc12   0/1     Terminating   2          3h",
+		"hello-abc12   0/1     Terminating   2          3h",
+		"hello-abc12   1/1     Running       2          3h",
 		"hello-abc12   0/1     Terminating   2          3h",
 		"big-xyz       0/1     Pending       0          3h",
 	}

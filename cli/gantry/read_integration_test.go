@@ -476,7 +476,7 @@ func testWatch(t *testing.T, c *readCluster, created time.Time) {
 		"hello-abc12   1/1     Running   2          3h",
 		"late-1        0/1     Pending   0          3h",
 		"hello-abc12   0/1     CrashLoopBackOff   3          3h",
-		"big-xyz       0/1     Pending            0          3h", // columns never narrow, as with kubectl
+		"big-xyz       0/1     Terminating        0          3h", // gone: its last row; columns never narrow, as with kubectl
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("watch printed\n%s\nwant\n%s", out.String(), strings.Join(want, "\n"))
