@@ -233,6 +233,7 @@ func (o getOptions) singleItem() bool {
 // kindList is what get found of one kind.
 type kindList struct {
 	rk    resourceKind
+	kv    jetstream.KeyValue
 	items []resource
 }
 
@@ -255,18 +256,23 @@ func runGet(ctx context.Context, js jetstream.JetStream, o getOptions, out, errO
 		l := byKind[t.kind]
 		if l == nil {
 			l = &kindList{rk: resourceKinds[t.kind]}
+			var err error
+			if l.kv, err = js.KeyValue(ctx, l.rk.bucket); err != nil {
+				return fmt.Errorf("read model %s: %w", l.rk.bucket, err)
+			}
 			byKind[t.kind] = l
 			lists = append(lists, l)
 		}
-		kv, err := js.KeyValue(ctx, l.rk.bucket)
-		if err != nil {
-			return fmt.Errorf("read model %s: %w", l.rk.bucket, err)
-		}
+		kv := l.kv
 		if t.name != "" {
 			r, err := getResource(ctx, kv, l.rk, o.namespace, t.name)
-			if err != nil {
+			var nf notFoundError
+			switch {
+			case errors.As(err, &nf):
 				missing = append(missing, err)
 				continue
+			case err != nil:
+				return err
 			}
 			l.items = append(l.items, r)
 			continue
@@ -361,9 +367,18 @@ func (k resourceKind) pattern(ns string) string {
 	return k.kind + "." + ns + ".>"
 }
 
-func notFound(k resourceKind, name string) error {
-	return fmt.Errorf("%s %q not found", k.qualifiedPlural(), name)
+// notFoundError is kubectl's NotFound: get prints what it found of several
+// names and these errors after; any other read error stops it.
+type notFoundError struct {
+	kind resourceKind
+	name string
 }
+
+func (e notFoundError) Error() string {
+	return fmt.Sprintf("%s %q not found", e.kind.qualifiedPlural(), e.name)
+}
+
+func notFound(k resourceKind, name string) error { return notFoundError{kind: k, name: name} }
 
 // resource is one read-model record; exactly one of its pointers is set.
 type resource struct {
