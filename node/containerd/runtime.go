@@ -1,6 +1,7 @@
 // Package containerd runs Gantry's pods with containerd: one network
 // namespace per pod (node/network), one containerd container per pod
-// container in the namespace "gantry", its output in a log file per container.
+// container in the namespace "gantry", its output in a log file per container
+// instance (the current one and the one before the last restart).
 // Everything the runtime knows survives a restart of the agent: pod identity
 // is kept in container labels and in sandbox records under the state dir.
 package containerd
@@ -43,7 +44,8 @@ type Config struct {
 	// Namespace is the containerd namespace Gantry owns; default "gantry".
 	Namespace string
 	// StateDir holds sandbox records (StateDir/sandboxes), container logs
-	// (StateDir/logs/<ns>_<pod>_<uid>/<container>.log) and IP leases.
+	// (StateDir/logs/<ns>_<pod>_<uid>/<container>.log, and .log.previous for
+	// the instance before the last restart) and IP leases.
 	StateDir string
 	// PodCIDR is the node's pod subnet; default 10.42.0.0/24.
 	PodCIDR string
