@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"syscall"
 	"time"
@@ -26,13 +27,15 @@ const logCheckWait = 5 * time.Second
 func dialCluster(rawURL, name string, needLog bool) (*bus.Conn, error) {
 	conn, err := bus.Connect(rawURL, name)
 	if err != nil {
-		if noServer(err) {
-			if !needLog {
-				return nil, fmt.Errorf("no NATS server answers at %s: start one with JetStream enabled, or point --nats / GANTRY_NATS at it", redactURL(rawURL))
-			}
-			return nil, fmt.Errorf("no Gantry cluster answers at %s: is a cluster running? start one with \"gantry up\", or point --nats / GANTRY_NATS at it", redactURL(rawURL))
+		answer, ok := noServer(err)
+		if !ok {
+			return nil, err
 		}
-		return nil, err
+		where := redactURL(rawURL) + answer
+		if !needLog {
+			return nil, fmt.Errorf("no NATS server answers at %s: start one with JetStream enabled, or point --nats / GANTRY_NATS at it", where)
+		}
+		return nil, fmt.Errorf("no Gantry cluster answers at %s: is a cluster running? start one with \"gantry up\", or point --nats / GANTRY_NATS at it", where)
 	}
 	if !needLog {
 		return conn, nil
@@ -45,9 +48,22 @@ func dialCluster(rawURL, name string, needLog bool) (*bus.Conn, error) {
 }
 
 // noServer recognises a NATS that is not there: nothing listens (refused),
-// or no server of the URL list could be reached.
-func noServer(err error) bool {
-	return errors.Is(err, nats.ErrNoServers) || errors.Is(err, syscall.ECONNREFUSED)
+// no server of the URL list could be reached, or the dial failed (no route,
+// unknown host, timeout). why is what the dial said, in parentheses, when it
+// says more than that nothing listens.
+func noServer(err error) (why string, ok bool) {
+	if errors.Is(err, nats.ErrNoServers) || errors.Is(err, syscall.ECONNREFUSED) {
+		return "", true
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return " (" + dns.Error() + ")", true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return " (" + op.Err.Error() + ")", true
+	}
+	return "", false
 }
 
 // checkLog asks the server for JetStream and for the intents stream: a plain

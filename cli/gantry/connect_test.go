@@ -1,16 +1,20 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-sh/gantry/events"
@@ -187,5 +191,27 @@ func TestVersion(t *testing.T) {
 	// --version stays.
 	if code, out, _ := runGantry("--version"); code != 0 || out != "gantry version "+version+"\n" {
 		t.Errorf("--version: exit %d, stdout %q", code, out)
+	}
+}
+
+// Every way a dial finds nothing gets the hint; what the dial said is kept
+// when it says more than "nothing listens".
+func TestNoServer(t *testing.T) {
+	cases := []struct {
+		err  error
+		why  string
+		hint bool
+	}{
+		{fmt.Errorf("connect: %w", nats.ErrNoServers), "", true},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, "", true},
+		{fmt.Errorf("connect: %w", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)}), " (connect: no route to host)", true},
+		{&net.DNSError{Err: "no such host", Name: "nats.invalid", IsNotFound: true}, " (lookup nats.invalid: no such host)", true},
+		{errors.New("nats: authorization violation"), "", false},
+	}
+	for _, tc := range cases {
+		why, ok := noServer(tc.err)
+		if why != tc.why || ok != tc.hint {
+			t.Errorf("noServer(%v) = %q, %v; want %q, %v", tc.err, why, ok, tc.why, tc.hint)
+		}
 	}
 }
