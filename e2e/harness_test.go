@@ -23,6 +23,7 @@ import (
 
 	"github.com/gantry-sh/gantry/deploy/images"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/node/network"
 )
 
 const imageRef = "gantry.local/hello:v1"
@@ -30,6 +31,14 @@ const imageRef = "gantry.local/hello:v1"
 // ctrNS keeps this run's containers apart from a cluster started by hand and
 // from another run of these tests: every teardown kills what is in it.
 var ctrNS = fmt.Sprintf("gantry-e2e-%d", os.Getpid())
+
+// The run's pods get a bridge and a subnet of their own, apart from those of
+// `go tool task up` (gantry0, 10.42.0.0/24) that may run beside the tests,
+// and from node/containerd's and node/network's tests (10.42.100–249.0/24).
+var (
+	podBridge = fmt.Sprintf("gte%d", os.Getpid())
+	podCIDR   = fmt.Sprintf("10.42.%d.0/24", 10+os.Getpid()%80)
+)
 
 var (
 	gantryBin string
@@ -46,7 +55,16 @@ func TestMain(m *testing.M) {
 		code = m.Run()
 	}
 	removeNamespace()
+	removeBridge()
 	os.Exit(code)
+}
+
+// removeBridge deletes the run's pod bridge and its masquerade rule.
+func removeBridge() {
+	_ = exec.Command("ip", "link", "del", podBridge).Run()
+	if err := network.RemoveMasqueradeRule(context.Background(), podCIDR, podBridge); err != nil {
+		fmt.Fprintf(os.Stderr, "cleanup: %v\n", err)
+	}
 }
 
 // removeNamespace deletes the run's image and containerd namespace (best
@@ -208,7 +226,7 @@ func (c *cluster) start(args ...string) *proc {
 // up starts `gantry up` with the test's data dir; extra args are appended.
 func (c *cluster) up(extra ...string) *proc {
 	args := append([]string{"up", "--data-dir", c.dataDir, "--listen", c.listen,
-		"--node-name", "e2e-node", "--containerd-namespace", ctrNS}, extra...)
+		"--node-name", "e2e-node", "--containerd-namespace", ctrNS, "--pod-bridge", podBridge, "--pod-cidr", podCIDR}, extra...)
 	p := c.start(args...)
 	c.waitFor("gantry up to serve", 60*time.Second, func() bool { return strings.Contains(p.out.String(), "gantry is up") })
 	for _, a := range extra {
@@ -322,9 +340,9 @@ func (c *cluster) netnsList() []string {
 	return ns
 }
 
-// vethsOnBridge lists the interfaces attached to Gantry's pod bridge.
+// vethsOnBridge lists the interfaces attached to the run's pod bridge.
 func vethsOnBridge() []string {
-	out, _ := exec.Command("ip", "-o", "link", "show", "master", "gantry0").Output()
+	out, _ := exec.Command("ip", "-o", "link", "show", "master", podBridge).Output()
 	var vs []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if f := strings.Fields(line); len(f) > 1 {

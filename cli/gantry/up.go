@@ -30,6 +30,7 @@ type nodeFlags struct {
 	name     string
 	runtime  string
 	podCIDR  string
+	bridge   string
 	labels   []string
 	taints   []string
 	dataDir  string
@@ -41,6 +42,7 @@ func (f *nodeFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.name, "node-name", "", "node name (default: the hostname's first label)")
 	c.Flags().StringVar(&f.runtime, "runtime", "containerd", "node runtime: containerd, or simulated (no containers; for tests)")
 	c.Flags().StringVar(&f.podCIDR, "pod-cidr", "10.42.0.0/24", "this node's pod CIDR")
+	c.Flags().StringVar(&f.bridge, "pod-bridge", "gantry0", "the Linux bridge this node's pods join (at most 15 bytes; give each cluster on one machine its own)")
 	c.Flags().StringSliceVar(&f.labels, "labels", nil, "node labels, key=value[,key=value]")
 	c.Flags().StringSliceVar(&f.taints, "taints", nil, "node taints, key[=value]:NoSchedule|PreferNoSchedule|NoExecute[,…]")
 	c.Flags().StringVar(&f.ctrdSock, "containerd", "/run/containerd/containerd.sock", "containerd socket")
@@ -219,7 +221,7 @@ func runNode(ctx context.Context, g *globals, nf *nodeFlags, url string, log zer
 	switch nf.runtime {
 	case "containerd":
 		r, err := containerd.New(ctx, containerd.Config{Address: nf.ctrdSock, Namespace: nf.ctrdNS, StateDir: filepath.Join(nf.dataDir, "node"),
-			PodCIDR: nf.podCIDR, NodeName: name}, log)
+			PodCIDR: nf.podCIDR, BridgeName: nf.bridge, NodeName: name}, log)
 		if err != nil {
 			return err
 		}
