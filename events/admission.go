@@ -35,7 +35,8 @@ type AdmissionAccepted struct {
 func (AdmissionAccepted) Type() string { return TypeAdmissionAccepted }
 
 // AdmissionRejected records that an intent was refused, with one reason per
-// offending field ("spec.replicas: must be >= 0").
+// offending field ("spec.replicas: must be >= 0"). Code, when set, classes
+// the refusal for clients that act on it (like Kubernetes' StatusReason).
 type AdmissionRejected struct {
 	IntentSeq uint64   `json:"intentSeq"`
 	IntentID  string   `json:"intentId"`
@@ -44,6 +45,18 @@ type AdmissionRejected struct {
 	Namespace string   `json:"namespace"`
 	Name      string   `json:"name"`
 	Reasons   []string `json:"reasons"`
+	Code      string   `json:"code,omitempty"`
 }
+
+// Codes of a rejection; most rejections have none and are read by their
+// reasons.
+const (
+	// RejectNotFound: a delete of an object that does not exist (kubectl
+	// prints "Error from server (NotFound)", or nothing with
+	// --ignore-not-found).
+	RejectNotFound = "NotFound"
+	// RejectUnsupportedKind: a kind Gantry does not support (yet).
+	RejectUnsupportedKind = "UnsupportedKind"
+)
 
 func (AdmissionRejected) Type() string { return TypeAdmissionRejected }

@@ -98,18 +98,21 @@ func ObjectFromJSON(raw json.RawMessage) (Object, error) { return DecodeObject(r
 
 // specTypeOf is the Go type of spec for an apiVersion/kind pair.
 func specTypeOf(apiVersion, kind string) (reflect.Type, *FieldError) {
-	switch {
-	case apiVersion == APIAppsV1 && kind == KindDeployment:
-		return reflect.TypeFor[DeploymentSpec](), nil
-	case apiVersion == APICoreV1 && kind == KindPod:
-		return reflect.TypeFor[PodSpec](), nil
+	for _, k := range kinds {
+		if k.APIVersion == apiVersion && k.Kind == kind {
+			return k.spec, nil
+		}
 	}
 	return nil, unsupportedKind(apiVersion, kind)
 }
 
+// UnsupportedKind is the refusal of a kind Gantry does not support: it
+// names the kind and lists those supported.
+func UnsupportedKind(apiVersion, kind string) *FieldError { return unsupportedKind(apiVersion, kind) }
+
 func unsupportedKind(apiVersion, kind string) *FieldError {
-	return &FieldError{Path: "kind", Message: fmt.Sprintf("%q (apiVersion %q) is not supported; supported: %s %s, %s %s",
-		kind, apiVersion, APIAppsV1, KindDeployment, APICoreV1, KindPod)}
+	return &FieldError{Path: "kind", Message: fmt.Sprintf("%q (apiVersion %q) is not supported; supported: %s",
+		kind, apiVersion, SupportedKinds())}
 }
 
 var (

@@ -194,22 +194,29 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 		MsgID:         msgID,
 		ExpectLastSeq: bus.Expect(o.lastSeq),
 	}
-	reject := func(op string, reasons ...string) runner.Decision {
+	rejectCode := func(op, code string, reasons ...string) runner.Decision {
 		d.Event = &events.AdmissionRejected{IntentSeq: p.seq, IntentID: p.env.ID, Op: op,
-			Kind: kind, Namespace: ns, Name: name, Reasons: reasons}
+			Kind: kind, Namespace: ns, Name: name, Reasons: reasons, Code: code}
 		return d
 	}
+	reject := func(op string, reasons ...string) runner.Decision { return rejectCode(op, "", reasons...) }
 	switch e := p.ev.(type) {
 	case *events.IntentCordon:
 		return s.cordon(p, e, o)
 	case *events.IntentDeleted:
+		if _, ok := manifest.KindOfToken(kind); !ok {
+			return rejectCode(events.OpDelete, events.RejectUnsupportedKind, unsupportedToken(kind))
+		}
 		if !o.exists {
-			return reject(events.OpDelete, fmt.Sprintf("%s %q not found in namespace %q", kind, name, ns))
+			return rejectCode(events.OpDelete, events.RejectNotFound, fmt.Sprintf("%s %q not found in namespace %q", kind, name, ns))
 		}
 		d.Event = &events.AdmissionAccepted{IntentSeq: p.seq, IntentID: p.env.ID, Op: events.OpDelete,
 			Kind: kind, Namespace: ns, Name: name, UID: o.uid, Generation: o.generation}
 		return d
 	case *events.IntentApplied:
+		if reason, ok := unsupportedKind(e); !ok {
+			return rejectCode(events.OpApply, events.RejectUnsupportedKind, reason)
+		}
 		obj, reasons := Check(e)
 		if len(reasons) > 0 {
 			return reject(events.OpApply, reasons...)
@@ -236,6 +243,30 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 		return d
 	}
 	return reject("", "unknown intent")
+}
+
+// unsupportedKind checks the intent's kind is one Gantry supports. The CLI
+// appends an intent for any well-formed kind, so that the refusal of one
+// Gantry does not know (ReplicaSet, Service) is in the log with its actor;
+// the reason names the kind as the manifest wrote it when it can be read.
+func unsupportedKind(e *events.IntentApplied) (reason string, ok bool) {
+	if _, ok := manifest.KindOfToken(e.Kind); ok {
+		return "", true
+	}
+	var header struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if json.Unmarshal(e.Object, &header) != nil || strings.ToLower(header.Kind) != e.Kind {
+		return unsupportedToken(e.Kind), false
+	}
+	return manifest.UnsupportedKind(header.APIVersion, header.Kind).Error(), false
+}
+
+// unsupportedToken is the refusal of a kind known only by its token (a
+// delete names no apiVersion).
+func unsupportedToken(kind string) string {
+	return fmt.Sprintf("kind: %q is not supported; supported: %s", kind, manifest.SupportedKinds())
 }
 
 // Check decodes and validates an applied intent, returning the object with

@@ -278,8 +278,53 @@ func TestVerdicts(t *testing.T) {
 			last:  func(l *pt.Log) events.Record { return l.IntentDelete("deployment", ns, "ghost") },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				if !reflect.DeepEqual(r.Reasons, []string{`deployment "ghost" not found in namespace "default"`}) || r.Op != events.OpDelete {
+				if !reflect.DeepEqual(r.Reasons, []string{`deployment "ghost" not found in namespace "default"`}) || r.Op != events.OpDelete ||
+					r.Code != events.RejectNotFound {
 					t.Errorf("rejected = %+v", r)
+				}
+			},
+		},
+		{
+			name:  "a kind Gantry does not support is rejected, naming it and the supported kinds",
+			given: func(l *pt.Log) []events.Record { return nil },
+			last: func(l *pt.Log) events.Record {
+				return l.IntentApply("replicaset", ns, "rs", raw(`{"apiVersion":"apps/v1","kind":"ReplicaSet",
+					"metadata":{"name":"rs","namespace":"default"},"spec":{"replicas":2}}`))
+			},
+			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
+				r := rejectedOf(t, d)
+				want := []string{`kind: "ReplicaSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod`}
+				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpApply ||
+					r.Kind != "replicaset" || r.Name != "rs" {
+					t.Errorf("rejected = %+v, want reasons %q", r, want)
+				}
+				if d.Subject != events.AdmissionSubject(ns, "replicaset", "rs") || d.Meta.Actor != "tester" {
+					t.Errorf("verdict on %q by %q, want the intent's object and actor", d.Subject, d.Meta.Actor)
+				}
+				expectSeq(t, d, 0)
+			},
+		},
+		{
+			name:  "a kind whose manifest cannot be read is rejected by its token",
+			given: func(l *pt.Log) []events.Record { return nil },
+			last:  func(l *pt.Log) events.Record { return l.IntentApply("service", ns, "web", raw(`[]`)) },
+			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
+				r := rejectedOf(t, d)
+				want := []string{`kind: "service" is not supported; supported: apps/v1 Deployment, v1 Pod`}
+				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind {
+					t.Errorf("rejected = %+v, want reasons %q", r, want)
+				}
+			},
+		},
+		{
+			name:  "deleting an object of an unsupported kind is rejected as unsupported, not as not found",
+			given: func(l *pt.Log) []events.Record { return nil },
+			last:  func(l *pt.Log) events.Record { return l.IntentDelete("replicaset", ns, "rs") },
+			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
+				r := rejectedOf(t, d)
+				want := []string{`kind: "replicaset" is not supported; supported: apps/v1 Deployment, v1 Pod`}
+				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpDelete {
+					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
 			},
 		},
