@@ -76,6 +76,9 @@ type intent struct {
 	subject        string
 	event          events.Event
 	label          string
+	// ignoreNotFound: a delete of an object that does not exist is not an
+	// error and prints nothing (kubectl's --ignore-not-found).
+	ignoreNotFound bool
 }
 
 func docLabel(d manifest.Document) string {
@@ -119,19 +122,29 @@ func applyIntent(d manifest.Document, ns string) (intent, error) {
 	return intent{kind: kind, ns: ns, name: d.Name, op: events.OpApply,
 		subject: events.IntentSubject(ns, kind, d.Name),
 		event:   &events.IntentApplied{Kind: kind, Namespace: ns, Name: d.Name, Object: obj},
-		label:   displayKind(kind) + "/" + d.Name}, nil
+		label:   resourceLabel(d.APIVersion, kind, d.Name)}, nil
 }
 
+// manifestKind checks a document's apiVersion and kind are well formed and
+// returns the kind's subject token. Whether Gantry supports the kind is
+// admission's to judge: the intent of an unknown kind (ReplicaSet, Service)
+// is appended and refused in the log, with its actor, like any other.
 func manifestKind(apiVersion, kind string) (string, error) {
-	switch {
-	case apiVersion == manifest.APIAppsV1 && kind == manifest.KindDeployment:
-		return "deployment", nil
-	case apiVersion == manifest.APICoreV1 && kind == manifest.KindPod:
-		return "pod", nil
-	case kind == "":
-		return "", errors.New("kind: required")
+	token, fe := manifest.KindToken(apiVersion, kind)
+	if fe != nil {
+		return "", fe
 	}
-	return "", fmt.Errorf("kind: %q (apiVersion %q) is not supported; supported: apps/v1 Deployment, v1 Pod", kind, apiVersion)
+	return token, nil
+}
+
+// resourceLabel names an object as kubectl does in its messages: the kind's
+// token, its API group when it has one, and the name (deployment.apps/hello,
+// pod/web, replicaset.apps/rs).
+func resourceLabel(apiVersion, token, name string) string {
+	if group, _, ok := strings.Cut(apiVersion, "/"); ok {
+		return token + "." + group + "/" + name
+	}
+	return token + "/" + name
 }
 
 // withNamespace sets metadata.namespace in a manifest that has none.
@@ -257,6 +270,11 @@ func submit(ctx context.Context, g *globals, conn *bus.Conn, intents []intent) i
 			fmt.Fprintf(g.errOut, "error: %s: submitted, but no verdict within %s (is the admission service running?)\n", it.label, verdictTimeout)
 			failed++
 		case !ok:
+		case v.rejected != nil && v.rejected.Code == events.RejectNotFound && it.op == events.OpDelete:
+			if !it.ignoreNotFound {
+				fmt.Fprintf(g.errOut, "Error from server (NotFound): %s %q not found\n", resourcePlural(it.kind), it.name)
+				failed++
+			}
 		case v.rejected != nil:
 			fmt.Fprintf(g.errOut, "error: %s rejected:\n", it.label)
 			for _, r := range v.rejected.Reasons {

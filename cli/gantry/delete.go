@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,7 +20,7 @@ import (
 func newDeleteCmd(g *globals) *cobra.Command {
 	var files []string
 	var namespace string
-	var wait bool
+	var wait, ignoreNotFound bool
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "delete (-f FILE | KIND NAME)",
@@ -48,11 +49,15 @@ func newDeleteCmd(g *globals) *cobra.Command {
 					if err != nil {
 						return fmt.Errorf("%s: %w", docLabel(d), err)
 					}
+					it.label = resourceLabel(d.APIVersion, kind, d.Name)
 					intents = append(intents, it)
 				}
 			case len(args) == 2:
 				kind, err := kindOf(args[0])
 				if err != nil {
+					// The kind as typed may be a plural or a short name, so it
+					// cannot name an object in the log: refused here, as by
+					// every verb that takes a kind.
 					return err
 				}
 				if kind == "node" {
@@ -65,6 +70,9 @@ func newDeleteCmd(g *globals) *cobra.Command {
 				intents = append(intents, it)
 			default:
 				return errors.New("must give -f FILE or KIND NAME (e.g. gantry delete deployment hello)")
+			}
+			for i := range intents {
+				intents[i].ignoreNotFound = ignoreNotFound
 			}
 			conn, err := g.connect("cli")
 			if err != nil {
@@ -91,7 +99,21 @@ func newDeleteCmd(g *globals) *cobra.Command {
 	c.Flags().StringVarP(&namespace, "namespace", "n", "", "namespace (default \"default\")")
 	c.Flags().BoolVar(&wait, "wait", true, "wait until the object's pods are stopped and removed")
 	c.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long --wait waits")
+	c.Flags().BoolVar(&ignoreNotFound, "ignore-not-found", false, "an object that does not exist is not an error (and prints nothing)")
 	return c
+}
+
+// resourcePlural names a kind's resource as kubectl does in "Error from
+// server" lines: the plural, then the API group when it has one
+// (deployments.apps, pods). Only supported kinds reach it but for messages.
+func resourcePlural(token string) string {
+	plural := token + "s"
+	if k, ok := manifest.KindOfToken(token); ok {
+		if group, _, grouped := strings.Cut(k.APIVersion, "/"); grouped {
+			plural += "." + group
+		}
+	}
+	return plural
 }
 
 func deleteIntent(kind, ns, name string) (intent, error) {
