@@ -1,6 +1,10 @@
 package events
 
-import "github.com/gantry-sh/gantry/events/manifest"
+import (
+	"time"
+
+	"github.com/gantry-sh/gantry/events/manifest"
+)
 
 // Node types.
 const (
@@ -44,9 +48,18 @@ type NodeInfo struct {
 	Runtime     string            `json:"runtime"` // containerd, simulated
 	Version     string            `json:"version,omitempty"`
 	Taints      []manifest.Taint  `json:"taints,omitempty"`
+	// CreatedAt is when the node first registered. Its agent carries it
+	// over from its last registration, so the node keeps its creation time
+	// across restarts of its agent and of the control plane, as a
+	// Kubernetes Node keeps its creationTimestamp. Absent from the reports
+	// of agents older than the field.
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
 }
 
-// NodeRegistered: a node agent started and announced itself.
+// NodeRegistered: a node agent started and announced itself. Its envelope's
+// actor is the node (node/<name>), and its causation and correlation ids
+// are the id of the agent's run, new each time the agent starts (like a
+// Kubernetes node's bootID), so each registration says which run made it.
 type NodeRegistered struct {
 	Node NodeInfo `json:"node"`
 }

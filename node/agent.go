@@ -159,7 +159,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.info = events.NodeInfo{Name: a.cfg.Name, Labels: labels, Capacity: capacity, Allocatable: capacity,
 		PodCIDR: a.cfg.PodCIDR, Address: a.cfg.Address, Runtime: a.rt.Name(), Version: a.cfg.Version, Taints: a.cfg.Taints}
 
-	if err := a.publishObs(ctx, events.ObsNodeSubject(a.cfg.Name), &events.NodeRegistered{Node: a.info}, events.Envelope{}, a.cfg.Name); err != nil {
+	if err := a.register(ctx); err != nil {
 		return err
 	}
 	if err := a.heartbeat(ctx); err != nil {
@@ -343,6 +343,80 @@ func (a *Agent) restore(ctx context.Context) error {
 		return fmt.Errorf("node %s restore observations: %w", a.cfg.Name, err)
 	}
 	return nil
+}
+
+// Actor is the identity a node agent writes its own events under (its
+// registration), until nodes authenticate with identities of their own.
+func Actor(node string) string { return "node/" + node }
+
+// register announces the node under its creation time, carried over from its
+// last registration, as the node's actor, caused by this run of the agent:
+// the run's id (new at every start) is the registration's causation and
+// correlation, so the log says which start of the agent each one records.
+func (a *Agent) register(ctx context.Context) error {
+	now := a.cfg.Clock().UTC()
+	created, err := a.createdAt(ctx)
+	if err != nil {
+		return err
+	}
+	if created.IsZero() {
+		created = now
+	}
+	a.info.CreatedAt = &created
+	run, id := events.NewID(), events.NewID()
+	env, err := events.Seal(&events.NodeRegistered{Node: a.info}, events.Meta{ID: id, Source: "node/" + a.cfg.Name,
+		Subject: a.cfg.Name, Time: now, Actor: Actor(a.cfg.Name), CausationID: run, CorrelationID: run})
+	if err != nil {
+		return err
+	}
+	out := bus.Outgoing{Subject: events.ObsNodeSubject(a.cfg.Name), Envelope: env, MsgID: id}
+	if _, err := bus.PublishOne(ctx, a.conn.JS, out); err != nil {
+		return fmt.Errorf("node %s register: %w", a.cfg.Name, err)
+	}
+	return nil
+}
+
+// createdAt is the creation time the node's last registration carries (or
+// that registration's time, when an older agent wrote it), else the one its
+// last heartbeat carries (when the registration has aged out of the
+// observations); zero when the node never registered.
+func (a *Agent) createdAt(ctx context.Context) (time.Time, error) {
+	for _, src := range []struct{ stream, subject string }{
+		{events.StreamObservations, events.ObsNodeSubject(a.cfg.Name)},
+		{events.StreamHeartbeats, events.HeartbeatSubject(a.cfg.Name)},
+	} {
+		st, err := a.conn.JS.Stream(ctx, src.stream)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("node %s creation time: stream %s: %w", a.cfg.Name, src.stream, err)
+		}
+		m, err := st.GetLastMsgForSubject(ctx, src.subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, fmt.Errorf("node %s creation time: last message on %s: %w", a.cfg.Name, src.subject, err)
+		}
+		env, err := events.Parse(m.Data)
+		if err != nil {
+			continue
+		}
+		ev, err := env.Decode()
+		if err != nil {
+			continue
+		}
+		switch e := ev.(type) {
+		case *events.NodeRegistered:
+			if e.Node.CreatedAt != nil {
+				return e.Node.CreatedAt.UTC(), nil
+			}
+			return env.Time.UTC(), nil
+		case *events.NodeHeartbeat:
+			if e.Node.CreatedAt != nil {
+				return e.Node.CreatedAt.UTC(), nil
+			}
+		}
+	}
+	return time.Time{}, nil
 }
 
 func lastPerSubject(ctx context.Context, js jetstream.JetStream, stream, filter string, fn func(jetstream.Msg)) error {

@@ -164,10 +164,26 @@ const NodeLostAfter = 40 * time.Second
 type Node struct {
 	Info events.NodeInfo `json:"info"`
 	// Unschedulable: cordoned (gantry node cordon); no new pods land here.
-	Unschedulable bool      `json:"unschedulable,omitempty"`
+	Unschedulable bool `json:"unschedulable,omitempty"`
+	// RegisteredAt is when the node was created (its first registration),
+	// kept across restarts: it is the node's AGE.
 	RegisteredAt  time.Time `json:"registeredAt"`
 	LastHeartbeat time.Time `json:"lastHeartbeat"`
 	Seqs          Seqs      `json:"seqs"`
+}
+
+// created notes when the node was created: the creation time its report
+// carries, or, from agents older than that field, the report's time. The
+// earliest wins, whatever order the streams interleave in, so a node
+// re-registering after a restart of its agent or of the control plane keeps
+// its creation time (and its AGE).
+func (n *Node) created(info events.NodeInfo, at time.Time) {
+	if info.CreatedAt != nil {
+		at = *info.CreatedAt
+	}
+	if n.RegisteredAt.IsZero() || at.Before(n.RegisteredAt) {
+		n.RegisteredAt = at.UTC()
+	}
 }
 
 // Ready reports a node heard from recently.
@@ -217,7 +233,7 @@ func (c *Cluster) Apply(r events.Record) {
 	case *events.NodeRegistered:
 		n := c.node(e.Node.Name)
 		n.Info = e.Node
-		n.RegisteredAt = at
+		n.created(e.Node, at)
 		c.touchNode(n, r)
 	case *events.NodeCordoned:
 		n := c.node(e.Node)
@@ -226,9 +242,7 @@ func (c *Cluster) Apply(r events.Record) {
 	case *events.NodeHeartbeat:
 		n := c.node(e.Node.Name)
 		n.Info = e.Node
-		if n.RegisteredAt.IsZero() {
-			n.RegisteredAt = at
-		}
+		n.created(e.Node, at)
 		if at.After(n.LastHeartbeat) {
 			n.LastHeartbeat = at
 		}

@@ -390,7 +390,9 @@ func TestFold(t *testing.T) {
 				if want := pt.Start.Add(10 * time.Second); !n.LastHeartbeat.Equal(want) {
 					t.Errorf("lastHeartbeat = %v, want %v", n.LastHeartbeat, want)
 				}
-				if n.Info.Allocatable[events.ResourceCPU] != 4000 || !n.RegisteredAt.Equal(pt.Start.Add(10*time.Second)) {
+				// The node was known at the older heartbeat's time: the
+				// earliest report is its creation, whatever the order.
+				if n.Info.Allocatable[events.ResourceCPU] != 4000 || !n.RegisteredAt.Equal(pt.Start) {
 					t.Errorf("node = %+v", n)
 				}
 			},
@@ -407,6 +409,34 @@ func TestFold(t *testing.T) {
 				n := c.Nodes["n1"]
 				if !n.RegisteredAt.Equal(pt.Start) || !n.LastHeartbeat.Equal(pt.Start.Add(5*time.Second)) {
 					t.Errorf("registeredAt %v lastHeartbeat %v", n.RegisteredAt, n.LastHeartbeat)
+				}
+			},
+		},
+		{
+			name: "a node registering again (its agent restarted) keeps its creation time",
+			given: func(l *pt.Log) []events.Record {
+				info := pt.NodeInfo("n1", 4000, 8<<30, 110)
+				r1 := l.Registered(info)
+				l.Advance(time.Hour)
+				return []events.Record{r1, l.Registered(info), l.Heartbeat(info)}
+			},
+			then: func(t *testing.T, c *projections.Cluster, _ []events.Record) {
+				if n := c.Nodes["n1"]; !n.RegisteredAt.Equal(pt.Start) {
+					t.Errorf("registeredAt %v, want the first registration's %v", n.RegisteredAt, pt.Start)
+				}
+			},
+		},
+		{
+			name: "the creation time a report carries wins over the report's time (its first registration aged out)",
+			given: func(l *pt.Log) []events.Record {
+				info := pt.NodeInfo("n1", 4000, 8<<30, 110)
+				created := pt.Start.Add(-30 * 24 * time.Hour)
+				info.CreatedAt = &created
+				return []events.Record{l.Heartbeat(info), l.Registered(info)}
+			},
+			then: func(t *testing.T, c *projections.Cluster, _ []events.Record) {
+				if n := c.Nodes["n1"]; !n.RegisteredAt.Equal(pt.Start.Add(-30 * 24 * time.Hour)) {
+					t.Errorf("registeredAt %v, want the carried creation time", n.RegisteredAt)
 				}
 			},
 		},

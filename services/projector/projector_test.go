@@ -69,3 +69,57 @@ func TestHeartbeatsRewriteTheNodeRecordOnlyWhenStale(t *testing.T) {
 		t.Errorf("a cordon was not written at once")
 	}
 }
+
+// A node's AGE survives a restart of the control plane: the restarted
+// projector replays the log, the node's agent registers again, and the
+// record in the read model keeps the node's creation time.
+func TestNodeKeepsItsCreationTimeAcrossARestart(t *testing.T) {
+	conn, _ := bustest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	kv, err := conn.JS.KeyValue(ctx, bus.BucketNodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	registeredAt := func(s *projector.Service, rs ...events.Record) time.Time {
+		t.Helper()
+		for _, r := range rs {
+			s.Apply(r)
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e, err := kv.Get(ctx, "n1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec projections.Node
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		return rec.RegisteredAt
+	}
+	l := pt.NewLog()
+	info := pt.NodeInfo("n1", 4000, 8<<30, 110)
+	created := l.Now
+	info.CreatedAt = &created
+	before := []events.Record{l.Registered(info), l.Heartbeat(info)}
+	if got := registeredAt(projector.New(conn.JS), before...); !got.Equal(created) {
+		t.Fatalf("registeredAt %v, want %v", got, created)
+	}
+
+	// The control plane and the agent restart an hour later: the projector
+	// replays the log, then reads the agent's new registration (carrying
+	// the creation time) and one from an agent older than that field.
+	l.Advance(time.Hour)
+	legacy := info
+	legacy.CreatedAt = nil
+	restarted := projector.New(conn.JS)
+	if got := registeredAt(restarted, append(before, l.Registered(info), l.Heartbeat(info))...); !got.Equal(created) {
+		t.Errorf("after a restart and a new registration: registeredAt %v, want %v", got, created)
+	}
+	l.Advance(time.Minute)
+	if got := registeredAt(restarted, l.Registered(legacy)); !got.Equal(created) {
+		t.Errorf("after a registration without a creation time: registeredAt %v, want %v", got, created)
+	}
+}
