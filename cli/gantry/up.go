@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -57,7 +59,7 @@ func newUpCmd(g *globals) *cobra.Command {
 		Use:   "up",
 		Short: "Run a one-node cluster in this process: embedded NATS, every service and a node agent",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			if err := checkListen(listen); err != nil {
 				return err
 			}
@@ -69,6 +71,7 @@ func newUpCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer stop()
+			defer stopped(log, &err) // last: after NATS has shut down
 			if err := os.MkdirAll(nf.dataDir, 0o755); err != nil {
 				return fmt.Errorf("--data-dir %s: %w", nf.dataDir, err)
 			}
@@ -89,23 +92,40 @@ func newUpCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log.Info().Dur("replay", time.Since(start)).Msg("control plane ready")
+			log.Info().Str("replay", time.Since(start).Round(100*time.Microsecond).String()).Msg("control plane ready")
 			agentErr := make(chan error, 1)
 			if withNode {
 				go func() { agentErr <- runNode(ctx, g, &nf, url, log) }()
 			}
 			fmt.Fprintf(g.out, "gantry is up: NATS at %s (export GANTRY_NATS=%s)\n", url, url)
+			var failed error
 			select {
 			case <-ctx.Done():
 			case err := <-agentErr:
-				if err != nil && ctx.Err() == nil {
-					stop()
-					plane.Wait()
-					return err
+				withNode = false // it has stopped
+				if ctx.Err() == nil {
+					failed = cmp.Or(err, errors.New("node agent stopped"))
 				}
 			}
+			if failed != nil {
+				log.Error().Err(failed).Msg("stopping")
+			} else {
+				log.Info().Str("signal", signalOf(ctx)).Msg("stopping")
+			}
 			stop()
-			return plane.Wait()
+			if withNode {
+				// The agent stops its containers' supervision and its
+				// heartbeats before NATS goes away.
+				select {
+				case <-agentErr:
+				case <-time.After(agentStopTimeout):
+					log.Warn().Str("waited", agentStopTimeout.String()).Msg("node agent not stopped; going on")
+				}
+			}
+			if err := plane.Wait(); err != nil {
+				return err
+			}
+			return failed
 		},
 	}
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "HOST:PORT for the NATS client port (loopback until authentication lands)")
@@ -123,12 +143,13 @@ func newServeCmd(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Run control-plane services against an external NATS (--nats)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			ctx, stop, log, err := g.daemon(cmd)
 			if err != nil {
 				return err
 			}
 			defer stop()
+			defer stopped(log, &err)
 			conn, err := g.connect("serve")
 			if err != nil {
 				return err
@@ -139,6 +160,7 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			log.Info().Strs("services", names).Msg("services ready")
+			defer logStopping(ctx, log)()
 			return plane.Wait()
 		},
 	}
@@ -153,12 +175,14 @@ func newNodeCmd(g *globals) *cobra.Command {
 		Use:   "node",
 		Short: "Run a node agent against an external NATS (--nats)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			ctx, stop, log, err := g.daemon(cmd)
 			if err != nil {
 				return err
 			}
 			defer stop()
+			defer stopped(log, &err)
+			defer logStopping(ctx, log)()
 			return runNode(ctx, g, &nf, g.nats, log)
 		},
 	}
@@ -244,6 +268,48 @@ func runNode(ctx context.Context, g *globals, nf *nodeFlags, url string, log zer
 	agent := node.New(node.Config{Name: name, Labels: labels, Taints: taints, PodCIDR: nf.podCIDR, Version: version}, rt, conn, log)
 	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
 	return agent.Run(ctx)
+}
+
+// agentStopTimeout bounds how long `gantry up` waits for its node agent to
+// stop before it shuts NATS down.
+const agentStopTimeout = 10 * time.Second
+
+// signalOf names the signal that ended a daemon's context ("interrupt",
+// "terminated"), or the context's error when no signal did.
+func signalOf(ctx context.Context) string {
+	cause := context.Cause(ctx)
+	if cause == nil {
+		return ""
+	}
+	if name, ok := strings.CutSuffix(cause.Error(), " signal received"); ok {
+		return name
+	}
+	return cause.Error()
+}
+
+// logStopping logs "stopping", with the signal, when ctx ends before the
+// returned function is called; that function returns once it is done, so
+// "stopping" never follows "stopped".
+func logStopping(ctx context.Context, log zerolog.Logger) (release func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+			log.Info().Str("signal", signalOf(ctx)).Msg("stopping")
+		case <-quit:
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+// stopped logs that a daemon has stopped, with the error it stops on.
+func stopped(log zerolog.Logger, err *error) {
+	if *err != nil {
+		log.Error().Err(*err).Msg("stopped")
+		return
+	}
+	log.Info().Msg("stopped")
 }
 
 // daemon prepares a long-running command: its logger, and a context that
