@@ -413,6 +413,19 @@ func TestFold(t *testing.T) {
 			},
 		},
 		{
+			name: "the refusal of a kind Gantry does not support changes nothing",
+			given: func(l *pt.Log) []events.Record {
+				return []events.Record{l.Append(events.AdmissionSubject(ns, "replicaset", "rs"), &events.AdmissionRejected{
+					IntentSeq: 1, Op: events.OpApply, Kind: "replicaset", Namespace: ns, Name: "rs",
+					Reasons: []string{`kind: "ReplicaSet" (apiVersion "apps/v1") is not supported`}, Code: events.RejectUnsupportedKind})}
+			},
+			then: func(t *testing.T, c *projections.Cluster, _ []events.Record) {
+				if len(c.Workloads) != 0 || len(c.Pods) != 0 || len(c.Dirty) != 0 {
+					t.Errorf("workloads %v pods %v dirty %v, want nothing", c.Workloads, c.Pods, c.Dirty)
+				}
+			},
+		},
+		{
 			name: "a node registering again (its agent restarted) keeps its creation time",
 			given: func(l *pt.Log) []events.Record {
 				info := pt.NodeInfo("n1", 4000, 8<<30, 110)

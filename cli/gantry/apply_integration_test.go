@@ -113,6 +113,13 @@ spec:
 		t.Fatalf("verdicts = %+v, want one rejection caused by intent %s", verdicts, intents[0].ID)
 	}
 
+	// The log's readers take the intent and its refusal in their stride.
+	code, out, errOut = gantry("events")
+	if code != 0 || !strings.Contains(out, "apply replicaset default/rs") ||
+		!strings.Contains(out, `rejected apply of replicaset default/rs: kind: "ReplicaSet"`) {
+		t.Errorf("gantry events: exit %d, stderr %q, stdout\n%s", code, errOut, out)
+	}
+
 	// A kind that is not even well formed never reaches the log.
 	bad := writeManifest(t, "bad.yaml", "apiVersion: apps/v1\nkind: Replica.Set\nmetadata:\n  name: rs\n")
 	if code, _, errOut := gantry("apply", "-f", bad); code == 0 || !strings.Contains(errOut, `kind: invalid value "Replica.Set"`) {
