@@ -122,7 +122,7 @@ func newUpCmd(g *globals) *cobra.Command {
 					log.Warn().Str("waited", agentStopTimeout.String()).Msg("node agent not stopped; going on")
 				}
 			}
-			if err := plane.Wait(); err != nil {
+			if err := planeStopped(plane.Wait()); err != nil {
 				return err
 			}
 			return failed
@@ -161,7 +161,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			}
 			log.Info().Strs("services", names).Msg("services ready")
 			defer logStopping(ctx, log)()
-			return plane.Wait()
+			return planeStopped(plane.Wait())
 		},
 	}
 	policyFlag(c, &policy)
@@ -303,13 +303,22 @@ func logStopping(ctx context.Context, log zerolog.Logger) (release func()) {
 	return func() { close(quit); <-done }
 }
 
-// stopped logs that a daemon has stopped, with the error it stops on.
+// stopped logs that a daemon has stopped cleanly; one that stops on an
+// error ends with that error instead.
 func stopped(log zerolog.Logger, err *error) {
-	if *err != nil {
-		log.Error().Err(*err).Msg("stopped")
-		return
+	if *err == nil {
+		log.Info().Msg("stopped")
 	}
-	log.Info().Msg("stopped")
+}
+
+// planeStopped is the error the control plane stopped on, if any: a service
+// that was stopping when it was told to stop (one taking its lease when the
+// signal came) did not fail.
+func planeStopped(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 // daemon prepares a long-running command: its logger, and a context that
