@@ -94,7 +94,8 @@ func newUpCmd(g *globals) *cobra.Command {
 			}
 			log.Info().Str("replay", time.Since(start).Round(100*time.Microsecond).String()).Msg("control plane ready")
 			agentErr := make(chan error, 1)
-			if withNode {
+			agentRunning := withNode
+			if agentRunning {
 				go func() { agentErr <- runNode(ctx, g, &nf, url, log) }()
 			}
 			fmt.Fprintf(g.out, "gantry is up: NATS at %s (export GANTRY_NATS=%s)\n", url, url)
@@ -102,7 +103,7 @@ func newUpCmd(g *globals) *cobra.Command {
 			select {
 			case <-ctx.Done():
 			case err := <-agentErr:
-				withNode = false // it has stopped
+				agentRunning = false
 				if ctx.Err() == nil {
 					failed = cmp.Or(err, errors.New("node agent stopped"))
 				}
@@ -113,7 +114,7 @@ func newUpCmd(g *globals) *cobra.Command {
 				log.Info().Str("signal", signalOf(ctx)).Msg("stopping")
 			}
 			stop()
-			if withNode {
+			if agentRunning {
 				// The agent stops its containers' supervision and its
 				// heartbeats before NATS goes away.
 				select {
