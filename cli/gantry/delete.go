@@ -105,7 +105,8 @@ func newDeleteCmd(g *globals) *cobra.Command {
 
 // resourcePlural names a kind's resource as kubectl does in "Error from
 // server" lines: the plural, then the API group when it has one
-// (deployments.apps, pods). Only supported kinds reach it but for messages.
+// (deployments.apps, pods). Only a supported kind is ever NotFound, so adding
+// an "s" is plural enough.
 func resourcePlural(token string) string {
 	plural := token + "s"
 	if k, ok := manifest.KindOfToken(token); ok {
