@@ -59,7 +59,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 				failed += submit(cmd.Context(), g, conn, intents)
 			}
 			if failed > 0 {
-				return exitError{code: 1, err: fmt.Errorf("%d of %d object(s) not applied", failed, len(docs))}
+				return exitError{code: 1, err: fmt.Errorf("%d of %d object(s) not applied", failed, len(docs)), reported: true}
 			}
 			return nil
 		},

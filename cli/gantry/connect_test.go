@@ -66,6 +66,7 @@ func clientVerbs(t *testing.T) map[string][]string {
 		"node cordon":   {"node", "cordon", "n1"},
 		"node uncordon": {"node", "uncordon", "n1"},
 		"version":       {"version"},
+		"sim":           {"sim", "--nodes", "1"},
 	}
 }
 
@@ -73,8 +74,7 @@ var offlineVerbs = map[string]string{
 	"api-resources": "the kinds this client knows, from its own table",
 	"up":            "starts its own NATS",
 	"serve":         "the control plane: its own hint (TestServeWithoutNATS)",
-	"node":          "the node agent daemon: dials with its own connection",
-	"sim":           "simulated node daemons: dial with their own connections",
+	"node":          "the node agent daemon: a NATS server's hint (TestNodeWithoutNATS)",
 	"image":         "a group",
 	"image import":  "talks to containerd only",
 	"completion":    "cobra's shell completion",
@@ -213,5 +213,14 @@ func TestNoServer(t *testing.T) {
 		if why != tc.why || ok != tc.hint {
 			t.Errorf("noServer(%v) = %q, %v; want %q, %v", tc.err, why, ok, tc.why, tc.hint)
 		}
+	}
+}
+
+func TestNodeWithoutNATS(t *testing.T) {
+	url := closedPort(t)
+	code, _, errOut := runGantry("node", "--runtime", "simulated", "--node-name", "n1", "--data-dir", t.TempDir(), "--nats", url)
+	want := "error: no NATS server answers at " + url + ": start one with JetStream enabled, or point --nats / GANTRY_NATS at it\n"
+	if code != 1 || !strings.HasSuffix(errOut, want) {
+		t.Errorf("node: exit %d, stderr %q; want it to end with %q", code, errOut, want)
 	}
 }

@@ -80,7 +80,7 @@ func newDeleteCmd(g *globals) *cobra.Command {
 			}
 			defer conn.Close()
 			if failed := submit(cmd.Context(), g, conn, intents); failed > 0 {
-				return exitError{code: 1, err: fmt.Errorf("%d of %d object(s) not deleted", failed, len(intents))}
+				return exitError{code: 1, err: fmt.Errorf("%d of %d object(s) not deleted", failed, len(intents)), reported: true}
 			}
 			if !wait {
 				return nil

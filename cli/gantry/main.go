@@ -28,7 +28,11 @@ var version = "dev"
 // defaultNATS is where clients look for the cluster unless told otherwise.
 const defaultNATS = "nats://127.0.0.1:4222"
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	// Durations in logs carry their unit (replay=39.6ms), not a bare number.
+	zerolog.DurationFieldFormat = zerolog.DurationFormatString
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
 
 // globals are the flags every command shares.
 type globals struct {
@@ -39,10 +43,13 @@ type globals struct {
 	errOut   io.Writer
 }
 
-// exitError carries an exit code through cobra.
+// exitError carries an exit code through cobra. A reported error was
+// already printed object by object (as kubectl does), so run adds no
+// summary line.
 type exitError struct {
-	code int
-	err  error
+	code     int
+	err      error
+	reported bool
 }
 
 func (e exitError) Error() string { return e.err.Error() }
@@ -55,9 +62,12 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 	root.SetOut(out)
 	root.SetErr(errOut)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintf(errOut, "error: %v\n", err)
 		var ee exitError
-		if errors.As(err, &ee) {
+		isExit := errors.As(err, &ee)
+		if !isExit || !ee.reported {
+			fmt.Fprintf(errOut, "error: %v\n", err)
+		}
+		if isExit {
 			return ee.code
 		}
 		return 1

@@ -59,6 +59,12 @@ refuses more than 1,000 consumers on a stream unless the stream sets a limit, an
 			}
 			defer stop()
 			agentLog := log.Level(max(agentLevel, log.GetLevel()))
+			// One dial first, so no cluster is one clear line, not an error per connection.
+			check, err := dialCluster(g.nats, "gantry-sim", true)
+			if err != nil {
+				return err
+			}
+			check.Close()
 			fleet, err := sim.NewFleet(g.nats, cfg, log.With().Str("sim", cfg.NamePrefix).Logger(), agentLog)
 			if err != nil {
 				return err

@@ -215,7 +215,7 @@ func newCordonCmd(g *globals, verb string, unschedulable bool) *cobra.Command {
 				event:   &events.IntentCordon{Node: name, Unschedulable: unschedulable},
 				label:   "node/" + name}
 			if failed := submit(cmd.Context(), g, conn, []intent{it}); failed > 0 {
-				return exitError{code: 1, err: fmt.Errorf("node/%s not %sed", name, verb)}
+				return exitError{code: 1, err: fmt.Errorf("node/%s not %sed", name, verb), reported: true}
 			}
 			return nil
 		},
@@ -242,6 +242,13 @@ func runNode(ctx context.Context, g *globals, nf *nodeFlags, url string, log zer
 	if err != nil {
 		return err
 	}
+	// Dial before making the runtime: no bridge or sandbox state for a
+	// node that cannot reach its cluster.
+	conn, err := dialCluster(url, "gantry-node-"+name, false)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	var rt node.Runtime
 	switch nf.runtime {
 	case "containerd":
@@ -261,11 +268,6 @@ func runNode(ctx context.Context, g *globals, nf *nodeFlags, url string, log zer
 	default:
 		return fmt.Errorf("--runtime %q: want containerd or simulated", nf.runtime)
 	}
-	conn, err := bus.Connect(url, "gantry-node-"+name)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
 	agent := node.New(node.Config{Name: name, Labels: labels, Taints: taints, PodCIDR: nf.podCIDR, Version: version}, rt, conn, log)
 	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
 	return agent.Run(ctx)
