@@ -9,7 +9,11 @@ export GANTRY_NATS="nats://${listen}"
 
 bin/gantry up --data-dir "$data" --listen "$listen" &
 pid=$!
-trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"' INT TERM
+# Ctrl-C reaches gantry up itself (same process group), so on INT this only
+# waits: a second signal would make gantry up stop at once. A clean stop is a
+# clean exit of this script, not a failed task.
+trap 'wait "$pid"; exit $?' INT
+trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"; exit $?' TERM
 
 deadline=$((SECONDS + 120))
 until bin/gantry get nodes 2>/dev/null | grep -q ' Ready '; do
