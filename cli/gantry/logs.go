@@ -206,7 +206,7 @@ func runLogs(ctx context.Context, conn *bus.Conn, o logsOptions, pod string, out
 		}
 	}
 	if failed > 0 {
-		return exitError{code: 1, err: fmt.Errorf("%d of %d logs not shown", failed, len(streams))}
+		return exitError{code: 1, err: fmt.Errorf("%d of %d logs not shown", failed, len(streams)), reported: true}
 	}
 	return nil
 }
