@@ -22,6 +22,7 @@ var registry = map[string]func() Event{
 	TypeNodeHeartbeat:     func() Event { return new(NodeHeartbeat) },
 	TypeNodeCordoned:      func() Event { return new(NodeCordoned) },
 	TypeIntentCordon:      func() Event { return new(IntentCordon) },
+	TypeLogLossAccepted:   func() Event { return new(LogLossAccepted) },
 }
 
 // Decode turns data of a named type into its struct.
