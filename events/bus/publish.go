@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -129,6 +130,9 @@ func classify(subject string, err error) error {
 	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
 		return fmt.Errorf("publish %s: %w (%s)", subject, ErrConflict, apiErr.Description)
 	}
+	if errors.As(err, &apiErr) && isNoRoom(apiErr) {
+		return fmt.Errorf("publish %s: %w (%s)", subject, ErrNoRoom, apiErr.Description)
+	}
 	return fmt.Errorf("publish %s: %w", subject, err)
 }
 
@@ -147,4 +151,23 @@ func PublishMsgs(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) 
 		}
 	}
 	return nil
+}
+
+// JetStream's answers when it has no room: insufficient resources (its limit
+// on the store is reached), storage resources exceeded, and a store that
+// failed to write (10077, "no space left on device" in its description).
+const (
+	jsErrInsufficientResources = 10023
+	jsErrStorageExceeded       = 10047
+	jsErrStreamStoreFailed     = 10077
+)
+
+func isNoRoom(e *jetstream.APIError) bool {
+	switch e.ErrorCode {
+	case jsErrInsufficientResources, jsErrStorageExceeded:
+		return true
+	case jsErrStreamStoreFailed:
+		return strings.Contains(e.Description, "no space left")
+	}
+	return false
 }
