@@ -23,8 +23,8 @@ type Cluster struct {
 	// statuses holds the newest report of each pod by key; a report can be
 	// applied before the decision that planned its pod (streams interleave).
 	statuses map[string]*events.PodStatusObserved
-	statSeq  map[string]uint64 // pod key → observations sequence of its status
-	removed  map[string]bool   // pod uid → a node removed it (kept, like gone)
+	statSeq  map[string]uint64  // pod key → observations sequence of its status
+	removed  map[string]removal // pod uid → the newest binding a node removed (kept, like gone)
 	// decSeq is the last sequence on gantry.decision.pod.<ns>.<name> by pod
 	// key, kept across incarnations: a pod re-created under the same name
 	// must expect the old one's decisions.
@@ -42,7 +42,7 @@ type Cluster struct {
 func NewCluster() *Cluster {
 	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
 		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{},
-		removed: map[string]bool{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
+		removed: map[string]removal{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
 		Dirty: map[string]Seqs{}}
 }
 
@@ -114,6 +114,12 @@ type Pod struct {
 	Deleting      bool   `json:"deleting,omitempty"`
 	DeleteReason  string `json:"deleteReason,omitempty"`
 	DeletedOnNode int64  `json:"deletedOnNode,omitempty"` // epoch whose node was told to stop the pod
+	// Removed: the node of the pod's newest binding reported it removed
+	// while no deletion was decided (the node stopped it on its own, or was
+	// told to by a message no service wrote). It will not run again: its
+	// Status says Failed, reason Removed, as Kubernetes shows a pod its
+	// kubelet killed, and its Deployment replaces it.
+	Removed bool `json:"removed,omitempty"`
 
 	Status *events.PodStatusObserved `json:"status,omitempty"`
 	Seqs   Seqs                      `json:"seqs"`
@@ -221,15 +227,7 @@ func (c *Cluster) Apply(r events.Record) {
 	case *events.PodStatusObserved:
 		c.applyStatus(r, e)
 	case *events.PodRemoved:
-		c.removed[e.UID] = true
-		key := Key(e.Namespace, e.Name)
-		if s := c.statuses[key]; s != nil && s.UID == e.UID {
-			delete(c.statuses, key) // the node is done with it
-			delete(c.statSeq, key)
-		}
-		if p := c.Pods[key]; p != nil && p.UID == e.UID && p.Deleting {
-			c.forget(p, r)
-		}
+		c.applyRemoved(r, e)
 	case *events.NodeRegistered:
 		n := c.node(e.Node.Name)
 		n.Info = e.Node
@@ -323,7 +321,7 @@ func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
 	key := Key(e.Pod.Namespace, e.Pod.Name)
 	p := c.Pods[key]
 	if p == nil || p.UID != e.Pod.UID {
-		if !c.gone[e.Pod.UID] || c.removed[e.Pod.UID] {
+		if _, removed := c.removed[e.Pod.UID]; !c.gone[e.Pod.UID] || removed {
 			return // unknown, or already removed by its node
 		}
 		// Bound after it was deleted (a race the log settles): keep it as a
@@ -340,6 +338,9 @@ func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
 	p.Node, p.Epoch, p.BoundAt = e.Node, e.Epoch, &at
 	p.Filters, p.Scores, p.Feasible = e.Filters, e.Scores, e.Feasible
 	p.Unschedulable = ""
+	if rm, ok := c.removed[p.UID]; ok && rm.epoch >= p.Epoch && !p.Deleting {
+		c.markRemoved(p, rm) // its node's removal was read first
+	}
 	c.touchPod(p, r)
 }
 
@@ -360,8 +361,8 @@ func (c *Cluster) applyDeleted(r events.Record, e *events.PodDeleted) {
 	switch {
 	case p.Node == "":
 		c.forget(p, r) // nothing runs it: gone at once
-	case c.removed[p.UID]:
-		c.forget(p, r)
+	case c.removedNow(p):
+		c.forget(p, r) // its node has removed it already
 	default:
 		c.touchPod(p, r)
 	}
@@ -372,12 +373,89 @@ func (c *Cluster) applyStatus(r events.Record, e *events.PodStatusObserved) {
 	if old := c.statuses[key]; old != nil && old.UID == e.UID && old.Epoch > e.Epoch {
 		return // a report from an older binding
 	}
+	if rm, ok := c.removed[e.UID]; ok && rm.epoch >= e.Epoch {
+		return // a report of a binding its node has removed since
+	}
 	c.statuses[key] = e
 	c.statSeq[key] = r.Seq
 	if p := c.Pods[key]; p != nil && p.UID == e.UID {
 		p.Status = e
 		c.touchPod(p, r)
 	}
+}
+
+// removal is a node's report that it removed a pod's binding.
+type removal struct {
+	node  string
+	epoch int64
+	at    time.Time
+}
+
+// applyRemoved folds a node's report that it removed a pod. A removal
+// counts only for the pod's newest binding: one of an older binding (the
+// pod was bound elsewhere since, while this node was away) changes nothing
+// but the record. A deleting pod is then gone. A pod no deletion was
+// decided for will not run again either: the node has dropped it. It stays,
+// Failed with reason Removed (as Kubernetes shows a pod its kubelet
+// killed), until a service decides its deletion: the replica deletes and
+// replaces a Deployment's pod at once; a bare Pod stays Failed, as in
+// Kubernetes, until it is deleted.
+func (c *Cluster) applyRemoved(r events.Record, e *events.PodRemoved) {
+	if old, ok := c.removed[e.UID]; !ok || e.Epoch >= old.epoch {
+		c.removed[e.UID] = removal{node: e.Node, epoch: e.Epoch, at: r.Envelope.Time}
+	}
+	key := Key(e.Namespace, e.Name)
+	if s := c.statuses[key]; s != nil && s.UID == e.UID && s.Epoch <= e.Epoch {
+		delete(c.statuses, key) // the node is done with it
+		delete(c.statSeq, key)
+	}
+	p := c.Pods[key]
+	if p == nil || p.UID != e.UID || !c.removedNow(p) {
+		return
+	}
+	if p.Deleting {
+		c.forget(p, r)
+		return
+	}
+	if p.Node == "" || p.Removed {
+		return // not bound yet (the binding, read later, looks here); or known
+	}
+	c.markRemoved(p, c.removed[p.UID])
+	c.touchPod(p, r)
+}
+
+// removedNow reports whether a node has removed the pod's newest binding
+// (or a newer one the fold has not read yet): the removal of an older
+// binding leaves the pod running where it is bound now.
+func (c *Cluster) removedNow(p *Pod) bool {
+	rm, ok := c.removed[p.UID]
+	return ok && rm.epoch >= p.Epoch
+}
+
+// markRemoved shows a pod its node removed with no deletion decision as
+// Kubernetes shows a pod its kubelet killed: Failed, its containers
+// terminated, reason Removed. The status is a new value: the event it
+// replaces is shared with other readers.
+func (c *Cluster) markRemoved(p *Pod, rm removal) {
+	p.Removed = true
+	st := &events.PodStatusObserved{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: rm.node, Epoch: rm.epoch,
+		Phase: events.PhaseFailed, Reason: "Removed",
+		Message: "node " + rm.node + " removed the pod; no deletion was decided"}
+	if p.Status != nil {
+		st.PodIP = p.Status.PodIP
+		for _, cs := range p.Status.Containers {
+			if cs.State != events.ContainerTerminated {
+				cs.State, cs.Reason, cs.Message, cs.ExitCode = events.ContainerTerminated, "Removed", "", nil
+				if !rm.at.IsZero() {
+					at := rm.at
+					cs.FinishedAt = &at
+				}
+			}
+			cs.Ready = false
+			st.Containers = append(st.Containers, cs)
+		}
+	}
+	p.Status = st
 }
 
 // forget drops a pod that is gone for good, keeping a tombstone of its uid.
@@ -425,6 +503,10 @@ func (c *Cluster) ownerWorkload(o *events.OwnerRef, ns string) *Workload {
 	}
 	return w
 }
+
+// OwnedCount is how many pods a workload incarnation has (deleting ones
+// included), without listing them.
+func (c *Cluster) OwnedCount(uid string) int { return len(c.byOwner[uid]) }
 
 // OwnedPods returns the pods of a workload incarnation, in planning order.
 func (c *Cluster) OwnedPods(uid string) []*Pod {

@@ -32,6 +32,10 @@ type Service struct {
 	// by intent seq: neither they nor later intents on their objects are
 	// judged until the verdicts are read back (or forgotten).
 	assumed map[uint64]bool
+
+	// MaxPodsPerWorkload is the cluster's ceiling on the pods one workload
+	// may ask for (zero: none); see ceiling.
+	MaxPodsPerWorkload int32
 }
 
 type pendingIntent struct {
@@ -218,6 +222,7 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 			return rejectCode(events.OpApply, events.RejectUnsupportedKind, reason)
 		}
 		obj, reasons := Check(e)
+		reasons = append(reasons, s.ceiling(obj)...)
 		if len(reasons) > 0 {
 			return reject(events.OpApply, reasons...)
 		}

@@ -24,6 +24,41 @@ const Name = "replica"
 // pod rather than only those that changed.
 const FullEvery = 10 * time.Second
 
+// A pass is bounded in work and memory, whatever the workloads ask for, so
+// one huge object cannot take the control plane down and makes progress
+// without starving the others (Kubernetes' ReplicaSet controller creates at
+// most burstReplicas = 500 pods per sync, in slow-start batches of 1, 2, 4 …).
+//
+//   - FirstBatch: a workload's pods are planned in slow-start batches that
+//     grow with what the log has confirmed: at most max(FirstBatch, pods it
+//     has) per pass, so 100, 100, 200, 400, 500 … Kubernetes starts at 1
+//     because each of its creations is one API call; here a pass's plans
+//     are stored in atomic batches of up to 1,000 (one write), so a batch
+//     the log refuses costs one round trip whether it holds 1 plan or 100,
+//     and starting at 1 would cost a Deployment of 100 seven round trips
+//     (B1 appends 500 of them at once; the steady benchmark one of 10 every
+//     100 ms). A workload's next batch comes once the log shows its last
+//     one (the assumptions below), as Kubernetes' expectations wait.
+//   - BurstPerWorkload: at most this many decisions (plans and deletions)
+//     for one workload in one pass.
+//   - PassBudget: at most this many decisions in one pass in all (five
+//     atomic batches of bus.MaxBatch). Workloads are served fewest pods
+//     first, so one that arrives is planned in the first pass after it
+//     arrives, however big the others are, and the big ones share what is
+//     left; whatever a pass leaves out is pending for the next.
+//
+// Worked numbers: a Deployment of 1,000,000,000 replicas (admitted before
+// a ceiling existed) beside one of 3 arriving: the next pass plans the 3
+// and 100 of the big one; the big one gets 100, 200, 400, then 500 a pass
+// as each comes back, and never more than 500 decisions are built for it
+// at once, nor held as assumed. B1's 500 Deployments of 100 arriving at
+// once are planned 50 to a pass, in 10 passes of 5,000.
+const (
+	FirstBatch       = 100
+	BurstPerWorkload = 500
+	PassBudget       = 5000
+)
+
 // Service plans and deletes pods to match accepted workloads.
 type Service struct {
 	c *projections.Cluster
@@ -32,8 +67,14 @@ type Service struct {
 	// zero or less: every time). Between full passes it examines what the
 	// fold marked dirty and what is pending.
 	FullEvery time.Duration
-	scanned   bool      // a full pass has been made
-	lastFull  time.Time // the now of the last full pass
+	// MaxPodsPerWorkload is the cluster's ceiling on the pods of one
+	// workload (zero: none). Admission refuses a workload that asks for
+	// more; a workload accepted before the ceiling was set, or lowered, is
+	// kept at the ceiling here, so what the log already holds cannot fill
+	// the cluster's memory either.
+	MaxPodsPerWorkload int32
+	scanned            bool      // a full pass has been made
+	lastFull           time.Time // the now of the last full pass
 	// pendingW and pendingP are the workload and pod keys whose last
 	// examination yielded decisions. They are examined again until an
 	// examination yields none: a decision that never reached the log (a
@@ -108,37 +149,63 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	s.c.ClearDirty()
 	clear(s.pendingW)
 	clear(s.pendingP)
-	var out []runner.Decision
+	// Budget the pass: workloads fewest pods first (so one that just
+	// arrived goes before one that already has many), each given at most
+	// BurstPerWorkload of what is left; the decisions come out in key
+	// order all the same.
+	type examinee struct {
+		key  string
+		w    *projections.Workload
+		held int
+		ds   []runner.Decision
+	}
+	var ex []examinee
 	for _, key := range wkeys {
 		if s.busyW[key] > 0 {
 			s.pendingW[key] = true // its decisions are being stored
 			continue
 		}
-		w := s.c.Workloads[key]
-		if w == nil {
+		if w := s.c.Workloads[key]; w != nil {
+			ex = append(ex, examinee{key: key, w: w, held: s.c.OwnedCount(w.UID)})
+		}
+	}
+	order := make([]int, len(ex))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return ex[order[a]].held < ex[order[b]].held })
+	budget := PassBudget
+	for _, i := range order {
+		e := &ex[i]
+		if budget == 0 {
+			s.pendingW[e.key] = true // left for the next pass
 			continue
 		}
 		s.examined++
-		var ds []runner.Decision
-		switch w.Kind {
+		switch e.w.Kind {
 		case "deployment":
-			ds = s.deployment(w)
+			e.ds = s.deployment(e.w, min(budget, BurstPerWorkload))
 		case "pod":
-			ds = s.barePod(w)
+			e.ds = s.barePod(e.w)
 		}
-		if len(ds) > 0 {
-			s.pendingW[key] = true
-			out = append(out, ds...)
+		if len(e.ds) > 0 {
+			s.pendingW[e.key] = true
+			budget -= len(e.ds)
 		}
 	}
+	var out []runner.Decision
+	for _, e := range ex {
+		out = append(out, e.ds...)
+	}
 	for _, key := range pkeys {
-		if s.busyP[key] > 0 {
+		if s.busyP[key] > 0 || budget == 0 {
 			s.pendingP[key] = true
 			continue
 		}
 		if p := s.c.Pods[key]; p != nil && stranded(p) {
 			s.pendingP[key] = true
 			out = append(out, deletion(p, p.DeleteReason, events.Envelope{}))
+			budget--
 		}
 	}
 	for i := range out {
@@ -210,18 +277,28 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// deployment keeps spec.replicas pods of the current template. A template
-// change replaces every pod (Recreate); rolling updates belong to the rollout
+// deployment keeps spec.replicas pods of the current template (at most the
+// cluster's ceiling), making at most limit decisions. A template change
+// replaces every pod (Recreate); rolling updates belong to the rollout
 // service.
 //
 // Worked example: replicas 3, pods a (Running), b (Failed), c (Running) of the
 // current template → b is deleted and one pod is planned: 3 active again.
-func (s *Service) deployment(w *projections.Workload) []runner.Decision {
+// A pod its node removed with no deletion decision shows as Failed (reason
+// Removed, see projections), so it is deleted and replaced the same way.
+//
+// Scale-up comes in slow-start batches (see FirstBatch): replicas 1,000 and
+// 150 active → max(100, 150) = 150 plans this pass, 300 the next; with
+// limit 40 (the pass's budget nearly spent), 40.
+func (s *Service) deployment(w *projections.Workload, limit int) []runner.Decision {
 	owned := s.c.OwnedPods(w.UID)
 	cause := causeOf(w)
 	var out []runner.Decision
 	if w.Deleted {
 		for _, p := range owned {
+			if len(out) >= limit {
+				break
+			}
 			if !p.Deleting {
 				out = append(out, deletion(p, "deployment deleted", cause))
 			}
@@ -237,8 +314,12 @@ func (s *Service) deployment(w *projections.Workload) []runner.Decision {
 	for _, p := range owned {
 		switch {
 		case p.Deleting:
+		case len(out) >= limit && (p.TemplateHash != hash || p.Terminal()):
+			// Deleted in a later pass; not active meanwhile.
 		case p.TemplateHash != hash:
 			out = append(out, deletion(p, "pod template changed", cause))
+		case p.Removed:
+			out = append(out, deletion(p, "pod removed by node "+p.Node+" with no deletion decision", cause))
 		case p.Terminal():
 			out = append(out, deletion(p, "pod "+p.Phase(), cause))
 		default:
@@ -246,13 +327,17 @@ func (s *Service) deployment(w *projections.Workload) []runner.Decision {
 		}
 	}
 	want := int(spec.ReplicaCount())
+	if ceiling := int(s.MaxPodsPerWorkload); ceiling > 0 && want > ceiling {
+		want = ceiling
+	}
 	switch {
 	case len(active) < want:
 		// Indexes continue from the pods planned so far, skipping any index
 		// whose pod exists or existed (a plan stored out of order), so a
 		// new plan never collides with an old one.
+		batch := min(want-len(active), max(FirstBatch, len(active)), limit-len(out))
 		n := w.PodsPlanned
-		for i := 0; i < want-len(active); i++ {
+		for i := 0; i < batch; i++ {
 			for s.indexTaken(w, hash, n) {
 				n++
 			}
@@ -261,7 +346,7 @@ func (s *Service) deployment(w *projections.Workload) []runner.Decision {
 		}
 	case len(active) > want:
 		sort.SliceStable(active, func(i, j int) bool { return scaleDownFirst(active[i], active[j]) })
-		for _, p := range active[:len(active)-want] {
+		for _, p := range active[:min(len(active)-want, limit-len(out))] {
 			out = append(out, deletion(p, "scaled down", cause))
 		}
 	}
