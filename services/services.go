@@ -39,7 +39,22 @@ type Config struct {
 	Runner    runner.Config
 	Scheduler scheduler.Config
 	Ingest    ingest.Config
+	// MaxPodsPerWorkload is the cluster's ceiling on the pods of one
+	// workload: admission refuses a Deployment that asks for more, and the
+	// replica service plans no more for one accepted before (zero:
+	// DefaultMaxPodsPerWorkload).
+	MaxPodsPerWorkload int32
 }
+
+// DefaultMaxPodsPerWorkload is the ceiling on the pods of one workload when
+// none is given. Every pod costs memory in each service's fold and in the
+// read models: in B1, `gantry up` peaked at 1.6 GB for 55,000 pods, about
+// 30 KB a pod, so one workload at this ceiling holds ~300 MB, a share a
+// small control plane survives, while 100,000 would hold ~3 GB. 10,000 pods
+// fill 90 nodes of 110 pods, more than any one workload of the clusters
+// Gantry serves today needs; an operator who needs more raises it
+// (--max-pods-per-workload).
+const DefaultMaxPodsPerWorkload = 10_000
 
 // Start provisions the log and runs the named services (all when names is
 // empty) until ctx ends.
@@ -49,6 +64,12 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 	}
 	if err := cfg.Scheduler.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.MaxPodsPerWorkload < 0 {
+		return nil, fmt.Errorf("max pods per workload %d: must be positive", cfg.MaxPodsPerWorkload)
+	}
+	if cfg.MaxPodsPerWorkload == 0 {
+		cfg.MaxPodsPerWorkload = DefaultMaxPodsPerWorkload
 	}
 	if err := bus.Provision(ctx, conn.JS, 1); err != nil {
 		return nil, err
@@ -74,9 +95,13 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 			p.ingest = g
 			continue
 		case admission.Name:
-			svc = admission.New()
+			a := admission.New()
+			a.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
+			svc = a
 		case replica.Name:
-			svc = replica.New()
+			r := replica.New()
+			r.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
+			svc = r
 		case scheduler.Name:
 			svc = scheduler.New(cfg.Scheduler)
 		case projector.Name:

@@ -53,6 +53,7 @@ func (f *nodeFlags) register(c *cobra.Command) {
 
 func newUpCmd(g *globals) *cobra.Command {
 	var listen, policy string
+	var maxPods int32
 	var withNode bool
 	var nf nodeFlags
 	c := &cobra.Command{
@@ -88,7 +89,7 @@ func newUpCmd(g *globals) *cobra.Command {
 			}
 			defer conn.Close()
 			start := time.Now()
-			plane, err := startPlane(ctx, conn, nil, policy, log)
+			plane, err := startPlane(ctx, conn, nil, policy, maxPods, log)
 			if err != nil {
 				return err
 			}
@@ -133,6 +134,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where the log and node state live")
 	c.Flags().BoolVar(&withNode, "node", true, "run a node agent for this machine in the same process")
 	policyFlag(c, &policy)
+	maxPodsFlag(c, &maxPods)
 	nf.register(c)
 	return c
 }
@@ -140,6 +142,7 @@ func newUpCmd(g *globals) *cobra.Command {
 func newServeCmd(g *globals) *cobra.Command {
 	var names []string
 	var policy string
+	var maxPods int32
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run control-plane services against an external NATS (--nats)",
@@ -156,7 +159,7 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			plane, err := startPlane(ctx, conn, names, policy, log)
+			plane, err := startPlane(ctx, conn, names, policy, maxPods, log)
 			if err != nil {
 				return err
 			}
@@ -166,6 +169,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		},
 	}
 	policyFlag(c, &policy)
+	maxPodsFlag(c, &maxPods)
 	c.Flags().StringSliceVar(&names, "services", nil, "services to run (default all: "+strings.Join(services.Names(), ",")+")")
 	return c
 }
@@ -337,9 +341,9 @@ func (g *globals) daemon(cmd *cobra.Command) (context.Context, context.CancelFun
 
 // startPlane runs the named services (all when none) and waits until they
 // have replayed the log.
-func startPlane(ctx context.Context, conn *bus.Conn, names []string, policy string, log zerolog.Logger) (*services.Plane, error) {
+func startPlane(ctx context.Context, conn *bus.Conn, names []string, policy string, maxPods int32, log zerolog.Logger) (*services.Plane, error) {
 	plane, err := services.Start(ctx, conn, names, services.Config{Runner: runner.Config{Instance: instanceName()},
-		Scheduler: scheduler.Config{Policy: policy}}, log)
+		Scheduler: scheduler.Config{Policy: policy}, MaxPodsPerWorkload: maxPods}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -347,6 +351,13 @@ func startPlane(ctx context.Context, conn *bus.Conn, names []string, policy stri
 		return nil, err
 	}
 	return plane, nil
+}
+
+// maxPodsFlag is the cluster's ceiling on the pods of one workload, which
+// admission enforces (services.DefaultMaxPodsPerWorkload says why 10,000).
+func maxPodsFlag(c *cobra.Command, maxPods *int32) {
+	c.Flags().Int32Var(maxPods, "max-pods-per-workload", services.DefaultMaxPodsPerWorkload,
+		"the most pods one workload may ask for; admission refuses a Deployment with more replicas")
 }
 
 func policyFlag(c *cobra.Command, policy *string) {
