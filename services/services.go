@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/services/admission"
 	"github.com/gantry-sh/gantry/services/ingest"
@@ -32,6 +33,8 @@ type Plane struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	err     error
+	cancel  context.CancelCauseFunc
+	failed  chan struct{} // closed when the plane stops on an error of its own
 }
 
 // Config tunes the services.
@@ -57,8 +60,10 @@ type Config struct {
 const DefaultMaxPodsPerWorkload = 10_000
 
 // Start provisions the log and runs the named services (all when names is
-// empty) until ctx ends.
-func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log zerolog.Logger) (*Plane, error) {
+// empty) until ctx ends, or until one of them fails or a stream of the log
+// is deleted under them: then every service stops, Failed is closed and
+// Wait returns the error (a lost stream names itself, bus.ErrStreamLost).
+func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log zerolog.Logger) (_ *Plane, err error) {
 	if len(names) == 0 {
 		names = Names()
 	}
@@ -77,7 +82,13 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 	if err := bus.ProvisionKV(ctx, conn.JS, 1); err != nil {
 		return nil, err
 	}
-	p := &Plane{}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer func() {
+		if err != nil {
+			cancel(err)
+		}
+	}()
+	p := &Plane{cancel: cancel, failed: make(chan struct{})}
 	// The services of this process read the log once, through one feed.
 	feed := runner.NewFeed(conn.JS, log)
 	rcfg := cfg.Runner
@@ -121,16 +132,40 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 			defer p.wg.Done()
 			if err := r.Run(ctx); err != nil {
 				log.Error().Err(err).Str("service", run[i]).Msg("service stopped")
-				p.mu.Lock()
-				if p.err == nil {
-					p.err = err
-				}
-				p.mu.Unlock()
+				p.fail(err)
 			}
 		}()
 	}
+	var streams []string
+	for _, s := range events.Streams() {
+		streams = append(streams, s.Name)
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if err := bus.WatchStreams(ctx, conn.NC, conn.JS, streams, 0); err != nil {
+			log.Error().Err(err).Msg("control plane stopping")
+			p.fail(err)
+		}
+	}()
 	return p, nil
 }
+
+// fail records the plane's first error and stops every service.
+func (p *Plane) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return
+	}
+	p.err = err
+	close(p.failed)
+	p.cancel(err)
+}
+
+// Failed is closed when the plane stops on an error of its own (not because
+// its context ended); Wait returns that error.
+func (p *Plane) Failed() <-chan struct{} { return p.failed }
 
 // WaitReady blocks until every service has replayed the log, or timeout.
 func (p *Plane) WaitReady(ctx context.Context, timeout time.Duration) error {
@@ -139,6 +174,8 @@ func (p *Plane) WaitReady(ctx context.Context, timeout time.Duration) error {
 	for _, r := range p.runners {
 		select {
 		case <-r.Ready():
+		case <-p.failed:
+			return p.Wait()
 		case <-deadline.C:
 			return fmt.Errorf("control plane not ready after %s", timeout)
 		case <-ctx.Done():

@@ -76,7 +76,8 @@ func newUpCmd(g *globals) *cobra.Command {
 			if err := os.MkdirAll(nf.dataDir, 0o755); err != nil {
 				return fmt.Errorf("--data-dir %s: %w", nf.dataDir, err)
 			}
-			srv, err := bus.StartServer(bus.ServerConfig{StoreDir: filepath.Join(nf.dataDir, "nats"), Listen: listen})
+			srv, err := bus.StartServer(bus.ServerConfig{StoreDir: filepath.Join(nf.dataDir, "nats"), Listen: listen,
+				Log: log, Disk: &bus.DiskConfig{}})
 			if err != nil {
 				return err
 			}
@@ -103,6 +104,8 @@ func newUpCmd(g *globals) *cobra.Command {
 			var failed error
 			select {
 			case <-ctx.Done():
+			case <-plane.Failed(): // a service failed, or a stream was deleted
+				failed = plane.Wait()
 			case err := <-agentErr:
 				agentRunning = false
 				if ctx.Err() == nil {
