@@ -67,6 +67,8 @@ func clientVerbs(t *testing.T) map[string][]string {
 		"node uncordon": {"node", "uncordon", "n1"},
 		"version":       {"version"},
 		"sim":           {"sim", "--nodes", "1"},
+		"log verify":    {"log", "verify"},
+		"backup":        {"backup", filepath.Join(dir, "backup")},
 	}
 }
 
@@ -77,6 +79,8 @@ var offlineVerbs = map[string]string{
 	"node":          "the node agent daemon: a NATS server's hint (TestNodeWithoutNATS)",
 	"image":         "a group",
 	"image import":  "talks to containerd only",
+	"log":           "a group",
+	"restore":       "reads its backup first; into a NATS without Gantry's log, so a NATS server's hint",
 	"completion":    "cobra's shell completion",
 	"help":          "cobra's help",
 }

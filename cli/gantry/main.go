@@ -120,6 +120,7 @@ func newRoot(g *globals) *cobra.Command {
 	}
 	root.AddCommand(newUpCmd(g), newServeCmd(g), newNodeCmd(g), newApplyCmd(g), newGetCmd(g), newDescribeCmd(g),
 		newDeleteCmd(g), newLogsCmd(g), newEventsCmd(g), newImageCmd(g), newSimCmd(g), newVersionCmd(g), newAPIResourcesCmd(g))
+	root.AddCommand(newLogCmd(g), newBackupCmd(g), newRestoreCmd(g))
 	return root
 }
 

@@ -54,7 +54,7 @@ func (f *nodeFlags) register(c *cobra.Command) {
 func newUpCmd(g *globals) *cobra.Command {
 	var listen, policy string
 	var maxPods int32
-	var withNode bool
+	var withNode, acceptLoss bool
 	var nf nodeFlags
 	c := &cobra.Command{
 		Use:   "up",
@@ -89,6 +89,11 @@ func newUpCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
+			keep, err := guardLog(ctx, cmd, conn, nf.dataDir, acceptLoss, log)
+			if err != nil {
+				return err
+			}
+			defer keep()
 			start := time.Now()
 			plane, err := startPlane(ctx, conn, nil, policy, maxPods, log)
 			if err != nil {
@@ -136,6 +141,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "HOST:PORT for the NATS client port (loopback until authentication lands)")
 	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where the log and node state live")
 	c.Flags().BoolVar(&withNode, "node", true, "run a node agent for this machine in the same process")
+	c.Flags().BoolVar(&acceptLoss, acceptLossFlag, false, acceptLossUsage)
 	policyFlag(c, &policy)
 	maxPodsFlag(c, &maxPods)
 	nf.register(c)
@@ -145,6 +151,7 @@ func newUpCmd(g *globals) *cobra.Command {
 func newServeCmd(g *globals) *cobra.Command {
 	var names []string
 	var policy string
+	var acceptLoss bool
 	var maxPods int32
 	c := &cobra.Command{
 		Use:   "serve",
@@ -162,6 +169,11 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
+			keep, err := guardLog(ctx, cmd, conn, "", acceptLoss, log)
+			if err != nil {
+				return err
+			}
+			defer keep()
 			plane, err := startPlane(ctx, conn, names, policy, maxPods, log)
 			if err != nil {
 				return err
@@ -173,6 +185,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	}
 	policyFlag(c, &policy)
 	maxPodsFlag(c, &maxPods)
+	c.Flags().BoolVar(&acceptLoss, acceptLossFlag, false, acceptLossUsage)
 	c.Flags().StringSliceVar(&names, "services", nil, "services to run (default all: "+strings.Join(services.Names(), ",")+")")
 	return c
 }
