@@ -389,6 +389,7 @@ type removal struct {
 	node  string
 	epoch int64
 	at    time.Time
+	last  *events.PodStatusObserved // the node's last report of the binding, if any
 }
 
 // applyRemoved folds a node's report that it removed a pod. A removal
@@ -401,13 +402,17 @@ type removal struct {
 // replaces a Deployment's pod at once; a bare Pod stays Failed, as in
 // Kubernetes, until it is deleted.
 func (c *Cluster) applyRemoved(r events.Record, e *events.PodRemoved) {
-	if old, ok := c.removed[e.UID]; !ok || e.Epoch >= old.epoch {
-		c.removed[e.UID] = removal{node: e.Node, epoch: e.Epoch, at: r.Envelope.Time}
-	}
 	key := Key(e.Namespace, e.Name)
+	var last *events.PodStatusObserved
 	if s := c.statuses[key]; s != nil && s.UID == e.UID && s.Epoch <= e.Epoch {
+		if s.Epoch == e.Epoch && s.Node == e.Node {
+			last = s
+		}
 		delete(c.statuses, key) // the node is done with it
 		delete(c.statSeq, key)
+	}
+	if old, ok := c.removed[e.UID]; !ok || e.Epoch >= old.epoch {
+		c.removed[e.UID] = removal{node: e.Node, epoch: e.Epoch, at: r.Envelope.Time, last: last}
 	}
 	p := c.Pods[key]
 	if p == nil || p.UID != e.UID || !c.removedNow(p) {
@@ -434,16 +439,18 @@ func (c *Cluster) removedNow(p *Pod) bool {
 
 // markRemoved shows a pod its node removed with no deletion decision as
 // Kubernetes shows a pod its kubelet killed: Failed, its containers
-// terminated, reason Removed. The status is a new value: the event it
-// replaces is shared with other readers.
+// terminated, reason Removed. It is made from the node's last report of the
+// binding (the same stream as the removal, so the same whatever order the
+// streams are read in), as a new value: that event is shared with other
+// readers.
 func (c *Cluster) markRemoved(p *Pod, rm removal) {
 	p.Removed = true
 	st := &events.PodStatusObserved{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: rm.node, Epoch: rm.epoch,
 		Phase: events.PhaseFailed, Reason: "Removed",
 		Message: "node " + rm.node + " removed the pod; no deletion was decided"}
-	if p.Status != nil {
-		st.PodIP = p.Status.PodIP
-		for _, cs := range p.Status.Containers {
+	if rm.last != nil {
+		st.PodIP = rm.last.PodIP
+		for _, cs := range rm.last.Containers {
 			if cs.State != events.ContainerTerminated {
 				cs.State, cs.Reason, cs.Message, cs.ExitCode = events.ContainerTerminated, "Removed", "", nil
 				if !rm.at.IsZero() {

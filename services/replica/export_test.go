@@ -11,3 +11,7 @@ func (s *Service) MissChanges() {
 	clear(s.pendingW)
 	clear(s.pendingP)
 }
+
+// Assumed counts the decisions assumed and not yet read back or forgotten:
+// the pending plan the service holds.
+func (s *Service) Assumed() int { return len(s.assumed) }
