@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
@@ -256,7 +255,9 @@ func submit(ctx context.Context, g *globals, conn *bus.Conn, intents []intent) i
 			_, err = bus.PublishOne(ctx, conn.JS, bus.Outgoing{Subject: it.subject, Envelope: env, MsgID: id})
 		}
 		if err != nil {
-			fmt.Fprintf(g.errOut, "error: %s: %v\n", it.label, err)
+			// A full disk answers nothing, or "insufficient resources":
+			// the embedded server's guard says which, and how full.
+			fmt.Fprintf(g.errOut, "error: %s: %v\n", it.label, bus.Explain(ctx, conn.NC, err))
 			failed++
 			continue
 		}
@@ -333,21 +334,18 @@ func awaitVerdicts(ctx context.Context, js jetstream.JetStream, start uint64, id
 	}
 	ctx, cancel := context.WithTimeout(ctx, verdictTimeout)
 	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, events.StreamDecisions, jetstream.OrderedConsumerConfig{
+	// One consumer for the whole wait, deleted when done: nothing of this
+	// command is left on the stream.
+	r, err := bus.Read(ctx, js, events.StreamDecisions, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{events.SubjectAdmissionAll, events.SubjectNodeDecisionAll},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy, OptStartSeq: start + 1})
 	if err != nil {
 		return out, fmt.Errorf("wait for verdicts: %w", err)
 	}
+	defer r.Close()
 	for len(out) < len(ids) {
-		m, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+		m, err := r.Next(ctx)
 		if err != nil {
-			if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, nats.ErrTimeout) {
-				if ctx.Err() != nil {
-					return out, ctx.Err()
-				}
-				continue
-			}
 			if ctx.Err() != nil {
 				return out, ctx.Err()
 			}

@@ -127,6 +127,7 @@ func readObjectLog(ctx context.Context, js jetstream.JetStream, errOut io.Writer
 	if err != nil {
 		return nil, err
 	}
+	defer func() { cancel(); t.close() }() // its consumer deleted before the command ends
 	return collectInitial(ctx, []*logTail{t}, errOut), nil
 }
 
@@ -144,11 +145,13 @@ func podLog(ctx context.Context, js jetstream.JetStream, p *projections.Pod, err
 	if err != nil {
 		return nil, err
 	}
+	defer func() { cancel(); decisions.close() }() // its consumer deleted before the command ends
 	obsFilter := fmt.Sprintf("gantry.obs.*.pod.%s.%s", p.Namespace, p.Name)
 	observations, err := openTail(ctx, js, events.StreamObservations, []string{obsFilter}, time.Time{}, false)
 	if err != nil {
 		return nil, err
 	}
+	defer func() { cancel(); observations.close() }()
 	return filterPodLog(collectInitial(ctx, []*logTail{decisions, observations}, errOut), p), nil
 }
 

@@ -87,13 +87,30 @@ func runEvents(ctx context.Context, js jetstream.JetStream, streams []string, o 
 	if o.since > 0 {
 		since = time.Now().Add(-o.since)
 	}
-	tails := make([]*logTail, 0, len(streams))
-	for _, s := range streams {
-		var filters []string
+	// Where each stream ends is asked before any is read: a request
+	// behind a stream's messages on the connection waits for them.
+	filters := make([][]string, len(streams))
+	lasts := make([]uint64, len(streams))
+	for i, s := range streams {
 		if s == events.StreamDecisions {
-			filters = []string{events.SubjectDecisionAll} // each once, not again as a node's copy
+			filters[i] = []string{events.SubjectDecisionAll} // each once, not again as a node's copy
 		}
-		t, err := openTail(ctx, js, s, filters, since, o.follow)
+		last, err := bus.LastSeq(ctx, js, s, filters[i]...)
+		if err != nil {
+			return fmt.Errorf("read the log: %w", err)
+		}
+		lasts[i] = last
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	tails := make([]*logTail, 0, len(streams))
+	defer func() {
+		cancel() // every tail stops reading and deletes its consumer
+		for _, t := range tails {
+			t.close()
+		}
+	}()
+	for i, s := range streams {
+		t, err := openTailAt(ctx, js, s, filters[i], lasts[i], since, o.follow)
 		if err != nil {
 			return err
 		}
@@ -192,7 +209,12 @@ type logTail struct {
 	stream string
 	last   uint64 // newest matching sequence when the tail was opened
 	items  chan logItem
+	done   chan struct{} // closed once its reader is closed (consumer deleted)
 }
+
+// close waits until the tail's consumer is gone from the server; its
+// context must have ended or its items been read to the end.
+func (t *logTail) close() { <-t.done }
 
 // openTail starts reading stream from the beginning (or from since, when set).
 func openTail(ctx context.Context, js jetstream.JetStream, stream string, filters []string, since time.Time, follow bool) (*logTail, error) {
@@ -200,35 +222,39 @@ func openTail(ctx context.Context, js jetstream.JetStream, stream string, filter
 	if err != nil {
 		return nil, fmt.Errorf("read the log: %w", err)
 	}
-	t := &logTail{stream: stream, last: last, items: make(chan logItem, 256)}
+	return openTailAt(ctx, js, stream, filters, last, since, follow)
+}
+
+// openTailAt is openTail on a stream whose newest matching sequence is last.
+func openTailAt(ctx context.Context, js jetstream.JetStream, stream string, filters []string, last uint64, since time.Time, follow bool) (*logTail, error) {
+	t := &logTail{stream: stream, last: last, items: make(chan logItem, 256), done: make(chan struct{})}
 	if last == 0 && !follow {
 		t.items <- logItem{stream: stream, marker: true}
 		close(t.items)
+		close(t.done)
 		return t, nil
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy}
 	if !since.IsZero() {
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
-	cons, err := js.OrderedConsumer(ctx, stream, cfg)
+	r, err := bus.Read(ctx, js, stream, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", stream, err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(512))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", stream, err)
+		close(t.done)
+		return nil, err
 	}
 	empty := last == 0
-	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+	if n, ok := r.Pending(); ok && n == 0 {
 		empty = true
 	}
-	go t.run(ctx, it, empty, follow)
+	go t.run(ctx, r, empty, follow)
 	return t, nil
 }
 
-func (t *logTail) run(ctx context.Context, it jetstream.MessagesContext, empty, follow bool) {
+func (t *logTail) run(ctx context.Context, r *bus.Reader, empty, follow bool) {
+	defer close(t.done)
 	defer close(t.items)
-	defer it.Stop()
+	defer r.Close()
 	send := func(item logItem) bool {
 		select {
 		case t.items <- item:
@@ -243,7 +269,7 @@ func (t *logTail) run(ctx context.Context, it jetstream.MessagesContext, empty, 
 	}
 	var prev time.Time
 	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
+		m, err := r.Next(ctx)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				send(logItem{stream: t.stream, err: fmt.Errorf("read %s: %w", t.stream, err)})

@@ -109,10 +109,9 @@ func LastSeq(ctx context.Context, js jetstream.JetStream, stream string, filters
 		return 0, fmt.Errorf("stream %s: %w", stream, err)
 	}
 	if len(filters) == 0 {
-		info, err := st.Info(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("stream %s info: %w", stream, err)
-		}
+		// The info js.Stream just fetched, without subject details: a
+		// second request would only cost a round trip.
+		info := st.CachedInfo()
 		if info.State.Msgs == 0 {
 			return 0, nil // every message aged out: LastSeq names one no reader will see
 		}
