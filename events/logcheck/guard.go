@@ -70,7 +70,7 @@ func Guard(ctx context.Context, js jetstream.JetStream, opts GuardOptions, log z
 	if !opts.Accept {
 		return nil, &LossError{Findings: findings, Command: opts.Command}
 	}
-	if err := accept(ctx, js, findings, opts, log); err != nil {
+	if err := accept(ctx, js, findings, in, opts, log); err != nil {
 		return nil, fmt.Errorf("accept the log's loss: %w", err)
 	}
 	in, err = Gather(ctx, js)
@@ -87,7 +87,7 @@ func Guard(ctx context.Context, js jetstream.JetStream, opts GuardOptions, log z
 // accept resets every reader that saw lost sequences, then records the
 // loss. Resetting first: should recording fail, the next start still finds
 // the loss (the watermark is untouched) and resets nothing twice.
-func accept(ctx context.Context, js jetstream.JetStream, findings []Finding, opts GuardOptions, log zerolog.Logger) error {
+func accept(ctx context.Context, js jetstream.JetStream, findings []Finding, in Inputs, opts GuardOptions, log zerolog.Logger) error {
 	byStream := map[string]*events.LogLossAccepted{}
 	var order []string
 	readModels := false
@@ -100,7 +100,24 @@ func accept(ctx context.Context, js jetstream.JetStream, findings []Finding, opt
 		}
 		ev.Lost = append(ev.Lost, f.Lost...)
 		ev.Reasons = append(ev.Reasons, f.Reason)
-		for _, c := range f.Consumers {
+		// nats-server pulls a consumer's floors back to a cut stream's end
+		// when it recovers (consumer.reconcileStateWithStream), without a
+		// word, so a node consumer that acted on lost decisions cannot be
+		// told from one that did not: every node consumer of a damaged
+		// decisions stream is reset.
+		consumers := slices.Clone(f.Consumers)
+		if f.Stream == events.StreamDecisions {
+			for _, fl := range in.Floors {
+				if fl.Stream == f.Stream && fl.Consumer != "" {
+					consumers = append(consumers, fl.Consumer)
+				}
+			}
+		}
+		slices.Sort(consumers)
+		for _, c := range slices.Compact(consumers) {
+			if slices.Contains(ev.ResetReaders, "node consumer "+c+" deleted") {
+				continue
+			}
 			err := js.DeleteConsumer(ctx, f.Stream, c)
 			if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 				return fmt.Errorf("reset node consumer %s: %w", c, err)
