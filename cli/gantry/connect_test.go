@@ -66,6 +66,7 @@ func clientVerbs(t *testing.T) map[string][]string {
 		"node cordon":   {"node", "cordon", "n1"},
 		"node uncordon": {"node", "uncordon", "n1"},
 		"version":       {"version"},
+		"status":        {"status"},
 		"sim":           {"sim", "--nodes", "1"},
 		"log verify":    {"log", "verify"},
 		"backup":        {"backup", filepath.Join(dir, "backup")},

@@ -119,7 +119,7 @@ func newRoot(g *globals) *cobra.Command {
 		}
 	}
 	root.AddCommand(newUpCmd(g), newServeCmd(g), newNodeCmd(g), newApplyCmd(g), newGetCmd(g), newDescribeCmd(g),
-		newDeleteCmd(g), newLogsCmd(g), newEventsCmd(g), newImageCmd(g), newSimCmd(g), newVersionCmd(g), newAPIResourcesCmd(g))
+		newDeleteCmd(g), newLogsCmd(g), newEventsCmd(g), newImageCmd(g), newSimCmd(g), newVersionCmd(g), newAPIResourcesCmd(g), newStatusCmd(g))
 	root.AddCommand(newLogCmd(g), newBackupCmd(g), newRestoreCmd(g))
 	return root
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/signal"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,26 +17,8 @@ import (
 // A stream deleted under gantry up is a failure: it exits non-zero and its
 // log names the stream, so a supervisor restarts it.
 func TestUpExitsWhenAStreamIsDeleted(t *testing.T) {
-	var out, errOut lockedBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run([]string{"up", "--listen", "127.0.0.1:-1", "--data-dir", t.TempDir(), "--runtime", "simulated",
-			"--node-name", "lost-test"}, strings.NewReader(""), &out, &errOut)
-	}()
-	up := regexp.MustCompile(`NATS at (nats://\S+) `)
-	deadline := time.Now().Add(30 * time.Second)
-	for !up.MatchString(out.String()) {
-		select {
-		case c := <-code:
-			t.Fatalf("gantry up exited %d before it was up:\n%s", c, errOut.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gantry up not up after 30 s:\n%s", errOut.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling the output
-	}
-	conn, err := bus.Connect(up.FindStringSubmatch(out.String())[1], "test")
+	up := startUp(t, "lost-test")
+	conn, err := bus.Connect(up.url, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,15 +26,76 @@ func TestUpExitsWhenAStreamIsDeleted(t *testing.T) {
 	if err := conn.JS.DeleteStream(context.Background(), events.StreamDecisions); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case c := <-code:
-		if c == 0 {
-			t.Errorf("gantry up exited 0 after a stream was deleted under it")
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("gantry up still running 30 s after a stream was deleted:\n%s", errOut.String())
+	c, done := up.exit(30 * time.Second)
+	if !done {
+		t.Fatalf("gantry up still running 30 s after a stream was deleted:\n%s", up.errOut.String())
 	}
-	if log := errOut.String(); !strings.Contains(log, events.StreamDecisions+" was deleted") {
+	if c == 0 {
+		t.Errorf("gantry up exited 0 after a stream was deleted under it")
+	}
+	if log := up.errOut.String(); !strings.Contains(log, events.StreamDecisions+" was deleted") {
 		t.Errorf("log does not name the deleted stream:\n%s", log)
 	}
+}
+
+// upProc is a `gantry up` running in this test process.
+type upProc struct {
+	url    string
+	errOut *lockedBuffer
+	code   chan int
+	exited bool
+	status int
+}
+
+// exit waits up to timeout for gantry up to exit and says with what code.
+func (p *upProc) exit(timeout time.Duration) (code int, ok bool) {
+	if p.exited {
+		return p.status, true
+	}
+	select {
+	case p.status = <-p.code:
+		p.exited = true
+		return p.status, true
+	case <-time.After(timeout):
+		return 0, false
+	}
+}
+
+// startUp runs `gantry up` in this process on the simulated runtime and
+// returns once it is up. A test that leaves it running has it stopped with
+// SIGINT (its own handler takes the signal; a guard keeps it from ending
+// the test binary should gantry up have stopped listening).
+func startUp(t *testing.T, nodeName string) *upProc {
+	t.Helper()
+	var out lockedBuffer
+	p := &upProc{errOut: &lockedBuffer{}, code: make(chan int, 1)}
+	go func() {
+		p.code <- run([]string{"up", "--listen", "127.0.0.1:-1", "--data-dir", t.TempDir(), "--runtime", "simulated",
+			"--node-name", nodeName}, strings.NewReader(""), &out, p.errOut)
+	}()
+	t.Cleanup(func() {
+		if _, done := p.exit(0); done {
+			return
+		}
+		guard := make(chan os.Signal, 1)
+		signal.Notify(guard, syscall.SIGINT)
+		defer signal.Stop(guard)
+		_ = syscall.Kill(syscall.Getpid(), syscall.SIGINT)
+		if _, done := p.exit(30 * time.Second); !done {
+			t.Errorf("gantry up did not stop on SIGINT:\n%s", p.errOut.String())
+		}
+	})
+	up := regexp.MustCompile(`NATS at (nats://\S+) `)
+	deadline := time.Now().Add(30 * time.Second)
+	for !up.MatchString(out.String()) {
+		if c, done := p.exit(0); done {
+			t.Fatalf("gantry up exited %d before it was up:\n%s", c, p.errOut.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gantry up not up after 30 s:\n%s", p.errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling the output
+	}
+	p.url = up.FindStringSubmatch(out.String())[1]
+	return p
 }

@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,38 +17,20 @@ func TestUpLogsItsStartAndStop(t *testing.T) {
 	guard := make(chan os.Signal, 1)
 	signal.Notify(guard, syscall.SIGINT)
 	defer signal.Stop(guard)
-	var out, errOut lockedBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run([]string{"up", "--listen", "127.0.0.1:-1", "--data-dir", t.TempDir(), "--runtime", "simulated",
-			"--node-name", "up-test"}, strings.NewReader(""), &out, &errOut)
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "gantry is up") {
-		select {
-		case c := <-code:
-			t.Fatalf("gantry up exited %d before it was up:\n%s", c, errOut.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gantry up not up after 30 s:\n%s", errOut.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling the output
-	}
+	up := startUp(t, "up-test")
 	// The command's signal handler is installed before it says it is up,
 	// so the signal stops it rather than the test.
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case c := <-code:
-		if c != 0 {
-			t.Errorf("gantry up exited %d", c)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("gantry up did not stop on SIGINT:\n%s", errOut.String())
+	c, done := up.exit(30 * time.Second)
+	if !done {
+		t.Fatalf("gantry up did not stop on SIGINT:\n%s", up.errOut.String())
 	}
-	log := errOut.String()
+	if c != 0 {
+		t.Errorf("gantry up exited %d", c)
+	}
+	log := up.errOut.String()
 	for _, re := range []string{
 		`control plane ready replay=\d+(\.\d+)?(µs|ms|s)\b`,
 		`(?s)stopping signal=interrupt.*\bstopped\n$`,
