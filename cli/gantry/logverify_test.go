@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+)
+
+// upUntilStopped runs gantry up on dataDir, calls during with its NATS URL
+// once it is up, then stops it with SIGINT and returns its log.
+func upUntilStopped(t *testing.T, dataDir string, during func(url string), extra ...string) string {
+	t.Helper()
+	guard := make(chan os.Signal, 1)
+	signal.Notify(guard, syscall.SIGINT)
+	defer signal.Stop(guard)
+	var out, errOut lockedBuffer
+	code := make(chan int, 1)
+	args := append([]string{"up", "--listen", "127.0.0.1:-1", "--data-dir", dataDir, "--runtime", "simulated", "--node-name", "lv"}, extra...)
+	go func() { code <- run(args, strings.NewReader(""), &out, &errOut) }()
+	deadline := time.Now().Add(30 * time.Second)
+	re := regexp.MustCompile(`NATS at (nats://\S+) `)
+	for !re.MatchString(out.String()) {
+		select {
+		case c := <-code:
+			t.Fatalf("gantry up exited %d before it was up:\n%s", c, errOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gantry up not up after 30 s:\n%s", errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling the output
+	}
+	during(re.FindStringSubmatch(out.String())[1])
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("gantry up exited %d:\n%s", c, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("gantry up did not stop:\n%s", errOut.String())
+	}
+	return errOut.String()
+}
+
+// A block of GANTRY_DECISIONS overwritten while the cluster was stopped
+// (its index gone, so the server cuts the stream): up refuses, naming the
+// stream and the sequences; log verify fails; with --accept-log-loss up
+// starts and the loss is in the log with its actor.
+func TestUpRefusesADamagedLog(t *testing.T) {
+	dataDir := t.TempDir()
+	upUntilStopped(t, dataDir, func(url string) {
+		conn, err := bus.Connect(url, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		for i := range 150 {
+			env, err := events.Seal(&events.LogLossAccepted{Stream: "TEST", Reasons: []string{strings.Repeat("x", 200)}},
+				events.Meta{ID: events.NewID(), Source: "test", Time: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := env.Marshal()
+			if _, err := conn.JS.Publish(context.Background(), fmt.Sprintf("gantry.decision.log.test%d", i), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if _, err := os.Stat(filepath.Join(dataDir, "log-watermark.json")); err != nil {
+		t.Fatalf("no watermark after a clean stop: %v", err)
+	}
+	if code, out, errOut := runGantry("log", "verify", "--data-dir", dataDir); code != 0 {
+		t.Fatalf("verify of a whole log: exit %d\n%s%s", code, out, errOut)
+	}
+
+	msgs := filepath.Join(dataDir, "nats", "jetstream", "$G", "streams", events.StreamDecisions, "msgs")
+	blk := filepath.Join(msgs, "1.blk")
+	b, err := os.ReadFile(blk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b[len(b)/2:], bytes.Repeat([]byte{0xAA}, 64))
+	if err := os.WriteFile(blk, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(msgs, "index.db")); err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, errOut := runGantry("up", "--listen", "127.0.0.1:-1", "--data-dir", dataDir, "--runtime", "simulated", "--node-name", "lv")
+	if code == 0 {
+		t.Fatal("gantry up started on a damaged log")
+	}
+	for _, want := range []string{"the log has lost messages", "GANTRY_DECISIONS: sequences ", "–150 (", "restore", "--accept-log-loss"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("refusal does not say %q:\n%s", want, errOut)
+		}
+	}
+	code, out, _ := runGantry("log", "verify", "--data-dir", dataDir)
+	if code != 1 || !strings.Contains(out, "LOST  GANTRY_DECISIONS") {
+		t.Errorf("verify of a damaged log: exit %d\n%s", code, out)
+	}
+
+	upUntilStopped(t, dataDir, func(url string) {
+		conn, err := bus.Connect(url, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		st, err := conn.JS.Stream(context.Background(), events.StreamDecisions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := st.GetLastMsgForSubject(context.Background(), events.LogSubject(events.StreamDecisions))
+		if err != nil {
+			t.Fatalf("no loss recorded: %v", err)
+		}
+		env, err := events.Parse(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := env.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss := ev.(*events.LogLossAccepted)
+		if env.Actor != actor() || len(loss.Lost) != 1 || loss.Lost[0].To != 150 || loss.Lost[0].From != loss.LastSeq+1 {
+			t.Errorf("recorded %+v by %q", loss, env.Actor)
+		}
+	}, "--accept-log-loss")
+	if code, out, errOut := runGantry("log", "verify", "--data-dir", dataDir); code != 0 {
+		t.Errorf("verify after the loss was accepted: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// A backup taken from a running cluster restores into a fresh data dir with
+// the same streams, and that data dir passes verify.
+func TestBackupRestoreCommands(t *testing.T) {
+	dataDir, backup, restored := t.TempDir(), filepath.Join(t.TempDir(), "b"), t.TempDir()
+	var before string
+	upUntilStopped(t, dataDir, func(url string) {
+		if code, out, errOut := runGantry("backup", backup, "--nats", url); code != 0 {
+			t.Fatalf("backup: exit %d\n%s%s", code, out, errOut)
+		}
+		conn, err := bus.Connect(url, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		before = streamSummary(t, conn.JS)
+	})
+	if code, out, errOut := runGantry("restore", backup, "--data-dir", restored); code != 0 {
+		t.Fatalf("restore: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runGantry("log", "verify", "--data-dir", restored); code != 0 {
+		t.Errorf("verify of a restored log: exit %d\n%s%s", code, out, errOut)
+	}
+	conn, _, closeLog, err := openLog(&globals{}, restored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeLog()
+	if after := streamSummary(t, conn.JS); after != before {
+		t.Errorf("restored streams differ:\n%s\nwant\n%s", after, before)
+	}
+	if code, _, errOut := runGantry("restore", backup, "--data-dir", restored); code == 0 || !strings.Contains(errOut, "holds a log already") {
+		t.Errorf("restore over a log: exit %d %s", code, errOut)
+	}
+}
+
+func streamSummary(t *testing.T, js jetstream.JetStream) string {
+	t.Helper()
+	var b strings.Builder
+	for _, s := range []string{events.StreamIntents, events.StreamDecisions, events.StreamObservations} {
+		st, err := js.Stream(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := st.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s msgs=%d last=%d\n", s, info.State.Msgs, info.State.LastSeq)
+	}
+	return b.String()
+}
