@@ -63,10 +63,29 @@ func summarize(ev events.Event) string {
 			return "cordoned: no new pods on " + e.Node
 		}
 		return "uncordoned: " + e.Node + " takes new pods"
+	case *events.LogLossAccepted:
+		return summarizeLoss(e)
 	case nil:
 		return ""
 	}
 	return fmt.Sprintf("%s event", ev.Type())
+}
+
+// summarizeLoss: "loss accepted: GANTRY_DECISIONS 76–150 lost, ends at 160; reset node-a consumer".
+func summarizeLoss(e *events.LogLossAccepted) string {
+	var rs []string
+	for _, r := range e.Lost {
+		if r.From == r.To {
+			rs = append(rs, fmt.Sprint(r.From))
+		} else {
+			rs = append(rs, fmt.Sprintf("%d–%d", r.From, r.To))
+		}
+	}
+	s := fmt.Sprintf("loss accepted: %s %s lost, ends at %d", e.Stream, strings.Join(rs, ","), e.LastSeq)
+	if len(e.ResetReaders) > 0 {
+		s += "; reset " + strings.Join(e.ResetReaders, ", ")
+	}
+	return s
 }
 
 func summarizeAccepted(e *events.AdmissionAccepted) string {

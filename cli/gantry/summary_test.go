@@ -74,6 +74,11 @@ func TestSummarizeEveryEventType(t *testing.T) {
 			{&events.IntentCordon{Node: "node-1", Unschedulable: true}, "cordon node node-1"},
 			{&events.IntentCordon{Node: "node-1"}, "uncordon node node-1"},
 		},
+		events.TypeLogLossAccepted: {
+			{&events.LogLossAccepted{Stream: "GANTRY_DECISIONS", Lost: []events.SeqRange{{From: 76, To: 150}, {From: 152, To: 152}}, LastSeq: 160,
+				ResetReaders: []string{"consumer node-a"}},
+				"loss accepted: GANTRY_DECISIONS 76–150,152 lost, ends at 160; reset consumer node-a"},
+		},
 		events.TypeNodeCordoned: {
 			{&events.NodeCordoned{Node: "node-1", Unschedulable: true}, "cordoned: no new pods on node-1"},
 			{&events.NodeCordoned{Node: "node-1"}, "uncordoned: node-1 takes new pods"},

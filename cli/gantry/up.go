@@ -115,6 +115,13 @@ func newUpCmd(g *globals) *cobra.Command {
 				agentRunning = false
 				if ctx.Err() == nil {
 					failed = cmp.Or(err, errors.New("node agent stopped"))
+					// The agent may have stopped because the log did (a stream
+					// deleted under it): then the log's failure is the reason.
+					select {
+					case <-plane.Failed():
+						failed = plane.Wait()
+					case <-time.After(agentBlameWait):
+					}
 				}
 			}
 			if failed != nil {
@@ -292,6 +299,11 @@ func runNode(ctx context.Context, g *globals, nf *nodeFlags, url string, log zer
 	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
 	return agent.Run(ctx)
 }
+
+// agentBlameWait is how long gantry up waits, when its node agent stops on
+// its own, for the control plane to say it failed first (the stream watch
+// hears of a deleted stream at once).
+const agentBlameWait = 2 * time.Second
 
 // agentStopTimeout bounds how long `gantry up` waits for its node agent to
 // stop before it shuts NATS down.
