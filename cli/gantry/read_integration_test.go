@@ -371,6 +371,11 @@ func testLogs(t *testing.T, c *readCluster) {
 		t.Fatal(err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	// The server has the subscription once a flush comes back; before, a
+	// request from another connection can find no responder.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errOut := c.gantry("logs", "pod/hello-abc12", "-c", "web")
 	if code != 0 || out != "hello\nworld\n" || errOut != "" {
 		t.Errorf("logs: exit %d, stdout %q, stderr %q", code, out, errOut)
