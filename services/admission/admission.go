@@ -177,6 +177,14 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	return out
 }
 
+// VerdictMsgID is the message id of the verdict on the intent stored at seq
+// with envelope id: both, so that a sequence reused after an accepted loss of
+// intents (gantry up --accept-log-loss) is a new verdict, not a duplicate the
+// log drops for two minutes.
+func VerdictMsgID(seq uint64, intentID string) string {
+	return fmt.Sprintf("admit/%d/%s", seq, intentID)
+}
+
 func target(e events.Event) (kind, ns, name string) {
 	switch e := e.(type) {
 	case *events.IntentApplied:
@@ -191,7 +199,7 @@ func target(e events.Event) (kind, ns, name string) {
 
 func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision {
 	o := s.object(kind, ns, name)
-	msgID := fmt.Sprintf("admit/%d", p.seq)
+	msgID := VerdictMsgID(p.seq, p.env.ID)
 	d := runner.Decision{
 		Subject:       events.AdmissionSubject(ns, kind, name),
 		Meta:          p.env.Caused(events.DeriveID(msgID), Name, ns+"/"+name, time.Time{}),

@@ -15,7 +15,7 @@ import (
 // a node that has not registered yet is allowed (it takes effect when it
 // does), as a node may be cordoned ahead of maintenance.
 func (s *Service) cordon(p pendingIntent, e *events.IntentCordon, o *object) runner.Decision {
-	msgID := fmt.Sprintf("admit/%d", p.seq)
+	msgID := VerdictMsgID(p.seq, p.env.ID)
 	meta := p.env.Caused(events.DeriveID(msgID), Name, e.Node, time.Time{})
 	if fe := manifest.ValidateName("node", e.Node); fe != nil {
 		return runner.Decision{
