@@ -131,7 +131,7 @@ func TestAcceptsANewDeployment(t *testing.T) {
 	if want := "gantry.decision.admission.default.deployment.x"; d.Subject != want {
 		t.Errorf("subject = %q, want %q", d.Subject, want)
 	}
-	if want := VerdictMsgID(intent.Seq, intent.Envelope.ID); d.MsgID != want {
+	if want := admission.VerdictMsgID(intent.Seq, intent.Envelope.ID); d.MsgID != want {
 		t.Errorf("msgid = %q, want %q", d.MsgID, want)
 	}
 	expectSeq(t, d, 0)
@@ -425,7 +425,7 @@ func TestVerdicts(t *testing.T) {
 			if len(ds) != 1 {
 				t.Fatalf("decisions:\n%s", show(ds))
 			}
-			if want := VerdictMsgID(last.Seq, last.Envelope.ID); ds[0].MsgID != want {
+			if want := admission.VerdictMsgID(last.Seq, last.Envelope.ID); ds[0].MsgID != want {
 				t.Errorf("msgid = %q, want %q", ds[0].MsgID, want)
 			}
 			tc.then(t, ds[0], verdicts)
@@ -449,13 +449,13 @@ func TestOneIntentPerObjectAtATime(t *testing.T) {
 	w.apply(i1, i2)
 
 	ds := w.decide()
-	if len(ds) != 1 || ds[0].MsgID != VerdictMsgID(i1.Seq, i1.Envelope.ID) {
+	if len(ds) != 1 || ds[0].MsgID != admission.VerdictMsgID(i1.Seq, i1.Envelope.ID) {
 		t.Fatalf("first pass: want only the older intent decided:\n%s", show(ds))
 	}
 	v1 := w.store(ds[0])
 
 	ds = w.decide()
-	if len(ds) != 1 || ds[0].MsgID != VerdictMsgID(i2.Seq, i2.Envelope.ID) {
+	if len(ds) != 1 || ds[0].MsgID != admission.VerdictMsgID(i2.Seq, i2.Envelope.ID) {
 		t.Fatalf("second pass: want the newer intent:\n%s", show(ds))
 	}
 	expectSeq(t, ds[0], v1.Seq)
@@ -582,7 +582,7 @@ func TestAssumedVerdictsAreNotMadeTwice(t *testing.T) {
 	z1 := w.l.IntentApplyObject(pt.Deployment(ns, "z", 1, "nginx:1"))
 	w.apply(x2, z1)
 	second := w.svc.Decide(now)
-	if len(second) != 1 || second[0].MsgID != VerdictMsgID(z1.Seq, z1.Envelope.ID) {
+	if len(second) != 1 || second[0].MsgID != admission.VerdictMsgID(z1.Seq, z1.Envelope.ID) {
 		t.Fatalf("second pass, want z1 only (x2 waits for x1's verdict):\n%s", show(second))
 	}
 	w.svc.Assume(second)
@@ -592,7 +592,7 @@ func TestAssumedVerdictsAreNotMadeTwice(t *testing.T) {
 
 	v1 := w.store(first[0]) // x1's verdict comes back
 	ds := w.svc.Decide(now)
-	if len(ds) != 1 || ds[0].MsgID != VerdictMsgID(x2.Seq, x2.Envelope.ID) {
+	if len(ds) != 1 || ds[0].MsgID != admission.VerdictMsgID(x2.Seq, x2.Envelope.ID) {
 		t.Fatalf("after x1's verdict, want x2:\n%s", show(ds))
 	}
 	expectSeq(t, ds[0], v1.Seq)
