@@ -175,14 +175,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer sub.Unsubscribe()
 
 	msgs := a.cfg.Feed
+	var lost <-chan struct{} // the node's consumer was deleted under it
+	stopConsume := func() {}
 	if msgs == nil {
-		own, stop, err := a.consume(ctx)
+		own, stop, gone, err := a.consume(ctx)
 		if err != nil {
 			return err
 		}
-		defer stop()
-		msgs = own
+		msgs, lost, stopConsume = own, gone, stop
 	}
+	defer func() { stopConsume() }()
 	if a.cfg.Ready != nil {
 		a.cfg.Ready()
 	}
@@ -236,10 +238,63 @@ func (a *Agent) Run(ctx context.Context) error {
 					a.log.Warn().Err(err).Msg("ack decision")
 				}
 			}
+		case <-lost:
+			stopConsume()
+			own, stop, gone, err := a.relearn(ctx)
+			if err != nil {
+				return nil // ctx ended while the log was away
+			}
+			msgs, lost, stopConsume = own, gone, stop
+			a.reconcile(ctx)
 		case <-a.rt.Changes():
 			a.reconcile(ctx)
 		case <-resync.C:
 			a.reconcile(ctx)
+		}
+	}
+}
+
+// relearnRetry is how often relearn tries again while the decisions stream
+// or its consumer cannot be had.
+const relearnRetry = time.Second
+
+// relearn follows the node's decisions afresh after its durable consumer was
+// deleted under it (a restored log, an accepted loss, an operator): what the
+// node should run is forgotten and read again from the newest decision of
+// each of its pods, so a pod the log no longer binds here is stopped, and
+// reported removed, by the next reconcile instead of running on unsaid.
+func (a *Agent) relearn(ctx context.Context) (<-chan jetstream.Msg, func(), <-chan struct{}, error) {
+	a.log.Warn().Str("consumer", ConsumerName(a.cfg.Name)).
+		Msg("the node's decisions consumer was deleted (a restored or repaired log?): reading the newest decision of each pod again")
+	for {
+		err := func() error {
+			a.mu.Lock()
+			before := len(a.desired)
+			a.desired = map[string]*binding{}
+			a.mu.Unlock()
+			if err := a.restore(ctx); err != nil {
+				return err
+			}
+			a.mu.Lock()
+			after := len(a.desired)
+			a.mu.Unlock()
+			a.log.Info().Int("before", before).Int("now", after).Msg("decisions read again: pods bound here")
+			return nil
+		}()
+		if err == nil {
+			msgs, stop, lost, err := a.consume(ctx)
+			if err == nil {
+				return msgs, stop, lost, nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, nil, nil, ctx.Err()
+		}
+		a.log.Warn().Err(err).Msg("decisions not readable yet; trying again")
+		select {
+		case <-ctx.Done():
+			return nil, nil, nil, ctx.Err()
+		case <-time.After(relearnRetry):
 		}
 	}
 }
@@ -263,8 +318,9 @@ func (a *Agent) heartbeats(ctx context.Context) {
 	}
 }
 
-// consume follows the node's durable consumer; stop ends it.
-func (a *Agent) consume(ctx context.Context) (<-chan jetstream.Msg, func(), error) {
+// consume follows the node's durable consumer; stop ends it. lost is closed
+// when the consumer is deleted under it (msgs then stays open and silent).
+func (a *Agent) consume(ctx context.Context) (msgs <-chan jetstream.Msg, stop func(), lost <-chan struct{}, err error) {
 	cons, err := a.conn.JS.CreateOrUpdateConsumer(ctx, events.StreamDecisions, jetstream.ConsumerConfig{
 		Durable:       ConsumerName(a.cfg.Name),
 		FilterSubject: events.NodeFilter(a.cfg.Name),
@@ -274,32 +330,38 @@ func (a *Agent) consume(ctx context.Context) (<-chan jetstream.Msg, func(), erro
 		MaxAckPending: 1024,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("node %s consumer: %w", a.cfg.Name, err)
+		return nil, nil, nil, fmt.Errorf("node %s consumer: %w", a.cfg.Name, err)
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return nil, nil, fmt.Errorf("node %s consume: %w", a.cfg.Name, err)
+		return nil, nil, nil, fmt.Errorf("node %s consume: %w", a.cfg.Name, err)
 	}
-	msgs := make(chan jetstream.Msg, 256)
+	out := make(chan jetstream.Msg, 256)
+	gone := make(chan struct{})
 	go func() {
-		defer close(msgs)
 		for {
 			m, err := it.Next()
 			if err != nil {
+				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+					close(gone)
+					return
+				}
 				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+					close(out)
 					return
 				}
 				a.log.Warn().Err(err).Msg("consume decisions")
 				continue
 			}
 			select {
-			case msgs <- m:
+			case out <- m:
 			case <-ctx.Done():
+				close(out)
 				return
 			}
 		}
 	}()
-	return msgs, it.Stop, nil
+	return out, it.Stop, gone, nil
 }
 
 // heartbeatInterval is HeartbeatEvery plus, with HeartbeatJitter, a random
