@@ -70,7 +70,7 @@ func printDisk(out io.Writer, s bus.DiskStatus, known bool) error {
 		pct = 100 * float64(s.FreeBytes) / float64(s.TotalBytes)
 	}
 	_, err := fmt.Fprintf(out, "Log disk: %s, %s free of %s (%.0f%%), %s\n", s.DataDir,
-		memoryQuantity(int64(s.FreeBytes)), memoryQuantity(int64(s.TotalBytes)), pct, state)
+		humanBytes(s.FreeBytes), humanBytes(s.TotalBytes), pct, state)
 	return err
 }
 
@@ -84,7 +84,21 @@ func printStreams(ctx context.Context, conn *bus.Conn, out io.Writer) error {
 			return fmt.Errorf("stream %s: %w", name, err)
 		}
 		s := st.CachedInfo().State
-		writeRow(tw, []string{name, fmt.Sprint(s.Msgs), memoryQuantity(int64(s.Bytes)), fmt.Sprint(s.FirstSeq), fmt.Sprint(s.LastSeq)})
+		writeRow(tw, []string{name, fmt.Sprint(s.Msgs), humanBytes(s.Bytes), fmt.Sprint(s.FirstSeq), fmt.Sprint(s.LastSeq)})
 	}
 	return tw.Flush()
+}
+
+// humanBytes is a size as a person reads it: 980B, 12.5Ki, 72.8Gi.
+func humanBytes(b uint64) string {
+	const unit = 1024
+	if b < unit {
+		return fmt.Sprintf("%dB", b)
+	}
+	v, i := float64(b), -1
+	for v >= unit && i < 5 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f%ci", v, "KMGTPE"[i])
 }

@@ -16,7 +16,7 @@ func TestStatusShowsTheLogsDiskAndStreams(t *testing.T) {
 		t.Fatalf("status: exit %d, stderr %q", code, errOut)
 	}
 	for _, re := range []string{
-		`(?m)^Log disk: \S+/nats, \S+ free of \S+ \(\d+%\), (ok|LOW)$`,
+		`(?m)^Log disk: \S+/nats, \d+\.\d[KMGTPE]i free of \d+\.\d[KMGTPE]i \(\d+%\), (ok|LOW)$`,
 		`(?m)^STREAM\s+MESSAGES\s+BYTES\s+FIRST\s+LAST$`,
 		`(?m)^` + events.StreamIntents + `\s+\d+`,
 		`(?m)^` + events.StreamDecisions + `\s+\d+`,
@@ -25,6 +25,15 @@ func TestStatusShowsTheLogsDiskAndStreams(t *testing.T) {
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("status does not match %s:\n%s", re, out)
+		}
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for b, want := range map[uint64]string{0: "0B", 980: "980B", 1024: "1.0Ki", 12800: "12.5Ki",
+		78164070400: "72.8Gi", 1 << 60: "1.0Ei"} {
+		if got := humanBytes(b); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", b, got, want)
 		}
 	}
 }
