@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/gantry-sh/gantry/deploy/images/hello/behaviour"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/network"
@@ -156,6 +157,11 @@ func (r *Runtime) startContainer(ctx context.Context, pod node.Pod, c manifest.C
 	labels := map[string]string{}
 	if restart {
 		n, _ := strconv.Atoi(info.Labels[labelRestarts])
+		// The new instance sees its restart count; set before the label,
+		// so a start that fails between the two sets the same count again.
+		if err := setRestartCount(ctx, cont, n+1); err != nil {
+			return err
+		}
 		labels[labelRestarts] = strconv.Itoa(n + 1)
 		// The ended instance is accounted for: should this start fail, the
 		// next does not count it again nor keep its (empty) log as previous.
@@ -220,7 +226,7 @@ func (r *Runtime) createContainer(ctx context.Context, id string, pod node.Pod, 
 	specOpts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(processArgs(ispec.Config.Entrypoint, ispec.Config.Cmd, c.Command, c.Args)...),
-		oci.WithEnv(podEnv(pod, sb.IP, c)),
+		oci.WithEnv(podEnv(pod, sb.IP, c, restarts)),
 		oci.WithHostname(pod.Name),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetNS}),
 		oci.WithMounts([]specs.Mount{
@@ -276,13 +282,33 @@ func processArgs(entrypoint, cmd, command, args []string) []string {
 }
 
 // podEnv is the container's environment on top of the image's: its own
-// variables, then the pod's identity.
-func podEnv(pod node.Pod, ip string, c manifest.Container) []string {
-	env := make([]string, 0, len(c.Env)+3)
+// variables, then the pod's identity and how many times the container was
+// restarted before this instance (GANTRY_RESTART_COUNT).
+func podEnv(pod node.Pod, ip string, c manifest.Container, restarts int) []string {
+	env := make([]string, 0, len(c.Env)+4)
 	for _, e := range c.Env {
 		env = append(env, e.Name+"="+e.Value)
 	}
-	return append(env, "POD_NAME="+pod.Name, "POD_NAMESPACE="+pod.Namespace, "POD_IP="+ip)
+	return append(env, "POD_NAME="+pod.Name, "POD_NAMESPACE="+pod.Namespace, "POD_IP="+ip,
+		restartCountEnv(restarts))
+}
+
+func restartCountEnv(n int) string { return behaviour.EnvRestartCount + "=" + strconv.Itoa(n) }
+
+// setRestartCount sets GANTRY_RESTART_COUNT in the container's spec, which
+// the next task (the restarted instance) runs with. A restart keeps the
+// container and its root filesystem, so the count is the one thing a run
+// needs to know it is a later one (the demo image's HELLO_FAIL_TIMES); it is
+// the count the runtime reports as Restarts.
+func setRestartCount(ctx context.Context, cont client.Container, n int) error {
+	spec, err := cont.Spec(ctx)
+	if err != nil {
+		return fmt.Errorf("spec of %s: %w", cont.ID(), err)
+	}
+	if err := cont.Update(ctx, client.UpdateContainerOpts(client.WithSpec(spec, oci.WithEnv([]string{restartCountEnv(n)})))); err != nil {
+		return fmt.Errorf("set the restart count of %s: %w", cont.ID(), err)
+	}
+	return nil
 }
 
 // resourceOpts maps requests and limits to cgroup settings as the kubelet

@@ -2,6 +2,13 @@
 // keeps their state in memory. It exists for scale tests (thousands of nodes
 // in one process) and for tests of the control plane without containerd;
 // everything above the runtime is the real node agent.
+//
+// Every container behaves as the demo image (deploy/images/hello) does with
+// the same environment, by the same rules (package behaviour): with
+// HELLO_RUN_FOR and HELLO_EXIT_CODE it runs for that long and exits with that
+// code, with HELLO_FAIL_TIMES its first runs fail, with HELLO_TICK its log
+// gains a line per tick, and an invalid variable makes it exit with code 2 at
+// once. Without them it runs until it is removed (or Exit ends it).
 package sim
 
 import (
@@ -12,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gantry-sh/gantry/deploy/images/hello/behaviour"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
 )
@@ -28,6 +36,10 @@ type Config struct {
 	// delay and the runtime signals Changes (0: it runs at once).
 	StartDelay time.Duration
 	Clock      func() time.Time
+	// AfterFunc runs f after d and returns a function that cancels it
+	// (reporting whether it did); default time.AfterFunc. Tests inject a
+	// fake clock here and in Clock.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
 // Runtime is a simulated node.Runtime.
@@ -42,7 +54,17 @@ type Runtime struct {
 	next    netip.Addr                // where the search for a free address starts
 	changes chan struct{}
 	// starting holds the containers (uid/container) waiting out StartDelay.
-	starting map[string]*time.Timer
+	starting map[string]func() bool
+	// runs holds the containers whose environment asks for a demo image
+	// behaviour (or is invalid), for their current instance.
+	runs map[string]*run
+}
+
+// run is one instance of a container with a demo image behaviour.
+type run struct {
+	spec    behaviour.Spec
+	invalid error       // the environment's error: the instance exits with code 2 at once
+	stop    func() bool // cancels the timer that ends the instance
 }
 
 // New returns an empty simulated runtime.
@@ -57,13 +79,16 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.AfterFunc == nil {
+		cfg.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
 	prefix = prefix.Masked()
 	if !prefix.Addr().Is4() || prefix.Bits() > 30 {
 		return nil, fmt.Errorf("simulated runtime pod cidr %q: want an IPv4 prefix of /30 or wider", cfg.PodCIDR)
 	}
 	return &Runtime{cfg: cfg, prefix: prefix, pods: map[string]*node.PodState{}, logs: map[string][]byte{}, prev: map[string][]byte{},
 		ips: map[netip.Addr]bool{}, next: first(prefix), changes: make(chan struct{}, 1),
-		starting: map[string]*time.Timer{}}, nil
+		starting: map[string]func() bool{}, runs: map[string]*run{}}, nil
 }
 
 // first is the first address given to pods: the network address and the
@@ -177,13 +202,127 @@ func (r *Runtime) StartContainer(_ context.Context, pod node.Pod, c manifest.Con
 		r.prev[k] = r.logs[k]
 		r.logs[k] = fmt.Appendf(nil, "simulated container %s of %s/%s started (restart %d)\n", c.Name, pod.Namespace, pod.Name, cs.Restarts)
 	}
+	r.behave(k, c, cs.Restarts)
 	if r.cfg.StartDelay <= 0 {
-		cs.Running, cs.StartedAt = true, r.cfg.Clock()
+		if r.begin(pod.UID, cs) {
+			r.signal() // never blocks
+		}
 		return nil
 	}
 	uid, name := pod.UID, c.Name
-	r.starting[k] = time.AfterFunc(r.cfg.StartDelay, func() { r.started(uid, name) })
+	r.starting[k] = r.cfg.AfterFunc(r.cfg.StartDelay, func() { r.started(uid, name) })
 	return nil
+}
+
+// behave reads the behaviour the container's environment asks of the
+// instance after restarts restarts, as the demo image reads it from the
+// environment containerd gives it (the container's env, then
+// GANTRY_RESTART_COUNT). r.mu is held.
+func (r *Runtime) behave(k string, c manifest.Container, restarts int32) {
+	if old := r.runs[k]; old != nil && old.stop != nil {
+		old.stop()
+	}
+	delete(r.runs, k)
+	if len(c.Env) == 0 {
+		return
+	}
+	env := make([]string, 0, len(c.Env)+1)
+	for _, e := range c.Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	env = append(env, fmt.Sprintf("%s=%d", behaviour.EnvRestartCount, restarts))
+	spec, err := behaviour.Parse(env)
+	if err != nil || spec.Active() {
+		r.runs[k] = &run{spec: spec, invalid: err}
+	}
+}
+
+// begin runs container cs of pod uid: it logs the behaviour's first line and
+// arranges the instance's end. It reports whether the instance ended at once
+// (an invalid environment, or a run of 0 s). r.mu is held.
+func (r *Runtime) begin(uid string, cs *node.ContainerState) bool {
+	now := r.cfg.Clock()
+	cs.Running, cs.StartedAt = true, now
+	k := uid + "/" + cs.Name
+	ru := r.runs[k]
+	switch {
+	case ru == nil:
+		return false
+	case ru.invalid != nil:
+		r.logs[k] = append(r.logs[k], behaviour.Stamp(now, "hello: "+ru.invalid.Error())...)
+		r.exit(uid, cs, behaviour.ExitInvalid, now)
+		return true
+	}
+	r.logs[k] = append(r.logs[k], behaviour.Stamp(now, ru.spec.StartLine())...)
+	o := ru.spec.Outcome()
+	if !o.Ends {
+		return false
+	}
+	if o.After <= 0 {
+		r.end(uid, cs, o, now)
+		return true
+	}
+	name, restarts := cs.Name, cs.Restarts
+	ru.stop = r.cfg.AfterFunc(o.After, func() { r.ended(uid, name, restarts) })
+	return false
+}
+
+// ended ends the instance of a container that has run its time, unless it
+// was removed or restarted meanwhile, and signals Changes.
+func (r *Runtime) ended(uid, container string, restarts int32) {
+	r.mu.Lock()
+	k := uid + "/" + container
+	ru, p := r.runs[k], r.pods[uid]
+	done := false
+	if ru != nil && p != nil {
+		for i := range p.Containers {
+			if cs := &p.Containers[i]; cs.Name == container && cs.Running && cs.Restarts == restarts {
+				// The instance ends exactly when its time is up, whatever the
+				// clock says when the timer runs.
+				o := ru.spec.Outcome()
+				r.end(uid, cs, o, cs.StartedAt.Add(o.After))
+				done = true
+			}
+		}
+	}
+	r.mu.Unlock()
+	if done {
+		r.signal()
+	}
+}
+
+// end ends an instance that ran its behaviour's course at time at: its ticks
+// and the demo image's exit line join its log. r.mu is held.
+func (r *Runtime) end(uid string, cs *node.ContainerState, o behaviour.Outcome, at time.Time) {
+	k := uid + "/" + cs.Name
+	r.logs[k] = append(r.logs[k], r.ticks(k, cs, 0, at)...)
+	r.logs[k] = append(r.logs[k], behaviour.Stamp(at, o.ExitLine())...)
+	r.exit(uid, cs, int32(o.Code), at)
+}
+
+// ticks is the tick lines of container k's running instance after the
+// first skip, up to now. r.mu is held.
+func (r *Runtime) ticks(k string, cs *node.ContainerState, skip int, now time.Time) []byte {
+	ru := r.runs[k]
+	if ru == nil || ru.invalid != nil || !cs.Running {
+		return nil
+	}
+	var out []byte
+	for n := skip + 1; n <= ru.spec.Ticks(now.Sub(cs.StartedAt)); n++ {
+		out = append(out, behaviour.Stamp(cs.StartedAt.Add(time.Duration(n)*ru.spec.Tick), ru.spec.TickLine(n))...)
+	}
+	return out
+}
+
+// exit ends a running instance with code at time at. r.mu is held.
+func (r *Runtime) exit(uid string, cs *node.ContainerState, code int32, at time.Time) {
+	k := uid + "/" + cs.Name
+	if ru := r.runs[k]; ru != nil && ru.stop != nil {
+		ru.stop()
+		ru.stop = nil
+	}
+	cs.Running, cs.Exited, cs.ExitCode, cs.FinishedAt = false, true, code, at
+	r.logs[k] = fmt.Appendf(r.logs[k], "simulated container %s exited with code %d\n", cs.Name, code)
 }
 
 // started runs a container whose StartDelay has passed, unless its pod was
@@ -194,7 +333,7 @@ func (r *Runtime) started(uid, container string) {
 	if p := r.pods[uid]; p != nil {
 		for i := range p.Containers {
 			if cs := &p.Containers[i]; cs.Name == container && !cs.Running && !cs.Exited {
-				cs.Running, cs.StartedAt = true, r.cfg.Clock()
+				r.begin(uid, cs)
 			}
 		}
 	}
@@ -216,9 +355,10 @@ func (r *Runtime) Exit(uid, container string, code int32) {
 	if p := r.pods[uid]; p != nil {
 		for i := range p.Containers {
 			if cs := &p.Containers[i]; cs.Name == container && cs.Running {
-				cs.Running, cs.Exited, cs.ExitCode, cs.FinishedAt = false, true, code, r.cfg.Clock()
+				now := r.cfg.Clock()
 				k := uid + "/" + container
-				r.logs[k] = fmt.Appendf(r.logs[k], "simulated container %s exited with code %d\n", container, code)
+				r.logs[k] = append(r.logs[k], r.ticks(k, cs, 0, now)...)
+				r.exit(uid, cs, code, now)
 			}
 		}
 	}
@@ -235,10 +375,14 @@ func (r *Runtime) RemovePod(_ context.Context, _, _, uid string) error {
 			k := uid + "/" + c.Name
 			delete(r.logs, k)
 			delete(r.prev, k)
-			if t := r.starting[k]; t != nil {
-				t.Stop()
+			if stop := r.starting[k]; stop != nil {
+				stop()
 				delete(r.starting, k)
 			}
+			if ru := r.runs[k]; ru != nil && ru.stop != nil {
+				ru.stop()
+			}
+			delete(r.runs, k)
 		}
 		if ip, err := netip.ParseAddr(p.IP); err == nil {
 			delete(r.ips, ip)
@@ -248,17 +392,12 @@ func (r *Runtime) RemovePod(_ context.Context, _, _, uid string) error {
 	return nil
 }
 
-// Logs implements node.Runtime.
+// Logs implements node.Runtime. A running container that ticks (HELLO_TICK)
+// shows a line per tick up to the clock's now; following it writes each new
+// tick as it comes.
 func (r *Runtime) Logs(ctx context.Context, ns, name, container string, opts node.LogOptions, w io.Writer) error {
 	r.mu.Lock()
-	var data, prev []byte
-	found, restarted := false, false
-	for uid, p := range r.pods {
-		if p.Namespace == ns && p.Name == name {
-			data, found = r.logs[uid+"/"+container]
-			prev, restarted = r.prev[uid+"/"+container]
-		}
-	}
+	data, found, restarted, uid := r.logOf(ns, name, container)
 	r.mu.Unlock()
 	switch {
 	case !found:
@@ -266,15 +405,82 @@ func (r *Runtime) Logs(ctx context.Context, ns, name, container string, opts nod
 	case opts.Previous && !restarted:
 		return fmt.Errorf("logs of %s/%s container %s: %w", ns, name, container, node.ErrNoPreviousLog)
 	case opts.Previous:
-		data = prev
+		r.mu.Lock()
+		data = r.prev[uid+"/"+container]
+		r.mu.Unlock()
 	}
 	if _, err := w.Write(data); err != nil {
 		return err
 	}
-	if opts.Follow && !opts.Previous {
-		<-ctx.Done()
+	if !opts.Follow || opts.Previous {
+		return nil
 	}
-	return nil
+	// Follow: write what the log gains, once per tick of a ticking
+	// container (the others gain only their exit line, written when ctx
+	// ends, as before).
+	tick := r.tickOf(uid + "/" + container)
+	if tick <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for sent := len(data); ; {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		r.mu.Lock()
+		cur, ok, _, id := r.logOf(ns, name, container)
+		r.mu.Unlock()
+		if !ok || id != uid {
+			return nil // removed, or another pod of the name
+		}
+		if len(cur) > sent {
+			if _, err := w.Write(cur[sent:]); err != nil {
+				return err
+			}
+			sent = len(cur)
+		}
+	}
+}
+
+// logOf is the current log of a container of the pod ns/name (its tick
+// lines so far included), whether it has a previous log, and the pod's uid.
+// r.mu is held.
+func (r *Runtime) logOf(ns, name, container string) (data []byte, found, restarted bool, uid string) {
+	for id, p := range r.pods {
+		if p.Namespace != ns || p.Name != name {
+			continue
+		}
+		k := id + "/" + container
+		stored, ok := r.logs[k]
+		if !ok {
+			continue
+		}
+		_, restarted = r.prev[k]
+		found, uid, data = true, id, stored
+		for i := range p.Containers {
+			if cs := &p.Containers[i]; cs.Name == container {
+				if t := r.ticks(k, cs, 0, r.cfg.Clock()); len(t) > 0 {
+					data = append(append([]byte(nil), stored...), t...)
+				}
+			}
+		}
+	}
+	return data, found, restarted, uid
+}
+
+// tickOf is the tick interval of container k's instance, 0 when it does
+// not tick.
+func (r *Runtime) tickOf(k string) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ru := r.runs[k]; ru != nil && ru.invalid == nil {
+		return ru.spec.Tick
+	}
+	return 0
 }
 
 // Changes implements node.Runtime.

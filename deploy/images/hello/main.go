@@ -6,6 +6,12 @@
 //
 // It listens on :8080 (override the port with PORT, and the interface with
 // HOST, e.g. HOST=127.0.0.1) and shuts down cleanly on SIGTERM.
+//
+// For batch tests it also runs for a while and exits with a code, fails its
+// first runs and prints a line per tick, as its environment asks
+// (HELLO_RUN_FOR, HELLO_EXIT_CODE, HELLO_FAIL_TIMES, HELLO_FAIL_CODE,
+// HELLO_TICK; see package behaviour and docs/demo-image.md). An invalid
+// variable stops it at once with code 2 and a line naming the variable.
 package main
 
 import (
@@ -19,18 +25,34 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/gantry-sh/gantry/deploy/images/hello/behaviour"
 )
+
+// exitStopped is the code of a run that would have ended by itself but was
+// stopped first (128 + SIGTERM, as a shell reports it), so a stopped Job pod
+// never looks like a completion.
+const exitStopped = 128 + int(syscall.SIGTERM)
 
 func main() {
 	log.SetOutput(os.Stdout)
 	log.SetFlags(log.LstdFlags | log.LUTC)
-	if err := run(); err != nil {
+	spec, err := behaviour.Parse(os.Environ())
+	if err != nil {
+		log.Printf("hello: %v", err)
+		os.Exit(behaviour.ExitInvalid)
+	}
+	code, err := run(spec)
+	if err != nil {
 		log.Printf("hello: %v", err)
 		os.Exit(1)
 	}
+	os.Exit(code)
 }
 
-func run() error {
+// run serves until it is stopped or the spec's run ends, and returns the
+// code to exit with.
+func run(spec behaviour.Spec) (int, error) {
 	port := os.Getenv("PORT")
 	if port == "" {
 		port = "8080"
@@ -50,23 +72,57 @@ func run() error {
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Printf("hello: pod %s listening on %s", name, srv.Addr)
 
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	outcome := spec.Outcome()
+	started, printed := time.Now(), 0
+	if spec.Active() {
+		log.Print(spec.StartLine())
+	}
+	var end, tick <-chan time.Time
+	if outcome.Ends {
+		t := time.NewTimer(outcome.After)
+		defer t.Stop()
+		end = t.C
+	}
+	if spec.Tick > 0 {
+		t := time.NewTicker(spec.Tick)
+		defer t.Stop()
+		tick = t.C
 	}
 
-	log.Printf("hello: shutting down")
+	code := 0
+	for done := false; !done; {
+		select {
+		case err := <-errc:
+			return 0, fmt.Errorf("serve: %w", err)
+		case <-ctx.Done():
+			log.Printf("hello: shutting down")
+			if outcome.Ends {
+				code = exitStopped
+			}
+			done = true
+		case <-end:
+			log.Print(outcome.ExitLine())
+			code, done = outcome.Code, true
+		case <-tick:
+			// The rule of which ticks print is the behaviour package's, so
+			// the simulated runtime prints the same lines.
+			for n := printed + 1; n <= spec.Ticks(time.Since(started)); n++ {
+				log.Print(spec.TickLine(n))
+				printed = n
+			}
+		}
+	}
+
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		return 0, fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+		return 0, fmt.Errorf("serve: %w", err)
 	}
 	log.Printf("hello: stopped")
-	return nil
+	return code, nil
 }
 
 // podName is POD_NAME, or the hostname when it is unset.
