@@ -2,6 +2,7 @@ package images
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,12 +21,7 @@ import (
 // loopback port: it must answer / and /healthz, log each request, and exit
 // with status 0 on SIGTERM.
 func TestHelloServer(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "hello")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./hello")
-	build.Env = append(build.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHello(t)
 
 	port := freePort(t)
 	var logs syncBuffer
@@ -78,6 +74,117 @@ func TestHelloServer(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// buildHello builds the demo app for this machine.
+func buildHello(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hello")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./hello")
+	build.Env = append(build.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestHelloBehaviours runs the demo app with the environments batch tests
+// use: each run exits by itself with the code its environment asks for and
+// prints the lines package behaviour says.
+func TestHelloBehaviours(t *testing.T) {
+	bin := buildHello(t)
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		code   int
+		want   []string // lines the output holds, in order
+		absent []string
+	}{
+		{name: "run for then exit with a code", code: 3,
+			env: []string{"HELLO_RUN_FOR=1500ms", "HELLO_EXIT_CODE=3", "HELLO_TICK=500ms", "JOB_COMPLETION_INDEX=4"},
+			want: []string{"hello: run 1, index 4: exits with 3 after 1.5s", "hello: tick 1, index 4", "hello: tick 2, index 4",
+				"hello: exiting with code 3 after 1.5s", "hello: stopped"},
+			absent: []string{"tick 3"}},
+		{name: "exit code alone exits at once", code: 42, env: []string{"HELLO_EXIT_CODE=42"},
+			want: []string{"hello: exiting with code 42 after 0s"}},
+		{name: "first of two failing runs", code: 7,
+			env:  []string{"HELLO_FAIL_TIMES=2", "HELLO_FAIL_CODE=7", "HELLO_EXIT_CODE=0", "GANTRY_RESTART_COUNT=1"},
+			want: []string{"hello: run 2: failing run 2 of 2 (HELLO_FAIL_TIMES=2), exits with 7 after 0s"}},
+		{name: "after the failing runs", code: 0,
+			env:  []string{"HELLO_FAIL_TIMES=2", "HELLO_EXIT_CODE=0", "GANTRY_RESTART_COUNT=2"},
+			want: []string{"hello: run 3: exits with 0 after 0s", "hello: exiting with code 0 after 0s"}},
+		{name: "invalid variable", code: 2, env: []string{"HELLO_TICK=often"},
+			want: []string{`hello: HELLO_TICK="often": not a duration`}, absent: []string{"listening"}},
+		{name: "misspelt variable", code: 2, env: []string{"HELLO_EXITCODE=1"},
+			want: []string{"hello: HELLO_EXITCODE: unknown variable"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin)
+			cmd.Env = append(cmd.Environ(), append([]string{"HOST=127.0.0.1", "PORT=0"}, tc.env...)...)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			var exit *exec.ExitError
+			switch {
+			case errors.As(err, &exit):
+				code = exit.ExitCode()
+			case err != nil:
+				t.Fatalf("run hello: %v\n%s", err, out)
+			}
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d", code, tc.code)
+			}
+			rest := string(out)
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Errorf("output lacks %q after the lines before it:\n%s", w, out)
+					continue
+				}
+				rest = rest[i+len(w):]
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(string(out), a) {
+					t.Errorf("output holds %q:\n%s", a, out)
+				}
+			}
+		})
+	}
+}
+
+// A run that would end by itself but is stopped first exits 143, so a
+// stopped Job pod never looks like a completion.
+func TestHelloStoppedRunExits143(t *testing.T) {
+	bin := buildHello(t)
+	var logs syncBuffer
+	cmd := exec.Command(bin)
+	cmd.Env = append(cmd.Environ(), "HOST=127.0.0.1", "PORT=0", "HELLO_RUN_FOR=1h")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "exits with 0 after 1h0m0s") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("hello did not start its run within 10 s:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 143 {
+			t.Fatalf("stopped run: %v, want exit code 143\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("hello did not stop within 10 s of SIGTERM:\n%s", logs.String())
 	}
 }
 
