@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/node"
 )
 
 func TestProcessArgs(t *testing.T) {
@@ -83,5 +84,16 @@ func TestMemTotal(t *testing.T) {
 	os.WriteFile(p, []byte("MemFree: 1 kB\n"), 0o644)
 	if _, err := memTotal(p); err == nil {
 		t.Fatal("no MemTotal accepted")
+	}
+}
+
+// Every instance sees the pod's identity and its restart count, after the
+// container's own variables (so the runtime's count wins a clash).
+func TestPodEnv(t *testing.T) {
+	c := manifest.Container{Env: []manifest.EnvVar{{Name: "A", Value: "1"}, {Name: "GANTRY_RESTART_COUNT", Value: "9"}}}
+	got := podEnv(node.Pod{Namespace: "ns", Name: "p"}, "10.42.0.5", c, 2)
+	want := []string{"A=1", "GANTRY_RESTART_COUNT=9", "POD_NAME=p", "POD_NAMESPACE=ns", "POD_IP=10.42.0.5", "GANTRY_RESTART_COUNT=2"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("podEnv = %q, want %q", got, want)
 	}
 }
