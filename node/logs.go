@@ -10,31 +10,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/gantry-sh/gantry/api"
 	"github.com/gantry-sh/gantry/events"
 )
 
-// LogsRequest asks a node for a container's log. The node streams the log as
-// messages to the request's reply subject and ends with an empty message
-// carrying HeaderEOF (and HeaderError on failure). With Follow the client
-// publishes to <reply>.alive at least every LogsKeepAlive; the node stops
-// when it hears nothing for three of those. Previous asks for the log of the
-// container's instance before its last restart (kubectl logs -p); that log
-// never grows, so it is not followed.
-type LogsRequest struct {
-	Namespace string `json:"namespace"`
-	Pod       string `json:"pod"`
-	Container string `json:"container,omitempty"`
-	Follow    bool   `json:"follow,omitempty"`
-	Previous  bool   `json:"previous,omitempty"`
-}
-
-// Headers of the logs protocol.
-const (
-	HeaderEOF     = "Gantry-Eof"
-	HeaderError   = "Gantry-Error"
-	LogsKeepAlive = 2 * time.Second
-	logChunk      = 256 << 10
-)
+// logChunk is the most a message of a log stream carries.
+const logChunk = 256 << 10
 
 func (a *Agent) serveLogs(ctx context.Context) (*nats.Subscription, error) {
 	sub, err := a.conn.NC.Subscribe(events.NodeRPCSubject(a.cfg.Name, "logs"), func(m *nats.Msg) {
@@ -51,7 +32,7 @@ func (a *Agent) serveLogs(ctx context.Context) (*nats.Subscription, error) {
 
 func (a *Agent) logs(ctx context.Context, m *nats.Msg) {
 	reply := m.Reply
-	var req LogsRequest
+	var req api.LogsRequest
 	err := json.Unmarshal(m.Data, &req)
 	if err == nil {
 		err = a.resolveContainer(&req)
@@ -79,7 +60,7 @@ func (a *Agent) logs(ctx context.Context, m *nats.Msg) {
 		}
 		defer alive.Unsubscribe()
 		go func() {
-			t := time.NewTicker(LogsKeepAlive)
+			t := time.NewTicker(api.LogsKeepAlive)
 			defer t.Stop()
 			for {
 				select {
@@ -89,7 +70,7 @@ func (a *Agent) logs(ctx context.Context, m *nats.Msg) {
 					mu.Lock()
 					quiet := time.Since(last)
 					mu.Unlock()
-					if quiet > 3*LogsKeepAlive {
+					if quiet > 3*api.LogsKeepAlive {
 						cancel()
 						return
 					}
@@ -111,7 +92,7 @@ func (a *Agent) logs(ctx context.Context, m *nats.Msg) {
 
 // resolveContainer defaults the container to the pod's first, like kubectl,
 // and checks the pod is bound here.
-func (a *Agent) resolveContainer(req *LogsRequest) error {
+func (a *Agent) resolveContainer(req *api.LogsRequest) error {
 	b := a.desiredCopy(key(req.Namespace, req.Pod))
 	if b == nil {
 		return fmt.Errorf("pod %s/%s is not on node %s", req.Namespace, req.Pod, a.cfg.Name)
@@ -138,9 +119,9 @@ func (a *Agent) resolveContainer(req *LogsRequest) error {
 
 func (a *Agent) endLogs(reply string, err error) {
 	m := nats.NewMsg(reply)
-	m.Header.Set(HeaderEOF, "1")
+	m.Header.Set(api.HeaderEOF, "1")
 	if err != nil {
-		m.Header.Set(HeaderError, err.Error())
+		m.Header.Set(api.HeaderError, err.Error())
 	}
 	_ = a.conn.NC.PublishMsg(m)
 	_ = a.conn.NC.Flush()

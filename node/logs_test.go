@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/gantry-sh/gantry/api"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/bus/bustest"
@@ -19,7 +20,7 @@ import (
 
 // askLogs plays the client of the logs protocol: it returns the log and the
 // node's error header.
-func askLogs(t *testing.T, nc *nats.Conn, nodeName string, req node.LogsRequest) (log, errHeader string) {
+func askLogs(t *testing.T, nc *nats.Conn, nodeName string, req api.LogsRequest) (log, errHeader string) {
 	t.Helper()
 	data, err := json.Marshal(req)
 	if err != nil {
@@ -40,8 +41,8 @@ func askLogs(t *testing.T, nc *nats.Conn, nodeName string, req node.LogsRequest)
 		if err != nil {
 			t.Fatalf("logs of %+v: %v", req, err)
 		}
-		if m.Header.Get(node.HeaderEOF) != "" {
-			return b.String(), m.Header.Get(node.HeaderError)
+		if m.Header.Get(api.HeaderEOF) != "" {
+			return b.String(), m.Header.Get(api.HeaderError)
 		}
 		b.Write(m.Data)
 	}
@@ -90,15 +91,15 @@ func TestPreviousLogServed(t *testing.T) {
 		return c.Running && c.Restarts == 1
 	})
 
-	log, e := askLogs(t, conn.NC, "n1", node.LogsRequest{Namespace: "default", Pod: "web-00", Previous: true, Follow: true})
+	log, e := askLogs(t, conn.NC, "n1", api.LogsRequest{Namespace: "default", Pod: "web-00", Previous: true, Follow: true})
 	if want := "simulated container web of default/web-00 started\nsimulated container web exited with code 1\n"; log != want || e != "" {
 		t.Errorf("previous log of web-00: %q, error %q; want %q", log, e, want)
 	}
-	log, e = askLogs(t, conn.NC, "n1", node.LogsRequest{Namespace: "default", Pod: "web-00"})
+	log, e = askLogs(t, conn.NC, "n1", api.LogsRequest{Namespace: "default", Pod: "web-00"})
 	if want := "simulated container web of default/web-00 started (restart 1)\n"; log != want || e != "" {
 		t.Errorf("current log of web-00: %q, error %q; want %q", log, e, want)
 	}
-	_, e = askLogs(t, conn.NC, "n1", node.LogsRequest{Namespace: "default", Pod: "web-01", Container: "web", Previous: true})
+	_, e = askLogs(t, conn.NC, "n1", api.LogsRequest{Namespace: "default", Pod: "web-01", Container: "web", Previous: true})
 	if want := `previous terminated container "web" in pod "web-01" not found`; e != want {
 		t.Errorf("previous log of a container never restarted: error %q, want %q", e, want)
 	}

@@ -20,11 +20,11 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/util/jsonpath"
 
+	"github.com/gantry-sh/gantry/api"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
-	"github.com/gantry-sh/gantry/services/projector"
 )
 
 // readModelWait bounds how long a reader waits for the projector to catch up
@@ -591,7 +591,7 @@ func projectorApplied(ctx context.Context, kv jetstream.KeyValue) (map[string]ui
 	if err != nil {
 		return nil, fmt.Errorf("read projector progress: %w", err)
 	}
-	var p projector.Progress
+	var p api.Progress
 	if err := json.Unmarshal(e.Value(), &p); err != nil {
 		return nil, fmt.Errorf("decode projector progress: %w", err)
 	}

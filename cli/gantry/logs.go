@@ -17,10 +17,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-sh/gantry/api"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
-	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/projections"
 )
 
@@ -253,14 +253,14 @@ func logOf(ctx context.Context, nc *nats.Conn, o logsOptions, s logStream, out i
 	if s.pod.Node == "" {
 		return fmt.Errorf("pod %s is not scheduled yet", s.pod.Name)
 	}
-	req := node.LogsRequest{Namespace: s.pod.Namespace, Pod: s.pod.Name, Container: s.container, Follow: o.follow, Previous: o.previous}
+	req := api.LogsRequest{Namespace: s.pod.Namespace, Pod: s.pod.Name, Container: s.container, Follow: o.follow, Previous: o.previous}
 	return streamLogs(ctx, nc, s.pod.Node, req, out)
 }
 
 // streamLogs asks the node for the log and copies it to out until the node's
 // end-of-log message (its error header is the error), or until ctx ends
 // when following.
-func streamLogs(ctx context.Context, nc *nats.Conn, nodeName string, req node.LogsRequest, out io.Writer) error {
+func streamLogs(ctx context.Context, nc *nats.Conn, nodeName string, req api.LogsRequest, out io.Writer) error {
 	data, err := json.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("encode logs request: %w", err)
@@ -306,8 +306,8 @@ func streamLogs(ctx context.Context, nc *nats.Conn, nodeName string, req node.Lo
 			return silent
 		}
 		first = false
-		if m.Header.Get(node.HeaderEOF) != "" {
-			if e := m.Header.Get(node.HeaderError); e != "" {
+		if m.Header.Get(api.HeaderEOF) != "" {
+			if e := m.Header.Get(api.HeaderError); e != "" {
 				return errors.New(e)
 			}
 			return nil
@@ -349,7 +349,7 @@ func isNoResponders(m *nats.Msg) bool {
 
 // keepLogsAlive tells the node the reader is still there.
 func keepLogsAlive(ctx context.Context, nc *nats.Conn, subject string) {
-	t := time.NewTicker(node.LogsKeepAlive)
+	t := time.NewTicker(api.LogsKeepAlive)
 	defer t.Stop()
 	for {
 		select {

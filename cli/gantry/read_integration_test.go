@@ -12,11 +12,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/gantry-sh/gantry/api"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/bus/bustest"
-	"github.com/gantry-sh/gantry/node"
-	"github.com/gantry-sh/gantry/services/projector"
 )
 
 // readCluster is an in-process NATS with the log and the read models
@@ -82,7 +81,7 @@ func (c *readCluster) progress(t *testing.T, behind uint64) {
 		applied[s] = seq
 	}
 	applied[events.StreamDecisions] -= behind
-	c.put(t, bus.BucketProjector, bus.KeyProgress, projector.Progress{Applied: applied})
+	c.put(t, bus.BucketProjector, bus.KeyProgress, api.Progress{Applied: applied})
 }
 
 // gantry runs the CLI with args against the cluster.
@@ -346,9 +345,9 @@ func testLogs(t *testing.T, c *readCluster) {
 	// A node agent's side of the protocol.
 	nc := c.conn.NC
 	var mu sync.Mutex
-	var reqs []node.LogsRequest
+	var reqs []api.LogsRequest
 	sub, err := nc.Subscribe(events.NodeRPCSubject("node-1", "logs"), func(m *nats.Msg) {
-		var req node.LogsRequest
+		var req api.LogsRequest
 		_ = json.Unmarshal(m.Data, &req)
 		mu.Lock()
 		reqs = append(reqs, req)
@@ -358,9 +357,9 @@ func testLogs(t *testing.T, c *readCluster) {
 			return
 		}
 		end := nats.NewMsg(m.Reply)
-		end.Header.Set(node.HeaderEOF, "1")
+		end.Header.Set(api.HeaderEOF, "1")
 		if req.Container == "nope" {
-			end.Header.Set(node.HeaderError, `container "nope" is not in pod default/hello-abc12`)
+			end.Header.Set(api.HeaderError, `container "nope" is not in pod default/hello-abc12`)
 		} else {
 			_ = nc.Publish(m.Reply, []byte("hello\n"))
 			_ = nc.Publish(m.Reply, []byte("world\n"))
@@ -381,7 +380,7 @@ func testLogs(t *testing.T, c *readCluster) {
 		t.Errorf("logs: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	mu.Lock()
-	if len(reqs) != 1 || reqs[0] != (node.LogsRequest{Namespace: "default", Pod: "hello-abc12", Container: "web"}) {
+	if len(reqs) != 1 || reqs[0] != (api.LogsRequest{Namespace: "default", Pod: "hello-abc12", Container: "web"}) {
 		t.Errorf("requests %+v", reqs)
 	}
 	mu.Unlock()
@@ -413,7 +412,7 @@ func followLogs(nc *nats.Conn, reply string) {
 	}
 	defer func() { _ = alive.Unsubscribe() }()
 	_ = nc.Publish(reply, []byte("first\n"))
-	if _, err := alive.NextMsg(3 * node.LogsKeepAlive); err == nil {
+	if _, err := alive.NextMsg(3 * api.LogsKeepAlive); err == nil {
 		_ = nc.Publish(reply, []byte("keepalive seen\n"))
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gantry-sh/gantry/api"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 )
@@ -101,12 +102,7 @@ func progress(ctx context.Context, js jetstream.JetStream) (map[string]uint64, e
 	if err != nil {
 		return nil, fmt.Errorf("read models' progress: %w", err)
 	}
-	// The projector's record (projector.Progress); its shape is read here
-	// rather than imported, as services may not be imported by the log's
-	// packages.
-	var p struct {
-		Applied map[string]uint64 `json:"applied"`
-	}
+	var p api.Progress
 	if err := json.Unmarshal(e.Value(), &p); err != nil {
 		return nil, fmt.Errorf("read models' progress: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gantry-sh/gantry/api"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/projections"
@@ -82,11 +83,6 @@ func (s *Service) Apply(r events.Record) { s.c.Apply(r) }
 // Decide implements runner.Service; the projector decides nothing.
 func (s *Service) Decide(time.Time) []runner.Decision { return nil }
 
-// Progress is the record under gantry_projector/progress.
-type Progress struct {
-	Applied map[string]uint64 `json:"applied"`
-}
-
 // Flush writes every changed record, then the progress record.
 func (s *Service) Flush(ctx context.Context) error {
 	if !s.loaded {
@@ -150,7 +146,7 @@ func (s *Service) Flush(ctx context.Context) error {
 	for k, v := range s.c.Applied {
 		applied[k] = v
 	}
-	if err := put(bus.BucketProjector, bus.KeyProgress, Progress{Applied: applied}); err != nil {
+	if err := put(bus.BucketProjector, bus.KeyProgress, api.Progress{Applied: applied}); err != nil {
 		return err
 	}
 	// Records first, the progress record last: a reader that sees the
@@ -192,7 +188,7 @@ func (s *Service) loadProgress(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("projector progress: %w", err)
 	default:
-		var p Progress
+		var p api.Progress
 		if err := json.Unmarshal(e.Value(), &p); err != nil {
 			return fmt.Errorf("projector progress: %w", err)
 		}
