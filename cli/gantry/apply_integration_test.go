@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/bus/bustest"
@@ -104,8 +105,8 @@ spec:
 	}
 
 	intents := storedEvents(t, conn.JS, events.StreamIntents, events.IntentSubject("default", "replicaset", "rs"))
-	if len(intents) != 1 || intents[0].Actor != actor() {
-		t.Fatalf("intents = %+v, want one with actor %q", intents, actor())
+	if len(intents) != 1 || intents[0].Actor != client.Actor() {
+		t.Fatalf("intents = %+v, want one with actor %q", intents, client.Actor())
 	}
 	verdicts := storedEvents(t, conn.JS, events.StreamDecisions, events.AdmissionSubject("default", "replicaset", "rs"))
 	if len(verdicts) != 1 || verdicts[0].Type != events.TypeAdmissionRejected ||

@@ -10,11 +10,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/logcheck"
 )
 
-func newBackupCmd(g *globals) *cobra.Command {
+func newBackupCmd(g *client.Globals) *cobra.Command {
 	var dataDir string
 	c := &cobra.Command{
 		Use:   "backup DIR",
@@ -37,9 +38,9 @@ the log. See docs/operations.md.`,
 				return fmt.Errorf("backup: %w", err)
 			}
 			for _, s := range man.Streams {
-				fmt.Fprintf(g.out, "%-20s %d messages, sequences %d–%d, %d bytes\n", s.Name, s.Msgs, s.First, s.Last, s.Bytes)
+				fmt.Fprintf(g.Out, "%-20s %d messages, sequences %d–%d, %d bytes\n", s.Name, s.Msgs, s.First, s.Last, s.Bytes)
 			}
-			fmt.Fprintf(g.out, "backup in %s (%s)\n", args[0], time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(g.Out, "backup in %s (%s)\n", args[0], time.Since(start).Round(time.Millisecond))
 			return nil
 		},
 	}
@@ -47,7 +48,7 @@ the log. See docs/operations.md.`,
 	return c
 }
 
-func newRestoreCmd(g *globals) *cobra.Command {
+func newRestoreCmd(g *client.Globals) *cobra.Command {
 	var dataDir string
 	c := &cobra.Command{
 		Use:   "restore DIR",
@@ -78,7 +79,7 @@ again and reads the newest decision of each of its pods. See docs/operations.md.
 				defer closeLog()
 				conn, store = c, st
 			} else {
-				c, err := dialCluster(g.nats, "gantry-restore", false)
+				c, err := client.DialCluster(g.NATS, "gantry-restore", false)
 				if err != nil {
 					return err
 				}
@@ -104,9 +105,9 @@ again and reads the newest decision of each of its pods. See docs/operations.md.
 				return err
 			}
 			for _, s := range man.Streams {
-				fmt.Fprintf(g.out, "%-20s %d messages, sequences %d–%d\n", s.Name, s.Msgs, s.First, s.Last)
+				fmt.Fprintf(g.Out, "%-20s %d messages, sequences %d–%d\n", s.Name, s.Msgs, s.First, s.Last)
 			}
-			fmt.Fprintf(g.out, "restored the backup of %s\n", man.Taken.Local().Format(time.DateTime))
+			fmt.Fprintf(g.Out, "restored the backup of %s\n", man.Taken.Local().Format(time.DateTime))
 			return nil
 		},
 	}

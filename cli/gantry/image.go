@@ -6,10 +6,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/node/containerd"
 )
 
-func newImageCmd(g *globals) *cobra.Command {
+func newImageCmd(g *client.Globals) *cobra.Command {
 	c := &cobra.Command{Use: "image", Short: "Manage images in the node's containerd store"}
 	var sock, ns string
 	imp := &cobra.Command{
@@ -27,7 +28,7 @@ func newImageCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("image import %s: %w", args[0], err)
 			}
 			for _, n := range names {
-				fmt.Fprintf(g.out, "imported %s\n", n)
+				fmt.Fprintf(g.Out, "imported %s\n", n)
 			}
 			return nil
 		},

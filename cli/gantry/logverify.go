@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/logcheck"
@@ -31,7 +32,7 @@ func guardLog(ctx context.Context, cmd *cobra.Command, conn *bus.Conn, dataDir s
 	}
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	wm, err := logcheck.Guard(cctx, conn.JS, logcheck.GuardOptions{Store: store, Accept: accept, Actor: actor(),
+	wm, err := logcheck.Guard(cctx, conn.JS, logcheck.GuardOptions{Store: store, Accept: accept, Actor: client.Actor(),
 		Source: cmd.CommandPath(), Command: commandLine(cmd)}, log)
 	if err != nil {
 		return nil, err
@@ -61,9 +62,9 @@ const acceptLossUsage = "start although the log lost messages the control plane 
 // embedded server on a free loopback port, as `up` would start it, without
 // services) or a running cluster (--nats). The watermark is the data dir's
 // file, or the KV bucket of `gantry serve`.
-func openLog(g *globals, dataDir string) (*bus.Conn, logcheck.Store, func(), error) {
+func openLog(g *client.Globals, dataDir string) (*bus.Conn, logcheck.Store, func(), error) {
 	if dataDir == "" {
-		conn, err := g.connect("log")
+		conn, err := g.Connect("log")
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -85,7 +86,7 @@ func openLog(g *globals, dataDir string) (*bus.Conn, logcheck.Store, func(), err
 	return conn, logcheck.NewFileStore(dataDir), func() { conn.Close(); srv.Shutdown(); srv.WaitForShutdown() }, nil
 }
 
-func newLogCmd(g *globals) *cobra.Command {
+func newLogCmd(g *client.Globals) *cobra.Command {
 	c := &cobra.Command{Use: "log", Short: "Check the log: gantry log verify"}
 	var dataDir string
 	verify := &cobra.Command{
@@ -103,12 +104,12 @@ known type. Exits 1 with a report when anything is wrong.`,
 				return err
 			}
 			defer closeLog()
-			ok, err := verifyLog(cmd.Context(), conn, store, g.out)
+			ok, err := verifyLog(cmd.Context(), conn, store, g.Out)
 			if err != nil {
 				return err
 			}
 			if !ok {
-				return exitError{code: 1, err: errors.New("the log is damaged"), reported: true}
+				return client.ExitError{Code: 1, Err: errors.New("the log is damaged"), Reported: true}
 			}
 			return nil
 		},

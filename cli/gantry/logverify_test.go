@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 )
@@ -140,7 +141,7 @@ func TestUpRefusesADamagedLog(t *testing.T) {
 			t.Fatal(err)
 		}
 		loss := ev.(*events.LogLossAccepted)
-		if env.Actor != actor() || len(loss.Lost) != 1 || loss.Lost[0].To != 150 || loss.Lost[0].From != loss.LastSeq+1 {
+		if env.Actor != client.Actor() || len(loss.Lost) != 1 || loss.Lost[0].To != 150 || loss.Lost[0].From != loss.LastSeq+1 {
 			t.Errorf("recorded %+v by %q", loss, env.Actor)
 		}
 	}, "--accept-log-loss")
@@ -171,7 +172,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 	if code, out, errOut := runGantry("log", "verify", "--data-dir", restored); code != 0 {
 		t.Errorf("verify of a restored log: exit %d\n%s%s", code, out, errOut)
 	}
-	conn, _, closeLog, err := openLog(&globals{}, restored)
+	conn, _, closeLog, err := openLog(&client.Globals{}, restored)
 	if err != nil {
 		t.Fatal(err)
 	}

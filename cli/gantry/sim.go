@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node/sim"
 )
@@ -30,7 +31,7 @@ type simFlags struct {
 	agentLogLevel string
 }
 
-func newSimCmd(g *globals) *cobra.Command {
+func newSimCmd(g *client.Globals) *cobra.Command {
 	var f simFlags
 	c := &cobra.Command{
 		Use:   "sim",
@@ -53,19 +54,19 @@ refuses more than 1,000 consumers on a stream unless the stream sets a limit, an
 			if err != nil {
 				return err
 			}
-			ctx, stop, log, err := g.daemon(cmd)
+			ctx, stop, log, err := daemon(g, cmd)
 			if err != nil {
 				return err
 			}
 			defer stop()
 			agentLog := log.Level(max(agentLevel, log.GetLevel()))
 			// One dial first, so no cluster is one clear line, not an error per connection.
-			check, err := dialCluster(g.nats, "gantry-sim", true)
+			check, err := client.DialCluster(g.NATS, "gantry-sim", true)
 			if err != nil {
 				return err
 			}
 			check.Close()
-			fleet, err := sim.NewFleet(g.nats, cfg, log.With().Str("sim", cfg.NamePrefix).Logger(), agentLog)
+			fleet, err := sim.NewFleet(g.NATS, cfg, log.With().Str("sim", cfg.NamePrefix).Logger(), agentLog)
 			if err != nil {
 				return err
 			}
@@ -78,7 +79,7 @@ refuses more than 1,000 consumers on a stream unless the stream sets a limit, an
 				return err
 			}
 			if ctx.Err() == nil {
-				fmt.Fprintf(g.out, "gantry sim: %d nodes ready (%s-0 … %s)\n", cfg.Nodes, cfg.NamePrefix, cfg.NodeName(cfg.Nodes-1))
+				fmt.Fprintf(g.Out, "gantry sim: %d nodes ready (%s-0 … %s)\n", cfg.Nodes, cfg.NamePrefix, cfg.NodeName(cfg.Nodes-1))
 			}
 			<-ctx.Done()
 			fleet.Wait()
@@ -131,7 +132,7 @@ func (f *simFlags) config() (sim.FleetConfig, zerolog.Level, error) {
 		return cfg, 0, fe
 	}
 	// The longest name must be a DNS label too (63 characters).
-	if fe := validateNodeName(fmt.Sprintf("%s-%d", f.prefix, max(f.nodes-1, 0))); fe != nil {
+	if fe := client.ValidateNodeName(fmt.Sprintf("%s-%d", f.prefix, max(f.nodes-1, 0))); fe != nil {
 		return cfg, 0, fmt.Errorf("--name-prefix %q: %w", f.prefix, fe)
 	}
 	labels, err := parseLabels(f.labels)

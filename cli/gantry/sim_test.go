@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gantry-sh/gantry/cli/client"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +79,7 @@ func testSim(t *testing.T, mode string) {
 
 	const nodes = 20
 	out := &lockedBuffer{}
-	g := &globals{in: strings.NewReader(""), out: out, errOut: out}
+	g := &client.Globals{Version: version, In: strings.NewReader(""), Out: out, ErrOut: out}
 	root := newRoot(g)
 	root.SetArgs([]string{"sim", "--nats", url, "--log-level", "warn", "--nodes", fmt.Sprint(nodes), "--name-prefix", "t" + mode,
 		"--cpu", "4", "--memory", "8Gi", "--pods", "10", "--labels", "pool=sim", "--taints", "sim=true:PreferNoSchedule",

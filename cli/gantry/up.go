@@ -16,7 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
@@ -51,7 +51,7 @@ func (f *nodeFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.ctrdNS, "containerd-namespace", "gantry", "containerd namespace the node's containers live in")
 }
 
-func newUpCmd(g *globals) *cobra.Command {
+func newUpCmd(g *client.Globals) *cobra.Command {
 	var listen, policy string
 	var maxPods int32
 	var withNode, acceptLoss bool
@@ -67,7 +67,7 @@ func newUpCmd(g *globals) *cobra.Command {
 			if err := (scheduler.Config{Policy: policy}).Validate(); err != nil {
 				return fmt.Errorf("--scheduler-policy: %w", err)
 			}
-			ctx, stop, log, err := g.daemon(cmd)
+			ctx, stop, log, err := daemon(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -105,7 +105,7 @@ func newUpCmd(g *globals) *cobra.Command {
 			if agentRunning {
 				go func() { agentErr <- runNode(ctx, g, &nf, url, log) }()
 			}
-			fmt.Fprintf(g.out, "gantry is up: NATS at %s (export GANTRY_NATS=%s)\n", url, url)
+			fmt.Fprintf(g.Out, "gantry is up: NATS at %s (export GANTRY_NATS=%s)\n", url, url)
 			var failed error
 			select {
 			case <-ctx.Done():
@@ -155,7 +155,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func newServeCmd(g *globals) *cobra.Command {
+func newServeCmd(g *client.Globals) *cobra.Command {
 	var names []string
 	var policy string
 	var acceptLoss bool
@@ -165,13 +165,13 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Run control-plane services against an external NATS (--nats)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			ctx, stop, log, err := g.daemon(cmd)
+			ctx, stop, log, err := daemon(g, cmd)
 			if err != nil {
 				return err
 			}
 			defer stop()
 			defer stopped(log, &err)
-			conn, err := g.connect("serve")
+			conn, err := g.Connect("serve")
 			if err != nil {
 				return err
 			}
@@ -197,60 +197,31 @@ func newServeCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func newNodeCmd(g *globals) *cobra.Command {
+func newNodeCmd(g *client.Globals) *cobra.Command {
 	var nf nodeFlags
 	c := &cobra.Command{
 		Use:   "node",
 		Short: "Run a node agent against an external NATS (--nats)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			ctx, stop, log, err := g.daemon(cmd)
+			ctx, stop, log, err := daemon(g, cmd)
 			if err != nil {
 				return err
 			}
 			defer stop()
 			defer stopped(log, &err)
 			defer logStopping(ctx, log)()
-			return runNode(ctx, g, &nf, g.nats, log)
+			return runNode(ctx, g, &nf, g.NATS, log)
 		},
 	}
 	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where node state and logs live")
 	nf.register(c)
-	c.AddCommand(newCordonCmd(g, "cordon", true), newCordonCmd(g, "uncordon", false))
+	c.AddCommand(client.CordonCmds(g)...)
 	return c
 }
 
-// newCordonCmd makes `gantry node cordon|uncordon NAME`: an intent, judged by
-// admission; a cordoned node gets no new pods, its running pods stay.
-func newCordonCmd(g *globals, verb string, unschedulable bool) *cobra.Command {
-	return &cobra.Command{
-		Use:   verb + " NAME",
-		Short: map[bool]string{true: "Mark a node unschedulable: no new pods", false: "Let a node take new pods again"}[unschedulable],
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			name := args[0]
-			if err := validateNodeName(name); err != nil {
-				return err
-			}
-			conn, err := g.connect("cli")
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			it := intent{kind: "node", ns: events.ClusterScope, name: name, op: verb,
-				subject: events.IntentSubject(events.ClusterScope, "node", name),
-				event:   &events.IntentCordon{Node: name, Unschedulable: unschedulable},
-				label:   "node/" + name}
-			if failed := submit(cmd.Context(), g, conn, []intent{it}); failed > 0 {
-				return exitError{code: 1, err: fmt.Errorf("node/%s not %sed", name, verb), reported: true}
-			}
-			return nil
-		},
-	}
-}
-
 // runNode runs a node agent until ctx ends.
-func runNode(ctx context.Context, g *globals, nf *nodeFlags, url string, log zerolog.Logger) error {
+func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, log zerolog.Logger) error {
 	name := nf.name
 	if name == "" {
 		var err error
@@ -258,7 +229,7 @@ func runNode(ctx context.Context, g *globals, nf *nodeFlags, url string, log zer
 			return err
 		}
 	}
-	if fe := validateNodeName(name); fe != nil {
+	if fe := client.ValidateNodeName(name); fe != nil {
 		return fe
 	}
 	labels, err := parseLabels(nf.labels)
@@ -271,7 +242,7 @@ func runNode(ctx context.Context, g *globals, nf *nodeFlags, url string, log zer
 	}
 	// Dial before making the runtime: no bridge or sandbox state for a
 	// node that cannot reach its cluster.
-	conn, err := dialCluster(url, "gantry-node-"+name, false)
+	conn, err := client.DialCluster(url, "gantry-node-"+name, false)
 	if err != nil {
 		return err
 	}
@@ -358,8 +329,8 @@ func planeStopped(err error) error {
 
 // daemon prepares a long-running command: its logger, and a context that
 // ends on SIGINT or SIGTERM.
-func (g *globals) daemon(cmd *cobra.Command) (context.Context, context.CancelFunc, zerolog.Logger, error) {
-	log, err := g.logger()
+func daemon(g *client.Globals, cmd *cobra.Command) (context.Context, context.CancelFunc, zerolog.Logger, error) {
+	log, err := g.Logger()
 	if err != nil {
 		return nil, nil, log, err
 	}

@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"context"
@@ -57,7 +57,7 @@ type getTarget struct {
 // errNoResourceType is get without a type; the command prints the kinds.
 var errNoResourceType = errors.New("required resource not specified")
 
-func newGetCmd(g *globals) *cobra.Command {
+func newGetCmd(g *Globals) *cobra.Command {
 	var o getOptions
 	var selector string
 	c := &cobra.Command{
@@ -77,23 +77,23 @@ func newGetCmd(g *globals) *cobra.Command {
 			}
 			if err := o.parse(args); err != nil {
 				if errors.Is(err, errNoResourceType) {
-					fmt.Fprintf(g.errOut, "You must specify the type of resource to get. "+
+					fmt.Fprintf(g.ErrOut, "You must specify the type of resource to get. "+
 						"Use \"gantry api-resources\" for a complete list of supported resources.\n\n")
-					if perr := printAPIResources(g.errOut, nil); perr != nil {
+					if perr := printAPIResources(g.ErrOut, nil); perr != nil {
 						return perr
 					}
-					fmt.Fprintln(g.errOut)
+					fmt.Fprintln(g.ErrOut)
 				}
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			conn, err := g.connect("get")
+			conn, err := g.Connect("get")
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			return runGet(ctx, conn.JS, o, g.out, g.errOut)
+			return runGet(ctx, conn.JS, o, g.Out, g.ErrOut)
 		},
 	}
 	c.Flags().StringVarP(&o.namespace, "namespace", "n", manifest.DefaultNamespace, "namespace")

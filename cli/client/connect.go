@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"context"
@@ -20,11 +20,11 @@ import (
 // log; a live server answers them in a millisecond.
 const logCheckWait = 5 * time.Second
 
-// dialCluster connects to the NATS at rawURL and, with needLog, checks that it
+// DialCluster connects to the NATS at rawURL and, with needLog, checks that it
 // holds Gantry's log, so that every verb fails at once with a line that says
 // what to do instead of a NATS error. The control plane (serve) passes
 // needLog false: it provisions the log itself.
-func dialCluster(rawURL, name string, needLog bool) (*bus.Conn, error) {
+func DialCluster(rawURL, name string, needLog bool) (*bus.Conn, error) {
 	conn, err := bus.Connect(rawURL, name)
 	if err != nil {
 		answer, ok := noServer(err)

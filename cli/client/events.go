@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ type eventsOptions struct {
 	stream string
 }
 
-func newEventsCmd(g *globals) *cobra.Command {
+func newEventsCmd(g *Globals) *cobra.Command {
 	var o eventsOptions
 	c := &cobra.Command{
 		Use:   "events",
@@ -52,12 +52,12 @@ func newEventsCmd(g *globals) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			conn, err := g.connect("events")
+			conn, err := g.Connect("events")
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			return runEvents(ctx, conn.JS, streams, o, g.out, g.errOut)
+			return runEvents(ctx, conn.JS, streams, o, g.Out, g.ErrOut)
 		},
 	}
 	c.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep printing new events until interrupted")

@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"context"
@@ -20,13 +20,13 @@ const statusWait = 5 * time.Second
 // newStatusCmd makes `gantry status`: the log's disk (free space, from the
 // embedded server's disk guard) and each stream's extent, so an operator sees
 // the disk running out before appends fail. It exits 1 when the disk is full.
-func newStatusCmd(g *globals) *cobra.Command {
+func newStatusCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
 		Short: "The log's health: free space on its disk, and each stream's messages, bytes and sequences",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := g.connect("status")
+			conn, err := g.Connect("status")
 			if err != nil {
 				return err
 			}
@@ -38,14 +38,14 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err != nil && !errors.Is(err, nats.ErrNoResponders) {
 				return err
 			}
-			if err := printDisk(g.out, disk, known); err != nil {
+			if err := printDisk(g.Out, disk, known); err != nil {
 				return err
 			}
-			if err := printStreams(ctx, conn, g.out); err != nil {
+			if err := printStreams(ctx, conn, g.Out); err != nil {
 				return err
 			}
 			if disk.Full {
-				return exitError{code: 1, err: errors.New(disk.Problem())}
+				return ExitError{Code: 1, Err: errors.New(disk.Problem())}
 			}
 			return nil
 		},

@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newAPIResourcesCmd(g *globals) *cobra.Command {
+func newAPIResourcesCmd(g *Globals) *cobra.Command {
 	var output string
 	var namespaced bool
 	c := &cobra.Command{
@@ -24,11 +24,11 @@ func newAPIResourcesCmd(g *globals) *cobra.Command {
 			}
 			switch output {
 			case "":
-				return printAPIResources(g.out, only)
+				return printAPIResources(g.Out, only)
 			case "name":
 				for _, k := range kindTable {
 					if only == nil || k.namespaced == *only {
-						fmt.Fprintln(g.out, k.qualifiedPlural())
+						fmt.Fprintln(g.Out, k.qualifiedPlural())
 					}
 				}
 				return nil

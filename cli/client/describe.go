@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 	"github.com/gantry-sh/gantry/projections"
 )
 
-func newDescribeCmd(g *globals) *cobra.Command {
+func newDescribeCmd(g *Globals) *cobra.Command {
 	var ns string
 	c := &cobra.Command{
 		Use:   "describe (pod|deployment|node) NAME",
@@ -40,12 +40,12 @@ func newDescribeCmd(g *globals) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			conn, err := g.connect("describe")
+			conn, err := g.Connect("describe")
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			return runDescribe(ctx, conn.JS, kind, ns, name, g.out, g.errOut)
+			return runDescribe(ctx, conn.JS, kind, ns, name, g.Out, g.ErrOut)
 		},
 	}
 	c.Flags().StringVarP(&ns, "namespace", "n", manifest.DefaultNamespace, "namespace")

@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"bytes"
@@ -46,7 +46,7 @@ type logsOptions struct {
 	maxRequests   int
 }
 
-func newLogsCmd(g *globals) *cobra.Command {
+func newLogsCmd(g *Globals) *cobra.Command {
 	o := logsOptions{maxRequests: defaultMaxLogRequests}
 	c := &cobra.Command{
 		Use:   "logs (POD | pod/POD | -l SELECTOR)",
@@ -65,12 +65,12 @@ func newLogsCmd(g *globals) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			conn, err := g.connect("logs")
+			conn, err := g.Connect("logs")
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			return runLogs(ctx, conn, o, name, g.out, g.errOut)
+			return runLogs(ctx, conn, o, name, g.Out, g.ErrOut)
 		},
 	}
 	c.Flags().StringVarP(&o.namespace, "namespace", "n", manifest.DefaultNamespace, "namespace")
@@ -206,7 +206,7 @@ func runLogs(ctx context.Context, conn *bus.Conn, o logsOptions, pod string, out
 		}
 	}
 	if failed > 0 {
-		return exitError{code: 1, err: fmt.Errorf("%d of %d logs not shown", failed, len(streams)), reported: true}
+		return ExitError{Code: 1, Err: fmt.Errorf("%d of %d logs not shown", failed, len(streams)), Reported: true}
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"fmt"
@@ -112,9 +112,9 @@ func kindAndName(args []string) (kind, name string, err error) {
 	return kind, name, err
 }
 
-// validateNodeName checks a node name is a DNS-1123 label (it is a subject
+// ValidateNodeName checks a node name is a DNS-1123 label (it is a subject
 // token in every node subject).
-func validateNodeName(name string) error {
+func ValidateNodeName(name string) error {
 	if fe := manifest.ValidateName("node name", name); fe != nil {
 		return fe
 	}

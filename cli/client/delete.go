@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/gantry-sh/gantry/projections"
 )
 
-func newDeleteCmd(g *globals) *cobra.Command {
+func newDeleteCmd(g *Globals) *cobra.Command {
 	var files []string
 	var namespace string
 	var wait, ignoreNotFound bool
@@ -32,7 +32,7 @@ func newDeleteCmd(g *globals) *cobra.Command {
 			case len(files) > 0 && len(args) > 0:
 				return errors.New("give either -f FILE or KIND NAME, not both")
 			case len(files) > 0:
-				docs, err := readDocuments(g.in, files)
+				docs, err := readDocuments(g.In, files)
 				if err != nil {
 					return err
 				}
@@ -74,13 +74,13 @@ func newDeleteCmd(g *globals) *cobra.Command {
 			for i := range intents {
 				intents[i].ignoreNotFound = ignoreNotFound
 			}
-			conn, err := g.connect("cli")
+			conn, err := g.Connect("cli")
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
 			if failed := submit(cmd.Context(), g, conn, intents); failed > 0 {
-				return exitError{code: 1, err: fmt.Errorf("%d of %d object(s) not deleted", failed, len(intents)), reported: true}
+				return ExitError{Code: 1, Err: fmt.Errorf("%d of %d object(s) not deleted", failed, len(intents)), Reported: true}
 			}
 			if !wait {
 				return nil

@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 // verdictTimeout bounds how long a client waits for admission to answer.
 const verdictTimeout = 30 * time.Second
 
-func newApplyCmd(g *globals) *cobra.Command {
+func newApplyCmd(g *Globals) *cobra.Command {
 	var files []string
 	var namespace string
 	c := &cobra.Command{
@@ -34,7 +34,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 			if len(files) == 0 {
 				return errors.New("must specify -f FILE, a directory, or - for stdin")
 			}
-			docs, err := readDocuments(g.in, files)
+			docs, err := readDocuments(g.In, files)
 			if err != nil {
 				return err
 			}
@@ -43,14 +43,14 @@ func newApplyCmd(g *globals) *cobra.Command {
 			for _, d := range docs {
 				it, err := applyIntent(d, namespace)
 				if err != nil {
-					fmt.Fprintf(g.errOut, "error: %s: %v\n", docLabel(d), err)
+					fmt.Fprintf(g.ErrOut, "error: %s: %v\n", docLabel(d), err)
 					failed++
 					continue
 				}
 				intents = append(intents, it)
 			}
 			if len(intents) > 0 {
-				conn, err := g.connect("cli")
+				conn, err := g.Connect("cli")
 				if err != nil {
 					return err
 				}
@@ -58,7 +58,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 				failed += submit(cmd.Context(), g, conn, intents)
 			}
 			if failed > 0 {
-				return exitError{code: 1, err: fmt.Errorf("%d of %d object(s) not applied", failed, len(docs)), reported: true}
+				return ExitError{Code: 1, Err: fmt.Errorf("%d of %d object(s) not applied", failed, len(docs)), Reported: true}
 			}
 			return nil
 		},
@@ -238,13 +238,13 @@ func displayPath(p string) string {
 
 // submit appends the intents, waits for admission's verdict on each and
 // prints it kubectl-style. It returns how many were not accepted.
-func submit(ctx context.Context, g *globals, conn *bus.Conn, intents []intent) int {
+func submit(ctx context.Context, g *Globals, conn *bus.Conn, intents []intent) int {
 	start, err := bus.LastSeq(ctx, conn.JS, events.StreamDecisions)
 	if err != nil {
-		fmt.Fprintf(g.errOut, "error: %v\n", err)
+		fmt.Fprintf(g.ErrOut, "error: %v\n", err)
 		return len(intents)
 	}
-	who := actor()
+	who := Actor()
 	ids := map[string]int{}
 	failed := 0
 	for i, it := range intents {
@@ -257,7 +257,7 @@ func submit(ctx context.Context, g *globals, conn *bus.Conn, intents []intent) i
 		if err != nil {
 			// A full disk answers nothing, or "insufficient resources":
 			// the embedded server's guard says which, and how full.
-			fmt.Fprintf(g.errOut, "error: %s: %v\n", it.label, bus.Explain(ctx, conn.NC, err))
+			fmt.Fprintf(g.ErrOut, "error: %s: %v\n", it.label, bus.Explain(ctx, conn.NC, err))
 			failed++
 			continue
 		}
@@ -268,18 +268,18 @@ func submit(ctx context.Context, g *globals, conn *bus.Conn, intents []intent) i
 		v, ok := verdicts[i]
 		switch {
 		case !ok && hasIndex(ids, i):
-			fmt.Fprintf(g.errOut, "error: %s: submitted, but no verdict within %s (is the admission service running?)\n", it.label, verdictTimeout)
+			fmt.Fprintf(g.ErrOut, "error: %s: submitted, but no verdict within %s (is the admission service running?)\n", it.label, verdictTimeout)
 			failed++
 		case !ok:
 		case v.rejected != nil && v.rejected.Code == events.RejectNotFound && it.op == events.OpDelete:
 			if !it.ignoreNotFound {
-				fmt.Fprintf(g.errOut, "Error from server (NotFound): %s %q not found\n", resourcePlural(it.kind), it.name)
+				fmt.Fprintf(g.ErrOut, "Error from server (NotFound): %s %q not found\n", resourcePlural(it.kind), it.name)
 				failed++
 			}
 		case v.rejected != nil:
-			fmt.Fprintf(g.errOut, "error: %s rejected:\n", it.label)
+			fmt.Fprintf(g.ErrOut, "error: %s rejected:\n", it.label)
 			for _, r := range v.rejected.Reasons {
-				fmt.Fprintf(g.errOut, "  - %s\n", r)
+				fmt.Fprintf(g.ErrOut, "  - %s\n", r)
 			}
 			failed++
 		case v.cordoned != nil:
@@ -287,13 +287,13 @@ func submit(ctx context.Context, g *globals, conn *bus.Conn, intents []intent) i
 			if !v.cordoned.Unschedulable {
 				word = "uncordoned"
 			}
-			fmt.Fprintf(g.out, "%s %s\n", it.label, word)
+			fmt.Fprintf(g.Out, "%s %s\n", it.label, word)
 		default:
-			fmt.Fprintf(g.out, "%s %s\n", it.label, verb(it.op, v.accepted))
+			fmt.Fprintf(g.Out, "%s %s\n", it.label, verb(it.op, v.accepted))
 		}
 	}
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		fmt.Fprintf(g.errOut, "error: %v\n", err)
+		fmt.Fprintf(g.ErrOut, "error: %v\n", err)
 	}
 	return failed
 }
