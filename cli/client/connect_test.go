@@ -13,24 +13,11 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/gantry-sh/gantry/cli/clitest"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/bus/bustest"
 )
-
-// closedPort is a loopback URL nothing listens on: a port taken and let go.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return "nats://" + addr
-}
 
 // runGantry runs the CLI with args and returns its exit code and output.
 func runGantry(args ...string) (code int, stdout, stderr string) {
@@ -42,7 +29,7 @@ func runGantry(args ...string) (code int, stdout, stderr string) {
 const clusterHint = `: is a cluster running? start one with "gantry up", or point --nats / GANTRY_NATS at it`
 
 func TestNoClusterHintRedactsPassword(t *testing.T) {
-	url := strings.Replace(closedPort(t), "nats://", "nats://admin:s3cret@", 1)
+	url := strings.Replace(clitest.ClosedPort(t), "nats://", "nats://admin:s3cret@", 1)
 	_, _, errOut := runGantry("get", "pods", "--nats", url)
 	if strings.Contains(errOut, "s3cret") || !strings.Contains(errOut, "no Gantry cluster answers at nats://admin:xxxxx@") {
 		t.Errorf("stderr %q", errOut)
@@ -90,7 +77,7 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
 	}
 	// Without a cluster the client's version is still printed, then the hint.
-	code, out, errOut = runGantry("version", "--nats", closedPort(t))
+	code, out, errOut = runGantry("version", "--nats", clitest.ClosedPort(t))
 	if code != 1 || out != "Client Version: "+version+"\n" || !strings.HasSuffix(errOut, clusterHint+"\n") {
 		t.Errorf("version without cluster: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}

@@ -6,33 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/gantry-sh/gantry/cli/clitest"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 )
-
-// consumerCount is how many consumers the log's streams have.
-func consumerCount(t *testing.T, js jetstream.JetStream) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	n := 0
-	for _, s := range []string{events.StreamIntents, events.StreamDecisions, events.StreamObservations} {
-		st, err := js.Stream(ctx, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		names := st.ConsumerNames(ctx)
-		for range names.Name() {
-			n++
-		}
-		if err := names.Err(); err != nil {
-			t.Fatalf("consumers of %s: %v", s, err)
-		}
-	}
-	return n
-}
 
 // gantry events reads a log of large messages: reading one stream must not
 // hold up the requests for the next (it asked for 512 messages at once:
@@ -72,7 +49,7 @@ func TestEventsReadsLargeMessages(t *testing.T) {
 			t.Fatalf("gantry events printed %d observations, want 300; stderr: %s", n, errOut)
 		}
 	}
-	if n := consumerCount(t, c.conn.JS); n != 0 {
+	if n := clitest.ConsumerCount(t, c.conn.JS); n != 0 {
 		t.Errorf("%d consumers left on the log after gantry events", n)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gantry-sh/gantry/cli/clitest"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 )
@@ -176,27 +177,27 @@ func testWatchTerminating(t *testing.T, c *readCluster, created time.Time) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
+	var out, errOut clitest.Buffer
 	done := make(chan error, 1)
 	go func() { done <- runGet(ctx, c.conn.JS, o, &out, &errOut) }()
-	eventually(t, "the initial table", func() bool { return strings.Contains(out.String(), "hello-abc12") })
+	clitest.Eventually(t, "the initial table", func() bool { return strings.Contains(out.String(), "hello-abc12") })
 
 	deleting := fixturePod(created)
 	deleting.Deleting = true // the node has not reported the container stopped yet
 	c.put(t, bus.BucketPods, "default.hello-abc12", deleting)
-	eventually(t, "the terminating row", func() bool { return strings.Contains(out.String(), "Terminating") })
+	clitest.Eventually(t, "the terminating row", func() bool { return strings.Contains(out.String(), "Terminating") })
 	c.del(t, bus.BucketPods, "default.hello-abc12")
-	eventually(t, "the last row", func() bool { return strings.Count(out.String(), "Terminating") == 2 })
+	clitest.Eventually(t, "the last row", func() bool { return strings.Count(out.String(), "Terminating") == 2 })
 	// A pod whose deletion and removal reach the read model in one write:
 	// its last row says Terminating all the same.
 	c.put(t, bus.BucketPods, "default.hello-abc12", fixturePod(created))
-	eventually(t, "the pod back", func() bool { return strings.Count(out.String(), "Running") == 2 })
+	clitest.Eventually(t, "the pod back", func() bool { return strings.Count(out.String(), "Running") == 2 })
 	c.del(t, bus.BucketPods, "default.hello-abc12")
-	eventually(t, "its last row", func() bool { return strings.Count(out.String(), "Terminating") == 3 })
+	clitest.Eventually(t, "its last row", func() bool { return strings.Count(out.String(), "Terminating") == 3 })
 	labelled := fixturePendingPod(created)
 	labelled.Labels = map[string]string{"app": "hello"}
 	c.put(t, bus.BucketPods, "default.big-xyz", labelled)
-	eventually(t, "the pod that came to match", func() bool { return strings.Contains(out.String(), "big-xyz") })
+	clitest.Eventually(t, "the pod that came to match", func() bool { return strings.Contains(out.String(), "big-xyz") })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

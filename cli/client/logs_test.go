@@ -4,11 +4,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gantry-sh/gantry/cli/clitest"
 )
 
 // Mistakes are refused before dialing (the cluster URL is a closed port).
 func TestLogsArguments(t *testing.T) {
-	url := closedPort(t)
+	url := clitest.ClosedPort(t)
 	cases := []struct {
 		args []string
 		want string

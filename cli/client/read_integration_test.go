@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gantry-sh/gantry/api"
+	"github.com/gantry-sh/gantry/cli/clitest"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/bus/bustest"
@@ -89,36 +90,6 @@ func (c *readCluster) gantry(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	code = run(append([]string{"--nats", c.url}, args...), strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
-}
-
-// lockedBuffer is a bytes.Buffer a command writes while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // seed writes a small cluster: deployment hello with a running pod on
@@ -391,12 +362,12 @@ func testLogs(t *testing.T, c *readCluster) {
 
 	// Following: the client keeps the stream alive until interrupted.
 	ctx, cancel := context.WithCancel(context.Background())
-	var followed lockedBuffer
+	var followed clitest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runLogs(ctx, c.conn, logsOptions{namespace: "default", follow: true}, "hello-abc12", &followed, io.Discard)
 	}()
-	eventually(t, "a keepalive answered", func() bool { return followed.String() == "first\nkeepalive seen\n" })
+	clitest.Eventually(t, "a keepalive answered", func() bool { return followed.String() == "first\nkeepalive seen\n" })
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("an interrupted follow ends cleanly, got %v", err)
@@ -454,21 +425,21 @@ func testReadYourWrites(t *testing.T, c *readCluster, created time.Time) {
 
 func testWatch(t *testing.T, c *readCluster, created time.Time) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
+	var out, errOut clitest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runGet(ctx, c.conn.JS, getOptions{kind: "pod", namespace: "default", watch: true}, &out, &errOut)
 	}()
-	eventually(t, "the initial table", func() bool { return strings.Contains(out.String(), "hello-abc12") })
+	clitest.Eventually(t, "the initial table", func() bool { return strings.Contains(out.String(), "hello-abc12") })
 	crashing := fixturePod(created)
 	crashing.Status.Phase = events.PhaseRunning
 	crashing.Status.Containers[0].State, crashing.Status.Containers[0].Reason = events.ContainerWaiting, "CrashLoopBackOff"
 	crashing.Status.Containers[0].Ready, crashing.Status.Containers[0].RestartCount = false, 3
 	c.put(t, bus.BucketPods, "default.hello-abc12", crashing)
-	eventually(t, "the changed row", func() bool { return strings.Contains(out.String(), "CrashLoopBackOff") })
+	clitest.Eventually(t, "the changed row", func() bool { return strings.Contains(out.String(), "CrashLoopBackOff") })
 	c.put(t, bus.BucketPods, "shop.web-1", crashing) // another namespace: not shown
 	c.del(t, bus.BucketPods, "default.big-xyz")
-	eventually(t, "the deleted row", func() bool { return strings.Count(out.String(), "big-xyz") == 2 })
+	clitest.Eventually(t, "the deleted row", func() bool { return strings.Count(out.String(), "big-xyz") == 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -491,21 +462,21 @@ func testWatch(t *testing.T, c *readCluster, created time.Time) {
 
 func testEventsFollow(t *testing.T, c *readCluster) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
+	var out, errOut clitest.Buffer
 	done := make(chan error, 1)
 	streams, _ := eventStreams("all")
 	go func() {
 		done <- runEvents(ctx, c.conn.JS, streams, eventsOptions{follow: true}, &out, &errOut)
 	}()
-	eventually(t, "the log so far", func() bool { return strings.Contains(out.String(), "PodUnschedulable") })
+	clitest.Eventually(t, "the log so far", func() bool { return strings.Contains(out.String(), "PodUnschedulable") })
 	c.publish(t, events.ObsPodSubject("node-1", "default", "hello-abc12"),
 		&events.PodRemoved{Namespace: "default", Name: "hello-abc12", UID: "pod-uid-1", Node: "node-1", Epoch: 1},
 		"node/node-1", "default/hello-abc12", time.Now())
 	if _, err := c.conn.JS.Publish(ctx, events.ObsPodSubject("node-1", "default", "junk"), []byte("not json")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the new event", func() bool { return strings.Contains(out.String(), "removed from node-1 (epoch 1)") })
-	eventually(t, "the warning", func() bool { return strings.Contains(errOut.String(), "warning: observations/") })
+	clitest.Eventually(t, "the new event", func() bool { return strings.Contains(out.String(), "removed from node-1 (epoch 1)") })
+	clitest.Eventually(t, "the warning", func() bool { return strings.Contains(errOut.String(), "warning: observations/") })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

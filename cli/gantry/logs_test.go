@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/gantry-sh/gantry/cli/client"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gantry-sh/gantry/cli/client"
+	"github.com/gantry-sh/gantry/cli/clitest"
 
 	"github.com/rs/zerolog"
 
@@ -75,7 +77,7 @@ func (c *logsCluster) gantry(args ...string) (code int, stdout, stderr string) {
 func (c *logsCluster) runningPods(t *testing.T, deployment string, n int) []projections.Pod {
 	t.Helper()
 	var pods []projections.Pod
-	eventually(t, fmt.Sprintf("%d running pods of %s", n, deployment), func() bool {
+	clitest.Eventually(t, fmt.Sprintf("%d running pods of %s", n, deployment), func() bool {
 		pods = pods[:0]
 		for _, p := range kvAll[projections.Pod](t, c.conn, bus.BucketPods) {
 			if strings.HasPrefix(p.Name, deployment+"-") && p.Status != nil && p.Phase() == events.PhaseRunning {
@@ -166,14 +168,14 @@ func TestLogsPreviousAndSelector(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var out lockedBuffer
+		var out clitest.Buffer
 		done := make(chan error, 1)
 		// The command itself, run until its context ends (as by ^C).
 		g := &client.Globals{Version: version, In: strings.NewReader(""), Out: &out, ErrOut: &out}
 		root := newRoot(g)
 		root.SetArgs([]string{"logs", "--nats", c.url, "-l", "app=web", "-f", "--prefix"})
 		go func() { done <- root.ExecuteContext(ctx) }()
-		eventually(t, "three followed logs", func() bool { return strings.Count(out.String(), "\n") == 3 })
+		clitest.Eventually(t, "three followed logs", func() bool { return strings.Count(out.String(), "\n") == 3 })
 		for _, p := range web {
 			if line := "[pod/" + p.Name + "/web] " + started(p.Name, "web"); !strings.Contains(out.String(), line) {
 				t.Errorf("followed logs lack %q:\n%s", line, out.String())
@@ -192,7 +194,7 @@ func TestLogsPreviousAndSelector(t *testing.T) {
 			t.Errorf("logs -p before a restart: exit %d, stderr %q; want %q", code, errOut, want)
 		}
 		c.rt.Exit(web[0].UID, "web", 2)
-		eventually(t, "the container restarted", func() bool {
+		clitest.Eventually(t, "the container restarted", func() bool {
 			p, ok, err := c.rt.Pod(context.Background(), web[0].UID)
 			return err == nil && ok && len(p.Containers) == 1 && p.Containers[0].Running && p.Containers[0].Restarts == 1
 		})
@@ -226,16 +228,4 @@ func runGantryIn(stdin string, args ...string) (code int, stdout, stderr string)
 	var out, errOut strings.Builder
 	code = run(args, strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

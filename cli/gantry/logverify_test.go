@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gantry-sh/gantry/cli/client"
+	"github.com/gantry-sh/gantry/cli/clitest"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 )
@@ -27,7 +28,7 @@ func upUntilStopped(t *testing.T, dataDir string, during func(url string), extra
 	guard := make(chan os.Signal, 1)
 	signal.Notify(guard, syscall.SIGINT)
 	defer signal.Stop(guard)
-	var out, errOut lockedBuffer
+	var out, errOut clitest.Buffer
 	code := make(chan int, 1)
 	args := append([]string{"up", "--listen", "127.0.0.1:-1", "--data-dir", dataDir, "--runtime", "simulated", "--node-name", "lv"}, extra...)
 	go func() { code <- run(args, strings.NewReader(""), &out, &errOut) }()

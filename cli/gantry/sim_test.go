@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/gantry-sh/gantry/cli/client"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gantry-sh/gantry/cli/client"
+	"github.com/gantry-sh/gantry/cli/clitest"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -78,7 +80,7 @@ func testSim(t *testing.T, mode string) {
 	}
 
 	const nodes = 20
-	out := &lockedBuffer{}
+	out := &clitest.Buffer{}
 	g := &client.Globals{Version: version, In: strings.NewReader(""), Out: out, ErrOut: out}
 	root := newRoot(g)
 	root.SetArgs([]string{"sim", "--nats", url, "--log-level", "warn", "--nodes", fmt.Sprint(nodes), "--name-prefix", "t" + mode,
@@ -230,7 +232,7 @@ spec:
             requests: {cpu: 100m, memory: 64Mi}
 `
 
-func simEventually(t *testing.T, out *lockedBuffer, what string, cond func() bool) {
+func simEventually(t *testing.T, out *clitest.Buffer, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {

@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/signal"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gantry-sh/gantry/cli/clitest"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 )
@@ -43,7 +42,7 @@ func TestUpExitsWhenAStreamIsDeleted(t *testing.T) {
 // upProc is a `gantry up` running in this test process.
 type upProc struct {
 	url    string
-	errOut *lockedBuffer
+	errOut *clitest.Buffer
 	code   chan int
 	exited bool
 	status int
@@ -69,8 +68,8 @@ func (p *upProc) exit(timeout time.Duration) (code int, ok bool) {
 // the test binary should gantry up have stopped listening).
 func startUp(t *testing.T, nodeName string) *upProc {
 	t.Helper()
-	var out lockedBuffer
-	p := &upProc{errOut: &lockedBuffer{}, code: make(chan int, 1)}
+	var out clitest.Buffer
+	p := &upProc{errOut: &clitest.Buffer{}, code: make(chan int, 1)}
 	go func() {
 		p.code <- run([]string{"up", "--listen", "127.0.0.1:-1", "--data-dir", t.TempDir(), "--runtime", "simulated",
 			"--node-name", nodeName}, strings.NewReader(""), &out, p.errOut)
@@ -100,22 +99,4 @@ func startUp(t *testing.T, nodeName string) *upProc {
 	}
 	p.url = up.FindStringSubmatch(out.String())[1]
 	return p
-}
-
-// lockedBuffer is a bytes.Buffer a command writes while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"github.com/gantry-sh/gantry/cli/client"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,22 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gantry-sh/gantry/cli/client"
+	"github.com/gantry-sh/gantry/cli/clitest"
+
 	"github.com/spf13/cobra"
 )
-
-// closedPort is a loopback URL nothing listens on: a port taken and let go.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return "nats://" + addr
-}
 
 // runGantry runs the CLI with args and returns its exit code and output.
 func runGantry(args ...string) (code int, stdout, stderr string) {
@@ -79,7 +66,7 @@ var offlineVerbs = map[string]string{
 }
 
 func TestEveryVerbSaysWhatToDoWithoutCluster(t *testing.T) {
-	url := closedPort(t)
+	url := clitest.ClosedPort(t)
 	verbs := clientVerbs(t)
 	for _, name := range commandPaths(newRoot(&client.Globals{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard})) {
 		_, client := verbs[name]
@@ -124,7 +111,7 @@ func commandPaths(root *cobra.Command) []string {
 }
 
 func TestServeWithoutNATS(t *testing.T) {
-	url := closedPort(t)
+	url := clitest.ClosedPort(t)
 	code, _, errOut := runGantry("serve", "--nats", url)
 	want := "error: no NATS server answers at " + url + ": start one with JetStream enabled, or point --nats / GANTRY_NATS at it\n"
 	if code != 1 || errOut != want {
@@ -133,7 +120,7 @@ func TestServeWithoutNATS(t *testing.T) {
 }
 
 func TestNodeWithoutNATS(t *testing.T) {
-	url := closedPort(t)
+	url := clitest.ClosedPort(t)
 	code, _, errOut := runGantry("node", "--runtime", "simulated", "--node-name", "n1", "--data-dir", t.TempDir(), "--nats", url)
 	want := "error: no NATS server answers at " + url + ": start one with JetStream enabled, or point --nats / GANTRY_NATS at it\n"
 	if code != 1 || !strings.HasSuffix(errOut, want) {
