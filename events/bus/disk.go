@@ -201,7 +201,9 @@ func (g *diskGuard) check(srv *server.Server, complaint string) {
 }
 
 // restartJetStream stops JetStream, keeping its store, and starts it again
-// on the same directory, as the server does at start.
+// on the same directory, as the server does at start. With no limits given,
+// the server works its configuration out again from its options, SyncAlways
+// included (the disk test checks it).
 func restartJetStream(srv *server.Server, storeDir string) error {
 	if srv.JetStreamEnabled() {
 		if err := srv.ShutdownJetStream(); err != nil {

@@ -155,6 +155,10 @@ func TestFullDiskIsSaidAndSurvived(t *testing.T) {
 	if err != nil || st.Full || st.Restarts != 1 {
 		t.Errorf("log status after room was made = %+v, %v", st, err)
 	}
+	// The restarted JetStream still fsyncs every write (sync_interval: always).
+	if jc := srv.JetStreamConfig(); jc == nil || !jc.SyncAlways {
+		t.Errorf("JetStream after the restart: %+v, want SyncAlways", jc)
+	}
 	stream, err := conn.JS.Stream(ctx, events.StreamIntents)
 	if err != nil {
 		t.Fatal(err)
