@@ -5,18 +5,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gantry-sh/gantry/cli/client"
-	"github.com/gantry-sh/gantry/cli/clitest"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 )
@@ -25,39 +21,12 @@ import (
 // once it is up, then stops it with SIGINT and returns its log.
 func upUntilStopped(t *testing.T, dataDir string, during func(url string), extra ...string) string {
 	t.Helper()
-	guard := make(chan os.Signal, 1)
-	signal.Notify(guard, syscall.SIGINT)
-	defer signal.Stop(guard)
-	var out, errOut clitest.Buffer
-	code := make(chan int, 1)
-	args := append([]string{"up", "--listen", "127.0.0.1:-1", "--data-dir", dataDir, "--runtime", "simulated", "--node-name", "lv"}, extra...)
-	go func() { code <- run(args, strings.NewReader(""), &out, &errOut) }()
-	deadline := time.Now().Add(30 * time.Second)
-	re := regexp.MustCompile(`NATS at (nats://\S+) `)
-	for !re.MatchString(out.String()) {
-		select {
-		case c := <-code:
-			t.Fatalf("gantry up exited %d before it was up:\n%s", c, errOut.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gantry up not up after 30 s:\n%s", errOut.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling the output
+	up := startUp(t, "lv", dataDir, extra...)
+	during(up.url)
+	if c := up.interrupt(t); c != 0 {
+		t.Fatalf("gantry up exited %d:\n%s", c, up.errOut.String())
 	}
-	during(re.FindStringSubmatch(out.String())[1])
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case c := <-code:
-		if c != 0 {
-			t.Fatalf("gantry up exited %d:\n%s", c, errOut.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("gantry up did not stop:\n%s", errOut.String())
-	}
-	return errOut.String()
+	return up.errOut.String()
 }
 
 // A block of GANTRY_DECISIONS overwritten while the cluster was stopped

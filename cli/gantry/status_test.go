@@ -10,7 +10,7 @@ import (
 // gantry status shows the log's disk, as the embedded server's guard sees
 // it, and each stream's extent.
 func TestStatusShowsTheLogsDiskAndStreams(t *testing.T) {
-	up := startUp(t, "status-test")
+	up := startUp(t, "status-test", "")
 	code, out, errOut := runGantry("status", "--nats", up.url)
 	if code != 0 {
 		t.Fatalf("status: exit %d, stderr %q", code, errOut)

@@ -18,7 +18,7 @@ import (
 // A stream deleted under gantry up is a failure: it exits non-zero and its
 // log names the stream, so a supervisor restarts it.
 func TestUpExitsWhenAStreamIsDeleted(t *testing.T) {
-	up := startUp(t, "lost-test")
+	up := startUp(t, "lost-test", "")
 	conn, err := bus.Connect(up.url, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -62,28 +62,40 @@ func (p *upProc) exit(timeout time.Duration) (code int, ok bool) {
 	}
 }
 
-// startUp runs `gantry up` in this process on the simulated runtime and
-// returns once it is up. A test that leaves it running has it stopped with
-// SIGINT (its own handler takes the signal; a guard keeps it from ending
-// the test binary should gantry up have stopped listening).
-func startUp(t *testing.T, nodeName string) *upProc {
+// interrupt stops gantry up with SIGINT, as Ctrl-C does, and returns its
+// exit code. Its own handler takes the signal; a guard keeps the signal from
+// ending the test binary should gantry up have stopped listening already.
+func (p *upProc) interrupt(t *testing.T) int {
 	t.Helper()
+	guard := make(chan os.Signal, 1)
+	signal.Notify(guard, syscall.SIGINT)
+	defer signal.Stop(guard)
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	c, done := p.exit(30 * time.Second)
+	if !done {
+		t.Fatalf("gantry up did not stop on SIGINT:\n%s", p.errOut.String())
+	}
+	return c
+}
+
+// startUp runs `gantry up` in this process on the simulated runtime, on
+// dataDir (a new one when empty) with extra flags, and returns once it is
+// up. A test that leaves it running has it interrupted.
+func startUp(t *testing.T, nodeName, dataDir string, extra ...string) *upProc {
+	t.Helper()
+	if dataDir == "" {
+		dataDir = t.TempDir()
+	}
 	var out clitest.Buffer
 	p := &upProc{errOut: &clitest.Buffer{}, code: make(chan int, 1)}
-	go func() {
-		p.code <- run([]string{"up", "--listen", "127.0.0.1:-1", "--data-dir", t.TempDir(), "--runtime", "simulated",
-			"--node-name", nodeName}, strings.NewReader(""), &out, p.errOut)
-	}()
+	args := append([]string{"up", "--listen", "127.0.0.1:-1", "--data-dir", dataDir, "--runtime", "simulated",
+		"--node-name", nodeName}, extra...)
+	go func() { p.code <- run(args, strings.NewReader(""), &out, p.errOut) }()
 	t.Cleanup(func() {
-		if _, done := p.exit(0); done {
-			return
-		}
-		guard := make(chan os.Signal, 1)
-		signal.Notify(guard, syscall.SIGINT)
-		defer signal.Stop(guard)
-		_ = syscall.Kill(syscall.Getpid(), syscall.SIGINT)
-		if _, done := p.exit(30 * time.Second); !done {
-			t.Errorf("gantry up did not stop on SIGINT:\n%s", p.errOut.String())
+		if _, done := p.exit(0); !done {
+			p.interrupt(t)
 		}
 	})
 	up := regexp.MustCompile(`NATS at (nats://\S+) `)
