@@ -125,6 +125,32 @@ func read(t *testing.T, js jetstream.JetStream, stream, filter string) []stored 
 	return out
 }
 
+// runSimAgent runs a node agent named cfg.Name on a simulated runtime
+// against the NATS at url until the test ends, and returns the runtime.
+func runSimAgent(t *testing.T, url string, cfg node.Config, log zerolog.Logger) *sim.Runtime {
+	t.Helper()
+	rt, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: cfg.PodCIDR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := bus.Connect(url, "node-"+cfg.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	a := node.New(cfg, rt, nc, log)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	})
+	return rt
+}
+
 // bind appends the binding of pod i to a node, as the scheduler does.
 func bind(t *testing.T, js jetstream.JetStream, nodeName string, i int) {
 	t.Helper()

@@ -12,10 +12,8 @@ import (
 
 	"github.com/gantry-sh/gantry/api"
 	"github.com/gantry-sh/gantry/events"
-	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/bus/bustest"
 	"github.com/gantry-sh/gantry/node"
-	"github.com/gantry-sh/gantry/node/sim"
 )
 
 // askLogs plays the client of the logs protocol: it returns the log and the
@@ -54,27 +52,9 @@ func TestPreviousLogServed(t *testing.T) {
 	conn, url := bustest.Start(t)
 	bind(t, conn.JS, "n1", 0)
 	bind(t, conn.JS, "n1", 1)
-	rt, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: "10.42.0.0/24"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := bus.Connect(url, "node-n1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	a := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", ResyncEvery: 20 * time.Millisecond,
+	rt := runSimAgent(t, url, node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", ResyncEvery: 20 * time.Millisecond,
 		HeartbeatEvery: 50 * time.Millisecond, BackoffBase: time.Millisecond},
-		rt, nc, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	})
+		zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
 	web := func(uid string) node.ContainerState {
 		p, ok, err := rt.Pod(context.Background(), uid)
 		if err != nil || !ok || len(p.Containers) != 1 {

@@ -10,10 +10,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gantry-sh/gantry/events"
-	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/bus/bustest"
 	"github.com/gantry-sh/gantry/node"
-	"github.com/gantry-sh/gantry/node/sim"
 )
 
 // A node whose decisions consumer is deleted under it (a restore, an
@@ -24,27 +22,10 @@ func TestAgentRelearnsWhenItsConsumerIsDeleted(t *testing.T) {
 	conn, url := bustest.Start(t)
 	bind(t, conn.JS, "n1", 0)
 	bind(t, conn.JS, "n1", 1)
-	rt, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: "10.42.0.0/24"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := bus.Connect(url, "node-n1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
 	var logs logLines
-	a := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", ResyncEvery: 20 * time.Millisecond,
-		HeartbeatEvery: 50 * time.Millisecond}, rt, nc, zerolog.New(&logs).Level(zerolog.WarnLevel))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	})
+	rt := runSimAgent(t, url, node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", ResyncEvery: 20 * time.Millisecond,
+		HeartbeatEvery: 50 * time.Millisecond}, zerolog.New(&logs).Level(zerolog.WarnLevel))
+	ctx := context.Background()
 	running := func(want ...string) func() bool {
 		return func() bool {
 			ps, err := rt.Pods(context.Background())
