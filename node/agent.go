@@ -266,26 +266,19 @@ const relearnRetry = time.Second
 func (a *Agent) relearn(ctx context.Context) (<-chan jetstream.Msg, func(), <-chan struct{}, error) {
 	a.log.Warn().Str("consumer", ConsumerName(a.cfg.Name)).
 		Msg("the node's decisions consumer was deleted (a restored or repaired log?): reading the newest decision of each pod again")
+	a.mu.Lock()
+	before := len(a.desired)
+	a.desired = map[string]*binding{}
+	a.mu.Unlock()
 	for {
-		err := func() error {
-			a.mu.Lock()
-			before := len(a.desired)
-			a.desired = map[string]*binding{}
-			a.mu.Unlock()
-			if err := a.restore(ctx); err != nil {
-				return err
-			}
-			a.mu.Lock()
-			after := len(a.desired)
-			a.mu.Unlock()
-			a.log.Info().Int("before", before).Int("now", after).Msg("decisions read again: pods bound here")
-			return nil
-		}()
+		err := a.restore(ctx)
 		if err == nil {
-			msgs, stop, lost, err := a.consume(ctx)
-			if err == nil {
+			msgs, stop, lost, cerr := a.consume(ctx)
+			if cerr == nil {
+				a.log.Info().Int("before", before).Int("now", a.desiredCount()).Msg("decisions read again: pods bound here")
 				return msgs, stop, lost, nil
 			}
+			err = cerr
 		}
 		if ctx.Err() != nil {
 			return nil, nil, nil, ctx.Err()
@@ -565,6 +558,13 @@ func (a *Agent) take(m jetstream.Msg) {
 }
 
 func key(ns, name string) string { return ns + "/" + name }
+
+// desiredCount is how many pods this node should run.
+func (a *Agent) desiredCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.desired)
+}
 
 // desiredCopy returns the binding of a pod this node should run, or nil.
 func (a *Agent) desiredCopy(k string) *events.PodBound {
