@@ -10,14 +10,13 @@ import (
 
 // ReaderInactive is how long the server keeps a Reader's consumer once its
 // client has stopped asking for messages without deleting it (a CLI that
-// was killed). nats.go's ordered consumers default to 5 minutes: one left
-// by every `gantry apply` piled up to 164 in a load test.
+// was killed); nats.go's ordered consumers default to 5 minutes.
 const ReaderInactive = 15 * time.Second
 
 // readMaxBytes bounds what a Reader has asked the server for and not yet
-// read, whatever the size of the messages: 512 messages of 500 KB were
-// 256 MB on the connection, and every request behind them (the next
-// stream's info) timed out. Above the largest message (MaxPayload 8 MB).
+// read, whatever the size of the messages, so requests sharing the
+// connection (the next stream's info) are not queued behind them. Above the
+// largest message (MaxPayload 8 MB).
 const readMaxBytes = 16 << 20
 
 // Reader reads one stream through an ordered consumer for a short-lived

@@ -2,13 +2,13 @@ package logcheck
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
 )
 
 // ScanResult is what reading one stream from first to last found.
@@ -31,16 +31,13 @@ type BadMsg struct {
 // maxBad bounds the undecodable messages a result lists (all are counted).
 const maxBad = 20
 
-// scanBatch is how many messages one fetch asks for; the scan holds at most
-// one batch in memory, whatever the log's size.
-const scanBatch = 1000
-
-// scanIdle is how long a fetch waits for a message the stream counts:
+// scanIdle is how long the scan waits for a message the stream counts:
 // a live server answers in milliseconds.
 const scanIdle = 2 * time.Second
 
 // Scan reads every message of a stream up to its last sequence at the start,
-// with an ordered consumer in batches (memory stays one batch), and checks
+// through a bus.Reader (bounded in bytes in flight, whatever the log's size;
+// its consumer gone when the scan ends), and checks
 // that each sequence the stream counts is delivered (a record damaged under
 // an intact index is counted but never delivered) and decodes as a Gantry
 // envelope of a registered type.
@@ -72,44 +69,40 @@ func Scan(ctx context.Context, js jetstream.JetStream, stream string) (ScanResul
 			}
 		}
 	}
-	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	r, err := bus.Read(ctx, js, stream, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
 	if err != nil {
-		return res, fmt.Errorf("read %s: %w", stream, err)
+		return res, err
 	}
+	defer r.Close()
 	next := info.State.FirstSeq
 	for next <= res.Last {
-		batch, err := cons.Fetch(scanBatch, jetstream.FetchMaxWait(scanIdle))
+		wait, cancel := context.WithTimeout(ctx, scanIdle)
+		m, err := r.Next(wait)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && wait.Err() != nil {
+				break // nothing more is delivered: the rest is unreadable
+			}
+			return res, fmt.Errorf("read %s: %w", stream, err)
+		}
+		md, err := m.Metadata()
 		if err != nil {
 			return res, fmt.Errorf("read %s: %w", stream, err)
 		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			md, err := m.Metadata()
-			if err != nil {
-				return res, fmt.Errorf("read %s: %w", stream, err)
-			}
-			seq := md.Sequence.Stream
-			if seq > res.Last {
-				continue
-			}
-			if seq > next {
-				gap(next, seq-1)
-			}
-			next = seq + 1
-			res.Read++
-			if err := decodes(m.Data()); err != nil {
-				res.BadCount++
-				if len(res.Bad) < maxBad {
-					res.Bad = append(res.Bad, BadMsg{Seq: seq, Err: err.Error()})
-				}
-			}
+		seq := md.Sequence.Stream
+		if seq > res.Last {
+			break
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
-			return res, fmt.Errorf("read %s: %w", stream, err)
+		if seq > next {
+			gap(next, seq-1)
 		}
-		if n == 0 {
-			break // nothing more is delivered: the rest is unreadable
+		next = seq + 1
+		res.Read++
+		if err := decodes(m.Data()); err != nil {
+			res.BadCount++
+			if len(res.Bad) < maxBad {
+				res.Bad = append(res.Bad, BadMsg{Seq: seq, Err: err.Error()})
+			}
 		}
 	}
 	if next <= res.Last {
