@@ -250,6 +250,9 @@ func TestScanAWholeLog(t *testing.T) {
 		if !res.OK() || res.Read != 50 {
 			t.Errorf("%s: %+v", s, res)
 		}
+		if res.Took <= 0 {
+			t.Errorf("%s: the scan's time is not measured (%s)", s, res.Took)
+		}
 	}
 	// A message that is not a Gantry envelope is named.
 	if _, err := conn.JS.Publish(context.Background(), "gantry.decision.pod.default.x", []byte("{not json")); err != nil {

@@ -41,8 +41,8 @@ const scanIdle = 2 * time.Second
 // that each sequence the stream counts is delivered (a record damaged under
 // an intact index is counted but never delivered) and decodes as a Gantry
 // envelope of a registered type.
-func Scan(ctx context.Context, js jetstream.JetStream, stream string) (ScanResult, error) {
-	res := ScanResult{Stream: stream}
+func Scan(ctx context.Context, js jetstream.JetStream, stream string) (res ScanResult, err error) {
+	res.Stream = stream
 	start := time.Now()
 	defer func() { res.Took = time.Since(start) }()
 	st, err := js.Stream(ctx, stream)
