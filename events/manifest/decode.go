@@ -132,6 +132,15 @@ var notSupported = map[reflect.Type][]string{
 	reflect.TypeFor[DeploymentSpec](): {
 		"strategy", "minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds", "paused",
 	},
+	reflect.TypeFor[ReplicaSetSpec]():          {"minReadySeconds"},
+	reflect.TypeFor[DaemonSetSpec]():           {"minReadySeconds", "revisionHistoryLimit"},
+	reflect.TypeFor[DaemonSetUpdateStrategy](): {"rollingUpdate"},
+	reflect.TypeFor[JobSpec](): {
+		"selector", "manualSelector", "podReplacementPolicy", "successPolicy", "managedBy",
+	},
+	reflect.TypeFor[PodFailurePolicyRule](): {"onPodConditions"},
+	reflect.TypeFor[NamespaceSpec]():        {"finalizers"},
+	reflect.TypeFor[ResourceQuotaSpec]():    {"scopes", "scopeSelector"},
 	reflect.TypeFor[PodSpec](): {
 		"volumes", "initContainers", "ephemeralContainers", "terminationGracePeriodSeconds",
 		"activeDeadlineSeconds", "dnsPolicy", "dnsConfig", "nodeName",
