@@ -48,7 +48,7 @@ func TestPodOfDecisionSubject(t *testing.T) {
 		{events.PodDecisionSubject("default", "web-1"), "default", "web-1", true},
 		{"gantry.decision.pod.default", "", "", false},
 		{events.NodePodSubject("n1", "default", "web-1"), "", "", false},
-		{"gantry.decision.admission.default.Deployment.web", "", "", false},
+		{"gantry.decision.admission.default.Deployment().web", "", "", false},
 	} {
 		ns, pod, ok := events.PodOfDecisionSubject(c.subject)
 		if ns != c.ns || pod != c.pod || ok != c.ok {

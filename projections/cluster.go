@@ -578,8 +578,8 @@ func (c *Cluster) ClearDirty() { clear(c.Dirty) }
 func (c *Cluster) Status(w *Workload) WorkloadStatus {
 	st := WorkloadStatus{ObservedGeneration: w.Generation}
 	var hash string
-	if w.Object.Deployment != nil {
-		hash = manifest.TemplateHash(w.Object.Deployment.Template)
+	if w.Object.Deployment() != nil {
+		hash = manifest.TemplateHash(w.Object.Deployment().Template)
 	}
 	for _, p := range c.OwnedPods(w.UID) {
 		if p.Deleting || p.Terminal() {

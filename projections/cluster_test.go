@@ -74,8 +74,8 @@ func TestFold(t *testing.T) {
 			},
 			then: func(t *testing.T, c *projections.Cluster, _ []events.Record) {
 				w := c.Workloads[depKey]
-				if w.Generation != 2 || w.Object.Deployment.ReplicaCount() != 5 {
-					t.Errorf("generation %d replicas %d, want 2 and 5", w.Generation, w.Object.Deployment.ReplicaCount())
+				if w.Generation != 2 || w.Object.Deployment().ReplicaCount() != 5 {
+					t.Errorf("generation %d replicas %d, want 2 and 5", w.Generation, w.Object.Deployment().ReplicaCount())
 				}
 				if !w.CreatedAt.Equal(pt.Start) || !w.UpdatedAt.Equal(pt.Start.Add(time.Minute)) {
 					t.Errorf("createdAt %v updatedAt %v", w.CreatedAt, w.UpdatedAt)
@@ -590,7 +590,7 @@ func story(settled bool) []events.Record {
 	a, b, c, d, e := p("web-a"), p("web-b"), p("web-c"), p("web-d"), p("web-e")
 	f, g := p2("web-f"), p2("web-g")
 	solo := pt.BarePod(ns, "solo", "busybox:1")
-	soloPod := events.PodPlanned{Namespace: ns, Name: "solo", UID: "solo-uid", Owner: &events.OwnerRef{Kind: "pod", Name: "solo", UID: "solo-uid"}, Spec: *solo.Pod}
+	soloPod := events.PodPlanned{Namespace: ns, Name: "solo", UID: "solo-uid", Owner: &events.OwnerRef{Kind: "pod", Name: "solo", UID: "solo-uid"}, Spec: *solo.Pod()}
 	var rs []events.Record
 	add := func(r ...events.Record) { rs = append(rs, r...) }
 	tick := func() { l.Advance(time.Second) }

@@ -455,8 +455,8 @@ func boolTitle(b bool) string {
 
 func describeDeployment(out io.Writer, w *projections.Workload, log []logItem) error {
 	var spec manifest.DeploymentSpec
-	if w.Object.Deployment != nil {
-		spec = *w.Object.Deployment
+	if w.Object.Deployment() != nil {
+		spec = *w.Object.Deployment()
 	}
 	d := newDescriber(out)
 	d.line(0, "Name:\t%s", w.Name)

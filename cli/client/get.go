@@ -897,8 +897,8 @@ func podRow(p *projections.Pod, now time.Time, wide bool) []string {
 
 func deploymentRow(w *projections.Workload, now time.Time, wide bool) []string {
 	var spec manifest.DeploymentSpec
-	if w.Object.Deployment != nil {
-		spec = *w.Object.Deployment
+	if w.Object.Deployment() != nil {
+		spec = *w.Object.Deployment()
 	}
 	st := w.Status
 	row := []string{w.Name, fmt.Sprintf("%d/%d", st.ReadyReplicas, spec.ReplicaCount()),

@@ -281,8 +281,8 @@ func k8sDeployment(w *projections.Workload) k8sObject {
 	meta := k8sMeta{Name: w.Name, Namespace: w.Namespace, UID: w.UID, Generation: w.Generation,
 		Labels: m.Labels, Annotations: m.Annotations, CreationTimestamp: k8sTime(w.CreatedAt)}
 	var spec manifest.DeploymentSpec
-	if w.Object.Deployment != nil {
-		spec = *w.Object.Deployment
+	if w.Object.Deployment() != nil {
+		spec = *w.Object.Deployment()
 	}
 	replicas := spec.ReplicaCount()
 	spec.Replicas = &replicas

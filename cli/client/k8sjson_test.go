@@ -89,7 +89,7 @@ func TestK8sDeploymentShape(t *testing.T) {
 		"status":{"availableReplicas":2,"observedGeneration":2,"readyReplicas":2,"replicas":3,"unavailableReplicas":1,"updatedReplicas":3}}`
 	sameJSON(t, mustJSON(t, k8sDeployment(w)), want)
 
-	w.Object.Deployment.Replicas = nil // defaulted to 1, as Kubernetes does
+	w.Object.Deployment().Replicas = nil // defaulted to 1, as Kubernetes does
 	w.Status = projections.WorkloadStatus{ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
 	got := mustJSON(t, k8sDeployment(w))
 	if !strings.Contains(got, `"replicas": 1,`) || strings.Contains(got, "unavailableReplicas") {

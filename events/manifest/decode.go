@@ -45,10 +45,10 @@ func DecodeObject(raw json.RawMessage) (Object, error) {
 		}
 		header[key] = s
 	}
-	var specType reflect.Type
+	var info *KindInfo
 	if len(w.errs) == 0 {
 		var kindErr *FieldError
-		if specType, kindErr = specTypeOf(header["apiVersion"], header["kind"]); kindErr != nil {
+		if info, kindErr = specTypeOf(header["apiVersion"], header["kind"]); kindErr != nil {
 			return Object{}, FieldErrors{*kindErr}
 		}
 	}
@@ -69,8 +69,8 @@ func DecodeObject(raw json.RawMessage) (Object, error) {
 			if m.val == nil {
 				continue // reported below
 			}
-			if specType != nil {
-				w.value(m.key, m.val, specType)
+			if info != nil {
+				w.value(m.key, m.val, info.spec)
 			}
 		case "status":
 			w.errs.add(m.key, "set by Gantry, remove it")
@@ -78,7 +78,7 @@ func DecodeObject(raw json.RawMessage) (Object, error) {
 			w.unknown(m.key, m.key, objectFieldNames)
 		}
 	}
-	if spec, _ := root.get("spec"); spec == nil && specType != nil {
+	if spec, _ := root.get("spec"); spec == nil && info != nil && !info.SpecOptional {
 		w.errs.add("spec", "required")
 	}
 	if len(w.errs) > 0 {
@@ -97,11 +97,9 @@ func DecodeObject(raw json.RawMessage) (Object, error) {
 func ObjectFromJSON(raw json.RawMessage) (Object, error) { return DecodeObject(raw) }
 
 // specTypeOf is the Go type of spec for an apiVersion/kind pair.
-func specTypeOf(apiVersion, kind string) (reflect.Type, *FieldError) {
-	for _, k := range kinds {
-		if k.APIVersion == apiVersion && k.Kind == kind {
-			return k.spec, nil
-		}
+func specTypeOf(apiVersion, kind string) (*KindInfo, *FieldError) {
+	if k, ok := lookupKind(apiVersion, kind); ok {
+		return k, nil
 	}
 	return nil, unsupportedKind(apiVersion, kind)
 }

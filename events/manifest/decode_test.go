@@ -10,7 +10,7 @@ import (
 
 func TestDecodeGoodDeployment(t *testing.T) {
 	o := mustDecode(t, goodDeploymentYAML)
-	if o.APIVersion != APIAppsV1 || o.Kind != KindDeployment || o.Pod != nil || o.Deployment == nil {
+	if o.APIVersion != APIAppsV1 || o.Kind != KindDeployment || o.Pod() != nil || o.Deployment() == nil {
 		t.Fatalf("got %+v", o)
 	}
 	want := Object{
@@ -22,7 +22,7 @@ func TestDecodeGoodDeployment(t *testing.T) {
 			Labels:      map[string]string{"app.kubernetes.io/name": "web"},
 			Annotations: map[string]string{"example.com/owner": "team shop"},
 		},
-		Deployment: &DeploymentSpec{
+		Spec: &DeploymentSpec{
 			Replicas: int32p(3),
 			Selector: &LabelSelector{MatchLabels: map[string]string{"app": "web"}},
 			Template: PodTemplateSpec{
@@ -61,13 +61,13 @@ func TestDecodeGoodDeployment(t *testing.T) {
 
 func TestDecodeGoodPod(t *testing.T) {
 	o := mustDecode(t, goodPodYAML)
-	if o.Kind != KindPod || o.Pod == nil || o.Deployment != nil {
+	if o.Kind != KindPod || o.Pod() == nil || o.Deployment() != nil {
 		t.Fatalf("got %+v", o)
 	}
-	if got := o.Pod.Containers[0].Ports; len(got) != 2 || got[0].Protocol != "UDP" || got[1].Protocol != "" {
+	if got := o.Pod().Containers[0].Ports; len(got) != 2 || got[0].Protocol != "UDP" || got[1].Protocol != "" {
 		t.Errorf("ports: %+v", got)
 	}
-	if o.Pod.RestartPolicy != RestartOnFailure || o.Metadata.Namespace != "" {
+	if o.Pod().RestartPolicy != RestartOnFailure || o.Metadata.Namespace != "" {
 		t.Errorf("got %+v", o)
 	}
 	if errs := Validate(o); errs != nil {
@@ -281,7 +281,7 @@ func TestDecodeObjectRawJSON(t *testing.T) {
 
 func TestDecodeQuantities(t *testing.T) {
 	o := mustDecode(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: b\n    resources:\n      requests: {cpu: 2, memory: \"1Gi\"}\n      limits: {cpu: \"2500m\", memory: 1.5Gi}\n")
-	r := o.Pod.Containers[0].Resources
+	r := o.Pod().Containers[0].Resources
 	if r.Requests["cpu"].MilliValue() != 2000 || r.Requests["memory"].Value() != 1<<30 ||
 		r.Limits["cpu"].MilliValue() != 2500 || r.Limits["memory"].Value() != 3<<29 {
 		t.Errorf("got %+v", r)
@@ -329,7 +329,7 @@ func TestObjectJSONRoundTrip(t *testing.T) {
 func TestObjectUnmarshalJSONLenient(t *testing.T) {
 	var o Object
 	err := json.Unmarshal([]byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","future":1},"spec":{"containers":[{"name":"a","image":"b","newField":true}]}}`), &o)
-	if err != nil || o.Pod == nil || o.Pod.Containers[0].Image != "b" {
+	if err != nil || o.Pod() == nil || o.Pod().Containers[0].Image != "b" {
 		t.Errorf("got %+v, %v", o, err)
 	}
 	if err := json.Unmarshal([]byte(`{"apiVersion":"v1","kind":"Service"}`), &o); err == nil {
@@ -342,8 +342,8 @@ func TestDecodeSchedulingFields(t *testing.T) {
 	if errs := Validate(o); errs != nil {
 		t.Fatalf("Validate: %v", errs)
 	}
-	s := o.Deployment.Template.Spec
-	sel := o.Deployment.Selector
+	s := o.Deployment().Template.Spec
+	sel := o.Deployment().Selector
 	if len(sel.MatchExpressions) != 1 || !reflect.DeepEqual(sel.MatchExpressions[0], LabelSelectorRequirement{Key: "tier", Operator: "In", Values: []string{"batch", "ml"}}) {
 		t.Errorf("selector = %+v", sel)
 	}
@@ -391,10 +391,10 @@ func TestDecodeSchedulingFields(t *testing.T) {
 	// Defaults fills whenUnsatisfiable, and the object still round-trips.
 	d := o
 	d.Defaults()
-	if c := d.Deployment.Template.Spec.TopologySpreadConstraints; c[0].WhenUnsatisfiable != DoNotSchedule || c[1].WhenUnsatisfiable != ScheduleAnyway {
+	if c := d.Deployment().Template.Spec.TopologySpreadConstraints; c[0].WhenUnsatisfiable != DoNotSchedule || c[1].WhenUnsatisfiable != ScheduleAnyway {
 		t.Errorf("defaulted spread = %+v", c)
 	}
-	if o.Deployment.Template.Spec.TopologySpreadConstraints[0].WhenUnsatisfiable != "" {
+	if o.Deployment().Template.Spec.TopologySpreadConstraints[0].WhenUnsatisfiable != "" {
 		t.Error("Defaults changed the original's constraints")
 	}
 	if errs := Validate(d); errs != nil {

@@ -29,17 +29,17 @@ func checkObject(t *testing.T, raw []byte) {
 		}
 		return
 	}
-	if (o.Deployment == nil) == (o.Pod == nil) {
+	if (o.Deployment() == nil) == (o.Pod() == nil) {
 		t.Fatalf("decoded object has not exactly one spec: %+v", o)
 	}
 	_ = Validate(o)
 	d := o
 	d.Defaults()
 	_ = Validate(d)
-	spec := d.Pod
-	if d.Deployment != nil {
-		_ = TemplateHash(d.Deployment.Template)
-		spec = &d.Deployment.Template.Spec
+	spec := d.Pod()
+	if d.Deployment() != nil {
+		_ = TemplateHash(d.Deployment().Template)
+		spec = &d.Deployment().Template.Spec
 	}
 	spec.Requests()
 	valid := Validate(d) == nil

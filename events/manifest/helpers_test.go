@@ -9,12 +9,12 @@ func TestRequests(t *testing.T) {
 	d := mustDecode(t, goodDeploymentYAML)
 	// web requests 100m and 64Mi; the sidecar has only limits (1 cpu, 1e6
 	// bytes), which stand in for its requests.
-	cpu, mem := d.Deployment.Template.Spec.Requests()
+	cpu, mem := d.Deployment().Template.Spec.Requests()
 	if cpu != 1100 || mem != 64<<20+1e6 {
 		t.Errorf("got %d millicores, %d bytes", cpu, mem)
 	}
 	p := mustDecode(t, goodPodYAML)
-	if cpu, mem := p.Pod.Requests(); cpu != 0 || mem != 0 {
+	if cpu, mem := p.Pod().Requests(); cpu != 0 || mem != 0 {
 		t.Errorf("got %d, %d; want nothing requested", cpu, mem)
 	}
 	huge := Container{Resources: ResourceRequirements{Requests: ResourceList{"cpu": MustQuantity("4e15"), "memory": MustQuantity("1Pi")}}}
@@ -38,13 +38,13 @@ func TestReplicaCount(t *testing.T) {
 	if n := (DeploymentSpec{Replicas: int32p(0)}).ReplicaCount(); n != 0 {
 		t.Errorf("zero: %d", n)
 	}
-	if n := mustDecode(t, goodDeploymentYAML).Deployment.ReplicaCount(); n != 3 {
+	if n := mustDecode(t, goodDeploymentYAML).Deployment().ReplicaCount(); n != 3 {
 		t.Errorf("good deployment: %d", n)
 	}
 }
 
 func TestTemplateHash(t *testing.T) {
-	a := mustDecode(t, goodDeploymentYAML).Deployment.Template
+	a := mustDecode(t, goodDeploymentYAML).Deployment().Template
 	h := TemplateHash(a)
 	if len(h) != TemplateHashLength || strings.Trim(h, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
 		t.Fatalf("hash %q is not 10 lower-case letters and digits", h)
@@ -54,7 +54,7 @@ func TestTemplateHash(t *testing.T) {
 	if h != "knd9qd8hms" {
 		t.Errorf("hash of the good template changed: %s", h)
 	}
-	b := mustDecode(t, goodDeploymentYAML).Deployment.Template
+	b := mustDecode(t, goodDeploymentYAML).Deployment().Template
 	if TemplateHash(b) != h {
 		t.Error("equal templates hash differently")
 	}
@@ -62,7 +62,7 @@ func TestTemplateHash(t *testing.T) {
 	if TemplateHash(b) == h {
 		t.Error("different templates hash equally")
 	}
-	c := mustDecode(t, goodDeploymentYAML).Deployment.Template
+	c := mustDecode(t, goodDeploymentYAML).Deployment().Template
 	c.Metadata.Labels = map[string]string{"tier": "frontend", "app": "web"} // other insertion order
 	if TemplateHash(c) != h {
 		t.Error("hash depends on map order")

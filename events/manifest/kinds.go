@@ -7,34 +7,103 @@ import (
 	"strings"
 )
 
-// KindInfo describes one kind Gantry accepts: the apiVersion and kind a
-// manifest carries, and the lower-case token that names the kind in
-// subjects and read-model keys.
+// KindInfo describes one kind Gantry accepts, once: what a manifest
+// carries (apiVersion, kind), the lower-case token that names it in
+// subjects and read-model keys, the names kubectl users type for it, its
+// spec type with its validation and defaults, and how `gantry get` prints
+// it. Decoding, validation, admission, the fold's read models, the CLI's
+// verbs and the README's table of supported fields all read the list below;
+// a kind is added by a file that declares its KindInfo and one line there.
 type KindInfo struct {
-	APIVersion string // apps/v1
-	Kind       string // Deployment
-	Token      string // deployment
-	spec       reflect.Type
+	APIVersion string   // apps/v1
+	Kind       string   // Deployment
+	Token      string   // deployment
+	Plural     string   // deployments
+	ShortNames []string // deploy
+	// ClusterScoped kinds (Namespace) have no metadata.namespace.
+	ClusterScoped bool
+	// SpecOptional kinds may leave spec out (a Namespace).
+	SpecOptional bool
+	// Columns are what `gantry get` prints between NAME and AGE, as kubectl
+	// does for the kind.
+	Columns []Column
+	// Describe lists the kind's own lines of `gantry describe`, after its
+	// metadata and before its pod template and events.
+	Describe func(o Object, st WorkloadStatus) []Field
+	// K8sStatus is the kind's status in Kubernetes' shape, for -o json|yaml.
+	K8sStatus func(o Object, st WorkloadStatus) any
+	// Template is the pod template of a kind that stamps pods out (nil for
+	// one that does not, or whose pods come from another object).
+	Template func(o Object) *PodTemplateSpec
+
+	spec     reflect.Type
+	validate func(errs *FieldErrors, o Object)
+	defaults func(o *Object)
 }
 
-// kinds is every kind Gantry accepts; decoding, admission and the README's
-// table of supported fields read this list.
-var kinds = []KindInfo{
-	{APIVersion: APIAppsV1, Kind: KindDeployment, Token: "deployment", spec: reflect.TypeFor[DeploymentSpec]()},
-	{APIVersion: APICoreV1, Kind: KindPod, Token: "pod", spec: reflect.TypeFor[PodSpec]()},
+// Column is one column of `gantry get`: a header and the cell of an object.
+type Column struct {
+	Header string
+	Wide   bool // only with -o wide
+	Cell   func(o Object, st WorkloadStatus) string
+}
+
+// Field is one line of `gantry describe`: "Replicas:  3 desired | …".
+type Field struct {
+	Name  string
+	Value string
+}
+
+// kinds is every kind Gantry accepts, in `kubectl api-resources` order (the
+// core group first, then by group and name).
+var kinds = []*KindInfo{
+	&deploymentKind, &podKind,
 }
 
 // Kinds returns the kinds Gantry accepts, in a stable order.
-func Kinds() []KindInfo { return append([]KindInfo(nil), kinds...) }
+func Kinds() []*KindInfo { return append([]*KindInfo(nil), kinds...) }
 
 // KindOfToken is the supported kind whose token is token ("deployment").
-func KindOfToken(token string) (KindInfo, bool) {
+func KindOfToken(token string) (*KindInfo, bool) {
 	for _, k := range kinds {
 		if k.Token == token {
 			return k, true
 		}
 	}
-	return KindInfo{}, false
+	return nil, false
+}
+
+// lookupKind is the supported kind of an apiVersion/kind pair.
+func lookupKind(apiVersion, kind string) (*KindInfo, bool) {
+	for _, k := range kinds {
+		if k.APIVersion == apiVersion && k.Kind == kind {
+			return k, true
+		}
+	}
+	return nil, false
+}
+
+// Info is the KindInfo of the object's kind (nil for a kind not supported).
+func (o Object) Info() *KindInfo {
+	k, _ := lookupKind(o.APIVersion, o.Kind)
+	return k
+}
+
+// Token is the object's kind as a subject token: "deployment".
+func (o Object) Token() string {
+	if k := o.Info(); k != nil {
+		return k.Token
+	}
+	return strings.ToLower(o.Kind)
+}
+
+// PodTemplate is the pod template of an object whose kind stamps pods out,
+// or nil.
+func (o Object) PodTemplate() *PodTemplateSpec {
+	if k := o.Info(); k != nil && k.Template != nil {
+		return k.Template(o)
+	}
+	return nil
 }
 
 // SupportedKinds lists the supported kinds as a person reads them:

@@ -14,19 +14,11 @@ type objectJSON struct {
 	Spec       json.RawMessage `json:"spec,omitempty"`
 }
 
-// MarshalJSON writes {"apiVersion","kind","metadata","spec"}, with spec from
-// the typed field matching the kind.
+// MarshalJSON writes {"apiVersion","kind","metadata","spec"}.
 func (o Object) MarshalJSON() ([]byte, error) {
 	out := objectJSON{APIVersion: o.APIVersion, Kind: o.Kind, Metadata: o.Metadata}
-	var spec any
-	switch {
-	case o.Deployment != nil && (o.Kind == KindDeployment || o.Pod == nil):
-		spec = o.Deployment
-	case o.Pod != nil:
-		spec = o.Pod
-	}
-	if spec != nil {
-		b, err := json.Marshal(spec)
+	if o.Spec != nil && !reflect.ValueOf(o.Spec).IsNil() {
+		b, err := json.Marshal(o.Spec)
 		if err != nil {
 			return nil, err
 		}
@@ -47,26 +39,18 @@ func (o *Object) unmarshal(b []byte) error {
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
-	out := Object{APIVersion: in.APIVersion, Kind: in.Kind, Metadata: in.Metadata}
-	hasSpec := len(in.Spec) > 0 && string(in.Spec) != "null"
-	switch {
-	case in.APIVersion == APIAppsV1 && in.Kind == KindDeployment:
-		out.Deployment = new(DeploymentSpec)
-		if hasSpec {
-			if err := json.Unmarshal(in.Spec, out.Deployment); err != nil {
-				return fmt.Errorf("spec: %w", err)
-			}
-		}
-	case in.APIVersion == APICoreV1 && in.Kind == KindPod:
-		out.Pod = new(PodSpec)
-		if hasSpec {
-			if err := json.Unmarshal(in.Spec, out.Pod); err != nil {
-				return fmt.Errorf("spec: %w", err)
-			}
-		}
-	default:
+	k, ok := lookupKind(in.APIVersion, in.Kind)
+	if !ok {
 		return unsupportedKind(in.APIVersion, in.Kind)
 	}
+	out := Object{APIVersion: in.APIVersion, Kind: in.Kind, Metadata: in.Metadata}
+	spec := reflect.New(k.spec)
+	if len(in.Spec) > 0 && string(in.Spec) != "null" {
+		if err := json.Unmarshal(in.Spec, spec.Interface()); err != nil {
+			return fmt.Errorf("spec: %w", err)
+		}
+	}
+	out.Spec = spec.Interface()
 	normalize(reflect.ValueOf(&out).Elem())
 	*o = out
 	return nil
@@ -76,7 +60,7 @@ func (o *Object) unmarshal(b []byte) error {
 // through JSON (where omitempty drops them) compares equal to itself.
 func normalize(v reflect.Value) {
 	switch v.Kind() {
-	case reflect.Pointer:
+	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
 			normalize(v.Elem())
 		}

@@ -183,9 +183,9 @@ func TestPriority(t *testing.T) {
 func TestDefaultsTopologySpread(t *testing.T) {
 	shared := []TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "zone"}, {MaxSkew: 1, TopologyKey: "rack", WhenUnsatisfiable: ScheduleAnyway}}
 	o := mustDecode(t, goodPodYAML)
-	o.Pod.TopologySpreadConstraints = shared
+	o.Pod().TopologySpreadConstraints = shared
 	o.Defaults()
-	got := o.Pod.TopologySpreadConstraints
+	got := o.Pod().TopologySpreadConstraints
 	if got[0].WhenUnsatisfiable != DoNotSchedule || got[1].WhenUnsatisfiable != ScheduleAnyway {
 		t.Errorf("got %+v", got)
 	}

@@ -13,15 +13,14 @@ const (
 // DefaultNamespace is used when metadata.namespace is empty.
 const DefaultNamespace = "default"
 
-// Object is one decoded manifest document. Exactly one of Deployment and Pod
-// is set, matching Kind.
+// Object is one decoded manifest document. Spec is a pointer to the spec
+// type its kind registers (*DeploymentSpec, *JobSpec, …; see KindInfo);
+// each kind's file has a typed accessor (o.Deployment(), o.Job()).
 type Object struct {
 	APIVersion string     `json:"apiVersion"`
 	Kind       string     `json:"kind"`
 	Metadata   ObjectMeta `json:"metadata"`
-	// Spec is kept as the typed spec of the kind.
-	Deployment *DeploymentSpec `json:"-"`
-	Pod        *PodSpec        `json:"-"`
+	Spec       any        `json:"-"`
 }
 
 // ObjectMeta is the subset of Kubernetes' metadata Gantry supports.

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"reflect"
 	"fmt"
 	"slices"
 	"sort"
@@ -21,26 +22,24 @@ const (
 )
 
 // Validate checks an Object's values with Kubernetes' rules (and Gantry's
-// stricter names). Empty fields that Defaults fills are accepted. It returns
-// nil when the object is valid.
+// stricter names), by its kind's rules (KindInfo). Empty fields that
+// Defaults fills are accepted. It returns nil when the object is valid.
 func Validate(o Object) FieldErrors {
 	var errs FieldErrors
-	validateObjectMeta(&errs, "metadata", o.Metadata)
+	k := o.Info()
+	if k == nil {
+		return FieldErrors{*unsupportedKind(o.APIVersion, o.Kind)}
+	}
+	validateObjectMeta(&errs, "metadata", o.Metadata, k.ClusterScoped)
 	switch {
-	case o.APIVersion == APIAppsV1 && o.Kind == KindDeployment:
-		if o.Deployment == nil {
+	case o.Spec == nil || reflect.ValueOf(o.Spec).IsNil():
+		if !k.SpecOptional {
 			errs.add("spec", "required")
-			break
 		}
-		validateDeploymentSpec(&errs, "spec", *o.Deployment)
-	case o.APIVersion == APICoreV1 && o.Kind == KindPod:
-		if o.Pod == nil {
-			errs.add("spec", "required")
-			break
-		}
-		validatePodSpec(&errs, "spec", *o.Pod)
+	case reflect.TypeOf(o.Spec) != reflect.PointerTo(k.spec):
+		errs.addf("spec", "is a %s, not the spec of a %s", reflect.TypeOf(o.Spec).Elem().Name(), o.Kind)
 	default:
-		errs = append(errs, *unsupportedKind(o.APIVersion, o.Kind))
+		k.validate(&errs, o)
 	}
 	if len(errs) == 0 {
 		return nil
@@ -48,28 +47,25 @@ func Validate(o Object) FieldErrors {
 	return errs
 }
 
-// Defaults fills what Kubernetes would: the namespace, one replica, restart
-// policy Always, protocol TCP, and whenUnsatisfiable DoNotSchedule for
-// topology spread constraints. Slices are copied before they change, so
-// other holders of the same spec see no difference.
+// Defaults fills what Kubernetes would: the namespace of a namespaced
+// kind, then the kind's own defaults (one replica, restart policy Always,
+// protocol TCP, …). Specs, slices and maps are copied before they change,
+// so other holders of the same object see no difference.
 func (o *Object) Defaults() {
-	if o.Metadata.Namespace == "" {
+	k := o.Info()
+	if o.Metadata.Namespace == "" && (k == nil || !k.ClusterScoped) {
 		o.Metadata.Namespace = DefaultNamespace
 	}
-	if d := o.Deployment; d != nil {
-		spec := *d
-		if spec.Replicas == nil {
-			one := int32(1)
-			spec.Replicas = &one
-		}
-		spec.Template.Spec = spec.Template.Spec.withDefaults()
-		o.Deployment = &spec
+	if k == nil || o.Spec == nil || reflect.ValueOf(o.Spec).IsNil() || reflect.TypeOf(o.Spec) != reflect.PointerTo(k.spec) {
+		return
 	}
-	if p := o.Pod; p != nil {
-		spec := p.withDefaults()
-		o.Pod = &spec
+	if k.defaults != nil {
+		k.defaults(o)
 	}
 }
+
+// specType is the reflect type of a kind's spec, for its KindInfo.
+func specType[T any]() reflect.Type { return reflect.TypeFor[T]() }
 
 func (s PodSpec) withDefaults() PodSpec {
 	if s.RestartPolicy == "" {
@@ -104,11 +100,14 @@ func (s PodSpec) withDefaults() PodSpec {
 	return s
 }
 
-func validateObjectMeta(errs *FieldErrors, path string, m ObjectMeta) {
+func validateObjectMeta(errs *FieldErrors, path string, m ObjectMeta, clusterScoped bool) {
 	if e := ValidateName(fieldPath(path, "name"), m.Name); e != nil {
 		*errs = append(*errs, *e)
 	}
-	if m.Namespace != "" {
+	switch {
+	case clusterScoped && m.Namespace != "":
+		errs.addf(fieldPath(path, "namespace"), "must be empty: the kind is not namespaced")
+	case m.Namespace != "":
 		if e := ValidateName(fieldPath(path, "namespace"), m.Namespace); e != nil {
 			*errs = append(*errs, *e)
 		}

@@ -9,10 +9,10 @@ import (
 
 // podSpec is the pod spec of either kind of object.
 func podSpec(o *Object) *PodSpec {
-	if o.Deployment != nil {
-		return &o.Deployment.Template.Spec
+	if o.Deployment() != nil {
+		return &o.Deployment().Template.Spec
 	}
-	return o.Pod
+	return o.Pod()
 }
 
 func TestValidate(t *testing.T) {
@@ -78,36 +78,36 @@ func TestValidate(t *testing.T) {
 		}, []string{"metadata.annotations: must be no more than 262144 bytes in total, got 262145"}},
 
 		// deployments
-		{"zero replicas", "deployment", func(o *Object) { o.Deployment.Replicas = int32p(0) }, nil},
-		{"negative replicas", "deployment", func(o *Object) { o.Deployment.Replicas = int32p(-1) }, []string{"spec.replicas: must be >= 0"}},
-		{"no selector", "deployment", func(o *Object) { o.Deployment.Selector = nil }, []string{"spec.selector: required"}},
-		{"empty selector", "deployment", func(o *Object) { o.Deployment.Selector.MatchLabels = nil },
+		{"zero replicas", "deployment", func(o *Object) { o.Deployment().Replicas = int32p(0) }, nil},
+		{"negative replicas", "deployment", func(o *Object) { o.Deployment().Replicas = int32p(-1) }, []string{"spec.replicas: must be >= 0"}},
+		{"no selector", "deployment", func(o *Object) { o.Deployment().Selector = nil }, []string{"spec.selector: required"}},
+		{"empty selector", "deployment", func(o *Object) { o.Deployment().Selector.MatchLabels = nil },
 			[]string{"spec.selector.matchLabels: required: a Deployment must select its pods by at least one label"}},
-		{"selector does not match", "deployment", func(o *Object) { o.Deployment.Selector.MatchLabels["app"] = "api" },
+		{"selector does not match", "deployment", func(o *Object) { o.Deployment().Selector.MatchLabels["app"] = "api" },
 			[]string{"spec.selector: does not match template labels"}},
-		{"selector key missing from template", "deployment", func(o *Object) { o.Deployment.Selector.MatchLabels["track"] = "stable" },
+		{"selector key missing from template", "deployment", func(o *Object) { o.Deployment().Selector.MatchLabels["track"] = "stable" },
 			[]string{"spec.selector: does not match template labels"}},
-		{"bad selector label", "deployment", func(o *Object) { o.Deployment.Selector.MatchLabels["bad key"] = "x" },
+		{"bad selector label", "deployment", func(o *Object) { o.Deployment().Selector.MatchLabels["bad key"] = "x" },
 			[]string{
 				`spec.selector.matchLabels: invalid key "bad key": name part must consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit (e.g. "app.kubernetes.io/name")`,
 				"spec.selector: does not match template labels",
 			}},
-		{"template labels checked", "deployment", func(o *Object) { o.Deployment.Template.Metadata.Labels["tier"] = "front end" },
+		{"template labels checked", "deployment", func(o *Object) { o.Deployment().Template.Metadata.Labels["tier"] = "front end" },
 			[]string{`spec.template.metadata.labels.tier: invalid value "front end": must be empty or consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit`}},
-		{"template annotations checked", "deployment", func(o *Object) { o.Deployment.Template.Metadata.Annotations = map[string]string{"a//b": ""} },
+		{"template annotations checked", "deployment", func(o *Object) { o.Deployment().Template.Metadata.Annotations = map[string]string{"a//b": ""} },
 			[]string{`spec.template.metadata.annotations: invalid key "a//b": name part must consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit (e.g. "app.kubernetes.io/name")`}},
-		{"deployment restart policy", "deployment", func(o *Object) { o.Deployment.Template.Spec.RestartPolicy = RestartNever },
+		{"deployment restart policy", "deployment", func(o *Object) { o.Deployment().Template.Spec.RestartPolicy = RestartNever },
 			[]string{`spec.template.spec.restartPolicy: unsupported value "Never": a Deployment's pods must restart Always`}},
-		{"deployment restart policy empty", "deployment", func(o *Object) { o.Deployment.Template.Spec.RestartPolicy = "" }, nil},
-		{"template spec checked as a pod spec", "deployment", func(o *Object) { o.Deployment.Template.Spec.Containers = nil },
+		{"deployment restart policy empty", "deployment", func(o *Object) { o.Deployment().Template.Spec.RestartPolicy = "" }, nil},
+		{"template spec checked as a pod spec", "deployment", func(o *Object) { o.Deployment().Template.Spec.Containers = nil },
 			[]string{"spec.template.spec.containers: required: at least one container"}},
 
 		// pods and containers
-		{"no containers", "pod", func(o *Object) { o.Pod.Containers = nil }, []string{"spec.containers: required: at least one container"}},
-		{"restart policies", "pod", func(o *Object) { o.Pod.RestartPolicy = RestartNever }, nil},
-		{"bad restart policy", "pod", func(o *Object) { o.Pod.RestartPolicy = "always" },
+		{"no containers", "pod", func(o *Object) { o.Pod().Containers = nil }, []string{"spec.containers: required: at least one container"}},
+		{"restart policies", "pod", func(o *Object) { o.Pod().RestartPolicy = RestartNever }, nil},
+		{"bad restart policy", "pod", func(o *Object) { o.Pod().RestartPolicy = "always" },
 			[]string{`spec.restartPolicy: unsupported value "always": must be one of Always, OnFailure, Never`}},
-		{"bad restart policy in a deployment", "deployment", func(o *Object) { o.Deployment.Template.Spec.RestartPolicy = "Sometimes" },
+		{"bad restart policy in a deployment", "deployment", func(o *Object) { o.Deployment().Template.Spec.RestartPolicy = "Sometimes" },
 			[]string{`spec.template.spec.restartPolicy: unsupported value "Sometimes": must be one of Always, OnFailure, Never`}},
 		{"container names", "deployment", func(o *Object) {
 			c := podSpec(o).Containers
@@ -126,12 +126,12 @@ func TestValidate(t *testing.T) {
 		{"good images", "pod", func(o *Object) {
 			for _, img := range []string{"nginx", "nginx:1.27", "library/nginx:latest", "docker.io/library/nginx", "localhost/x", "localhost:5000/a/b",
 				"REGISTRY.example.com/a", "[::1]:5000/a:b", "a/b@" + sha, "a:b@" + sha, "ghcr.io/a-b/c__d/e.f:v1.2_3-rc", "127.0.0.1:5000/x"} {
-				o.Pod.Containers = append(o.Pod.Containers, Container{Name: "c" + strings.Repeat("x", len(o.Pod.Containers)), Image: img})
+				o.Pod().Containers = append(o.Pod().Containers, Container{Name: "c" + strings.Repeat("x", len(o.Pod().Containers)), Image: img})
 			}
 		}, nil},
 		{"bad images", "pod", func(o *Object) {
 			for _, img := range []string{"", "nginx latest", "Nginx", "docker.io/Library/nginx", "nginx:", "nginx:-x", "a@sha256:12", "a//b", "a_-b", "ex ample.com/a", "a:b:c", "bad_host:5000x/a"} {
-				o.Pod.Containers = append(o.Pod.Containers, Container{Name: "c" + strings.Repeat("x", len(o.Pod.Containers)), Image: img})
+				o.Pod().Containers = append(o.Pod().Containers, Container{Name: "c" + strings.Repeat("x", len(o.Pod().Containers)), Image: img})
 			}
 		}, []string{
 			"spec.containers[1].image: required",
@@ -148,7 +148,7 @@ func TestValidate(t *testing.T) {
 			`spec.containers[12].image: invalid reference "bad_host:5000x/a": bad registry "bad_host:5000x"`,
 		}},
 		{"env names", "pod", func(o *Object) {
-			o.Pod.Containers[0].Env = []EnvVar{{Name: "_A.b-c"}, {Name: "PATH", Value: "x"}, {Name: ""}, {Name: "1A"}, {Name: "A B"}, {Name: "a=b"}}
+			o.Pod().Containers[0].Env = []EnvVar{{Name: "_A.b-c"}, {Name: "PATH", Value: "x"}, {Name: ""}, {Name: "1A"}, {Name: "A B"}, {Name: "a=b"}}
 		}, []string{
 			"spec.containers[0].env[2].name: required",
 			`spec.containers[0].env[3].name: invalid value "1A": must consist of letters, digits, '_', '-' or '.', and must not start with a digit`,
@@ -156,11 +156,11 @@ func TestValidate(t *testing.T) {
 			`spec.containers[0].env[5].name: invalid value "a=b": must consist of letters, digits, '_', '-' or '.', and must not start with a digit`,
 		}},
 		{"ports", "pod", func(o *Object) {
-			o.Pod.Containers[0].Ports = []ContainerPort{
+			o.Pod().Containers[0].Ports = []ContainerPort{
 				{ContainerPort: 0}, {ContainerPort: 65536}, {ContainerPort: 65535}, {ContainerPort: 1, Protocol: "tcp"},
 				{ContainerPort: 65535, Protocol: "TCP"}, {ContainerPort: 54, Protocol: "SCTP"},
 			}
-			o.Pod.Containers = append(o.Pod.Containers, Container{Name: "b", Image: "b", Ports: []ContainerPort{{ContainerPort: 54, Protocol: "SCTP"}, {ContainerPort: 53, Protocol: "UDP"}}})
+			o.Pod().Containers = append(o.Pod().Containers, Container{Name: "b", Image: "b", Ports: []ContainerPort{{ContainerPort: 54, Protocol: "SCTP"}, {ContainerPort: 53, Protocol: "UDP"}}})
 		}, []string{
 			"spec.containers[0].ports[0].containerPort: must be between 1 and 65535, got 0",
 			"spec.containers[0].ports[1].containerPort: must be between 1 and 65535, got 65536",
@@ -169,7 +169,7 @@ func TestValidate(t *testing.T) {
 			"spec.containers[1].ports[0].containerPort: duplicate port 54/SCTP (also spec.containers[0].ports[5])",
 		}},
 		{"port names", "pod", func(o *Object) {
-			o.Pod.Containers[0].Ports = []ContainerPort{
+			o.Pod().Containers[0].Ports = []ContainerPort{
 				{Name: "http", ContainerPort: 80}, {Name: "http", ContainerPort: 81}, {Name: "a--b", ContainerPort: 82},
 				{Name: "123", ContainerPort: 83}, {Name: "HTTP", ContainerPort: 84}, {Name: "very-long-port-name", ContainerPort: 85},
 			}
@@ -206,7 +206,7 @@ func TestValidate(t *testing.T) {
 			`spec.template.spec.containers[0].resources.limits.x.kubernetes.io/gpu: unsupported resource "x.kubernetes.io/gpu": the kubernetes.io domain is reserved; extended resources use a domain of their own, such as example.com/gpu`,
 		}},
 		{"extended resources are whole and not overcommitted", "pod", func(o *Object) {
-			o.Pod.Containers[0].Resources = ResourceRequirements{
+			o.Pod().Containers[0].Resources = ResourceRequirements{
 				Requests: ResourceList{"example.com/gpu": MustQuantity("1"), "example.com/fpga": MustQuantity("1"), "example.com/nic": MustQuantity("500m"), "example.com/ssd": MustQuantity("2")},
 				Limits:   ResourceList{"example.com/gpu": MustQuantity("2"), "example.com/tpu": MustQuantity("1.5"), "example.com/ssd": MustQuantity("2")},
 			}
@@ -217,7 +217,7 @@ func TestValidate(t *testing.T) {
 			`spec.containers[0].resources.requests.example.com/gpu: must equal the example.com/gpu limit (1 != 2): an extended resource cannot be overcommitted`,
 		}},
 		{"negative quantities", "pod", func(o *Object) {
-			o.Pod.Containers[0].Resources = ResourceRequirements{
+			o.Pod().Containers[0].Resources = ResourceRequirements{
 				Requests: ResourceList{"cpu": MustQuantity("-1"), "memory": MustQuantity("-1Mi")},
 				Limits:   ResourceList{"cpu": MustQuantity("-100m")},
 			}
@@ -227,13 +227,13 @@ func TestValidate(t *testing.T) {
 			"spec.containers[0].resources.limits.cpu: must be >= 0, got -100m",
 		}},
 		{"requests above limits", "pod", func(o *Object) {
-			o.Pod.Containers[0].Resources = ResourceRequirements{
+			o.Pod().Containers[0].Resources = ResourceRequirements{
 				Requests: ResourceList{"cpu": MustQuantity("2"), "memory": MustQuantity("1Gi")},
 				Limits:   ResourceList{"cpu": MustQuantity("1500m"), "memory": MustQuantity("1Gi")},
 			}
 		}, []string{"spec.containers[0].resources.requests.cpu: must be less than or equal to the cpu limit (2 > 1500m)"}},
 		{"request without limit and limit without request", "pod", func(o *Object) {
-			o.Pod.Containers[0].Resources = ResourceRequirements{
+			o.Pod().Containers[0].Resources = ResourceRequirements{
 				Requests: ResourceList{"cpu": MustQuantity("64")},
 				Limits:   ResourceList{"memory": MustQuantity("1")},
 			}
@@ -241,8 +241,8 @@ func TestValidate(t *testing.T) {
 
 		// scheduling
 		{"good scheduling fields", "pod", func(o *Object) {
-			o.Pod.NodeSelector = map[string]string{"disk": "ssd", "example.com/zone": ""}
-			o.Pod.Affinity = &Affinity{
+			o.Pod().NodeSelector = map[string]string{"disk": "ssd", "example.com/zone": ""}
+			o.Pod().Affinity = &Affinity{
 				NodeAffinity: &NodeAffinity{
 					RequiredDuringSchedulingIgnoredDuringExecution: &NodeSelector{NodeSelectorTerms: []NodeSelectorTerm{
 						{MatchExpressions: []NodeSelectorRequirement{{Key: "a", Operator: OpIn, Values: []string{"x"}}, {Key: "b", Operator: OpLt, Values: []string{"-3"}}}},
@@ -255,12 +255,12 @@ func TestValidate(t *testing.T) {
 					RequiredDuringSchedulingIgnoredDuringExecution: []PodAffinityTerm{{TopologyKey: HostnameTopologyKey}},
 				},
 			}
-			o.Pod.Tolerations = []Toleration{{Operator: "Exists"}, {Key: "k", Value: "v"}, {Key: "k", Operator: "Exists", Effect: "NoExecute", TolerationSeconds: new(int64)}}
-			o.Pod.TopologySpreadConstraints = []TopologySpreadConstraint{
+			o.Pod().Tolerations = []Toleration{{Operator: "Exists"}, {Key: "k", Value: "v"}, {Key: "k", Operator: "Exists", Effect: "NoExecute", TolerationSeconds: new(int64)}}
+			o.Pod().TopologySpreadConstraints = []TopologySpreadConstraint{
 				{MaxSkew: 1, TopologyKey: "zone"}, {MaxSkew: 3, TopologyKey: "zone", WhenUnsatisfiable: ScheduleAnyway},
 			}
-			o.Pod.PriorityClassName = PrioritySystemNodeCritical
-			o.Pod.Priority = int32p(2000001000)
+			o.Pod().PriorityClassName = PrioritySystemNodeCritical
+			o.Pod().Priority = int32p(2000001000)
 		}, nil},
 		{"the brief's example", "deployment", func(o *Object) {
 			podSpec(o).Affinity = &Affinity{NodeAffinity: &NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &NodeSelector{
@@ -272,13 +272,13 @@ func TestValidate(t *testing.T) {
 			"spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[1].operator: must be one of In, NotIn, Exists, DoesNotExist, Gt, Lt",
 		}},
 		{"node selector", "pod", func(o *Object) {
-			o.Pod.NodeSelector = map[string]string{"bad key": "v", "disk": "s s d"}
+			o.Pod().NodeSelector = map[string]string{"bad key": "v", "disk": "s s d"}
 		}, []string{
 			`spec.nodeSelector: invalid key "bad key": name part must consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit (e.g. "app.kubernetes.io/name")`,
 			`spec.nodeSelector.disk: invalid value "s s d": must be empty or consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit`,
 		}},
 		{"node affinity", "pod", func(o *Object) {
-			o.Pod.Affinity = &Affinity{NodeAffinity: &NodeAffinity{
+			o.Pod().Affinity = &Affinity{NodeAffinity: &NodeAffinity{
 				RequiredDuringSchedulingIgnoredDuringExecution: &NodeSelector{NodeSelectorTerms: []NodeSelectorTerm{{MatchExpressions: []NodeSelectorRequirement{
 					{Key: "a", Operator: OpIn},
 					{Key: "b", Operator: OpNotIn, Values: []string{}},
@@ -313,7 +313,7 @@ func TestValidate(t *testing.T) {
 			`spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[1].preference.matchExpressions[0].values[0]: must be an integer when operator is Lt, got "x"`,
 		}},
 		{"required node affinity without terms", "pod", func(o *Object) {
-			o.Pod.Affinity = &Affinity{NodeAffinity: &NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &NodeSelector{}}}
+			o.Pod().Affinity = &Affinity{NodeAffinity: &NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &NodeSelector{}}}
 		}, []string{"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: required: at least one node selector term"}},
 		{"pod anti-affinity", "deployment", func(o *Object) {
 			podSpec(o).Affinity = &Affinity{PodAntiAffinity: &PodAntiAffinity{
@@ -341,7 +341,7 @@ func TestValidate(t *testing.T) {
 		}},
 		{"tolerations", "pod", func(o *Object) {
 			secs := int64(60)
-			o.Pod.Tolerations = []Toleration{
+			o.Pod().Tolerations = []Toleration{
 				{Operator: "Equal", Value: "v"},
 				{Value: "v"},
 				{Key: "k", Operator: "Exists", Value: "v"},
@@ -363,7 +363,7 @@ func TestValidate(t *testing.T) {
 			`spec.tolerations[7].value: invalid value "has space": must be empty or consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit`,
 		}},
 		{"topology spread constraints", "pod", func(o *Object) {
-			o.Pod.TopologySpreadConstraints = []TopologySpreadConstraint{
+			o.Pod().TopologySpreadConstraints = []TopologySpreadConstraint{
 				{MaxSkew: 0, TopologyKey: "zone"},
 				{MaxSkew: 1},
 				{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: "Never"},
@@ -380,36 +380,36 @@ func TestValidate(t *testing.T) {
 			"spec.topologySpreadConstraints[5].labelSelector.matchExpressions[0].values: required: at least one value when operator is In",
 		}},
 		{"64 anti-affinity terms and spread constraints", "pod", func(o *Object) {
-			o.Pod.Affinity = &Affinity{PodAntiAffinity: &PodAntiAffinity{}}
+			o.Pod().Affinity = &Affinity{PodAntiAffinity: &PodAntiAffinity{}}
 			for i := range 62 {
-				o.Pod.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = append(
-					o.Pod.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution,
+				o.Pod().Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = append(
+					o.Pod().Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution,
 					PodAffinityTerm{TopologyKey: HostnameTopologyKey, LabelSelector: &LabelSelector{MatchLabels: map[string]string{"app": fmt.Sprint("a", i)}}})
 			}
-			o.Pod.TopologySpreadConstraints = []TopologySpreadConstraint{
+			o.Pod().TopologySpreadConstraints = []TopologySpreadConstraint{
 				{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: DoNotSchedule},
 				{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: ScheduleAnyway},
 			}
 		}, nil},
 		{"65 anti-affinity terms and spread constraints", "pod", func(o *Object) {
-			o.Pod.Affinity = &Affinity{PodAntiAffinity: &PodAntiAffinity{}}
+			o.Pod().Affinity = &Affinity{PodAntiAffinity: &PodAntiAffinity{}}
 			for range 62 {
-				o.Pod.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(
-					o.Pod.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution,
+				o.Pod().Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(
+					o.Pod().Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution,
 					WeightedPodAffinityTerm{Weight: 1, PodAffinityTerm: PodAffinityTerm{TopologyKey: HostnameTopologyKey}})
 			}
-			o.Pod.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = []PodAffinityTerm{{TopologyKey: HostnameTopologyKey}}
-			o.Pod.TopologySpreadConstraints = []TopologySpreadConstraint{
+			o.Pod().Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = []PodAffinityTerm{{TopologyKey: HostnameTopologyKey}}
+			o.Pod().TopologySpreadConstraints = []TopologySpreadConstraint{
 				{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: DoNotSchedule},
 				{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: ScheduleAnyway},
 			}
 		}, []string{"spec.affinity.podAntiAffinity: at most 64 pod anti-affinity terms and topology spread constraints together, got 65"}},
 		{"host ports", "pod", func(o *Object) {
-			o.Pod.Containers[0].Ports = []ContainerPort{
+			o.Pod().Containers[0].Ports = []ContainerPort{
 				{ContainerPort: 80, HostPort: 8080}, {ContainerPort: 81, HostPort: 8080, Protocol: "UDP"}, {ContainerPort: 82, HostPort: -1},
 				{ContainerPort: 83, HostPort: 65536}, {ContainerPort: 84}, {ContainerPort: 85},
 			}
-			o.Pod.Containers = append(o.Pod.Containers, Container{Name: "b", Image: "b", Ports: []ContainerPort{
+			o.Pod().Containers = append(o.Pod().Containers, Container{Name: "b", Image: "b", Ports: []ContainerPort{
 				{ContainerPort: 90, HostPort: 8080, Protocol: "TCP"}, {ContainerPort: 0, HostPort: 8081}, {ContainerPort: 91, HostPort: 8081},
 			}})
 		}, []string{
@@ -422,21 +422,21 @@ func TestValidate(t *testing.T) {
 		{"priority class not found", "deployment", func(o *Object) { podSpec(o).PriorityClassName = "urgent" },
 			[]string{`spec.template.spec.priorityClassName: "urgent" not found (classes: default, high, low, system-cluster-critical, system-node-critical)`}},
 		{"priority differs from its class", "pod", func(o *Object) {
-			o.Pod.PriorityClassName = PriorityHigh
-			o.Pod.Priority = int32p(5)
+			o.Pod().PriorityClassName = PriorityHigh
+			o.Pod().Priority = int32p(5)
 		}, []string{`spec.priority: must be 1000000, the value of priorityClassName "high", or unset; got 5`}},
-		{"priority without a class", "pod", func(o *Object) { o.Pod.Priority = int32p(MaxUserPriority) }, nil},
-		{"negative priority without a class", "pod", func(o *Object) { o.Pod.Priority = int32p(-5) }, []string{`spec.priority: must be >= 0, got -5; for work that yields to everything use priorityClassName "low"`}},
-		{"system priority without a class", "pod", func(o *Object) { o.Pod.Priority = int32p(MaxUserPriority + 1) },
+		{"priority without a class", "pod", func(o *Object) { o.Pod().Priority = int32p(MaxUserPriority) }, nil},
+		{"negative priority without a class", "pod", func(o *Object) { o.Pod().Priority = int32p(-5) }, []string{`spec.priority: must be >= 0, got -5; for work that yields to everything use priorityClassName "low"`}},
+		{"system priority without a class", "pod", func(o *Object) { o.Pod().Priority = int32p(MaxUserPriority + 1) },
 			[]string{"spec.priority: must be <= 1000000000 without a priorityClassName (higher values belong to the system classes), got 1000000001"}},
 		{"selector with expressions", "deployment", func(o *Object) {
-			o.Deployment.Selector.MatchExpressions = []LabelSelectorRequirement{{Key: "tier", Operator: OpIn, Values: []string{"frontend", "backend"}}}
+			o.Deployment().Selector.MatchExpressions = []LabelSelectorRequirement{{Key: "tier", Operator: OpIn, Values: []string{"frontend", "backend"}}}
 		}, nil},
 		{"selector expression does not match the template", "deployment", func(o *Object) {
-			o.Deployment.Selector.MatchExpressions = []LabelSelectorRequirement{{Key: "tier", Operator: OpDoesNotExist}}
+			o.Deployment().Selector.MatchExpressions = []LabelSelectorRequirement{{Key: "tier", Operator: OpDoesNotExist}}
 		}, []string{"spec.selector: does not match template labels"}},
 		{"bad selector expression", "deployment", func(o *Object) {
-			o.Deployment.Selector.MatchExpressions = []LabelSelectorRequirement{{Key: "tier", Operator: OpLt, Values: []string{"3"}}}
+			o.Deployment().Selector.MatchExpressions = []LabelSelectorRequirement{{Key: "tier", Operator: OpLt, Values: []string{"3"}}}
 		}, []string{
 			"spec.selector.matchExpressions[0].operator: must be one of In, NotIn, Exists, DoesNotExist",
 			"spec.selector: does not match template labels",
@@ -445,10 +445,10 @@ func TestValidate(t *testing.T) {
 		// kinds
 		{"unsupported kind", "pod", func(o *Object) { o.Kind = "Service" },
 			[]string{`kind: "Service" (apiVersion "v1") is not supported; supported: apps/v1 Deployment, v1 Pod`}},
-		{"missing spec", "pod", func(o *Object) { o.Pod = nil }, []string{"spec: required"}},
+		{"missing spec", "pod", func(o *Object) { o.Spec = nil }, []string{"spec: required"}},
 		{"errors collected", "deployment", func(o *Object) {
 			o.Metadata.Name = "A"
-			o.Deployment.Replicas = int32p(-2)
+			o.Deployment().Replicas = int32p(-2)
 			podSpec(o).Containers[1].Image = ""
 		}, []string{
 			`metadata.name: invalid value "A": must consist of lower-case letters, digits and '-', and start and end with a letter or digit (e.g. "web-1")`,
@@ -491,15 +491,15 @@ func TestValidateName(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	o := mustDecode(t, goodDeploymentYAML)
 	o.Metadata.Namespace = ""
-	o.Deployment.Replicas = nil
-	o.Deployment.Template.Spec.RestartPolicy = ""
-	o.Deployment.Template.Spec.Containers[0].Ports = append(o.Deployment.Template.Spec.Containers[0].Ports, ContainerPort{ContainerPort: 9090})
-	shared := o.Deployment.Template.Spec.Containers // another holder of the same slice
-	before := *o.Deployment
+	o.Deployment().Replicas = nil
+	o.Deployment().Template.Spec.RestartPolicy = ""
+	o.Deployment().Template.Spec.Containers[0].Ports = append(o.Deployment().Template.Spec.Containers[0].Ports, ContainerPort{ContainerPort: 9090})
+	shared := o.Deployment().Template.Spec.Containers // another holder of the same slice
+	before := *o.Deployment()
 
 	o.Defaults()
-	spec := o.Deployment.Template.Spec
-	if o.Metadata.Namespace != "default" || o.Deployment.ReplicaCount() != 1 || *o.Deployment.Replicas != 1 ||
+	spec := o.Deployment().Template.Spec
+	if o.Metadata.Namespace != "default" || o.Deployment().ReplicaCount() != 1 || *o.Deployment().Replicas != 1 ||
 		spec.RestartPolicy != RestartAlways || spec.Containers[0].Ports[0].Protocol != "TCP" || spec.Containers[0].Ports[1].Protocol != "TCP" {
 		t.Errorf("got %+v", o)
 	}
@@ -511,10 +511,10 @@ func TestDefaults(t *testing.T) {
 	}
 
 	p := mustDecode(t, goodPodYAML)
-	p.Pod.RestartPolicy = ""
+	p.Pod().RestartPolicy = ""
 	p.Defaults()
-	if p.Pod.RestartPolicy != RestartAlways || p.Pod.Containers[0].Ports[1].Protocol != "TCP" || p.Pod.Containers[0].Ports[0].Protocol != "UDP" {
-		t.Errorf("got %+v", p.Pod)
+	if p.Pod().RestartPolicy != RestartAlways || p.Pod().Containers[0].Ports[1].Protocol != "TCP" || p.Pod().Containers[0].Ports[0].Protocol != "UDP" {
+		t.Errorf("got %+v", p.Pod())
 	}
 	again := p
 	again.Defaults()

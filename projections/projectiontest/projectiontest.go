@@ -128,7 +128,7 @@ func Deployment(ns, name string, replicas int32, image string) manifest.Object {
 	r := replicas
 	o := manifest.Object{APIVersion: manifest.APIAppsV1, Kind: manifest.KindDeployment,
 		Metadata: manifest.ObjectMeta{Name: name, Namespace: ns},
-		Deployment: &manifest.DeploymentSpec{
+		Spec: &manifest.DeploymentSpec{
 			Replicas: &r,
 			Selector: &manifest.LabelSelector{MatchLabels: map[string]string{"app": name}},
 			Template: manifest.PodTemplateSpec{
@@ -144,7 +144,7 @@ func Deployment(ns, name string, replicas int32, image string) manifest.Object {
 func BarePod(ns, name, image string) manifest.Object {
 	o := manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindPod,
 		Metadata: manifest.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": name}},
-		Pod:      &manifest.PodSpec{Containers: []manifest.Container{{Name: "app", Image: image}}}}
+		Spec:      &manifest.PodSpec{Containers: []manifest.Container{{Name: "app", Image: image}}}}
 	o.Defaults()
 	return o
 }
@@ -195,7 +195,7 @@ func NodeInfo(name string, milliCPU, memory, pods int64) events.NodeInfo {
 // PodFor is the pod a Deployment's replica service would plan: owner,
 // template hash, labels and spec from the template.
 func PodFor(dep manifest.Object, depUID, name, uid string) events.PodPlanned {
-	t := dep.Deployment.Template
+	t := dep.Deployment().Template
 	return events.PodPlanned{Namespace: dep.Metadata.Namespace, Name: name, UID: uid,
 		Owner:        &events.OwnerRef{Kind: "deployment", Name: dep.Metadata.Name, UID: depUID},
 		TemplateHash: manifest.TemplateHash(t), Labels: t.Metadata.Labels, Annotations: t.Metadata.Annotations, Spec: t.Spec}

@@ -319,9 +319,9 @@ func checkPlacement(obj manifest.Object) []string {
 	var annotations map[string]string
 	var path string
 	switch {
-	case obj.Deployment != nil:
-		annotations, path = obj.Deployment.Template.Metadata.Annotations, "spec.template.metadata.annotations"
-	case obj.Pod != nil:
+	case obj.Deployment() != nil:
+		annotations, path = obj.Deployment().Template.Metadata.Annotations, "spec.template.metadata.annotations"
+	case obj.Pod() != nil:
 		annotations, path = obj.Metadata.Annotations, "metadata.annotations"
 	}
 	expr, ok := annotations[manifest.AnnotationPlacement]

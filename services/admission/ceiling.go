@@ -20,10 +20,10 @@ import (
 // before it was lowered) at the ceiling too.
 func (s *Service) ceiling(obj manifest.Object) []string {
 	limit := s.MaxPodsPerWorkload
-	if limit <= 0 || obj.Deployment == nil {
+	if limit <= 0 || obj.Deployment() == nil {
 		return nil // a bare Pod is one pod
 	}
-	if n := obj.Deployment.ReplicaCount(); n > limit {
+	if n := obj.Deployment().ReplicaCount(); n > limit {
 		return []string{fmt.Sprintf("spec.replicas: %d exceeds the cluster's limit of %d pods per workload (gantry up --max-pods-per-workload)", n, limit)}
 	}
 	return nil

@@ -17,8 +17,8 @@ func TestPlacementRules(t *testing.T) {
 	const podPath = "metadata.annotations[gantry.dev/placement]: "
 	withRule := func(o manifest.Object, rule string) manifest.Object {
 		a := map[string]string{manifest.AnnotationPlacement: rule}
-		if o.Deployment != nil {
-			o.Deployment.Template.Metadata.Annotations = a
+		if o.Deployment() != nil {
+			o.Deployment().Template.Metadata.Annotations = a
 		} else {
 			o.Metadata.Annotations = a
 		}
@@ -103,12 +103,12 @@ func TestSchedulingFieldsAreValidated(t *testing.T) {
 // whenUnsatisfiable DoNotSchedule, as Defaults fills it.
 func TestSchedulingFieldsAreDefaulted(t *testing.T) {
 	o := pt.Deployment(ns, "x", 1, "nginx:1")
-	o.Deployment.Template.Spec.TopologySpreadConstraints = []manifest.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: manifest.HostnameTopologyKey}}
+	o.Deployment().Template.Spec.TopologySpreadConstraints = []manifest.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: manifest.HostnameTopologyKey}}
 	obj, reasons := admission.Check(&events.IntentApplied{Kind: "deployment", Namespace: ns, Name: "x", Object: pt.Canonical(o)})
 	if len(reasons) != 0 {
 		t.Fatal(reasons)
 	}
-	if got := obj.Deployment.Template.Spec.TopologySpreadConstraints[0].WhenUnsatisfiable; got != manifest.DoNotSchedule {
+	if got := obj.Deployment().Template.Spec.TopologySpreadConstraints[0].WhenUnsatisfiable; got != manifest.DoNotSchedule {
 		t.Errorf("whenUnsatisfiable = %q", got)
 	}
 }

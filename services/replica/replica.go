@@ -305,7 +305,7 @@ func (s *Service) deployment(w *projections.Workload, limit int) []runner.Decisi
 		}
 		return out
 	}
-	spec := w.Object.Deployment
+	spec := w.Object.Deployment()
 	if spec == nil {
 		return nil
 	}
@@ -380,7 +380,7 @@ func (s *Service) barePod(w *projections.Workload) []runner.Decision {
 		}
 		return out
 	}
-	if w.PodsPlanned > 0 || w.Object.Pod == nil {
+	if w.PodsPlanned > 0 || w.Object.Pod() == nil {
 		return nil // a bare pod is planned once; its node restarts its containers
 	}
 	if old := s.c.Pods[projections.Key(w.Namespace, w.Name)]; old != nil && old.UID != w.UID {
@@ -388,7 +388,7 @@ func (s *Service) barePod(w *projections.Workload) []runner.Decision {
 	}
 	tmpl := manifest.PodTemplateSpec{
 		Metadata: manifest.TemplateMeta{Labels: w.Object.Metadata.Labels, Annotations: w.Object.Metadata.Annotations},
-		Spec:     *w.Object.Pod,
+		Spec:     *w.Object.Pod(),
 	}
 	uid := w.UID
 	msgID := "plan/" + uid

@@ -171,7 +171,7 @@ func TestPlansTheMissingReplicas(t *testing.T) {
 	if len(s.plans) != 3 || len(s.deletes) != 0 {
 		t.Fatalf("decisions:\n%s", show(ds))
 	}
-	hash := manifest.TemplateHash(obj.Deployment.Template)
+	hash := manifest.TemplateHash(obj.Deployment().Template)
 	seen := map[string]bool{}
 	for n, d := range ds {
 		p := s.plans[n]
@@ -185,7 +185,7 @@ func TestPlansTheMissingReplicas(t *testing.T) {
 			t.Errorf("plan %d: subject %q msgid %q expect %v, want an empty subject", n, d.Subject, d.MsgID, d.ExpectLastSeq)
 		}
 		if p.Owner == nil || *p.Owner != (events.OwnerRef{Kind: "deployment", Name: "web", UID: depUID}) || p.TemplateHash != hash ||
-			!reflect.DeepEqual(p.Labels, obj.Deployment.Template.Metadata.Labels) || !reflect.DeepEqual(p.Spec, obj.Deployment.Template.Spec) {
+			!reflect.DeepEqual(p.Labels, obj.Deployment().Template.Metadata.Labels) || !reflect.DeepEqual(p.Spec, obj.Deployment().Template.Spec) {
 			t.Errorf("plan %d = %+v", n, p)
 		}
 		if d.Meta.CausationID != acc.Envelope.ID || d.Meta.ID != events.DeriveID(d.MsgID) {
@@ -327,7 +327,7 @@ func TestTemplateChangeReplacesEveryPod(t *testing.T) {
 			t.Errorf("reason = %q", d.Reason)
 		}
 	}
-	hash := manifest.TemplateHash(next.Deployment.Template)
+	hash := manifest.TemplateHash(next.Deployment().Template)
 	if len(s.plans) != 3 {
 		t.Fatalf("planned %d, want 3:\n%s", len(s.plans), show(ds))
 	}
@@ -454,7 +454,7 @@ func TestBarePodIsPlannedExactlyOnce(t *testing.T) {
 	}
 	p, ok := ds[0].Event.(*events.PodPlanned)
 	if !ok || p.Name != "solo" || p.UID != "solo-uid" || p.Owner == nil || *p.Owner != (events.OwnerRef{Kind: "pod", Name: "solo", UID: "solo-uid"}) ||
-		!reflect.DeepEqual(p.Spec, *obj.Pod) || !reflect.DeepEqual(p.Labels, obj.Metadata.Labels) ||
+		!reflect.DeepEqual(p.Spec, *obj.Pod()) || !reflect.DeepEqual(p.Labels, obj.Metadata.Labels) ||
 		ds[0].Subject != events.PodDecisionSubject(ns, "solo") || ds[0].MsgID != "plan/solo-uid" {
 		t.Fatalf("decision:\n%s", show(ds))
 	}
@@ -488,7 +488,7 @@ func TestBarePodIsPlannedExactlyOnce(t *testing.T) {
 var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 func TestPodNameIsADNSLabel(t *testing.T) {
-	hash := manifest.TemplateHash(pt.Deployment(ns, "web", 1, "nginx").Deployment.Template)
+	hash := manifest.TemplateHash(pt.Deployment(ns, "web", 1, "nginx").Deployment().Template)
 	long := strings.Repeat("a", 62) + "z"
 	dashy := strings.Repeat("ab-", 21) // 63 chars, a '-' lands at the cut
 	dashy = dashy[:62] + "c"
@@ -604,7 +604,7 @@ func TestReplicaCountsConverge(t *testing.T) {
 			obj := pt.Deployment(ns, "web", replicas, images[rng.Intn(len(images))])
 			gen++
 			w.apply(w.l.Accepted(obj, depUID, gen))
-			hash := manifest.TemplateHash(obj.Deployment.Template)
+			hash := manifest.TemplateHash(obj.Deployment().Template)
 			converged := false
 			for round := 0; round < 30; round++ {
 				ds := w.decide()

@@ -167,12 +167,12 @@ func TestIndexFollowsTheFold(t *testing.T) {
 				apply(l.Append(events.NodeDecisionSubject(name), &events.NodeCordoned{Node: name, Unschedulable: rng.Intn(2) == 0}))
 			case 2, 3:
 				dep := pt.Deployment("default", "d", 1, "nginx")
-				dep.Deployment.Template.Spec = pt.Requests(dep.Deployment.Template.Spec, "100m", "64Mi")
+				dep.Deployment().Template.Spec = pt.Requests(dep.Deployment().Template.Spec, "100m", "64Mi")
 				if rng.Intn(3) == 0 {
-					dep.Deployment.Template.Spec.Containers[0].Resources.Requests["example.com/gpu"] = manifest.MustQuantity("1")
+					dep.Deployment().Template.Spec.Containers[0].Resources.Requests["example.com/gpu"] = manifest.MustQuantity("1")
 				}
 				if rng.Intn(3) == 0 {
-					dep.Deployment.Template.Spec.Affinity = &manifest.Affinity{PodAntiAffinity: &manifest.PodAntiAffinity{
+					dep.Deployment().Template.Spec.Affinity = &manifest.Affinity{PodAntiAffinity: &manifest.PodAntiAffinity{
 						RequiredDuringSchedulingIgnoredDuringExecution: []manifest.PodAffinityTerm{{LabelSelector: &manifest.LabelSelector{}, TopologyKey: manifest.HostnameTopologyKey}}}}
 				}
 				// A name may come back as a new incarnation.
@@ -242,7 +242,7 @@ func BenchmarkFilterScore5000(b *testing.B) {
 			s := New(Config{PercentageOfNodesToScore: bc.pct})
 			l := pt.NewLog()
 			dep := pt.Deployment("default", "bg", 1, "nginx")
-			dep.Deployment.Template.Spec = pt.Requests(dep.Deployment.Template.Spec, "100m", "128Mi")
+			dep.Deployment().Template.Spec = pt.Requests(dep.Deployment().Template.Spec, "100m", "128Mi")
 			for i := 0; i < 5000; i++ {
 				name := fmt.Sprintf("node-%04d", i)
 				s.Apply(l.Heartbeat(pt.NodeInfo(name, int64(2000+(i%4)*2000), int64(4+i%8)<<30, 110)))
@@ -253,7 +253,7 @@ func BenchmarkFilterScore5000(b *testing.B) {
 				}
 			}
 			web := pt.Deployment("default", "web", 1, "nginx")
-			web.Deployment.Template.Spec = pt.Requests(web.Deployment.Template.Spec, bc.cpu, "256Mi")
+			web.Deployment().Template.Spec = pt.Requests(web.Deployment().Template.Spec, bc.cpu, "256Mi")
 			s.Apply(l.Planned(pt.PodFor(web, "w-web", "web-1", "uid-web-1")))
 			pi := s.pending[projections.Key("default", "web-1")]
 			s.sortOrder()

@@ -116,7 +116,7 @@ func runPreemptCase(t *testing.T, tc preemptCase) {
 			}
 		})
 		if r.app != "" {
-			dep.Deployment.Template.Metadata.Labels["role"] = r.app
+			dep.Deployment().Template.Metadata.Labels["role"] = r.app
 		}
 		p := w.bound(dep, fmt.Sprintf("uid-run-%d", i), r.node, 1)[0]
 		if r.deleting {

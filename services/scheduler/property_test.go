@@ -448,9 +448,9 @@ func randomCluster(rng *rand.Rand, w *world, o *oracle) {
 				s.Containers[0].Ports = []manifest.ContainerPort{{ContainerPort: 80, HostPort: 8080}}
 			}
 		})
-		dep.Deployment.Template.Metadata.Labels["app"] = app
+		dep.Deployment().Template.Metadata.Labels["app"] = app
 		if rng.Intn(8) == 0 {
-			dep.Deployment.Template.Metadata.Annotations = map[string]string{manifest.AnnotationPlacement: "node.allocatable.cpu >= 2000"}
+			dep.Deployment().Template.Metadata.Annotations = map[string]string{manifest.AnnotationPlacement: "node.allocatable.cpu >= 2000"}
 		}
 		for _, p := range w.pending(dep, fmt.Sprintf("uid-w%d", i), rng.Intn(6)) {
 			if rng.Intn(5) < 3 {

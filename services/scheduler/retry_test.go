@@ -104,7 +104,7 @@ func spreadWeb(s *manifest.PodSpec) {
 
 // labelled is a Deployment whose pods carry role=<role> too.
 func labelled(d manifest.Object, role string) manifest.Object {
-	d.Deployment.Template.Metadata.Labels["role"] = role
+	d.Deployment().Template.Metadata.Labels["role"] = role
 	return d
 }
 

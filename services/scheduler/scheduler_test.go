@@ -23,7 +23,7 @@ const ns = "default"
 // deployment is a Deployment whose pods request cpu and memory.
 func deployment(name string, replicas int32, cpu, memory string) manifest.Object {
 	d := pt.Deployment(ns, name, replicas, "nginx:1.27")
-	d.Deployment.Template.Spec = pt.Requests(d.Deployment.Template.Spec, cpu, memory)
+	d.Deployment().Template.Spec = pt.Requests(d.Deployment().Template.Spec, cpu, memory)
 	return d
 }
 
@@ -80,7 +80,7 @@ func (w *world) cordon(node string, unschedulable bool) {
 func shaped(name string, replicas int32, cpu, memory string, f func(*manifest.PodSpec)) manifest.Object {
 	d := deployment(name, replicas, cpu, memory)
 	if f != nil {
-		f(&d.Deployment.Template.Spec)
+		f(&d.Deployment().Template.Spec)
 	}
 	return d
 }
@@ -455,7 +455,7 @@ func TestBindingAPodRecreatedUnderTheSameName(t *testing.T) {
 	w := newWorld(t)
 	w.heartbeat(pt.NodeInfo("n1", 4000, 8<<30, 0))
 	solo := pt.BarePod(ns, "solo", "busybox:1")
-	first := events.PodPlanned{Namespace: ns, Name: "solo", UID: "uid-1", Owner: &events.OwnerRef{Kind: "pod", Name: "solo", UID: "uid-1"}, Spec: *solo.Pod}
+	first := events.PodPlanned{Namespace: ns, Name: "solo", UID: "uid-1", Owner: &events.OwnerRef{Kind: "pod", Name: "solo", UID: "uid-1"}, Spec: *solo.Pod()}
 	w.apply(w.l.Accepted(solo, "uid-1", 1), w.l.Planned(first))
 	w.storeAll(w.decide()) // bound on n1
 	w.apply(w.l.AcceptedDelete("pod", ns, "solo", "uid-1", 1))
@@ -554,7 +554,7 @@ func TestPlacementInvariants(t *testing.T) {
 		nw := 1 + rng.Intn(4)
 		for i := 0; i < nw; i++ {
 			dep := deployment(fmt.Sprintf("w%d", i), 1, cpus[rng.Intn(len(cpus))], mems[rng.Intn(len(mems))])
-			cpu, mem := dep.Deployment.Template.Spec.Requests()
+			cpu, mem := dep.Deployment().Template.Spec.Requests()
 			for _, p := range w.pending(dep, fmt.Sprintf("uid-w%d", i), rng.Intn(8)) {
 				if rng.Intn(3) > 0 {
 					continue // stays pending
@@ -693,7 +693,7 @@ func BenchmarkDecide5000NodesSpread(b *testing.B) {
 			s.Affinity = &manifest.Affinity{PodAntiAffinity: &manifest.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []manifest.WeightedPodAffinityTerm{
 				{Weight: 100, PodAffinityTerm: manifest.PodAffinityTerm{LabelSelector: sel, TopologyKey: manifest.HostnameTopologyKey}}}}}
 		})
-		d.Deployment.Template.Metadata.Labels["app"] = name
+		d.Deployment().Template.Metadata.Labels["app"] = name
 		return d
 	}
 	for i := 0; i < 50; i++ {

@@ -116,7 +116,7 @@ func TestFiltersAndScoresNamedInTheBinding(t *testing.T) {
 		}
 		s.TopologySpreadConstraints = []manifest.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "zone", LabelSelector: sel}}
 	})
-	dep.Deployment.Template.Metadata.Annotations = map[string]string{manifest.AnnotationPlacement: "node.allocatable.cpu >= 2000"}
+	dep.Deployment().Template.Metadata.Annotations = map[string]string{manifest.AnnotationPlacement: "node.allocatable.cpu >= 2000"}
 	w.pending(dep, "w1", 1)
 	ds := w.decide()
 	if len(ds) != 1 {
@@ -192,7 +192,7 @@ func TestPlacementRuleThroughDecide(t *testing.T) {
 		nodeInfo("n3", 8000, 8<<30, 0))
 	rule := func(name, r string) manifest.Object {
 		d := deployment(name, 1, "", "")
-		d.Deployment.Template.Metadata.Annotations = map[string]string{manifest.AnnotationPlacement: r}
+		d.Deployment().Template.Metadata.Annotations = map[string]string{manifest.AnnotationPlacement: r}
 		return d
 	}
 	w.pending(rule("ok", "'zone' in node.labels && node.labels['zone'] in ['b', 'c']"), "w1", 1)

@@ -61,7 +61,7 @@ func TestSharedViewsDecideAsFreshOnes(t *testing.T) {
 				}
 				s.Affinity = &manifest.Affinity{PodAntiAffinity: anti}
 			})
-			dep.Deployment.Template.Metadata.Labels["app"] = app
+			dep.Deployment().Template.Metadata.Labels["app"] = app
 			for _, p := range w.pending(dep, "uid-"+app, 10+rng.Intn(40)) {
 				if rng.Intn(4) == 0 {
 					w.apply(w.l.Bound(p, fmt.Sprintf("n%02d", rng.Intn(12)), 1))

@@ -1,0 +1,66 @@
+package manifest
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// deploymentKind is apps/v1 Deployment: replicas of a pod template, kept
+// through ReplicaSets.
+var deploymentKind = KindInfo{
+	APIVersion: APIAppsV1, Kind: KindDeployment, Token: "deployment", Plural: "deployments",
+	ShortNames: []string{"deploy"},
+	spec:       specType[DeploymentSpec](),
+	validate: func(errs *FieldErrors, o Object) {
+		validateDeploymentSpec(errs, "spec", *o.Deployment())
+	},
+	defaults: func(o *Object) {
+		spec := *o.Deployment()
+		if spec.Replicas == nil {
+			one := int32(1)
+			spec.Replicas = &one
+		}
+		spec.Template.Spec = spec.Template.Spec.withDefaults()
+		o.Spec = &spec
+	},
+	Template: func(o Object) *PodTemplateSpec { return &o.Deployment().Template },
+	Columns: []Column{
+		{Header: "READY", Cell: func(o Object, st WorkloadStatus) string {
+			return fmt.Sprintf("%d/%d", st.ReadyReplicas, o.Deployment().ReplicaCount())
+		}},
+		{Header: "UP-TO-DATE", Cell: func(_ Object, st WorkloadStatus) string { return strconv.Itoa(int(st.UpdatedReplicas)) }},
+		{Header: "AVAILABLE", Cell: func(_ Object, st WorkloadStatus) string { return strconv.Itoa(int(st.AvailableReplicas)) }},
+	},
+	Describe: func(o Object, st WorkloadStatus) []Field {
+		d := o.Deployment()
+		return []Field{
+			{"Selector", FormatSelector(d.Selector)},
+			{"Replicas", ReplicasLine(d.ReplicaCount(), st)},
+			{"StrategyType", "Recreate"},
+		}
+	},
+	K8sStatus: func(o Object, st WorkloadStatus) any {
+		replicas := o.Deployment().ReplicaCount()
+		return deploymentStatus{ObservedGeneration: st.ObservedGeneration, Replicas: st.Replicas,
+			UpdatedReplicas: st.UpdatedReplicas, ReadyReplicas: st.ReadyReplicas, AvailableReplicas: st.AvailableReplicas,
+			UnavailableReplicas: max(0, replicas-st.AvailableReplicas)}
+	},
+}
+
+// Deployment is the object's spec if it is a Deployment, or nil.
+func (o Object) Deployment() *DeploymentSpec { s, _ := o.Spec.(*DeploymentSpec); return s }
+
+type deploymentStatus struct {
+	ObservedGeneration  int64 `json:"observedGeneration"`
+	Replicas            int32 `json:"replicas"`
+	UpdatedReplicas     int32 `json:"updatedReplicas"`
+	ReadyReplicas       int32 `json:"readyReplicas"`
+	AvailableReplicas   int32 `json:"availableReplicas"`
+	UnavailableReplicas int32 `json:"unavailableReplicas,omitempty"`
+}
+
+// ReplicasLine is describe's "3 desired | 3 updated | 3 total | 3 available | 0 unavailable".
+func ReplicasLine(desired int32, st WorkloadStatus) string {
+	return fmt.Sprintf("%d desired | %d updated | %d total | %d available | %d unavailable",
+		desired, st.UpdatedReplicas, st.Replicas, st.AvailableReplicas, max(0, desired-st.AvailableReplicas))
+}
