@@ -72,8 +72,8 @@ func fixtureWorkload(created time.Time) *projections.Workload {
 	return &projections.Workload{
 		Kind: "deployment", Namespace: "default", Name: "hello", UID: "dep-uid-1", Generation: 2,
 		Object: manifest.Object{APIVersion: manifest.APIAppsV1, Kind: manifest.KindDeployment,
-			Metadata:   manifest.ObjectMeta{Name: "hello", Namespace: "default", Labels: map[string]string{"team": "web"}},
-			Spec: spec},
+			Metadata: manifest.ObjectMeta{Name: "hello", Namespace: "default", Labels: map[string]string{"team": "web"}},
+			Spec:     spec},
 		CreatedAt: created,
 		Status:    projections.WorkloadStatus{ObservedGeneration: 2, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 2, AvailableReplicas: 2},
 		Seqs:      projections.Seqs{},

@@ -1,8 +1,8 @@
 package manifest
 
 import (
-	"reflect"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"

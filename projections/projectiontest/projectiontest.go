@@ -144,7 +144,7 @@ func Deployment(ns, name string, replicas int32, image string) manifest.Object {
 func BarePod(ns, name, image string) manifest.Object {
 	o := manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindPod,
 		Metadata: manifest.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": name}},
-		Spec:      &manifest.PodSpec{Containers: []manifest.Container{{Name: "app", Image: image}}}}
+		Spec:     &manifest.PodSpec{Containers: []manifest.Container{{Name: "app", Image: image}}}}
 	o.Defaults()
 	return o
 }
