@@ -420,7 +420,7 @@ func TestFold(t *testing.T) {
 					Reasons: []string{`kind: "ReplicaSet" (apiVersion "apps/v1") is not supported`}, Code: events.RejectUnsupportedKind})}
 			},
 			then: func(t *testing.T, c *projections.Cluster, _ []events.Record) {
-				if len(c.Workloads) != 0 || len(c.Pods) != 0 || len(c.Dirty) != 0 {
+				if len(c.Workloads) != 0 || len(c.Pods) != 0 || c.Dirty.Len() != 0 {
 					t.Errorf("workloads %v pods %v dirty %v, want nothing", c.Workloads, c.Pods, c.Dirty)
 				}
 			},
@@ -534,7 +534,7 @@ func TestStatusCounts(t *testing.T) {
 	// ready, notready, pending, old are active; failed and succeeded are
 	// terminal; deleting is going.
 	want := projections.WorkloadStatus{ObservedGeneration: 4, Replicas: 4, UpdatedReplicas: 3, ReadyReplicas: 2, AvailableReplicas: 2}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Status = %+v, want %+v", got, want)
 	}
 }
@@ -564,13 +564,14 @@ func TestDirtyNamesWhatChanged(t *testing.T) {
 	planned := l.Planned(podA)
 	c.Apply(planned)
 	at := projections.Seqs{planned.Stream: planned.Seq}
-	want := map[string]projections.Seqs{"pod/" + projections.Key(ns, "web-a"): at, "workload/" + depKey: at}
+	want := projections.Changes{Pods: map[string]projections.Seqs{projections.Key(ns, "web-a"): at},
+		Workloads: map[string]projections.Seqs{depKey: at}, Nodes: map[string]projections.Seqs{}}
 	if !reflect.DeepEqual(c.Dirty, want) {
 		t.Errorf("dirty = %v, want %v", c.Dirty, want)
 	}
 	c.ClearDirty()
 	c.Apply(l.Deleted(podA, "", 0, "scaled down"))
-	if c.Dirty["pod/"+projections.Key(ns, "web-a")] == nil || c.Dirty["workload/"+depKey] == nil {
+	if c.Dirty.Pods[projections.Key(ns, "web-a")] == nil || c.Dirty.Workloads[depKey] == nil {
 		t.Errorf("dirty after forgetting = %v", c.Dirty)
 	}
 }
@@ -652,7 +653,7 @@ func TestStoryEndsWhereItShould(t *testing.T) {
 		t.Errorf("pods = %v, want [web-f web-g]", got)
 	}
 	st := c.Status(c.Workloads[depKey])
-	if want := (projections.WorkloadStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1}); st != want {
+	if want := (projections.WorkloadStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1}); !reflect.DeepEqual(st, want) {
 		t.Errorf("status = %+v, want %+v", st, want)
 	}
 	if w := c.Workloads[projections.WorkloadKey("pod", ns, "solo")]; w == nil || !w.Deleted {
@@ -677,7 +678,7 @@ func TestApplyingARecordTwiceIsANoOp(t *testing.T) {
 		again := fold(rs...)
 		again.ClearDirty()
 		pt.ApplyAll(again, rs...)
-		if len(again.Dirty) != 0 {
+		if again.Dirty.Len() != 0 {
 			t.Errorf("settled=%v: replaying applied records dirtied %v", settled, again.Dirty)
 		}
 		once.ClearDirty()
@@ -692,7 +693,7 @@ func TestApplyingARecordTwiceIsANoOp(t *testing.T) {
 			c.ClearDirty()
 			before := dump(c)
 			c.Apply(r)
-			if len(c.Dirty) != 0 || dump(c) != before {
+			if c.Dirty.Len() != 0 || dump(c) != before {
 				t.Fatalf("settled=%v: re-applying record %d (%s) changed the fold", settled, i, r.Envelope.Type)
 			}
 		}
@@ -788,7 +789,7 @@ func diffState(want, got *projections.Cluster) string {
 		if wj != gj {
 			out += fmt.Sprintf("workload %s:\n  want %s\n  got  %s\n", k, wj, gj)
 		}
-		if ws, gs := want.Status(w), got.Status(g); ws != gs {
+		if ws, gs := want.Status(w), got.Status(g); !reflect.DeepEqual(ws, gs) {
 			out += fmt.Sprintf("workload %s status: want %+v got %+v\n", k, ws, gs)
 		}
 		if wo, gop := names(want.OwnedPods(w.UID)), names(got.OwnedPods(g.UID)); !reflect.DeepEqual(wo, gop) {
@@ -835,7 +836,7 @@ func dump(c *projections.Cluster) string {
 		Workloads []*projections.Workload
 		Pods      []*projections.Pod
 		Nodes     []*projections.Node
-		Dirty     map[string]projections.Seqs
+		Dirty     projections.Changes
 	}{c.Applied, c.SortedWorkloads(), c.SortedPods(), c.SortedNodes(), c.Dirty})
 }
 

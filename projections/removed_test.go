@@ -121,10 +121,11 @@ func TestARemovalWithNoDeletionMarksThePodAndItsOwnerDirty(t *testing.T) {
 	c := fold(l.Accepted(dep, depUID, 1), l.Planned(podA), l.Bound(podA, "n1", 1), l.Status("n1", podA, 1, events.PhaseRunning, true))
 	c.ClearDirty()
 	c.Apply(l.Removed("n1", podA, 1))
-	for _, key := range []string{"pod/" + projections.Key(ns, "web-a"), "workload/" + depKey} {
-		if _, ok := c.Dirty[key]; !ok {
-			t.Errorf("%s not dirty after the removal; dirty: %v", key, keys(c.Dirty))
-		}
+	if _, ok := c.Dirty.Pods[projections.Key(ns, "web-a")]; !ok {
+		t.Errorf("pod not dirty after the removal; dirty: %v", c.Dirty)
+	}
+	if _, ok := c.Dirty.Workloads[depKey]; !ok {
+		t.Errorf("workload not dirty after the removal; dirty: %v", c.Dirty)
 	}
 }
 

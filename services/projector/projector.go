@@ -90,7 +90,7 @@ func (s *Service) Flush(ctx context.Context) error {
 			return err
 		}
 	}
-	if len(s.c.Dirty) == 0 && sameSeqs(s.progress, s.c.Applied) {
+	if s.c.Dirty.Len() == 0 && sameSeqs(s.progress, s.c.Applied) {
 		return nil
 	}
 	byBucket := map[string][]*nats.Msg{}
@@ -109,38 +109,42 @@ func (s *Service) Flush(ctx context.Context) error {
 		return nil
 	}
 	marks := map[string]nodeMark{}
-	for d, seqs := range s.c.Dirty {
+	for key, seqs := range s.c.Dirty.Pods {
 		if s.written(seqs) {
 			continue // replayed after a restart: the read model has it already
 		}
-		kind, key, _ := strings.Cut(d, "/")
 		var err error
-		switch kind {
-		case "pod":
-			if p := s.c.Pods[key]; p != nil {
-				err = put(bus.BucketPods, kvKey(key), p)
-			} else {
-				err = put(bus.BucketPods, kvKey(key), nil)
-			}
-		case "workload":
-			if w := s.c.Workloads[key]; w != nil {
-				w.Status = s.c.Status(w)
-				err = put(bus.BucketWorkloads, kvKey(key), w)
-			}
-		case "node":
-			n := s.c.Nodes[key]
-			if n == nil {
-				break
-			}
-			if m, ok := s.nodes[key]; ok && m.fresh(n) {
-				continue // a heartbeat, and the record's is recent enough
-			}
-			err = put(bus.BucketNodes, kvKey(key), n)
-			marks[key] = nodeMark{info: n.Info, unschedulable: n.Unschedulable, registered: n.RegisteredAt, heartbeat: n.LastHeartbeat}
+		if p := s.c.Pods[key]; p != nil {
+			err = put(bus.BucketPods, kvKey(key), p)
+		} else {
+			err = put(bus.BucketPods, kvKey(key), nil)
 		}
 		if err != nil {
 			return err
 		}
+	}
+	for key, seqs := range s.c.Dirty.Workloads {
+		w := s.c.Workloads[key]
+		if w == nil || s.written(seqs) {
+			continue
+		}
+		w.Status = s.c.Status(w)
+		if err := put(bus.BucketWorkloads, kvKey(key), w); err != nil {
+			return err
+		}
+	}
+	for key, seqs := range s.c.Dirty.Nodes {
+		n := s.c.Nodes[key]
+		if n == nil || s.written(seqs) {
+			continue
+		}
+		if m, ok := s.nodes[key]; ok && m.fresh(n) {
+			continue // a heartbeat, and the record's is recent enough
+		}
+		if err := put(bus.BucketNodes, kvKey(key), n); err != nil {
+			return err
+		}
+		marks[key] = nodeMark{info: n.Info, unschedulable: n.Unschedulable, registered: n.RegisteredAt, heartbeat: n.LastHeartbeat}
 	}
 	applied := make(map[string]uint64, len(s.c.Applied))
 	for k, v := range s.c.Applied {

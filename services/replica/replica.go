@@ -127,7 +127,7 @@ func (s *Service) Apply(r events.Record) {
 //
 // Level-triggered, incrementally: a workload's decisions depend only on the
 // workload, its pods and the tombstones of its pods, and the fold names each
-// change to those in Dirty ("workload/<key>", and "pod/<key>" for the pod and
+// change to those in Dirty (the workload, and the pod for the pod and
 // its owner). So a workload that is neither dirty nor pending yielded nothing
 // when last examined and would yield nothing now, and the output is the one a
 // full pass would give, in the same order (workload key, then pod key). The
@@ -248,15 +248,10 @@ func (s *Service) toExamine(full bool) (wkeys, pkeys []string) {
 	for key := range s.pendingP {
 		ps[key] = true
 	}
-	for d := range s.c.Dirty {
-		if key, ok := strings.CutPrefix(d, "workload/"); ok {
-			ws[key] = true
-			continue
-		}
-		key, ok := strings.CutPrefix(d, "pod/")
-		if !ok {
-			continue
-		}
+	for key := range s.c.Dirty.Workloads {
+		ws[key] = true
+	}
+	for key := range s.c.Dirty.Pods {
 		ps[key] = true
 		if pns, name, ok := strings.Cut(key, "/"); ok {
 			ws[projections.WorkloadKey("pod", pns, name)] = true

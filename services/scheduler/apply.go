@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"sort"
-	"strings"
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/projections"
@@ -26,13 +25,11 @@ func (s *Service) Apply(r events.Record) {
 			s.nominated[e.PreemptedBy] = e.Node
 		}
 	}
-	for key := range s.c.Dirty {
-		switch {
-		case strings.HasPrefix(key, "pod/"):
-			s.syncPod(key[len("pod/"):])
-		case strings.HasPrefix(key, "node/"):
-			s.syncNode(key[len("node/"):])
-		}
+	for key := range s.c.Dirty.Pods {
+		s.syncPod(key)
+	}
+	for name := range s.c.Dirty.Nodes {
+		s.syncNode(name)
 	}
 	s.c.ClearDirty()
 }

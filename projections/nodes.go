@@ -1,0 +1,79 @@
+package projections
+
+import (
+	"time"
+
+	"github.com/gantry-sh/gantry/events"
+)
+
+// NodeLostAfter is how long a node may go without a heartbeat before it is
+// not ready.
+const NodeLostAfter = 40 * time.Second
+
+// Node is a node as its heartbeats describe it.
+type Node struct {
+	Info events.NodeInfo `json:"info"`
+	// Unschedulable: cordoned (gantry node cordon); no new pods land here.
+	Unschedulable bool `json:"unschedulable,omitempty"`
+	// RegisteredAt is when the node was created (its first registration),
+	// kept across restarts: it is the node's AGE.
+	RegisteredAt  time.Time `json:"registeredAt"`
+	LastHeartbeat time.Time `json:"lastHeartbeat"`
+	Seqs          Seqs      `json:"seqs"`
+}
+
+// created notes when the node was created: the creation time its report
+// carries, or, from agents older than that field, the report's time. The
+// earliest wins, whatever order the streams interleave in, so a node
+// re-registering after a restart of its agent or of the control plane keeps
+// its creation time (and its AGE).
+func (n *Node) created(info events.NodeInfo, at time.Time) {
+	if info.CreatedAt != nil {
+		at = *info.CreatedAt
+	}
+	if n.RegisteredAt.IsZero() || at.Before(n.RegisteredAt) {
+		n.RegisteredAt = at.UTC()
+	}
+}
+
+// Ready reports a node heard from recently.
+func (n *Node) Ready(now time.Time) bool { return now.Sub(n.LastHeartbeat) < NodeLostAfter }
+
+func (c *Cluster) node(name string) *Node {
+	n := c.Nodes[name]
+	if n == nil {
+		// A cordon can come before the node's first heartbeat.
+		n = &Node{Info: events.NodeInfo{Name: name}, Seqs: Seqs{}}
+		c.Nodes[name] = n
+	}
+	return n
+}
+
+func (c *Cluster) touchNode(n *Node, r events.Record) {
+	n.Seqs[r.Stream] = r.Seq
+	mark(c.Dirty.Nodes, n.Info.Name, r)
+}
+
+// applyNode folds a node's registration, heartbeat or cordon.
+func (c *Cluster) applyNode(r events.Record, e events.Event) {
+	at := r.Envelope.Time
+	switch e := e.(type) {
+	case *events.NodeRegistered:
+		n := c.node(e.Node.Name)
+		n.Info = e.Node
+		n.created(e.Node, at)
+		c.touchNode(n, r)
+	case *events.NodeCordoned:
+		n := c.node(e.Node)
+		n.Unschedulable = e.Unschedulable
+		c.touchNode(n, r)
+	case *events.NodeHeartbeat:
+		n := c.node(e.Node.Name)
+		n.Info = e.Node
+		n.created(e.Node, at)
+		if at.After(n.LastHeartbeat) {
+			n.LastHeartbeat = at
+		}
+		c.touchNode(n, r)
+	}
+}

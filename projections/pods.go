@@ -1,0 +1,318 @@
+package projections
+
+import (
+	"time"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
+)
+
+// Pod is one planned pod, its binding and the newest report of it.
+type Pod struct {
+	Namespace    string            `json:"namespace"`
+	Name         string            `json:"name"`
+	UID          string            `json:"uid"`
+	Owner        *events.OwnerRef  `json:"owner,omitempty"`
+	TemplateHash string            `json:"templateHash,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	Spec         manifest.PodSpec  `json:"spec"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	PlannedSeq   uint64            `json:"plannedSeq"`
+	// PlannedID, CorrelationID and Actor: the causal chain of the pod.
+	PlannedID     string `json:"plannedID"`
+	CorrelationID string `json:"correlationID"`
+	Actor         string `json:"actor,omitempty"`
+
+	Node     string         `json:"node,omitempty"`
+	Epoch    int64          `json:"epoch,omitempty"`
+	BoundAt  *time.Time     `json:"boundAt,omitempty"`
+	Filters  []string       `json:"filters,omitempty"`
+	Scores   []events.Score `json:"scores,omitempty"`
+	Feasible int            `json:"feasible,omitempty"`
+	// LastDecisionSeq is the last sequence on gantry.decision.pod.<ns>.<name>,
+	// the pod's fence: the expectation every binding and deletion sends.
+	LastDecisionSeq uint64 `json:"lastDecisionSeq,omitempty"`
+
+	Unschedulable string `json:"unschedulable,omitempty"`
+	// UnschedulableCount counts the unschedulable verdicts, so each new one
+	// gets a message id of its own.
+	UnschedulableCount int `json:"unschedulableCount,omitempty"`
+
+	Deleting      bool   `json:"deleting,omitempty"`
+	DeleteReason  string `json:"deleteReason,omitempty"`
+	DeletedOnNode int64  `json:"deletedOnNode,omitempty"` // epoch whose node was told to stop the pod
+	// Removed: the node of the pod's newest binding reported it removed
+	// while no deletion was decided (the node stopped it on its own, or was
+	// told to by a message no service wrote). It will not run again: its
+	// Status says Failed, reason Removed, as Kubernetes shows a pod its
+	// kubelet killed, and its Deployment replaces it.
+	Removed bool `json:"removed,omitempty"`
+
+	Status *events.PodStatusObserved `json:"status,omitempty"`
+	Seqs   Seqs                      `json:"seqs"`
+}
+
+// Phase is the pod's phase as a user sees it.
+func (p *Pod) Phase() string {
+	if p.Status != nil && p.Status.Phase != "" {
+		return p.Status.Phase
+	}
+	return events.PhasePending
+}
+
+// Ready reports every container running and ready.
+func (p *Pod) Ready() bool {
+	if p.Status == nil || p.Status.Phase != events.PhaseRunning || len(p.Status.Containers) == 0 {
+		return false
+	}
+	for _, c := range p.Status.Containers {
+		if !c.Ready {
+			return false
+		}
+	}
+	return true
+}
+
+// Terminal reports a pod that will not run again.
+func (p *Pod) Terminal() bool {
+	ph := p.Phase()
+	return ph == events.PhaseSucceeded || ph == events.PhaseFailed
+}
+
+// Requests sums what the pod asks of a node.
+func (p *Pod) Requests() (milliCPU, memory int64) { return p.Spec.Requests() }
+
+// DecisionSeq is the newest sequence on the decision subject of the pod
+// named ns/name, of this incarnation or an earlier one (0: none yet). A
+// plan expects it, so that two pods given one name cannot both be planned.
+func (c *Cluster) DecisionSeq(ns, name string) uint64 { return c.decSeq[Key(ns, name)] }
+
+// fence notes the newest sequence on a pod's decision subject, for the pod
+// of that name now and for any later incarnation.
+func (c *Cluster) fence(ns, name string, seq uint64) {
+	key := Key(ns, name)
+	c.decSeq[key] = seq
+	if p := c.Pods[key]; p != nil {
+		p.LastDecisionSeq = seq
+	}
+}
+
+func (c *Cluster) applyPlanned(r events.Record, e *events.PodPlanned) {
+	key := Key(e.Namespace, e.Name)
+	if old := c.Pods[key]; old != nil && old.UID == e.UID {
+		return
+	}
+	p := &Pod{Namespace: e.Namespace, Name: e.Name, UID: e.UID, Owner: e.Owner, TemplateHash: e.TemplateHash,
+		Labels: e.Labels, Annotations: e.Annotations, Spec: e.Spec, CreatedAt: r.Envelope.Time, PlannedSeq: r.Seq, Seqs: Seqs{},
+		PlannedID: r.Envelope.ID, CorrelationID: r.Envelope.CorrelationID, Actor: r.Envelope.Actor,
+		LastDecisionSeq: c.decSeq[key]}
+	c.attachStatus(p)
+	c.Pods[key] = p
+	if e.Owner != nil {
+		if w := c.ownerWorkload(e.Owner, e.Namespace); w != nil {
+			w.PodsPlanned++
+			c.touchWorkload(w, r)
+		}
+		set := c.byOwner[e.Owner.UID]
+		if set == nil {
+			set = map[string]bool{}
+			c.byOwner[e.Owner.UID] = set
+		}
+		set[key] = true
+	}
+	c.touchPod(p, r)
+}
+
+func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
+	key := Key(e.Pod.Namespace, e.Pod.Name)
+	p := c.Pods[key]
+	if p == nil || p.UID != e.Pod.UID {
+		if _, removed := c.removed[e.Pod.UID]; !c.gone[e.Pod.UID] || removed {
+			return // unknown, or already removed by its node
+		}
+		// Bound after it was deleted (a race the log settles): keep it as a
+		// deleting pod so its node is told to stop it.
+		p = &Pod{Namespace: e.Pod.Namespace, Name: e.Pod.Name, UID: e.Pod.UID, Owner: e.Pod.Owner,
+			Spec: e.Pod.Spec, CreatedAt: r.Envelope.Time, Deleting: true, DeleteReason: "deleted before binding", Seqs: Seqs{}}
+		c.attachStatus(p)
+		c.Pods[key] = p
+	}
+	if e.Epoch < p.Epoch {
+		return
+	}
+	at := r.Envelope.Time
+	p.Node, p.Epoch, p.BoundAt = e.Node, e.Epoch, &at
+	p.Filters, p.Scores, p.Feasible = e.Filters, e.Scores, e.Feasible
+	p.Unschedulable = ""
+	if rm, ok := c.removed[p.UID]; ok && rm.epoch >= p.Epoch && !p.Deleting {
+		c.markRemoved(p, rm) // its node's removal was read first
+	}
+	c.touchPod(p, r)
+}
+
+func (c *Cluster) applyDeleted(r events.Record, e *events.PodDeleted) {
+	p := c.Pods[Key(e.Namespace, e.Name)]
+	if p == nil || p.UID != e.UID {
+		return
+	}
+	p.Deleting = true
+	if p.DeleteReason == "" {
+		p.DeleteReason = e.Reason
+	}
+	if e.Node != "" {
+		if e.Epoch > p.DeletedOnNode {
+			p.DeletedOnNode = e.Epoch
+		}
+	}
+	switch {
+	case p.Node == "":
+		c.forget(p, r) // nothing runs it: gone at once
+	case c.removedNow(p):
+		c.forget(p, r) // its node has removed it already
+	default:
+		c.touchPod(p, r)
+	}
+}
+
+func (c *Cluster) applyStatus(r events.Record, e *events.PodStatusObserved) {
+	key := Key(e.Namespace, e.Name)
+	if old := c.statuses[key]; old != nil && old.UID == e.UID && old.Epoch > e.Epoch {
+		return // a report from an older binding
+	}
+	if rm, ok := c.removed[e.UID]; ok && rm.epoch >= e.Epoch {
+		return // a report of a binding its node has removed since
+	}
+	c.statuses[key] = e
+	c.statSeq[key] = r.Seq
+	if p := c.Pods[key]; p != nil && p.UID == e.UID {
+		p.Status = e
+		c.touchPod(p, r)
+	}
+}
+
+// removal is a node's report that it removed a pod's binding.
+type removal struct {
+	node  string
+	epoch int64
+	at    time.Time
+	last  *events.PodStatusObserved // the node's last report of the binding, if any
+}
+
+// applyRemoved folds a node's report that it removed a pod. A removal
+// counts only for the pod's newest binding: one of an older binding (the
+// pod was bound elsewhere since, while this node was away) changes nothing
+// but the record. A deleting pod is then gone. A pod no deletion was
+// decided for will not run again either: the node has dropped it. It stays,
+// Failed with reason Removed (as Kubernetes shows a pod its kubelet
+// killed), until a service decides its deletion: the replica deletes and
+// replaces a Deployment's pod at once; a bare Pod stays Failed, as in
+// Kubernetes, until it is deleted.
+func (c *Cluster) applyRemoved(r events.Record, e *events.PodRemoved) {
+	key := Key(e.Namespace, e.Name)
+	var last *events.PodStatusObserved
+	if s := c.statuses[key]; s != nil && s.UID == e.UID && s.Epoch <= e.Epoch {
+		if s.Epoch == e.Epoch && s.Node == e.Node {
+			last = s
+		}
+		delete(c.statuses, key) // the node is done with it
+		delete(c.statSeq, key)
+	}
+	if old, ok := c.removed[e.UID]; !ok || e.Epoch >= old.epoch {
+		c.removed[e.UID] = removal{node: e.Node, epoch: e.Epoch, at: r.Envelope.Time, last: last}
+	}
+	p := c.Pods[key]
+	if p == nil || p.UID != e.UID || !c.removedNow(p) {
+		return
+	}
+	if p.Deleting {
+		c.forget(p, r)
+		return
+	}
+	if p.Node == "" || p.Removed {
+		return // not bound yet (the binding, read later, looks here); or known
+	}
+	c.markRemoved(p, c.removed[p.UID])
+	c.touchPod(p, r)
+}
+
+// removedNow reports whether a node has removed the pod's newest binding
+// (or a newer one the fold has not read yet): the removal of an older
+// binding leaves the pod running where it is bound now.
+func (c *Cluster) removedNow(p *Pod) bool {
+	rm, ok := c.removed[p.UID]
+	return ok && rm.epoch >= p.Epoch
+}
+
+// markRemoved shows a pod its node removed with no deletion decision as
+// Kubernetes shows a pod its kubelet killed: Failed, its containers
+// terminated, reason Removed. It is made from the node's last report of the
+// binding (the same stream as the removal, so the same whatever order the
+// streams are read in), as a new value: that event is shared with other
+// readers.
+func (c *Cluster) markRemoved(p *Pod, rm removal) {
+	p.Removed = true
+	st := &events.PodStatusObserved{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: rm.node, Epoch: rm.epoch,
+		Phase: events.PhaseFailed, Reason: "Removed",
+		Message: "node " + rm.node + " removed the pod; no deletion was decided"}
+	if rm.last != nil {
+		st.PodIP = rm.last.PodIP
+		for _, cs := range rm.last.Containers {
+			if cs.State != events.ContainerTerminated {
+				cs.State, cs.Reason, cs.Message, cs.ExitCode = events.ContainerTerminated, "Removed", "", nil
+				if !rm.at.IsZero() {
+					at := rm.at
+					cs.FinishedAt = &at
+				}
+			}
+			cs.Ready = false
+			st.Containers = append(st.Containers, cs)
+		}
+	}
+	p.Status = st
+}
+
+// forget drops a pod that is gone for good, keeping a tombstone of its uid.
+func (c *Cluster) forget(p *Pod, r events.Record) {
+	key := Key(p.Namespace, p.Name)
+	delete(c.Pods, key)
+	// The pod's newest status stays until its node reports the removal: a
+	// binding that raced the deletion can still bring the pod back.
+	c.gone[p.UID] = true
+	if p.Owner != nil {
+		delete(c.byOwner[p.Owner.UID], key)
+		if w := c.ownerWorkload(p.Owner, p.Namespace); w != nil {
+			mark(c.Dirty.Workloads, WorkloadKey(w.Kind, w.Namespace, w.Name), r) // its status counts pods
+		}
+	}
+	mark(c.Dirty.Pods, key, r)
+}
+
+// Cause is an envelope standing for the event that planned the pod, to
+// derive the metadata of decisions about it.
+func (p *Pod) Cause() events.Envelope {
+	return events.Envelope{ID: p.PlannedID, CorrelationID: p.CorrelationID, Actor: p.Actor}
+}
+
+// attachStatus gives a pod the report that arrived before it did.
+func (c *Cluster) attachStatus(p *Pod) {
+	key := Key(p.Namespace, p.Name)
+	if s := c.statuses[key]; s != nil && s.UID == p.UID {
+		p.Status = s
+		p.Seqs[events.StreamObservations] = c.statSeq[key]
+	}
+}
+
+// Gone reports a pod uid that was deleted and is forgotten.
+func (c *Cluster) Gone(uid string) bool { return c.gone[uid] }
+
+func (c *Cluster) touchPod(p *Pod, r events.Record) {
+	p.Seqs[r.Stream] = r.Seq
+	key := Key(p.Namespace, p.Name)
+	mark(c.Dirty.Pods, key, r)
+	if p.Owner != nil {
+		if w := c.ownerWorkload(p.Owner, p.Namespace); w != nil {
+			mark(c.Dirty.Workloads, WorkloadKey(w.Kind, w.Namespace, w.Name), r) // its status counts pods
+		}
+	}
+}
