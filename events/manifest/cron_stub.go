@@ -1,0 +1,4 @@
+package manifest
+
+// replaced by cron.go
+func validateSchedule(errs *FieldErrors, path string, s CronJobSpec) {}
