@@ -5,12 +5,6 @@ package manifest
 // must be empty, and its name is a name like any other (a DNS-1123 label
 // without dots; "default", "kube-system" and "kube-public" are fine). A
 // Namespace's spec is optional and has no fields to check.
-//
-// Defaults must not fill metadata.namespace for a Namespace.
 func validateNamespace(errs *FieldErrors, o ObjectMeta) {
-	if o.Namespace != "" {
-		errs.addf("metadata.namespace", "must be empty, got %q: a Namespace is cluster-scoped", o.Namespace)
-	}
-	o.Namespace = ""
-	validateObjectMeta(errs, "metadata", o)
+	validateObjectMeta(errs, "metadata", o, KindNamespace)
 }

@@ -30,7 +30,11 @@ func Validate(o Object) FieldErrors {
 	if k == nil {
 		return FieldErrors{*unsupportedKind(o.APIVersion, o.Kind)}
 	}
-	validateObjectMeta(&errs, "metadata", o.Metadata, k.ClusterScoped)
+	scope := ""
+	if k.ClusterScoped {
+		scope = k.Kind
+	}
+	validateObjectMeta(&errs, "metadata", o.Metadata, scope)
 	switch {
 	case o.Spec == nil || reflect.ValueOf(o.Spec).IsNil():
 		if !k.SpecOptional {
@@ -100,13 +104,13 @@ func (s PodSpec) withDefaults() PodSpec {
 	return s
 }
 
-func validateObjectMeta(errs *FieldErrors, path string, m ObjectMeta, clusterScoped bool) {
+func validateObjectMeta(errs *FieldErrors, path string, m ObjectMeta, clusterScoped string) {
 	if e := ValidateName(fieldPath(path, "name"), m.Name); e != nil {
 		*errs = append(*errs, *e)
 	}
 	switch {
-	case clusterScoped && m.Namespace != "":
-		errs.addf(fieldPath(path, "namespace"), "must be empty: the kind is not namespaced")
+	case clusterScoped != "" && m.Namespace != "":
+		errs.addf(fieldPath(path, "namespace"), "must be empty, got %q: a %s is cluster-scoped", m.Namespace, clusterScoped)
 	case m.Namespace != "":
 		if e := ValidateName(fieldPath(path, "namespace"), m.Namespace); e != nil {
 			*errs = append(*errs, *e)
