@@ -20,6 +20,9 @@ type Workload struct {
 	CreatedAt   time.Time       `json:"createdAt"`
 	UpdatedAt   time.Time       `json:"updatedAt"`
 	PodsPlanned int64           `json:"podsPlanned"` // pods ever planned for this uid
+	// Owner is the workload whose controller made this one (a
+	// Deployment's ReplicaSet, a CronJob's Job); nil for one a user applied.
+	Owner *events.OwnerRef `json:"owner,omitempty"`
 	// CauseID, CorrelationID and Actor come from the newest verdict, so the
 	// decisions taken for the workload trace back to its intent.
 	CauseID       string         `json:"causeID"`

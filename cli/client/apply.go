@@ -96,6 +96,16 @@ func applyIntent(d manifest.Document, ns string) (intent, error) {
 	if err != nil {
 		return intent{}, err
 	}
+	if k, ok := manifest.KindOfToken(kind); ok && k.ClusterScoped {
+		// A Namespace has none; admission refuses one that names one.
+		if fe := manifest.ValidateName("metadata.name", d.Name); fe != nil {
+			return intent{}, fe
+		}
+		return intent{kind: kind, ns: events.ClusterScope, name: d.Name, op: events.OpApply,
+			subject: events.IntentSubject(events.ClusterScope, kind, d.Name),
+			event:   &events.IntentApplied{Kind: kind, Namespace: events.ClusterScope, Name: d.Name, Object: d.JSON},
+			label:   resourceLabel(d.APIVersion, kind, d.Name)}, nil
+	}
 	if d.Namespace != "" {
 		if ns != "" && ns != d.Namespace {
 			return intent{}, fmt.Errorf("metadata.namespace %q does not match --namespace %q", d.Namespace, ns)

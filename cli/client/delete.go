@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -105,16 +104,12 @@ func newDeleteCmd(g *Globals) *cobra.Command {
 
 // resourcePlural names a kind's resource as kubectl does in "Error from
 // server" lines: the plural, then the API group when it has one
-// (deployments.apps, pods). Only a supported kind is ever NotFound, so adding
-// an "s" is plural enough.
+// (deployments.apps, pods).
 func resourcePlural(token string) string {
-	plural := token + "s"
-	if k, ok := manifest.KindOfToken(token); ok {
-		if group, _, grouped := strings.Cut(k.APIVersion, "/"); grouped {
-			plural += "." + group
-		}
+	if k, ok := resourceKinds[token]; ok {
+		return k.qualifiedPlural()
 	}
-	return plural
+	return token + "s"
 }
 
 func deleteIntent(kind, ns, name string) (intent, error) {

@@ -24,7 +24,7 @@ import (
 func newDescribeCmd(g *Globals) *cobra.Command {
 	var ns string
 	c := &cobra.Command{
-		Use:   "describe (pod|deployment|node) NAME",
+		Use:   "describe KIND NAME",
 		Short: "Show one object in detail, with its events from the log",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,11 +70,12 @@ func runDescribe(ctx context.Context, js jetstream.JetStream, kind, ns, name str
 	case r.pod != nil:
 		return describePodFromLog(ctx, js, r.pod, out, errOut)
 	case r.workload != nil:
-		log, err := readObjectLog(ctx, js, errOut, events.StreamDecisions, events.AdmissionSubject(ns, "deployment", name))
+		w := r.workload
+		log, err := readObjectLog(ctx, js, errOut, events.StreamDecisions, events.AdmissionSubject(w.Namespace, w.Kind, w.Name))
 		if err != nil {
 			return err
 		}
-		return describeDeployment(out, r.workload, log)
+		return describeWorkload(out, w, log)
 	}
 	return describeNodeFromLog(ctx, js, r.node, now, out, errOut)
 }
@@ -453,41 +454,45 @@ func boolTitle(b bool) string {
 	return "False"
 }
 
-func describeDeployment(out io.Writer, w *projections.Workload, log []logItem) error {
-	var spec manifest.DeploymentSpec
-	if w.Object.Deployment() != nil {
-		spec = *w.Object.Deployment()
-	}
+// describeWorkload shows an object of any applied kind as kubectl
+// describes it: its metadata, the lines of its kind (KindInfo.Describe),
+// its pod template, and its events from the log.
+func describeWorkload(out io.Writer, w *projections.Workload, log []logItem) error {
 	d := newDescriber(out)
 	d.line(0, "Name:\t%s", w.Name)
-	d.line(0, "Namespace:\t%s", w.Namespace)
+	if w.Namespace != events.ClusterScope && w.Namespace != "" {
+		d.line(0, "Namespace:\t%s", w.Namespace)
+	}
 	d.line(0, "CreationTimestamp:\t%s", describeTime(w.CreatedAt))
 	d.labels(0, "Labels", w.Object.Metadata.Labels)
 	d.labels(0, "Annotations", w.Object.Metadata.Annotations)
+	if w.Owner != nil {
+		d.line(0, "Controlled By:\t%s/%s", kindTitle(w.Owner.Kind), w.Owner.Name)
+	}
 	d.line(0, "Generation:\t%d", w.Generation)
-	selector := "<none>"
-	if spec.Selector != nil && len(spec.Selector.MatchLabels) > 0 {
-		selector = sortedLabels(spec.Selector.MatchLabels, ",")
+	o := w.Object
+	o.Defaults()
+	if k := o.Info(); k != nil && k.Describe != nil {
+		for _, f := range k.Describe(o, w.Status) {
+			d.line(0, "%s:\t%s", f.Name, orNone(f.Value))
+		}
 	}
-	d.line(0, "Selector:\t%s", selector)
-	d.line(0, "Replicas:\t%s", replicasLine(spec.ReplicaCount(), w.Status))
-	d.line(0, "Pod Template:")
-	d.labels(1, "Labels", spec.Template.Metadata.Labels)
-	if len(spec.Template.Metadata.Annotations) > 0 {
-		d.labels(1, "Annotations", spec.Template.Metadata.Annotations)
+	if t := o.PodTemplate(); t != nil {
+		d.line(0, "Pod Template:")
+		d.labels(1, "Labels", t.Metadata.Labels)
+		if len(t.Metadata.Annotations) > 0 {
+			d.labels(1, "Annotations", t.Metadata.Annotations)
+		}
+		d.line(1, "Containers:")
+		for _, c := range t.Spec.Containers {
+			describeContainer(d, 2, c, nil, false)
+		}
 	}
-	d.line(1, "Containers:")
-	for _, c := range spec.Template.Spec.Containers {
-		describeContainer(d, 2, c, nil, false)
+	for _, c := range w.Status.Conditions {
+		d.line(0, "Condition %s:\t%s (%s) %s", c.Type, c.Status, c.Reason, c.Message)
 	}
 	d.events(log)
 	return d.flush()
-}
-
-// replicasLine: "3 desired | 3 updated | 3 total | 3 available | 0 unavailable".
-func replicasLine(desired int32, st projections.WorkloadStatus) string {
-	return fmt.Sprintf("%d desired | %d updated | %d total | %d available | %d unavailable",
-		desired, st.UpdatedReplicas, st.Replicas, st.AvailableReplicas, max(0, desired-st.AvailableReplicas))
 }
 
 func describeNode(out io.Writer, n *projections.Node, pods []*projections.Pod, log []logItem, now time.Time) error {

@@ -342,13 +342,17 @@ func runWatch(ctx context.Context, js jetstream.JetStream, o getOptions, t getTa
 
 // ---- the read model
 
-// key is the KV key of one object: <ns>.<name>, deployment.<ns>.<name>, <name>.
+// key is the KV key of one object: <ns>.<name> (pods), <name> (nodes),
+// <kind>.<ns>.<name> (every other kind; _cluster for the namespace of a
+// cluster-scoped one).
 func (k resourceKind) key(ns, name string) string {
-	switch k.kind {
-	case "pod":
+	switch {
+	case k.kind == "pod":
 		return ns + "." + name
-	case "node":
+	case k.kind == "node":
 		return name
+	case !k.namespaced:
+		ns = events.ClusterScope
 	}
 	return k.kind + "." + ns + "." + name
 }
@@ -361,7 +365,7 @@ func (k resourceKind) pattern(ns string) string {
 		return ">"
 	case k.kind == "pod":
 		return ns + ".>"
-	case ns == "":
+	case ns == "" || !k.namespaced:
 		return k.kind + ".>"
 	}
 	return k.kind + "." + ns + ".>"
@@ -430,17 +434,18 @@ func decodeResource(kind string, b []byte) (resource, bool, error) {
 	case "pod":
 		r.pod = new(projections.Pod)
 		err = json.Unmarshal(b, r.pod)
-	case "deployment":
-		r.workload = new(projections.Workload)
-		err = json.Unmarshal(b, r.workload)
-		if err == nil && (r.workload.Deleted || r.workload.Kind != "deployment") {
-			return r, false, nil
-		}
 	case "node":
 		r.node = new(projections.Node)
 		err = json.Unmarshal(b, r.node)
 	default:
-		return r, false, fmt.Errorf("unknown kind %q", kind)
+		if !resourceKinds[kind].workload() {
+			return r, false, fmt.Errorf("unknown kind %q", kind)
+		}
+		r.workload = new(projections.Workload)
+		err = json.Unmarshal(b, r.workload)
+		if err == nil && (r.workload.Deleted || r.workload.Kind != kind) {
+			return r, false, nil
+		}
 	}
 	if err != nil {
 		return r, false, fmt.Errorf("decode %s record: %w", kind, err)
@@ -766,7 +771,7 @@ func k8sObjectOf(r resource, hostIPs map[string]string, now time.Time) any {
 	case r.pod != nil:
 		return k8sPod(r.pod, hostIPs[r.pod.Node])
 	case r.workload != nil:
-		return k8sDeployment(r.workload)
+		return k8sWorkload(r.workload)
 	}
 	return k8sNode(r.node, now)
 }
@@ -848,16 +853,13 @@ func tableHeader(kind string, wide, withNS bool) []string {
 		if wide {
 			h = append(h, "IP", "NODE")
 		}
-	case "deployment":
-		h = []string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"}
-		if wide {
-			h = append(h, "CONTAINERS", "IMAGES", "SELECTOR")
-		}
 	case "node":
 		h = []string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"}
 		if wide {
 			h = append(h, "INTERNAL-IP", "RUNTIME", "CPU", "MEMORY", "PODS-CIDR")
 		}
+	default:
+		h = workloadHeader(resourceKinds[kind].info, wide)
 	}
 	if withNS {
 		h = append([]string{"NAMESPACE"}, h...)
@@ -871,7 +873,7 @@ func tableRow(r resource, now time.Time, wide, withNS bool) []string {
 	case r.pod != nil:
 		row = podRow(r.pod, now, wide)
 	case r.workload != nil:
-		row = deploymentRow(r.workload, now, wide)
+		row = workloadRow(r.workload, now, wide)
 	default:
 		row = nodeRow(r.node, now, wide)
 	}
@@ -895,26 +897,37 @@ func podRow(p *projections.Pod, now time.Time, wide bool) []string {
 	return row
 }
 
-func deploymentRow(w *projections.Workload, now time.Time, wide bool) []string {
-	var spec manifest.DeploymentSpec
-	if w.Object.Deployment() != nil {
-		spec = *w.Object.Deployment()
-	}
-	st := w.Status
-	row := []string{w.Name, fmt.Sprintf("%d/%d", st.ReadyReplicas, spec.ReplicaCount()),
-		strconv.Itoa(int(st.UpdatedReplicas)), strconv.Itoa(int(st.AvailableReplicas)), age(now, w.CreatedAt)}
-	if wide {
-		var names, images []string
-		for _, c := range spec.Template.Spec.Containers {
-			names, images = append(names, c.Name), append(images, c.Image)
+// workloadHeader is NAME, the kind's columns, AGE, then its wide columns,
+// as kubectl lays out a kind's table.
+func workloadHeader(k *manifest.KindInfo, wide bool) []string {
+	h := []string{"NAME"}
+	var more []string
+	if k != nil {
+		for _, c := range k.Columns {
+			if !c.Wide {
+				h = append(h, c.Header)
+			} else if wide {
+				more = append(more, c.Header)
+			}
 		}
-		selector := ""
-		if spec.Selector != nil {
-			selector = sortedLabels(spec.Selector.MatchLabels, ",")
-		}
-		row = append(row, strings.Join(names, ","), strings.Join(images, ","), orNone(selector))
 	}
-	return row
+	return append(append(h, "AGE"), more...)
+}
+
+// workloadRow is one workload's row, cell by cell as workloadHeader.
+func workloadRow(w *projections.Workload, now time.Time, wide bool) []string {
+	row := []string{w.Name}
+	var more []string
+	if k := w.Object.Info(); k != nil {
+		for _, c := range k.Columns {
+			if !c.Wide {
+				row = append(row, c.Cell(w.Object, w.Status))
+			} else if wide {
+				more = append(more, orNone(c.Cell(w.Object, w.Status)))
+			}
+		}
+	}
+	return append(append(row, age(now, w.CreatedAt)), more...)
 }
 
 func nodeRow(n *projections.Node, now time.Time, wide bool) []string {

@@ -169,8 +169,7 @@ func podController(p *projections.Pod) (k8sOwnerRef, bool) {
 	if p.Owner == nil || p.Owner.Kind == "pod" {
 		return k8sOwnerRef{}, false
 	}
-	return k8sOwnerRef{APIVersion: manifest.APIAppsV1, Kind: kindTitle(p.Owner.Kind), Name: p.Owner.Name,
-		UID: p.Owner.UID, Controller: true}, true
+	return ownerRef(p.Owner), true
 }
 
 // kindTitle turns a read-model kind (deployment) into a Kubernetes kind (Deployment).
@@ -263,34 +262,34 @@ func unreadyContainers(p *projections.Pod) []string {
 	return out
 }
 
-// ---- deployments
+// ---- workloads
 
-type k8sDeploymentStatus struct {
-	ObservedGeneration  int64 `json:"observedGeneration"`
-	Replicas            int32 `json:"replicas"`
-	UpdatedReplicas     int32 `json:"updatedReplicas"`
-	ReadyReplicas       int32 `json:"readyReplicas"`
-	AvailableReplicas   int32 `json:"availableReplicas"`
-	UnavailableReplicas int32 `json:"unavailableReplicas,omitempty"`
-}
-
-// k8sDeployment is a Deployment as `kubectl get deployment -o json` shows it,
-// spec.replicas defaulted to 1 as Kubernetes does.
-func k8sDeployment(w *projections.Workload) k8sObject {
+// k8sWorkload is an object of any applied kind as `kubectl get KIND -o json`
+// shows it: its spec with Kubernetes' defaults filled in (replicas 1, …)
+// and its status in the kind's shape.
+func k8sWorkload(w *projections.Workload) k8sObject {
 	m := w.Object.Metadata
 	meta := k8sMeta{Name: w.Name, Namespace: w.Namespace, UID: w.UID, Generation: w.Generation,
 		Labels: m.Labels, Annotations: m.Annotations, CreationTimestamp: k8sTime(w.CreatedAt)}
-	var spec manifest.DeploymentSpec
-	if w.Object.Deployment() != nil {
-		spec = *w.Object.Deployment()
+	if w.Owner != nil {
+		meta.OwnerReferences = []k8sOwnerRef{ownerRef(w.Owner)}
 	}
-	replicas := spec.ReplicaCount()
-	spec.Replicas = &replicas
-	st := w.Status
-	status := k8sDeploymentStatus{ObservedGeneration: st.ObservedGeneration, Replicas: st.Replicas,
-		UpdatedReplicas: st.UpdatedReplicas, ReadyReplicas: st.ReadyReplicas, AvailableReplicas: st.AvailableReplicas,
-		UnavailableReplicas: max(0, replicas-st.AvailableReplicas)}
-	return k8sObject{APIVersion: manifest.APIAppsV1, Kind: manifest.KindDeployment, Metadata: meta, Spec: spec, Status: status}
+	o := w.Object
+	o.Defaults()
+	out := k8sObject{APIVersion: o.APIVersion, Kind: o.Kind, Metadata: meta, Spec: o.Spec}
+	if k := o.Info(); k != nil && k.K8sStatus != nil {
+		out.Status = k.K8sStatus(o, w.Status)
+	}
+	return out
+}
+
+// ownerRef is a controller's owner reference as Kubernetes writes it.
+func ownerRef(o *events.OwnerRef) k8sOwnerRef {
+	ref := k8sOwnerRef{Kind: kindTitle(o.Kind), Name: o.Name, UID: o.UID, Controller: true}
+	if k, ok := resourceKinds[o.Kind]; ok {
+		ref.APIVersion = k.apiVersion()
+	}
+	return ref
 }
 
 // ---- nodes

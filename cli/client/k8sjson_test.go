@@ -84,14 +84,14 @@ func TestK8sDeploymentShape(t *testing.T) {
 			"namespace":"default","uid":"dep-uid-1"},
 		"spec":{"replicas":3,"selector":{"matchLabels":{"app":"hello"}},
 			"template":{"metadata":{"labels":{"app":"hello"}},"spec":{"containers":[{"env":[{"name":"MODE","value":"prod"}],
-				"image":"nginx:1.25","name":"web","ports":[{"containerPort":80}],
-				"resources":{"limits":{"memory":"128Mi"},"requests":{"cpu":"100m","memory":"64Mi"}}}]}}},
+				"image":"nginx:1.25","name":"web","ports":[{"containerPort":80,"protocol":"TCP"}],
+				"resources":{"limits":{"memory":"128Mi"},"requests":{"cpu":"100m","memory":"64Mi"}}}],"restartPolicy":"Always"}}},
 		"status":{"availableReplicas":2,"observedGeneration":2,"readyReplicas":2,"replicas":3,"unavailableReplicas":1,"updatedReplicas":3}}`
-	sameJSON(t, mustJSON(t, k8sDeployment(w)), want)
+	sameJSON(t, mustJSON(t, k8sWorkload(w)), want)
 
 	w.Object.Deployment().Replicas = nil // defaulted to 1, as Kubernetes does
 	w.Status = projections.WorkloadStatus{ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
-	got := mustJSON(t, k8sDeployment(w))
+	got := mustJSON(t, k8sWorkload(w))
 	if !strings.Contains(got, `"replicas": 1,`) || strings.Contains(got, "unavailableReplicas") {
 		t.Errorf("defaulted replicas: got\n%s", got)
 	}
@@ -178,7 +178,7 @@ func TestRenderYAML(t *testing.T) {
 			t.Errorf("yaml lacks\n%s\ngot\n%s", want, got)
 		}
 	}
-	b, err = renderYAML(k8sDeployment(fixtureWorkload(fixtureT0)))
+	b, err = renderYAML(k8sWorkload(fixtureWorkload(fixtureT0)))
 	if err != nil {
 		t.Fatal(err)
 	}

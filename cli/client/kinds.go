@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/gantry-sh/gantry/events/bus"
@@ -9,7 +10,9 @@ import (
 )
 
 // resourceKind is what the CLI knows of one kind: the names users type for
-// it, how kubectl prints it, and where its read-model records live.
+// it, how kubectl prints it, and where its read-model records live. Every
+// kind a manifest may carry comes from manifest.Kinds(); the CLI adds only
+// Node, which no manifest creates.
 type resourceKind struct {
 	kind       string   // lower-case, as in subjects and read models: pod
 	title      string   // Kubernetes' kind: Pod
@@ -19,20 +22,44 @@ type resourceKind struct {
 	version    string
 	namespaced bool
 	bucket     string // the read-model bucket of its records
+	// info is the kind's entry in manifest's registry: its columns,
+	// describe fields and Kubernetes status (nil for Node).
+	info *manifest.KindInfo
 }
+
+// workload reports a kind whose records are workloads (every kind a
+// manifest creates, but Pod, whose `get` lists the pods read model).
+func (k resourceKind) workload() bool { return k.info != nil && k.bucket == bus.BucketWorkloads }
 
 // kindTable is every kind the CLI knows, in `kubectl api-resources` order
 // (core group first, then by group and name). kindOf, `get` with no
-// argument and `api-resources` all read it; a kind added here gets its
-// names and short names in every verb.
-var kindTable = []resourceKind{
-	{kind: "node", title: "Node", plural: "nodes", shortNames: []string{"no"},
-		version: "v1", bucket: bus.BucketNodes},
-	{kind: "pod", title: manifest.KindPod, plural: "pods", shortNames: []string{"po"},
-		version: "v1", namespaced: true, bucket: bus.BucketPods},
-	{kind: "deployment", title: manifest.KindDeployment, plural: "deployments", shortNames: []string{"deploy"},
-		group: "apps", version: "v1", namespaced: true, bucket: bus.BucketWorkloads},
-}
+// argument and `api-resources` all read it.
+var kindTable = func() []resourceKind {
+	t := []resourceKind{{kind: "node", title: "Node", plural: "nodes", shortNames: []string{"no"},
+		version: "v1", bucket: bus.BucketNodes}}
+	for _, k := range manifest.Kinds() {
+		group, version, grouped := strings.Cut(k.APIVersion, "/")
+		if !grouped {
+			group, version = "", group
+		}
+		rk := resourceKind{kind: k.Token, title: k.Kind, plural: k.Plural, shortNames: k.ShortNames,
+			group: group, version: version, namespaced: !k.ClusterScoped, bucket: bus.BucketWorkloads, info: k}
+		if k.Token == "pod" {
+			rk.bucket = bus.BucketPods
+		}
+		t = append(t, rk)
+	}
+	sort.SliceStable(t, func(i, j int) bool {
+		if (t[i].group == "") != (t[j].group == "") {
+			return t[i].group == ""
+		}
+		if t[i].group != t[j].group {
+			return t[i].group < t[j].group
+		}
+		return t[i].plural < t[j].plural
+	})
+	return t
+}()
 
 // resourceKinds indexes kindTable by kind.
 var resourceKinds = func() map[string]resourceKind {

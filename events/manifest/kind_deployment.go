@@ -30,6 +30,15 @@ var deploymentKind = KindInfo{
 		}},
 		{Header: "UP-TO-DATE", Cell: func(_ Object, st WorkloadStatus) string { return strconv.Itoa(int(st.UpdatedReplicas)) }},
 		{Header: "AVAILABLE", Cell: func(_ Object, st WorkloadStatus) string { return strconv.Itoa(int(st.AvailableReplicas)) }},
+		{Header: "CONTAINERS", Wide: true, Cell: func(o Object, _ WorkloadStatus) string {
+			return ContainerNames(o.Deployment().Template.Spec)
+		}},
+		{Header: "IMAGES", Wide: true, Cell: func(o Object, _ WorkloadStatus) string {
+			return ContainerImages(o.Deployment().Template.Spec)
+		}},
+		{Header: "SELECTOR", Wide: true, Cell: func(o Object, _ WorkloadStatus) string {
+			return FormatSelector(o.Deployment().Selector)
+		}},
 	},
 	Describe: func(o Object, st WorkloadStatus) []Field {
 		d := o.Deployment()
