@@ -23,6 +23,9 @@ var registry = map[string]func() Event{
 	TypeNodeCordoned:      func() Event { return new(NodeCordoned) },
 	TypeIntentCordon:      func() Event { return new(IntentCordon) },
 	TypeLogLossAccepted:   func() Event { return new(LogLossAccepted) },
+	TypeWorkloadDecided:   func() Event { return new(WorkloadDecided) },
+	TypeWorkloadDeleted:   func() Event { return new(WorkloadDeleted) },
+	TypeWorkloadStatus:    func() Event { return new(WorkloadStatusDecided) },
 }
 
 // Decode turns data of a named type into its struct.

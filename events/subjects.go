@@ -87,6 +87,15 @@ func AdmissionSubject(ns, kind, name string) string {
 	return fmt.Sprintf("gantry.decision.admission.%s.%s.%s", ns, kind, name)
 }
 
+// WorkloadSubject holds a controller's decisions on one object (made,
+// changed, deleted, its status): the object's fence for them.
+func WorkloadSubject(ns, kind, name string) string {
+	return "gantry.decision.workload." + ns + "." + kind + "." + name
+}
+
+// SubjectWorkloadAll matches every WorkloadSubject.
+const SubjectWorkloadAll = "gantry.decision.workload.>"
+
 // PodDecisionSubject holds every decision on one pod: planned,
 // unschedulable, bound, deleted. It is the pod's fence: each decision
 // expects the last sequence on it, so two writers cannot both bind (or bind
