@@ -12,9 +12,9 @@ import (
 // status a controller decides for an object (a Job's conditions). They are
 // stored on the object's own subject, WorkloadSubject, which is their fence.
 const (
-	TypeWorkloadDecided  = "gantry.workload.decided.v1"
-	TypeWorkloadDeleted  = "gantry.workload.deleted.v1"
-	TypeWorkloadStatus   = "gantry.workload.status.v1"
+	TypeWorkloadDecided = "gantry.workload.decided.v1"
+	TypeWorkloadDeleted = "gantry.workload.deleted.v1"
+	TypeWorkloadStatus  = "gantry.workload.status.v1"
 )
 
 // WorkloadDecided: a controller decided that an object should exist as
@@ -61,6 +61,7 @@ type WorkloadStatusDecided struct {
 	CompletionTime   *time.Time           `json:"completionTime,omitempty"`
 	LastScheduleTime *time.Time           `json:"lastScheduleTime,omitempty"`
 	Desired          *int32               `json:"desired,omitempty"`
+	FailedIndexes    *string              `json:"failedIndexes,omitempty"`
 	// Message is for people reading the log (describe's events): "missed
 	// 3 schedules; running the one of 12:05".
 	Message string `json:"message,omitempty"`

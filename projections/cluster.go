@@ -28,6 +28,13 @@ type Cluster struct {
 	decSeq  map[string]uint64
 	gone    map[string]bool // pod uid → deleted and forgotten (tombstone)
 	byOwner map[string]map[string]bool
+	// ownedW names, by owner uid, the workloads a controller made for it;
+	// ended the pods of each workload uid that ended (kept when they go).
+	ownedW map[string]map[string]bool
+	ended  map[string]map[string]endedPod
+	// endedEarly holds, by pod uid, reports of pods that ended read before
+	// their plan (Succeeded: true).
+	endedEarly map[string]bool
 
 	// Dirty names what changed since the last ClearDirty.
 	Dirty Changes
@@ -38,6 +45,7 @@ func NewCluster() *Cluster {
 	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
 		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{},
 		removed: map[string]removal{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
+		ownedW: map[string]map[string]bool{}, ended: map[string]map[string]endedPod{}, endedEarly: map[string]bool{},
 		Dirty: newChanges()}
 }
 
@@ -64,6 +72,12 @@ func (c *Cluster) Apply(r events.Record) {
 	switch e := r.Event.(type) {
 	case *events.AdmissionAccepted:
 		c.applyAccepted(r, e)
+	case *events.WorkloadDecided:
+		c.applyDecided(r, e)
+	case *events.WorkloadDeleted:
+		c.applyWorkloadDeleted(r, e)
+	case *events.WorkloadStatusDecided:
+		c.applyWorkloadStatus(r, e)
 	case *events.PodPlanned:
 		c.applyPlanned(r, e)
 	case *events.PodBound:

@@ -533,7 +533,9 @@ func TestStatusCounts(t *testing.T) {
 	got := c.Status(c.Workloads[depKey])
 	// ready, notready, pending, old are active; failed and succeeded are
 	// terminal; deleting is going.
-	want := projections.WorkloadStatus{ObservedGeneration: 4, Replicas: 4, UpdatedReplicas: 3, ReadyReplicas: 2, AvailableReplicas: 2}
+	// succeeded and failed ended, each counted once.
+	want := projections.WorkloadStatus{ObservedGeneration: 4, Replicas: 4, UpdatedReplicas: 3, ReadyReplicas: 2, AvailableReplicas: 2,
+		Succeeded: 1, Failed: 1}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Status = %+v, want %+v", got, want)
 	}
@@ -653,7 +655,8 @@ func TestStoryEndsWhereItShould(t *testing.T) {
 		t.Errorf("pods = %v, want [web-f web-g]", got)
 	}
 	st := c.Status(c.Workloads[depKey])
-	if want := (projections.WorkloadStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1}); !reflect.DeepEqual(st, want) {
+	// One pod of the story failed (its node reported it), counted once.
+	if want := (projections.WorkloadStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1, Failed: 1}); !reflect.DeepEqual(st, want) {
 		t.Errorf("status = %+v, want %+v", st, want)
 	}
 	if w := c.Workloads[projections.WorkloadKey("pod", ns, "solo")]; w == nil || !w.Deleted {

@@ -109,6 +109,10 @@ func (c *Cluster) applyPlanned(r events.Record, e *events.PodPlanned) {
 		LastDecisionSeq: c.decSeq[key]}
 	c.attachStatus(p)
 	c.Pods[key] = p
+	if succeeded, ok := c.endedEarly[p.UID]; ok {
+		delete(c.endedEarly, p.UID)
+		c.countEnded(p, succeeded)
+	}
 	if e.Owner != nil {
 		if w := c.ownerWorkload(e.Owner, e.Namespace); w != nil {
 			w.PodsPlanned++
@@ -187,7 +191,10 @@ func (c *Cluster) applyStatus(r events.Record, e *events.PodStatusObserved) {
 	c.statSeq[key] = r.Seq
 	if p := c.Pods[key]; p != nil && p.UID == e.UID {
 		p.Status = e
+		c.noteEnded(p, e)
 		c.touchPod(p, r)
+	} else if ended(e) {
+		c.endedEarly[e.UID] = e.Phase == events.PhaseSucceeded // counted when its plan is read
 	}
 }
 

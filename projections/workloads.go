@@ -2,13 +2,18 @@ package projections
 
 import (
 	"encoding/json"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
 )
 
-// Workload is an accepted object (Deployment or bare Pod) and its history.
+// Workload is an object of any applied kind, accepted from a user's intent
+// or decided by a controller on behalf of its owner, and its history.
 type Workload struct {
 	Kind        string          `json:"kind"` // deployment, pod
 	Namespace   string          `json:"namespace"`
@@ -30,6 +35,10 @@ type Workload struct {
 	Actor         string         `json:"actor,omitempty"`
 	Status        WorkloadStatus `json:"status"`
 	Seqs          Seqs           `json:"seqs"`
+
+	// decided is what controllers decided of its status (conditions,
+	// times); Status adds it to what the pods say.
+	decided WorkloadStatus
 }
 
 // WorkloadStatus is the status every kind's read-model record carries.
@@ -66,6 +75,114 @@ func (c *Cluster) applyAccepted(r events.Record, e *events.AdmissionAccepted) {
 	c.touchWorkload(w, r)
 }
 
+// applyDecided folds an object a controller made or changed on behalf of
+// its owner, as applyAccepted folds one a user applied.
+func (c *Cluster) applyDecided(r events.Record, e *events.WorkloadDecided) {
+	var obj manifest.Object
+	if err := json.Unmarshal(e.Object, &obj); err != nil {
+		return // a controller decides only objects that encode; nothing to fold
+	}
+	key := WorkloadKey(e.Kind, e.Namespace, e.Name)
+	w := c.Workloads[key]
+	if w == nil || w.UID != e.UID {
+		w = &Workload{Kind: e.Kind, Namespace: e.Namespace, Name: e.Name, UID: e.UID, CreatedAt: r.Envelope.Time, Seqs: Seqs{}}
+		c.Workloads[key] = w
+	}
+	if e.Generation < w.Generation {
+		return
+	}
+	w.Generation = e.Generation
+	w.Object = obj
+	w.Owner = e.Owner
+	w.Deleted = false
+	w.UpdatedAt = r.Envelope.Time
+	w.cause(r.Envelope)
+	if e.Owner != nil {
+		set := c.ownedW[e.Owner.UID]
+		if set == nil {
+			set = map[string]bool{}
+			c.ownedW[e.Owner.UID] = set
+		}
+		set[key] = true
+	}
+	c.touchWorkload(w, r)
+}
+
+// applyWorkloadDeleted folds a controller's deletion of an object it owns.
+func (c *Cluster) applyWorkloadDeleted(r events.Record, e *events.WorkloadDeleted) {
+	w := c.Workloads[WorkloadKey(e.Kind, e.Namespace, e.Name)]
+	if w == nil || w.UID != e.UID || w.Deleted {
+		return
+	}
+	w.Deleted = true
+	w.UpdatedAt = r.Envelope.Time
+	w.cause(r.Envelope)
+	c.touchWorkload(w, r)
+}
+
+// applyWorkloadStatus folds what a controller decided of an object's
+// status: each field set replaces the fold's, a condition the one of its
+// type.
+func (c *Cluster) applyWorkloadStatus(r events.Record, e *events.WorkloadStatusDecided) {
+	w := c.Workloads[WorkloadKey(e.Kind, e.Namespace, e.Name)]
+	if w == nil || w.UID != e.UID {
+		return
+	}
+	d := &w.decided
+	for _, cond := range e.Conditions {
+		replaced := false
+		for i := range d.Conditions {
+			if d.Conditions[i].Type == cond.Type {
+				d.Conditions[i], replaced = cond, true
+			}
+		}
+		if !replaced {
+			d.Conditions = append(d.Conditions, cond)
+		}
+	}
+	if e.StartTime != nil {
+		d.StartTime = e.StartTime
+	}
+	if e.CompletionTime != nil {
+		d.CompletionTime = e.CompletionTime
+	}
+	if e.LastScheduleTime != nil {
+		d.LastScheduleTime = e.LastScheduleTime
+	}
+	if e.Desired != nil {
+		d.Desired = *e.Desired
+	}
+	if e.FailedIndexes != nil {
+		d.FailedIndexes = *e.FailedIndexes
+	}
+	c.touchWorkload(w, r)
+}
+
+// Decided is what controllers decided of the workload's status.
+func (w *Workload) Decided() WorkloadStatus { return w.decided }
+
+// OwnedWorkloads returns the objects a workload incarnation's controller
+// made (deleted ones included), by key order.
+func (c *Cluster) OwnedWorkloads(uid string) []*Workload {
+	set := c.ownedW[uid]
+	out := make([]*Workload, 0, len(set))
+	for key := range set {
+		if w := c.Workloads[key]; w != nil && w.Owner != nil && w.Owner.UID == uid {
+			out = append(out, w)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// OwnerOf is the workload that owns w (made it), or nil.
+func (c *Cluster) OwnerOf(w *Workload) *Workload {
+	if w.Owner == nil {
+		return nil
+	}
+	return c.ownerWorkload(w.Owner, w.Namespace)
+}
+
 func (w *Workload) cause(e events.Envelope) {
 	w.CauseID, w.CorrelationID, w.Actor = e.ID, e.CorrelationID, e.Actor
 }
@@ -100,25 +217,158 @@ func (c *Cluster) touchWorkload(w *Workload, r events.Record) {
 	mark(c.Dirty.Workloads, WorkloadKey(w.Kind, w.Namespace, w.Name), r)
 }
 
-// Status computes a Deployment's status from its pods.
+// Status computes a workload's status: what its pods say (those it owns,
+// and those of the objects it owns: a Deployment's through its
+// ReplicaSets), and what its controllers decided.
+//
+// Replicas counts pods neither terminal nor being deleted, UpdatedReplicas
+// those of them made from the workload's current pod template, Ready and
+// Available those ready. Succeeded and Failed count every pod that ever
+// ended so, each once (a Job's pods are counted even after they are gone).
 func (c *Cluster) Status(w *Workload) WorkloadStatus {
-	st := WorkloadStatus{ObservedGeneration: w.Generation}
+	st := w.decided
+	st.Conditions = append([]manifest.Condition(nil), w.decided.Conditions...)
+	st.ObservedGeneration = w.Generation
 	var hash string
 	if t := w.Object.PodTemplate(); t != nil {
 		hash = manifest.TemplateHash(*t)
 	}
-	for _, p := range c.OwnedPods(w.UID) {
-		if p.Deleting || p.Terminal() {
-			continue
+	count := func(uid string) {
+		for _, p := range c.OwnedPods(uid) {
+			if p.Deleting || p.Terminal() {
+				continue
+			}
+			st.Replicas++
+			if p.TemplateHash == hash {
+				st.UpdatedReplicas++
+			}
+			if p.Ready() {
+				st.ReadyReplicas++
+				st.AvailableReplicas++
+			}
 		}
-		st.Replicas++
-		if p.TemplateHash == hash {
-			st.UpdatedReplicas++
+		var done []int
+		for _, t := range c.ended[uid] {
+			if !t.succeeded {
+				st.Failed++
+				continue
+			}
+			st.Succeeded++
+			if t.index >= 0 {
+				done = append(done, t.index)
+			}
 		}
-		if p.Ready() {
-			st.ReadyReplicas++
-			st.AvailableReplicas++
+		if len(done) > 0 {
+			st.CompletedIndexes = FormatIndexes(done)
+		}
+	}
+	count(w.UID)
+	for _, o := range c.OwnedWorkloads(w.UID) {
+		if !o.Deleted {
+			st.Owned = append(st.Owned, o.Name)
+		}
+		if o.Kind == "replicaset" {
+			count(o.UID)
 		}
 	}
 	return st
+}
+
+// Ended is a pod of a workload that ended, Succeeded or Failed: kept by its
+// owner's uid after the pod is gone, so that what ended is counted once.
+type Ended struct {
+	Name      string
+	Succeeded bool
+	Index     int // the Job completion index, -1 without one
+	ExitCodes map[string]int32
+}
+
+// endedPod is the fold's record of a pod that ended.
+type endedPod struct {
+	succeeded bool
+	index     int
+}
+
+// ended reports a node's report of a pod that ended.
+func ended(e *events.PodStatusObserved) bool {
+	return e.Phase == events.PhaseSucceeded || e.Phase == events.PhaseFailed
+}
+
+// noteEnded counts a pod of a workload whose node reported it ended. Only
+// a node's report counts, not the Failed a removal makes of a pod
+// (markRemoved): the report is counted when it is folded onto its pod, or
+// when the pod's plan is read after it (endedEarly), so every reader counts
+// the same pods whatever order it reads the streams in.
+func (c *Cluster) noteEnded(p *Pod, e *events.PodStatusObserved) {
+	if ended(e) {
+		c.countEnded(p, e.Phase == events.PhaseSucceeded)
+	}
+}
+
+// countEnded counts a pod that ended, once per uid (a node never reports a
+// terminal pod running again).
+func (c *Cluster) countEnded(p *Pod, succeeded bool) {
+	if p.Owner == nil {
+		return
+	}
+	set := c.ended[p.Owner.UID]
+	if set == nil {
+		set = map[string]endedPod{}
+		c.ended[p.Owner.UID] = set
+	}
+	if _, ok := set[p.UID]; !ok {
+		set[p.UID] = endedPod{succeeded: succeeded, index: CompletionIndex(p.Annotations)}
+	}
+}
+
+// EndedCount is how many pods of a workload incarnation ended Succeeded and
+// Failed, each counted once.
+func (c *Cluster) EndedCount(uid string) (succeeded, failed int) {
+	for _, t := range c.ended[uid] {
+		if t.succeeded {
+			succeeded++
+		} else {
+			failed++
+		}
+	}
+	return succeeded, failed
+}
+
+// CompletionIndex is a Job pod's completion index from its annotation, or
+// -1.
+func CompletionIndex(annotations map[string]string) int {
+	v, ok := annotations[manifest.JobCompletionIndexAnnotation]
+	if !ok {
+		return -1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+// FormatIndexes writes indexes as Kubernetes' completedIndexes does:
+// sorted, runs joined ("0-2,5,7-9").
+func FormatIndexes(idx []int) string {
+	idx = slices.Clone(idx)
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	var b strings.Builder
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && idx[j+1] == idx[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(idx[i]))
+		if j > i {
+			b.WriteByte('-')
+			b.WriteString(strconv.Itoa(idx[j]))
+		}
+		i = j + 1
+	}
+	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
@@ -37,6 +38,12 @@ func summarize(ev events.Event) string {
 		return summarizeAccepted(e)
 	case *events.AdmissionRejected:
 		return fmt.Sprintf("rejected %s of %s %s/%s: %s", e.Op, e.Kind, e.Namespace, e.Name, strings.Join(e.Reasons, "; "))
+	case *events.WorkloadDecided:
+		return summarizeWorkloadDecided(e)
+	case *events.WorkloadDeleted:
+		return fmt.Sprintf("deleted %s %s/%s: %s", e.Kind, e.Namespace, e.Name, e.Reason)
+	case *events.WorkloadStatusDecided:
+		return summarizeWorkloadStatus(e)
 	case *events.PodPlanned:
 		return summarizePlanned(e)
 	case *events.PodBound:
@@ -241,4 +248,39 @@ func plural(n int, one, many string) string {
 		return fmt.Sprintf("%d %s", n, one)
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+func summarizeWorkloadDecided(e *events.WorkloadDecided) string {
+	s := fmt.Sprintf("%s %s/%s generation %d", e.Kind, e.Namespace, e.Name, e.Generation)
+	if e.Owner != nil {
+		s += fmt.Sprintf(" for %s %s", e.Owner.Kind, e.Owner.Name)
+	}
+	return s
+}
+
+func summarizeWorkloadStatus(e *events.WorkloadStatusDecided) string {
+	var parts []string
+	for _, c := range e.Conditions {
+		p := c.Type + "=" + c.Status
+		if c.Reason != "" {
+			p += " (" + c.Reason + ")"
+		}
+		if c.Message != "" {
+			p += ": " + c.Message
+		}
+		parts = append(parts, p)
+	}
+	if e.LastScheduleTime != nil {
+		parts = append(parts, "scheduled "+e.LastScheduleTime.UTC().Format(time.RFC3339))
+	}
+	if e.Desired != nil {
+		parts = append(parts, fmt.Sprintf("desired %d", *e.Desired))
+	}
+	if e.Message != "" {
+		parts = append(parts, e.Message)
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("%s %s/%s status", e.Kind, e.Namespace, e.Name)
+	}
+	return fmt.Sprintf("%s %s/%s: %s", e.Kind, e.Namespace, e.Name, strings.Join(parts, "; "))
 }

@@ -79,6 +79,16 @@ func TestSummarizeEveryEventType(t *testing.T) {
 				ResetReaders: []string{"consumer node-a"}},
 				"loss accepted: GANTRY_DECISIONS 76–150,152 lost, ends at 160; reset consumer node-a"},
 		},
+		events.TypeWorkloadDecided: {{&events.WorkloadDecided{Kind: "replicaset", Namespace: "default", Name: "web-7c9f", Generation: 2,
+			Owner: &events.OwnerRef{Kind: "deployment", Name: "web", UID: "u"}}, "replicaset default/web-7c9f generation 2 for deployment web"}},
+		events.TypeWorkloadDeleted: {{&events.WorkloadDeleted{Kind: "job", Namespace: "default", Name: "pi", Reason: "finished 100s ago (ttlSecondsAfterFinished)"},
+			"deleted job default/pi: finished 100s ago (ttlSecondsAfterFinished)"}},
+		events.TypeWorkloadStatus: {
+			{&events.WorkloadStatusDecided{Kind: "job", Namespace: "default", Name: "pi",
+				Conditions: []manifest.Condition{{Type: "Failed", Status: "True", Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}}},
+				"job default/pi: Failed=True (BackoffLimitExceeded): Job has reached the specified backoff limit"},
+			{&events.WorkloadStatusDecided{Kind: "job", Namespace: "default", Name: "pi"}, "job default/pi status"},
+		},
 		events.TypeNodeCordoned: {
 			{&events.NodeCordoned{Node: "node-1", Unschedulable: true}, "cordoned: no new pods on node-1"},
 			{&events.NodeCordoned{Node: "node-1"}, "uncordoned: node-1 takes new pods"},

@@ -63,6 +63,10 @@ const (
 	CompletionIndexed    = "Indexed"
 )
 
+// JobCompletionIndexAnnotation carries an Indexed Job pod's index, as
+// Kubernetes names it.
+const JobCompletionIndexAnnotation = "batch.kubernetes.io/job-completion-index"
+
 // DefaultBackoffLimit is Kubernetes' default backoffLimit.
 const DefaultBackoffLimit = 6
 
