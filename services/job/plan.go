@@ -33,8 +33,8 @@ type Pod struct {
 	// (exit 143 on SIGTERM), not a failure: it counts neither in
 	// Status.Failed nor against any backoff limit. A Succeeded one counts.
 	Stopped bool
-	// FinishedAt is not read yet: it is for Kubernetes' delay before a
-	// failed pod is replaced (10 s, doubling, at most 6 min).
+	// FinishedAt is when it ended, for the back-off before failed pods are
+	// replaced (see FailureBackoff). Zero: no back-off on its account.
 	FinishedAt time.Time
 }
 
@@ -100,8 +100,9 @@ type Plan struct {
 	Status    Status
 	Finish    *Condition // the Job finishes in this pass (nil if not, or if Input.Finished was set)
 	Suspended bool       // spec.suspend and not finished: nothing runs
-	// RecheckAt is when the active deadline passes, if one is running: a
-	// pass then decides DeadlineExceeded though no pod changed. Zero: none.
+	// RecheckAt is when a pass would decide otherwise though no pod
+	// changed: the active deadline passes, or the back-off after failures
+	// that held Start back ends. Zero: never.
 	RecheckAt time.Time
 }
 
@@ -253,6 +254,14 @@ func Compute(in Input) Plan {
 	}
 	if finished == nil && !p.s.suspend && p.s.deadline > 0 && !in.StartTime.IsZero() {
 		plan.RecheckAt = in.StartTime.Add(p.s.deadline)
+	}
+	if len(plan.Start) > 0 {
+		if at := p.restartAt(); in.Now.Before(at) {
+			plan.Start = nil
+			if plan.RecheckAt.IsZero() || at.Before(plan.RecheckAt) {
+				plan.RecheckAt = at
+			}
+		}
 	}
 
 	for i, d := range p.drop {
@@ -525,6 +534,48 @@ func (p *pass) done() bool {
 		return p.succeeded > 0 && len(p.active) == 0
 	}
 	return p.succeeded >= p.s.completions
+}
+
+// Back-off before pods are started again after failures, as Kubernetes':
+// 10 s after the latest failure, doubling with each failure since the
+// latest success, at most 6 min.
+const (
+	FailureBackoff    = 10 * time.Second
+	MaxFailureBackoff = 6 * time.Minute
+)
+
+// restartAt is when pods may start again after the failures counted since
+// the latest success (zero: now). Failures with no FinishedAt do not delay.
+// One back-off for the whole Job, Indexed too (Kubernetes keeps one per
+// index with backoffLimitPerIndex).
+//
+// Worked example: a failed at t, b at t+5s, no success → 2 failures: b's
+// t+5s + 10s·2 = t+25s.
+func (p *pass) restartAt() time.Time {
+	var lastSuccess, lastFailure time.Time
+	for i, o := range p.out {
+		if at := p.pods[i].FinishedAt; o == succeeded && at.After(lastSuccess) {
+			lastSuccess = at
+		}
+	}
+	n := 0
+	for i, o := range p.out {
+		at := p.pods[i].FinishedAt
+		if (o == counted || o == failIndex || o == failJob) && !at.IsZero() && at.After(lastSuccess) {
+			n++
+			if at.After(lastFailure) {
+				lastFailure = at
+			}
+		}
+	}
+	if n == 0 {
+		return time.Time{}
+	}
+	d := MaxFailureBackoff
+	if n <= 6 {
+		d = min(FailureBackoff<<(n-1), MaxFailureBackoff)
+	}
+	return lastFailure.Add(d)
 }
 
 // trim deletes active pods beyond want, those furthest from done first.

@@ -72,6 +72,10 @@ func failed(name string, ix int, codes ...int32) job.Pod {
 	}
 	return p
 }
+func finishedAt(p job.Pod, sec int) job.Pod {
+	p.FinishedAt = t0.Add(time.Duration(sec) * time.Second)
+	return p
+}
 func deleting(p job.Pod) job.Pod { p.Deleting = true; return p }
 func stopped(p job.Pod) job.Pod  { p.Deleting, p.Stopped = true, true; return p }
 
@@ -221,6 +225,27 @@ func TestCompute(t *testing.T) {
 		in: job.Input{Spec: with(spec(1, 1), backoff(0)),
 			Pods: []job.Pod{stopped(failed("a", -1, 143)), deleting(running("b", -1))}},
 		want: job.Plan{Start: nonIndexed(1), Status: job.Status{Active: 1}},
+	}, {
+		// Failures at t0 and t0+5s, none since a success → back-off 10 s·2
+		// from t0+5s: nothing starts before t0+25s.
+		name: "back-off after failures",
+		in: job.Input{Spec: spec(2, 2), Now: t0.Add(20 * time.Second),
+			Pods: []job.Pod{finishedAt(failed("a", -1, 1), 0), finishedAt(failed("b", -1, 1), 5)}},
+		want: job.Plan{RecheckAt: t0.Add(25 * time.Second), Status: job.Status{Failed: 2}},
+	}, {
+		// The same at t0+25s: start 2.
+		name: "back-off over",
+		in: job.Input{Spec: spec(2, 2), Now: t0.Add(25 * time.Second),
+			Pods: []job.Pod{finishedAt(failed("a", -1, 1), 0), finishedAt(failed("b", -1, 1), 5)}},
+		want: job.Plan{Start: nonIndexed(2), Status: job.Status{Active: 2, Failed: 2}},
+	}, {
+		// A success at t0+6s after failures at t0, t0+5s: the back-off starts
+		// again from the failure at t0+7s: 10 s → t0+17s.
+		name: "a success resets the back-off",
+		in: job.Input{Spec: spec(3, 2), Now: t0.Add(10 * time.Second),
+			Pods: []job.Pod{finishedAt(failed("a", -1, 1), 0), finishedAt(failed("b", -1, 1), 5),
+				finishedAt(succeeded("c", -1), 6), finishedAt(failed("d", -1, 1), 7)}},
+		want: job.Plan{RecheckAt: t0.Add(17 * time.Second), Status: job.Status{Succeeded: 1, Failed: 3}},
 	}, {
 		// parallelism 0: nothing runs; the running pod is deleted.
 		name: "parallelism 0 stops everything",
@@ -431,6 +456,7 @@ func TestPropertiesUnderRandomOutcomes(t *testing.T) {
 					case r < 5:
 						p.Phase = events.PhaseFailed
 						p.ExitCodes = map[string]int32{"main": int32(rng.Intn(5))}
+						p.FinishedAt = in.Now.Add(-time.Duration(rng.Intn(30)) * time.Second) // back-off, often over
 					default:
 						p.Ready = rng.Intn(2) == 0
 					}
