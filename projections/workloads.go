@@ -266,6 +266,9 @@ func (c *Cluster) Status(w *Workload) WorkloadStatus {
 	for _, o := range c.OwnedWorkloads(w.UID) {
 		if !o.Deleted {
 			st.Owned = append(st.Owned, o.Name)
+			if _, done := o.decided.Finished(); !done {
+				st.Active = append(st.Active, o.Name)
+			}
 		}
 		if o.Kind == "replicaset" {
 			count(o.UID)

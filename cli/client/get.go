@@ -921,9 +921,9 @@ func workloadRow(w *projections.Workload, now time.Time, wide bool) []string {
 	if k := w.Object.Info(); k != nil {
 		for _, c := range k.Columns {
 			if !c.Wide {
-				row = append(row, c.Cell(w.Object, w.Status))
+				row = append(row, c.Cell(w.Object, w.Status, now))
 			} else if wide {
-				more = append(more, orNone(c.Cell(w.Object, w.Status)))
+				more = append(more, orNone(c.Cell(w.Object, w.Status, now)))
 			}
 		}
 	}
@@ -1030,47 +1030,7 @@ func age(now, t time.Time) string {
 	return humanDuration(now.Sub(t))
 }
 
-func humanDuration(d time.Duration) string {
-	if seconds := int(d.Seconds()); seconds < -1 {
-		return "<invalid>"
-	} else if seconds < 0 {
-		return "0s"
-	} else if seconds < 60*2 {
-		return fmt.Sprintf("%ds", seconds)
-	}
-	minutes := int(d / time.Minute)
-	if minutes < 10 {
-		if s := int(d/time.Second) % 60; s != 0 {
-			return fmt.Sprintf("%dm%ds", minutes, s)
-		}
-		return fmt.Sprintf("%dm", minutes)
-	} else if minutes < 60*3 {
-		return fmt.Sprintf("%dm", minutes)
-	}
-	hours := int(d / time.Hour)
-	switch {
-	case hours < 8:
-		if m := int(d/time.Minute) % 60; m != 0 {
-			return fmt.Sprintf("%dh%dm", hours, m)
-		}
-		return fmt.Sprintf("%dh", hours)
-	case hours < 48:
-		return fmt.Sprintf("%dh", hours)
-	case hours < 24*8:
-		if h := hours % 24; h != 0 {
-			return fmt.Sprintf("%dd%dh", hours/24, h)
-		}
-		return fmt.Sprintf("%dd", hours/24)
-	case hours < 24*365*2:
-		return fmt.Sprintf("%dd", hours/24)
-	case hours < 24*365*8:
-		if dy := (hours / 24) % 365; dy != 0 {
-			return fmt.Sprintf("%dy%dd", hours/24/365, dy)
-		}
-		return fmt.Sprintf("%dy", hours/24/365)
-	}
-	return fmt.Sprintf("%dy", hours/24/365)
-}
+func humanDuration(d time.Duration) string { return manifest.HumanDuration(d) }
 
 // ---- watching
 

@@ -195,7 +195,7 @@ func TestGetParse(t *testing.T) {
 		{args: []string{"pod/x", "y"}, wantErr: "resource/name form"},
 		{args: []string{"pod", "x/y"}, wantErr: "resource/name form"},
 		{args: []string{"pod/"}, wantErr: "a name is required"},
-		{args: []string{"services"}, wantErr: `unknown resource type "services": want nodes (no), pods (po), deployments (deploy)`},
+		{args: []string{"services"}, wantErr: `unknown resource type "services": want nodes (no), pods (po), daemonsets (ds), deployments (deploy), replicasets (rs), cronjobs (cj), jobs`},
 		{args: []string{"pods,"}, wantErr: `unknown resource type ""`},
 		{args: []string{"pods"}, o: getOptions{output: "table"}, wantErr: `output format "table"`},
 		{args: []string{"pods"}, o: getOptions{output: "json=x"}, wantErr: `output format "json=x"`},
@@ -235,7 +235,7 @@ func TestKindOf(t *testing.T) {
 			t.Errorf("kindOf(%q) = %q, %v; want %q", in, got, err, kind)
 		}
 	}
-	for _, in := range []string{"", "services", "svc", "pod.apps", "deploy.apps", "rs"} {
+	for _, in := range []string{"", "services", "svc", "pod.apps", "deploy.apps", "statefulset", "sts"} {
 		if got, err := kindOf(in); err == nil {
 			t.Errorf("kindOf(%q) = %q, want an error", in, got)
 		}
@@ -258,7 +258,11 @@ func TestAPIResourcesTable(t *testing.T) {
 	want := "NAME          SHORTNAMES   APIVERSION   NAMESPACED   KIND\n" +
 		"nodes         no           v1           false        Node\n" +
 		"pods          po           v1           true         Pod\n" +
-		"deployments   deploy       apps/v1      true         Deployment\n"
+		"daemonsets    ds           apps/v1      true         DaemonSet\n" +
+		"deployments   deploy       apps/v1      true         Deployment\n" +
+		"replicasets   rs           apps/v1      true         ReplicaSet\n" +
+		"cronjobs      cj           batch/v1     true         CronJob\n" +
+		"jobs                       batch/v1     true         Job\n"
 	if buf.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
 	}

@@ -109,7 +109,11 @@ func kindOf(s string) (string, error) {
 				return k.kind, nil
 			}
 		}
-		known = append(known, k.plural+" ("+strings.Join(k.shortNames, ",")+")")
+		if len(k.shortNames) == 0 {
+			known = append(known, k.plural)
+		} else {
+			known = append(known, k.plural+" ("+strings.Join(k.shortNames, ",")+")")
+		}
 	}
 	return "", fmt.Errorf("unknown resource type %q: want %s (see gantry api-resources)", s, strings.Join(known, ", "))
 }

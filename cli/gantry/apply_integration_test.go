@@ -88,7 +88,7 @@ func storedEvents(t *testing.T, js jetstream.JetStream, stream, filter string) [
 func TestApplyOfAnUnsupportedKindIsRejectedInTheLog(t *testing.T) {
 	conn, gantry := admissionCluster(t)
 	rs := writeManifest(t, "rs.yaml", `apiVersion: apps/v1
-kind: ReplicaSet
+kind: StatefulSet
 metadata:
   name: rs
 spec:
@@ -96,19 +96,19 @@ spec:
 `)
 	code, out, errOut := gantry("apply", "-f", rs)
 	if code == 0 {
-		t.Fatalf("apply of a ReplicaSet exited 0; stdout %q", out)
+		t.Fatalf("apply of a StatefulSet exited 0; stdout %q", out)
 	}
-	want := "error: replicaset.apps/rs rejected:\n" +
-		`  - kind: "ReplicaSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod` + "\n"
+	want := "error: statefulset.apps/rs rejected:\n" +
+		`  - kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob` + "\n"
 	if !strings.Contains(errOut, want) {
 		t.Errorf("stderr = %q, want it to contain %q", errOut, want)
 	}
 
-	intents := storedEvents(t, conn.JS, events.StreamIntents, events.IntentSubject("default", "replicaset", "rs"))
+	intents := storedEvents(t, conn.JS, events.StreamIntents, events.IntentSubject("default", "statefulset", "rs"))
 	if len(intents) != 1 || intents[0].Actor != client.Actor() {
 		t.Fatalf("intents = %+v, want one with actor %q", intents, client.Actor())
 	}
-	verdicts := storedEvents(t, conn.JS, events.StreamDecisions, events.AdmissionSubject("default", "replicaset", "rs"))
+	verdicts := storedEvents(t, conn.JS, events.StreamDecisions, events.AdmissionSubject("default", "statefulset", "rs"))
 	if len(verdicts) != 1 || verdicts[0].Type != events.TypeAdmissionRejected ||
 		verdicts[0].CausationID != intents[0].ID || verdicts[0].Actor != intents[0].Actor {
 		t.Fatalf("verdicts = %+v, want one rejection caused by intent %s", verdicts, intents[0].ID)
@@ -116,8 +116,8 @@ spec:
 
 	// The log's readers take the intent and its refusal in their stride.
 	code, out, errOut = gantry("events")
-	if code != 0 || !strings.Contains(out, "apply replicaset default/rs") ||
-		!strings.Contains(out, `rejected apply of replicaset default/rs: kind: "ReplicaSet"`) {
+	if code != 0 || !strings.Contains(out, "apply statefulset default/rs") ||
+		!strings.Contains(out, `rejected apply of statefulset default/rs: kind: "StatefulSet"`) {
 		t.Errorf("gantry events: exit %d, stderr %q, stdout\n%s", code, errOut, out)
 	}
 
@@ -159,8 +159,8 @@ spec:
 
 	// A kind Gantry does not know: a clear error, before the log (the kind as
 	// typed may be a plural or a short name).
-	code, _, errOut = gantry("delete", "replicaset", "rs")
-	if code == 0 || !strings.Contains(errOut, `unknown resource type "replicaset"`) {
-		t.Errorf("delete replicaset rs: exit %d, stderr %q", code, errOut)
+	code, _, errOut = gantry("delete", "statefulset", "rs")
+	if code == 0 || !strings.Contains(errOut, `unknown resource type "statefulset"`) {
+		t.Errorf("delete statefulset rs: exit %d, stderr %q", code, errOut)
 	}
 }

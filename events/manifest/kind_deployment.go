@@ -3,6 +3,7 @@ package manifest
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // deploymentKind is apps/v1 Deployment: replicas of a pod template, kept
@@ -25,18 +26,18 @@ var deploymentKind = KindInfo{
 	},
 	Template: func(o Object) *PodTemplateSpec { return &o.Deployment().Template },
 	Columns: []Column{
-		{Header: "READY", Cell: func(o Object, st WorkloadStatus) string {
+		{Header: "READY", Cell: func(o Object, st WorkloadStatus, _ time.Time) string {
 			return fmt.Sprintf("%d/%d", st.ReadyReplicas, o.Deployment().ReplicaCount())
 		}},
-		{Header: "UP-TO-DATE", Cell: func(_ Object, st WorkloadStatus) string { return strconv.Itoa(int(st.UpdatedReplicas)) }},
-		{Header: "AVAILABLE", Cell: func(_ Object, st WorkloadStatus) string { return strconv.Itoa(int(st.AvailableReplicas)) }},
-		{Header: "CONTAINERS", Wide: true, Cell: func(o Object, _ WorkloadStatus) string {
+		{Header: "UP-TO-DATE", Cell: func(_ Object, st WorkloadStatus, _ time.Time) string { return strconv.Itoa(int(st.UpdatedReplicas)) }},
+		{Header: "AVAILABLE", Cell: func(_ Object, st WorkloadStatus, _ time.Time) string { return strconv.Itoa(int(st.AvailableReplicas)) }},
+		{Header: "CONTAINERS", Wide: true, Cell: func(o Object, _ WorkloadStatus, _ time.Time) string {
 			return ContainerNames(o.Deployment().Template.Spec)
 		}},
-		{Header: "IMAGES", Wide: true, Cell: func(o Object, _ WorkloadStatus) string {
+		{Header: "IMAGES", Wide: true, Cell: func(o Object, _ WorkloadStatus, _ time.Time) string {
 			return ContainerImages(o.Deployment().Template.Spec)
 		}},
-		{Header: "SELECTOR", Wide: true, Cell: func(o Object, _ WorkloadStatus) string {
+		{Header: "SELECTOR", Wide: true, Cell: func(o Object, _ WorkloadStatus, _ time.Time) string {
 			return FormatSelector(o.Deployment().Selector)
 		}},
 	},

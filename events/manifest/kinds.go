@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // KindInfo describes one kind Gantry accepts, once: what a manifest
@@ -45,7 +46,7 @@ type KindInfo struct {
 type Column struct {
 	Header string
 	Wide   bool // only with -o wide
-	Cell   func(o Object, st WorkloadStatus) string
+	Cell   func(o Object, st WorkloadStatus, now time.Time) string
 }
 
 // Field is one line of `gantry describe`: "Replicas:  3 desired | …".
@@ -57,7 +58,7 @@ type Field struct {
 // kinds is every kind Gantry accepts, in `kubectl api-resources` order (the
 // core group first, then by group and name).
 var kinds = []*KindInfo{
-	&deploymentKind, &podKind,
+	&deploymentKind, &podKind, &replicaSetKind, &daemonSetKind, &jobKind, &cronJobKind,
 }
 
 // Kinds returns the kinds Gantry accepts, in a stable order.

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -34,8 +35,9 @@ type WorkloadStatus struct {
 	Conditions       []Condition `json:"conditions,omitempty"`
 	// Owned names the objects the workload's controller made (a
 	// Deployment's ReplicaSets, a CronJob's Jobs) that still exist, by
-	// name.
-	Owned []string `json:"owned,omitempty"`
+	// name; Active those of them not finished (a CronJob's running Jobs).
+	Owned  []string `json:"owned,omitempty"`
+	Active []string `json:"active,omitempty"`
 }
 
 // Condition is a Kubernetes status condition.
@@ -112,4 +114,48 @@ func ContainerImages(s PodSpec) string {
 		images[i] = c.Image
 	}
 	return strings.Join(images, ",")
+}
+
+// HumanDuration writes a duration as kubectl's AGE column does: 45s, 3m20s,
+// 5h, 12d, 2y30d.
+func HumanDuration(d time.Duration) string {
+	if seconds := int(d.Seconds()); seconds < -1 {
+		return "<invalid>"
+	} else if seconds < 0 {
+		return "0s"
+	} else if seconds < 60*2 {
+		return fmt.Sprintf("%ds", seconds)
+	}
+	minutes := int(d / time.Minute)
+	if minutes < 10 {
+		if s := int(d/time.Second) % 60; s != 0 {
+			return fmt.Sprintf("%dm%ds", minutes, s)
+		}
+		return fmt.Sprintf("%dm", minutes)
+	} else if minutes < 60*3 {
+		return fmt.Sprintf("%dm", minutes)
+	}
+	hours := int(d / time.Hour)
+	switch {
+	case hours < 8:
+		if m := int(d/time.Minute) % 60; m != 0 {
+			return fmt.Sprintf("%dh%dm", hours, m)
+		}
+		return fmt.Sprintf("%dh", hours)
+	case hours < 48:
+		return fmt.Sprintf("%dh", hours)
+	case hours < 24*8:
+		if h := hours % 24; h != 0 {
+			return fmt.Sprintf("%dd%dh", hours/24, h)
+		}
+		return fmt.Sprintf("%dd", hours/24)
+	case hours < 24*365*2:
+		return fmt.Sprintf("%dd", hours/24)
+	case hours < 24*365*8:
+		if dy := (hours / 24) % 365; dy != 0 {
+			return fmt.Sprintf("%dy%dd", hours/24/365, dy)
+		}
+		return fmt.Sprintf("%dy", hours/24/365)
+	}
+	return fmt.Sprintf("%dy", hours/24/365)
 }

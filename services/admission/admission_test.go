@@ -288,17 +288,17 @@ func TestVerdicts(t *testing.T) {
 			name:  "a kind Gantry does not support is rejected, naming it and the supported kinds",
 			given: func(l *pt.Log) []events.Record { return nil },
 			last: func(l *pt.Log) events.Record {
-				return l.IntentApply("replicaset", ns, "rs", raw(`{"apiVersion":"apps/v1","kind":"ReplicaSet",
+				return l.IntentApply("statefulset", ns, "rs", raw(`{"apiVersion":"apps/v1","kind":"StatefulSet",
 					"metadata":{"name":"rs","namespace":"default"},"spec":{"replicas":2}}`))
 			},
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "ReplicaSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod`}
+				want := []string{`kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpApply ||
-					r.Kind != "replicaset" || r.Name != "rs" {
+					r.Kind != "statefulset" || r.Name != "rs" {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
-				if d.Subject != events.AdmissionSubject(ns, "replicaset", "rs") || d.Meta.Actor != "tester" {
+				if d.Subject != events.AdmissionSubject(ns, "statefulset", "rs") || d.Meta.Actor != "tester" {
 					t.Errorf("verdict on %q by %q, want the intent's object and actor", d.Subject, d.Meta.Actor)
 				}
 				expectSeq(t, d, 0)
@@ -310,7 +310,7 @@ func TestVerdicts(t *testing.T) {
 			last:  func(l *pt.Log) events.Record { return l.IntentApply("service", ns, "web", raw(`[]`)) },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "service" is not supported; supported: apps/v1 Deployment, v1 Pod`}
+				want := []string{`kind: "service" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
@@ -319,10 +319,10 @@ func TestVerdicts(t *testing.T) {
 		{
 			name:  "deleting an object of an unsupported kind is rejected as unsupported, not as not found",
 			given: func(l *pt.Log) []events.Record { return nil },
-			last:  func(l *pt.Log) events.Record { return l.IntentDelete("replicaset", ns, "rs") },
+			last:  func(l *pt.Log) events.Record { return l.IntentDelete("statefulset", ns, "rs") },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "replicaset" is not supported; supported: apps/v1 Deployment, v1 Pod`}
+				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpDelete {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
