@@ -21,9 +21,33 @@ import (
 	"github.com/gantry-sh/gantry/services/scheduler"
 )
 
+// deciders are the services that follow the log and decide, each made by
+// one line here; a service is added by its package and its line.
+var deciders = []struct {
+	name string
+	make func(conn *bus.Conn, cfg Config) runner.Service
+}{
+	{admission.Name, func(_ *bus.Conn, cfg Config) runner.Service {
+		a := admission.New()
+		a.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
+		return a
+	}},
+	{replica.Name, func(_ *bus.Conn, cfg Config) runner.Service {
+		r := replica.New()
+		r.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
+		return r
+	}},
+	{scheduler.Name, func(_ *bus.Conn, cfg Config) runner.Service { return scheduler.New(cfg.Scheduler) }},
+	{projector.Name, func(conn *bus.Conn, _ Config) runner.Service { return projector.New(conn.JS) }},
+}
+
 // Names lists every service `gantry serve` can run.
 func Names() []string {
-	return []string{admission.Name, replica.Name, scheduler.Name, projector.Name, ingest.Name}
+	names := make([]string, 0, len(deciders)+1)
+	for _, d := range deciders {
+		names = append(names, d.name)
+	}
+	return append(names, ingest.Name)
 }
 
 // Plane is a set of running services.
@@ -95,9 +119,7 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 	rcfg.Feed = feed
 	var run []string // the names of p.runners
 	for _, n := range names {
-		var svc runner.Service
-		switch n {
-		case ingest.Name:
+		if n == ingest.Name {
 			// Not a reader of the log: it stores what nodes hand it.
 			g, err := ingest.Start(ctx, conn, cfg.Ingest, log)
 			if err != nil {
@@ -105,19 +127,14 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 			}
 			p.ingest = g
 			continue
-		case admission.Name:
-			a := admission.New()
-			a.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
-			svc = a
-		case replica.Name:
-			r := replica.New()
-			r.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
-			svc = r
-		case scheduler.Name:
-			svc = scheduler.New(cfg.Scheduler)
-		case projector.Name:
-			svc = projector.New(conn.JS)
-		default:
+		}
+		var svc runner.Service
+		for _, d := range deciders {
+			if d.name == n {
+				svc = d.make(conn, cfg)
+			}
+		}
+		if svc == nil {
 			return nil, fmt.Errorf("unknown service %q (services: %v)", n, Names())
 		}
 		p.runners = append(p.runners, runner.New(svc, conn.JS, log, rcfg))
