@@ -30,6 +30,8 @@ type AdmissionAccepted struct {
 	Generation int64           `json:"generation"`
 	Unchanged  bool            `json:"unchanged,omitempty"`
 	Object     json.RawMessage `json:"object,omitempty"`
+	// Propagation of an accepted delete (IntentDeleted.Propagation).
+	Propagation string `json:"propagation,omitempty"`
 }
 
 func (AdmissionAccepted) Type() string { return TypeAdmissionAccepted }

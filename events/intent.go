@@ -21,11 +21,22 @@ type IntentApplied struct {
 
 func (IntentApplied) Type() string { return TypeIntentApplied }
 
-// IntentDeleted asks for an object to go away.
+// IntentDeleted asks for an object to go away. Propagation says what
+// becomes of what it owns, as Kubernetes' propagationPolicy: Background
+// (the default: deleted after it), Foreground (deleted before it; the CLI
+// waits for them) or Orphan (left running, without an owner).
 type IntentDeleted struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
+	Kind        string `json:"kind"`
+	Namespace   string `json:"namespace"`
+	Name        string `json:"name"`
+	Propagation string `json:"propagation,omitempty"`
 }
+
+// Propagation policies of a deletion.
+const (
+	PropagateBackground = "Background"
+	PropagateForeground = "Foreground"
+	PropagateOrphan     = "Orphan"
+)
 
 func (IntentDeleted) Type() string { return TypeIntentDeleted }

@@ -14,6 +14,8 @@ const (
 	TypePodDeleted        = "gantry.pod.deleted.v1"
 	TypePodStatusObserved = "gantry.pod.statusobserved.v1"
 	TypePodRemoved        = "gantry.pod.removed.v1"
+	TypePodReleased       = "gantry.pod.released.v1"
+	TypePodAdopted        = "gantry.pod.adopted.v1"
 )
 
 // OwnerRef names the workload a pod belongs to.
@@ -143,3 +145,28 @@ type PodRemoved struct {
 }
 
 func (PodRemoved) Type() string { return TypePodRemoved }
+
+// PodReleased: the pod's controller let it go (its owner was deleted with
+// propagation Orphan, or its labels no longer match a ReplicaSet's
+// selector); it runs on with no owner.
+type PodReleased struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+	Owner     string `json:"owner"` // the uid of the owner that released it
+	Reason    string `json:"reason"`
+}
+
+func (PodReleased) Type() string { return TypePodReleased }
+
+// PodAdopted: a controller took a pod with no controller whose labels its
+// selector matches (a ReplicaSet adopting an orphan), as Kubernetes'
+// controllers adopt.
+type PodAdopted struct {
+	Namespace string   `json:"namespace"`
+	Name      string   `json:"name"`
+	UID       string   `json:"uid"`
+	Owner     OwnerRef `json:"owner"`
+}
+
+func (PodAdopted) Type() string { return TypePodAdopted }

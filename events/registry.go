@@ -18,6 +18,8 @@ var registry = map[string]func() Event{
 	TypePodDeleted:        func() Event { return new(PodDeleted) },
 	TypePodStatusObserved: func() Event { return new(PodStatusObserved) },
 	TypePodRemoved:        func() Event { return new(PodRemoved) },
+	TypePodReleased:       func() Event { return new(PodReleased) },
+	TypePodAdopted:        func() Event { return new(PodAdopted) },
 	TypeNodeRegistered:    func() Event { return new(NodeRegistered) },
 	TypeNodeHeartbeat:     func() Event { return new(NodeHeartbeat) },
 	TypeNodeCordoned:      func() Event { return new(NodeCordoned) },

@@ -94,6 +94,10 @@ func (c *Cluster) Apply(r events.Record) {
 		c.applyStatus(r, e)
 	case *events.PodRemoved:
 		c.applyRemoved(r, e)
+	case *events.PodReleased:
+		c.applyReleased(r, e)
+	case *events.PodAdopted:
+		c.applyAdopted(r, e)
 	case *events.NodeRegistered, *events.NodeCordoned, *events.NodeHeartbeat:
 		c.applyNode(r, e)
 	}

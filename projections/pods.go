@@ -323,3 +323,40 @@ func (c *Cluster) touchPod(p *Pod, r events.Record) {
 		}
 	}
 }
+
+// applyReleased folds a controller letting a pod go: it keeps running with
+// no owner, and its former owner no longer counts it.
+func (c *Cluster) applyReleased(r events.Record, e *events.PodReleased) {
+	key := Key(e.Namespace, e.Name)
+	p := c.Pods[key]
+	if p == nil || p.UID != e.UID || p.Owner == nil || p.Owner.UID != e.Owner {
+		return
+	}
+	if w := c.ownerWorkload(p.Owner, p.Namespace); w != nil {
+		mark(c.Dirty.Workloads, WorkloadKey(w.Kind, w.Namespace, w.Name), r)
+	}
+	delete(c.byOwner[p.Owner.UID], key)
+	p.Owner = nil
+	c.touchPod(p, r)
+}
+
+// applyAdopted folds a controller taking a pod that has none.
+func (c *Cluster) applyAdopted(r events.Record, e *events.PodAdopted) {
+	key := Key(e.Namespace, e.Name)
+	p := c.Pods[key]
+	if p == nil || p.UID != e.UID || (p.Owner != nil && p.Owner.Kind != "pod") {
+		return
+	}
+	if p.Owner != nil {
+		delete(c.byOwner[p.Owner.UID], key)
+	}
+	owner := e.Owner
+	p.Owner = &owner
+	set := c.byOwner[owner.UID]
+	if set == nil {
+		set = map[string]bool{}
+		c.byOwner[owner.UID] = set
+	}
+	set[key] = true
+	c.touchPod(p, r)
+}

@@ -22,6 +22,9 @@ type Workload struct {
 	Generation  int64           `json:"generation"`
 	Object      manifest.Object `json:"object"`
 	Deleted     bool            `json:"deleted,omitempty"`
+	// Orphan: deleted with propagation Orphan; what it owns is released,
+	// not deleted.
+	Orphan bool `json:"orphan,omitempty"`
 	CreatedAt   time.Time       `json:"createdAt"`
 	UpdatedAt   time.Time       `json:"updatedAt"`
 	PodsPlanned int64           `json:"podsPlanned"` // pods ever planned for this uid
@@ -53,6 +56,7 @@ func (c *Cluster) applyAccepted(r events.Record, e *events.AdmissionAccepted) {
 	if e.Op == events.OpDelete {
 		if w != nil && w.UID == e.UID {
 			w.Deleted = true
+			w.Orphan = e.Propagation == events.PropagateOrphan
 			w.cause(r.Envelope)
 			w.UpdatedAt = r.Envelope.Time
 			c.touchWorkload(w, r)
@@ -93,6 +97,9 @@ func (c *Cluster) applyDecided(r events.Record, e *events.WorkloadDecided) {
 	}
 	w.Generation = e.Generation
 	w.Object = obj
+	if w.Owner != nil && (e.Owner == nil || e.Owner.UID != w.Owner.UID) {
+		delete(c.ownedW[w.Owner.UID], key) // released by its owner
+	}
 	w.Owner = e.Owner
 	w.Deleted = false
 	w.UpdatedAt = r.Envelope.Time

@@ -54,6 +54,10 @@ func summarize(ev events.Event) string {
 		return summarizeDeleted(e)
 	case *events.PodStatusObserved:
 		return summarizeStatus(e)
+	case *events.PodReleased:
+		return "released: " + e.Reason
+	case *events.PodAdopted:
+		return fmt.Sprintf("adopted by %s %s", e.Owner.Kind, e.Owner.Name)
 	case *events.PodRemoved:
 		return fmt.Sprintf("removed from %s (epoch %d)", e.Node, e.Epoch)
 	case *events.NodeRegistered:

@@ -222,8 +222,14 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 		if !o.exists {
 			return rejectCode(events.OpDelete, events.RejectNotFound, fmt.Sprintf("%s %q not found in namespace %q", kind, name, ns))
 		}
+		switch e.Propagation {
+		case "", events.PropagateBackground, events.PropagateForeground, events.PropagateOrphan:
+		default:
+			return reject(events.OpDelete, fmt.Sprintf("propagationPolicy: unsupported value %q: must be one of %s, %s, %s",
+				e.Propagation, events.PropagateBackground, events.PropagateForeground, events.PropagateOrphan))
+		}
 		d.Event = &events.AdmissionAccepted{IntentSeq: p.seq, IntentID: p.env.ID, Op: events.OpDelete,
-			Kind: kind, Namespace: ns, Name: name, UID: o.uid, Generation: o.generation}
+			Kind: kind, Namespace: ns, Name: name, UID: o.uid, Generation: o.generation, Propagation: e.Propagation}
 		return d
 	case *events.IntentApplied:
 		if reason, ok := unsupportedKind(e); !ok {
