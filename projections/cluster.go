@@ -32,6 +32,9 @@ type Cluster struct {
 	// ended the pods of each workload uid that ended (kept when they go).
 	ownedW map[string]map[string]bool
 	ended  map[string]map[string]endedPod
+	// quotas, nsPods and nsObjects index each namespace's ResourceQuotas,
+	// pods and objects by key, for quota usage.
+	quotas, nsPods, nsObjects map[string]map[string]bool
 	// endedEarly holds, by pod uid, reports of pods that ended read before
 	// their plan (Succeeded: true).
 	endedEarly map[string]bool
@@ -46,6 +49,7 @@ func NewCluster() *Cluster {
 		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{},
 		removed: map[string]removal{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
 		ownedW: map[string]map[string]bool{}, ended: map[string]map[string]endedPod{}, endedEarly: map[string]bool{},
+		quotas: map[string]map[string]bool{}, nsPods: map[string]map[string]bool{}, nsObjects: map[string]map[string]bool{},
 		Dirty: newChanges()}
 }
 

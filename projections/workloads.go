@@ -221,6 +221,10 @@ func (c *Cluster) OwnedPods(uid string) []*Pod {
 
 func (c *Cluster) touchWorkload(w *Workload, r events.Record) {
 	w.Seqs[r.Stream] = r.Seq
+	key := WorkloadKey(w.Kind, w.Namespace, w.Name)
+	index(c.nsObjects, w.Namespace, key)
+	c.noteQuota(w)
+	c.touchQuotas(w.Namespace, r)
 	mark(c.Dirty.Workloads, WorkloadKey(w.Kind, w.Namespace, w.Name), r)
 }
 
@@ -268,6 +272,9 @@ func (c *Cluster) Status(w *Workload) WorkloadStatus {
 		if len(done) > 0 {
 			st.CompletedIndexes = FormatIndexes(done)
 		}
+	}
+	if w.Kind == "resourcequota" {
+		st.Used = c.Usage(w.Namespace)
 	}
 	count(w.UID)
 	for _, o := range c.OwnedWorkloads(w.UID) {
@@ -381,4 +388,14 @@ func FormatIndexes(idx []int) string {
 		i = j + 1
 	}
 	return b.String()
+}
+
+// index adds key to the set of group in m.
+func index(m map[string]map[string]bool, group, key string) {
+	set := m[group]
+	if set == nil {
+		set = map[string]bool{}
+		m[group] = set
+	}
+	set[key] = true
 }

@@ -24,7 +24,9 @@ var deploymentKind = KindInfo{
 		spec.Template.Spec = spec.Template.Spec.withDefaults()
 		o.Spec = &spec
 	},
-	Template: func(o Object) *PodTemplateSpec { return &o.Deployment().Template },
+	Template:     func(o Object) *PodTemplateSpec { return &o.Deployment().Template },
+	TemplatePath: "spec.template",
+	Pods:         func(o Object) (int32, string) { return o.Deployment().ReplicaCount(), "spec.replicas" },
 	Columns: []Column{
 		{Header: "READY", Cell: func(o Object, st WorkloadStatus, _ time.Time) string {
 			return fmt.Sprintf("%d/%d", st.ReadyReplicas, o.Deployment().ReplicaCount())

@@ -32,10 +32,12 @@ func (s ReplicaSetSpec) ReplicaCount() int32 {
 // replicaSetKind is apps/v1 ReplicaSet: keeps N pods matching its selector.
 var replicaSetKind = KindInfo{
 	APIVersion: APIAppsV1, Kind: KindReplicaSet, Token: "replicaset", Plural: "replicasets", ShortNames: []string{"rs"},
-	spec:     specType[ReplicaSetSpec](),
-	validate: func(errs *FieldErrors, o Object) { validateReplicaSetSpec(errs, "spec", *o.ReplicaSet()) },
-	defaults: func(o *Object) { spec := o.ReplicaSet().withDefaults(); o.Spec = &spec },
-	Template: func(o Object) *PodTemplateSpec { return &o.ReplicaSet().Template },
+	spec:         specType[ReplicaSetSpec](),
+	validate:     func(errs *FieldErrors, o Object) { validateReplicaSetSpec(errs, "spec", *o.ReplicaSet()) },
+	defaults:     func(o *Object) { spec := o.ReplicaSet().withDefaults(); o.Spec = &spec },
+	Template:     func(o Object) *PodTemplateSpec { return &o.ReplicaSet().Template },
+	TemplatePath: "spec.template",
+	Pods:         func(o Object) (int32, string) { return o.ReplicaSet().ReplicaCount(), "spec.replicas" },
 	Columns: append([]Column{
 		{Header: "DESIRED", Cell: func(o Object, _ WorkloadStatus, _ time.Time) string { return count(o.ReplicaSet().ReplicaCount()) }},
 		{Header: "CURRENT", Cell: func(_ Object, st WorkloadStatus, _ time.Time) string { return count(st.Replicas) }},
@@ -69,10 +71,11 @@ func (o Object) DaemonSet() *DaemonSetSpec { s, _ := o.Spec.(*DaemonSetSpec); re
 // Desired is the controller's count of matching nodes.
 var daemonSetKind = KindInfo{
 	APIVersion: APIAppsV1, Kind: KindDaemonSet, Token: "daemonset", Plural: "daemonsets", ShortNames: []string{"ds"},
-	spec:     specType[DaemonSetSpec](),
-	validate: func(errs *FieldErrors, o Object) { validateDaemonSetSpec(errs, "spec", *o.DaemonSet()) },
-	defaults: func(o *Object) { spec := o.DaemonSet().withDefaults(); o.Spec = &spec },
-	Template: func(o Object) *PodTemplateSpec { return &o.DaemonSet().Template },
+	spec:         specType[DaemonSetSpec](),
+	validate:     func(errs *FieldErrors, o Object) { validateDaemonSetSpec(errs, "spec", *o.DaemonSet()) },
+	defaults:     func(o *Object) { spec := o.DaemonSet().withDefaults(); o.Spec = &spec },
+	Template:     func(o Object) *PodTemplateSpec { return &o.DaemonSet().Template },
+	TemplatePath: "spec.template",
 	Columns: append([]Column{
 		{Header: "DESIRED", Cell: func(_ Object, st WorkloadStatus, _ time.Time) string { return count(st.Desired) }},
 		{Header: "CURRENT", Cell: func(_ Object, st WorkloadStatus, _ time.Time) string { return count(st.Replicas) }},
@@ -159,6 +162,19 @@ func JobStatusWord(st WorkloadStatus) string {
 	return "Running"
 }
 
+// jobParallelism is how many pods a Job runs at once at most: its
+// parallelism (1 when unset), and no more than its completions.
+func jobParallelism(j *JobSpec) int32 {
+	n := int32(1)
+	if j.Parallelism != nil {
+		n = *j.Parallelism
+	}
+	if j.Completions != nil && *j.Completions < n {
+		n = *j.Completions
+	}
+	return n
+}
+
 // jobCompletions is kubectl's COMPLETIONS: "3/5", or "1/1 of 3" for a
 // work queue (completions unset).
 func jobCompletions(j *JobSpec, st WorkloadStatus) string {
@@ -189,10 +205,12 @@ func jobDuration(st WorkloadStatus, now time.Time) string {
 
 var jobKind = KindInfo{
 	APIVersion: APIBatchV1, Kind: KindJob, Token: "job", Plural: "jobs",
-	spec:     specType[JobSpec](),
-	validate: func(errs *FieldErrors, o Object) { validateJobSpec(errs, "spec", *o.Job()) },
-	defaults: func(o *Object) { spec := o.Job().withDefaults(); o.Spec = &spec },
-	Template: func(o Object) *PodTemplateSpec { return &o.Job().Template },
+	spec:         specType[JobSpec](),
+	validate:     func(errs *FieldErrors, o Object) { validateJobSpec(errs, "spec", *o.Job()) },
+	defaults:     func(o *Object) { spec := o.Job().withDefaults(); o.Spec = &spec },
+	Template:     func(o Object) *PodTemplateSpec { return &o.Job().Template },
+	TemplatePath: "spec.template",
+	Pods:         func(o Object) (int32, string) { return jobParallelism(o.Job()), "spec.parallelism" },
 	Columns: append([]Column{
 		{Header: "STATUS", Cell: func(_ Object, st WorkloadStatus, _ time.Time) string { return JobStatusWord(st) }},
 		{Header: "COMPLETIONS", Cell: func(o Object, st WorkloadStatus, _ time.Time) string { return jobCompletions(o.Job(), st) }},
@@ -289,9 +307,14 @@ func (o Object) CronJob() *CronJobSpec { s, _ := o.Spec.(*CronJobSpec); return s
 
 var cronJobKind = KindInfo{
 	APIVersion: APIBatchV1, Kind: KindCronJob, Token: "cronjob", Plural: "cronjobs", ShortNames: []string{"cj"},
-	spec:     specType[CronJobSpec](),
-	validate: func(errs *FieldErrors, o Object) { validateCronJobSpec(errs, "spec", *o.CronJob()) },
-	defaults: func(o *Object) { spec := o.CronJob().withDefaults(); o.Spec = &spec },
+	spec:         specType[CronJobSpec](),
+	validate:     func(errs *FieldErrors, o Object) { validateCronJobSpec(errs, "spec", *o.CronJob()) },
+	defaults:     func(o *Object) { spec := o.CronJob().withDefaults(); o.Spec = &spec },
+	Template:     func(o Object) *PodTemplateSpec { return &o.CronJob().JobTemplate.Spec.Template },
+	TemplatePath: "spec.jobTemplate.spec.template",
+	Pods: func(o Object) (int32, string) {
+		return jobParallelism(&o.CronJob().JobTemplate.Spec), "spec.jobTemplate.spec.parallelism"
+	},
 	Columns: []Column{
 		{Header: "SCHEDULE", Cell: func(o Object, _ WorkloadStatus, _ time.Time) string { return o.CronJob().Schedule }},
 		{Header: "TIMEZONE", Cell: func(o Object, _ WorkloadStatus, _ time.Time) string {

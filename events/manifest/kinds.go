@@ -33,13 +33,37 @@ type KindInfo struct {
 	Describe func(o Object, st WorkloadStatus) []Field
 	// K8sStatus is the kind's status in Kubernetes' shape, for -o json|yaml.
 	K8sStatus func(o Object, st WorkloadStatus) any
-	// Template is the pod template of a kind that stamps pods out (nil for
-	// one that does not, or whose pods come from another object).
-	Template func(o Object) *PodTemplateSpec
+	// Template is the pod template of a kind that stamps pods out, or
+	// whose objects do (a CronJob's Jobs); nil for one that does not.
+	// TemplatePath is its field path (spec.template).
+	Template     func(o Object) *PodTemplateSpec
+	TemplatePath string
+	// Pods is how many pods an object of the kind runs at once at most,
+	// and the field that says so (spec.replicas): what the cluster's
+	// ceiling on pods per workload is checked against. Nil: one, or as
+	// many as there are nodes.
+	Pods func(o Object) (n int32, path string)
 
 	spec     reflect.Type
 	validate func(errs *FieldErrors, o Object)
 	defaults func(o *Object)
+}
+
+// Group is the kind's API group ("" for the core group).
+func (k *KindInfo) Group() string {
+	if g, _, ok := strings.Cut(k.APIVersion, "/"); ok {
+		return g
+	}
+	return ""
+}
+
+// QuotaResource names the kind in a quota's count/<resource>: the plural,
+// with the group when it has one (deployments.apps, jobs.batch, pods).
+func (k *KindInfo) QuotaResource() string {
+	if g := k.Group(); g != "" {
+		return k.Plural + "." + g
+	}
+	return k.Plural
 }
 
 // Column is one column of `gantry get`: a header and the cell of an object.
@@ -59,6 +83,7 @@ type Field struct {
 // core group first, then by group and name).
 var kinds = []*KindInfo{
 	&deploymentKind, &podKind, &replicaSetKind, &daemonSetKind, &jobKind, &cronJobKind,
+	&namespaceKind, &resourceQuotaKind,
 }
 
 // Kinds returns the kinds Gantry accepts, in a stable order.

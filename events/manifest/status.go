@@ -37,6 +37,8 @@ type WorkloadStatus struct {
 	// Deployment's ReplicaSets, a CronJob's Jobs) that still exist, by
 	// name; Active those of them not finished (a CronJob's running Jobs).
 	Owned  []string `json:"owned,omitempty"`
+	// Used is what a ResourceQuota's namespace uses of what it counts.
+	Used QuotaUsage `json:"used,omitempty"`
 	Active []string `json:"active,omitempty"`
 }
 

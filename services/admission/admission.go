@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -158,13 +159,17 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
 	busy := map[string]bool{}
+	nsBusy := map[string]bool{} // namespaces with an earlier intent not yet judged and read back
 	var out []runner.Decision
 	for _, seq := range seqs {
 		p := s.pending[seq]
 		kind, ns, name := target(p.ev)
 		key := kind + "/" + ns + "/" + name
-		if busy[key] {
-			continue
+		if kind == "namespace" {
+			nsBusy[name] = true
+		}
+		if busy[key] || nsBusy[ns] {
+			continue // an object in a namespace being made waits for its verdict
 		}
 		busy[key] = true
 		if s.assumed[seq] {
@@ -222,6 +227,9 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 		if !o.exists {
 			return rejectCode(events.OpDelete, events.RejectNotFound, fmt.Sprintf("%s %q not found in namespace %q", kind, name, ns))
 		}
+		if kind == "namespace" && slices.Contains(manifest.DefaultNamespaces, name) {
+			return reject(events.OpDelete, fmt.Sprintf("namespaces %q is forbidden: this namespace may not be deleted", name))
+		}
 		switch e.Propagation {
 		case "", events.PropagateBackground, events.PropagateForeground, events.PropagateOrphan:
 		default:
@@ -234,6 +242,9 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 	case *events.IntentApplied:
 		if reason, ok := unsupportedKind(e); !ok {
 			return rejectCode(events.OpApply, events.RejectUnsupportedKind, reason)
+		}
+		if reason, code := s.namespaceProblem(kind, ns); reason != "" {
+			return rejectCode(events.OpApply, code, reason)
 		}
 		obj, reasons := Check(e)
 		reasons = append(reasons, s.ceiling(obj)...)
@@ -262,6 +273,23 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 		return d
 	}
 	return reject("", "unknown intent")
+}
+
+// namespaceProblem refuses an object in a namespace that does not exist,
+// or that was deleted, in Kubernetes' words. default, kube-system and
+// kube-public always exist; cluster-scoped objects have no namespace.
+func (s *Service) namespaceProblem(kind, ns string) (reason, code string) {
+	if ns == events.ClusterScope || slices.Contains(manifest.DefaultNamespaces, ns) {
+		return "", ""
+	}
+	o := s.objects["namespace/"+events.ClusterScope+"/"+ns]
+	switch {
+	case o != nil && o.exists:
+		return "", ""
+	case o != nil && o.uid != "":
+		return fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", ns), ""
+	}
+	return fmt.Sprintf("namespaces %q not found", ns), events.RejectNotFound
 }
 
 // unsupportedKind checks the intent's kind is one Gantry supports. The CLI
@@ -303,7 +331,11 @@ func Check(e *events.IntentApplied) (manifest.Object, []string) {
 	if obj.Metadata.Name != e.Name {
 		reasons = append(reasons, fmt.Sprintf("metadata.name: %q does not match the intent's name %q", obj.Metadata.Name, e.Name))
 	}
-	if obj.Metadata.Namespace != e.Namespace {
+	if k := obj.Info(); k != nil && k.ClusterScoped {
+		if e.Namespace != events.ClusterScope {
+			reasons = append(reasons, fmt.Sprintf("metadata.namespace: a %s is cluster-scoped: the intent's namespace must be %q, not %q", obj.Kind, events.ClusterScope, e.Namespace))
+		}
+	} else if obj.Metadata.Namespace != e.Namespace {
 		reasons = append(reasons, fmt.Sprintf("metadata.namespace: %q does not match the intent's namespace %q", obj.Metadata.Namespace, e.Namespace))
 	}
 	if errs := manifest.Validate(obj); len(errs) > 0 {
@@ -322,13 +354,9 @@ var rules placement.Cache
 // itself) so that a rule that does not compile, or could cost too much, is
 // refused here rather than found unschedulable on every node.
 func checkPlacement(obj manifest.Object) []string {
-	var annotations map[string]string
-	var path string
-	switch {
-	case obj.Deployment() != nil:
-		annotations, path = obj.Deployment().Template.Metadata.Annotations, "spec.template.metadata.annotations"
-	case obj.Pod() != nil:
-		annotations, path = obj.Metadata.Annotations, "metadata.annotations"
+	annotations, path := obj.Metadata.Annotations, "metadata.annotations"
+	if k := obj.Info(); k != nil && k.Template != nil {
+		annotations, path = k.Template(obj).Metadata.Annotations, k.TemplatePath+".metadata.annotations"
 	}
 	expr, ok := annotations[manifest.AnnotationPlacement]
 	if !ok {

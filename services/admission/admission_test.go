@@ -293,7 +293,7 @@ func TestVerdicts(t *testing.T) {
 			},
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob`}
+				want := []string{`kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpApply ||
 					r.Kind != "statefulset" || r.Name != "rs" {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
@@ -310,7 +310,7 @@ func TestVerdicts(t *testing.T) {
 			last:  func(l *pt.Log) events.Record { return l.IntentApply("service", ns, "web", raw(`[]`)) },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "service" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob`}
+				want := []string{`kind: "service" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
@@ -322,7 +322,7 @@ func TestVerdicts(t *testing.T) {
 			last:  func(l *pt.Log) events.Record { return l.IntentDelete("statefulset", ns, "rs") },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob`}
+				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpDelete {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
@@ -473,7 +473,7 @@ func TestIntentsForDifferentObjectsAreDecidedTogether(t *testing.T) {
 	ix := w.l.IntentApplyObject(pt.Deployment(ns, "x", 1, "nginx:1"))
 	iy := w.l.IntentApplyObject(pt.Deployment(ns, "y", 1, "nginx:1"))
 	ip := w.l.IntentApplyObject(pt.BarePod(ns, "x", "nginx:1")) // same name, other kind
-	iz := w.l.IntentApplyObject(pt.Deployment("other", "x", 1, "nginx:1"))
+	iz := w.l.IntentApplyObject(pt.Deployment("kube-public", "x", 1, "nginx:1")) // another namespace
 	w.apply(ix, iy, ip, iz)
 	ds := w.decide()
 	var got []string
@@ -483,7 +483,7 @@ func TestIntentsForDifferentObjectsAreDecidedTogether(t *testing.T) {
 	}
 	want := []string{
 		events.AdmissionSubject(ns, "deployment", "x"), events.AdmissionSubject(ns, "deployment", "y"),
-		events.AdmissionSubject(ns, "pod", "x"), events.AdmissionSubject("other", "deployment", "x"),
+		events.AdmissionSubject(ns, "pod", "x"), events.AdmissionSubject("kube-public", "deployment", "x"),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("subjects = %v, want %v (oldest intent first)", got, want)

@@ -20,11 +20,12 @@ import (
 // before it was lowered) at the ceiling too.
 func (s *Service) ceiling(obj manifest.Object) []string {
 	limit := s.MaxPodsPerWorkload
-	if limit <= 0 || obj.Deployment() == nil {
-		return nil // a bare Pod is one pod
+	k := obj.Info()
+	if limit <= 0 || k == nil || k.Pods == nil {
+		return nil // a bare Pod is one pod; a DaemonSet one a node
 	}
-	if n := obj.Deployment().ReplicaCount(); n > limit {
-		return []string{fmt.Sprintf("spec.replicas: %d exceeds the cluster's limit of %d pods per workload (gantry up --max-pods-per-workload)", n, limit)}
+	if n, path := k.Pods(obj); n > limit {
+		return []string{fmt.Sprintf("%s: %d exceeds the cluster's limit of %d pods per workload (gantry up --max-pods-per-workload)", path, n, limit)}
 	}
 	return nil
 }

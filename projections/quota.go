@@ -1,0 +1,120 @@
+package projections
+
+import (
+	"sort"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
+)
+
+// Quotas: a ResourceQuota caps what its namespace holds, charged where pods
+// and objects are decided (the replica, job and cronjob services), as
+// Kubernetes charges them at creation. The fold counts what each namespace
+// uses; a controller checks each pod or object it is about to decide with
+// a QuotaPass, which adds what the pass has decided so far, and refuses
+// what would exceed a quota with Kubernetes' words.
+
+// noteQuota keeps the index of a namespace's quotas: a ResourceQuota (not
+// deleted) by key.
+func (c *Cluster) noteQuota(w *Workload) {
+	if w.Kind != "resourcequota" {
+		return
+	}
+	set := c.quotas[w.Namespace]
+	if set == nil {
+		set = map[string]bool{}
+		c.quotas[w.Namespace] = set
+	}
+	if w.Deleted {
+		delete(set, WorkloadKey(w.Kind, w.Namespace, w.Name))
+		return
+	}
+	set[WorkloadKey(w.Kind, w.Namespace, w.Name)] = true
+}
+
+// touchQuotas marks a namespace's quotas changed: what they count changed.
+func (c *Cluster) touchQuotas(ns string, r events.Record) {
+	for key := range c.quotas[ns] {
+		mark(c.Dirty.Workloads, key, r)
+	}
+}
+
+// Usage is what a namespace uses of what quotas count: its pods that are
+// neither terminal nor being deleted, their requests and limits, and its
+// objects by resource (count/deployments.apps). It walks the namespace's
+// pods and objects; callers are the projector (for a quota record that
+// changed) and a QuotaPass (once per namespace and pass).
+func (c *Cluster) Usage(ns string) manifest.QuotaUsage {
+	u := manifest.QuotaUsage{}
+	for key := range c.nsPods[ns] {
+		p := c.Pods[key]
+		if p == nil || p.Deleting || p.Terminal() {
+			continue
+		}
+		u.Add(manifest.PodQuotaUsage(p.Spec))
+	}
+	for key := range c.nsObjects[ns] {
+		w := c.Workloads[key]
+		if w == nil || w.Deleted {
+			continue
+		}
+		if k := w.Object.Info(); k != nil {
+			u.Add(manifest.ObjectQuotaUsage(k.QuotaResource()))
+		}
+	}
+	return u
+}
+
+// QuotaPass checks what a controller is about to decide against its
+// namespace's quotas, counting what the pass decided before it.
+type QuotaPass struct {
+	c    *Cluster
+	used map[string]manifest.QuotaUsage // by namespace, computed on first use
+}
+
+// QuotaPass starts a controller's pass of quota checks.
+func (c *Cluster) QuotaPass() *QuotaPass {
+	return &QuotaPass{c: c, used: map[string]manifest.QuotaUsage{}}
+}
+
+// Pod charges a pod about to be planned; it returns why a quota refuses
+// it ("" when every quota of the namespace lets it in, and then it is
+// charged).
+func (q *QuotaPass) Pod(ns, name string, spec manifest.PodSpec) string {
+	return q.charge(ns, `pods "`+name+`"`, manifest.PodQuotaUsage(spec), &spec)
+}
+
+// Object charges an object about to be decided (a Job a CronJob makes).
+func (q *QuotaPass) Object(ns string, k *manifest.KindInfo, name string) string {
+	return q.charge(ns, k.QuotaResource()+` "`+name+`"`, manifest.ObjectQuotaUsage(k.QuotaResource()), nil)
+}
+
+func (q *QuotaPass) charge(ns, what string, charge manifest.QuotaUsage, pod *manifest.PodSpec) string {
+	if len(q.c.quotas[ns]) == 0 {
+		return ""
+	}
+	used := q.used[ns]
+	if used == nil {
+		used = q.c.Usage(ns)
+		q.used[ns] = used
+	}
+	for _, w := range q.c.sortedQuotas(ns) {
+		if why := manifest.QuotaRefusal(w.Name, w.Object.ResourceQuota().Hard, used, charge, pod, what); why != "" {
+			return why
+		}
+	}
+	used.Add(charge)
+	return ""
+}
+
+// sortedQuotas is a namespace's quotas by name.
+func (c *Cluster) sortedQuotas(ns string) []*Workload {
+	var out []*Workload
+	for key := range c.quotas[ns] {
+		if w := c.Workloads[key]; w != nil && w.Object.ResourceQuota() != nil {
+			out = append(out, w)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

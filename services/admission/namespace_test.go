@@ -1,0 +1,74 @@
+package admission_test
+
+import (
+	"testing"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
+	pt "github.com/gantry-sh/gantry/projections/projectiontest"
+)
+
+func namespaceIntent(l *pt.Log, name string) events.Record {
+	return l.IntentApply("namespace", events.ClusterScope, name,
+		raw(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"`+name+`"}}`))
+}
+
+// An object in a namespace that was never made is refused as Kubernetes
+// refuses it; made in the same apply after its Namespace, it waits for the
+// Namespace's verdict and is accepted; once the Namespace is deleted, new
+// content is refused; default may not be deleted.
+func TestNamespacesMustExist(t *testing.T) {
+	w := newWorld(t)
+	orphan := w.l.IntentApplyObject(pt.Deployment("shop", "web", 1, "nginx:1"))
+	w.apply(orphan)
+	ds := w.settle()
+	if r := rejectedOf(t, ds[0]); r.Reasons[0] != `namespaces "shop" not found` || r.Code != events.RejectNotFound {
+		t.Fatalf("object in a missing namespace: %+v", r)
+	}
+
+	// One apply: the Namespace, then a Deployment in it. The first pass
+	// judges only the Namespace; the Deployment waits for its verdict.
+	nsi := namespaceIntent(w.l, "shop")
+	dep := w.l.IntentApplyObject(pt.Deployment("shop", "web", 1, "nginx:1"))
+	w.apply(nsi, dep)
+	ds = w.decide()
+	if len(ds) != 1 || ds[0].Subject != events.AdmissionSubject(events.ClusterScope, "namespace", "shop") {
+		t.Fatalf("first pass: want the Namespace's verdict alone:\n%s", show(ds))
+	}
+	acceptedOf(t, ds[0])
+	w.store(ds[0])
+	ds = w.decide()
+	if len(ds) != 1 {
+		t.Fatalf("second pass:\n%s", show(ds))
+	}
+	acceptedOf(t, ds[0])
+	w.store(ds[0])
+
+	// Deleted: new content is refused.
+	w.apply(w.l.IntentDelete("namespace", events.ClusterScope, "shop"))
+	acceptedOf(t, w.settle()[0])
+	w.apply(w.l.IntentApplyObject(pt.Deployment("shop", "api", 1, "nginx:1")))
+	if r := rejectedOf(t, w.settle()[0]); r.Reasons[0] != "unable to create new content in namespace shop because it is being terminated" {
+		t.Errorf("object in a deleted namespace: %+v", r)
+	}
+
+	// default exists without being applied, and may not be deleted.
+	w.apply(namespaceIntent(w.l, manifest.DefaultNamespace))
+	acceptedOf(t, w.settle()[0])
+	w.apply(w.l.IntentDelete("namespace", events.ClusterScope, manifest.DefaultNamespace))
+	if r := rejectedOf(t, w.settle()[0]); r.Reasons[0] != `namespaces "default" is forbidden: this namespace may not be deleted` {
+		t.Errorf("delete default: %+v", r)
+	}
+
+	// A Namespace is cluster-scoped: one that names a namespace is refused.
+	w.apply(w.l.IntentApply("namespace", events.ClusterScope, "x",
+		raw(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"x","namespace":"default"}}`)))
+	r := rejectedOf(t, w.settle()[0])
+	found := false
+	for _, reason := range r.Reasons {
+		found = found || reason == `metadata.namespace: must be empty, got "default": a Namespace is cluster-scoped`
+	}
+	if !found {
+		t.Errorf("namespaced Namespace: %+v", r)
+	}
+}
