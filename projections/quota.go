@@ -118,3 +118,23 @@ func (c *Cluster) sortedQuotas(ns string) []*Workload {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// InNamespace returns the objects of a namespace that are not deleted, by
+// key, and how many pods it holds.
+func (c *Cluster) InNamespace(ns string) (objects []*Workload, pods int) {
+	for key := range c.nsObjects[ns] {
+		if w := c.Workloads[key]; w != nil && !w.Deleted {
+			objects = append(objects, w)
+		}
+	}
+	sort.Slice(objects, func(i, j int) bool {
+		return WorkloadKey(objects[i].Kind, objects[i].Namespace, objects[i].Name) <
+			WorkloadKey(objects[j].Kind, objects[j].Namespace, objects[j].Name)
+	})
+	for key := range c.nsPods[ns] {
+		if c.Pods[key] != nil {
+			pods++
+		}
+	}
+	return objects, pods
+}

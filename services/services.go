@@ -15,6 +15,7 @@ import (
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/services/admission"
 	"github.com/gantry-sh/gantry/services/ingest"
+	"github.com/gantry-sh/gantry/services/namespace"
 	"github.com/gantry-sh/gantry/services/projector"
 	"github.com/gantry-sh/gantry/services/replica"
 	"github.com/gantry-sh/gantry/services/runner"
@@ -39,6 +40,7 @@ var deciders = []struct {
 	}},
 	{scheduler.Name, func(_ *bus.Conn, cfg Config) runner.Service { return scheduler.New(cfg.Scheduler) }},
 	{projector.Name, func(conn *bus.Conn, _ Config) runner.Service { return projector.New(conn.JS) }},
+	{namespace.Name, func(*bus.Conn, Config) runner.Service { return namespace.New() }},
 }
 
 // Names lists every service `gantry serve` can run.

@@ -443,7 +443,7 @@ func decodeResource(kind string, b []byte) (resource, bool, error) {
 		}
 		r.workload = new(projections.Workload)
 		err = json.Unmarshal(b, r.workload)
-		if err == nil && (r.workload.Deleted || r.workload.Kind != kind) {
+		if err == nil && (r.workload.Deleted && !terminating(r.workload) || r.workload.Kind != kind) {
 			return r, false, nil
 		}
 	}
@@ -451,6 +451,13 @@ func decodeResource(kind string, b []byte) (resource, bool, error) {
 		return r, false, fmt.Errorf("decode %s record: %w", kind, err)
 	}
 	return r, true, nil
+}
+
+// terminating reports a deleted object still shown, as Kubernetes shows a
+// Namespace whose content is being deleted.
+func terminating(w *projections.Workload) bool {
+	c := w.Status.Condition(manifest.NamespaceContentRemaining)
+	return c != nil && c.Status == manifest.ConditionTrue
 }
 
 // getResource reads one object, or says it is not found as kubectl does.

@@ -195,7 +195,7 @@ func TestGetParse(t *testing.T) {
 		{args: []string{"pod/x", "y"}, wantErr: "resource/name form"},
 		{args: []string{"pod", "x/y"}, wantErr: "resource/name form"},
 		{args: []string{"pod/"}, wantErr: "a name is required"},
-		{args: []string{"services"}, wantErr: `unknown resource type "services": want nodes (no), pods (po), daemonsets (ds), deployments (deploy), replicasets (rs), cronjobs (cj), jobs`},
+		{args: []string{"services"}, wantErr: `unknown resource type "services": want namespaces (ns), nodes (no), pods (po), resourcequotas (quota), daemonsets (ds), deployments (deploy), replicasets (rs), cronjobs (cj), jobs`},
 		{args: []string{"pods,"}, wantErr: `unknown resource type ""`},
 		{args: []string{"pods"}, o: getOptions{output: "table"}, wantErr: `output format "table"`},
 		{args: []string{"pods"}, o: getOptions{output: "json=x"}, wantErr: `output format "json=x"`},
@@ -255,14 +255,16 @@ func TestAPIResourcesTable(t *testing.T) {
 	if err := printAPIResources(&buf, nil); err != nil {
 		t.Fatal(err)
 	}
-	want := "NAME          SHORTNAMES   APIVERSION   NAMESPACED   KIND\n" +
-		"nodes         no           v1           false        Node\n" +
-		"pods          po           v1           true         Pod\n" +
-		"daemonsets    ds           apps/v1      true         DaemonSet\n" +
-		"deployments   deploy       apps/v1      true         Deployment\n" +
-		"replicasets   rs           apps/v1      true         ReplicaSet\n" +
-		"cronjobs      cj           batch/v1     true         CronJob\n" +
-		"jobs                       batch/v1     true         Job\n"
+	want := "NAME             SHORTNAMES   APIVERSION   NAMESPACED   KIND\n" +
+		"namespaces       ns           v1           false        Namespace\n" +
+		"nodes            no           v1           false        Node\n" +
+		"pods             po           v1           true         Pod\n" +
+		"resourcequotas   quota        v1           true         ResourceQuota\n" +
+		"daemonsets       ds           apps/v1      true         DaemonSet\n" +
+		"deployments      deploy       apps/v1      true         Deployment\n" +
+		"replicasets      rs           apps/v1      true         ReplicaSet\n" +
+		"cronjobs         cj           batch/v1     true         CronJob\n" +
+		"jobs                          batch/v1     true         Job\n"
 	if buf.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
 	}

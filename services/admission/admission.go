@@ -66,7 +66,7 @@ func (s *Service) Name() string { return Name }
 func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
 		{Stream: events.StreamIntents},
-		{Stream: events.StreamDecisions, Filters: []string{events.SubjectAdmissionAll, events.SubjectNodeDecisionAll}},
+		{Stream: events.StreamDecisions, Filters: []string{events.SubjectAdmissionAll, events.SubjectNodeDecisionAll, events.SubjectWorkloadAll}},
 	}
 }
 
@@ -91,6 +91,12 @@ func (s *Service) Apply(r events.Record) {
 	case *events.AdmissionRejected:
 		s.verdict(e.IntentSeq)
 		s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
+	case *events.WorkloadDeleted:
+		// A controller deleted a user's object (its Namespace was deleted):
+		// applying it again makes a new one.
+		if o := s.objects[e.Kind+"/"+e.Namespace+"/"+e.Name]; o != nil && o.uid == e.UID {
+			o.exists = false
+		}
 	case *events.NodeCordoned:
 		s.verdict(e.IntentSeq)
 		s.object("node", events.ClusterScope, e.Node).lastSeq = r.Seq
