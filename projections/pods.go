@@ -291,7 +291,7 @@ func (c *Cluster) forget(p *Pod, r events.Record) {
 	if p.Owner != nil {
 		delete(c.byOwner[p.Owner.UID], key)
 		if w := c.ownerWorkload(p.Owner, p.Namespace); w != nil {
-			mark(c.Dirty.Workloads, WorkloadKey(w.Kind, w.Namespace, w.Name), r) // its status counts pods
+			c.markWorkload(w, r) // its status counts pods
 		}
 	}
 	mark(c.Dirty.Pods, key, r)
@@ -323,7 +323,7 @@ func (c *Cluster) touchPod(p *Pod, r events.Record) {
 	mark(c.Dirty.Pods, key, r)
 	if p.Owner != nil {
 		if w := c.ownerWorkload(p.Owner, p.Namespace); w != nil {
-			mark(c.Dirty.Workloads, WorkloadKey(w.Kind, w.Namespace, w.Name), r) // its status counts pods
+			c.markWorkload(w, r) // its status counts pods
 		}
 	}
 }
@@ -337,7 +337,7 @@ func (c *Cluster) applyReleased(r events.Record, e *events.PodReleased) {
 		return
 	}
 	if w := c.ownerWorkload(p.Owner, p.Namespace); w != nil {
-		mark(c.Dirty.Workloads, WorkloadKey(w.Kind, w.Namespace, w.Name), r)
+		c.markWorkload(w, r)
 	}
 	delete(c.byOwner[p.Owner.UID], key)
 	p.Owner = nil

@@ -225,7 +225,7 @@ func (c *Cluster) touchWorkload(w *Workload, r events.Record) {
 	index(c.nsObjects, w.Namespace, key)
 	c.noteQuota(w)
 	c.touchQuotas(w.Namespace, r)
-	mark(c.Dirty.Workloads, WorkloadKey(w.Kind, w.Namespace, w.Name), r)
+	c.markWorkload(w, r)
 }
 
 // Status computes a workload's status: what its pods say (those it owns,
@@ -398,4 +398,14 @@ func index(m map[string]map[string]bool, group, key string) {
 		m[group] = set
 	}
 	set[key] = true
+}
+
+// markWorkload records that r changed w's record, and its owners': an
+// owner's status counts what it owns (a Deployment the pods of its
+// ReplicaSets, a CronJob its active Jobs). Ownership is at most two deep.
+func (c *Cluster) markWorkload(w *Workload, r events.Record) {
+	for depth := 0; w != nil && depth < 3; depth++ {
+		mark(c.Dirty.Workloads, WorkloadKey(w.Kind, w.Namespace, w.Name), r)
+		w = c.OwnerOf(w)
+	}
 }
