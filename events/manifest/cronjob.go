@@ -54,6 +54,12 @@ func (s CronJobSpec) withDefaults() CronJobSpec {
 // explains the arithmetic).
 const MaxCronJobNameLength = 52
 
+// validateCronJob checks a CronJob's name and spec.
+func validateCronJob(errs *FieldErrors, o Object) {
+	validateCronJobName(errs, o.Metadata.Name)
+	validateCronJobSpec(errs, "spec", *o.CronJob())
+}
+
 // validateCronJobName refuses a name too long for the Jobs it stamps out,
 // as Kubernetes does at creation, rather than letting a valid CronJob
 // decide Jobs whose names would be refused.

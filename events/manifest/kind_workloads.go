@@ -290,10 +290,7 @@ func (o Object) CronJob() *CronJobSpec { s, _ := o.Spec.(*CronJobSpec); return s
 var cronJobKind = KindInfo{
 	APIVersion: APIBatchV1, Kind: KindCronJob, Token: "cronjob", Plural: "cronjobs", ShortNames: []string{"cj"},
 	spec:     specType[CronJobSpec](),
-	validate: func(errs *FieldErrors, o Object) {
-		validateCronJobName(errs, o.Metadata.Name)
-		validateCronJobSpec(errs, "spec", *o.CronJob())
-	},
+	validate: validateCronJob,
 	defaults: func(o *Object) { spec := o.CronJob().withDefaults(); o.Spec = &spec },
 	Columns: []Column{
 		{Header: "SCHEDULE", Cell: func(o Object, _ WorkloadStatus, _ time.Time) string { return o.CronJob().Schedule }},
