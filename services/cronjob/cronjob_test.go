@@ -425,3 +425,121 @@ func TestHistoryLimits(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// "0 9 * * *" in Asia/Kolkata (+05:30) fires at 03:30 UTC; the Job's
+// annotation says 09:00 in Kolkata.
+func TestTimeZone(t *testing.T) {
+	h := newHarness(t)
+	tz := "Asia/Kolkata"
+	h.accept(cronJobObject(t, "k", "0 9 * * *", func(s *manifest.CronJobSpec) { s.TimeZone = &tz }), "cj-1", 1)
+	day2 := func(hh, mm int) time.Time { return time.Date(2025, 1, 2, hh, mm, 0, 0, time.UTC) }
+	expect(t, "09:00 UTC on the 1st (14:30 in Kolkata)", h.decide(at(12, 0, 30)))
+	expect(t, "03:29 UTC on the 2nd", h.decide(day2(3, 29)))
+	p := h.decide(day2(3, 30))
+	name := jobName("k", day2(3, 30))
+	expect(t, "03:30 UTC on the 2nd", p,
+		"job "+name+": decided gen 1 (owner k)",
+		"cronjob k: last 2025-01-02 03:30 «started Job "+name+" for the schedule of 2025-01-02T09:00:00+05:30»")
+	var job manifest.Object
+	if err := json.Unmarshal(p.stored[0].Event.(*events.WorkloadDecided).Object, &job); err != nil {
+		t.Fatal(err)
+	}
+	if got := job.Metadata.Annotations[manifest.CronJobScheduledTimestampAnnotation]; got != "2025-01-02T09:00:00+05:30" {
+		t.Errorf("scheduled timestamp %q", got)
+	}
+}
+
+// America/New_York, as schedule.go documents robfig's behaviour: on 9
+// March 2025 02:30 does not exist (02:00 EST → 03:00 EDT) and nothing runs
+// that day; on 2 November 01:30 happens twice (EDT then EST) and both run,
+// an hour apart.
+func TestDaylightSavingTime(t *testing.T) {
+	ny := "America/New_York"
+	utc := func(mo time.Month, d, hh, mm int) time.Time { return time.Date(2025, mo, d, hh, mm, 0, 0, time.UTC) }
+	t.Run("spring forward", func(t *testing.T) {
+		h := newHarness(t)
+		h.l.Now = utc(3, 8, 12, 0) // 8 March 07:00 EST, after that day's 02:30
+		h.accept(cronJobObject(t, "d", "30 2 * * *", func(s *manifest.CronJobSpec) { s.TimeZone = &ny }), "cj-1", 1)
+		expect(t, "9 March, 04:00 EDT", h.decide(utc(3, 9, 8, 0)))
+		expect(t, "10 March, 02:29 EDT", h.decide(utc(3, 10, 6, 29)))
+		name := jobName("d", utc(3, 10, 6, 30))
+		expect(t, "10 March, 02:30 EDT", h.decide(utc(3, 10, 6, 30)),
+			"job "+name+": decided gen 1 (owner d)",
+			"cronjob d: last 2025-03-10 06:30 «started Job "+name+" for the schedule of 2025-03-10T02:30:00-04:00»")
+	})
+	t.Run("fall back", func(t *testing.T) {
+		h := newHarness(t)
+		h.l.Now = utc(11, 1, 12, 0)
+		h.accept(cronJobObject(t, "d", "30 1 * * *", func(s *manifest.CronJobSpec) { s.TimeZone = &ny }), "cj-1", 1)
+		first, second := jobName("d", utc(11, 2, 5, 30)), jobName("d", utc(11, 2, 6, 30))
+		expect(t, "01:30 EDT", h.decide(utc(11, 2, 5, 30)),
+			"job "+first+": decided gen 1 (owner d)",
+			"cronjob d: last 2025-11-02 05:30 «started Job "+first+" for the schedule of 2025-11-02T01:30:00-04:00»")
+		expect(t, "01:30 EST", h.decide(utc(11, 2, 6, 30)),
+			"job "+second+": decided gen 1 (owner d)",
+			"cronjob d: last 2025-11-02 06:30 «started Job "+second+" for the schedule of 2025-11-02T01:30:00-05:00»")
+	})
+}
+
+// A CronJob deleted takes its Jobs with it; deleted with propagation
+// Orphan, it releases them (owner nil, the next generation) instead.
+func TestCronJobDeleted(t *testing.T) {
+	for _, orphan := range []bool{false, true} {
+		t.Run(fmt.Sprintf("orphan %v", orphan), func(t *testing.T) {
+			h := newHarness(t)
+			cj := cronJobObject(t, "c", "*/5 * * * *", nil)
+			h.accept(cj, "cj-1", 1)
+			h.decide(at(12, 5, 0))
+			h.decide(at(12, 10, 0))
+			h.finish(jobName("c", at(12, 5, 0)), manifest.JobComplete)
+			del := &events.AdmissionAccepted{Op: events.OpDelete, Kind: "cronjob", Namespace: ns, Name: "c", UID: "cj-1", Generation: 1}
+			if orphan {
+				del.Propagation = events.PropagateOrphan
+			}
+			h.s.Apply(h.l.Append(events.AdmissionSubject(ns, "cronjob", "c"), del))
+			a, b := jobName("c", at(12, 5, 0)), jobName("c", at(12, 10, 0))
+			want := []string{"job " + a + ": deleted (cronjob c deleted)", "job " + b + ": deleted (cronjob c deleted)"}
+			if orphan {
+				want = []string{"job " + a + ": decided gen 2 (owner none)", "job " + b + ": decided gen 2 (owner none)"}
+			}
+			expect(t, "12:11", h.decide(at(12, 11, 0)), want...)
+			expect(t, "12:15: nothing runs for a deleted CronJob", h.decide(at(12, 15, 0)))
+		})
+	}
+}
+
+// A pass examines only the CronJobs due, dirty or pending, and all of them
+// every FullEvery: 100 hourly CronJobs, one changed, examined one at a
+// time between the hours and all at the hour.
+func TestExaminesOnlyWhatIsDueOrDirty(t *testing.T) {
+	h := newHarness(t)
+	for i := range 100 {
+		h.accept(cronJobObject(t, fmt.Sprintf("c%03d", i), "0 * * * *", nil), fmt.Sprintf("cj-%d", i), 1)
+	}
+	h.decide(at(12, 0, 1)) // the first pass is full
+	base := h.s.Examined()
+	h.decide(at(12, 0, 2))
+	if n := h.s.Examined() - base; n != 0 {
+		t.Errorf("a quiet pass examined %d", n)
+	}
+	h.accept(cronJobObject(t, "c007", "30 * * * *", nil), "cj-7", 2)
+	h.decide(at(12, 0, 3))
+	if n := h.s.Examined() - base; n != 1 {
+		t.Errorf("one changed: %d examined", n)
+	}
+	p := h.decide(at(12, 30, 0)) // a full pass (FullEvery passed) and c007 due
+	if len(p.stored) != 2 {
+		t.Errorf("12:30: %v", p.summary())
+	}
+	base = h.s.Examined()
+	h.decide(at(12, 30, 5))
+	if n := h.s.Examined() - base; n != 1 {
+		t.Errorf("after a run, %d examined (c007 pending, read back)", n)
+	}
+	h.s.FullEvery = time.Hour
+	base = h.s.Examined()
+	p = h.decide(at(13, 0, 0))
+	if n := h.s.Examined() - base; n != 99 || len(p.stored) != 2*99 {
+		t.Errorf("13:00: %d examined, %d stored; want the 99 hourly ones", n, len(p.stored))
+	}
+}
