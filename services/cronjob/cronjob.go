@@ -260,11 +260,11 @@ func (s *Service) examine(key string, w *projections.Workload, now time.Time) []
 // run starts the Job of the scheduled time at: with Replace, the active
 // Jobs are deleted first; all in one atomic group with the status.
 //
-// Worked example: "*/5 * * * *", last scheduled 12:00, now 12:05:20: at =
-// 12:05 (Unix 1735992300 → minute 28933205), the Job is <name>-28933205,
-// its uid and the group's message ids RunID(uid, 12:05); the status says
-// lastScheduleTime 12:05, so the next pass's Due looks after 12:05 and
-// finds nothing until 12:10.
+// Worked example: "*/5 * * * *", last scheduled 12:00 on 1 January 2025,
+// now 12:05:20: at = 12:05 (Unix 1735733100, minute 1735733100/60 =
+// 28928885), the Job is <name>-28928885, its uid and the group's message
+// ids RunID(uid, 12:05); the status says lastScheduleTime 12:05, so the
+// next pass's Due looks after 12:05 and finds nothing until 12:10.
 func (s *Service) run(w *projections.Workload, spec *manifest.CronJobSpec, at time.Time, when string, missed int, active []job) []runner.Decision {
 	run := RunID(w.UID, at)
 	name := JobName(w.Name, at)
