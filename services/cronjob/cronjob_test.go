@@ -543,3 +543,16 @@ func TestExaminesOnlyWhatIsDueOrDirty(t *testing.T) {
 		t.Errorf("13:00: %d examined, %d stored; want the 99 hourly ones", n, len(p.stored))
 	}
 }
+
+// A Job a user applied under the name a run would take is left alone: the
+// run is skipped and recorded, once.
+func TestJobNameTakenByAnotherObject(t *testing.T) {
+	h := newHarness(t)
+	cj := cronJobObject(t, "n", "*/5 * * * *", nil)
+	h.accept(cj, "cj-1", 1)
+	name := jobName("n", at(12, 5, 0))
+	h.accept(manifest.JobFromCronJob(cj, name), "user-job", 1)
+	expect(t, "12:05", h.decide(at(12, 5, 0)),
+		"cronjob n: last 2025-01-01 12:05 «skipped the run of 2025-01-01T12:05:00Z: Job "+name+" exists and is not this CronJob's»")
+	expect(t, "12:06", h.decide(at(12, 6, 0)))
+}
