@@ -25,7 +25,10 @@ type Cluster struct {
 	// decSeq is the last sequence on gantry.decision.pod.<ns>.<name> by pod
 	// key, kept across incarnations: a pod re-created under the same name
 	// must expect the old one's decisions.
-	decSeq  map[string]uint64
+	decSeq map[string]uint64
+	// wdecSeq is the last sequence on a WorkloadSubject by WorkloadKey,
+	// likewise kept across incarnations.
+	wdecSeq map[string]uint64
 	gone    map[string]bool // pod uid → deleted and forgotten (tombstone)
 	byOwner map[string]map[string]bool
 	// ownedW names, by owner uid, the workloads a controller made for it;
@@ -46,7 +49,7 @@ type Cluster struct {
 // NewCluster returns an empty fold.
 func NewCluster() *Cluster {
 	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
-		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{},
+		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{}, wdecSeq: map[string]uint64{},
 		removed: map[string]removal{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
 		ownedW: map[string]map[string]bool{}, ended: map[string]map[string]endedPod{}, endedEarly: map[string]bool{},
 		quotas: map[string]map[string]bool{}, nsPods: map[string]map[string]bool{}, nsObjects: map[string]map[string]bool{},
@@ -77,10 +80,13 @@ func (c *Cluster) Apply(r events.Record) {
 	case *events.AdmissionAccepted:
 		c.applyAccepted(r, e)
 	case *events.WorkloadDecided:
+		c.workloadFence(r, e.Kind, e.Namespace, e.Name)
 		c.applyDecided(r, e)
 	case *events.WorkloadDeleted:
+		c.workloadFence(r, e.Kind, e.Namespace, e.Name)
 		c.applyWorkloadDeleted(r, e)
 	case *events.WorkloadStatusDecided:
+		c.workloadFence(r, e.Kind, e.Namespace, e.Name)
 		c.applyWorkloadStatus(r, e)
 	case *events.PodPlanned:
 		c.applyPlanned(r, e)

@@ -858,3 +858,37 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// The fence of an object a controller decides is the newest sequence on
+// its WorkloadSubject, whatever the event and whichever incarnation it is
+// about: a Job deleted and decided again under its name expects the old
+// one's records.
+func TestWorkloadDecisionSeq(t *testing.T) {
+	l := pt.NewLog()
+	job := manifest.Object{APIVersion: manifest.APIBatchV1, Kind: manifest.KindJob,
+		Metadata: manifest.ObjectMeta{Name: "backup-1", Namespace: ns},
+		Spec:     &manifest.JobSpec{Template: dep.Deployment().Template}}
+	job.Defaults()
+	subj := events.WorkloadSubject(ns, "job", "backup-1")
+	c := projections.NewCluster()
+	if got := c.WorkloadDecisionSeq("job", ns, "backup-1"); got != 0 {
+		t.Fatalf("before anything: %d", got)
+	}
+	made := l.Append(subj, &events.WorkloadDecided{Kind: "job", Namespace: ns, Name: "backup-1", UID: "j1", Generation: 1,
+		Object: pt.Canonical(job)})
+	other := l.Append(events.WorkloadSubject(ns, "job", "backup-2"), &events.WorkloadDeleted{Kind: "job", Namespace: ns, Name: "backup-2", UID: "x"})
+	gone := l.Append(subj, &events.WorkloadDeleted{Kind: "job", Namespace: ns, Name: "backup-1", UID: "j1"})
+	pt.ApplyAll(c, made, other)
+	if got := c.WorkloadDecisionSeq("job", ns, "backup-1"); got != made.Seq {
+		t.Errorf("after the decision: %d, want %d", got, made.Seq)
+	}
+	c.Apply(gone)
+	stale := l.Append(subj, &events.WorkloadStatusDecided{Kind: "job", Namespace: ns, Name: "backup-1", UID: "someone-else"})
+	c.Apply(stale)
+	if got := c.WorkloadDecisionSeq("job", ns, "backup-1"); got != stale.Seq {
+		t.Errorf("after a record for another uid: %d, want %d", got, stale.Seq)
+	}
+	if got := c.WorkloadDecisionSeq("job", ns, "backup-2"); got != other.Seq {
+		t.Errorf("backup-2: %d, want %d", got, other.Seq)
+	}
+}

@@ -165,6 +165,21 @@ func (c *Cluster) applyWorkloadStatus(r events.Record, e *events.WorkloadStatusD
 	c.touchWorkload(w, r)
 }
 
+// WorkloadDecisionSeq is the newest sequence on the WorkloadSubject of the
+// object kind/ns/name, of this incarnation or an earlier one (0: none yet).
+// A controller's decision on the object expects it: 0 for an object it
+// makes, so two controllers (or one deciding twice) cannot both make it.
+func (c *Cluster) WorkloadDecisionSeq(kind, ns, name string) uint64 {
+	return c.wdecSeq[WorkloadKey(kind, ns, name)]
+}
+
+// workloadFence notes the newest sequence on an object's WorkloadSubject.
+func (c *Cluster) workloadFence(r events.Record, kind, ns, name string) {
+	if r.Subject == events.WorkloadSubject(ns, kind, name) {
+		c.wdecSeq[WorkloadKey(kind, ns, name)] = r.Seq
+	}
+}
+
 // Decided is what controllers decided of the workload's status.
 func (w *Workload) Decided() WorkloadStatus { return w.decided }
 

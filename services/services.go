@@ -14,6 +14,7 @@ import (
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/services/admission"
+	"github.com/gantry-sh/gantry/services/cronjob"
 	"github.com/gantry-sh/gantry/services/ingest"
 	"github.com/gantry-sh/gantry/services/namespace"
 	"github.com/gantry-sh/gantry/services/projector"
@@ -39,6 +40,7 @@ var deciders = []struct {
 		return r
 	}},
 	{scheduler.Name, func(_ *bus.Conn, cfg Config) runner.Service { return scheduler.New(cfg.Scheduler) }},
+	{cronjob.Name, func(*bus.Conn, Config) runner.Service { return cronjob.New() }},
 	{projector.Name, func(conn *bus.Conn, _ Config) runner.Service { return projector.New(conn.JS) }},
 	{namespace.Name, func(*bus.Conn, Config) runner.Service { return namespace.New() }},
 }

@@ -2,7 +2,9 @@ package manifest
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 func testCronJob() CronJobSpec {
@@ -88,4 +90,78 @@ func TestCronJobDefaults(t *testing.T) {
 	var errs FieldErrors
 	validateCronJobSpec(&errs, "spec", got)
 	checkErrs(t, errs, nil)
+}
+
+func cronJobObject(name string) Object {
+	s := testCronJob()
+	s.JobTemplate.Metadata = TemplateMeta{Labels: map[string]string{"team": "data"},
+		Annotations: map[string]string{"owner": "ops"}}
+	return Object{APIVersion: APIBatchV1, Kind: KindCronJob, Metadata: ObjectMeta{Name: name, Namespace: "prod"}, Spec: &s}
+}
+
+// A CronJob name of 52 characters is accepted, 53 refused: its Jobs add
+// "-" and up to 10 digits and must fit in 63.
+func TestCronJobNameLength(t *testing.T) {
+	ok := strings.Repeat("a", MaxCronJobNameLength)
+	if errs := Validate(cronJobObject(ok)); errs != nil {
+		t.Errorf("52 characters: %v", errs)
+	}
+	long := ok + "b"
+	errs := Validate(cronJobObject(long))
+	want := `metadata.name: invalid value "` + long + `": must be no more than 52 characters (a CronJob's Jobs add 11 to it and must fit in 63)`
+	if len(errs) != 1 || errs[0].Error() != want {
+		t.Errorf("53 characters: %v, want %s", errs, want)
+	}
+	// Other kinds keep the DNS label's 63.
+	job := JobFromCronJob(cronJobObject("x"), long)
+	if errs := Validate(job); errs != nil {
+		t.Errorf("a Job of 53 characters: %v", errs)
+	}
+}
+
+func TestJobFromCronJob(t *testing.T) {
+	cj := cronJobObject("backup")
+	j := JobFromCronJob(cj, "backup-manual-1")
+	want := Object{APIVersion: APIBatchV1, Kind: KindJob,
+		Metadata: ObjectMeta{Name: "backup-manual-1", Namespace: "prod", Labels: map[string]string{"team": "data"},
+			Annotations: map[string]string{"owner": "ops", CronJobInstantiateAnnotation: "manual"}},
+		Spec: &cj.CronJob().JobTemplate.Spec}
+	if !reflect.DeepEqual(j, want) {
+		t.Errorf("JobFromCronJob =\n%+v\nwant\n%+v", j, want)
+	}
+	if errs := Validate(j); errs != nil {
+		t.Errorf("not valid: %v", errs)
+	}
+	// The Job's maps and spec are its own: changing them leaves the CronJob alone.
+	j.Metadata.Labels["team"] = "x"
+	j.Job().Parallelism = int32p(7)
+	if cj.CronJob().JobTemplate.Metadata.Labels["team"] != "data" || cj.CronJob().JobTemplate.Spec.Parallelism != nil {
+		t.Error("the Job shares the CronJob's template")
+	}
+	if _, has := cj.CronJob().JobTemplate.Metadata.Annotations[CronJobInstantiateAnnotation]; has {
+		t.Error("the CronJob's template was annotated")
+	}
+}
+
+// A scheduled Job carries its time in the CronJob's zone: 10:00 UTC is
+// 15:30 in Kolkata (+05:30).
+func TestScheduledJob(t *testing.T) {
+	cj := cronJobObject("backup")
+	at := time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC)
+	j := ScheduledJob(cj, "backup-29166360", at)
+	if got := j.Metadata.Annotations[CronJobScheduledTimestampAnnotation]; got != "2025-06-15T10:00:00Z" {
+		t.Errorf("UTC annotation %q", got)
+	}
+	if j.Job() == nil || j.Job().CompletionMode == "" {
+		t.Errorf("defaults not filled: %+v", j.Spec)
+	}
+	tz := "Asia/Kolkata"
+	cj.CronJob().TimeZone = &tz
+	j = ScheduledJob(cj, "backup-29166360", at)
+	if got := j.Metadata.Annotations[CronJobScheduledTimestampAnnotation]; got != "2025-06-15T15:30:00+05:30" {
+		t.Errorf("Kolkata annotation %q", got)
+	}
+	if j.Metadata.Labels["team"] != "data" || j.Metadata.Annotations["owner"] != "ops" {
+		t.Errorf("template metadata lost: %+v", j.Metadata)
+	}
 }

@@ -308,7 +308,7 @@ func (o Object) CronJob() *CronJobSpec { s, _ := o.Spec.(*CronJobSpec); return s
 var cronJobKind = KindInfo{
 	APIVersion: APIBatchV1, Kind: KindCronJob, Token: "cronjob", Plural: "cronjobs", ShortNames: []string{"cj"},
 	spec:         specType[CronJobSpec](),
-	validate:     func(errs *FieldErrors, o Object) { validateCronJobSpec(errs, "spec", *o.CronJob()) },
+	validate:     validateCronJob,
 	defaults:     func(o *Object) { spec := o.CronJob().withDefaults(); o.Spec = &spec },
 	Template:     func(o Object) *PodTemplateSpec { return &o.CronJob().JobTemplate.Spec.Template },
 	TemplatePath: "spec.jobTemplate.spec.template",

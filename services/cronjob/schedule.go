@@ -25,8 +25,9 @@ const MaxMissed = 100
 // most 63 characters; the suffix is a dash and up to 10 digits (minutes
 // since 1970 stay below 10^10 until the year 20983), so the CronJob keeps
 // 63 - 11 = 52, the limit Kubernetes sets for the same reason. Raising it
-// lets a valid CronJob stamp out Jobs whose names are refused.
-const MaxNameLength = 52
+// lets a valid CronJob stamp out Jobs whose names are refused. Admission
+// refuses a longer name (manifest.MaxCronJobNameLength is the one number).
+const MaxNameLength = manifest.MaxCronJobNameLength
 
 // Due is the time a CronJob should start a Job for, if any.
 //
