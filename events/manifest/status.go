@@ -36,10 +36,10 @@ type WorkloadStatus struct {
 	// Owned names the objects the workload's controller made (a
 	// Deployment's ReplicaSets, a CronJob's Jobs) that still exist, by
 	// name; Active those of them not finished (a CronJob's running Jobs).
-	Owned []string `json:"owned,omitempty"`
+	Owned  []string `json:"owned,omitempty"`
+	Active []string `json:"active,omitempty"`
 	// Used is what a ResourceQuota's namespace uses of what it counts.
-	Used   QuotaUsage `json:"used,omitempty"`
-	Active []string   `json:"active,omitempty"`
+	Used QuotaUsage `json:"used,omitempty"`
 }
 
 // Condition is a Kubernetes status condition.

@@ -74,7 +74,8 @@ const PassBudget = 1000
 //   - Deleted: its Jobs are deleted, or released (owner nil) when it was
 //     deleted with propagation Orphan.
 type Service struct {
-	c *projections.Cluster
+	c     *projections.Cluster
+	quota *projections.QuotaPass // this pass's quota charges
 
 	// FullEvery is how often Decide examines every CronJob (default
 	// FullEvery; zero or less: every time).
@@ -128,6 +129,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	keys := s.toExamine(now, full)
 	s.c.ClearDirty()
 	clear(s.pending)
+	s.quota = s.c.QuotaPass()
 	var out []runner.Decision
 	for _, key := range keys {
 		if len(out) >= PassBudget {
@@ -277,6 +279,12 @@ func (s *Service) run(w *projections.Workload, spec *manifest.CronJobSpec, at ti
 		msg := fmt.Sprintf("skipped the run of %s: Job %s exists and is not this CronJob's", when, name)
 		return []runner.Decision{s.status(w, at, run+"/status", msg, run, true)}
 	}
+	if why := s.quota.Object(w.Namespace, jobKind, name); why != "" {
+		// Refused where it is decided, as Kubernetes' quota refuses the
+		// create: said once per scheduled time; tried again when the
+		// CronJob or its Jobs change, or at the next schedule.
+		return []runner.Decision{s.status(w, time.Time{}, run+"/quota", "FailedCreate: "+why, "", false)}
+	}
 	var out []runner.Decision
 	if spec.ConcurrencyPolicy == manifest.ConcurrencyReplace {
 		for _, j := range active {
@@ -304,6 +312,9 @@ func (s *Service) run(w *projections.Workload, spec *manifest.CronJobSpec, at ti
 	}
 	return append(out, s.status(w, at, run+"/status", msg+tooMany(missed), run, true))
 }
+
+// jobKind is the Job's entry in the kind registry, for quota checks.
+var jobKind, _ = manifest.KindOfToken("job")
 
 // countMissed writes a count from Due: past MaxMissed it is "more than 100".
 func countMissed(n int) string {

@@ -556,3 +556,21 @@ func TestJobNameTakenByAnotherObject(t *testing.T) {
 		"cronjob n: last 2025-01-01 12:05 «skipped the run of 2025-01-01T12:05:00Z: Job "+name+" exists and is not this CronJob's»")
 	expect(t, "12:06", h.decide(at(12, 6, 0)))
 }
+
+// A quota of one Job in the namespace: the first run makes it; the next
+// schedule is refused where it is decided, in Kubernetes' words, and the
+// last schedule time stays so the run is tried again.
+func TestQuotaRefusesAJob(t *testing.T) {
+	h := newHarness(t)
+	h.accept(manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindResourceQuota,
+		Metadata: manifest.ObjectMeta{Name: "jobs", Namespace: "default"},
+		Spec:     &manifest.ResourceQuotaSpec{Hard: manifest.ResourceList{"count/jobs.batch": manifest.MustQuantity("1")}}}, "q-1", 1)
+	h.accept(cronJobObject(t, "backup", "*/5 * * * *", nil), "cj-1", 1)
+	first := jobName("backup", at(12, 5, 0))
+	expect(t, "12:05", h.decide(at(12, 5, 0)),
+		"job "+first+": decided gen 1 (owner backup)",
+		"cronjob backup: last 2025-01-01 12:05 «started Job "+first+" for the schedule of 2025-01-01T12:05:00Z»")
+	second := jobName("backup", at(12, 10, 0))
+	expect(t, "12:10", h.decide(at(12, 10, 0)),
+		`cronjob backup: last - «FailedCreate: jobs.batch "`+second+`" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1, used: count/jobs.batch=1, limited: count/jobs.batch=1»`)
+}
