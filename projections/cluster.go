@@ -25,7 +25,10 @@ type Cluster struct {
 	// decSeq is the last sequence on gantry.decision.pod.<ns>.<name> by pod
 	// key, kept across incarnations: a pod re-created under the same name
 	// must expect the old one's decisions.
-	decSeq  map[string]uint64
+	decSeq map[string]uint64
+	// wdecSeq is the last sequence on a workload's decision subject
+	// (events.WorkloadSubject) by WorkloadKey, kept across incarnations.
+	wdecSeq map[string]uint64
 	gone    map[string]bool // pod uid → deleted and forgotten (tombstone)
 	byOwner map[string]map[string]bool
 	// ownedW names, by owner uid, the workloads a controller made for it;
@@ -43,7 +46,7 @@ type Cluster struct {
 // NewCluster returns an empty fold.
 func NewCluster() *Cluster {
 	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
-		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{},
+		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{}, wdecSeq: map[string]uint64{},
 		removed: map[string]removal{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
 		ownedW: map[string]map[string]bool{}, ended: map[string]map[string]endedPod{}, endedEarly: map[string]bool{},
 		Dirty: newChanges()}
