@@ -15,6 +15,7 @@ import (
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/services/admission"
 	"github.com/gantry-sh/gantry/services/ingest"
+	"github.com/gantry-sh/gantry/services/job"
 	"github.com/gantry-sh/gantry/services/projector"
 	"github.com/gantry-sh/gantry/services/replica"
 	"github.com/gantry-sh/gantry/services/runner"
@@ -37,6 +38,7 @@ var deciders = []struct {
 		r.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
 		return r
 	}},
+	{job.Name, func(_ *bus.Conn, _ Config) runner.Service { return job.New() }},
 	{scheduler.Name, func(_ *bus.Conn, cfg Config) runner.Service { return scheduler.New(cfg.Scheduler) }},
 	{projector.Name, func(conn *bus.Conn, _ Config) runner.Service { return projector.New(conn.JS) }},
 }
