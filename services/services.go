@@ -1,5 +1,5 @@
 // Package services assembles Gantry's control-plane services. Each service is
-// its own package (admission, replica, scheduler, projector) built on the
+// its own package (admission, replica, job, scheduler, projector) built on the
 // shared runner; they never import each other and talk only through the log.
 package services
 
