@@ -892,3 +892,47 @@ func TestWorkloadDecisionSeq(t *testing.T) {
 		t.Errorf("backup-2: %d, want %d", got, other.Seq)
 	}
 }
+
+// A workload's ended pods are listed once each, with what a Job reads of
+// them (index, exit codes, when they finished, whether they were being
+// stopped), whether they are still in the fold or gone.
+func TestEndedPodsOutliveTheirPods(t *testing.T) {
+	l := pt.NewLog()
+	mk := func(name string) events.PodPlanned { return pt.PodFor(dep, depUID, name, "uid-"+name) }
+	ok, bad, stopped := mk("ok"), mk("bad"), mk("stopped")
+	ok.Annotations = map[string]string{manifest.JobCompletionIndexAnnotation: "2"}
+	rs := []events.Record{l.Accepted(dep, depUID, 1)}
+	for _, p := range []events.PodPlanned{ok, bad, stopped} {
+		rs = append(rs, l.Planned(p), l.Bound(p, "n1", 1))
+	}
+	end := l.Now.Add(time.Minute)
+	failedWith := func(p events.PodPlanned, code int32) events.Record {
+		r := l.Status("n1", p, 1, events.PhaseFailed, false)
+		cs := r.Event.(*events.PodStatusObserved).Containers
+		cs[0].ExitCode, cs[0].FinishedAt = &code, &end
+		return r
+	}
+	rs = append(rs,
+		l.Status("n1", ok, 1, events.PhaseSucceeded, false),
+		failedWith(bad, 3),
+		l.Deleted(stopped, "n1", 1, "suspended"),
+		failedWith(stopped, 143),
+		// ok and bad go too; each is still counted once.
+		l.Deleted(ok, "n1", 1, "job deleted"), l.Removed("n1", ok, 1),
+		l.Deleted(bad, "n1", 1, "job deleted"), l.Removed("n1", bad, 1),
+		l.Status("n1", ok, 1, events.PhaseSucceeded, false),
+	)
+	c := fold(rs...)
+	got := c.EndedPods(depUID)
+	want := []projections.Ended{
+		{Name: "ok", UID: "uid-ok", Succeeded: true, Index: 2, PlannedSeq: rs[1].Seq},
+		{Name: "bad", UID: "uid-bad", Index: -1, ExitCodes: map[string]int32{"app": 3}, FinishedAt: end, PlannedSeq: rs[3].Seq},
+		{Name: "stopped", UID: "uid-stopped", Index: -1, ExitCodes: map[string]int32{"app": 143}, FinishedAt: end, Stopped: true, PlannedSeq: rs[5].Seq},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("EndedPods =\n%+v\nwant\n%+v", got, want)
+	}
+	if s, f := c.EndedCount(depUID); s != 1 || f != 2 {
+		t.Errorf("EndedCount = %d, %d, want 1, 2", s, f)
+	}
+}

@@ -15,19 +15,19 @@ import (
 // Workload is an object of any applied kind, accepted from a user's intent
 // or decided by a controller on behalf of its owner, and its history.
 type Workload struct {
-	Kind        string          `json:"kind"` // deployment, pod
-	Namespace   string          `json:"namespace"`
-	Name        string          `json:"name"`
-	UID         string          `json:"uid"`
-	Generation  int64           `json:"generation"`
-	Object      manifest.Object `json:"object"`
-	Deleted     bool            `json:"deleted,omitempty"`
+	Kind       string          `json:"kind"` // deployment, pod
+	Namespace  string          `json:"namespace"`
+	Name       string          `json:"name"`
+	UID        string          `json:"uid"`
+	Generation int64           `json:"generation"`
+	Object     manifest.Object `json:"object"`
+	Deleted    bool            `json:"deleted,omitempty"`
 	// Orphan: deleted with propagation Orphan; what it owns is released,
 	// not deleted.
-	Orphan bool `json:"orphan,omitempty"`
-	CreatedAt   time.Time       `json:"createdAt"`
-	UpdatedAt   time.Time       `json:"updatedAt"`
-	PodsPlanned int64           `json:"podsPlanned"` // pods ever planned for this uid
+	Orphan      bool      `json:"orphan,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	PodsPlanned int64     `json:"podsPlanned"` // pods ever planned for this uid
 	// Owner is the workload whose controller made this one (a
 	// Deployment's ReplicaSet, a CronJob's Job); nil for one a user applied.
 	Owner *events.OwnerRef `json:"owner,omitempty"`
@@ -275,13 +275,13 @@ func (c *Cluster) Status(w *Workload) WorkloadStatus {
 		}
 		var done []int
 		for _, t := range c.ended[uid] {
-			if !t.succeeded {
+			if !t.Succeeded {
 				st.Failed++
 				continue
 			}
 			st.Succeeded++
-			if t.index >= 0 {
-				done = append(done, t.index)
+			if t.Index >= 0 {
+				done = append(done, t.Index)
 			}
 		}
 		if len(done) > 0 {
@@ -309,16 +309,60 @@ func (c *Cluster) Status(w *Workload) WorkloadStatus {
 // Ended is a pod of a workload that ended, Succeeded or Failed: kept by its
 // owner's uid after the pod is gone, so that what ended is counted once.
 type Ended struct {
-	Name      string
-	Succeeded bool
-	Index     int // the Job completion index, -1 without one
-	ExitCodes map[string]int32
+	Name       string
+	UID        string
+	Succeeded  bool
+	Index      int // the Job completion index, -1 without one
+	ExitCodes  map[string]int32
+	FinishedAt time.Time // its containers' latest end (zero: not reported)
+	// Stopped: a deletion had been decided when it ended (a Job's pod
+	// stopped on suspend or past its deadline, not a failure of its own).
+	Stopped    bool
+	PlannedSeq uint64
 }
 
 // endedPod is the fold's record of a pod that ended.
-type endedPod struct {
-	succeeded bool
-	index     int
+type endedPod = Ended
+
+// EndedPods lists the pods of a workload incarnation that ended, each once
+// (those still in the fold and those gone), in planning order: what a Job
+// counts once its pods are gone.
+func (c *Cluster) EndedPods(uid string) []Ended {
+	set := c.ended[uid]
+	out := make([]Ended, 0, len(set))
+	for _, e := range set {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].PlannedSeq != out[j].PlannedSeq {
+			return out[i].PlannedSeq < out[j].PlannedSeq
+		}
+		return out[i].UID < out[j].UID
+	})
+	return out
+}
+
+// EndOf reads a pod's end from its node's report: the exit code of each
+// terminated container that has one, and when the last of them finished.
+func EndOf(st *events.PodStatusObserved) (codes map[string]int32, at time.Time) {
+	if st == nil {
+		return nil, time.Time{}
+	}
+	for _, cs := range st.Containers {
+		if cs.State != events.ContainerTerminated {
+			continue
+		}
+		if cs.ExitCode != nil {
+			if codes == nil {
+				codes = map[string]int32{}
+			}
+			codes[cs.Name] = *cs.ExitCode
+		}
+		if cs.FinishedAt != nil && cs.FinishedAt.After(at) {
+			at = *cs.FinishedAt
+		}
+	}
+	return codes, at
 }
 
 // ended reports a node's report of a pod that ended.
@@ -349,7 +393,9 @@ func (c *Cluster) countEnded(p *Pod, succeeded bool) {
 		c.ended[p.Owner.UID] = set
 	}
 	if _, ok := set[p.UID]; !ok {
-		set[p.UID] = endedPod{succeeded: succeeded, index: CompletionIndex(p.Annotations)}
+		codes, at := EndOf(p.Status)
+		set[p.UID] = Ended{Name: p.Name, UID: p.UID, Succeeded: succeeded, Index: CompletionIndex(p.Annotations),
+			ExitCodes: codes, FinishedAt: at, Stopped: p.Deleting, PlannedSeq: p.PlannedSeq}
 	}
 }
 
@@ -357,7 +403,7 @@ func (c *Cluster) countEnded(p *Pod, succeeded bool) {
 // Failed, each counted once.
 func (c *Cluster) EndedCount(uid string) (succeeded, failed int) {
 	for _, t := range c.ended[uid] {
-		if t.succeeded {
+		if t.Succeeded {
 			succeeded++
 		} else {
 			failed++

@@ -1,5 +1,5 @@
 // Package services assembles Gantry's control-plane services. Each service is
-// its own package (admission, replica, scheduler, projector) built on the
+// its own package (admission, replica, job, scheduler, projector) built on the
 // shared runner; they never import each other and talk only through the log.
 package services
 
@@ -16,6 +16,7 @@ import (
 	"github.com/gantry-sh/gantry/services/admission"
 	"github.com/gantry-sh/gantry/services/cronjob"
 	"github.com/gantry-sh/gantry/services/ingest"
+	"github.com/gantry-sh/gantry/services/job"
 	"github.com/gantry-sh/gantry/services/namespace"
 	"github.com/gantry-sh/gantry/services/projector"
 	"github.com/gantry-sh/gantry/services/replica"
@@ -39,6 +40,7 @@ var deciders = []struct {
 		r.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
 		return r
 	}},
+	{job.Name, func(_ *bus.Conn, _ Config) runner.Service { return job.New() }},
 	{scheduler.Name, func(_ *bus.Conn, cfg Config) runner.Service { return scheduler.New(cfg.Scheduler) }},
 	{cronjob.Name, func(*bus.Conn, Config) runner.Service { return cronjob.New() }},
 	{projector.Name, func(conn *bus.Conn, _ Config) runner.Service { return projector.New(conn.JS) }},

@@ -29,22 +29,29 @@ type cluster struct {
 	conn *bus.Conn
 	url  string
 	rts  map[string]*sim.Runtime
+	log  zerolog.Logger
 }
 
 func startCluster(t *testing.T, nodes ...string) *cluster {
+	t.Helper()
+	return startClusterOf(t, nil, nodes...)
+}
+
+// startClusterOf runs the named services (all when none) and the nodes.
+func startClusterOf(t *testing.T, names []string, nodes ...string) *cluster {
 	t.Helper()
 	conn, url := bustest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	plane, err := services.Start(ctx, conn, nil, services.Config{Runner: runner.Config{Resync: 100 * time.Millisecond}}, log)
+	plane, err := services.Start(ctx, conn, names, services.Config{Runner: runner.Config{Resync: 100 * time.Millisecond}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := plane.WaitReady(ctx, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, conn: conn, url: url, rts: map[string]*sim.Runtime{}}
+	c := &cluster{t: t, conn: conn, url: url, rts: map[string]*sim.Runtime{}, log: log}
 	var ready []chan struct{}
 	for _, n := range nodes {
 		ready = append(ready, c.addNode(ctx, n, log))
@@ -64,7 +71,11 @@ func startCluster(t *testing.T, nodes ...string) *cluster {
 // addNode starts a node agent on the simulated runtime; the channel closes
 // once it has registered, heartbeated and follows its decisions.
 func (c *cluster) addNode(ctx context.Context, name string, log zerolog.Logger) chan struct{} {
-	cidr := fmt.Sprintf("10.42.%d.0/24", len(c.rts))
+	return c.addNodeCIDR(ctx, name, fmt.Sprintf("10.42.%d.0/24", len(c.rts)), log)
+}
+
+// addNodeCIDR is addNode with the node's pod CIDR.
+func (c *cluster) addNodeCIDR(ctx context.Context, name, cidr string, log zerolog.Logger) chan struct{} {
 	rt, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: cidr,
 		MissingImages: map[string]bool{"gantry.local/missing:v1": true}})
 	if err != nil {

@@ -144,7 +144,7 @@ var notSupported = map[reflect.Type][]string{
 		"activeDeadlineSeconds", "dnsPolicy", "dnsConfig", "nodeName",
 		"serviceAccountName", "serviceAccount", "automountServiceAccountToken",
 		"hostNetwork", "hostPID", "hostIPC", "hostUsers", "shareProcessNamespace",
-		"securityContext", "imagePullSecrets", "hostname", "subdomain", "setHostnameAsFQDN",
+		"securityContext", "imagePullSecrets", "subdomain", "setHostnameAsFQDN",
 		"schedulerName", "hostAliases", "preemptionPolicy", "readinessGates", "runtimeClassName",
 		"enableServiceLinks", "overhead", "os",
 		"schedulingGates", "resourceClaims", "resources",

@@ -68,6 +68,9 @@ type PodSpec struct {
 	TopologySpreadConstraints []TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
 	PriorityClassName         string                     `json:"priorityClassName,omitempty"`
 	Priority                  *int32                     `json:"priority,omitempty"`
+	// Hostname is the pod's host name (default: its name); an Indexed
+	// Job's pods get <job>-<index>, as in Kubernetes.
+	Hostname string `json:"hostname,omitempty"`
 }
 
 // Container is v1 Container, as far as Gantry supports it.

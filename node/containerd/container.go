@@ -227,7 +227,7 @@ func (r *Runtime) createContainer(ctx context.Context, id string, pod node.Pod, 
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(processArgs(ispec.Config.Entrypoint, ispec.Config.Cmd, c.Command, c.Args)...),
 		oci.WithEnv(podEnv(pod, sb.IP, c, restarts)),
-		oci.WithHostname(pod.Name),
+		oci.WithHostname(hostname(pod)),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetNS}),
 		oci.WithMounts([]specs.Mount{
 			{Destination: "/etc/hosts", Type: "bind", Source: r.hostsPath(sb.ID), Options: []string{"rbind", "ro"}},
@@ -349,4 +349,13 @@ func cpuShares(milli int64) uint64 {
 		s = maxCPUShares
 	}
 	return uint64(s)
+}
+
+// hostname is the pod's host name: spec.hostname when set (an Indexed Job's
+// pods), else its name.
+func hostname(pod node.Pod) string {
+	if pod.Spec.Hostname != "" {
+		return pod.Spec.Hostname
+	}
+	return pod.Name
 }

@@ -209,7 +209,7 @@ func (r *Runtime) createSandbox(ctx context.Context, pod node.Pod) (string, erro
 		}
 		return "", err
 	}
-	if err := r.writePodFiles(rec.ID, pod.Name, ip); err != nil {
+	if err := r.writePodFiles(rec.ID, hostname(pod), ip); err != nil {
 		return "", err
 	}
 	rec.IP = ip

@@ -472,7 +472,7 @@ func TestIntentsForDifferentObjectsAreDecidedTogether(t *testing.T) {
 	w := newWorld(t)
 	ix := w.l.IntentApplyObject(pt.Deployment(ns, "x", 1, "nginx:1"))
 	iy := w.l.IntentApplyObject(pt.Deployment(ns, "y", 1, "nginx:1"))
-	ip := w.l.IntentApplyObject(pt.BarePod(ns, "x", "nginx:1")) // same name, other kind
+	ip := w.l.IntentApplyObject(pt.BarePod(ns, "x", "nginx:1"))                  // same name, other kind
 	iz := w.l.IntentApplyObject(pt.Deployment("kube-public", "x", 1, "nginx:1")) // another namespace
 	w.apply(ix, iy, ip, iz)
 	ds := w.decide()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/projections"
 )
 
 // Pod is what the controller knows of one pod of the Job (from the fold).
@@ -277,9 +278,9 @@ func Compute(in Input) Plan {
 		}
 	}
 	if p.s.indexed {
-		plan.Status.CompletedIndexes = FormatIndexes(p.complete)
+		plan.Status.CompletedIndexes = projections.FormatIndexes(p.complete)
 		if p.s.perIndex >= 0 {
-			plan.Status.FailedIndexes = FormatIndexes(p.lost)
+			plan.Status.FailedIndexes = projections.FormatIndexes(p.lost)
 		}
 	}
 	return plan
@@ -632,35 +633,12 @@ func (p *pass) startIndexes(n int) []int {
 	return out
 }
 
-// FormatIndexes writes ascending, distinct indexes in Kubernetes'
-// completedIndexes form: runs as "first-last", others alone, comma
-// separated ([0 1 2 5 7 8 9] → "0-2,5,7-9"; none → "").
-func FormatIndexes(sorted []int) string {
-	var b strings.Builder
-	for i := 0; i < len(sorted); {
-		j := i
-		for j+1 < len(sorted) && sorted[j+1] == sorted[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Itoa(sorted[i]))
-		if j > i {
-			b.WriteByte('-')
-			b.WriteString(strconv.Itoa(sorted[j]))
-		}
-		i = j + 1
-	}
-	return b.String()
-}
-
 // MaxParsedIndexes bounds what ParseIndexes expands, so a status from the
 // log cannot make it allocate without limit (Kubernetes allows 100,000
 // completions to an Indexed Job with a per-index backoff limit).
 const MaxParsedIndexes = 1 << 20
 
-// ParseIndexes reads FormatIndexes' form back: ascending, distinct,
+// ParseIndexes reads projections.FormatIndexes' form back: ascending, distinct,
 // non-negative indexes ("" → none).
 func ParseIndexes(s string) ([]int, error) {
 	if s == "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/job"
 )
 
@@ -354,7 +355,7 @@ func TestFormatAndParseIndexes(t *testing.T) {
 		ixs []int
 		s   string
 	}{{nil, ""}, {[]int{3}, "3"}, {[]int{0, 1}, "0-1"}, {[]int{0, 1, 2, 5, 7, 8, 9}, "0-2,5,7-9"}, {[]int{1, 3, 5}, "1,3,5"}} {
-		if got := job.FormatIndexes(c.ixs); got != c.s {
+		if got := projections.FormatIndexes(c.ixs); got != c.s {
 			t.Errorf("FormatIndexes(%v) = %q, want %q", c.ixs, got, c.s)
 		}
 		got, err := job.ParseIndexes(c.s)
