@@ -59,7 +59,8 @@ const (
 // so a pass decided again after a crash plans the same pods and the log
 // drops the copies: no index is started twice, no slot filled twice.
 type Service struct {
-	c *projections.Cluster
+	c     *projections.Cluster
+	quota *projections.QuotaPass // this pass's quota charges
 
 	// FullEvery is how often Decide examines every Job (default FullEvery;
 	// zero or less: every time).
@@ -107,6 +108,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	keys := s.toExamine(full, now)
 	s.c.ClearDirty()
 	clear(s.pending)
+	s.quota = s.c.QuotaPass()
 	budget := PassBudget
 	var out []runner.Decision
 	for _, key := range keys {
@@ -268,8 +270,14 @@ func (s *Service) run(w *projections.Workload, in Input, decided projections.Wor
 			out = append(out, deletion(p, reason, cause))
 		}
 	}
+	refused := ""
 	if len(plan.Start) > 0 {
-		out = append(out, s.plans(w, spec, plan.Start, cause, limit-1-len(out))...)
+		ds, why := s.plans(w, spec, plan.Start, cause, limit-1-len(out))
+		out, refused = append(out, ds...), why
+	}
+	if c, ok := quotaCondition(decided, refused, now); ok {
+		st.Conditions = append(st.Conditions, c)
+		changed, notes = true, append(notes, c.Reason+": "+c.Message)
 	}
 
 	if plan.Finish != nil {
@@ -356,7 +364,7 @@ func (s *Service) pods(w *projections.Workload, owned []*projections.Pod) ([]Pod
 // by (Job uid, n), n counting from the pods the fold has seen planned and
 // skipping any n whose pod exists or existed, or whose name is taken (two
 // pods can draw the same 5 characters).
-func (s *Service) plans(w *projections.Workload, spec manifest.JobSpec, start []int, cause events.Envelope, limit int) []runner.Decision {
+func (s *Service) plans(w *projections.Workload, spec manifest.JobSpec, start []int, cause events.Envelope, limit int) (_ []runner.Decision, refused string) {
 	used := map[string]bool{}
 	for _, p := range s.c.OwnedPods(w.UID) {
 		used[p.UID], used[p.Name] = true, true
@@ -378,11 +386,36 @@ func (s *Service) plans(w *projections.Workload, spec manifest.JobSpec, start []
 		for taken(ix, n) {
 			n++
 		}
-		out = append(out, s.plan(w, spec.Template, hash, ix, n, cause))
+		d := s.plan(w, spec.Template, hash, ix, n, cause)
+		p := d.Event.(*events.PodPlanned)
+		if why := s.quota.Pod(w.Namespace, p.Name, p.Spec); why != "" {
+			return out, why // a quota refuses it where it is decided
+		}
+		out = append(out, d)
 		n++
 	}
-	return out
+	return out, ""
 }
+
+// quotaCondition is the ReplicaFailure condition (reason FailedCreate, as
+// Kubernetes' ReplicaSet says a pod it could not create) when a quota
+// refused a pod, or its end when none was refused, if that changes what
+// was decided.
+func quotaCondition(decided projections.WorkloadStatus, refused string, now time.Time) (manifest.Condition, bool) {
+	prev := decided.Condition(ReplicaFailure)
+	switch {
+	case refused != "" && (prev == nil || prev.Status != manifest.ConditionTrue || prev.Message != refused):
+		return manifest.Condition{Type: ReplicaFailure, Status: manifest.ConditionTrue, Reason: "FailedCreate",
+			Message: refused, LastTransitionTime: now}, true
+	case refused == "" && prev != nil && prev.Status == manifest.ConditionTrue:
+		return manifest.Condition{Type: ReplicaFailure, Status: manifest.ConditionFalse, Reason: "Created",
+			Message: "pods are created again", LastTransitionTime: now}, true
+	}
+	return manifest.Condition{}, false
+}
+
+// ReplicaFailure is the condition a quota's refusal sets.
+const ReplicaFailure = "ReplicaFailure"
 
 // plan makes the n-th pod of a Job, of completion index ix (-1: none), as
 // Kubernetes' Job controller makes it: the template's labels plus the

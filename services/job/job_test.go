@@ -344,3 +344,40 @@ func TestDecidingAgainPlansTheSamePods(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A quota of 2 pods in the namespace and a Job of parallelism 3: two pods
+// are planned and the third is refused where it is decided, with
+// Kubernetes' words in the Job's ReplicaFailure condition; once a pod has
+// ended, the third is planned and the condition ends.
+func TestQuotaRefusesPods(t *testing.T) {
+	w := newWorld(t, jobObject(3, 3))
+	w.apply(w.l.Accepted(manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindResourceQuota,
+		Metadata: manifest.ObjectMeta{Name: "pods", Namespace: "default"},
+		Spec:     &manifest.ResourceQuotaSpec{Hard: manifest.ResourceList{"pods": manifest.MustQuantity("2")}}}, "q-uid", 1))
+	ds := w.decide()
+	ps := plans(ds)
+	if len(ps) != 2 {
+		t.Fatalf("planned %d pods, want 2", len(ps))
+	}
+	st := statuses(ds)
+	if len(st) != 1 {
+		t.Fatalf("statuses: %+v", st)
+	}
+	c := condition(st[0], job.ReplicaFailure)
+	if c == nil || c.Status != manifest.ConditionTrue || c.Reason != "FailedCreate" ||
+		!strings.Contains(c.Message, "is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2") {
+		t.Fatalf("condition = %+v", c)
+	}
+	if ds := w.decide(); len(ds) != 0 {
+		t.Fatalf("a pass with nothing changed: %d decisions", len(ds))
+	}
+	w.run(ps[0])
+	w.end(ps[0], 0)
+	ds = w.decide()
+	if len(plans(ds)) != 1 {
+		t.Fatalf("after a pod ended: %d plans", len(plans(ds)))
+	}
+	if c := condition(statuses(ds)[0], job.ReplicaFailure); c == nil || c.Status != manifest.ConditionFalse {
+		t.Errorf("condition after = %+v", c)
+	}
+}
