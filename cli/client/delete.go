@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,11 +22,19 @@ func newDeleteCmd(g *Globals) *cobra.Command {
 	var namespace string
 	var wait, ignoreNotFound bool
 	var timeout time.Duration
+	var cascade string
 	c := &cobra.Command{
-		Use:   "delete (-f FILE | KIND NAME)",
-		Short: "Ask for objects to go away; waits until their pods are gone",
+		Use:   "delete (-f FILE | KIND NAME) [--cascade=background|foreground|orphan]",
+		Short: "Ask for objects to go away; waits until their pods are gone (with --cascade=foreground, what they own too)",
 		Args:  cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			propagation, warning, err := parseCascade(cascade)
+			if err != nil {
+				return err
+			}
+			if warning != "" {
+				fmt.Fprintln(g.ErrOut, warning)
+			}
 			var intents []intent
 			switch {
 			case len(files) > 0 && len(args) > 0:
@@ -72,6 +81,7 @@ func newDeleteCmd(g *Globals) *cobra.Command {
 			}
 			for i := range intents {
 				intents[i].ignoreNotFound = ignoreNotFound
+				intents[i].event.(*events.IntentDeleted).Propagation = propagation
 			}
 			conn, err := g.Connect("cli")
 			if err != nil {
@@ -87,7 +97,7 @@ func newDeleteCmd(g *Globals) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			for _, it := range intents {
-				if err := waitPodsGone(ctx, conn.JS, it); err != nil {
+				if err := waitDeleted(ctx, conn.JS, it, propagation); err != nil {
 					return err
 				}
 			}
@@ -98,6 +108,9 @@ func newDeleteCmd(g *Globals) *cobra.Command {
 	c.Flags().StringVarP(&namespace, "namespace", "n", "", "namespace (default \"default\")")
 	c.Flags().BoolVar(&wait, "wait", true, "wait until the object's pods are stopped and removed")
 	c.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long --wait waits")
+	c.Flags().StringVar(&cascade, "cascade", "background",
+		"what becomes of what the object owns: background (deleted after it), foreground (deleted before it; --wait waits for them), orphan (left running)")
+	c.Flags().Lookup("cascade").NoOptDefVal = "background"
 	c.Flags().BoolVar(&ignoreNotFound, "ignore-not-found", false, "an object that does not exist is not an error (and prints nothing)")
 	return c
 }
@@ -128,31 +141,106 @@ func deleteIntent(kind, ns, name string) (intent, error) {
 		label:   displayKind(kind) + "/" + name}, nil
 }
 
-// waitPodsGone polls the pods read model until no pod of the object is left.
-func waitPodsGone(ctx context.Context, js jetstream.JetStream, it intent) error {
-	kv, err := js.KeyValue(ctx, bus.BucketPods)
+// parseCascade reads --cascade as kubectl does: background, foreground or
+// orphan, and the deprecated booleans (true is background, false orphan),
+// which it warns of. It returns the deletion's propagation policy.
+func parseCascade(s string) (propagation, warning string, err error) {
+	switch strings.ToLower(s) {
+	case "background", "":
+		return events.PropagateBackground, "", nil
+	case "foreground":
+		return events.PropagateForeground, "", nil
+	case "orphan":
+		return events.PropagateOrphan, "", nil
+	case "true":
+		return events.PropagateBackground, "warning: --cascade=true is deprecated (boolean value) and can be replaced with --cascade=background.", nil
+	case "false":
+		return events.PropagateOrphan, "warning: --cascade=false is deprecated (boolean value) and can be replaced with --cascade=orphan.", nil
+	}
+	return "", "", fmt.Errorf("invalid cascade value (%v). Must be \"background\", \"foreground\", or \"orphan\".", s)
+}
+
+// waitDeleted polls the read models until the deletion is done as its
+// propagation says: Background, the object's own pods gone; Foreground,
+// also every object it owns marked deleted (a Deployment's ReplicaSets, a
+// CronJob's Jobs) and their pods gone; Orphan, nothing: its pods stay.
+func waitDeleted(ctx context.Context, js jetstream.JetStream, it intent, propagation string) error {
+	if propagation == events.PropagateOrphan {
+		return nil
+	}
+	pods, err := js.KeyValue(ctx, bus.BucketPods)
 	if err != nil {
 		return fmt.Errorf("pods read model: %w", err)
+	}
+	workloads, err := js.KeyValue(ctx, bus.BucketWorkloads)
+	if err != nil {
+		return fmt.Errorf("workloads read model: %w", err)
 	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		left, err := ownedPods(ctx, kv, it)
+		owners := []events.OwnerRef{{Kind: it.kind, Name: it.name}}
+		liveOwned := 0
+		if propagation == events.PropagateForeground {
+			owned, err := ownedRecords(ctx, workloads, it)
+			if err != nil {
+				return err
+			}
+			for _, w := range owned {
+				owners = append(owners, events.OwnerRef{Kind: w.Kind, Name: w.Name})
+				if !w.Deleted {
+					liveOwned++
+				}
+			}
+		}
+		left, err := ownedPods(ctx, pods, it.ns, owners)
 		if err != nil {
 			return err
 		}
-		if left == 0 {
+		if left == 0 && liveOwned == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			if liveOwned > 0 {
+				return fmt.Errorf("%s: %d owned object(s) and %d pod(s) still being deleted: %w", it.label, liveOwned, left, ctx.Err())
+			}
 			return fmt.Errorf("%s: %d pod(s) still stopping: %w", it.label, left, ctx.Err())
 		case <-tick.C:
 		}
 	}
 }
 
-func ownedPods(ctx context.Context, kv jetstream.KeyValue, it intent) (int, error) {
+// ownedRecords are the workload records (deleted or not) whose owner is the
+// object it names.
+func ownedRecords(ctx context.Context, kv jetstream.KeyValue, it intent) ([]*projections.Workload, error) {
+	w, err := kv.Watch(ctx, ">")
+	if err != nil {
+		return nil, fmt.Errorf("read workloads: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	var out []*projections.Workload
+	for e := range w.Updates() {
+		if e == nil {
+			break
+		}
+		if e.Operation() != jetstream.KeyValuePut {
+			continue
+		}
+		var r projections.Workload
+		if json.Unmarshal(e.Value(), &r) != nil {
+			continue
+		}
+		if r.Namespace == it.ns && r.Owner != nil && r.Owner.Kind == it.kind && r.Owner.Name == it.name {
+			out = append(out, &r)
+		}
+	}
+	return out, nil
+}
+
+// ownedPods counts the pods of ns whose owner is one of owners (by kind and
+// name).
+func ownedPods(ctx context.Context, kv jetstream.KeyValue, ns string, owners []events.OwnerRef) (int, error) {
 	keys, err := kv.ListKeys(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("list pods: %w", err)
@@ -164,11 +252,14 @@ func ownedPods(ctx context.Context, kv jetstream.KeyValue, it intent) (int, erro
 			continue
 		}
 		var p projections.Pod
-		if json.Unmarshal(e.Value(), &p) != nil {
+		if json.Unmarshal(e.Value(), &p) != nil || p.Namespace != ns || p.Owner == nil {
 			continue
 		}
-		if p.Namespace == it.ns && p.Owner != nil && p.Owner.Kind == it.kind && p.Owner.Name == it.name {
-			n++
+		for _, o := range owners {
+			if p.Owner.Kind == o.Kind && p.Owner.Name == o.Name {
+				n++
+				break
+			}
 		}
 	}
 	return n, nil

@@ -71,11 +71,15 @@ func runDescribe(ctx context.Context, js jetstream.JetStream, kind, ns, name str
 		return describePodFromLog(ctx, js, r.pod, out, errOut)
 	case r.workload != nil:
 		w := r.workload
-		log, err := readObjectLog(ctx, js, errOut, events.StreamDecisions, events.AdmissionSubject(w.Namespace, w.Kind, w.Name))
+		log, err := workloadLog(ctx, js, errOut, w)
 		if err != nil {
 			return err
 		}
-		return describeWorkload(out, w, log)
+		owned, err := ownedWorkloads(ctx, kv, w)
+		if err != nil {
+			return err
+		}
+		return describeWorkload(out, w, owned, log)
 	}
 	return describeNodeFromLog(ctx, js, r.node, now, out, errOut)
 }
@@ -130,6 +134,91 @@ func readObjectLog(ctx context.Context, js jetstream.JetStream, errOut io.Writer
 	}
 	defer func() { cancel(); t.close() }() // its consumer deleted before the command ends
 	return collectInitial(ctx, []*logTail{t}, errOut), nil
+}
+
+// workloadLog reads what the log says of a workload: admission's verdicts on
+// it, its controllers' decisions on it (its WorkloadSubject: made, status,
+// deleted), the objects its controller made and deleted for it (a
+// Deployment's ReplicaSets, a CronJob's Jobs) and the pods planned and
+// deleted for it (kubectl's "Created pod: …"), oldest first.
+func workloadLog(ctx context.Context, js jetstream.JetStream, errOut io.Writer, w *projections.Workload) ([]logItem, error) {
+	filters := []string{events.AdmissionSubject(w.Namespace, w.Kind, w.Name),
+		"gantry.decision.workload." + w.Namespace + ".>"}
+	if w.Object.PodTemplate() != nil {
+		filters = append(filters, events.SubjectPodDecPrefix+w.Namespace+".>")
+	}
+	items, err := readObjectLog(ctx, js, errOut, events.StreamDecisions, filters...)
+	if err != nil {
+		return nil, err
+	}
+	return filterWorkloadLog(items, w), nil
+}
+
+// filterWorkloadLog keeps, of the decisions on a namespace's workloads and
+// pods, those about w: its verdicts (every one on its admission subject),
+// what its controllers decided of it, what was made for it by its uid and
+// then deleted, and the pods planned for it and then deleted.
+func filterWorkloadLog(items []logItem, w *projections.Workload) []logItem {
+	children := map[string]bool{} // uids of what was made for w
+	self := events.WorkloadSubject(w.Namespace, w.Kind, w.Name)
+	var out []logItem
+	for _, it := range items {
+		keep := false
+		switch e := it.event.(type) {
+		case nil:
+			// Unreadable: shown when on w's own subjects.
+			keep = it.subject == self || it.subject == events.AdmissionSubject(w.Namespace, w.Kind, w.Name)
+		case *events.AdmissionAccepted, *events.AdmissionRejected:
+			keep = true // only w's admission subject carries them
+		case *events.WorkloadDecided:
+			if e.Kind == w.Kind && e.Name == w.Name && e.Namespace == w.Namespace {
+				keep = e.UID == w.UID
+			} else if e.Owner != nil && e.Owner.UID == w.UID {
+				children[e.UID], keep = true, true
+			}
+		case *events.WorkloadDeleted:
+			keep = e.UID == w.UID || children[e.UID]
+		case *events.WorkloadStatusDecided:
+			keep = e.UID == w.UID
+		case *events.PodPlanned:
+			if e.Owner != nil && e.Owner.UID == w.UID {
+				children[e.UID], keep = true, true
+			}
+		case *events.PodDeleted:
+			keep = children[e.UID]
+		}
+		if keep {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// ownedWorkloads reads the objects w's controller made that still exist (a
+// Deployment's ReplicaSets, a CronJob's Jobs), oldest first.
+func ownedWorkloads(ctx context.Context, kv jetstream.KeyValue, w *projections.Workload) ([]*projections.Workload, error) {
+	var child string
+	switch w.Kind {
+	case "deployment":
+		child = "replicaset"
+	case "cronjob":
+		child = "job"
+	default:
+		return nil, nil
+	}
+	rk := resourceKinds[child]
+	rs, _, err := snapshot(ctx, kv, rk, rk.pattern(w.Namespace), false)
+	if err != nil {
+		return nil, err
+	}
+	var out []*projections.Workload
+	for _, r := range rs {
+		if o := r.workload.Owner; o != nil && o.UID == w.UID {
+			out = append(out, r.workload)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
 }
 
 // podLog reads a pod's decisions (planned, bound, unschedulable, deleted),
@@ -457,7 +546,7 @@ func boolTitle(b bool) string {
 // describeWorkload shows an object of any applied kind as kubectl
 // describes it: its metadata, the lines of its kind (KindInfo.Describe),
 // its pod template, and its events from the log.
-func describeWorkload(out io.Writer, w *projections.Workload, log []logItem) error {
+func describeWorkload(out io.Writer, w *projections.Workload, owned []*projections.Workload, log []logItem) error {
 	d := newDescriber(out)
 	d.line(0, "Name:\t%s", w.Name)
 	if w.Namespace != events.ClusterScope && w.Namespace != "" {
@@ -477,7 +566,11 @@ func describeWorkload(out io.Writer, w *projections.Workload, log []logItem) err
 			d.line(0, "%s:\t%s", f.Name, orNone(f.Value))
 		}
 	}
-	if t := o.PodTemplate(); t != nil {
+	t := o.PodTemplate()
+	if cj := o.CronJob(); cj != nil {
+		t = &cj.JobTemplate.Spec.Template // kubectl shows the Jobs' pod template
+	}
+	if t != nil {
 		d.line(0, "Pod Template:")
 		d.labels(1, "Labels", t.Metadata.Labels)
 		if len(t.Metadata.Annotations) > 0 {
@@ -488,11 +581,58 @@ func describeWorkload(out io.Writer, w *projections.Workload, log []logItem) err
 			describeContainer(d, 2, c, nil, false)
 		}
 	}
-	for _, c := range w.Status.Conditions {
-		d.line(0, "Condition %s:\t%s (%s) %s", c.Type, c.Status, c.Reason, c.Message)
+	if len(w.Status.Conditions) > 0 {
+		d.line(0, "Conditions:")
+		d.line(1, "Type\tStatus\tReason")
+		d.line(1, "----\t------\t------")
+		for _, c := range w.Status.Conditions {
+			d.line(1, "%s\t%s\t%s", c.Type, c.Status, orNone(c.Reason))
+		}
+	}
+	if w.Kind == "deployment" {
+		oldRS, newRS := splitReplicaSets(w, owned)
+		d.line(0, "OldReplicaSets:\t%s", orNone(strings.Join(replicaSetSummaries(oldRS), ", ")))
+		d.line(0, "NewReplicaSet:\t%s", orNone(strings.Join(replicaSetSummaries(newRS), ", ")))
 	}
 	d.events(log)
 	return d.flush()
+}
+
+// splitReplicaSets sorts a Deployment's ReplicaSets as kubectl describe
+// does: the new one is named by its template's hash
+// (<deployment>-<TemplateHash>), every other one is old. The hash is of the
+// template as stored and as defaulted, whichever the controller used.
+func splitReplicaSets(w *projections.Workload, owned []*projections.Workload) (oldRS, newRS []*projections.Workload) {
+	current := map[string]bool{}
+	if t := w.Object.PodTemplate(); t != nil {
+		current[w.Name+"-"+manifest.TemplateHash(*t)] = true
+	}
+	o := w.Object
+	o.Defaults()
+	if t := o.PodTemplate(); t != nil {
+		current[w.Name+"-"+manifest.TemplateHash(*t)] = true
+	}
+	for _, rs := range owned {
+		if current[rs.Name] {
+			newRS = append(newRS, rs)
+		} else {
+			oldRS = append(oldRS, rs)
+		}
+	}
+	return oldRS, newRS
+}
+
+// replicaSetSummaries are kubectl's "hello-7c9f8d6b5a (3/3 replicas created)".
+func replicaSetSummaries(rss []*projections.Workload) []string {
+	out := make([]string, len(rss))
+	for i, rs := range rss {
+		want := int32(1)
+		if spec := rs.Object.ReplicaSet(); spec != nil {
+			want = spec.ReplicaCount()
+		}
+		out[i] = fmt.Sprintf("%s (%d/%d replicas created)", rs.Name, rs.Status.Replicas, want)
+	}
+	return out
 }
 
 func describeNode(out io.Writer, n *projections.Node, pods []*projections.Pod, log []logItem, now time.Time) error {

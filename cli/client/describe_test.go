@@ -89,7 +89,7 @@ func TestDescribeDeployment(t *testing.T) {
 	var buf bytes.Buffer
 	rejected := sealedRecord(t, &events.AdmissionRejected{Op: "apply", Kind: "deployment", Namespace: "default", Name: "hello",
 		Reasons: []string{"spec.replicas: must be >= 0"}}, "admission", "default/hello", fixtureT0)
-	if err := describeWorkload(&buf, fixtureWorkload(fixtureT0), []logItem{rejected}); err != nil {
+	if err := describeWorkload(&buf, fixtureWorkload(fixtureT0), nil, []logItem{rejected}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()

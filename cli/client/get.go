@@ -62,9 +62,10 @@ func newGetCmd(g *Globals) *cobra.Command {
 	var selector string
 	c := &cobra.Command{
 		Use:   "get TYPE[,TYPE…] [NAME…] | TYPE/NAME…",
-		Short: "List deployments, pods or nodes, like kubectl get",
+		Short: "List objects of a kind (pods, deployments, replicasets, daemonsets, jobs, cronjobs, nodes) or all, like kubectl get",
 		Example: "  gantry get pods\n  gantry get deploy hello -o yaml\n  gantry get pods -A -o wide\n" +
 			"  gantry get pods -w\n  gantry get pods -l app=hello --show-labels\n  gantry get deploy,po\n" +
+			"  gantry get all\n  gantry get jobs,cj -A\n" +
 			"  gantry get pods --sort-by=.status.startTime -L app\n" +
 			"  gantry get pods -o jsonpath='{range .items[*]}{.metadata.name}{\"\\n\"}{end}'",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -133,11 +134,19 @@ func (o *getOptions) parse(args []string) error {
 			o.targets = append(o.targets, getTarget{kind: kind, name: name})
 		}
 	} else {
+		var kinds []string
 		for _, typ := range strings.Split(args[0], ",") {
+			if strings.EqualFold(typ, "all") {
+				kinds = append(kinds, allCategory()...)
+				continue
+			}
 			kind, err := kindOf(typ)
 			if err != nil {
 				return err
 			}
+			kinds = append(kinds, kind)
+		}
+		for _, kind := range kinds {
 			if len(args) == 1 {
 				o.targets = append(o.targets, getTarget{kind: kind})
 			}
@@ -213,6 +222,20 @@ func (o *getOptions) parseOutput() error {
 	}
 	return fmt.Errorf("unable to match a printer suitable for the output format %q, "+
 		"allowed formats are: json,jsonpath,jsonpath-file,name,wide,yaml", o.output)
+}
+
+// allCategory is kubectl's "all" category as Gantry has it: every
+// namespaced kind that makes or runs pods, in the order kubectl lists them
+// (pods, then daemonsets, deployments, replicasets of apps, then cronjobs
+// and jobs of batch: kindTable's order, which is api-resources').
+func allCategory() []string {
+	var out []string
+	for _, k := range kindTable {
+		if k.namespaced && k.info != nil && (k.kind == "pod" || k.info.Template != nil || k.kind == "cronjob") {
+			out = append(out, k.kind)
+		}
+	}
+	return out
 }
 
 // wanted is what to list: the parsed targets, or the one kind and name.
@@ -636,12 +659,9 @@ func printResources(ctx context.Context, js jetstream.JetStream, o getOptions, l
 	now := time.Now()
 	objectOutput := o.output == "json" || o.output == "yaml" || o.output == "jsonpath"
 	var all []any
-	total, kinds := 0, 0
+	total := 0
 	for _, l := range lists {
 		total += len(l.items)
-		if len(l.items) > 0 {
-			kinds++
-		}
 		if !objectOutput && o.sorter == nil {
 			continue
 		}
@@ -691,7 +711,9 @@ func printResources(ctx context.Context, js jetstream.JetStream, o getOptions, l
 			fmt.Fprintln(out)
 		}
 		first = false
-		cols := o.columns(l.rk, kinds > 1)
+		// Names carry their kind whenever more than one kind was asked
+		// for, as kubectl's get all prints service/kubernetes alone.
+		cols := o.columns(l.rk, len(lists) > 1)
 		tw := newTableWriter(out)
 		writeRow(tw, cols.header())
 		for _, r := range l.items {

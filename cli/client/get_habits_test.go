@@ -100,9 +100,11 @@ func TestGetHabitsAgainstNATS(t *testing.T) {
 		expect(t, args("get deploy/hello pod/hello-abc12"), 0, deployTable+"\n"+
 			"NAME              READY   STATUS    RESTARTS   AGE\n"+
 			"pod/hello-abc12   1/1     Running   2          3h\n", "")
-		// A kind with nothing to show prints no table; one kind shown, no prefix.
-		expect(t, args("get po,deploy -l app=hello"), 0, "NAME          READY   STATUS    RESTARTS   AGE\n"+
-			"hello-abc12   1/1     Running   2          3h\n", "")
+		// A kind with nothing to show prints no table; names carry their
+		// kind since several kinds were asked for (kubectl's get all prints
+		// service/kubernetes alone so).
+		expect(t, args("get po,deploy -l app=hello"), 0, "NAME              READY   STATUS    RESTARTS   AGE\n"+
+			"pod/hello-abc12   1/1     Running   2          3h\n", "")
 		expect(t, args("get deploy,nodes,po -o name"), 0, "deployment.apps/hello\nnode/node-1\npod/big-xyz\npod/hello-abc12\n", "")
 		// What is there is printed, what is not is an error, as kubectl.
 		expect(t, args("get pods hello-abc12 nope"), 1, "NAME          READY   STATUS    RESTARTS   AGE\n"+

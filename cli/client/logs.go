@@ -9,12 +9,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-sh/gantry/api"
@@ -36,6 +38,7 @@ const defaultMaxLogRequests = 5
 
 // logsOptions are the flags of gantry logs.
 type logsOptions struct {
+	kind          string // of the object named: pod (the default), deployment, job…
 	namespace     string
 	container     string
 	follow        bool
@@ -49,14 +52,16 @@ type logsOptions struct {
 func newLogsCmd(g *Globals) *cobra.Command {
 	o := logsOptions{maxRequests: defaultMaxLogRequests}
 	c := &cobra.Command{
-		Use:   "logs (POD | pod/POD | -l SELECTOR)",
-		Short: "Print a container's log, fetched from the pod's node; with -l, the logs of every pod matching",
-		Args:  cobra.MaximumNArgs(1),
+		Use:   "logs (POD | TYPE/NAME | -l SELECTOR)",
+		Short: "Print a container's log, fetched from the pod's node; of a deploy/rs/ds/job, of its first pod; with -l, the logs of every pod matching",
+		Example: "  gantry logs hello-7c9f8d6b5a-x2k4p\n  gantry logs job/pi\n  gantry logs deploy/hello -c web\n" +
+			"  gantry logs -l app=hello --prefix",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := ""
 			if len(args) == 1 {
 				var err error
-				if name, err = logsPodName(args[0]); err != nil {
+				if o.kind, name, err = logsTarget(args[0]); err != nil {
 					return err
 				}
 			}
@@ -106,20 +111,120 @@ func (o logsOptions) check(pod string) error {
 	return nil
 }
 
-// logsPodName accepts NAME or pod/NAME, like kubectl.
-func logsPodName(arg string) (string, error) {
+// logsTarget accepts NAME (a pod) or TYPE/NAME, like kubectl: a pod, or an
+// object whose pods' logs kubectl shows one of (deployment, replicaset,
+// daemonset, job). A CronJob has no pods of its own, nor a node any.
+func logsTarget(arg string) (kind, name string, err error) {
 	t, name, ok := strings.Cut(arg, "/")
 	if !ok {
-		return arg, nil
+		return "pod", arg, nil
 	}
-	kind, err := kindOf(t)
+	if kind, err = kindOf(t); err != nil {
+		return "", "", err
+	}
+	if name == "" {
+		return "", "", fmt.Errorf("%q: a name is required after the '/'", arg)
+	}
+	if k := resourceKinds[kind]; k.info == nil || !k.info.HasPods {
+		return "", "", fmt.Errorf("cannot get the logs from %s: a pod, deployment, replicaset, daemonset or job has logs", resourceKinds[kind].qualifiedPlural())
+	}
+	return kind, name, nil
+}
+
+// firstPodOf is the pod whose log kubectl shows for an object (logs
+// deploy/NAME, job/NAME): of the object's pods (a Deployment's: those of
+// its current ReplicaSet when it has any, else of all of its ReplicaSets),
+// the first in kubectl's order (podutils.ActivePods reversed: bound before
+// not, running before pending, ready before not, fewer restarts, older).
+// n is how many there were to choose from.
+func firstPodOf(ctx context.Context, conn *bus.Conn, kind, ns, name string) (p *projections.Pod, n int, err error) {
+	wkv, err := conn.JS.KeyValue(ctx, bus.BucketWorkloads)
 	if err != nil {
-		return "", err
+		return nil, 0, fmt.Errorf("read model %s: %w", bus.BucketWorkloads, err)
 	}
-	if kind != "pod" {
-		return "", fmt.Errorf("logs of %s/%s: not supported yet, only of a pod: name one (gantry get pods), or select the pods by label with -l", displayKind(kind), name)
+	pkv, err := conn.JS.KeyValue(ctx, bus.BucketPods)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read model %s: %w", bus.BucketPods, err)
 	}
-	return name, nil
+	r, err := getResource(ctx, wkv, resourceKinds[kind], ns, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	w := r.workload
+	owners := map[string]bool{w.UID: true}
+	if kind == "deployment" {
+		rss, err := ownedWorkloads(ctx, wkv, w)
+		if err != nil {
+			return nil, 0, err
+		}
+		owners = map[string]bool{}
+		for _, rs := range rss {
+			owners[rs.UID] = true
+		}
+		if _, current := splitReplicaSets(w, rss); len(current) == 1 {
+			pods, err := podsOwnedBy(ctx, pkv, ns, map[string]bool{current[0].UID: true})
+			if err != nil {
+				return nil, 0, err
+			}
+			if len(pods) > 0 {
+				return pickPod(pods), len(pods), nil
+			}
+		}
+	}
+	pods, err := podsOwnedBy(ctx, pkv, ns, owners)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(pods) == 0 {
+		return nil, 0, fmt.Errorf("no pods found for %s/%s", displayKind(kind), name)
+	}
+	return pickPod(pods), len(pods), nil
+}
+
+// podsOwnedBy lists the pods of ns whose owner's uid is in owners.
+func podsOwnedBy(ctx context.Context, kv jetstream.KeyValue, ns string, owners map[string]bool) ([]*projections.Pod, error) {
+	rk := resourceKinds["pod"]
+	rs, _, err := snapshot(ctx, kv, rk, rk.pattern(ns), false)
+	if err != nil {
+		return nil, err
+	}
+	var out []*projections.Pod
+	for _, r := range rs {
+		if o := r.pod.Owner; o != nil && owners[o.UID] {
+			out = append(out, r.pod)
+		}
+	}
+	return out, nil
+}
+
+// pickPod is the first of pods in kubectl's order for logs and exec.
+func pickPod(pods []*projections.Pod) *projections.Pod {
+	sorted := append([]*projections.Pod(nil), pods...)
+	sort.SliceStable(sorted, func(i, j int) bool { return podMoreActive(sorted[i], sorted[j]) })
+	return sorted[0]
+}
+
+// podMoreActive is podutils.ActivePods' Less reversed: a before b when a is
+// bound and b not, a's phase is further (Running > Unknown > Pending), a is
+// ready and b not, a restarted less, or a is older.
+func podMoreActive(a, b *projections.Pod) bool {
+	if (a.Node != "") != (b.Node != "") {
+		return a.Node != ""
+	}
+	rank := map[string]int{events.PhasePending: 0, "Unknown": 1, events.PhaseRunning: 2}
+	if ra, rb := rank[a.Phase()], rank[b.Phase()]; ra != rb {
+		return ra > rb
+	}
+	if a.Ready() != b.Ready() {
+		return a.Ready()
+	}
+	if ra, rb := podRestarts(a), podRestarts(b); ra != rb {
+		return ra < rb
+	}
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.Before(b.CreatedAt)
+	}
+	return a.Name < b.Name
 }
 
 // logStream is one container's log the command prints.
@@ -143,7 +248,16 @@ func runLogs(ctx context.Context, conn *bus.Conn, o logsOptions, pod string, out
 		return fmt.Errorf("read model %s: %w", bus.BucketPods, err)
 	}
 	var pods []*projections.Pod
-	if o.selector == "" {
+	if o.kind != "" && o.kind != "pod" {
+		p, n, err := firstPodOf(ctx, conn, o.kind, o.namespace, pod)
+		if err != nil {
+			return err
+		}
+		if n > 1 {
+			fmt.Fprintf(errOut, "Found %d pods, using pod/%s\n", n, p.Name)
+		}
+		pods = append(pods, p)
+	} else if o.selector == "" {
 		r, err := getResource(ctx, kv, resourceKinds["pod"], o.namespace, pod)
 		if err != nil {
 			return err

@@ -19,7 +19,9 @@ func TestLogsArguments(t *testing.T) {
 		{[]string{"logs", "p", "-l", "app=web"}, "error: logs: name a pod or select pods with -l, not both\n"},
 		{[]string{"logs", "-l", "app=web", "-c", "web", "--all-containers"}, "error: logs: --all-containers shows every container; it cannot be combined with -c web\n"},
 		{[]string{"logs", "-l", "app=web", "--max-log-requests", "0"}, "error: --max-log-requests 0: want at least 1\n"},
-		{[]string{"logs", "deploy/web"}, "error: logs of deployment.apps/web: not supported yet, only of a pod: name one (gantry get pods), or select the pods by label with -l\n"},
+		{[]string{"logs", "cj/web"}, "error: cannot get the logs from cronjobs.batch: a pod, deployment, replicaset, daemonset or job has logs\n"},
+		{[]string{"logs", "job/"}, "error: \"job/\": a name is required after the '/'\n"},
+		{[]string{"logs", "job/pi", "-l", "app=pi"}, "error: logs: name a pod or select pods with -l, not both\n"},
 	}
 	for _, tc := range cases {
 		code, _, errOut := runGantry(append(tc.args, "--nats", url)...)

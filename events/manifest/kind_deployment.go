@@ -26,6 +26,7 @@ var deploymentKind = KindInfo{
 	},
 	Template:     func(o Object) *PodTemplateSpec { return &o.Deployment().Template },
 	TemplatePath: "spec.template",
+	HasPods:      true,
 	Pods:         func(o Object) (int32, string) { return o.Deployment().ReplicaCount(), "spec.replicas" },
 	Columns: []Column{
 		{Header: "READY", Cell: func(o Object, st WorkloadStatus, _ time.Time) string {

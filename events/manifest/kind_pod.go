@@ -5,7 +5,8 @@ package manifest
 // CLI's own.
 var podKind = KindInfo{
 	APIVersion: APICoreV1, Kind: KindPod, Token: "pod", Plural: "pods", ShortNames: []string{"po"},
-	spec: specType[PodSpec](),
+	spec:    specType[PodSpec](),
+	HasPods: true,
 	validate: func(errs *FieldErrors, o Object) {
 		validatePodSpec(errs, "spec", *o.Pod())
 	},

@@ -37,6 +37,7 @@ var replicaSetKind = KindInfo{
 	defaults:     func(o *Object) { spec := o.ReplicaSet().withDefaults(); o.Spec = &spec },
 	Template:     func(o Object) *PodTemplateSpec { return &o.ReplicaSet().Template },
 	TemplatePath: "spec.template",
+	HasPods:      true,
 	Pods:         func(o Object) (int32, string) { return o.ReplicaSet().ReplicaCount(), "spec.replicas" },
 	Columns: append([]Column{
 		{Header: "DESIRED", Cell: func(o Object, _ WorkloadStatus, _ time.Time) string { return count(o.ReplicaSet().ReplicaCount()) }},
@@ -76,6 +77,7 @@ var daemonSetKind = KindInfo{
 	defaults:     func(o *Object) { spec := o.DaemonSet().withDefaults(); o.Spec = &spec },
 	Template:     func(o Object) *PodTemplateSpec { return &o.DaemonSet().Template },
 	TemplatePath: "spec.template",
+	HasPods:      true,
 	Columns: append([]Column{
 		{Header: "DESIRED", Cell: func(_ Object, st WorkloadStatus, _ time.Time) string { return count(st.Desired) }},
 		{Header: "CURRENT", Cell: func(_ Object, st WorkloadStatus, _ time.Time) string { return count(st.Replicas) }},
@@ -210,6 +212,7 @@ var jobKind = KindInfo{
 	defaults:     func(o *Object) { spec := o.Job().withDefaults(); o.Spec = &spec },
 	Template:     func(o Object) *PodTemplateSpec { return &o.Job().Template },
 	TemplatePath: "spec.template",
+	HasPods:      true,
 	Pods:         func(o Object) (int32, string) { return jobParallelism(o.Job()), "spec.parallelism" },
 	Columns: append([]Column{
 		{Header: "STATUS", Cell: func(_ Object, st WorkloadStatus, _ time.Time) string { return JobStatusWord(st) }},

@@ -38,6 +38,10 @@ type KindInfo struct {
 	// TemplatePath is its field path (spec.template).
 	Template     func(o Object) *PodTemplateSpec
 	TemplatePath string
+	// HasPods: an object of the kind runs pods, its own or through what it
+	// owns (a Deployment's ReplicaSets), so `logs KIND/NAME` shows one;
+	// a CronJob's pods belong to its Jobs.
+	HasPods bool
 	// Pods is how many pods an object of the kind runs at once at most,
 	// and the field that says so (spec.replicas): what the cluster's
 	// ceiling on pods per workload is checked against. Nil: one, or as
