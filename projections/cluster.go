@@ -26,6 +26,9 @@ type Cluster struct {
 	// key, kept across incarnations: a pod re-created under the same name
 	// must expect the old one's decisions.
 	decSeq  map[string]uint64
+	// wdecSeq is the last sequence on events.WorkloadSubject by workload
+	// key, kept across incarnations like decSeq.
+	wdecSeq map[string]uint64
 	gone    map[string]bool // pod uid → deleted and forgotten (tombstone)
 	byOwner map[string]map[string]bool
 	// ownedW names, by owner uid, the workloads a controller made for it;
@@ -43,7 +46,7 @@ type Cluster struct {
 // NewCluster returns an empty fold.
 func NewCluster() *Cluster {
 	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
-		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{},
+		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{}, wdecSeq: map[string]uint64{},
 		removed: map[string]removal{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
 		ownedW: map[string]map[string]bool{}, ended: map[string]map[string]endedPod{}, endedEarly: map[string]bool{},
 		Dirty: newChanges()}
@@ -68,6 +71,9 @@ func (c *Cluster) Apply(r events.Record) {
 	}
 	if ns, name, ok := events.PodOfDecisionSubject(r.Subject); ok {
 		defer c.fence(ns, name, r.Seq)
+	}
+	if key, ok := workloadOfSubject(r.Subject); ok {
+		defer c.workloadFence(key, r.Seq)
 	}
 	switch e := r.Event.(type) {
 	case *events.AdmissionAccepted:
