@@ -25,7 +25,7 @@ type Cluster struct {
 	// decSeq is the last sequence on gantry.decision.pod.<ns>.<name> by pod
 	// key, kept across incarnations: a pod re-created under the same name
 	// must expect the old one's decisions.
-	decSeq  map[string]uint64
+	decSeq map[string]uint64
 	// wdecSeq is the last sequence on events.WorkloadSubject by workload
 	// key, kept across incarnations like decSeq.
 	wdecSeq map[string]uint64
@@ -72,7 +72,7 @@ func (c *Cluster) Apply(r events.Record) {
 	if ns, name, ok := events.PodOfDecisionSubject(r.Subject); ok {
 		defer c.fence(ns, name, r.Seq)
 	}
-	if key, ok := workloadOfSubject(r.Subject); ok {
+	if key, ok := WorkloadOfSubject(r.Subject); ok {
 		defer c.workloadFence(key, r.Seq)
 	}
 	switch e := r.Event.(type) {

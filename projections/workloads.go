@@ -15,19 +15,19 @@ import (
 // Workload is an object of any applied kind, accepted from a user's intent
 // or decided by a controller on behalf of its owner, and its history.
 type Workload struct {
-	Kind        string          `json:"kind"` // deployment, pod
-	Namespace   string          `json:"namespace"`
-	Name        string          `json:"name"`
-	UID         string          `json:"uid"`
-	Generation  int64           `json:"generation"`
-	Object      manifest.Object `json:"object"`
-	Deleted     bool            `json:"deleted,omitempty"`
+	Kind       string          `json:"kind"` // deployment, pod
+	Namespace  string          `json:"namespace"`
+	Name       string          `json:"name"`
+	UID        string          `json:"uid"`
+	Generation int64           `json:"generation"`
+	Object     manifest.Object `json:"object"`
+	Deleted    bool            `json:"deleted,omitempty"`
 	// Orphan: deleted with propagation Orphan; what it owns is released,
 	// not deleted.
-	Orphan bool `json:"orphan,omitempty"`
-	CreatedAt   time.Time       `json:"createdAt"`
-	UpdatedAt   time.Time       `json:"updatedAt"`
-	PodsPlanned int64           `json:"podsPlanned"` // pods ever planned for this uid
+	Orphan      bool      `json:"orphan,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	PodsPlanned int64     `json:"podsPlanned"` // pods ever planned for this uid
 	// Owner is the workload whose controller made this one (a
 	// Deployment's ReplicaSet, a CronJob's Job); nil for one a user applied.
 	Owner *events.OwnerRef `json:"owner,omitempty"`
@@ -170,10 +170,10 @@ func (c *Cluster) applyWorkloadStatus(r events.Record, e *events.WorkloadStatusD
 	c.touchWorkload(w, r)
 }
 
-// workloadOfSubject names the workload (its WorkloadKey) an
+// WorkloadOfSubject names the workload (its WorkloadKey) an
 // events.WorkloadSubject is about: gantry.decision.workload.<ns>.<kind>.<name>
 // (a name may hold dots; a namespace and a kind token do not).
-func workloadOfSubject(subject string) (string, bool) {
+func WorkloadOfSubject(subject string) (string, bool) {
 	rest, ok := strings.CutPrefix(subject, "gantry.decision.workload.")
 	if !ok {
 		return "", false
