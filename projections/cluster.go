@@ -26,8 +26,8 @@ type Cluster struct {
 	// key, kept across incarnations: a pod re-created under the same name
 	// must expect the old one's decisions.
 	decSeq map[string]uint64
-	// wdecSeq is the last sequence on a WorkloadSubject by WorkloadKey,
-	// likewise kept across incarnations.
+	// wdecSeq is the last sequence on events.WorkloadSubject by workload
+	// key, kept across incarnations like decSeq.
 	wdecSeq map[string]uint64
 	gone    map[string]bool // pod uid → deleted and forgotten (tombstone)
 	byOwner map[string]map[string]bool
@@ -76,17 +76,17 @@ func (c *Cluster) Apply(r events.Record) {
 	if ns, name, ok := events.PodOfDecisionSubject(r.Subject); ok {
 		defer c.fence(ns, name, r.Seq)
 	}
+	if key, ok := WorkloadOfSubject(r.Subject); ok {
+		defer c.workloadFence(key, r.Seq)
+	}
 	switch e := r.Event.(type) {
 	case *events.AdmissionAccepted:
 		c.applyAccepted(r, e)
 	case *events.WorkloadDecided:
-		c.workloadFence(r, e.Kind, e.Namespace, e.Name)
 		c.applyDecided(r, e)
 	case *events.WorkloadDeleted:
-		c.workloadFence(r, e.Kind, e.Namespace, e.Name)
 		c.applyWorkloadDeleted(r, e)
 	case *events.WorkloadStatusDecided:
-		c.workloadFence(r, e.Kind, e.Namespace, e.Name)
 		c.applyWorkloadStatus(r, e)
 	case *events.PodPlanned:
 		c.applyPlanned(r, e)

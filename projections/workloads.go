@@ -38,6 +38,9 @@ type Workload struct {
 	Actor         string         `json:"actor,omitempty"`
 	Status        WorkloadStatus `json:"status"`
 	Seqs          Seqs           `json:"seqs"`
+	// LastDecisionSeq is the last sequence on its events.WorkloadSubject,
+	// the fence every controller decision about it expects.
+	LastDecisionSeq uint64 `json:"lastDecisionSeq,omitempty"`
 
 	// decided is what controllers decided of its status (conditions,
 	// times); Status adds it to what the pods say.
@@ -68,7 +71,8 @@ func (c *Cluster) applyAccepted(r events.Record, e *events.AdmissionAccepted) {
 		return // admission only accepts objects that decode; nothing to fold
 	}
 	if w == nil || w.UID != e.UID {
-		w = &Workload{Kind: e.Kind, Namespace: e.Namespace, Name: e.Name, UID: e.UID, CreatedAt: r.Envelope.Time, Seqs: Seqs{}}
+		w = &Workload{Kind: e.Kind, Namespace: e.Namespace, Name: e.Name, UID: e.UID, CreatedAt: r.Envelope.Time, Seqs: Seqs{},
+			LastDecisionSeq: c.wdecSeq[key]}
 		c.Workloads[key] = w
 	}
 	w.Generation = e.Generation
@@ -89,7 +93,8 @@ func (c *Cluster) applyDecided(r events.Record, e *events.WorkloadDecided) {
 	key := WorkloadKey(e.Kind, e.Namespace, e.Name)
 	w := c.Workloads[key]
 	if w == nil || w.UID != e.UID {
-		w = &Workload{Kind: e.Kind, Namespace: e.Namespace, Name: e.Name, UID: e.UID, CreatedAt: r.Envelope.Time, Seqs: Seqs{}}
+		w = &Workload{Kind: e.Kind, Namespace: e.Namespace, Name: e.Name, UID: e.UID, CreatedAt: r.Envelope.Time, Seqs: Seqs{},
+			LastDecisionSeq: c.wdecSeq[key]}
 		c.Workloads[key] = w
 	}
 	if e.Generation < w.Generation {
@@ -165,19 +170,39 @@ func (c *Cluster) applyWorkloadStatus(r events.Record, e *events.WorkloadStatusD
 	c.touchWorkload(w, r)
 }
 
-// WorkloadDecisionSeq is the newest sequence on the WorkloadSubject of the
-// object kind/ns/name, of this incarnation or an earlier one (0: none yet).
-// A controller's decision on the object expects it: 0 for an object it
-// makes, so two controllers (or one deciding twice) cannot both make it.
-func (c *Cluster) WorkloadDecisionSeq(kind, ns, name string) uint64 {
-	return c.wdecSeq[WorkloadKey(kind, ns, name)]
+// WorkloadOfSubject names the workload (its WorkloadKey) an
+// events.WorkloadSubject is about: gantry.decision.workload.<ns>.<kind>.<name>
+// (a name may hold dots; a namespace and a kind token do not).
+func WorkloadOfSubject(subject string) (string, bool) {
+	rest, ok := strings.CutPrefix(subject, "gantry.decision.workload.")
+	if !ok {
+		return "", false
+	}
+	ns, rest, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	kind, name, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	return WorkloadKey(kind, ns, name), true
 }
 
-// workloadFence notes the newest sequence on an object's WorkloadSubject.
-func (c *Cluster) workloadFence(r events.Record, kind, ns, name string) {
-	if r.Subject == events.WorkloadSubject(ns, kind, name) {
-		c.wdecSeq[WorkloadKey(kind, ns, name)] = r.Seq
+// workloadFence notes the newest sequence on a workload's subject, for the
+// workload of that key now and any later incarnation.
+func (c *Cluster) workloadFence(key string, seq uint64) {
+	c.wdecSeq[key] = seq
+	if w := c.Workloads[key]; w != nil {
+		w.LastDecisionSeq = seq
 	}
+}
+
+// WorkloadDecisionSeq is the newest sequence on the WorkloadSubject of the
+// workload kind/ns/name, of this incarnation or an earlier one (0: none): a
+// controller's first decision of an object expects it.
+func (c *Cluster) WorkloadDecisionSeq(kind, ns, name string) uint64 {
+	return c.wdecSeq[WorkloadKey(kind, ns, name)]
 }
 
 // Decided is what controllers decided of the workload's status.

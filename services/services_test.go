@@ -221,10 +221,20 @@ func (c *cluster) eventually(what string, cond func() bool) {
 	}
 }
 
+// ownedBy reports a pod of the workload named owner: its own, or (a
+// Deployment's) one of its ReplicaSet <owner>-<template hash>.
+func ownedBy(p *projections.Pod, owner string) bool {
+	if p.Owner == nil {
+		return false
+	}
+	hash, ok := strings.CutPrefix(p.Owner.Name, owner+"-")
+	return p.Owner.Name == owner || p.Owner.Kind == "replicaset" && ok && len(hash) == manifest.TemplateHashLength
+}
+
 func running(ps []projections.Pod, owner string) []projections.Pod {
 	var out []projections.Pod
 	for _, p := range ps {
-		if p.Owner != nil && p.Owner.Name == owner && !p.Deleting && p.Phase() == events.PhaseRunning && p.Status.PodIP != "" {
+		if ownedBy(&p, owner) && !p.Deleting && p.Phase() == events.PhaseRunning && p.Status.PodIP != "" {
 			out = append(out, p)
 		}
 	}
@@ -336,7 +346,7 @@ func TestBadInputIsRejectedAndTheClusterKeepsWorking(t *testing.T) {
 	c.verdict(c.apply(deployment("missing", 1, "gantry.local/missing:v1")))
 	c.eventually("ErrImagePull in status", func() bool {
 		for _, p := range c.pods() {
-			if p.Owner != nil && p.Owner.Name == "missing" && p.Status != nil && len(p.Status.Containers) == 1 {
+			if ownedBy(&p, "missing") && p.Status != nil && len(p.Status.Containers) == 1 {
 				r := p.Status.Containers[0].Reason
 				if r == "ErrImagePull" || r == "ImagePullBackOff" {
 					return true
@@ -356,7 +366,7 @@ func TestUnschedulableSaysWhy(t *testing.T) {
 	c.verdict(c.apply(huge))
 	c.eventually("unschedulable message", func() bool {
 		for _, p := range c.pods() {
-			if p.Owner != nil && p.Owner.Name == "huge" && p.Unschedulable == "0/1 nodes are available: 1 Insufficient memory." {
+			if ownedBy(&p, "huge") && p.Unschedulable == "0/1 nodes are available: 1 Insufficient memory." {
 				return true
 			}
 		}
@@ -448,7 +458,7 @@ func TestSchedulingBadInput(t *testing.T) {
 	c.verdict(c.apply(huge))
 	c.eventually("insufficient cpu reason", func() bool {
 		for _, p := range c.pods() {
-			if p.Owner != nil && p.Owner.Name == "bad" && p.Unschedulable == "0/1 nodes are available: 1 Insufficient cpu." {
+			if ownedBy(&p, "bad") && p.Unschedulable == "0/1 nodes are available: 1 Insufficient cpu." {
 				return true
 			}
 		}

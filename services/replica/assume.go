@@ -36,20 +36,37 @@ const (
 type assumption struct {
 	msgID    string
 	workload string // the workload it is for; "" for a stranded pod
-	pod      string // the pod's key
+	pod      string // the pod's key, for a decision on a pod
 	uid      string
-	// lastSeq, for a deletion, is the pod's newest decision when it was
-	// made: any later one on the pod's subject is this one or supersedes it.
-	lastSeq  uint64
-	deletion bool
-	at       time.Time
+	// object is the kind, namespace and name of the object a decision on a
+	// WorkloadSubject is about (a Deployment's ReplicaSet, a DaemonSet's
+	// status).
+	object [3]string
+	// lastSeq, for a decision on an existing pod (deletion, adoption,
+	// release) or on an object's subject, is the newest decision on that
+	// subject when it was made: any later one is this one or supersedes it.
+	lastSeq uint64
+	plan    bool
+	at      time.Time
+}
+
+// target is what the assumption waits on: a pod key, or "w:" and a
+// workload key.
+func (a assumption) target() string {
+	if a.pod != "" {
+		return a.pod
+	}
+	return "w:" + projections.WorkloadKey(a.object[0], a.object[1], a.object[2])
 }
 
 // shown reports whether the fold c shows the assumed decision (or what
 // superseded it).
 func (a assumption) shown(c *projections.Cluster) bool {
+	if a.pod == "" {
+		return c.WorkloadDecisionSeq(a.object[0], a.object[1], a.object[2]) != a.lastSeq
+	}
 	p := c.Pods[a.pod]
-	if !a.deletion {
+	if a.plan {
 		return c.Gone(a.uid) || p != nil && p.UID == a.uid
 	}
 	return p == nil || p.UID != a.uid || p.LastDecisionSeq != a.lastSeq
@@ -64,10 +81,10 @@ func (s *Service) Assume(ds []runner.Decision) {
 		a := assumption{msgID: d.MsgID, at: s.now}
 		switch e := d.Event.(type) {
 		case *events.PodPlanned:
-			a.pod, a.uid = projections.Key(e.Namespace, e.Name), e.UID
+			a.pod, a.uid, a.plan = projections.Key(e.Namespace, e.Name), e.UID, true
 			a.workload = projections.WorkloadKey(e.Owner.Kind, e.Namespace, e.Owner.Name)
 		case *events.PodDeleted:
-			a.pod, a.uid, a.deletion = projections.Key(e.Namespace, e.Name), e.UID, true
+			a.pod, a.uid = projections.Key(e.Namespace, e.Name), e.UID
 			p := s.c.Pods[a.pod]
 			if p == nil {
 				continue
@@ -76,6 +93,47 @@ func (s *Service) Assume(ds []runner.Decision) {
 			if !stranded(p) && p.Owner != nil {
 				a.workload = projections.WorkloadKey(p.Owner.Kind, p.Namespace, p.Owner.Name)
 			}
+		case *events.PodAdopted:
+			a.pod, a.uid = projections.Key(e.Namespace, e.Name), e.UID
+			p := s.c.Pods[a.pod]
+			if p == nil {
+				continue
+			}
+			a.lastSeq = p.LastDecisionSeq
+			a.workload = projections.WorkloadKey(e.Owner.Kind, e.Namespace, e.Owner.Name)
+		case *events.PodReleased:
+			a.pod, a.uid = projections.Key(e.Namespace, e.Name), e.UID
+			p := s.c.Pods[a.pod]
+			if p == nil || p.Owner == nil {
+				continue
+			}
+			a.lastSeq = p.LastDecisionSeq
+			a.workload = projections.WorkloadKey(p.Owner.Kind, p.Namespace, p.Owner.Name)
+		case *events.WorkloadDecided:
+			// The decider is its owner; for a release (no owner now), the
+			// owner the fold still shows.
+			a.object = [3]string{e.Kind, e.Namespace, e.Name}
+			owner := e.Owner
+			if w := s.c.Workloads[projections.WorkloadKey(e.Kind, e.Namespace, e.Name)]; owner == nil && w != nil {
+				owner = w.Owner
+			}
+			if owner == nil {
+				continue
+			}
+			a.workload = projections.WorkloadKey(owner.Kind, e.Namespace, owner.Name)
+			a.lastSeq = s.c.WorkloadDecisionSeq(e.Kind, e.Namespace, e.Name)
+		case *events.WorkloadDeleted:
+			a.object = [3]string{e.Kind, e.Namespace, e.Name}
+			w := s.c.Workloads[projections.WorkloadKey(e.Kind, e.Namespace, e.Name)]
+			if w == nil || w.Owner == nil {
+				continue
+			}
+			a.workload = projections.WorkloadKey(w.Owner.Kind, e.Namespace, w.Owner.Name)
+			a.lastSeq = s.c.WorkloadDecisionSeq(e.Kind, e.Namespace, e.Name)
+		case *events.WorkloadStatusDecided:
+			a.object = [3]string{e.Kind, e.Namespace, e.Name}
+			a.workload = projections.WorkloadKey(e.Kind, e.Namespace, e.Name)
+			a.lastSeq = s.c.WorkloadDecisionSeq(e.Kind, e.Namespace, e.Name)
 		default:
 			continue
 		}
@@ -83,7 +141,7 @@ func (s *Service) Assume(ds []runner.Decision) {
 			continue
 		}
 		s.assumed[a.msgID] = a
-		s.assumedOn[a.pod] = append(s.assumedOn[a.pod], a.msgID)
+		s.assumedOn[a.target()] = append(s.assumedOn[a.target()], a.msgID)
 		if a.workload != "" {
 			s.busyW[a.workload]++
 		} else {
@@ -104,11 +162,11 @@ func (s *Service) release(msgID string) {
 		return
 	}
 	delete(s.assumed, msgID)
-	ids := slices.DeleteFunc(s.assumedOn[a.pod], func(id string) bool { return id == msgID })
+	ids := slices.DeleteFunc(s.assumedOn[a.target()], func(id string) bool { return id == msgID })
 	if len(ids) == 0 {
-		delete(s.assumedOn, a.pod)
+		delete(s.assumedOn, a.target())
 	} else {
-		s.assumedOn[a.pod] = ids
+		s.assumedOn[a.target()] = ids
 	}
 	count, key := s.busyP, a.pod
 	if a.workload != "" {
@@ -119,17 +177,22 @@ func (s *Service) release(msgID string) {
 	}
 }
 
-// readBack drops the assumptions on the pod a record about it now shows
-// (decisions on a pod are all on its subject).
+// readBack drops the assumptions on the pod or object a record about it now
+// shows (decisions on a pod are all on its subject, those on an object on
+// its WorkloadSubject).
 func (s *Service) readBack(r events.Record) {
 	if len(s.assumed) == 0 {
 		return
 	}
-	ns, name, ok := events.PodOfDecisionSubject(r.Subject)
-	if !ok {
+	var target string
+	if ns, name, ok := events.PodOfDecisionSubject(r.Subject); ok {
+		target = projections.Key(ns, name)
+	} else if key, ok := projections.WorkloadOfSubject(r.Subject); ok {
+		target = "w:" + key
+	} else {
 		return
 	}
-	for _, id := range slices.Clone(s.assumedOn[projections.Key(ns, name)]) {
+	for _, id := range slices.Clone(s.assumedOn[target]) {
 		if s.assumed[id].shown(s.c) {
 			s.release(id)
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
-// A Deployment of a billion replicas, as the log may hold one admitted
+// A ReplicaSet of a billion replicas, as the log may hold one admitted
 // before the cluster had a ceiling.
 const billion = 1_000_000_000
 
@@ -33,40 +33,40 @@ func count(t *testing.T, ds []runner.Decision) (plans map[string]int, deletes in
 	return plans, deletes
 }
 
-// Given a Deployment of a billion replicas, when the replica decides pass
+// Given a ReplicaSet of a billion replicas, when the replica decides pass
 // after pass (each pass stored before the next), then each pass plans a
 // slow-start batch: 100, 100, 200, 400, then 500 (BurstPerWorkload) a pass;
-// and a small Deployment that arrives meanwhile is planned, all of it, in
+// and a small ReplicaSet that arrives meanwhile is planned, all of it, in
 // the first pass after it arrives.
-func TestAHugeDeploymentIsPlannedInSlowStartBatchesBesideASmallOne(t *testing.T) {
+func TestAHugeReplicaSetIsPlannedInSlowStartBatchesBesideASmallOne(t *testing.T) {
 	w := newWorld(t)
-	w.apply(w.l.Accepted(pt.Deployment(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
+	w.apply(w.l.Accepted(replicaSet(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
 	want := []int{100, 100, 200, 400, 500, 500}
 	for pass, n := range want {
 		ds := w.decide()
 		plans, _ := count(t, ds)
 		if plans["huge-uid"] != n || len(ds) != n {
-			t.Fatalf("pass %d: %d decisions, %d plans of the huge Deployment, want %d", pass, len(ds), plans["huge-uid"], n)
+			t.Fatalf("pass %d: %d decisions, %d plans of the huge ReplicaSet, want %d", pass, len(ds), plans["huge-uid"], n)
 		}
 		for _, d := range ds {
 			w.store(d)
 		}
 	}
-	w.apply(w.l.Accepted(pt.Deployment(ns, "small", 3, "nginx:1.27"), "small-uid", 1))
+	w.apply(w.l.Accepted(replicaSet(ns, "small", 3, "nginx:1.27"), "small-uid", 1))
 	plans, _ := count(t, w.decide())
 	if plans["small-uid"] != 3 || plans["huge-uid"] != replica.BurstPerWorkload {
 		t.Fatalf("the pass after the small one arrived planned %v, want 3 of small-uid and %d of huge-uid", plans, replica.BurstPerWorkload)
 	}
 }
 
-// Given a Deployment of a billion replicas whose pass is being stored
+// Given a ReplicaSet of a billion replicas whose pass is being stored
 // (assumed, not read back), when the replica decides again and a small
-// Deployment arrives, then the huge one gets nothing more until its plans
+// ReplicaSet arrives, then the huge one gets nothing more until its plans
 // come back (the pending plan holds at most BurstPerWorkload of its
 // decisions), and the small one is planned at once.
-func TestThePendingPlanOfAHugeDeploymentStaysBounded(t *testing.T) {
+func TestThePendingPlanOfAHugeReplicaSetStaysBounded(t *testing.T) {
 	w := newWorld(t)
-	w.apply(w.l.Accepted(pt.Deployment(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
+	w.apply(w.l.Accepted(replicaSet(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
 	// Grow the huge one to full bursts: 800 pods stored.
 	for range 4 {
 		for _, d := range w.decide() {
@@ -78,7 +78,7 @@ func TestThePendingPlanOfAHugeDeploymentStaysBounded(t *testing.T) {
 	if len(ds) != replica.BurstPerWorkload || w.svc.Assumed() != replica.BurstPerWorkload {
 		t.Fatalf("a pass of %d decisions, %d assumed; want %d", len(ds), w.svc.Assumed(), replica.BurstPerWorkload)
 	}
-	w.apply(w.l.Accepted(pt.Deployment(ns, "small", 3, "nginx:1.27"), "small-uid", 1))
+	w.apply(w.l.Accepted(replicaSet(ns, "small", 3, "nginx:1.27"), "small-uid", 1))
 	next := w.svc.Decide(now)
 	plans, _ := count(t, next)
 	if plans["small-uid"] != 3 || plans["huge-uid"] != 0 {
@@ -104,14 +104,14 @@ func TestThePendingPlanOfAHugeDeploymentStaysBounded(t *testing.T) {
 	}
 }
 
-// Given a Deployment of a billion replicas, when the replica decides, then
+// Given a ReplicaSet of a billion replicas, when the replica decides, then
 // what the pass allocates is a burst's worth, not a billion pods' names: a
 // pass's memory does not grow with spec.replicas.
 func TestAPassAllocatesNothingInProportionToReplicas(t *testing.T) {
 	alloc := func(replicas int32) uint64 {
 		svc := replica.New()
 		l := pt.NewLog()
-		svc.Apply(l.Accepted(pt.Deployment(ns, "web", replicas, "nginx:1.27"), "web-uid", 1))
+		svc.Apply(l.Accepted(replicaSet(ns, "web", replicas, "nginx:1.27"), "web-uid", 1))
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -128,18 +128,18 @@ func TestAPassAllocatesNothingInProportionToReplicas(t *testing.T) {
 	}
 }
 
-// Given 60 Deployments of 100 arriving at once beside a huge one, when the
+// Given 60 ReplicaSets of 100 arriving at once beside a huge one, when the
 // replica decides, then a pass makes at most PassBudget decisions, fewest
 // pods first (the newcomers before the huge one), and the rest follow in
 // the next pass.
 func TestAPassMakesAtMostItsBudget(t *testing.T) {
 	w := newWorld(t)
-	w.apply(w.l.Accepted(pt.Deployment(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
+	w.apply(w.l.Accepted(replicaSet(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
 	for _, d := range w.decide() {
 		w.store(d)
 	}
 	for i := range 60 {
-		w.apply(w.l.Accepted(pt.Deployment(ns, fmt.Sprintf("web-%02d", i), 100, "nginx:1.27"), fmt.Sprintf("web-uid-%02d", i), 1))
+		w.apply(w.l.Accepted(replicaSet(ns, fmt.Sprintf("web-%02d", i), 100, "nginx:1.27"), fmt.Sprintf("web-uid-%02d", i), 1))
 	}
 	ds := w.decide()
 	plans, _ := count(t, ds)
@@ -157,13 +157,13 @@ func TestAPassMakesAtMostItsBudget(t *testing.T) {
 	}
 }
 
-// Given a huge Deployment and a cluster ceiling of 250 pods per workload
+// Given a huge ReplicaSet and a cluster ceiling of 250 pods per workload
 // (it was admitted before the ceiling), when the replica decides until
 // nothing is left, then it has 250 pods.
 func TestTheReplicaKeepsAWorkloadAtTheCeiling(t *testing.T) {
 	w := newWorld(t)
 	w.svc.MaxPodsPerWorkload, w.ref.MaxPodsPerWorkload = 250, 250
-	w.apply(w.l.Accepted(pt.Deployment(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
+	w.apply(w.l.Accepted(replicaSet(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
 	for range 10 {
 		for _, d := range w.decide() {
 			w.store(d)
@@ -174,11 +174,11 @@ func TestTheReplicaKeepsAWorkloadAtTheCeiling(t *testing.T) {
 	}
 }
 
-// Given a huge Deployment being planned, when it is deleted, then the next
+// Given a huge ReplicaSet being planned, when it is deleted, then the next
 // pass plans none of it and deletes its pods, a burst at a time.
-func TestDeletingAHugeDeploymentStopsItsPlanning(t *testing.T) {
+func TestDeletingAHugeReplicaSetStopsItsPlanning(t *testing.T) {
 	w := newWorld(t)
-	obj := pt.Deployment(ns, "huge", billion, "nginx:1.27")
+	obj := replicaSet(ns, "huge", billion, "nginx:1.27")
 	w.apply(w.l.Accepted(obj, "huge-uid", 1))
 	for range 5 { // 100 + 100 + 200 + 400 + 500 = 1,300 pods
 		for _, d := range w.decide() {
@@ -188,7 +188,7 @@ func TestDeletingAHugeDeploymentStopsItsPlanning(t *testing.T) {
 	for _, p := range w.c.OwnedPods("huge-uid") {
 		w.apply(w.l.Bound(planned(p), "n1", 1)) // bound: deletions wait for the node
 	}
-	w.apply(w.l.AcceptedDelete("deployment", ns, "huge", "huge-uid", 2))
+	w.apply(w.l.AcceptedDelete("replicaset", ns, "huge", "huge-uid", 2))
 	for pass := 0; ; pass++ {
 		ds := w.decide()
 		plans, deletes := count(t, ds)
@@ -207,17 +207,17 @@ func TestDeletingAHugeDeploymentStopsItsPlanning(t *testing.T) {
 	}
 }
 
-// Given a Deployment of 3 running pods, when a node reports one removed
+// Given a ReplicaSet of 3 running pods, when a node reports one removed
 // with no deletion decided (it stopped the pod on its own), then the
 // replica deletes it (so the scheduler and the read model let it go) and
 // plans a replacement in the same pass.
 func TestAPodRemovedWithNoDeletionIsReplaced(t *testing.T) {
 	w := newWorld(t)
-	for _, p := range w.deploy(pt.Deployment(ns, "web", 3, "nginx:1.27"), 1) {
+	for _, p := range w.deploy(replicaSet(ns, "web", 3, "nginx:1.27"), 1) {
 		w.run(p, "n1", events.PhaseRunning, true)
 	}
 	if ds := w.decide(); len(ds) != 0 {
-		t.Fatalf("a settled Deployment decides:\n%s", show(ds))
+		t.Fatalf("a settled ReplicaSet decides:\n%s", show(ds))
 	}
 	gone := w.c.OwnedPods(depUID)[1]
 	w.apply(w.l.Removed("n1", planned(gone), 1))

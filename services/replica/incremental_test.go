@@ -24,14 +24,14 @@ func (w *world) decideAt(t time.Time) ([]runner.Decision, int) {
 	return ds, w.svc.Examined() - before
 }
 
-// fleet deploys n Deployments of replicas pods each, stores their plans and
-// runs every pod; it returns the Deployments' uids.
+// fleet deploys n ReplicaSets of replicas pods each, stores their plans and
+// runs every pod; it returns the ReplicaSets' uids.
 func (w *world) fleet(n int, replicas int32) []string {
 	w.t.Helper()
 	var uids []string
 	for i := 0; i < n; i++ {
 		uid := fmt.Sprintf("dep-uid-%02d", i)
-		w.apply(w.l.Accepted(pt.Deployment(ns, fmt.Sprintf("web-%02d", i), replicas, "nginx:1.27"), uid, 1))
+		w.apply(w.l.Accepted(replicaSet(ns, fmt.Sprintf("web-%02d", i), replicas, "nginx:1.27"), uid, 1))
 		uids = append(uids, uid)
 	}
 	for _, d := range w.decide() {
@@ -48,9 +48,9 @@ func (w *world) fleet(n int, replicas int32) []string {
 	return uids
 }
 
-// Given 20 settled Deployments, when one is scaled, Decide examines only it,
+// Given 20 settled ReplicaSets, when one is scaled, Decide examines only it,
 // then only it again when its new pods come back, then nothing.
-func TestAChangeToOneDeploymentIsAllThatIsExamined(t *testing.T) {
+func TestAChangeToOneReplicaSetIsAllThatIsExamined(t *testing.T) {
 	w := newWorld(t)
 	uids := w.fleet(20, 3)
 	at := now.Add(time.Second) // within FullEvery of the last full pass
@@ -58,7 +58,7 @@ func TestAChangeToOneDeploymentIsAllThatIsExamined(t *testing.T) {
 	if ds, n := w.decideAt(at); len(ds) != 0 || n != 0 {
 		t.Fatalf("nothing changed: examined %d workloads, decided:\n%s", n, show(ds))
 	}
-	w.apply(w.l.Accepted(pt.Deployment(ns, "web-07", 5, "nginx:1.27"), uids[7], 2))
+	w.apply(w.l.Accepted(replicaSet(ns, "web-07", 5, "nginx:1.27"), uids[7], 2))
 	ds, n := w.decideAt(at)
 	if s := splitDecisions(t, ds); n != 1 || len(s.plans) != 2 || len(s.deletes) != 0 || s.plans[0].Owner.UID != uids[7] {
 		t.Fatalf("scaled web-07: examined %d workloads, want 1; decided:\n%s", n, show(ds))
@@ -69,7 +69,7 @@ func TestAChangeToOneDeploymentIsAllThatIsExamined(t *testing.T) {
 	if ds, n := w.decideAt(at); len(ds) != 0 || n != 1 {
 		t.Fatalf("web-07's plans came back: examined %d workloads, want 1; decided:\n%s", n, show(ds))
 	}
-	// A pod of another Deployment fails: only its Deployment is examined.
+	// A pod of another ReplicaSet fails: only its ReplicaSet is examined.
 	failed := w.c.OwnedPods(uids[12])[1]
 	w.run(failed, "n1", events.PhaseFailed, false)
 	ds, n = w.decideAt(at)
@@ -96,7 +96,7 @@ func TestAChangeToOneDeploymentIsAllThatIsExamined(t *testing.T) {
 func TestALostDecisionIsDecidedAgain(t *testing.T) {
 	w := newWorld(t)
 	uids := w.fleet(5, 2)
-	w.apply(w.l.Accepted(pt.Deployment(ns, "web-03", 3, "nginx:1.27"), uids[3], 2))
+	w.apply(w.l.Accepted(replicaSet(ns, "web-03", 3, "nginx:1.27"), uids[3], 2))
 	lost, _ := w.decideAt(now)
 	if len(lost) != 1 {
 		t.Fatalf("decisions:\n%s", show(lost))
@@ -121,7 +121,7 @@ func TestAFullPassFindsAMissedChange(t *testing.T) {
 	if ds := w.svc.Decide(now); len(ds) != 0 { // the first pass is a full one
 		t.Fatalf("decisions over an empty log:\n%s", show(ds))
 	}
-	w.apply(w.l.Accepted(pt.Deployment(ns, "web", 2, "nginx:1.27"), depUID, 1))
+	w.apply(w.l.Accepted(replicaSet(ns, "web", 2, "nginx:1.27"), depUID, 1))
 	w.svc.MissChanges()
 	if ds := w.svc.Decide(now.Add(59 * time.Second)); len(ds) != 0 {
 		t.Fatalf("a missed change was seen before the full pass:\n%s", show(ds))

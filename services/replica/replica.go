@@ -1,5 +1,8 @@
-// Package replica decides which pods should exist: the right number of pods
-// per Deployment, one pod per bare Pod, and none for what was deleted.
+// Package replica decides which pods should exist, kind by kind, each in
+// its own file and one line of the controllers table: a bare Pod's pod
+// (pod.go), a ReplicaSet's replicas (replicaset.go), a Deployment's
+// ReplicaSets (deployment.go), a DaemonSet's pod per node (daemonset.go),
+// and none for what was deleted.
 package replica
 
 import (
@@ -12,7 +15,6 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
-	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
 )
@@ -95,13 +97,27 @@ type Service struct {
 	// assumptions were last checked for age.
 	applies, progress   uint64
 	progressAt, expired time.Time
+	// orphans are the keys of the pods without a controller, by namespace;
+	// sets the ReplicaSet keys by namespace; daemons the DaemonSet keys;
+	// changedNodes the nodes changed since the last pass (see index).
+	// claimed are the pods adopted in this pass, so two ReplicaSets do not
+	// both adopt one.
+	orphans, sets map[string]map[string]bool
+	daemons       map[string]bool
+	changedNodes  []string
+	claimed       map[string]bool
+	// dsMatch is, by DaemonSet key, the nodes that should run its pod, kept
+	// between passes so that a node that changed is looked at alone.
+	dsMatch map[string]*daemonNodes
 }
 
 // New returns a replica service over an empty fold.
 func New() *Service {
 	return &Service{c: projections.NewCluster(), FullEvery: FullEvery,
 		pendingW: map[string]bool{}, pendingP: map[string]bool{},
-		assumed: map[string]assumption{}, assumedOn: map[string][]string{}, busyW: map[string]int{}, busyP: map[string]int{}}
+		assumed: map[string]assumption{}, assumedOn: map[string][]string{}, busyW: map[string]int{}, busyP: map[string]int{},
+		orphans: map[string]map[string]bool{}, sets: map[string]map[string]bool{}, daemons: map[string]bool{},
+		claimed: map[string]bool{}, dsMatch: map[string]*daemonNodes{}}
 }
 
 // Name implements runner.Service.
@@ -122,22 +138,54 @@ func (s *Service) Apply(r events.Record) {
 	s.readBack(r)
 }
 
+// controller decides for one workload of its kind: the pods (or objects)
+// it should have against those it has, at most x.limit decisions.
+type controller func(s *Service, w *projections.Workload, x examination) []runner.Decision
+
+// kind is one line of the controllers table: how a kind's workloads are
+// decided, and at most how many decisions one of them gets in a pass.
+type kind struct {
+	decide controller
+	burst  int
+}
+
+// controllers maps a workload kind token to its controller. Kinds not in
+// the table (Job, CronJob) are other services' business. A DaemonSet's
+// burst is the whole pass: its pods are one per node, each planned once,
+// so 5,000 nodes are planned in one pass (B8-ds) rather than ten.
+var controllers = map[string]kind{
+	"pod":        {(*Service).barePod, BurstPerWorkload},
+	"replicaset": {(*Service).replicaSet, BurstPerWorkload},
+	"deployment": {(*Service).deployment, BurstPerWorkload},
+	"daemonset":  {(*Service).daemonSet, PassBudget},
+}
+
+// examination is what a controller is given besides the workload: how many
+// decisions it may make, and, for a DaemonSet woken only by nodes that
+// changed, which nodes (nil: all of them).
+type examination struct {
+	limit int
+	nodes []string
+}
+
 // Decide implements runner.Service: for each workload that may need it,
 // compare the pods it has with the pods it wants.
 //
 // Level-triggered, incrementally: a workload's decisions depend only on the
-// workload, its pods and the tombstones of its pods, and the fold names each
-// change to those in Dirty (the workload, and the pod for the pod and
-// its owner). So a workload that is neither dirty nor pending yielded nothing
-// when last examined and would yield nothing now, and the output is the one a
-// full pass would give, in the same order (workload key, then pod key). The
-// first Decide, and any Decide FullEvery after the last full one, examines
-// everything anyway, to bound the cost of a change the fold failed to name.
+// workload, its pods, the tombstones of its pods, the objects it owns (a
+// Deployment's ReplicaSets), the pods without a controller it may adopt (a
+// ReplicaSet's) and the nodes (a DaemonSet's), and the fold names each
+// change to those in Dirty. So a workload that is neither dirty nor pending
+// yielded nothing when last examined and would yield nothing now, and the
+// output is the one a full pass would give, in the same order (workload
+// key, then pod key). The first Decide, and any Decide FullEvery after the
+// last full one, examines everything anyway, to bound the cost of a change
+// the fold failed to name.
 //
 // Worked numbers: 500 Deployments of 100 pods; one of them scaled. A full
 // pass sorts 500 workload keys, walks all 50,000 pods and sorts the 100 pods
-// of each of the 500; an incremental pass examines one workload and sorts
-// its 100 pods.
+// of each of the 500; an incremental pass examines one Deployment and its
+// ReplicaSet and sorts its 100 pods.
 func (s *Service) Decide(now time.Time) []runner.Decision {
 	full := !s.scanned || s.FullEvery <= 0 || now.Before(s.lastFull) || !now.Before(s.lastFull.Add(s.FullEvery))
 	if full {
@@ -145,29 +193,38 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	}
 	s.now = now
 	s.expire(now)
-	wkeys, pkeys := s.toExamine(full)
+	s.index(full)
+	wkeys, pkeys, partial := s.toExamine(full)
 	s.c.ClearDirty()
 	clear(s.pendingW)
 	clear(s.pendingP)
+	clear(s.claimed)
 	// Budget the pass: workloads fewest pods first (so one that just
 	// arrived goes before one that already has many), each given at most
-	// BurstPerWorkload of what is left; the decisions come out in key
+	// its kind's burst of what is left; the decisions come out in key
 	// order all the same.
 	type examinee struct {
 		key  string
 		w    *projections.Workload
+		k    kind
 		held int
 		ds   []runner.Decision
 	}
 	var ex []examinee
 	for _, key := range wkeys {
+		w := s.c.Workloads[key]
+		if w == nil {
+			continue
+		}
+		k, ok := controllers[w.Kind]
+		if !ok {
+			continue
+		}
 		if s.busyW[key] > 0 {
 			s.pendingW[key] = true // its decisions are being stored
 			continue
 		}
-		if w := s.c.Workloads[key]; w != nil {
-			ex = append(ex, examinee{key: key, w: w, held: s.c.OwnedCount(w.UID)})
-		}
+		ex = append(ex, examinee{key: key, w: w, k: k, held: s.c.OwnedCount(w.UID)})
 	}
 	order := make([]int, len(ex))
 	for i := range order {
@@ -182,15 +239,14 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 			continue
 		}
 		s.examined++
-		switch e.w.Kind {
-		case "deployment":
-			e.ds = s.deployment(e.w, min(budget, BurstPerWorkload))
-		case "pod":
-			e.ds = s.barePod(e.w)
+		x := examination{limit: min(budget, e.k.burst)}
+		if partial[e.key] {
+			x.nodes = s.changedNodes
 		}
+		e.ds = e.k.decide(s, e.w, x)
 		if len(e.ds) > 0 {
 			s.pendingW[e.key] = true
-			budget -= len(e.ds)
+			budget = max(0, budget-len(e.ds))
 		}
 	}
 	var out []runner.Decision
@@ -220,12 +276,96 @@ func stranded(p *projections.Pod) bool {
 	return p.Deleting && p.Node != "" && p.DeletedOnNode < p.Epoch
 }
 
+// orphan reports a pod no controller owns: one released (Owner nil), or a
+// bare Pod's own pod. A ReplicaSet whose selector matches it adopts it.
+func orphan(p *projections.Pod) bool {
+	return p.Owner == nil || p.Owner.Kind == "pod"
+}
+
+// index keeps the service's own indexes of the fold, from what changed (or
+// everything, on a full pass): the pods without a controller and the
+// ReplicaSets by namespace (adoption), the DaemonSets, and the nodes that
+// changed.
+func (s *Service) index(full bool) {
+	if full {
+		clear(s.orphans)
+		clear(s.sets)
+		clear(s.daemons)
+		for key, p := range s.c.Pods {
+			s.indexPod(key, p)
+		}
+		for key, w := range s.c.Workloads {
+			s.indexWorkload(key, w)
+		}
+		s.changedNodes = nil
+		return
+	}
+	for key := range s.c.Dirty.Pods {
+		s.indexPod(key, s.c.Pods[key])
+	}
+	for key := range s.c.Dirty.Workloads {
+		s.indexWorkload(key, s.c.Workloads[key])
+	}
+	s.changedNodes = s.changedNodes[:0]
+	for name := range s.c.Dirty.Nodes {
+		s.changedNodes = append(s.changedNodes, name)
+	}
+	sort.Strings(s.changedNodes)
+}
+
+func (s *Service) indexPod(key string, p *projections.Pod) {
+	pns, _, _ := strings.Cut(key, "/")
+	if p != nil && orphan(p) && !p.Deleting {
+		set := s.orphans[pns]
+		if set == nil {
+			set = map[string]bool{}
+			s.orphans[pns] = set
+		}
+		set[key] = true
+		return
+	}
+	if set := s.orphans[pns]; set != nil {
+		delete(set, key)
+		if len(set) == 0 {
+			delete(s.orphans, pns)
+		}
+	}
+}
+
+func (s *Service) indexWorkload(key string, w *projections.Workload) {
+	kind, rest, _ := strings.Cut(key, "/")
+	wns, _, _ := strings.Cut(rest, "/")
+	switch kind {
+	case "replicaset":
+		set := s.sets[wns]
+		if w != nil && !w.Deleted {
+			if set == nil {
+				set = map[string]bool{}
+				s.sets[wns] = set
+			}
+			set[key] = true
+		} else if set != nil {
+			delete(set, key)
+		}
+	case "daemonset":
+		if w != nil {
+			s.daemons[key] = true
+		} else {
+			delete(s.daemons, key)
+		}
+	}
+}
+
 // toExamine returns, sorted, the workload keys and pod keys a pass looks at:
 // all of them (pods: only those stranded) on a full pass; otherwise the
 // pending ones and those the fold marked dirty since the last pass. A dirty
 // pod names its owner's workload, and the bare Pod of its name, which waits
-// for a former pod of that name (another uid, so not its owner) to stop.
-func (s *Service) toExamine(full bool) (wkeys, pkeys []string) {
+// for a former pod of that name (another uid, so not its owner) to stop; a
+// pod without a controller names the ReplicaSets of its namespace whose
+// selector matches it; a dirty workload names its owner (a ReplicaSet its
+// Deployment); a node that changed names every DaemonSet, which then looks
+// at the changed nodes only (partial) unless something else woke it.
+func (s *Service) toExamine(full bool) (wkeys, pkeys []string, partial map[string]bool) {
 	if full {
 		wkeys = make([]string, 0, len(s.c.Workloads))
 		for key := range s.c.Workloads {
@@ -238,7 +378,7 @@ func (s *Service) toExamine(full bool) (wkeys, pkeys []string) {
 		}
 		sort.Strings(wkeys)
 		sort.Strings(pkeys)
-		return wkeys, pkeys
+		return wkeys, pkeys, nil
 	}
 	ws := make(map[string]bool, len(s.pendingW))
 	ps := make(map[string]bool, len(s.pendingP))
@@ -253,14 +393,39 @@ func (s *Service) toExamine(full bool) (wkeys, pkeys []string) {
 	}
 	for key := range s.c.Dirty.Pods {
 		ps[key] = true
-		if pns, name, ok := strings.Cut(key, "/"); ok {
-			ws[projections.WorkloadKey("pod", pns, name)] = true
+		pns, name, _ := strings.Cut(key, "/")
+		ws[projections.WorkloadKey("pod", pns, name)] = true
+		p := s.c.Pods[key]
+		if p == nil {
+			continue
 		}
-		if p := s.c.Pods[key]; p != nil && p.Owner != nil {
+		if p.Owner != nil {
 			ws[projections.WorkloadKey(p.Owner.Kind, p.Namespace, p.Owner.Name)] = true
 		}
+		if orphan(p) && !p.Deleting && !p.Terminal() {
+			for rkey := range s.sets[pns] {
+				if rs := s.c.Workloads[rkey]; rs != nil && rs.Object.ReplicaSet() != nil && selectorOf(rs.Object.ReplicaSet()).Matches(p.Labels) {
+					ws[rkey] = true
+				}
+			}
+		}
 	}
-	return sortedKeys(ws), sortedKeys(ps)
+	// A change to an object wakes its owner: a ReplicaSet's pods come and
+	// go, and its Deployment waits for the old ones to be gone.
+	for key := range ws {
+		for w := s.c.Workloads[key]; w != nil; w = s.c.OwnerOf(w) {
+			ws[projections.WorkloadKey(w.Kind, w.Namespace, w.Name)] = true
+		}
+	}
+	if len(s.changedNodes) > 0 {
+		partial = map[string]bool{}
+		for key := range s.daemons {
+			if !ws[key] {
+				ws[key], partial[key] = true, true
+			}
+		}
+	}
+	return sortedKeys(ws), sortedKeys(ps), partial
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -272,185 +437,32 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// deployment keeps spec.replicas pods of the current template (at most the
-// cluster's ceiling), making at most limit decisions. A template change
-// replaces every pod (Recreate); rolling updates belong to the rollout
-// service.
-//
-// Worked example: replicas 3, pods a (Running), b (Failed), c (Running) of the
-// current template → b is deleted and one pod is planned: 3 active again.
-// A pod its node removed with no deletion decision shows as Failed (reason
-// Removed, see projections), so it is deleted and replaced the same way.
-//
-// Scale-up comes in slow-start batches (see FirstBatch): replicas 1,000 and
-// 150 active → max(100, 150) = 150 plans this pass, 300 the next; with
-// limit 40 (the pass's budget nearly spent), 40.
-func (s *Service) deployment(w *projections.Workload, limit int) []runner.Decision {
-	owned := s.c.OwnedPods(w.UID)
-	cause := causeOf(w)
-	var out []runner.Decision
-	if w.Deleted {
-		for _, p := range owned {
-			if len(out) >= limit {
-				break
-			}
-			if !p.Deleting {
-				out = append(out, deletion(p, "deployment deleted", cause))
-			}
-		}
-		return out
-	}
-	spec := w.Object.Deployment()
-	if spec == nil {
-		return nil
-	}
-	hash := manifest.TemplateHash(spec.Template)
-	var active []*projections.Pod
-	for _, p := range owned {
-		switch {
-		case p.Deleting:
-		case len(out) >= limit && (p.TemplateHash != hash || p.Terminal()):
-			// Deleted in a later pass; not active meanwhile.
-		case p.TemplateHash != hash:
-			out = append(out, deletion(p, "pod template changed", cause))
-		case p.Removed:
-			out = append(out, deletion(p, "pod removed by node "+p.Node+" with no deletion decision", cause))
-		case p.Terminal():
-			out = append(out, deletion(p, "pod "+p.Phase(), cause))
-		default:
-			active = append(active, p)
-		}
-	}
-	want := int(spec.ReplicaCount())
-	if ceiling := int(s.MaxPodsPerWorkload); ceiling > 0 && want > ceiling {
-		want = ceiling
-	}
-	switch {
-	case len(active) < want:
-		// Indexes continue from the pods planned so far, skipping any index
-		// whose pod exists or existed (a plan stored out of order), so a
-		// new plan never collides with an old one.
-		batch := min(want-len(active), max(FirstBatch, len(active)), limit-len(out))
-		n := w.PodsPlanned
-		for i := 0; i < batch; i++ {
-			for s.indexTaken(w, hash, n) {
-				n++
-			}
-			out = append(out, s.plan(w, hash, spec.Template, n, cause))
-			n++
-		}
-	case len(active) > want:
-		sort.SliceStable(active, func(i, j int) bool { return scaleDownFirst(active[i], active[j]) })
-		for _, p := range active[:min(len(active)-want, limit-len(out))] {
-			out = append(out, deletion(p, "scaled down", cause))
-		}
-	}
-	return out
-}
-
-// scaleDownFirst orders pods like Kubernetes' ReplicaSet: unscheduled before
-// scheduled, pending before running, not ready before ready, newest first.
-func scaleDownFirst(a, b *projections.Pod) bool {
-	if (a.Node == "") != (b.Node == "") {
-		return a.Node == ""
-	}
-	ar, br := a.Phase() == events.PhaseRunning, b.Phase() == events.PhaseRunning
-	if ar != br {
-		return !ar
-	}
-	if a.Ready() != b.Ready() {
-		return !a.Ready()
-	}
-	return a.PlannedSeq > b.PlannedSeq
-}
-
-func (s *Service) barePod(w *projections.Workload) []runner.Decision {
-	cause := causeOf(w)
-	if w.Deleted {
-		var out []runner.Decision
-		for _, p := range s.c.OwnedPods(w.UID) {
-			if !p.Deleting {
-				out = append(out, deletion(p, "pod deleted", cause))
-			}
-		}
-		return out
-	}
-	if w.PodsPlanned > 0 || w.Object.Pod() == nil {
-		return nil // a bare pod is planned once; its node restarts its containers
-	}
-	if old := s.c.Pods[projections.Key(w.Namespace, w.Name)]; old != nil && old.UID != w.UID {
-		return nil // a former pod of the same name is still stopping; wait for it
-	}
-	tmpl := manifest.PodTemplateSpec{
-		Metadata: manifest.TemplateMeta{Labels: w.Object.Metadata.Labels, Annotations: w.Object.Metadata.Annotations},
-		Spec:     *w.Object.Pod(),
-	}
-	uid := w.UID
-	msgID := "plan/" + uid
-	return []runner.Decision{{
-		Subject: events.PodDecisionSubject(w.Namespace, w.Name),
-		Event: &events.PodPlanned{Namespace: w.Namespace, Name: w.Name, UID: uid,
-			Owner:  &events.OwnerRef{Kind: "pod", Name: w.Name, UID: w.UID},
-			Labels: tmpl.Metadata.Labels, Annotations: tmpl.Metadata.Annotations, Spec: tmpl.Spec},
-		Meta:          cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+w.Name, time.Time{}),
-		MsgID:         msgID,
-		ExpectLastSeq: bus.Expect(s.c.DecisionSeq(w.Namespace, w.Name)),
-	}}
-}
-
-// plan makes the n-th pod of a Deployment incarnation. Its name and uid are
-// derived from (workload uid, n), so deciding again after a crash yields the
-// same pod and the log's deduplication drops the copy.
-func (s *Service) plan(w *projections.Workload, hash string, t manifest.PodTemplateSpec, n int64, cause events.Envelope) runner.Decision {
-	name := PodName(w.Name, hash, w.UID, n)
-	uid := podUID(w.UID, n)
-	msgID := "plan/" + uid
-	return runner.Decision{
-		Subject: events.PodDecisionSubject(w.Namespace, name),
-		Event: &events.PodPlanned{Namespace: w.Namespace, Name: name, UID: uid,
-			Owner:        &events.OwnerRef{Kind: w.Kind, Name: w.Name, UID: w.UID},
-			TemplateHash: hash, Labels: t.Metadata.Labels, Annotations: t.Metadata.Annotations, Spec: t.Spec},
-		Meta:          cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+name, time.Time{}),
-		MsgID:         msgID,
-		ExpectLastSeq: bus.Expect(s.c.DecisionSeq(w.Namespace, name)), // see indexTaken
-	}
-}
-
-// indexTaken reports whether the n-th pod of a workload incarnation exists
-// or existed, or another pod holds its name. Names end in 5 characters of
-// 27 (like Kubernetes'), so two pods of one workload can draw the same name:
-// in a run of 200 Deployments of 100 pods, about one run in 15 (computed:
-// 200 × C(100,2) / 27^5; the kill test drew one). A plan expects
-// its subject as the fold last saw it, so the log refuses the second of
-// two such plans; once the first is read back, its name is taken here and
-// the next index is used.
-func (s *Service) indexTaken(w *projections.Workload, hash string, n int64) bool {
-	if s.c.Gone(podUID(w.UID, n)) {
-		return true
-	}
-	return s.c.Pods[projections.Key(w.Namespace, PodName(w.Name, hash, w.UID, n))] != nil
-}
-
 func podUID(workloadUID string, n int64) string {
 	return events.DeriveID(fmt.Sprintf("pod/%s/%d", workloadUID, n))
 }
 
-// PodName is <workload>-<template hash>-<5 chars>, cut to a DNS-1123 label.
-func PodName(workload, hash, uid string, n int64) string {
+// PodName is <base>-<5 chars>, the 5 characters drawn from (uid, n), cut to
+// a DNS-1123 label: a ReplicaSet's n-th pod (base: its name, which for a
+// Deployment's holds the template hash).
+func PodName(base, uid string, n int64) string {
 	sum := sha256.New()
 	sum.Write([]byte(uid))
 	_ = binary.Write(sum, binary.BigEndian, n)
-	b := sum.Sum(nil)
+	return withSuffix(base, sum.Sum(nil))
+}
+
+// withSuffix is base, cut to 57 characters, then '-' and 5 characters
+// drawn from b.
+func withSuffix(base string, b []byte) string {
 	const alphabet = "bcdfghjklmnpqrstvwxz2456789" // like Kubernetes: no vowels, no look-alikes
 	suffix := make([]byte, 5)
 	for i := range suffix {
 		suffix[i] = alphabet[int(b[i])%len(alphabet)]
 	}
-	prefix := workload + "-" + hash
-	if max := 63 - 6; len(prefix) > max {
-		prefix = prefix[:max]
+	if max := 63 - 6; len(base) > max {
+		base = base[:max]
 	}
-	return prefix + "-" + string(suffix)
+	return base + "-" + string(suffix)
 }
 
 // deletion stops a pod: on the pod's subject, expecting its newest decision

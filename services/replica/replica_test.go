@@ -142,15 +142,14 @@ func deletedNames(s split) []string {
 	return out
 }
 
-// deploy accepts a deployment and stores the replica service's plans,
-// returning the pods in planning order.
+// deploy accepts a workload (a ReplicaSet, a Deployment) and stores the
+// replica service's decisions until it settles, returning the pods (a
+// Deployment's: its ReplicaSets') in planning order.
 func (w *world) deploy(obj manifest.Object, gen int64) []*projections.Pod {
 	w.t.Helper()
 	w.apply(w.l.Accepted(obj, depUID, gen))
-	for _, d := range w.decide() {
-		w.store(d)
-	}
-	return w.c.OwnedPods(depUID)
+	w.settle()
+	return w.podsOf(depUID)
 }
 
 // run binds a pod to node and reports it in phase.
@@ -163,7 +162,7 @@ func (w *world) run(p *projections.Pod, node, phase string, ready bool) {
 
 func TestPlansTheMissingReplicas(t *testing.T) {
 	w := newWorld(t)
-	obj := pt.Deployment(ns, "web", 3, "nginx:1.27")
+	obj := replicaSet(ns, "web", 3, "nginx:1.27")
 	acc := w.l.Accepted(obj, depUID, 1)
 	w.apply(acc)
 	ds := w.decide()
@@ -171,12 +170,12 @@ func TestPlansTheMissingReplicas(t *testing.T) {
 	if len(s.plans) != 3 || len(s.deletes) != 0 {
 		t.Fatalf("decisions:\n%s", show(ds))
 	}
-	hash := manifest.TemplateHash(obj.Deployment().Template)
+	hash := manifest.TemplateHash(obj.ReplicaSet().Template)
 	seen := map[string]bool{}
 	for n, d := range ds {
 		p := s.plans[n]
 		uid := events.DeriveID(fmt.Sprintf("pod/%s/%d", depUID, n))
-		name := replica.PodName("web", hash, depUID, int64(n))
+		name := replica.PodName("web", depUID, int64(n))
 		if p.UID != uid || p.Name != name || seen[name] {
 			t.Errorf("plan %d = %s/%s, want %s/%s (distinct)", n, p.Name, p.UID, name, uid)
 		}
@@ -184,8 +183,8 @@ func TestPlansTheMissingReplicas(t *testing.T) {
 		if d.Subject != events.PodDecisionSubject(ns, name) || d.MsgID != "plan/"+uid || d.ExpectLastSeq == nil || *d.ExpectLastSeq != 0 {
 			t.Errorf("plan %d: subject %q msgid %q expect %v, want an empty subject", n, d.Subject, d.MsgID, d.ExpectLastSeq)
 		}
-		if p.Owner == nil || *p.Owner != (events.OwnerRef{Kind: "deployment", Name: "web", UID: depUID}) || p.TemplateHash != hash ||
-			!reflect.DeepEqual(p.Labels, obj.Deployment().Template.Metadata.Labels) || !reflect.DeepEqual(p.Spec, obj.Deployment().Template.Spec) {
+		if p.Owner == nil || *p.Owner != (events.OwnerRef{Kind: "replicaset", Name: "web", UID: depUID}) || p.TemplateHash != hash ||
+			!reflect.DeepEqual(p.Labels, obj.ReplicaSet().Template.Metadata.Labels) || !reflect.DeepEqual(p.Spec, obj.ReplicaSet().Template.Spec) {
 			t.Errorf("plan %d = %+v", n, p)
 		}
 		if d.Meta.CausationID != acc.Envelope.ID || d.Meta.ID != events.DeriveID(d.MsgID) {
@@ -202,7 +201,7 @@ func TestPlansTheMissingReplicas(t *testing.T) {
 
 func TestNothingToDoWhenThePodsExist(t *testing.T) {
 	w := newWorld(t)
-	pods := w.deploy(pt.Deployment(ns, "web", 3, "nginx:1.27"), 1)
+	pods := w.deploy(replicaSet(ns, "web", 3, "nginx:1.27"), 1)
 	if len(pods) != 3 {
 		t.Fatalf("pods = %d", len(pods))
 	}
@@ -215,7 +214,7 @@ func TestNothingToDoWhenThePodsExist(t *testing.T) {
 		t.Fatalf("running and pending pods count as replicas; got:\n%s", show(ds))
 	}
 	// An unchanged re-apply does not disturb anything.
-	w.apply(w.l.Accepted(pt.Deployment(ns, "web", 3, "nginx:1.27"), depUID, 1))
+	w.apply(w.l.Accepted(replicaSet(ns, "web", 3, "nginx:1.27"), depUID, 1))
 	if ds := w.decide(); len(ds) != 0 {
 		t.Fatalf("after an unchanged apply:\n%s", show(ds))
 	}
@@ -223,7 +222,7 @@ func TestNothingToDoWhenThePodsExist(t *testing.T) {
 
 func TestAFailedPodIsReplaced(t *testing.T) {
 	w := newWorld(t)
-	pods := w.deploy(pt.Deployment(ns, "web", 3, "nginx:1.27"), 1)
+	pods := w.deploy(replicaSet(ns, "web", 3, "nginx:1.27"), 1)
 	for _, p := range pods {
 		w.run(p, "n1", events.PhaseRunning, true)
 	}
@@ -280,13 +279,13 @@ func TestScaleDownOrder(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			pods := w.deploy(pt.Deployment(ns, "web", int32(len(tc.pods)), "nginx:1.27"), 1)
+			pods := w.deploy(replicaSet(ns, "web", int32(len(tc.pods)), "nginx:1.27"), 1)
 			for i, st := range tc.pods {
 				if st.node != "" {
 					w.run(pods[i], st.node, st.phase, st.ready)
 				}
 			}
-			w.apply(w.l.Accepted(pt.Deployment(ns, "web", tc.to, "nginx:1.27"), depUID, 2))
+			w.apply(w.l.Accepted(replicaSet(ns, "web", tc.to, "nginx:1.27"), depUID, 2))
 			ds := w.decide()
 			s := splitDecisions(t, ds)
 			var want []string
@@ -311,22 +310,35 @@ func TestScaleDownOrder(t *testing.T) {
 	}
 }
 
+// Given a Deployment of 3 pods, one of them bound, when its template
+// changes, then (Recreate) its ReplicaSet is scaled to 0 and deletes its
+// pods; the new ReplicaSet comes only once the bound pod is gone, and
+// plans 3 pods of the new template.
 func TestTemplateChangeReplacesEveryPod(t *testing.T) {
 	w := newWorld(t)
 	pods := w.deploy(pt.Deployment(ns, "web", 3, "nginx:1.27"), 1)
 	w.run(pods[0], "n1", events.PhaseRunning, true)
 	next := pt.Deployment(ns, "web", 3, "nginx:1.28")
 	w.apply(w.l.Accepted(next, depUID, 2))
-	ds := w.decide()
+	ds := w.decidePods()
 	s := splitDecisions(t, ds)
-	if got := deletedNames(s); len(got) != 3 {
-		t.Fatalf("deleted %v, want all 3 old pods:\n%s", got, show(ds))
+	if got := deletedNames(s); len(got) != 3 || len(s.plans) != 0 {
+		t.Fatalf("deleted %v, want all 3 old pods and no plan:\n%s", got, show(ds))
 	}
 	for _, d := range s.deletes {
-		if d.Reason != "pod template changed" {
+		if d.Reason != "scaled down" {
 			t.Errorf("reason = %q", d.Reason)
 		}
 	}
+	for _, d := range ds {
+		w.store(d)
+	}
+	if ds := w.decide(); len(ds) != 0 {
+		t.Fatalf("the new ReplicaSet came before the old pods were gone:\n%s", show(ds))
+	}
+	w.apply(w.l.Removed("n1", planned(w.pod(pods[0].Name)), 1))
+	ds = w.decidePods()
+	s = splitDecisions(t, ds)
 	hash := manifest.TemplateHash(next.Deployment().Template)
 	if len(s.plans) != 3 {
 		t.Fatalf("planned %d, want 3:\n%s", len(s.plans), show(ds))
@@ -342,8 +354,15 @@ func TestTemplateChangeReplacesEveryPod(t *testing.T) {
 	if ds := w.decide(); len(ds) != 0 {
 		t.Fatalf("after the replacement:\n%s", show(ds))
 	}
+	st := w.c.Status(w.c.Workloads["deployment/default/web"])
+	if st.Replicas != 3 || st.UpdatedReplicas != 3 {
+		t.Errorf("status %+v, want 3 replicas up to date", st)
+	}
 }
 
+// Given a Deployment of 3 pods, when it is deleted, then its ReplicaSet is
+// deleted, and the ReplicaSet deletes every pod, telling the nodes of the
+// bound ones.
 func TestDeletedDeploymentDeletesEveryPod(t *testing.T) {
 	w := newWorld(t)
 	pods := w.deploy(pt.Deployment(ns, "web", 3, "nginx:1.27"), 1)
@@ -351,7 +370,7 @@ func TestDeletedDeploymentDeletesEveryPod(t *testing.T) {
 	w.run(pods[2], "n2", events.PhasePending, false)
 	w.apply(w.l.AcceptedDelete("deployment", ns, "web", depUID, 1))
 
-	ds := w.decide()
+	ds := w.decidePods()
 	s := splitDecisions(t, ds)
 	if len(s.deletes) != 3 || len(s.plans) != 0 {
 		t.Fatalf("decisions:\n%s", show(ds))
@@ -360,7 +379,7 @@ func TestDeletedDeploymentDeletesEveryPod(t *testing.T) {
 		p = w.pod(p.Name)
 		d := s.byName[p.Name]
 		e := d.Event.(*events.PodDeleted)
-		if e.Reason != "deployment deleted" || e.UID != p.UID {
+		if e.Reason != "replicaset deleted" || e.UID != p.UID {
 			t.Errorf("%s: %+v", p.Name, e)
 		}
 		if p.Node == "" {
@@ -385,8 +404,8 @@ func TestDeletedDeploymentDeletesEveryPod(t *testing.T) {
 		t.Fatalf("after the deletions:\n%s", show(ds))
 	}
 	w.apply(w.l.Removed("n1", planned(w.pod(pods[0].Name)), 1), w.l.Removed("n2", planned(w.pod(pods[2].Name)), 1))
-	if len(w.c.OwnedPods(depUID)) != 0 {
-		t.Errorf("pods left: %d", len(w.c.OwnedPods(depUID)))
+	if n := len(w.podsOf(depUID)); n != 0 {
+		t.Errorf("pods left: %d", n)
 	}
 	if ds := w.decide(); len(ds) != 0 {
 		t.Fatalf("after removal:\n%s", show(ds))
@@ -402,9 +421,9 @@ func TestABindingThatLostToADeletionIsStoppedOnItsNode(t *testing.T) {
 	for _, tombstoned := range []bool{true, false} {
 		t.Run(fmt.Sprintf("deleted-before-bound=%v", tombstoned), func(t *testing.T) {
 			w := newWorld(t)
-			pods := w.deploy(pt.Deployment(ns, "web", 1, "nginx:1.27"), 1)
+			pods := w.deploy(replicaSet(ns, "web", 1, "nginx:1.27"), 1)
 			p := planned(pods[0])
-			w.apply(w.l.Accepted(pt.Deployment(ns, "web", 0, "nginx:1.27"), depUID, 2))
+			w.apply(w.l.Accepted(replicaSet(ns, "web", 0, "nginx:1.27"), depUID, 2))
 			ds := w.decide()
 			if len(ds) != 1 {
 				t.Fatalf("decisions:\n%s", show(ds))
@@ -492,20 +511,20 @@ func TestPodNameIsADNSLabel(t *testing.T) {
 	long := strings.Repeat("a", 62) + "z"
 	dashy := strings.Repeat("ab-", 21) // 63 chars, a '-' lands at the cut
 	dashy = dashy[:62] + "c"
-	for _, name := range []string{"web", "a", long, dashy, strings.Repeat("x", 56) + "-y"} {
+	for _, name := range []string{"web", "a", long, dashy, strings.Repeat("x", 56) + "-y", replica.SetName(long, hash)} {
 		if len(name) > 63 {
 			t.Fatalf("bad fixture %q", name)
 		}
 		seen := map[string]bool{}
 		for n := int64(0); n < 50; n++ {
-			got := replica.PodName(name, hash, "uid-1", n)
+			got := replica.PodName(name, "uid-1", n)
 			if len(got) > 63 || !dns1123Label.MatchString(got) {
 				t.Errorf("PodName(%q, %d) = %q (%d chars): not a DNS-1123 label", name, n, got, len(got))
 			}
 			if e := manifest.ValidateName("name", got); e != nil {
 				t.Errorf("PodName(%q, %d) = %q: %v", name, n, got, e)
 			}
-			if got != replica.PodName(name, hash, "uid-1", n) {
+			if got != replica.PodName(name, "uid-1", n) {
 				t.Errorf("PodName is not deterministic")
 			}
 			if seen[got] {
@@ -514,11 +533,16 @@ func TestPodNameIsADNSLabel(t *testing.T) {
 			seen[got] = true
 		}
 	}
-	if got := replica.PodName("web", hash, "uid-1", 0); !strings.HasPrefix(got, "web-"+hash+"-") || len(got) != len("web-"+hash+"-")+5 {
+	if got := replica.PodName("web-"+hash, "uid-1", 0); !strings.HasPrefix(got, "web-"+hash+"-") || len(got) != len("web-"+hash+"-")+5 {
 		t.Errorf("PodName = %q, want web-<hash>-<5 chars>", got)
 	}
-	if replica.PodName("web", hash, "uid-1", 0) == replica.PodName("web", hash, "uid-2", 0) {
+	if replica.PodName("web", "uid-1", 0) == replica.PodName("web", "uid-2", 0) {
 		t.Error("two incarnations share a pod name")
+	}
+	// A Deployment's ReplicaSet keeps the whole hash and leaves its pods 6
+	// characters: 63 → 46 + '-' + 10.
+	if got := replica.SetName(long, hash); len(got) != 57 || !strings.HasSuffix(got, "-"+hash) || !dns1123Label.MatchString(got) {
+		t.Errorf("SetName(63 chars) = %q (%d chars)", got, len(got))
 	}
 }
 
@@ -530,7 +554,11 @@ func TestA63CharacterDeploymentGetsValidPods(t *testing.T) {
 	w := newWorld(t)
 	obj := pt.Deployment(ns, name, 3, "nginx")
 	w.apply(w.l.Accepted(obj, depUID, 1))
-	for _, d := range w.decide() {
+	ds := w.decidePods()
+	if len(ds) != 3 {
+		t.Fatalf("decisions:\n%s", show(ds))
+	}
+	for _, d := range ds {
 		p := d.Event.(*events.PodPlanned)
 		if len(p.Name) > 63 || !dns1123Label.MatchString(p.Name) {
 			t.Errorf("pod name %q (%d chars) is not a DNS-1123 label", p.Name, len(p.Name))
@@ -643,7 +671,7 @@ func TestReplicaCountsConverge(t *testing.T) {
 // missing pods at indexes that were never used.
 func TestALostPlanDoesNotBlockTheNextOnes(t *testing.T) {
 	w := newWorld(t)
-	obj := pt.Deployment(ns, "web", 2, "nginx:1.27")
+	obj := replicaSet(ns, "web", 2, "nginx:1.27")
 	w.apply(w.l.Accepted(obj, depUID, 1))
 	ds := w.decide()
 	if len(ds) != 2 {
@@ -680,7 +708,7 @@ func TestPodsDrawingOneNameAreNotBothPlanned(t *testing.T) {
 	// back, 98 pods have been planned, and index 98 must not be tried again.
 	const replicas, uid = 99, "big-uid-203"
 	w := newWorld(t)
-	w.apply(w.l.Accepted(pt.Deployment(ns, "big", replicas, "nginx:1.27"), uid, 1))
+	w.apply(w.l.Accepted(replicaSet(ns, "big", replicas, "nginx:1.27"), uid, 1))
 	ds := w.svc.Decide(now)
 	taken := map[string]bool{}
 	colliders := map[int]bool{}

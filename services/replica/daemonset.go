@@ -1,0 +1,352 @@
+package replica
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/services/runner"
+)
+
+// daemonTolerations are the tolerations Kubernetes' DaemonSet controller
+// adds to every daemon pod: it keeps running on a node that is not ready or
+// unreachable, and lands on one under pressure or cordoned (the scheduler's
+// NodeUnschedulable filter lets a pod tolerating
+// node.kubernetes.io/unschedulable through).
+var daemonTolerations = []manifest.Toleration{
+	{Key: "node.kubernetes.io/not-ready", Operator: manifest.TolerationOpExists, Effect: manifest.TaintNoExecute},
+	{Key: "node.kubernetes.io/unreachable", Operator: manifest.TolerationOpExists, Effect: manifest.TaintNoExecute},
+	{Key: "node.kubernetes.io/disk-pressure", Operator: manifest.TolerationOpExists, Effect: manifest.TaintNoSchedule},
+	{Key: "node.kubernetes.io/memory-pressure", Operator: manifest.TolerationOpExists, Effect: manifest.TaintNoSchedule},
+	{Key: "node.kubernetes.io/pid-pressure", Operator: manifest.TolerationOpExists, Effect: manifest.TaintNoSchedule},
+	{Key: "node.kubernetes.io/unschedulable", Operator: manifest.TolerationOpExists, Effect: manifest.TaintNoSchedule},
+}
+
+// daemonNodes is what the service keeps of a DaemonSet between passes: the
+// nodes that should run its pod (their count is its Desired), for the
+// incarnation and generation it was computed for. A pass woken only by
+// nodes that changed updates those nodes alone.
+type daemonNodes struct {
+	uid   string
+	gen   int64
+	match map[string]bool
+}
+
+// namesPerNode bounds the names tried for a node's daemon pod: its name is
+// drawn from (DaemonSet uid, node, k), k from 0, the first one no pod
+// holds. 5 characters of 27 make two of 5,000 nodes draw one name about
+// once in 1.2 DaemonSets (5,000² / 2 / 27^5), three nodes one name about
+// once in 100,000: 8 names are plenty.
+const namesPerNode = 8
+
+// daemonSet keeps one pod on every node that should run it, making at most
+// x.limit decisions, as Kubernetes' DaemonSet controller does:
+//
+//   - A node should run the pod when its labels match the template's
+//     nodeSelector and required node affinity and the pod tolerates its
+//     NoSchedule and NoExecute taints (with the daemon tolerations above:
+//     a cordoned node runs it too). It gets a pod only if it is ready (a
+//     heartbeat within projections.NodeLostAfter); a node lost keeps its
+//     pod.
+//   - A node whose labels stop matching, or with a NoExecute taint the pod
+//     does not tolerate, or that left the cluster, loses its pod; one with
+//     a new NoSchedule taint keeps it (as in Kubernetes).
+//   - A pod that ended (Failed, Succeeded, removed by its node) is deleted
+//     and replaced at once, under a new uid (and name: the old one is held
+//     until its node removes it).
+//   - Update strategy OnDelete: a template change touches no pod; a pod
+//     deleted is replaced from the new template.
+//
+// Each pod is pinned to its node by a required node affinity term on
+// kubernetes.io/hostname, so the scheduler binds it there or says why it
+// cannot (insufficient cpu, …), as Kubernetes' does.
+//
+// Desired (how many nodes should run it) is decided when it changes.
+//
+// Worked example: nodes n1 (zone a), n2 (zone b), n3 (zone a, tainted
+// dedicated=gpu:NoSchedule), a DaemonSet with nodeSelector zone=a → n1 gets
+// a pod, n3 none (taint not tolerated), n2 none; Desired 1. n2 relabelled
+// zone=a → n2 gets a pod; Desired 2. n1 relabelled zone=b → its pod is
+// deleted; Desired 1.
+//
+// Cost: woken by its own changes or its pods', a DaemonSet walks its pods
+// and the nodes; woken by nodes that changed (heartbeats, labels), it
+// looks up those nodes' pods by name, without walking the others.
+func (s *Service) daemonSet(w *projections.Workload, x examination) []runner.Decision {
+	key := projections.WorkloadKey(w.Kind, w.Namespace, w.Name)
+	cause := causeOf(w)
+	if w.Deleted {
+		delete(s.dsMatch, key)
+		var out []runner.Decision
+		for _, p := range s.c.OwnedPods(w.UID) {
+			switch {
+			case len(out) >= x.limit:
+				return out
+			case p.Deleting:
+			case w.Orphan:
+				out = append(out, release(p, w, "daemonset deleted with propagation Orphan", cause))
+			default:
+				out = append(out, deletion(p, "daemonset deleted", cause))
+			}
+		}
+		return out
+	}
+	spec := w.Object.DaemonSet()
+	if spec == nil {
+		return nil
+	}
+	d := &daemon{s: s, w: w, spec: spec, hash: manifest.TemplateHash(spec.Template), cause: cause, limit: x.limit,
+		tolerations: append(slices.Clone(spec.Template.Spec.Tolerations), daemonTolerations...), taken: map[string]bool{}}
+	nodes := s.dsMatch[key]
+	if x.nodes != nil && nodes != nil && nodes.uid == w.UID && nodes.gen == w.Generation {
+		for _, name := range x.nodes {
+			d.node(name, d.podsOn(name), nodes)
+		}
+	} else {
+		nodes = &daemonNodes{uid: w.UID, gen: w.Generation, match: map[string]bool{}}
+		byNode := map[string][]*projections.Pod{}
+		for _, p := range s.c.OwnedPods(w.UID) {
+			node := podNode(p)
+			byNode[node] = append(byNode[node], p)
+		}
+		names := make([]string, 0, len(s.c.Nodes)+len(byNode))
+		for name := range s.c.Nodes {
+			names = append(names, name)
+		}
+		for name := range byNode {
+			if s.c.Nodes[name] == nil {
+				names = append(names, name)
+			}
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			d.node(name, byNode[name], nodes)
+		}
+		s.dsMatch[key] = nodes
+	}
+	if desired := int32(len(nodes.match)); desired != w.Decided().Desired {
+		d.out = append(d.out, s.decideDesired(w, desired, cause))
+	}
+	return d.out
+}
+
+// daemon is one examination of a DaemonSet.
+type daemon struct {
+	s           *Service
+	w           *projections.Workload
+	spec        *manifest.DaemonSetSpec
+	hash        string
+	cause       events.Envelope
+	limit       int
+	tolerations []manifest.Toleration
+	taken       map[string]bool // pod names planned in this examination
+	out         []runner.Decision
+}
+
+// node decides for one node, given the DaemonSet's pods on it, and notes
+// in nodes whether it should run the pod.
+func (d *daemon) node(name string, pods []*projections.Pod, nodes *daemonNodes) {
+	n := d.s.c.Nodes[name]
+	run, keep := false, false
+	if n != nil {
+		run, keep = d.verdict(n)
+	}
+	if run {
+		nodes.match[name] = true
+	} else {
+		delete(nodes.match, name)
+	}
+	var active []*projections.Pod
+	for _, p := range pods {
+		switch {
+		case p.Deleting:
+		case len(d.out) >= d.limit && (!keep || p.Terminal()):
+			// Decided in a later pass; not active meanwhile.
+		case n == nil:
+			d.out = append(d.out, deletion(p, "node "+name+" left", d.cause))
+		case !keep:
+			d.out = append(d.out, deletion(p, "node "+name+" no longer matches", d.cause))
+		case p.Terminal():
+			d.out = append(d.out, deletion(p, "pod "+p.Phase(), d.cause))
+		default:
+			active = append(active, p)
+		}
+	}
+	if len(active) > 1 {
+		// Two pods on one node (two plans raced): keep the one scale-down
+		// would keep last.
+		sort.SliceStable(active, func(i, j int) bool { return scaleDownFirst(active[i], active[j]) })
+		for _, p := range active[:len(active)-1] {
+			if len(d.out) < d.limit {
+				d.out = append(d.out, deletion(p, "more than one daemon pod on node "+name, d.cause))
+			}
+		}
+	}
+	if len(active) == 0 && run && n.Ready(d.s.now) && len(d.out) < d.limit {
+		if p, ok := d.plan(name, pods); ok {
+			d.out = append(d.out, p)
+		}
+	}
+}
+
+// verdict says whether a node should run the daemon pod (run) and whether
+// it may keep one it runs (keep).
+func (d *daemon) verdict(n *projections.Node) (run, keep bool) {
+	labels := n.Info.Labels
+	if _, ok := labels[manifest.HostnameTopologyKey]; !ok {
+		labels = withLabel(labels, manifest.HostnameTopologyKey, n.Info.Name)
+	}
+	spec := d.spec.Template.Spec
+	for k, v := range spec.NodeSelector {
+		if got, ok := labels[k]; !ok || got != v {
+			return false, false
+		}
+	}
+	if a := spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil &&
+		!a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.Matches(labels) {
+		return false, false
+	}
+	run, keep = true, true
+	for _, t := range n.Info.Taints {
+		if t.Effect != manifest.TaintNoSchedule && t.Effect != manifest.TaintNoExecute || tolerates(d.tolerations, t) {
+			continue
+		}
+		run = false
+		if t.Effect == manifest.TaintNoExecute {
+			keep = false
+		}
+	}
+	return run, keep
+}
+
+func tolerates(ts []manifest.Toleration, t manifest.Taint) bool {
+	for _, tol := range ts {
+		if tol.Tolerates(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// podsOn finds the DaemonSet's pods on a node by the names they may have.
+func (d *daemon) podsOn(node string) []*projections.Pod {
+	var out []*projections.Pod
+	for k := 0; k < namesPerNode; k++ {
+		p := d.s.c.Pods[projections.Key(d.w.Namespace, DaemonPodName(d.w.Name, d.w.UID, node, k))]
+		if p != nil && p.Owner != nil && p.Owner.UID == d.w.UID && podNode(p) == node {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// plan makes the daemon pod of a node: the first name of the node no pod
+// holds, the first uid of the node never used (a replacement after a
+// failure gets a new one), the template with the daemon tolerations, pinned
+// to the node.
+func (d *daemon) plan(node string, pods []*projections.Pod) (runner.Decision, bool) {
+	w := d.w
+	name := ""
+	for k := 0; k < namesPerNode && name == ""; k++ {
+		cand := DaemonPodName(w.Name, w.UID, node, k)
+		if d.s.c.Pods[projections.Key(w.Namespace, cand)] == nil && !d.taken[cand] {
+			name = cand
+		}
+	}
+	if name == "" {
+		return runner.Decision{}, false
+	}
+	d.taken[name] = true
+	var uid string
+	for n := int64(0); ; n++ {
+		uid = daemonPodUID(w.UID, node, n)
+		if !d.s.c.Gone(uid) && !slices.ContainsFunc(pods, func(p *projections.Pod) bool { return p.UID == uid }) {
+			break
+		}
+	}
+	t := d.spec.Template
+	spec := t.Spec
+	spec.Tolerations = slices.Clone(spec.Tolerations)
+	for _, tol := range daemonTolerations {
+		if !slices.ContainsFunc(spec.Tolerations, func(have manifest.Toleration) bool {
+			return have.Key == tol.Key && have.Effect == tol.Effect && have.Operator == tol.Operator
+		}) {
+			spec.Tolerations = append(spec.Tolerations, tol)
+		}
+	}
+	var aff manifest.Affinity
+	if spec.Affinity != nil {
+		aff = *spec.Affinity
+	}
+	var na manifest.NodeAffinity
+	if aff.NodeAffinity != nil {
+		na = *aff.NodeAffinity
+	}
+	// As Kubernetes' DaemonSet controller: the required node affinity is
+	// replaced by the node itself (the node was checked against it above).
+	na.RequiredDuringSchedulingIgnoredDuringExecution = &manifest.NodeSelector{NodeSelectorTerms: []manifest.NodeSelectorTerm{{
+		MatchExpressions: []manifest.NodeSelectorRequirement{{Key: manifest.HostnameTopologyKey, Operator: manifest.OpIn, Values: []string{node}}},
+	}}}
+	aff.NodeAffinity = &na
+	spec.Affinity = &aff
+	msgID := "plan/" + uid
+	return runner.Decision{
+		Subject: events.PodDecisionSubject(w.Namespace, name),
+		Event: &events.PodPlanned{Namespace: w.Namespace, Name: name, UID: uid,
+			Owner:        &events.OwnerRef{Kind: w.Kind, Name: w.Name, UID: w.UID},
+			TemplateHash: d.hash, Labels: t.Metadata.Labels, Annotations: t.Metadata.Annotations, Spec: spec},
+		Meta:          d.cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+name, time.Time{}),
+		MsgID:         msgID,
+		ExpectLastSeq: bus.Expect(d.s.c.DecisionSeq(w.Namespace, name)),
+	}, true
+}
+
+// podNode is the node a daemon pod is pinned to (its required node
+// affinity on kubernetes.io/hostname), or "".
+func podNode(p *projections.Pod) string {
+	a := p.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return ""
+	}
+	terms := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	if len(terms) != 1 || len(terms[0].MatchExpressions) != 1 {
+		return ""
+	}
+	r := terms[0].MatchExpressions[0]
+	if r.Key != manifest.HostnameTopologyKey || r.Operator != manifest.OpIn || len(r.Values) != 1 {
+		return ""
+	}
+	return r.Values[0]
+}
+
+// DaemonPodName is <daemonset>-<5 chars>, the characters drawn from
+// (DaemonSet uid, node, k): k is 0 unless another pod holds that name.
+func DaemonPodName(ds, uid, node string, k int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("daemon/%s/%s/%d", uid, node, k)))
+	return withSuffix(ds, sum[:])
+}
+
+func daemonPodUID(dsUID, node string, n int64) string {
+	return events.DeriveID(fmt.Sprintf("daemon/%s/%s/%d", dsUID, node, n))
+}
+
+// decideDesired decides a DaemonSet's Desired (the nodes that should run
+// its pod), on its subject, expecting its newest decision.
+func (s *Service) decideDesired(w *projections.Workload, desired int32, cause events.Envelope) runner.Decision {
+	last := s.c.WorkloadDecisionSeq(w.Kind, w.Namespace, w.Name)
+	msgID := fmt.Sprintf("desired/%s/%d/%d", w.UID, last, desired)
+	return runner.Decision{
+		Subject: events.WorkloadSubject(w.Namespace, w.Kind, w.Name),
+		Event: &events.WorkloadStatusDecided{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, UID: w.UID, Desired: &desired,
+			Message: fmt.Sprintf("%d nodes should run the daemon pod", desired)},
+		Meta:          cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+w.Name, time.Time{}),
+		MsgID:         msgID,
+		ExpectLastSeq: bus.Expect(last),
+	}
+}

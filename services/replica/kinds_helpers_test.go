@@ -1,0 +1,106 @@
+package replica_test
+
+import (
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/services/runner"
+)
+
+// replicaSet is a valid apps/v1 ReplicaSet with defaults filled: replicas
+// pods labelled app=<name>, one container "app".
+func replicaSet(ns, name string, replicas int32, image string) manifest.Object {
+	r := replicas
+	o := manifest.Object{APIVersion: manifest.APIAppsV1, Kind: manifest.KindReplicaSet,
+		Metadata: manifest.ObjectMeta{Name: name, Namespace: ns},
+		Spec: &manifest.ReplicaSetSpec{
+			Replicas: &r,
+			Selector: &manifest.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: manifest.PodTemplateSpec{
+				Metadata: manifest.TemplateMeta{Labels: map[string]string{"app": name}},
+				Spec:     manifest.PodSpec{Containers: []manifest.Container{{Name: "app", Image: image}}},
+			},
+		}}
+	o.Defaults()
+	return o
+}
+
+// daemonSet is a valid apps/v1 DaemonSet with defaults filled, pods
+// labelled app=<name>, one container "app".
+func daemonSet(ns, name, image string) manifest.Object {
+	o := manifest.Object{APIVersion: manifest.APIAppsV1, Kind: manifest.KindDaemonSet,
+		Metadata: manifest.ObjectMeta{Name: name, Namespace: ns},
+		Spec: &manifest.DaemonSetSpec{
+			Selector: &manifest.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: manifest.PodTemplateSpec{
+				Metadata: manifest.TemplateMeta{Labels: map[string]string{"app": name}},
+				Spec:     manifest.PodSpec{Containers: []manifest.Container{{Name: "app", Image: image}}},
+			},
+		}}
+	o.Defaults()
+	return o
+}
+
+// settle decides and stores until nothing more is decided (at most 10
+// rounds), returning every decision stored.
+func (w *world) settle() []runner.Decision {
+	w.t.Helper()
+	var all []runner.Decision
+	for round := 0; round < 10; round++ {
+		ds := w.decide()
+		if len(ds) == 0 {
+			return all
+		}
+		for _, d := range ds {
+			w.store(d)
+		}
+		all = append(all, ds...)
+	}
+	w.t.Fatalf("still deciding after 10 rounds:\n%s", show(w.decide()))
+	return nil
+}
+
+// decidePods decides, storing the decisions on objects (a Deployment's
+// ReplicaSets) until a pass decides about pods, and returns that pass.
+func (w *world) decidePods() []runner.Decision {
+	w.t.Helper()
+	for round := 0; round < 10; round++ {
+		ds := w.decide()
+		onObjects := len(ds) > 0
+		for _, d := range ds {
+			switch d.Event.(type) {
+			case *events.WorkloadDecided, *events.WorkloadDeleted, *events.WorkloadStatusDecided:
+			default:
+				onObjects = false
+			}
+		}
+		if !onObjects {
+			return ds
+		}
+		for _, d := range ds {
+			w.store(d)
+		}
+	}
+	w.t.Fatalf("still deciding objects after 10 rounds")
+	return nil
+}
+
+// sets are the live ReplicaSets a workload owns.
+func (w *world) sets(uid string) []*projections.Workload {
+	var out []*projections.Workload
+	for _, rs := range w.c.OwnedWorkloads(uid) {
+		if !rs.Deleted {
+			out = append(out, rs)
+		}
+	}
+	return out
+}
+
+// podsOf returns the pods of a workload and of the ReplicaSets it owns.
+func (w *world) podsOf(uid string) []*projections.Pod {
+	out := w.c.OwnedPods(uid)
+	for _, rs := range w.c.OwnedWorkloads(uid) {
+		out = append(out, w.c.OwnedPods(rs.UID)...)
+	}
+	return out
+}
