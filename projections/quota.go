@@ -2,6 +2,7 @@ package projections
 
 import (
 	"sort"
+	"time"
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
@@ -137,4 +138,21 @@ func (c *Cluster) InNamespace(ns string) (objects []*Workload, pods int) {
 		}
 	}
 	return objects, pods
+}
+
+// QuotaCondition is the ReplicaFailure condition (reason FailedCreate, as
+// Kubernetes' ReplicaSet says a pod it could not create) when a quota
+// refused what a controller would make, or its end when nothing was
+// refused, if that changes what was decided.
+func QuotaCondition(decided WorkloadStatus, refused string, now time.Time) (manifest.Condition, bool) {
+	prev := decided.Condition(manifest.ReplicaFailure)
+	switch {
+	case refused != "" && (prev == nil || prev.Status != manifest.ConditionTrue || prev.Message != refused):
+		return manifest.Condition{Type: manifest.ReplicaFailure, Status: manifest.ConditionTrue, Reason: "FailedCreate",
+			Message: refused, LastTransitionTime: now}, true
+	case refused == "" && prev != nil && prev.Status == manifest.ConditionTrue:
+		return manifest.Condition{Type: manifest.ReplicaFailure, Status: manifest.ConditionFalse, Reason: "Created",
+			Message: "created again", LastTransitionTime: now}, true
+	}
+	return manifest.Condition{}, false
 }

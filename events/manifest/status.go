@@ -42,6 +42,10 @@ type WorkloadStatus struct {
 	Used QuotaUsage `json:"used,omitempty"`
 }
 
+// ReplicaFailure is the condition of a workload whose controller could not
+// make a pod (a quota refused it), as Kubernetes' ReplicaSet has it.
+const ReplicaFailure = "ReplicaFailure"
+
 // Condition is a Kubernetes status condition.
 type Condition struct {
 	Type               string    `json:"type"`

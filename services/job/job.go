@@ -275,7 +275,7 @@ func (s *Service) run(w *projections.Workload, in Input, decided projections.Wor
 		ds, why := s.plans(w, spec, plan.Start, cause, limit-1-len(out))
 		out, refused = append(out, ds...), why
 	}
-	if c, ok := quotaCondition(decided, refused, now); ok {
+	if c, ok := projections.QuotaCondition(decided, refused, now); ok {
 		st.Conditions = append(st.Conditions, c)
 		changed, notes = true, append(notes, c.Reason+": "+c.Message)
 	}
@@ -396,26 +396,6 @@ func (s *Service) plans(w *projections.Workload, spec manifest.JobSpec, start []
 	}
 	return out, ""
 }
-
-// quotaCondition is the ReplicaFailure condition (reason FailedCreate, as
-// Kubernetes' ReplicaSet says a pod it could not create) when a quota
-// refused a pod, or its end when none was refused, if that changes what
-// was decided.
-func quotaCondition(decided projections.WorkloadStatus, refused string, now time.Time) (manifest.Condition, bool) {
-	prev := decided.Condition(ReplicaFailure)
-	switch {
-	case refused != "" && (prev == nil || prev.Status != manifest.ConditionTrue || prev.Message != refused):
-		return manifest.Condition{Type: ReplicaFailure, Status: manifest.ConditionTrue, Reason: "FailedCreate",
-			Message: refused, LastTransitionTime: now}, true
-	case refused == "" && prev != nil && prev.Status == manifest.ConditionTrue:
-		return manifest.Condition{Type: ReplicaFailure, Status: manifest.ConditionFalse, Reason: "Created",
-			Message: "pods are created again", LastTransitionTime: now}, true
-	}
-	return manifest.Condition{}, false
-}
-
-// ReplicaFailure is the condition a quota's refusal sets.
-const ReplicaFailure = "ReplicaFailure"
 
 // plan makes the n-th pod of a Job, of completion index ix (-1: none), as
 // Kubernetes' Job controller makes it: the template's labels plus the

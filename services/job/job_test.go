@@ -363,7 +363,7 @@ func TestQuotaRefusesPods(t *testing.T) {
 	if len(st) != 1 {
 		t.Fatalf("statuses: %+v", st)
 	}
-	c := condition(st[0], job.ReplicaFailure)
+	c := condition(st[0], manifest.ReplicaFailure)
 	if c == nil || c.Status != manifest.ConditionTrue || c.Reason != "FailedCreate" ||
 		!strings.Contains(c.Message, "is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2") {
 		t.Fatalf("condition = %+v", c)
@@ -377,7 +377,7 @@ func TestQuotaRefusesPods(t *testing.T) {
 	if len(plans(ds)) != 1 {
 		t.Fatalf("after a pod ended: %d plans", len(plans(ds)))
 	}
-	if c := condition(statuses(ds)[0], job.ReplicaFailure); c == nil || c.Status != manifest.ConditionFalse {
+	if c := condition(statuses(ds)[0], manifest.ReplicaFailure); c == nil || c.Status != manifest.ConditionFalse {
 		t.Errorf("condition after = %+v", c)
 	}
 }

@@ -130,8 +130,12 @@ func (s *Service) daemonSet(w *projections.Workload, x examination) []runner.Dec
 		}
 		s.dsMatch[key] = nodes
 	}
-	if desired := int32(len(nodes.match)); desired != w.Decided().Desired {
-		d.out = append(d.out, s.decideDesired(w, desired, cause))
+	var desired *int32
+	if n := int32(len(nodes.match)); n != w.Decided().Desired {
+		desired = &n
+	}
+	if ds := s.decideStatus(w, desired, d.refused, cause); ds != nil {
+		d.out = append(d.out, *ds)
 	}
 	return d.out
 }
@@ -147,6 +151,7 @@ type daemon struct {
 	tolerations []manifest.Toleration
 	taken       map[string]bool // pod names planned in this examination
 	out         []runner.Decision
+	refused     string // why a quota refused a pod, if it did
 }
 
 // node decides for one node, given the DaemonSet's pods on it, and notes
@@ -190,7 +195,11 @@ func (d *daemon) node(name string, pods []*projections.Pod, nodes *daemonNodes) 
 	}
 	if len(active) == 0 && run && n.Ready(d.s.now) && len(d.out) < d.limit {
 		if p, ok := d.plan(name, pods); ok {
-			d.out = append(d.out, p)
+			if why := d.s.quotaPod(p); why != "" {
+				d.refused = why
+			} else {
+				d.out = append(d.out, p)
+			}
 		}
 	}
 }
@@ -334,19 +343,4 @@ func DaemonPodName(ds, uid, node string, k int) string {
 
 func daemonPodUID(dsUID, node string, n int64) string {
 	return events.DeriveID(fmt.Sprintf("daemon/%s/%s/%d", dsUID, node, n))
-}
-
-// decideDesired decides a DaemonSet's Desired (the nodes that should run
-// its pod), on its subject, expecting its newest decision.
-func (s *Service) decideDesired(w *projections.Workload, desired int32, cause events.Envelope) runner.Decision {
-	last := s.c.WorkloadDecisionSeq(w.Kind, w.Namespace, w.Name)
-	msgID := fmt.Sprintf("desired/%s/%d/%d", w.UID, last, desired)
-	return runner.Decision{
-		Subject: events.WorkloadSubject(w.Namespace, w.Kind, w.Name),
-		Event: &events.WorkloadStatusDecided{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, UID: w.UID, Desired: &desired,
-			Message: fmt.Sprintf("%d nodes should run the daemon pod", desired)},
-		Meta:          cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+w.Name, time.Time{}),
-		MsgID:         msgID,
-		ExpectLastSeq: bus.Expect(last),
-	}
 }

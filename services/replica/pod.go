@@ -40,7 +40,7 @@ func (s *Service) barePod(w *projections.Workload, _ examination) []runner.Decis
 	}
 	uid := w.UID
 	msgID := "plan/" + uid
-	return []runner.Decision{{
+	d := runner.Decision{
 		Subject: events.PodDecisionSubject(w.Namespace, w.Name),
 		Event: &events.PodPlanned{Namespace: w.Namespace, Name: w.Name, UID: uid,
 			Owner:  &events.OwnerRef{Kind: "pod", Name: w.Name, UID: w.UID},
@@ -48,5 +48,12 @@ func (s *Service) barePod(w *projections.Workload, _ examination) []runner.Decis
 		Meta:          cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+w.Name, time.Time{}),
 		MsgID:         msgID,
 		ExpectLastSeq: bus.Expect(s.c.DecisionSeq(w.Namespace, w.Name)),
-	}}
+	}
+	if why := s.quotaPod(d); why != "" {
+		if st := s.decideStatus(w, nil, why, cause); st != nil {
+			return []runner.Decision{*st}
+		}
+		return nil
+	}
+	return []runner.Decision{d}
 }

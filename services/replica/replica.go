@@ -63,7 +63,8 @@ const (
 
 // Service plans and deletes pods to match accepted workloads.
 type Service struct {
-	c *projections.Cluster
+	c     *projections.Cluster
+	quota *projections.QuotaPass // this pass's quota charges
 
 	// FullEvery is how often Decide examines everything (default FullEvery;
 	// zero or less: every time). Between full passes it examines what the
@@ -192,6 +193,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		s.scanned, s.lastFull = true, now
 	}
 	s.now = now
+	s.quota = s.c.QuotaPass()
 	s.expire(now)
 	s.index(full)
 	wkeys, pkeys, partial := s.toExamine(full)

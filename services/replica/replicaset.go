@@ -37,11 +37,10 @@ const PodTemplateHashLabel = "pod-template-hash"
 // Scale-up comes in slow-start batches (see FirstBatch): replicas 1,000 and
 // 150 active → max(100, 150) = 150 plans this pass, 300 the next; with
 // limit 40 (the pass's budget nearly spent), 40.
-func (s *Service) replicaSet(w *projections.Workload, x examination) []runner.Decision {
+func (s *Service) replicaSet(w *projections.Workload, x examination) (out []runner.Decision) {
 	limit := x.limit
 	owned := s.c.OwnedPods(w.UID)
 	cause := causeOf(w)
-	var out []runner.Decision
 	if w.Deleted {
 		for _, p := range owned {
 			if len(out) >= limit {
@@ -90,6 +89,12 @@ func (s *Service) replicaSet(w *projections.Workload, x examination) []runner.De
 		active = append(active, p)
 		adopted++
 	}
+	refused := ""
+	defer func() {
+		if d := s.decideStatus(w, nil, refused, cause); d != nil && len(out) < limit {
+			out = append(out, *d)
+		}
+	}()
 	want := int(spec.ReplicaCount())
 	if ceiling := int(s.MaxPodsPerWorkload); ceiling > 0 && want > ceiling {
 		want = ceiling
@@ -105,7 +110,11 @@ func (s *Service) replicaSet(w *projections.Workload, x examination) []runner.De
 			for s.indexTaken(w, n) {
 				n++
 			}
-			out = append(out, s.plan(w, hash, spec.Template, n, cause))
+			d := s.plan(w, hash, spec.Template, n, cause)
+			if refused = s.quotaPod(d); refused != "" {
+				break
+			}
+			out = append(out, d)
 			n++
 		}
 	case len(active) > want && adopted == 0:

@@ -1,0 +1,47 @@
+package replica_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
+)
+
+// A quota of 2 pods and a ReplicaSet of 3: two pods are planned, the third
+// is refused where it is decided and the ReplicaSet's ReplicaFailure
+// condition says so in Kubernetes' words, once; scaled to 2, the condition
+// ends.
+func TestQuotaRefusesAReplicaSetsThirdPod(t *testing.T) {
+	w := newWorld(t)
+	w.apply(w.l.Accepted(manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindResourceQuota,
+		Metadata: manifest.ObjectMeta{Name: "pods", Namespace: "default"},
+		Spec:     &manifest.ResourceQuotaSpec{Hard: manifest.ResourceList{"pods": manifest.MustQuantity("2")}}}, "q-uid", 1))
+	rs := replicaSet("default", "web", 3, "nginx")
+	w.apply(w.l.Accepted(rs, "rs-uid", 1))
+	all := w.settle()
+	var plans int
+	var conds []manifest.Condition
+	for _, d := range all {
+		switch e := d.Event.(type) {
+		case *events.PodPlanned:
+			plans++
+		case *events.WorkloadStatusDecided:
+			conds = append(conds, e.Conditions...)
+		}
+	}
+	if plans != 2 || len(conds) != 1 || conds[0].Type != manifest.ReplicaFailure || conds[0].Status != manifest.ConditionTrue ||
+		!strings.HasSuffix(conds[0].Message, "is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2") {
+		t.Fatalf("plans %d, conditions %+v", plans, conds)
+	}
+	two := int32(2)
+	rs.ReplicaSet().Replicas = &two
+	w.apply(w.l.Accepted(rs, "rs-uid", 2))
+	all = w.settle()
+	if len(all) != 1 {
+		t.Fatalf("after scaling to 2: %s", show(all))
+	}
+	if e, ok := all[0].Event.(*events.WorkloadStatusDecided); !ok || e.Conditions[0].Status != manifest.ConditionFalse {
+		t.Errorf("after scaling to 2: %s", show(all))
+	}
+}
