@@ -33,6 +33,12 @@ type Service struct {
 	// by intent seq: neither they nor later intents on their objects are
 	// judged until the verdicts are read back (or forgotten).
 	assumed map[uint64]bool
+	// counts is how many objects exist by "<ns>/<kind>", and quotas the
+	// hard limits of each namespace's ResourceQuotas by name: what
+	// count/<resource> quotas are checked against (see quota.go).
+	counts map[string]int
+	quotas map[string]map[string]manifest.ResourceList
+	made   map[string]string // objects controllers made, by kind/ns/name: their uid
 
 	// MaxPodsPerWorkload is the cluster's ceiling on the pods one workload
 	// may ask for (zero: none); see ceiling.
@@ -56,7 +62,8 @@ type object struct {
 // New returns an empty admission service.
 func New() *Service {
 	return &Service{pending: map[uint64]pendingIntent{}, decided: map[uint64]bool{},
-		objects: map[string]*object{}, applied: map[string]uint64{}, assumed: map[uint64]bool{}}
+		objects: map[string]*object{}, applied: map[string]uint64{}, assumed: map[uint64]bool{},
+		counts: map[string]int{}, quotas: map[string]map[string]manifest.ResourceList{}, made: map[string]string{}}
 }
 
 // Name implements runner.Service.
@@ -86,16 +93,23 @@ func (s *Service) Apply(r events.Record) {
 		o := s.object(e.Kind, e.Namespace, e.Name)
 		o.lastSeq = r.Seq
 		o.uid, o.generation = e.UID, e.Generation
-		o.exists = e.Op == events.OpApply
+		s.exists(o, e.Kind, e.Namespace, e.Name, e.Op == events.OpApply)
 		o.canonical = e.Object
+		s.noteQuota(e)
 	case *events.AdmissionRejected:
 		s.verdict(e.IntentSeq)
 		s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
+	case *events.WorkloadDecided:
+		s.decidedObject(e.Kind, e.Namespace, e.Name, e.UID, true)
 	case *events.WorkloadDeleted:
+		s.decidedObject(e.Kind, e.Namespace, e.Name, e.UID, false)
 		// A controller deleted a user's object (its Namespace was deleted):
 		// applying it again makes a new one.
 		if o := s.objects[e.Kind+"/"+e.Namespace+"/"+e.Name]; o != nil && o.uid == e.UID {
-			o.exists = false
+			s.exists(o, e.Kind, e.Namespace, e.Name, false)
+			if e.Kind == "resourcequota" {
+				delete(s.quotas[e.Namespace], e.Name)
+			}
 		}
 	case *events.NodeCordoned:
 		s.verdict(e.IntentSeq)
@@ -165,7 +179,8 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
 	busy := map[string]bool{}
-	nsBusy := map[string]bool{} // namespaces with an earlier intent not yet judged and read back
+	nsBusy := map[string]bool{}    // namespaces with an earlier intent not yet judged and read back
+	countBusy := map[string]bool{} // "<ns>/<kind>" with an earlier intent, when a quota counts the kind
 	var out []runner.Decision
 	for _, seq := range seqs {
 		p := s.pending[seq]
@@ -174,10 +189,16 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		if kind == "namespace" {
 			nsBusy[name] = true
 		}
-		if busy[key] || nsBusy[ns] {
+		counted := ns + "/" + kind
+		if busy[key] || nsBusy[ns] || countBusy[counted] {
 			continue // an object in a namespace being made waits for its verdict
 		}
 		busy[key] = true
+		if s.countQuota(ns, kind) {
+			// Objects a count/<resource> quota counts are judged one at a
+			// time in their namespace, so two cannot both take the last.
+			countBusy[counted] = true
+		}
 		if s.assumed[seq] {
 			continue // its verdict is on its way
 		}
@@ -254,6 +275,11 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 		}
 		obj, reasons := Check(e)
 		reasons = append(reasons, s.ceiling(obj)...)
+		if !o.exists && len(reasons) == 0 {
+			if why := s.quotaRefusal(kind, ns, name); why != "" {
+				return reject(events.OpApply, why)
+			}
+		}
 		if len(reasons) > 0 {
 			return reject(events.OpApply, reasons...)
 		}

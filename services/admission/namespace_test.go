@@ -72,3 +72,39 @@ func TestNamespacesMustExist(t *testing.T) {
 		t.Errorf("namespaced Namespace: %+v", r)
 	}
 }
+
+// A quota of one Deployment in the namespace: the first is accepted, a
+// second (even applied in the same pass) is refused in Kubernetes' words;
+// once the first is deleted, another is accepted. Objects a controller
+// made count too.
+func TestCountQuotaAtAdmission(t *testing.T) {
+	w := newWorld(t)
+	w.apply(w.l.IntentApply("resourcequota", ns, "objects", raw(`{"apiVersion":"v1","kind":"ResourceQuota",
+		"metadata":{"name":"objects","namespace":"default"},"spec":{"hard":{"count/deployments.apps":"1","count/jobs.batch":"1"}}}`)))
+	acceptedOf(t, w.settle()[0])
+	w.apply(w.l.IntentApplyObject(pt.Deployment(ns, "a", 1, "nginx")), w.l.IntentApplyObject(pt.Deployment(ns, "b", 1, "nginx")))
+	ds := w.settle()
+	if len(ds) != 2 {
+		t.Fatalf("verdicts:\n%s", show(ds))
+	}
+	acceptedOf(t, ds[0])
+	want := `deployments.apps "b" is forbidden: exceeded quota: objects, requested: count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1`
+	if r := rejectedOf(t, ds[1]); r.Reasons[0] != want {
+		t.Errorf("second deployment: %q, want %q", r.Reasons[0], want)
+	}
+	// Updating the one that exists is no new object.
+	w.apply(w.l.IntentApplyObject(pt.Deployment(ns, "a", 2, "nginx")))
+	acceptedOf(t, w.settle()[0])
+	w.apply(w.l.IntentDelete("deployment", ns, "a"))
+	acceptedOf(t, w.settle()[0])
+	w.apply(w.l.IntentApplyObject(pt.Deployment(ns, "b", 1, "nginx")))
+	acceptedOf(t, w.settle()[0])
+
+	// A Job a CronJob made counts against count/jobs.batch.
+	w.apply(w.l.Append(events.WorkloadSubject(ns, "job", "nightly-1"), &events.WorkloadDecided{Kind: "job", Namespace: ns, Name: "nightly-1", UID: "j1"}))
+	w.apply(w.l.IntentApply("job", ns, "manual", raw(`{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"manual","namespace":"default"},
+		"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"a","image":"x"}]}}}}`)))
+	if r := rejectedOf(t, w.settle()[0]); r.Reasons[0] != `jobs.batch "manual" is forbidden: exceeded quota: objects, requested: count/jobs.batch=1, used: count/jobs.batch=1, limited: count/jobs.batch=1` {
+		t.Errorf("job beside a CronJob's: %q", r.Reasons[0])
+	}
+}
