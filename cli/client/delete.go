@@ -161,7 +161,8 @@ func parseCascade(s string) (propagation, warning string, err error) {
 }
 
 // waitDeleted polls the read models until the deletion is done as its
-// propagation says: Background, the object's own pods gone; Foreground,
+// propagation says: Background, the object's pods gone (its own and those
+// of what it owns: a Deployment's ReplicaSets'); Foreground,
 // also every object it owns marked deleted (a Deployment's ReplicaSets, a
 // CronJob's Jobs) and their pods gone; Orphan, nothing: its pods stay.
 func waitDeleted(ctx context.Context, js jetstream.JetStream, it intent, propagation string) error {
@@ -181,16 +182,17 @@ func waitDeleted(ctx context.Context, js jetstream.JetStream, it intent, propaga
 	for {
 		owners := []events.OwnerRef{{Kind: it.kind, Name: it.name}}
 		liveOwned := 0
-		if propagation == events.PropagateForeground {
-			owned, err := ownedRecords(ctx, workloads, it)
-			if err != nil {
-				return err
-			}
-			for _, w := range owned {
-				owners = append(owners, events.OwnerRef{Kind: w.Kind, Name: w.Name})
-				if !w.Deleted {
-					liveOwned++
-				}
+		owned, err := ownedRecords(ctx, workloads, it)
+		if err != nil {
+			return err
+		}
+		for _, w := range owned {
+			// The pods of what it owns are its pods too (a Deployment's
+			// are its ReplicaSets'); with Foreground, what it owns must be
+			// deleted as well.
+			owners = append(owners, events.OwnerRef{Kind: w.Kind, Name: w.Name})
+			if !w.Deleted && propagation == events.PropagateForeground {
+				liveOwned++
 			}
 		}
 		left, err := ownedPods(ctx, pods, it.ns, owners)
