@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -197,40 +196,10 @@ type batchEnv struct {
 }
 
 func (w *batchWatch) follow(ctx context.Context, js jetstream.JetStream) error {
-	for _, src := range []struct {
-		stream  string
-		filters []string
-	}{
+	return followLog(ctx, js, []logSource{
 		{events.StreamDecisions, []string{events.SubjectPodDecAll, events.SubjectAdmissionAll, events.SubjectWorkloadAll}},
 		{events.StreamObservations, []string{events.SubjectObsPodAll}},
-	} {
-		cons, err := js.OrderedConsumer(ctx, src.stream, jetstream.OrderedConsumerConfig{FilterSubjects: src.filters})
-		if err != nil {
-			return fmt.Errorf("follow %s: %w", src.stream, err)
-		}
-		it, err := cons.Messages(jetstream.PullMaxMessages(4096))
-		if err != nil {
-			return fmt.Errorf("follow %s: %w", src.stream, err)
-		}
-		go func() { <-ctx.Done(); it.Stop() }()
-		go func() {
-			for {
-				m, err := it.Next()
-				if err != nil {
-					if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
-						return
-					}
-					continue
-				}
-				var stored time.Time
-				if md, err := m.Metadata(); err == nil {
-					stored = md.Timestamp
-				}
-				w.take(m.Data(), stored)
-			}
-		}()
-	}
-	return nil
+	}, w.take)
 }
 
 func (w *batchWatch) take(data []byte, stored time.Time) {

@@ -292,13 +292,22 @@ type b1Env struct {
 }
 
 func (w *b1Watch) follow(ctx context.Context, js jetstream.JetStream) error {
-	for _, src := range []struct {
-		stream  string
-		filters []string
-	}{
+	return followLog(ctx, js, []logSource{
 		{events.StreamDecisions, []string{events.SubjectPodDecAll, events.SubjectAdmissionAll}},
 		{events.StreamObservations, []string{events.SubjectObsPodAll}},
-	} {
+	}, w.take)
+}
+
+// logSource is a stream and the subjects of it a benchmark follows.
+type logSource struct {
+	stream  string
+	filters []string
+}
+
+// followLog hands take every message of the sources, as it is stored, with
+// the time the log stored it, until ctx ends.
+func followLog(ctx context.Context, js jetstream.JetStream, sources []logSource, take func(data []byte, stored time.Time)) error {
+	for _, src := range sources {
 		cons, err := js.OrderedConsumer(ctx, src.stream, jetstream.OrderedConsumerConfig{FilterSubjects: src.filters})
 		if err != nil {
 			return fmt.Errorf("follow %s: %w", src.stream, err)
@@ -321,7 +330,7 @@ func (w *b1Watch) follow(ctx context.Context, js jetstream.JetStream) error {
 				if md, err := m.Metadata(); err == nil {
 					stored = md.Timestamp
 				}
-				w.take(m.Data(), stored)
+				take(m.Data(), stored)
 			}
 		}()
 	}

@@ -27,20 +27,7 @@ func TestKillingTheJobAndCronJobServicesRunsTheScheduleOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 2,000 pods")
 	}
-	c := startClusterOf(t, []string{"admission", "scheduler"})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var ready []chan struct{}
-	for i := range 4 {
-		ready = append(ready, c.addNodeCIDR(ctx, fmt.Sprintf("node-%d", i), fmt.Sprintf("10.%d.0.0/16", 60+i), c.log))
-	}
-	for _, r := range ready {
-		select {
-		case <-r:
-		case <-time.After(10 * time.Second):
-			t.Fatal("node not ready")
-		}
-	}
+	c, ctx := jobCluster(t, 60)
 	if _, ok := c.verdict(c.apply(fmt.Sprintf(`apiVersion: batch/v1
 kind: CronJob
 metadata:

@@ -27,20 +27,7 @@ func TestKillingTheJobServiceCompletesEveryIndexOnce(t *testing.T) {
 		t.Skip("runs 2,000 pods")
 	}
 	began := time.Now()
-	c := startClusterOf(t, []string{"admission", "scheduler"})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var ready []chan struct{}
-	for i := range 4 {
-		ready = append(ready, c.addNodeCIDR(ctx, fmt.Sprintf("node-%d", i), fmt.Sprintf("10.%d.0.0/16", 50+i), c.log))
-	}
-	for _, r := range ready {
-		select {
-		case <-r:
-		case <-time.After(10 * time.Second):
-			t.Fatal("node not ready")
-		}
-	}
+	c, ctx := jobCluster(t, 50)
 	if _, ok := c.verdict(c.apply(jobYAML("many", completions, parallelism, manifest.CompletionIndexed, "10ms"))).(*events.AdmissionAccepted); !ok {
 		t.Fatal("job not accepted")
 	}
@@ -91,4 +78,25 @@ func TestKillingTheJobServiceCompletesEveryIndexOnce(t *testing.T) {
 	if st := fold.Status(w); st.CompletedIndexes != "0-1999" || st.Succeeded != completions {
 		t.Errorf("completedIndexes %q, succeeded %d; want 0-1999, %d", st.CompletedIndexes, st.Succeeded, completions)
 	}
+}
+
+// jobCluster runs admission and the scheduler, and four simulated nodes
+// whose pod CIDRs are 10.<base+i>.0.0/16 (the simulator keeps a finished
+// pod's address, so a /24 runs out), until the test ends.
+func jobCluster(t *testing.T, base int) (*cluster, context.Context) {
+	c := startClusterOf(t, []string{"admission", "scheduler"})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var ready []chan struct{}
+	for i := range 4 {
+		ready = append(ready, c.addNodeCIDR(ctx, fmt.Sprintf("node-%d", i), fmt.Sprintf("10.%d.0.0/16", base+i), c.log))
+	}
+	for _, r := range ready {
+		select {
+		case <-r:
+		case <-time.After(10 * time.Second):
+			t.Fatal("node not ready")
+		}
+	}
+	return c, ctx
 }

@@ -313,7 +313,8 @@ func (d *describer) labels(level int, title string, m map[string]string) {
 		d.line(level, "%s:\t<none>", title)
 		return
 	}
-	for i, kv := range strings.Split(sortedLabels(m, "\n"), "\n") {
+	// Label values hold no commas.
+	for i, kv := range strings.Split(manifest.FormatLabels(m), ",") {
 		if i == 0 {
 			d.line(level, "%s:\t%s", title, kv)
 			continue

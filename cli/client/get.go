@@ -782,7 +782,7 @@ func (c tableColumns) row(r resource, now time.Time) []string {
 		row = append(row, labels[k])
 	}
 	if c.showLabels {
-		row = append(row, orNone(sortedLabels(labels, ",")))
+		row = append(row, orNone(manifest.FormatLabels(labels)))
 	}
 	return row
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -471,18 +470,4 @@ func plainNumbers(v any) any {
 		return t.String()
 	}
 	return v
-}
-
-// sortedLabels renders labels as kubectl's SELECTOR column does: k=v,k=v.
-func sortedLabels(m map[string]string, sep string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + m[k]
-	}
-	return strings.Join(parts, sep)
 }

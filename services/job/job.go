@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gantry-sh/gantry/services/poddecision"
+
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
@@ -267,7 +269,7 @@ func (s *Service) run(w *projections.Workload, in Input, decided projections.Wor
 			break
 		}
 		if p := byName[name]; p != nil {
-			out = append(out, deletion(p, reason, cause))
+			out = append(out, poddecision.Delete(p, reason, cause, Name))
 		}
 	}
 	refused := ""
@@ -455,37 +457,12 @@ func (s *Service) deleted(w *projections.Workload, owned []*projections.Pod, cau
 		switch {
 		case p.Deleting:
 		case w.Orphan:
-			msgID := "release/" + p.UID + "/" + w.UID
-			out = append(out, runner.Decision{
-				Subject:       events.PodDecisionSubject(p.Namespace, p.Name),
-				Event:         &events.PodReleased{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Owner: w.UID, Reason: "job deleted with propagation Orphan"},
-				Meta:          cause.Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
-				MsgID:         msgID,
-				ExpectLastSeq: bus.Expect(p.LastDecisionSeq),
-			})
+			out = append(out, poddecision.Release(p, w, "job deleted with propagation Orphan", cause, Name))
 		default:
-			out = append(out, deletion(p, "job deleted", cause))
+			out = append(out, poddecision.Delete(p, "job deleted", cause, Name))
 		}
 	}
 	return out
-}
-
-// deletion stops a pod: on the pod's subject, expecting its newest decision
-// (so it cannot cross a binding it has not seen), copied to its node when it
-// is bound there.
-func deletion(p *projections.Pod, reason string, cause events.Envelope) runner.Decision {
-	msgID := fmt.Sprintf("delete/%s/%d", p.UID, p.Epoch)
-	d := runner.Decision{
-		Subject:       events.PodDecisionSubject(p.Namespace, p.Name),
-		Event:         &events.PodDeleted{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: p.Node, Epoch: p.Epoch, Reason: reason},
-		Meta:          cause.Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
-		MsgID:         msgID,
-		ExpectLastSeq: bus.Expect(p.LastDecisionSeq),
-	}
-	if p.Node != "" {
-		d.CopyTo = []string{events.NodePodSubject(p.Node, p.Namespace, p.Name)}
-	}
-	return d
 }
 
 // finishedCondition is the terminal condition decided for the Job, if any.

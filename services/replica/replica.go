@@ -13,8 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gantry-sh/gantry/services/poddecision"
+
 	"github.com/gantry-sh/gantry/events"
-	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
 )
@@ -470,26 +471,13 @@ func withSuffix(base string, b []byte) string {
 	return base + "-" + string(suffix)
 }
 
-// deletion stops a pod: on the pod's subject, expecting its newest decision
-// (so it cannot cross a binding it has not seen), copied to its node when it
-// is bound there.
-func deletion(p *projections.Pod, reason string, cause events.Envelope) runner.Decision {
-	msgID := fmt.Sprintf("delete/%s/%d", p.UID, p.Epoch)
-	d := runner.Decision{
-		Subject:       events.PodDecisionSubject(p.Namespace, p.Name),
-		Event:         &events.PodDeleted{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: p.Node, Epoch: p.Epoch, Reason: reason},
-		Meta:          cause.Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
-		MsgID:         msgID,
-		ExpectLastSeq: bus.Expect(p.LastDecisionSeq),
-	}
-	if p.Node != "" {
-		d.CopyTo = []string{events.NodePodSubject(p.Node, p.Namespace, p.Name)}
-	}
-	return d
-}
-
 // causeOf makes an envelope standing for the workload's newest accepted
 // verdict, so pods trace back to the intent that asked for them.
 func causeOf(w *projections.Workload) events.Envelope {
 	return events.Envelope{ID: w.CauseID, CorrelationID: w.CorrelationID, Actor: w.Actor}
+}
+
+// deletion stops a pod the replica service owns (poddecision.Delete).
+func deletion(p *projections.Pod, reason string, cause events.Envelope) runner.Decision {
+	return poddecision.Delete(p, reason, cause, Name)
 }

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gantry-sh/gantry/services/poddecision"
+
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
@@ -211,14 +213,7 @@ func adopt(p *projections.Pod, w *projections.Workload, cause events.Envelope) r
 	}
 }
 
-// release lets a pod of w go: it keeps running with no controller.
+// release lets a pod of w go (poddecision.Release).
 func release(p *projections.Pod, w *projections.Workload, reason string, cause events.Envelope) runner.Decision {
-	msgID := fmt.Sprintf("release/%s/%s/%d", p.UID, w.UID, p.LastDecisionSeq)
-	return runner.Decision{
-		Subject:       events.PodDecisionSubject(p.Namespace, p.Name),
-		Event:         &events.PodReleased{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Owner: w.UID, Reason: reason},
-		Meta:          cause.Caused(events.DeriveID(msgID), Name, p.Namespace+"/"+p.Name, time.Time{}),
-		MsgID:         msgID,
-		ExpectLastSeq: bus.Expect(p.LastDecisionSeq),
-	}
+	return poddecision.Release(p, w, reason, cause, Name)
 }
