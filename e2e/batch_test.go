@@ -195,4 +195,21 @@ spec:
 			return code == 0 && strings.Contains(out, "job.batch/tick-")
 		})
 	})
+
+	// Deleting the owners deletes what they own: the CronJob its Jobs, each
+	// Job and the DaemonSet their pods; nothing of theirs is left on the
+	// node.
+	c.mustGantry("delete", "cronjob", "tick")
+	c.mustGantry("delete", "daemonset", "agent")
+	for _, j := range []string{"once", "idx", "doomed"} {
+		c.mustGantry("delete", "job", j)
+	}
+	c.waitFor("every pod gone", 90*time.Second, func() bool {
+		out, _, code := c.gantry("get", "pods", "-o", "name")
+		return code == 0 && strings.TrimSpace(out) == ""
+	})
+	if out := c.mustGantry("get", "jobs", "-o", "name"); strings.TrimSpace(out) != "" {
+		t.Errorf("jobs left after their CronJob was deleted:\n%s", out)
+	}
+	assertNothingLeft(t, c, nil)
 }
