@@ -285,6 +285,7 @@ func (c *Cluster) forget(p *Pod, r events.Record) {
 	delete(c.Pods, key)
 	delete(c.nsPods[p.Namespace], key)
 	c.touchQuotas(p.Namespace, r)
+	c.touchDeletedNamespace(p.Namespace, r)
 	// The pod's newest status stays until its node reports the removal: a
 	// binding that raced the deletion can still bring the pod back.
 	c.gone[p.UID] = true
@@ -319,6 +320,7 @@ func (c *Cluster) touchPod(p *Pod, r events.Record) {
 	p.Seqs[r.Stream] = r.Seq
 	index(c.nsPods, p.Namespace, Key(p.Namespace, p.Name))
 	c.touchQuotas(p.Namespace, r)
+	c.touchDeletedNamespace(p.Namespace, r)
 	key := Key(p.Namespace, p.Name)
 	mark(c.Dirty.Pods, key, r)
 	if p.Owner != nil {

@@ -266,6 +266,7 @@ func (c *Cluster) touchWorkload(w *Workload, r events.Record) {
 	c.noteQuota(w)
 	c.touchQuotas(w.Namespace, r)
 	c.markWorkload(w, r)
+	c.touchDeletedNamespace(w.Namespace, r)
 }
 
 // Status computes a workload's status: what its pods say (those it owns,
@@ -493,5 +494,17 @@ func (c *Cluster) markWorkload(w *Workload, r events.Record) {
 	for depth := 0; w != nil && depth < 3; depth++ {
 		mark(c.Dirty.Workloads, WorkloadKey(w.Kind, w.Namespace, w.Name), r)
 		w = c.OwnerOf(w)
+	}
+}
+
+// touchDeletedNamespace marks a deleted Namespace changed when something in
+// it changed: its deletion's progress is what its controller looks at.
+func (c *Cluster) touchDeletedNamespace(ns string, r events.Record) {
+	if ns == events.ClusterScope {
+		return
+	}
+	key := WorkloadKey("namespace", events.ClusterScope, ns)
+	if w := c.Workloads[key]; w != nil && w.Deleted {
+		mark(c.Dirty.Workloads, key, r)
 	}
 }

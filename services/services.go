@@ -17,7 +17,6 @@ import (
 	"github.com/gantry-sh/gantry/services/cronjob"
 	"github.com/gantry-sh/gantry/services/ingest"
 	"github.com/gantry-sh/gantry/services/job"
-	"github.com/gantry-sh/gantry/services/namespace"
 	"github.com/gantry-sh/gantry/services/projector"
 	"github.com/gantry-sh/gantry/services/replica"
 	"github.com/gantry-sh/gantry/services/runner"
@@ -44,7 +43,6 @@ var deciders = []struct {
 	{scheduler.Name, func(_ *bus.Conn, cfg Config) runner.Service { return scheduler.New(cfg.Scheduler) }},
 	{cronjob.Name, func(*bus.Conn, Config) runner.Service { return cronjob.New() }},
 	{projector.Name, func(conn *bus.Conn, _ Config) runner.Service { return projector.New(conn.JS) }},
-	{namespace.Name, func(*bus.Conn, Config) runner.Service { return namespace.New() }},
 }
 
 // Names lists every service `gantry serve` can run.

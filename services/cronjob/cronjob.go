@@ -112,8 +112,9 @@ func (s *Service) Name() string { return Name }
 // status counts its pods).
 func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
-		{Stream: events.StreamDecisions, Filters: []string{events.SubjectDecisionAll}},
-		{Stream: events.StreamObservations, Filters: []string{events.SubjectObsPodAll}},
+		// Only objects: whether a Job has finished is its controller's
+		// decision (a condition on the Job), so no pod is folded here.
+		{Stream: events.StreamDecisions, Filters: []string{events.SubjectAdmissionAll, events.SubjectWorkloadAll}},
 	}
 }
 

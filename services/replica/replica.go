@@ -2,7 +2,8 @@
 // its own file and one line of the controllers table: a bare Pod's pod
 // (pod.go), a ReplicaSet's replicas (replicaset.go), a Deployment's
 // ReplicaSets (deployment.go), a DaemonSet's pod per node (daemonset.go),
-// and none for what was deleted.
+// a deleted Namespace's objects (namespace.go), and none for what was
+// deleted.
 package replica
 
 import (
@@ -163,6 +164,7 @@ var controllers = map[string]kind{
 	"replicaset": {(*Service).replicaSet, BurstPerWorkload},
 	"deployment": {(*Service).deployment, BurstPerWorkload},
 	"daemonset":  {(*Service).daemonSet, PassBudget},
+	"namespace":  {(*Service).namespace, PassBudget},
 }
 
 // examination is what a controller is given besides the workload: how many
