@@ -286,8 +286,9 @@ func (c *Cluster) Status(w *Workload) WorkloadStatus {
 		hash = manifest.TemplateHash(*t)
 	}
 	count := func(uid string) {
-		for _, p := range c.OwnedPods(uid) {
-			if p.Deleting || p.Terminal() {
+		for key := range c.byOwner[uid] { // counted: no order needed
+			p := c.Pods[key]
+			if p == nil || p.Deleting || p.Terminal() {
 				continue
 			}
 			st.Replicas++

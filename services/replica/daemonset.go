@@ -51,9 +51,11 @@ const namesPerNode = 8
 //   - A node should run the pod when its labels match the template's
 //     nodeSelector and required node affinity and the pod tolerates its
 //     NoSchedule and NoExecute taints (with the daemon tolerations above:
-//     a cordoned node runs it too). It gets a pod only if it is ready (a
-//     heartbeat within projections.NodeLostAfter); a node lost keeps its
-//     pod.
+//     a cordoned node runs it too). As in Kubernetes, whether the node is
+//     ready does not matter here: the pod is planned for every registered
+//     node that matches, and binds when the scheduler finds the node ready.
+//     (So the replica service reads nodes' registrations, not their
+//     heartbeats: 5,000 nodes beat far more often than they change.)
 //   - A node whose labels stop matching, or with a NoExecute taint the pod
 //     does not tolerate, or that left the cluster, loses its pod; one with
 //     a new NoSchedule taint keeps it (as in Kubernetes).
@@ -193,7 +195,7 @@ func (d *daemon) node(name string, pods []*projections.Pod, nodes *daemonNodes) 
 			}
 		}
 	}
-	if len(active) == 0 && run && n.Ready(d.s.now) && len(d.out) < d.limit {
+	if len(active) == 0 && run && len(d.out) < d.limit {
 		if p, ok := d.plan(name, pods); ok {
 			if why := d.s.quotaPod(p); why != "" {
 				d.refused = why

@@ -130,10 +130,9 @@ func (s *Service) Name() string { return Name }
 func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
 		{Stream: events.StreamDecisions, Filters: []string{events.SubjectDecisionAll}}, // not the copies for nodes
-		// Nodes (registrations and heartbeats): a DaemonSet runs a pod on
-		// each one that matches and is ready.
+		// Nodes' registrations: a DaemonSet runs a pod on each one that
+		// matches.
 		{Stream: events.StreamObservations, Filters: []string{events.SubjectObsPodAll, events.SubjectObsNodeAll}},
-		{Stream: events.StreamHeartbeats},
 	}
 }
 
