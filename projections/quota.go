@@ -85,6 +85,25 @@ func (q *QuotaPass) Pod(ns, name string, spec manifest.PodSpec) string {
 	return q.charge(ns, `pods "`+name+`"`, manifest.PodQuotaUsage(spec), &spec)
 }
 
+// Charge counts a pod decided before this pass whose plan the fold does
+// not show yet (a controller's assumed plans), without checking it.
+func (q *QuotaPass) Charge(ns string, spec manifest.PodSpec) {
+	if len(q.c.quotas[ns]) == 0 {
+		return
+	}
+	q.usage(ns).Add(manifest.PodQuotaUsage(spec))
+}
+
+// usage is what the namespace uses, as this pass counts it.
+func (q *QuotaPass) usage(ns string) manifest.QuotaUsage {
+	used := q.used[ns]
+	if used == nil {
+		used = q.c.Usage(ns)
+		q.used[ns] = used
+	}
+	return used
+}
+
 // Object charges an object about to be decided (a Job a CronJob makes).
 func (q *QuotaPass) Object(ns string, k *manifest.KindInfo, name string) string {
 	return q.charge(ns, k.QuotaResource()+` "`+name+`"`, manifest.ObjectQuotaUsage(k.QuotaResource()), nil)
@@ -94,11 +113,7 @@ func (q *QuotaPass) charge(ns, what string, charge manifest.QuotaUsage, pod *man
 	if len(q.c.quotas[ns]) == 0 {
 		return ""
 	}
-	used := q.used[ns]
-	if used == nil {
-		used = q.c.Usage(ns)
-		q.used[ns] = used
-	}
+	used := q.usage(ns)
 	for _, w := range q.c.sortedQuotas(ns) {
 		if why := manifest.QuotaRefusal(w.Name, w.Object.ResourceQuota().Hard, used, charge, pod, what); why != "" {
 			return why

@@ -132,7 +132,9 @@ func deleteIntent(kind, ns, name string) (intent, error) {
 	if fe := manifest.ValidateName("name", name); fe != nil {
 		return intent{}, fe
 	}
-	if fe := manifest.ValidateName("namespace", ns); fe != nil {
+	if k, ok := resourceKinds[kind]; ok && !k.namespaced {
+		ns = events.ClusterScope // a Namespace has none
+	} else if fe := manifest.ValidateName("namespace", ns); fe != nil {
 		return intent{}, fe
 	}
 	return intent{kind: kind, ns: ns, name: name, op: events.OpDelete,

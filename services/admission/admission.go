@@ -189,11 +189,18 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		if kind == "namespace" {
 			nsBusy[name] = true
 		}
+
 		counted := ns + "/" + kind
 		if busy[key] || nsBusy[ns] || countBusy[counted] {
 			continue // an object in a namespace being made waits for its verdict
 		}
 		busy[key] = true
+		if kind == "resourcequota" {
+			// What follows it in its namespace waits for its verdict, as
+			// what follows a Namespace does: a quota applied with the
+			// objects it caps counts them.
+			nsBusy[ns] = true
+		}
 		if s.countQuota(ns, kind) {
 			// Objects a count/<resource> quota counts are judged one at a
 			// time in their namespace, so two cannot both take the last.

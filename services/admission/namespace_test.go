@@ -1,6 +1,7 @@
 package admission_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gantry-sh/gantry/events"
@@ -106,5 +107,26 @@ func TestCountQuotaAtAdmission(t *testing.T) {
 		"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"a","image":"x"}]}}}}`)))
 	if r := rejectedOf(t, w.settle()[0]); r.Reasons[0] != `jobs.batch "manual" is forbidden: exceeded quota: objects, requested: count/jobs.batch=1, used: count/jobs.batch=1, limited: count/jobs.batch=1` {
 		t.Errorf("job beside a CronJob's: %q", r.Reasons[0])
+	}
+}
+
+// A quota applied with the objects it caps, in one apply: they wait for
+// its verdict, and are counted.
+func TestQuotaAppliedWithItsObjects(t *testing.T) {
+	w := newWorld(t)
+	w.apply(w.l.IntentApply("resourcequota", ns, "objects", raw(`{"apiVersion":"v1","kind":"ResourceQuota",
+		"metadata":{"name":"objects","namespace":"default"},"spec":{"hard":{"count/deployments.apps":"1"}}}`)),
+		w.l.IntentApplyObject(pt.Deployment(ns, "a", 1, "nginx")), w.l.IntentApplyObject(pt.Deployment(ns, "b", 1, "nginx")))
+	ds := w.decide()
+	if len(ds) != 1 {
+		t.Fatalf("first pass: want the quota's verdict alone:\n%s", show(ds))
+	}
+	ds = w.settle()
+	if len(ds) != 3 {
+		t.Fatalf("verdicts:\n%s", show(ds))
+	}
+	acceptedOf(t, ds[1])
+	if r := rejectedOf(t, ds[2]); !strings.Contains(r.Reasons[0], "exceeded quota: objects") {
+		t.Errorf("b: %v", r.Reasons)
 	}
 }

@@ -48,6 +48,9 @@ type assumption struct {
 	lastSeq uint64
 	plan    bool
 	at      time.Time
+	// planned is a plan's pod, charged to its namespace's quotas until the
+	// fold shows it (see quotaPass).
+	planned *events.PodPlanned
 }
 
 // target is what the assumption waits on: a pod key, or "w:" and a
@@ -81,7 +84,7 @@ func (s *Service) Assume(ds []runner.Decision) {
 		a := assumption{msgID: d.MsgID, at: s.now}
 		switch e := d.Event.(type) {
 		case *events.PodPlanned:
-			a.pod, a.uid, a.plan = projections.Key(e.Namespace, e.Name), e.UID, true
+			a.pod, a.uid, a.plan, a.planned = projections.Key(e.Namespace, e.Name), e.UID, true, e
 			a.workload = projections.WorkloadKey(e.Owner.Kind, e.Namespace, e.Owner.Name)
 		case *events.PodDeleted:
 			a.pod, a.uid = projections.Key(e.Namespace, e.Name), e.UID

@@ -10,6 +10,19 @@ import (
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
+// quotaPass starts a pass's quota charges: what the fold shows the
+// namespaces use, plus the plans of earlier passes still on their way to
+// the log (assumed, not read back), which the fold does not show yet.
+func (s *Service) quotaPass() *projections.QuotaPass {
+	q := s.c.QuotaPass()
+	for _, a := range s.assumed {
+		if a.planned != nil && !a.shown(s.c) {
+			q.Charge(a.planned.Namespace, a.planned.Spec)
+		}
+	}
+	return q
+}
+
 // quotaPod charges a pod about to be planned to its namespace's quotas,
 // with what this pass planned before it; it returns why a quota refuses
 // it, in Kubernetes' words ("" when it fits).

@@ -3,6 +3,7 @@ package replica_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
@@ -43,5 +44,26 @@ func TestQuotaRefusesAReplicaSetsThirdPod(t *testing.T) {
 	}
 	if e, ok := all[0].Event.(*events.WorkloadStatusDecided); !ok || e.Conditions[0].Status != manifest.ConditionFalse {
 		t.Errorf("after scaling to 2: %s", show(all))
+	}
+}
+
+// Plans of an earlier pass still being stored count against the quota: a
+// quota of 2 pods, ReplicaSet a planned 2 (assumed, not read back); b,
+// arriving meanwhile, gets none.
+func TestQuotaCountsAssumedPlans(t *testing.T) {
+	w := newWorld(t)
+	w.apply(w.l.Accepted(manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindResourceQuota,
+		Metadata: manifest.ObjectMeta{Name: "pods", Namespace: "default"},
+		Spec:     &manifest.ResourceQuotaSpec{Hard: manifest.ResourceList{"pods": manifest.MustQuantity("2")}}}, "q-uid", 1))
+	w.apply(w.l.Accepted(replicaSet("default", "a", 2, "nginx"), "a-uid", 1))
+	if s := splitDecisions(t, w.assumePass(now)); len(s.plans) != 2 {
+		t.Fatal("a: want 2 plans")
+	}
+	w.apply(w.l.Accepted(replicaSet("default", "b", 1, "nginx"), "b-uid", 1))
+	ds := w.svc.Decide(now.Add(time.Second))
+	for _, d := range ds {
+		if _, ok := d.Event.(*events.PodPlanned); ok {
+			t.Fatalf("b planned a pod past the quota while a's plans are stored:\n%s", show(ds))
+		}
 	}
 }

@@ -198,7 +198,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		s.scanned, s.lastFull = true, now
 	}
 	s.now = now
-	s.quota = s.c.QuotaPass()
+	s.quota = s.quotaPass()
 	s.expire(now)
 	s.index(full)
 	wkeys, pkeys, partial := s.toExamine(full)
