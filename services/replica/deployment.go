@@ -43,6 +43,11 @@ func (s *Service) deployment(w *projections.Workload, x examination) []runner.De
 		}
 	}
 	if w.Deleted {
+		for _, p := range s.c.OwnedPods(w.UID) { // made before ReplicaSets
+			if !p.Deleting && len(out) < x.limit {
+				out = append(out, deletion(p, "deployment deleted", cause))
+			}
+		}
 		for _, rs := range sets {
 			if len(out) >= x.limit {
 				break
@@ -79,6 +84,14 @@ func (s *Service) deployment(w *projections.Workload, x examination) []runner.De
 		}
 		if s.activePods(rs.UID) {
 			oldPods = true
+		}
+	}
+	// Pods the Deployment owns itself were made by a Gantry before
+	// ReplicaSets: an old revision like any other, deleted first.
+	for _, p := range s.c.OwnedPods(w.UID) {
+		oldPods = true
+		if !p.Deleting && len(out) < x.limit {
+			out = append(out, deletion(p, "made without a ReplicaSet by an older Gantry; replaced through one", cause))
 		}
 	}
 	if len(out) > 0 || oldPods {

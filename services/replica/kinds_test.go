@@ -372,3 +372,30 @@ func TestADaemonSetOn5000NodesPlansInOnePass(t *testing.T) {
 		t.Fatalf("a heartbeat decided %d", len(ds))
 	}
 }
+
+// Pods a Deployment owns itself (made by a Gantry before ReplicaSets, kept
+// in the log of an upgraded cluster) are an old revision: deleted first,
+// and the ReplicaSet comes once they are gone.
+func TestPodsOfADeploymentFromBeforeReplicaSets(t *testing.T) {
+	w := newWorld(t)
+	dep := pt.Deployment(ns, "web", 2, "nginx")
+	a, b := pt.PodFor(dep, "dep-uid", "web-old-a", "uid-a"), pt.PodFor(dep, "dep-uid", "web-old-b", "uid-b")
+	w.apply(w.l.Accepted(dep, "dep-uid", 1), w.l.Planned(a), w.l.Planned(b))
+	ds := w.decide()
+	if len(ds) != 2 {
+		t.Fatalf("want the two old pods deleted first:\n%s", show(ds))
+	}
+	for _, d := range ds {
+		if _, ok := d.Event.(*events.PodDeleted); !ok {
+			t.Fatalf("want deletions only:\n%s", show(ds))
+		}
+		w.store(d) // unbound: gone at once
+	}
+	ds = w.decide()
+	if len(ds) != 1 {
+		t.Fatalf("then the ReplicaSet:\n%s", show(ds))
+	}
+	if d, ok := ds[0].Event.(*events.WorkloadDecided); !ok || d.Kind != "replicaset" {
+		t.Fatalf("then the ReplicaSet:\n%s", show(ds))
+	}
+}
