@@ -32,6 +32,7 @@ var deciders = []struct {
 	{admission.Name, func(_ *bus.Conn, cfg Config) runner.Service {
 		a := admission.New()
 		a.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
+		a.Bootstrap = true
 		return a
 	}},
 	{replica.Name, func(_ *bus.Conn, cfg Config) runner.Service {

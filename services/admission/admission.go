@@ -40,6 +40,10 @@ type Service struct {
 	quotas map[string]map[string]manifest.ResourceList
 	made   map[string]string // objects controllers made, by kind/ns/name: their uid
 
+	// Bootstrap makes the Namespaces that exist without being applied
+	// (see bootstrap.go), as `gantry up` and `serve` run it.
+	Bootstrap bool
+
 	// MaxPodsPerWorkload is the cluster's ceiling on the pods one workload
 	// may ask for (zero: none); see ceiling.
 	MaxPodsPerWorkload int32
@@ -182,6 +186,9 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	nsBusy := map[string]bool{}    // namespaces with an earlier intent not yet judged and read back
 	countBusy := map[string]bool{} // "<ns>/<kind>" with an earlier intent, when a quota counts the kind
 	var out []runner.Decision
+	if s.Bootstrap {
+		out = s.bootstrap()
+	}
 	for _, seq := range seqs {
 		p := s.pending[seq]
 		kind, ns, name := target(p.ev)

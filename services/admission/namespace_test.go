@@ -7,6 +7,7 @@ import (
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
 	pt "github.com/gantry-sh/gantry/projections/projectiontest"
+	"github.com/gantry-sh/gantry/services/admission"
 )
 
 func namespaceIntent(l *pt.Log, name string) events.Record {
@@ -128,5 +129,34 @@ func TestQuotaAppliedWithItsObjects(t *testing.T) {
 	acceptedOf(t, ds[1])
 	if r := rejectedOf(t, ds[2]); !strings.Contains(r.Reasons[0], "exceeded quota: objects") {
 		t.Errorf("b: %v", r.Reasons)
+	}
+}
+
+// At a cluster's first start admission makes default, kube-system and
+// kube-public as objects (controller decisions, once: fenced on an empty
+// subject), so they are listed; a restarted admission that read them makes
+// nothing.
+func TestDefaultNamespacesAreMadeOnce(t *testing.T) {
+	w := newWorld(t)
+	w.svc.Bootstrap = true
+	ds := w.settle()
+	var names []string
+	for _, d := range ds {
+		e, ok := d.Event.(*events.WorkloadDecided)
+		if !ok || e.Kind != "namespace" || *d.ExpectLastSeq != 0 {
+			t.Fatalf("decision %+v", d)
+		}
+		names = append(names, e.Name)
+	}
+	if strings.Join(names, ",") != "default,kube-system,kube-public" {
+		t.Errorf("made %v", names)
+	}
+	again := admission.New()
+	again.Bootstrap = true
+	for _, r := range w.l.Records {
+		again.Apply(r)
+	}
+	if ds := again.Decide(now); len(ds) != 0 {
+		t.Errorf("a restarted admission decided %s", show(ds))
 	}
 }
