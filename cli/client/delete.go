@@ -181,6 +181,9 @@ func waitDeleted(ctx context.Context, js jetstream.JetStream, it intent, propaga
 	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
+	if it.kind == "namespace" {
+		return waitNamespaceEmpty(ctx, workloads, it, tick.C)
+	}
 	for {
 		owners := []events.OwnerRef{{Kind: it.kind, Name: it.name}}
 		liveOwned := 0
@@ -215,10 +218,31 @@ func waitDeleted(ctx context.Context, js jetstream.JetStream, it intent, propaga
 	}
 }
 
+// waitNamespaceEmpty waits until a deleted Namespace's controller says
+// nothing is left in it (NamespaceContentRemaining False).
+func waitNamespaceEmpty(ctx context.Context, kv jetstream.KeyValue, it intent, tick <-chan time.Time) error {
+	key := resourceKinds["namespace"].key(events.ClusterScope, it.name)
+	for {
+		if e, err := kv.Get(ctx, key); err == nil {
+			var w projections.Workload
+			if json.Unmarshal(e.Value(), &w) == nil {
+				if c := w.Status.Condition(manifest.NamespaceContentRemaining); c != nil && c.Status == manifest.ConditionFalse {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: its content is still being deleted: %w", it.label, ctx.Err())
+		case <-tick:
+		}
+	}
+}
+
 // ownedRecords are the workload records (deleted or not) whose owner is the
 // object it names.
 func ownedRecords(ctx context.Context, kv jetstream.KeyValue, it intent) ([]*projections.Workload, error) {
-	w, err := kv.Watch(ctx, ">")
+	w, err := kv.Watch(ctx, "*."+it.ns+".>") // <kind>.<ns>.<name>: the namespace's objects only
 	if err != nil {
 		return nil, fmt.Errorf("read workloads: %w", err)
 	}

@@ -606,12 +606,12 @@ func describeWorkload(out io.Writer, w *projections.Workload, owned []*projectio
 func splitReplicaSets(w *projections.Workload, owned []*projections.Workload) (oldRS, newRS []*projections.Workload) {
 	current := map[string]bool{}
 	if t := w.Object.PodTemplate(); t != nil {
-		current[w.Name+"-"+manifest.TemplateHash(*t)] = true
+		current[manifest.ReplicaSetName(w.Name, manifest.TemplateHash(*t))] = true
 	}
 	o := w.Object
 	o.Defaults()
 	if t := o.PodTemplate(); t != nil {
-		current[w.Name+"-"+manifest.TemplateHash(*t)] = true
+		current[manifest.ReplicaSetName(w.Name, manifest.TemplateHash(*t))] = true
 	}
 	for _, rs := range owned {
 		if current[rs.Name] {

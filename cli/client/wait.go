@@ -194,8 +194,11 @@ func waitOne(ctx context.Context, js jetstream.JetStream, o waitOptions, t getTa
 		return fmt.Errorf("read model %s: %w", rk.bucket, err)
 	}
 	timeout := o.timeout
-	if timeout < 0 {
+	switch {
+	case timeout < 0:
 		timeout = 7 * 24 * time.Hour // kubectl's "a week" for a negative timeout
+	case timeout == 0:
+		return lookOnce(ctx, kv, rk, o, t)
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -250,6 +253,21 @@ func waitOne(ctx context.Context, js jetstream.JetStream, o waitOptions, t getTa
 			}
 		}
 	}
+}
+
+// lookOnce is --timeout=0: the condition holds now, or it does not.
+func lookOnce(ctx context.Context, kv jetstream.KeyValue, rk resourceKind, o waitOptions, t getTarget) error {
+	r, err := getResource(ctx, kv, rk, o.namespace, t.name)
+	var nf notFoundError
+	switch {
+	case errors.As(err, &nf) && o.for_.delete:
+		return nil
+	case err != nil:
+		return err
+	case !o.for_.delete && conditionHolds(r, o.for_, time.Now()):
+		return nil
+	}
+	return fmt.Errorf("timed out waiting for the condition on %s/%s", rk.plural, t.name)
 }
 
 // conditionHolds reports whether an object's status has the condition with

@@ -95,6 +95,10 @@ func TestWaitAgainstNATS(t *testing.T) {
 		"error: timed out waiting for the condition on jobs/report-100\n")
 	expect(t, "wait --for=condition=complete job/pi --timeout=200ms", 1, "", "error: timed out waiting for the condition on jobs/pi\n")
 	expect(t, "wait --for=condition=failed job/nope", 1, "", "error: jobs.batch \"nope\" not found\n")
+	// --timeout=0 looks once.
+	expect(t, "wait --for=condition=complete job/report-100 --timeout=0", 0, "job.batch/report-100 condition met\n", "")
+	expect(t, "wait --for=condition=complete job/pi --timeout=0", 1, "", "error: timed out waiting for the condition on jobs/pi\n")
+	expect(t, "wait --for=delete job/nope --timeout=0", 0, "job.batch/nope condition met\n", "")
 	expect(t, "wait --for=condition=complete jobs -l team=none", 1, "", "error: no matching resources found\n")
 	expect(t, "wait --for=condition=Available deploy/hello --timeout=200ms", 1, "", "error: timed out waiting for the condition on deployments/hello\n")
 	expect(t, "wait --for=condition=Ready pod/pi-x1", 0, "pod/pi-x1 condition met\n", "")

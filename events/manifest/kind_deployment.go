@@ -77,3 +77,15 @@ func ReplicasLine(desired int32, st WorkloadStatus) string {
 	return fmt.Sprintf("%d desired | %d updated | %d total | %d available | %d unavailable",
 		desired, st.UpdatedReplicas, st.Replicas, st.AvailableReplicas, max(0, desired-st.AvailableReplicas))
 }
+
+// ReplicaSetName is a Deployment's ReplicaSet for a template hash:
+// <deployment>-<hash>, the Deployment's name cut so that the ReplicaSet's
+// pods (6 characters more) have DNS-1123 labels of at most 63: a
+// Deployment of 63 characters gets a ReplicaSet of 57 (46 + '-' + 10).
+// The replica service names them so; the CLI finds the current one so.
+func ReplicaSetName(deployment, hash string) string {
+	if max := 63 - 6 - 1 - len(hash); len(deployment) > max {
+		deployment = deployment[:max]
+	}
+	return deployment + "-" + hash
+}

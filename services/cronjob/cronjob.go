@@ -94,14 +94,17 @@ type Service struct {
 	// skipped is, by CronJob, the scheduled time whose Forbid skip was last
 	// reported, so it is reported once (after a restart, once more: the
 	// message id makes the log drop the copy).
-	skipped  map[string]time.Time
+	skipped map[string]time.Time
+	// refused is, by CronJob uid, the scheduled time whose Job a quota
+	// last refused (said once).
+	refused  map[string]time.Time
 	examined int // CronJobs examined, ever (tests)
 }
 
 // New returns a cronjob service over an empty fold.
 func New() *Service {
 	return &Service{c: projections.NewCluster(), FullEvery: FullEvery,
-		next: map[string]time.Time{}, pending: map[string]bool{}, skipped: map[string]time.Time{}}
+		next: map[string]time.Time{}, pending: map[string]bool{}, skipped: map[string]time.Time{}, refused: map[string]time.Time{}}
 }
 
 // Name implements runner.Service.
@@ -282,10 +285,16 @@ func (s *Service) run(w *projections.Workload, spec *manifest.CronJobSpec, at ti
 	}
 	if why := s.quota.Object(w.Namespace, jobKind, name); why != "" {
 		// Refused where it is decided, as Kubernetes' quota refuses the
-		// create: said once per scheduled time; tried again when the
-		// CronJob or its Jobs change, or at the next schedule.
+		// create: said once per scheduled time (then nothing is decided,
+		// so the CronJob is not pending); tried again when the CronJob or
+		// its Jobs change, or at the next schedule.
+		if prev, ok := s.refused[w.UID]; ok && prev.Equal(at) {
+			return nil
+		}
+		s.refused[w.UID] = at
 		return []runner.Decision{s.status(w, time.Time{}, run+"/quota", "FailedCreate: "+why, "", false)}
 	}
+	delete(s.refused, w.UID)
 	var out []runner.Decision
 	if spec.ConcurrencyPolicy == manifest.ConcurrencyReplace {
 		for _, j := range active {

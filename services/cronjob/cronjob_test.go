@@ -573,4 +573,8 @@ func TestQuotaRefusesAJob(t *testing.T) {
 	second := jobName("backup", at(12, 10, 0))
 	expect(t, "12:10", h.decide(at(12, 10, 0)),
 		`cronjob backup: last - «FailedCreate: jobs.batch "`+second+`" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1, used: count/jobs.batch=1, limited: count/jobs.batch=1»`)
+	// Said once: the next passes decide nothing (no pending CronJob that
+	// would be decided again at once).
+	expect(t, "12:10:01", h.decide(at(12, 10, 1)))
+	expect(t, "12:10:02", h.decide(at(12, 10, 2)))
 }

@@ -128,10 +128,16 @@ func (s *Service) Assume(ds []runner.Decision) {
 		case *events.WorkloadDeleted:
 			a.object = [3]string{e.Kind, e.Namespace, e.Name}
 			w := s.c.Workloads[projections.WorkloadKey(e.Kind, e.Namespace, e.Name)]
-			if w == nil || w.Owner == nil {
+			switch {
+			case w == nil:
 				continue
+			case w.Owner == nil:
+				// A user's object, deleted by its deleted Namespace's
+				// controller: the Namespace waits for it.
+				a.workload = projections.WorkloadKey("namespace", events.ClusterScope, e.Namespace)
+			default:
+				a.workload = projections.WorkloadKey(w.Owner.Kind, e.Namespace, w.Owner.Name)
 			}
-			a.workload = projections.WorkloadKey(w.Owner.Kind, e.Namespace, w.Owner.Name)
 			a.lastSeq = s.c.WorkloadDecisionSeq(e.Kind, e.Namespace, e.Name)
 		case *events.WorkloadStatusDecided:
 			a.object = [3]string{e.Kind, e.Namespace, e.Name}

@@ -73,8 +73,8 @@ func (s *Service) deployment(w *projections.Workload, x examination) []runner.De
 	var current *projections.Workload
 	oldPods := false
 	for _, rs := range sets {
-		if rs.UID == uid {
-			current = rs
+		if rs.Name == name {
+			current = rs // its own, or one it adopted (below)
 			continue
 		}
 		if replicasOf(rs) != 0 && len(out) < x.limit {
@@ -100,9 +100,17 @@ func (s *Service) deployment(w *projections.Workload, x examination) []runner.De
 	owner := &events.OwnerRef{Kind: w.Kind, Name: w.Name, UID: w.UID}
 	switch {
 	case current == nil:
-		if other := s.c.Workloads[projections.WorkloadKey("replicaset", w.Namespace, name)]; other != nil &&
-			(!other.Deleted || s.c.OwnedCount(other.UID) > 0) {
-			return nil // a ReplicaSet of that name (a former Deployment's) is still going; wait for it
+		other := s.c.Workloads[projections.WorkloadKey("replicaset", w.Namespace, name)]
+		if other != nil && !other.Deleted && other.Owner == nil && other.Object.ReplicaSet() != nil &&
+			other.Object.ReplicaSet().Template.Metadata.Labels[PodTemplateHashLabel] == hash {
+			// Released by a former Deployment of this name (deleted with
+			// --cascade=orphan) and of this template: adopted, as
+			// Kubernetes' Deployment adopts it, and scaled.
+			out = append(out, s.decideSet(other, owner, setSpec(spec, hash, want), other.Generation+1, cause))
+			return out
+		}
+		if other != nil && (!other.Deleted || s.c.OwnedCount(other.UID) > 0) {
+			return nil // a ReplicaSet of that name (another's) is still going; wait for it
 		}
 		out = append(out, s.decideSet(&projections.Workload{Kind: "replicaset", Namespace: w.Namespace, Name: name, UID: uid},
 			owner, setSpec(spec, hash, want), 1, cause))
@@ -114,16 +122,9 @@ func (s *Service) deployment(w *projections.Workload, x examination) []runner.De
 	return out
 }
 
-// SetName is a Deployment's ReplicaSet for a template hash:
-// <deployment>-<hash>, the Deployment's name cut so that the ReplicaSet's
-// pods (6 characters more) have DNS-1123 labels of at most 63: a
-// Deployment of 63 characters gets a ReplicaSet of 57 (46 + '-' + 10).
-func SetName(deployment, hash string) string {
-	if max := 63 - 6 - 1 - len(hash); len(deployment) > max {
-		deployment = deployment[:max]
-	}
-	return deployment + "-" + hash
-}
+// SetName is a Deployment's ReplicaSet for a template hash
+// (manifest.ReplicaSetName).
+func SetName(deployment, hash string) string { return manifest.ReplicaSetName(deployment, hash) }
 
 func setUID(deploymentUID, hash string) string {
 	return events.DeriveID("replicaset/" + deploymentUID + "/" + hash)

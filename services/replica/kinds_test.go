@@ -132,6 +132,22 @@ func TestAnOrphanedDeploymentReleasesItsReplicaSet(t *testing.T) {
 	if rs == nil || rs.Owner != nil || len(w.c.OwnedPods(rs.UID)) != 2 {
 		t.Fatalf("released replicaset %+v", rs)
 	}
+
+	// The Deployment applied again (a new incarnation, the same template):
+	// it adopts the released ReplicaSet, as Kubernetes does, and its pods
+	// with it; nothing is planned anew.
+	w.apply(w.l.Accepted(pt.Deployment(ns, "web", 2, "nginx:1.27"), "dep-uid-2", 1))
+	ds = w.decide()
+	if len(ds) != 1 {
+		t.Fatalf("after applying again:\n%s", show(ds))
+	}
+	if e, _ := decoded(t, ds[0]); e.Owner == nil || e.Owner.UID != "dep-uid-2" || e.UID != rs.UID {
+		t.Fatalf("adoption:\n%s", show(ds))
+	}
+	w.store(ds[0])
+	if ds := w.decide(); len(ds) != 0 {
+		t.Fatalf("after the adoption:\n%s", show(ds))
+	}
 }
 
 // Given a bare Pod solo labelled app=web running, and a ReplicaSet web of 2

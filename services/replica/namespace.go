@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gantry-sh/gantry/events/bus"
+
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
@@ -61,8 +63,9 @@ func namespaceDeletion(w *projections.Workload, ns *projections.Workload) runner
 		Subject: events.WorkloadSubject(w.Namespace, w.Kind, w.Name),
 		Event: &events.WorkloadDeleted{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, UID: w.UID,
 			Reason: "namespace " + ns.Name + " deleted"},
-		Meta:  cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+w.Name, time.Time{}),
-		MsgID: msgID,
+		Meta:          cause.Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+w.Name, time.Time{}),
+		MsgID:         msgID,
+		ExpectLastSeq: bus.Expect(w.LastDecisionSeq),
 	}
 }
 
@@ -77,15 +80,17 @@ func (s *Service) namespaceCondition(ns *projections.Workload, remaining bool, m
 	if c := ns.Decided().Condition(manifest.NamespaceContentRemaining); c != nil && c.Status == status && c.Message == msg {
 		return runner.Decision{}, false // nothing changed
 	}
-	msgID := fmt.Sprintf("nsstatus/%s/%s/%s", ns.UID, status, events.DeriveID(msg))
+	last := s.c.WorkloadDecisionSeq("namespace", events.ClusterScope, ns.Name)
+	msgID := fmt.Sprintf("nsstatus/%s/%d", ns.UID, last)
 	cause := events.Envelope{ID: ns.CauseID, CorrelationID: ns.CorrelationID, Actor: ns.Actor}
 	return runner.Decision{
 		Subject: events.WorkloadSubject(events.ClusterScope, "namespace", ns.Name),
 		Event: &events.WorkloadStatusDecided{Kind: "namespace", Namespace: events.ClusterScope, Name: ns.Name, UID: ns.UID,
 			Conditions: []manifest.Condition{{Type: manifest.NamespaceContentRemaining, Status: status, Reason: reason,
 				Message: msg, LastTransitionTime: ns.UpdatedAt}}},
-		Meta:  cause.Caused(events.DeriveID(msgID), Name, ns.Name, time.Time{}),
-		MsgID: msgID,
+		Meta:          cause.Caused(events.DeriveID(msgID), Name, ns.Name, time.Time{}),
+		MsgID:         msgID,
+		ExpectLastSeq: bus.Expect(last),
 	}, true
 }
 
