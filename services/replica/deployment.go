@@ -112,8 +112,18 @@ func (s *Service) deployment(w *projections.Workload, x examination) []runner.De
 		if other != nil && (!other.Deleted || s.c.OwnedCount(other.UID) > 0) {
 			return nil // a ReplicaSet of that name (another's) is still going; wait for it
 		}
+		if why := s.quota.Object(w.Namespace, replicaSetKind, name); why != "" {
+			// count/replicasets.apps, charged where the ReplicaSet is decided.
+			if d := s.decideStatus(w, nil, why, cause); d != nil {
+				out = append(out, *d)
+			}
+			return out
+		}
 		out = append(out, s.decideSet(&projections.Workload{Kind: "replicaset", Namespace: w.Namespace, Name: name, UID: uid},
 			owner, setSpec(spec, hash, want), 1, cause))
+		if d := s.decideStatus(w, nil, "", cause); d != nil {
+			out = append(out, *d) // a quota's refusal is over
+		}
 	case replicasOf(current) != want:
 		scaled := *current.Object.ReplicaSet()
 		scaled.Replicas = ptr(want)
@@ -217,3 +227,7 @@ func setDeleted(rs *projections.Workload, reason string, cause events.Envelope) 
 		ExpectLastSeq: bus.Expect(rs.LastDecisionSeq),
 	}
 }
+
+// replicaSetKind is the ReplicaSet's entry in the kind registry, for quota
+// checks.
+var replicaSetKind, _ = manifest.KindOfToken("replicaset")
