@@ -30,6 +30,7 @@ type Cluster struct {
 	// key, kept across incarnations like decSeq.
 	wdecSeq map[string]uint64
 	gone    map[string]bool // pod uid → deleted and forgotten (tombstone)
+	goneW   map[string]bool // workload uid → deleted and forgotten (tombstone)
 	byOwner map[string]map[string]bool
 	// ownedW names, by owner uid, the workloads a controller made for it;
 	// ended the pods of each workload uid that ended (kept when they go).
@@ -50,7 +51,7 @@ type Cluster struct {
 func NewCluster() *Cluster {
 	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
 		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{}, wdecSeq: map[string]uint64{},
-		removed: map[string]removal{}, gone: map[string]bool{}, byOwner: map[string]map[string]bool{},
+		removed: map[string]removal{}, gone: map[string]bool{}, goneW: map[string]bool{}, byOwner: map[string]map[string]bool{},
 		ownedW: map[string]map[string]bool{}, ended: map[string]map[string]endedPod{}, endedEarly: map[string]bool{},
 		quotas: map[string]map[string]bool{}, nsPods: map[string]map[string]bool{}, nsObjects: map[string]map[string]bool{},
 		Dirty: newChanges()}

@@ -99,8 +99,9 @@ func TestFold(t *testing.T) {
 				return []events.Record{l.Accepted(dep, depUID, 1), l.AcceptedDelete("deployment", ns, "web", depUID, 1)}
 			},
 			then: func(t *testing.T, c *projections.Cluster, _ []events.Record) {
-				if !c.Workloads[depKey].Deleted {
-					t.Fatal("workload not deleted")
+				// Owning nothing, it is forgotten at once (a tombstone stays).
+				if c.Workloads[depKey] != nil || !c.WorkloadGone(depUID) {
+					t.Fatalf("workload %+v, gone %v", c.Workloads[depKey], c.WorkloadGone(depUID))
 				}
 			},
 		},
@@ -659,8 +660,10 @@ func TestStoryEndsWhereItShould(t *testing.T) {
 	if want := (projections.WorkloadStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1, Failed: 1}); !reflect.DeepEqual(st, want) {
 		t.Errorf("status = %+v, want %+v", st, want)
 	}
-	if w := c.Workloads[projections.WorkloadKey("pod", ns, "solo")]; w == nil || !w.Deleted {
-		t.Errorf("bare pod workload = %+v, want deleted", w)
+	// The bare Pod was deleted and its pod removed: nothing holds it, it is
+	// forgotten (a tombstone of its uid stays).
+	if w := c.Workloads[projections.WorkloadKey("pod", ns, "solo")]; w != nil || !c.WorkloadGone("solo-uid") {
+		t.Errorf("bare pod workload = %+v, want forgotten", w)
 	}
 }
 

@@ -289,13 +289,17 @@ func (c *Cluster) forget(p *Pod, r events.Record) {
 	// The pod's newest status stays until its node reports the removal: a
 	// binding that raced the deletion can still bring the pod back.
 	c.gone[p.UID] = true
+	mark(c.Dirty.Pods, key, r)
 	if p.Owner != nil {
 		delete(c.byOwner[p.Owner.UID], key)
 		if w := c.ownerWorkload(p.Owner, p.Namespace); w != nil {
 			c.markWorkload(w, r) // its status counts pods
+			c.settleDeleted(w, r)
 		}
 	}
-	mark(c.Dirty.Pods, key, r)
+	if bare := c.Workloads[WorkloadKey("pod", p.Namespace, p.Name)]; bare != nil && bare.UID == p.UID {
+		c.settleDeleted(bare, r) // the bare Pod of an adopted pod
+	}
 }
 
 // Cause is an envelope standing for the event that planned the pod, to

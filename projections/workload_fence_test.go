@@ -25,12 +25,15 @@ func TestWorkloadDecisionSeqIsTheFenceOfItsSubject(t *testing.T) {
 		l.Append(subj, &events.WorkloadStatusDecided{Kind: "replicaset", Namespace: "default", Name: "web-abc", UID: "rs-1", Desired: &desired}),
 		l.Append(subj, &events.WorkloadDeleted{Kind: "replicaset", Namespace: "default", Name: "web-abc", UID: "rs-1", Reason: "x"}),
 	}
-	pt.ApplyAll(c, rs...)
+	pt.ApplyAll(c, rs[:2]...)
 	key := projections.WorkloadKey("replicaset", "default", "web-abc")
-	if w := c.Workloads[key]; w == nil || w.LastDecisionSeq != rs[2].Seq {
-		t.Fatalf("workload %+v, want LastDecisionSeq %d", w, rs[2].Seq)
+	if w := c.Workloads[key]; w == nil || w.LastDecisionSeq != rs[1].Seq {
+		t.Fatalf("workload %+v, want LastDecisionSeq %d", w, rs[1].Seq)
 	}
-	delete(c.Workloads, key) // as if forgotten: the key keeps its fence
+	c.Apply(rs[2]) // deleted, owning nothing: forgotten; the key keeps its fence
+	if w := c.Workloads[key]; w != nil {
+		t.Fatalf("deleted workload kept: %+v", w)
+	}
 	if got := c.WorkloadDecisionSeq("replicaset", "default", "web-abc"); got != rs[2].Seq {
 		t.Errorf("WorkloadDecisionSeq = %d, want %d", got, rs[2].Seq)
 	}

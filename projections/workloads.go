@@ -63,6 +63,7 @@ func (c *Cluster) applyAccepted(r events.Record, e *events.AdmissionAccepted) {
 			w.cause(r.Envelope)
 			w.UpdatedAt = r.Envelope.Time
 			c.touchWorkload(w, r)
+			c.settleDeleted(w, r)
 		}
 		return
 	}
@@ -130,6 +131,7 @@ func (c *Cluster) applyWorkloadDeleted(r events.Record, e *events.WorkloadDelete
 	w.UpdatedAt = r.Envelope.Time
 	w.cause(r.Envelope)
 	c.touchWorkload(w, r)
+	c.settleDeleted(w, r)
 }
 
 // applyWorkloadStatus folds what a controller decided of an object's
@@ -509,3 +511,42 @@ func (c *Cluster) touchDeletedNamespace(ns string, r events.Record) {
 		mark(c.Dirty.Workloads, key, r)
 	}
 }
+
+// settleDeleted forgets a deleted workload once it owns nothing, neither
+// pods nor objects, as the fold forgets a pod its node removed: a
+// CronJob's Jobs or a Deployment's old ReplicaSets, deleted, must not
+// hold memory forever. A tombstone of its uid stays (WorkloadGone), so a
+// controller can delete what a racing decision made for it later. Its
+// owner, if deleted too, may then be forgotten in turn. A Namespace is
+// kept: its controller reads it to the end.
+func (c *Cluster) settleDeleted(w *Workload, r events.Record) {
+	if w == nil || !w.Deleted || w.Kind == "namespace" || len(c.byOwner[w.UID]) > 0 || len(c.ownedW[w.UID]) > 0 {
+		return
+	}
+	key := WorkloadKey(w.Kind, w.Namespace, w.Name)
+	if c.Workloads[key] != w {
+		return
+	}
+	if p := c.Pods[Key(w.Namespace, w.Name)]; w.Kind == "pod" && p != nil && p.UID == w.UID {
+		return // a bare Pod's pod, adopted by a ReplicaSet, is still its to delete
+	}
+	delete(c.Workloads, key)
+	delete(c.nsObjects[w.Namespace], key)
+	delete(c.ended, w.UID)
+	delete(c.byOwner, w.UID)
+	delete(c.ownedW, w.UID)
+	c.goneW[w.UID] = true
+	mark(c.Dirty.Workloads, key, r) // the read model drops its record
+	c.touchQuotas(w.Namespace, r)
+	c.touchDeletedNamespace(w.Namespace, r)
+	if w.Owner != nil {
+		delete(c.ownedW[w.Owner.UID], key)
+		if o := c.ownerWorkload(w.Owner, w.Namespace); o != nil {
+			c.markWorkload(o, r)
+			c.settleDeleted(o, r)
+		}
+	}
+}
+
+// WorkloadGone reports a workload uid that was deleted and is forgotten.
+func (c *Cluster) WorkloadGone(uid string) bool { return c.goneW[uid] }

@@ -124,8 +124,15 @@ func (s *Service) Flush(ctx context.Context) error {
 		}
 	}
 	for key, seqs := range s.c.Dirty.Workloads {
+		if s.written(seqs) {
+			continue
+		}
 		w := s.c.Workloads[key]
-		if w == nil || s.written(seqs) {
+		if w == nil {
+			// Deleted, owning nothing, and forgotten by the fold.
+			if err := put(bus.BucketWorkloads, kvKey(key), nil); err != nil {
+				return err
+			}
 			continue
 		}
 		w.Status = s.c.Status(w)

@@ -123,3 +123,40 @@ func TestNodeKeepsItsCreationTimeAcrossARestart(t *testing.T) {
 		t.Errorf("after a registration without a creation time: registeredAt %v, want %v", got, created)
 	}
 }
+
+// A workload deleted, once it owns nothing, is forgotten by the fold and
+// its record leaves the read model: a CronJob's old Jobs do not pile up.
+func TestAForgottenWorkloadLeavesTheReadModel(t *testing.T) {
+	conn, _ := bustest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	kv, err := conn.JS.KeyValue(ctx, bus.BucketWorkloads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := projector.New(conn.JS)
+	l := pt.NewLog()
+	dep := pt.Deployment("default", "web", 1, "nginx")
+	pod := pt.PodFor(dep, "dep-uid", "web-abc12", "pod-uid")
+	flush := func(rs ...events.Record) {
+		t.Helper()
+		for _, r := range rs {
+			s.Apply(r)
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(l.Accepted(dep, "dep-uid", 1), l.Planned(pod))
+	if _, err := kv.Get(ctx, "deployment.default.web"); err != nil {
+		t.Fatalf("the record is not written: %v", err)
+	}
+	flush(l.AcceptedDelete("deployment", "default", "web", "dep-uid", 1))
+	if _, err := kv.Get(ctx, "deployment.default.web"); err != nil {
+		t.Fatalf("a deleted workload that still owns a pod lost its record: %v", err)
+	}
+	flush(l.Deleted(pod, "", 0, "deployment deleted")) // unbound: gone at once, and its owner with it
+	if _, err := kv.Get(ctx, "deployment.default.web"); err == nil {
+		t.Fatal("the forgotten workload's record is still in the read model")
+	}
+}

@@ -415,3 +415,29 @@ func TestPodsOfADeploymentFromBeforeReplicaSets(t *testing.T) {
 		t.Fatalf("then the ReplicaSet:\n%s", show(ds))
 	}
 }
+
+// Deleted objects that own nothing are forgotten by the fold (their
+// tombstone stays): a ReplicaSet deleted before any pod of it was read is
+// gone, and a plan for it read afterwards (it raced the deletion) is a pod
+// whose owner is gone: deleted, as Kubernetes' garbage collector deletes
+// it.
+func TestAPodWhoseOwnerIsGoneIsDeleted(t *testing.T) {
+	w := newWorld(t)
+	rs := replicaSet(ns, "web", 1, "nginx")
+	w.apply(w.l.Accepted(rs, "rs-uid", 1), w.l.AcceptedDelete("replicaset", ns, "web", "rs-uid", 1))
+	if w.c.Workloads[projections.WorkloadKey("replicaset", ns, "web")] != nil || !w.c.WorkloadGone("rs-uid") {
+		t.Fatal("a deleted ReplicaSet owning nothing is not forgotten")
+	}
+	late := events.PodPlanned{Namespace: ns, Name: "web-late1", UID: "late-uid",
+		Owner: &events.OwnerRef{Kind: "replicaset", Name: "web", UID: "rs-uid"}, Spec: rs.ReplicaSet().Template.Spec}
+	w.apply(w.l.Planned(late))
+	ds := w.decide()
+	s := splitDecisions(t, ds)
+	if got := deletedNames(s); len(got) != 1 || got[0] != "web-late1" || s.deletes[0].Reason != "its owner replicaset web is gone" {
+		t.Fatalf("decisions:\n%s", show(ds))
+	}
+	w.store(ds[0])
+	if w.c.Pods[projections.Key(ns, "web-late1")] != nil {
+		t.Error("the pod is still there")
+	}
+}

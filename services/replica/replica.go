@@ -265,9 +265,15 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 			s.pendingP[key] = true
 			continue
 		}
-		if p := s.c.Pods[key]; p != nil && stranded(p) {
+		switch p := s.c.Pods[key]; {
+		case p == nil:
+		case stranded(p):
 			s.pendingP[key] = true
 			out = append(out, deletion(p, p.DeleteReason, events.Envelope{}))
+			budget--
+		case s.ownerGone(p):
+			s.pendingP[key] = true
+			out = append(out, deletion(p, "its owner "+p.Owner.Kind+" "+p.Owner.Name+" is gone", p.Cause()))
 			budget--
 		}
 	}
@@ -275,6 +281,14 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		out[i].Assumed = true // see assume.go
 	}
 	return out
+}
+
+// ownerGone reports a pod whose owner was deleted and forgotten before its
+// plan was read (a plan that raced its owner's deletion): nothing else
+// will delete it, as Kubernetes' garbage collector deletes what lost its
+// owner.
+func (s *Service) ownerGone(p *projections.Pod) bool {
+	return p.Owner != nil && !p.Deleting && s.c.WorkloadGone(p.Owner.UID)
 }
 
 // stranded reports a pod deleted while unbound and then bound by a racing
@@ -379,7 +393,7 @@ func (s *Service) toExamine(full bool) (wkeys, pkeys []string, partial map[strin
 			wkeys = append(wkeys, key)
 		}
 		for key, p := range s.c.Pods {
-			if stranded(p) {
+			if stranded(p) || s.ownerGone(p) {
 				pkeys = append(pkeys, key)
 			}
 		}

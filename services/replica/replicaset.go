@@ -43,6 +43,11 @@ func (s *Service) replicaSet(w *projections.Workload, x examination) (out []runn
 	limit := x.limit
 	owned := s.c.OwnedPods(w.UID)
 	cause := causeOf(w)
+	if w.Owner != nil && !w.Deleted && s.c.WorkloadGone(w.Owner.UID) {
+		// Decided for a Deployment forgotten before it was read (it raced
+		// the Deployment's deletion): deleted, as what lost its owner is.
+		return []runner.Decision{setDeleted(w, "its owner "+w.Owner.Kind+" "+w.Owner.Name+" is gone", cause)}
+	}
 	if w.Deleted {
 		for _, p := range owned {
 			if len(out) >= limit {
