@@ -59,6 +59,8 @@ const (
 	RejectNotFound = "NotFound"
 	// RejectUnsupportedKind: a kind Gantry does not support (yet).
 	RejectUnsupportedKind = "UnsupportedKind"
+	// RejectAlreadyExists: a create of an object that exists.
+	RejectAlreadyExists = "AlreadyExists"
 )
 
 func (AdmissionRejected) Type() string { return TypeAdmissionRejected }

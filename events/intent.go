@@ -17,6 +17,9 @@ type IntentApplied struct {
 	Namespace string          `json:"namespace"`
 	Name      string          `json:"name"`
 	Object    json.RawMessage `json:"object"`
+	// Create asks for a new object only, as kubectl create does: refused
+	// (AlreadyExists) when one of that name exists.
+	Create bool `json:"create,omitempty"`
 }
 
 func (IntentApplied) Type() string { return TypeIntentApplied }

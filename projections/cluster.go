@@ -35,7 +35,7 @@ type Cluster struct {
 	// ownedW names, by owner uid, the workloads a controller made for it;
 	// ended the pods of each workload uid that ended (kept when they go).
 	ownedW map[string]map[string]bool
-	ended  map[string]map[string]endedPod
+	ended  map[string]map[string]Ended
 	// quotas, nsPods and nsObjects index each namespace's ResourceQuotas,
 	// pods and objects by key, for quota usage.
 	quotas, nsPods, nsObjects map[string]map[string]bool
@@ -52,7 +52,7 @@ func NewCluster() *Cluster {
 	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
 		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{}, wdecSeq: map[string]uint64{},
 		removed: map[string]removal{}, gone: map[string]bool{}, goneW: map[string]bool{}, byOwner: map[string]map[string]bool{},
-		ownedW: map[string]map[string]bool{}, ended: map[string]map[string]endedPod{}, endedEarly: map[string]bool{},
+		ownedW: map[string]map[string]bool{}, ended: map[string]map[string]Ended{}, endedEarly: map[string]bool{},
 		quotas: map[string]map[string]bool{}, nsPods: map[string]map[string]bool{}, nsObjects: map[string]map[string]bool{},
 		Dirty: newChanges()}
 }

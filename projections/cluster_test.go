@@ -935,7 +935,7 @@ func TestEndedPodsOutliveTheirPods(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("EndedPods =\n%+v\nwant\n%+v", got, want)
 	}
-	if s, f := c.EndedCount(depUID); s != 1 || f != 2 {
-		t.Errorf("EndedCount = %d, %d, want 1, 2", s, f)
+	if st := c.Status(c.Workloads[depKey]); st.Succeeded != 1 || st.Failed != 2 {
+		t.Errorf("succeeded %d, failed %d; want 1, 2", st.Succeeded, st.Failed)
 	}
 }

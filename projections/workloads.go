@@ -350,9 +350,6 @@ type Ended struct {
 	PlannedSeq uint64
 }
 
-// endedPod is the fold's record of a pod that ended.
-type endedPod = Ended
-
 // EndedPods lists the pods of a workload incarnation that ended, each once
 // (those still in the fold and those gone), in planning order: what a Job
 // counts once its pods are gone.
@@ -418,7 +415,7 @@ func (c *Cluster) countEnded(p *Pod, succeeded bool) {
 	}
 	set := c.ended[p.Owner.UID]
 	if set == nil {
-		set = map[string]endedPod{}
+		set = map[string]Ended{}
 		c.ended[p.Owner.UID] = set
 	}
 	if _, ok := set[p.UID]; !ok {
@@ -426,19 +423,6 @@ func (c *Cluster) countEnded(p *Pod, succeeded bool) {
 		set[p.UID] = Ended{Name: p.Name, UID: p.UID, Succeeded: succeeded, Index: CompletionIndex(p.Annotations),
 			ExitCodes: codes, FinishedAt: at, Stopped: p.Deleting, PlannedSeq: p.PlannedSeq}
 	}
-}
-
-// EndedCount is how many pods of a workload incarnation ended Succeeded and
-// Failed, each counted once.
-func (c *Cluster) EndedCount(uid string) (succeeded, failed int) {
-	for _, t := range c.ended[uid] {
-		if t.Succeeded {
-			succeeded++
-		} else {
-			failed++
-		}
-	}
-	return succeeded, failed
 }
 
 // CompletionIndex is a Job pod's completion index from its annotation, or

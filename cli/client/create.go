@@ -83,7 +83,7 @@ func newCreateJobCmd(g *Globals) *cobra.Command {
 			}
 			it := intent{kind: "job", ns: namespace, name: name, op: events.OpApply,
 				subject: events.IntentSubject(namespace, "job", name),
-				event:   &events.IntentApplied{Kind: "job", Namespace: namespace, Name: name, Object: b},
+				event:   &events.IntentApplied{Kind: "job", Namespace: namespace, Name: name, Object: b, Create: true},
 				label:   resourceLabel(manifest.APIBatchV1, "job", name)}
 			if failed := submit(ctx, g, conn, []intent{it}); failed > 0 {
 				return ExitError{Code: 1, Err: fmt.Errorf("job %s not created", name), Reported: true}

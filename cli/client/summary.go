@@ -31,7 +31,11 @@ func shortType(typ string) string {
 func summarize(ev events.Event) string {
 	switch e := ev.(type) {
 	case *events.IntentApplied:
-		return fmt.Sprintf("apply %s %s/%s", e.Kind, e.Namespace, e.Name)
+		verb := "apply"
+		if e.Create {
+			verb = "create"
+		}
+		return fmt.Sprintf("%s %s %s/%s", verb, e.Kind, e.Namespace, e.Name)
 	case *events.IntentDeleted:
 		return fmt.Sprintf("delete %s %s/%s", e.Kind, e.Namespace, e.Name)
 	case *events.AdmissionAccepted:

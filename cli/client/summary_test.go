@@ -19,8 +19,10 @@ func TestSummarizeEveryEventType(t *testing.T) {
 		ev   events.Event
 		want string
 	}{
-		events.TypeIntentApplied: {{&events.IntentApplied{Kind: "deployment", Namespace: "default", Name: "hello", Object: obj},
-			"apply deployment default/hello"}},
+		events.TypeIntentApplied: {
+			{&events.IntentApplied{Kind: "deployment", Namespace: "default", Name: "hello", Object: obj}, "apply deployment default/hello"},
+			{&events.IntentApplied{Kind: "job", Namespace: "default", Name: "pi", Object: obj, Create: true}, "create job default/pi"},
+		},
 		events.TypeIntentDeleted: {{&events.IntentDeleted{Kind: "pod", Namespace: "default", Name: "job"},
 			"delete pod default/job"}},
 		events.TypeAdmissionAccepted: {

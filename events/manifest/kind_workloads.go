@@ -3,6 +3,7 @@ package manifest
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -131,13 +132,11 @@ func orNone(s string) string {
 
 // Job conditions and their status values, as Kubernetes names them.
 const (
-	JobComplete        = "Complete"
-	JobFailed          = "Failed"
-	JobSuspended       = "Suspended"
-	ConditionTrue      = "True"
-	ConditionFalse     = "False"
-	JobFailureTarget   = "FailureTarget"
-	JobSuccessCriteria = "SuccessCriteriaMet"
+	JobComplete    = "Complete"
+	JobFailed      = "Failed"
+	JobSuspended   = "Suspended"
+	ConditionTrue  = "True"
+	ConditionFalse = "False"
 )
 
 // Job is the object's spec if it is a Job, or nil.
@@ -255,8 +254,8 @@ var jobKind = KindInfo{
 		if st.CompletionTime != nil {
 			fs = append(fs, Field{"Completed At", st.CompletionTime.UTC().Format(time.RFC1123Z)})
 		}
-		if d := jobDuration(st, time.Now()); d != "" && st.CompletionTime != nil {
-			fs = append(fs, Field{"Duration", d})
+		if st.CompletionTime != nil {
+			fs = append(fs, Field{"Duration", jobDuration(st, *st.CompletionTime)})
 		}
 		fs = append(fs, Field{"Pods Statuses", fmt.Sprintf("%d Active (%d Ready) / %d Succeeded / %d Failed",
 			st.Replicas, st.ReadyReplicas, st.Succeeded, st.Failed)})
@@ -371,7 +370,7 @@ var cronJobKind = KindInfo{
 		if st.LastScheduleTime != nil {
 			last = st.LastScheduleTime.UTC().Format(time.RFC1123Z)
 		}
-		fs = append(fs, Field{"Last Schedule Time", last}, Field{"Active Jobs", joinOrNone(st.Active)})
+		fs = append(fs, Field{"Last Schedule Time", last}, Field{"Active Jobs", orNone(strings.Join(st.Active, ", "))})
 		return fs
 	},
 	K8sStatus: func(o Object, st WorkloadStatus) any {
@@ -397,15 +396,4 @@ func boolTitle(b bool) string {
 		return "True"
 	}
 	return "False"
-}
-
-func joinOrNone(s []string) string {
-	if len(s) == 0 {
-		return "<none>"
-	}
-	out := s[0]
-	for _, x := range s[1:] {
-		out += ", " + x
-	}
-	return out
 }

@@ -287,6 +287,13 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 		if reason, code := s.namespaceProblem(kind, ns); reason != "" {
 			return rejectCode(events.OpApply, code, reason)
 		}
+		if _, made := s.made[kind+"/"+ns+"/"+name]; e.Create && (o.exists || made) {
+			plural := kind
+			if k, ok := manifest.KindOfToken(kind); ok {
+				plural = k.QuotaResource() // jobs.batch, as kubectl names it
+			}
+			return rejectCode(events.OpApply, events.RejectAlreadyExists, fmt.Sprintf("%s %q already exists", plural, name))
+		}
 		obj, reasons := Check(e)
 		reasons = append(reasons, s.ceiling(obj)...)
 		if !o.exists && len(reasons) == 0 {

@@ -160,3 +160,23 @@ func TestDefaultNamespacesAreMadeOnce(t *testing.T) {
 		t.Errorf("a restarted admission decided %s", show(ds))
 	}
 }
+
+// A create (kubectl create, gantry create job) of an object that exists is
+// refused as AlreadyExists; an apply of it changes it.
+func TestCreateOfAnObjectThatExists(t *testing.T) {
+	w := newWorld(t)
+	job := raw(`{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"pi","namespace":"default"},
+		"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"a","image":"x"}]}}}}`)
+	create := func() events.Record {
+		r := w.l.IntentApply("job", ns, "pi", job)
+		r.Event.(*events.IntentApplied).Create = true
+		return r
+	}
+	w.apply(create())
+	acceptedOf(t, w.settle()[0])
+	w.apply(create())
+	r := rejectedOf(t, w.settle()[0])
+	if r.Code != events.RejectAlreadyExists || r.Reasons[0] != `jobs.batch "pi" already exists` {
+		t.Errorf("second create: %+v", r)
+	}
+}

@@ -110,9 +110,8 @@ func New() *Service {
 // Name implements runner.Service.
 func (s *Service) Name() string { return Name }
 
-// Sources implements runner.Service: the decisions (CronJobs, their Jobs,
-// the Job controller's status of them) and the pods' observations (a Job's
-// status counts its pods).
+// Sources implements runner.Service: the decisions about objects (CronJobs,
+// their Jobs, the Job controller's status of them).
 func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
 		// Only objects: whether a Job has finished is its controller's

@@ -237,7 +237,7 @@ func (s *Service) run(w *projections.Workload, in Input, decided projections.Wor
 		case !suspend && wasSuspended:
 			// Resumed: Kubernetes starts the clock of activeDeadlineSeconds
 			// again.
-			st.Conditions = append(st.Conditions, manifest.Condition{Type: manifest.JobSuspended, Status: "False",
+			st.Conditions = append(st.Conditions, manifest.Condition{Type: manifest.JobSuspended, Status: manifest.ConditionFalse,
 				Reason: ReasonJobResumed, Message: "Job resumed", LastTransitionTime: now})
 			at := now
 			start, st.StartTime = &at, &at

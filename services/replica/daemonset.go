@@ -78,7 +78,8 @@ const namesPerNode = 8
 // deleted; Desired 1.
 //
 // Cost: woken by its own changes or its pods', a DaemonSet walks its pods
-// and the nodes; woken by nodes that changed (heartbeats, labels), it
+// and the nodes; woken by nodes that changed (registrations, labels,
+// taints, cordon), it
 // looks up those nodes' pods by name, without walking the others.
 func (s *Service) daemonSet(w *projections.Workload, x examination) []runner.Decision {
 	key := projections.WorkloadKey(w.Kind, w.Namespace, w.Name)

@@ -38,7 +38,7 @@ func (s *Service) deployment(w *projections.Workload, x examination) []runner.De
 	var out []runner.Decision
 	var sets []*projections.Workload
 	for _, rs := range s.c.OwnedWorkloads(w.UID) {
-		if rs.Kind == "replicaset" && !rs.Deleted {
+		if rs.Kind == "replicaset" && !rs.Deleted && rs.Object.ReplicaSet() != nil {
 			sets = append(sets, rs)
 		}
 	}
