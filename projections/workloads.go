@@ -232,6 +232,13 @@ func (c *Cluster) OwnerOf(w *Workload) *Workload {
 	return c.ownerWorkload(w.Owner, w.Namespace)
 }
 
+// Cause is an envelope standing for the workload's newest verdict or
+// decision, to derive the metadata of decisions about it: they trace back
+// to the intent and actor that asked for it.
+func (w *Workload) Cause() events.Envelope {
+	return events.Envelope{ID: w.CauseID, CorrelationID: w.CorrelationID, Actor: w.Actor}
+}
+
 func (w *Workload) cause(e events.Envelope) {
 	w.CauseID, w.CorrelationID, w.Actor = e.ID, e.CorrelationID, e.Actor
 }

@@ -273,7 +273,7 @@ func (s *Service) examine(key string, w *projections.Workload, now time.Time) []
 func (s *Service) run(w *projections.Workload, spec *manifest.CronJobSpec, at time.Time, when string, missed int, active []job) []runner.Decision {
 	run := RunID(w.UID, at)
 	name := JobName(w.Name, at)
-	cause := causeOf(w)
+	cause := w.Cause()
 	if ex := s.c.Workloads[projections.WorkloadKey("job", w.Namespace, name)]; ex != nil && !ex.Deleted {
 		if ex.Owner != nil && ex.Owner.UID == w.UID {
 			// Made already (its status lost): record the time, nothing more.
@@ -354,7 +354,7 @@ func (s *Service) status(w *projections.Workload, at time.Time, msgID, msg, atom
 	d := runner.Decision{
 		Subject: events.WorkloadSubject(w.Namespace, "cronjob", w.Name),
 		Event:   e,
-		Meta:    causeOf(w).Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+w.Name, time.Time{}),
+		Meta:    w.Cause().Caused(events.DeriveID(msgID), Name, w.Namespace+"/"+w.Name, time.Time{}),
 		MsgID:   msgID,
 		Atomic:  atomic,
 	}
@@ -406,7 +406,7 @@ func (s *Service) history(w *projections.Workload, spec *manifest.CronJobSpec, j
 	if l := spec.FailedJobsHistoryLimit; l != nil {
 		keep[manifest.JobFailed] = int(*l)
 	}
-	cause := causeOf(w)
+	cause := w.Cause()
 	var out []runner.Decision
 	seen := map[string]int{}
 	for i := len(jobs) - 1; i >= 0; i-- { // newest first
@@ -430,7 +430,7 @@ func (s *Service) history(w *projections.Workload, spec *manifest.CronJobSpec, j
 // deleted deletes a deleted CronJob's Jobs, or releases them (owner nil, a
 // new generation) when it was deleted with propagation Orphan.
 func (s *Service) deleted(w *projections.Workload, jobs []job) []runner.Decision {
-	cause := causeOf(w)
+	cause := w.Cause()
 	var out []runner.Decision
 	for _, j := range jobs {
 		if !w.Orphan {
@@ -466,12 +466,6 @@ func (s *Service) deletion(j *projections.Workload, reason string, cause events.
 		MsgID:         msgID,
 		ExpectLastSeq: bus.Expect(s.c.WorkloadDecisionSeq("job", j.Namespace, j.Name)),
 	}
-}
-
-// causeOf makes an envelope standing for the CronJob's newest verdict, so
-// its Jobs trace back to the intent that asked for them.
-func causeOf(w *projections.Workload) events.Envelope {
-	return events.Envelope{ID: w.CauseID, CorrelationID: w.CorrelationID, Actor: w.Actor}
 }
 
 // schedule notes a CronJob's next scheduled time (zero: never). The queue

@@ -1,8 +1,6 @@
 package job
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -177,7 +175,7 @@ func (s *Service) toExamine(full bool, now time.Time) []string {
 // job decides for one Job, at most limit decisions, and says when it
 // should be looked at again though nothing changes (zero: never).
 func (s *Service) job(w *projections.Workload, now time.Time, limit int) ([]runner.Decision, time.Time) {
-	cause := events.Envelope{ID: w.CauseID, CorrelationID: w.CorrelationID, Actor: w.Actor}
+	cause := w.Cause()
 	owned := s.c.OwnedPods(w.UID)
 	if w.Deleted {
 		return s.deleted(w, owned, cause, limit), time.Time{}
@@ -497,31 +495,16 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-func podUID(jobUID string, n int64) string {
-	return events.DeriveID(fmt.Sprintf("pod/%s/%d", jobUID, n))
-}
+func podUID(jobUID string, n int64) string { return poddecision.UID(jobUID, n) }
 
 // PodName names the n-th pod of a Job as Kubernetes does: <job>-<index>-<5
 // chars> for an Indexed Job (ix ≥ 0), <job>-<5 chars> otherwise, the 5
 // characters derived from (Job uid, n), cut to a DNS-1123 label.
 func PodName(job string, ix int, uid string, n int64) string {
-	sum := sha256.New()
-	sum.Write([]byte(uid))
-	_ = binary.Write(sum, binary.BigEndian, n)
-	b := sum.Sum(nil)
-	const alphabet = "bcdfghjklmnpqrstvwxz2456789" // like Kubernetes: no vowels, no look-alikes
-	suffix := make([]byte, 5)
-	for i := range suffix {
-		suffix[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	prefix := job
 	if ix >= 0 {
-		prefix = hostname(job, ix)
+		job = hostname(job, ix)
 	}
-	if max := 63 - 6; len(prefix) > max {
-		prefix = prefix[:max]
-	}
-	return prefix + "-" + string(suffix)
+	return poddecision.Name(job, uid, n)
 }
 
 // hostname is an Indexed Job pod's host name, <job>-<index>, cut to a

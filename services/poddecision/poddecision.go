@@ -1,10 +1,13 @@
-// Package poddecision builds the decisions every controller makes about a
-// pod it owns (delete it, let it go), so that the replica and job services
-// make them the same way: on the pod's own subject, expecting its newest
-// decision, with message ids derived from the pod. It is not a service.
+// Package poddecision builds what every controller decides about the pods
+// it owns (their names and uids; deleting one, letting one go), so that
+// the replica and job services make them the same way: on the pod's own
+// subject, expecting its newest decision, with names, uids and message ids
+// derived from the pod's owner and ordinal. It is not a service.
 package poddecision
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -44,4 +47,35 @@ func Release(p *projections.Pod, w *projections.Workload, reason string, cause e
 		MsgID:         msgID,
 		ExpectLastSeq: bus.Expect(p.LastDecisionSeq),
 	}
+}
+
+// UID is the uid of the n-th pod a workload incarnation ever planned:
+// derived from (workload uid, n), so deciding again after a crash gives the
+// same pod and the log drops the copy.
+func UID(workloadUID string, n int64) string {
+	return events.DeriveID(fmt.Sprintf("pod/%s/%d", workloadUID, n))
+}
+
+// Name is <base>-<5 characters>, the characters drawn from (uid, n) as
+// Kubernetes draws a generated name's (no vowels, no look-alikes), base cut
+// so the name is a DNS-1123 label of at most 63.
+func Name(base, uid string, n int64) string {
+	sum := sha256.New()
+	sum.Write([]byte(uid))
+	_ = binary.Write(sum, binary.BigEndian, n)
+	return WithSuffix(base, sum.Sum(nil))
+}
+
+// WithSuffix is base, cut to 57 characters, then '-' and 5 characters
+// drawn from b (at least 5 bytes).
+func WithSuffix(base string, b []byte) string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	suffix := make([]byte, 5)
+	for i := range suffix {
+		suffix[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	if max := 63 - 6; len(base) > max {
+		base = base[:max]
+	}
+	return base + "-" + string(suffix)
 }

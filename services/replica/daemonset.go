@@ -83,7 +83,7 @@ const namesPerNode = 8
 // looks up those nodes' pods by name, without walking the others.
 func (s *Service) daemonSet(w *projections.Workload, x examination) []runner.Decision {
 	key := projections.WorkloadKey(w.Kind, w.Namespace, w.Name)
-	cause := causeOf(w)
+	cause := w.Cause()
 	if w.Deleted {
 		delete(s.dsMatch, key)
 		var out []runner.Decision

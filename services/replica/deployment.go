@@ -34,7 +34,7 @@ import (
 // deleted (and they delete their pods); with Orphan, they are released
 // (decided again with no owner) and keep their pods.
 func (s *Service) deployment(w *projections.Workload, x examination) []runner.Decision {
-	cause := causeOf(w)
+	cause := w.Cause()
 	var out []runner.Decision
 	var sets []*projections.Workload
 	for _, rs := range s.c.OwnedWorkloads(w.UID) {

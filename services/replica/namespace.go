@@ -58,7 +58,7 @@ func (s *Service) namespace(ns *projections.Workload, x examination) []runner.De
 // deleted once whatever the passes.
 func namespaceDeletion(w *projections.Workload, ns *projections.Workload) runner.Decision {
 	msgID := "nsdelete/" + w.UID
-	cause := events.Envelope{ID: ns.CauseID, CorrelationID: ns.CorrelationID, Actor: ns.Actor}
+	cause := ns.Cause()
 	return runner.Decision{
 		Subject: events.WorkloadSubject(w.Namespace, w.Kind, w.Name),
 		Event: &events.WorkloadDeleted{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, UID: w.UID,
@@ -82,7 +82,7 @@ func (s *Service) namespaceCondition(ns *projections.Workload, remaining bool, m
 	}
 	last := s.c.WorkloadDecisionSeq("namespace", events.ClusterScope, ns.Name)
 	msgID := fmt.Sprintf("nsstatus/%s/%d", ns.UID, last)
-	cause := events.Envelope{ID: ns.CauseID, CorrelationID: ns.CorrelationID, Actor: ns.Actor}
+	cause := ns.Cause()
 	return runner.Decision{
 		Subject: events.WorkloadSubject(events.ClusterScope, "namespace", ns.Name),
 		Event: &events.WorkloadStatusDecided{Kind: "namespace", Namespace: events.ClusterScope, Name: ns.Name, UID: ns.UID,

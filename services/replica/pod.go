@@ -18,7 +18,7 @@ import (
 // Kubernetes' ReplicaSet adopts a bare Pod), and deleting the Pod still
 // deletes that pod (its ReplicaSet then replaces it).
 func (s *Service) barePod(w *projections.Workload, _ examination) []runner.Decision {
-	cause := causeOf(w)
+	cause := w.Cause()
 	if w.Deleted {
 		if p := s.c.Pods[projections.Key(w.Namespace, w.Name)]; p != nil && p.UID == w.UID && !p.Deleting {
 			return []runner.Decision{deletion(p, "pod deleted", cause)}

@@ -7,9 +7,6 @@
 package replica
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -458,39 +455,14 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-func podUID(workloadUID string, n int64) string {
-	return events.DeriveID(fmt.Sprintf("pod/%s/%d", workloadUID, n))
-}
+func podUID(workloadUID string, n int64) string { return poddecision.UID(workloadUID, n) }
 
-// PodName is <base>-<5 chars>, the 5 characters drawn from (uid, n), cut to
-// a DNS-1123 label: a ReplicaSet's n-th pod (base: its name, which for a
-// Deployment's holds the template hash).
-func PodName(base, uid string, n int64) string {
-	sum := sha256.New()
-	sum.Write([]byte(uid))
-	_ = binary.Write(sum, binary.BigEndian, n)
-	return withSuffix(base, sum.Sum(nil))
-}
+// PodName is a ReplicaSet's n-th pod (poddecision.Name; base: its name,
+// which for a Deployment's holds the template hash).
+func PodName(base, uid string, n int64) string { return poddecision.Name(base, uid, n) }
 
-// withSuffix is base, cut to 57 characters, then '-' and 5 characters
-// drawn from b.
-func withSuffix(base string, b []byte) string {
-	const alphabet = "bcdfghjklmnpqrstvwxz2456789" // like Kubernetes: no vowels, no look-alikes
-	suffix := make([]byte, 5)
-	for i := range suffix {
-		suffix[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	if max := 63 - 6; len(base) > max {
-		base = base[:max]
-	}
-	return base + "-" + string(suffix)
-}
-
-// causeOf makes an envelope standing for the workload's newest accepted
-// verdict, so pods trace back to the intent that asked for them.
-func causeOf(w *projections.Workload) events.Envelope {
-	return events.Envelope{ID: w.CauseID, CorrelationID: w.CorrelationID, Actor: w.Actor}
-}
+// withSuffix is poddecision.WithSuffix.
+func withSuffix(base string, b []byte) string { return poddecision.WithSuffix(base, b) }
 
 // deletion stops a pod the replica service owns (poddecision.Delete).
 func deletion(p *projections.Pod, reason string, cause events.Envelope) runner.Decision {

@@ -42,7 +42,7 @@ const PodTemplateHashLabel = "pod-template-hash"
 func (s *Service) replicaSet(w *projections.Workload, x examination) (out []runner.Decision) {
 	limit := x.limit
 	owned := s.c.OwnedPods(w.UID)
-	cause := causeOf(w)
+	cause := w.Cause()
 	if w.Owner != nil && !w.Deleted && s.c.WorkloadGone(w.Owner.UID) {
 		// Decided for a Deployment forgotten before it was read (it raced
 		// the Deployment's deletion): deleted, as what lost its owner is.
