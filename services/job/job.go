@@ -447,20 +447,7 @@ func (s *Service) plan(w *projections.Workload, t manifest.PodTemplateSpec, hash
 // deleted stops the pods of a deleted Job, or lets them go (propagation
 // Orphan): they keep running, owned by nothing.
 func (s *Service) deleted(w *projections.Workload, owned []*projections.Pod, cause events.Envelope, limit int) []runner.Decision {
-	var out []runner.Decision
-	for _, p := range owned {
-		if len(out) >= limit {
-			break
-		}
-		switch {
-		case p.Deleting:
-		case w.Orphan:
-			out = append(out, poddecision.Release(p, w, "job deleted with propagation Orphan", cause, Name))
-		default:
-			out = append(out, poddecision.Delete(p, "job deleted", cause, Name))
-		}
-	}
-	return out
+	return poddecision.Cascade(w, owned, cause, Name, limit)
 }
 
 // finishedCondition is the terminal condition decided for the Job, if any.

@@ -79,3 +79,22 @@ func WithSuffix(base string, b []byte) string {
 	}
 	return base + "-" + string(suffix)
 }
+
+// Cascade is what a deleted workload w decides for the pods it owns: each
+// deleted, or released when w was deleted with propagation Orphan; at most
+// limit decisions, pods already being deleted left alone.
+func Cascade(w *projections.Workload, owned []*projections.Pod, cause events.Envelope, source string, limit int) []runner.Decision {
+	var out []runner.Decision
+	for _, p := range owned {
+		switch {
+		case len(out) >= limit:
+			return out
+		case p.Deleting:
+		case w.Orphan:
+			out = append(out, Release(p, w, w.Kind+" deleted with propagation Orphan", cause, source))
+		default:
+			out = append(out, Delete(p, w.Kind+" deleted", cause, source))
+		}
+	}
+	return out
+}

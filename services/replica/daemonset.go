@@ -11,6 +11,7 @@ import (
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/services/poddecision"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
@@ -86,19 +87,7 @@ func (s *Service) daemonSet(w *projections.Workload, x examination) []runner.Dec
 	cause := w.Cause()
 	if w.Deleted {
 		delete(s.dsMatch, key)
-		var out []runner.Decision
-		for _, p := range s.c.OwnedPods(w.UID) {
-			switch {
-			case len(out) >= x.limit:
-				return out
-			case p.Deleting:
-			case w.Orphan:
-				out = append(out, release(p, w, "daemonset deleted with propagation Orphan", cause))
-			default:
-				out = append(out, deletion(p, "daemonset deleted", cause))
-			}
-		}
-		return out
+		return poddecision.Cascade(w, s.c.OwnedPods(w.UID), cause, Name, x.limit)
 	}
 	spec := w.Object.DaemonSet()
 	if spec == nil {

@@ -49,19 +49,7 @@ func (s *Service) replicaSet(w *projections.Workload, x examination) (out []runn
 		return []runner.Decision{setDeleted(w, "its owner "+w.Owner.Kind+" "+w.Owner.Name+" is gone", cause)}
 	}
 	if w.Deleted {
-		for _, p := range owned {
-			if len(out) >= limit {
-				break
-			}
-			switch {
-			case p.Deleting:
-			case w.Orphan:
-				out = append(out, release(p, w, "replicaset deleted with propagation Orphan", cause))
-			default:
-				out = append(out, deletion(p, "replicaset deleted", cause))
-			}
-		}
-		return out
+		return poddecision.Cascade(w, owned, cause, Name, limit)
 	}
 	spec := w.Object.ReplicaSet()
 	if spec == nil {
