@@ -109,6 +109,7 @@ func (c *Cluster) applyPlanned(r events.Record, e *events.PodPlanned) {
 		LastDecisionSeq: c.decSeq[key]}
 	c.attachStatus(p)
 	c.Pods[key] = p
+	index(c.nsPods, p.Namespace, key)
 	if succeeded, ok := c.endedEarly[p.UID]; ok {
 		delete(c.endedEarly, p.UID)
 		c.countEnded(p, succeeded)
@@ -141,6 +142,7 @@ func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
 			Spec: e.Pod.Spec, CreatedAt: r.Envelope.Time, Deleting: true, DeleteReason: "deleted before binding", Seqs: Seqs{}}
 		c.attachStatus(p)
 		c.Pods[key] = p
+		index(c.nsPods, p.Namespace, key)
 	}
 	if e.Epoch < p.Epoch {
 		return
@@ -322,11 +324,9 @@ func (c *Cluster) Gone(uid string) bool { return c.gone[uid] }
 
 func (c *Cluster) touchPod(p *Pod, r events.Record) {
 	p.Seqs[r.Stream] = r.Seq
-	index(c.nsPods, p.Namespace, Key(p.Namespace, p.Name))
 	c.touchQuotas(p.Namespace, r)
 	c.touchDeletedNamespace(p.Namespace, r)
-	key := Key(p.Namespace, p.Name)
-	mark(c.Dirty.Pods, key, r)
+	mark(c.Dirty.Pods, Key(p.Namespace, p.Name), r)
 	if p.Owner != nil {
 		if w := c.ownerWorkload(p.Owner, p.Namespace); w != nil {
 			c.markWorkload(w, r) // its status counts pods

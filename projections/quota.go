@@ -66,6 +66,16 @@ func (c *Cluster) Usage(ns string) manifest.QuotaUsage {
 	return u
 }
 
+// AnyQuota reports whether any namespace has a ResourceQuota.
+func (c *Cluster) AnyQuota() bool {
+	for _, set := range c.quotas {
+		if len(set) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // QuotaPass checks what a controller is about to decide against its
 // namespace's quotas, counting what the pass decided before it.
 type QuotaPass struct {

@@ -272,6 +272,9 @@ func (c *Cluster) touchWorkload(w *Workload, r events.Record) {
 	w.Seqs[r.Stream] = r.Seq
 	key := WorkloadKey(w.Kind, w.Namespace, w.Name)
 	index(c.nsObjects, w.Namespace, key)
+	if w.Kind == "namespace" {
+		c.deletedNS[w.Name] = w.Deleted
+	}
 	c.noteQuota(w)
 	c.touchQuotas(w.Namespace, r)
 	c.markWorkload(w, r)
@@ -494,8 +497,8 @@ func (c *Cluster) markWorkload(w *Workload, r events.Record) {
 // touchDeletedNamespace marks a deleted Namespace changed when something in
 // it changed: its deletion's progress is what its controller looks at.
 func (c *Cluster) touchDeletedNamespace(ns string, r events.Record) {
-	if ns == events.ClusterScope {
-		return
+	if !c.deletedNS[ns] {
+		return // the common case, without building a key
 	}
 	key := WorkloadKey("namespace", events.ClusterScope, ns)
 	if w := c.Workloads[key]; w != nil && w.Deleted {

@@ -15,6 +15,9 @@ import (
 // the log (assumed, not read back), which the fold does not show yet.
 func (s *Service) quotaPass() *projections.QuotaPass {
 	q := s.c.QuotaPass()
+	if !s.c.AnyQuota() {
+		return q // nothing to count for (the common case: no pass pays for it)
+	}
 	for _, a := range s.assumed {
 		if a.planned != nil && !a.shown(s.c) {
 			q.Charge(a.planned.Namespace, a.planned.Spec)
