@@ -80,8 +80,7 @@ type Service struct {
 	// FullEvery is how often Decide examines every CronJob (default
 	// FullEvery; zero or less: every time).
 	FullEvery time.Duration
-	scanned   bool
-	lastFull  time.Time
+	full      runner.FullPasses // when a pass examines everything
 	// next is each CronJob's next scheduled time, by workload key; queue
 	// holds the same times ordered (with stale entries, skipped when
 	// popped: see schedule).
@@ -125,10 +124,8 @@ func (s *Service) Apply(r events.Record) { s.c.Apply(r) }
 
 // Decide implements runner.Service.
 func (s *Service) Decide(now time.Time) []runner.Decision {
-	full := !s.scanned || s.FullEvery <= 0 || now.Before(s.lastFull) || !now.Before(s.lastFull.Add(s.FullEvery))
-	if full {
-		s.scanned, s.lastFull = true, now
-	}
+	s.full.Every = s.FullEvery
+	full := s.full.Full(now)
 	keys := s.toExamine(now, full)
 	s.c.ClearDirty()
 	clear(s.pending)

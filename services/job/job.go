@@ -65,8 +65,7 @@ type Service struct {
 	// FullEvery is how often Decide examines every Job (default FullEvery;
 	// zero or less: every time).
 	FullEvery time.Duration
-	scanned   bool
-	lastFull  time.Time
+	full      runner.FullPasses // when a pass examines everything
 	// pending are the Jobs whose last examination yielded decisions: they
 	// are examined again until one yields none (a decision that never
 	// reached the log brings back no record to mark them dirty).
@@ -101,10 +100,8 @@ func (s *Service) Apply(r events.Record) { s.c.Apply(r) }
 // or is due a recheck (every Job on a full pass), what Compute says, as
 // decisions. Jobs are examined in key order.
 func (s *Service) Decide(now time.Time) []runner.Decision {
-	full := !s.scanned || s.FullEvery <= 0 || now.Before(s.lastFull) || !now.Before(s.lastFull.Add(s.FullEvery))
-	if full {
-		s.scanned, s.lastFull = true, now
-	}
+	s.full.Every = s.FullEvery
+	full := s.full.Full(now)
 	keys := s.toExamine(full, now)
 	s.c.ClearDirty()
 	clear(s.pending)

@@ -75,8 +75,7 @@ type Service struct {
 	// kept at the ceiling here, so what the log already holds cannot fill
 	// the cluster's memory either.
 	MaxPodsPerWorkload int32
-	scanned            bool      // a full pass has been made
-	lastFull           time.Time // the now of the last full pass
+	full               runner.FullPasses // when a pass examines everything
 	// pendingW and pendingP are the workload and pod keys whose last
 	// examination yielded decisions. They are examined again until an
 	// examination yields none: a decision that never reached the log (a
@@ -190,10 +189,8 @@ type examination struct {
 // of each of the 500; an incremental pass examines one Deployment and its
 // ReplicaSet and sorts its 100 pods.
 func (s *Service) Decide(now time.Time) []runner.Decision {
-	full := !s.scanned || s.FullEvery <= 0 || now.Before(s.lastFull) || !now.Before(s.lastFull.Add(s.FullEvery))
-	if full {
-		s.scanned, s.lastFull = true, now
-	}
+	s.full.Every = s.FullEvery
+	full := s.full.Full(now)
 	s.now = now
 	s.quota = s.quotaPass()
 	s.expire(now)
