@@ -12,6 +12,7 @@ const (
 	TypeNodeHeartbeat  = "gantry.node.heartbeat.v1"
 	TypeNodeCordoned   = "gantry.node.cordoned.v1"
 	TypeIntentCordon   = "gantry.intent.cordon.v1"
+	TypeNodeState      = "gantry.node.statedecided.v1"
 )
 
 // IntentCordon asks for a node to take no new pods (Unschedulable) or to
@@ -74,6 +75,23 @@ type NodeHeartbeat struct {
 }
 
 func (NodeHeartbeat) Type() string { return TypeNodeHeartbeat }
+
+// NodeStateDecided: the health service decided whether a node is Ready,
+// from how long ago it was last heard from. Only changes are decided: the
+// node's newest decision is its state until the next one. Reason and
+// Message say why, as a Kubernetes node condition does ("NodeStatusUnknown",
+// "node agent stopped posting heartbeats (none for 40s)"); LastHeartbeat is
+// the newest heartbeat the service had seen when it decided. Stored on
+// NodeStateSubject(node), the decision's fence.
+type NodeStateDecided struct {
+	Node          string    `json:"node"`
+	Ready         bool      `json:"ready"`
+	Reason        string    `json:"reason,omitempty"`
+	Message       string    `json:"message,omitempty"`
+	LastHeartbeat time.Time `json:"lastHeartbeat"`
+}
+
+func (NodeStateDecided) Type() string { return TypeNodeState }
 
 // Resource names in NodeInfo capacity and pod requests.
 const (

@@ -24,6 +24,7 @@ var registry = map[string]func() Event{
 	TypeNodeHeartbeat:     func() Event { return new(NodeHeartbeat) },
 	TypeNodeCordoned:      func() Event { return new(NodeCordoned) },
 	TypeIntentCordon:      func() Event { return new(IntentCordon) },
+	TypeNodeState:         func() Event { return new(NodeStateDecided) },
 	TypeLogLossAccepted:   func() Event { return new(LogLossAccepted) },
 	TypeWorkloadDecided:   func() Event { return new(WorkloadDecided) },
 	TypeWorkloadDeleted:   func() Event { return new(WorkloadDeleted) },

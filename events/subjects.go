@@ -82,6 +82,18 @@ const ClusterScope = "_cluster"
 // NodeDecisionSubject holds the decisions about one node (cordon).
 func NodeDecisionSubject(node string) string { return "gantry.decision.node." + node }
 
+// NodeStateSubject holds the health service's decisions on whether one node
+// is Ready: the node state's fence. It is not under NodeDecisionSubject,
+// which admission reads and fences for cordons.
+func NodeStateSubject(node string) string { return SubjectNodeStatePrefix + node }
+
+// SubjectNodeStatePrefix starts every NodeStateSubject; SubjectNodeStateAll
+// matches them.
+const (
+	SubjectNodeStatePrefix = "gantry.decision.nodestate."
+	SubjectNodeStateAll    = "gantry.decision.nodestate.>"
+)
+
 // AdmissionSubject holds the verdicts on one object.
 func AdmissionSubject(ns, kind, name string) string {
 	return fmt.Sprintf("gantry.decision.admission.%s.%s.%s", ns, kind, name)

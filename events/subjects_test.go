@@ -33,6 +33,10 @@ func TestFilterCovers(t *testing.T) {
 		{"gantry.obs.n1.pod.>", "gantry.obs.*.pod.>", false},
 		{"a.*", "a.>", false},
 		{"a.>", "a.*", true},
+		// a node's state is not a node decision (admission's cordon fence)
+		{events.SubjectNodeStateAll, events.NodeStateSubject("n1"), true},
+		{events.SubjectNodeDecisionAll, events.NodeStateSubject("n1"), false},
+		{events.SubjectNodeStateAll, events.NodeDecisionSubject("n1"), false},
 	} {
 		if got := events.FilterCovers(c.filter, c.subject); got != c.want {
 			t.Errorf("FilterCovers(%q, %q) = %v, want %v", c.filter, c.subject, got, c.want)

@@ -78,6 +78,11 @@ func summarize(ev events.Event) string {
 			return "cordoned: no new pods on " + e.Node
 		}
 		return "uncordoned: " + e.Node + " takes new pods"
+	case *events.NodeStateDecided:
+		if e.Ready {
+			return "node " + e.Node + " is Ready"
+		}
+		return fmt.Sprintf("node %s is NotReady (%s): %s", e.Node, e.Reason, e.Message)
 	case *events.LogLossAccepted:
 		return summarizeLoss(e)
 	case nil:

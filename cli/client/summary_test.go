@@ -98,6 +98,11 @@ func TestSummarizeEveryEventType(t *testing.T) {
 			{&events.NodeCordoned{Node: "node-1", Unschedulable: true}, "cordoned: no new pods on node-1"},
 			{&events.NodeCordoned{Node: "node-1"}, "uncordoned: node-1 takes new pods"},
 		},
+		events.TypeNodeState: {
+			{&events.NodeStateDecided{Node: "node-1", Ready: true, Reason: "NodeAgentReady"}, "node node-1 is Ready"},
+			{&events.NodeStateDecided{Node: "node-1", Reason: "NodeStatusUnknown", Message: "node agent stopped posting heartbeats (none for 40s)"},
+				"node node-1 is NotReady (NodeStatusUnknown): node agent stopped posting heartbeats (none for 40s)"},
+		},
 	}
 	for _, typ := range events.Types() {
 		cs, ok := cases[typ]
