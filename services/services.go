@@ -1,5 +1,6 @@
 // Package services assembles Gantry's control-plane services. Each service is
-// its own package (admission, replica, job, scheduler, projector) built on the
+// its own package (admission, replica, job, scheduler, cronjob, health,
+// projector) built on the
 // shared runner; they never import each other and talk only through the log.
 package services
 
@@ -15,6 +16,7 @@ import (
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/services/admission"
 	"github.com/gantry-sh/gantry/services/cronjob"
+	"github.com/gantry-sh/gantry/services/health"
 	"github.com/gantry-sh/gantry/services/ingest"
 	"github.com/gantry-sh/gantry/services/job"
 	"github.com/gantry-sh/gantry/services/projector"
@@ -43,6 +45,7 @@ var deciders = []struct {
 	{job.Name, func(_ *bus.Conn, _ Config) runner.Service { return job.New() }},
 	{scheduler.Name, func(_ *bus.Conn, cfg Config) runner.Service { return scheduler.New(cfg.Scheduler) }},
 	{cronjob.Name, func(*bus.Conn, Config) runner.Service { return cronjob.New() }},
+	{health.Name, func(*bus.Conn, Config) runner.Service { return health.New() }},
 	{projector.Name, func(conn *bus.Conn, _ Config) runner.Service { return projector.New(conn.JS) }},
 }
 
