@@ -112,7 +112,7 @@ func (c *Cluster) Apply(r events.Record) {
 		c.applyReleased(r, e)
 	case *events.PodAdopted:
 		c.applyAdopted(r, e)
-	case *events.NodeRegistered, *events.NodeCordoned, *events.NodeHeartbeat:
+	case *events.NodeRegistered, *events.NodeCordoned, *events.NodeHeartbeat, *events.NodeStateDecided:
 		c.applyNode(r, e)
 	}
 }

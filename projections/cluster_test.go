@@ -507,6 +507,36 @@ func TestNodeReadyAroundNodeLostAfter(t *testing.T) {
 	}
 }
 
+// Once the health service has decided, a node's readiness is its newest
+// decision, whatever the clock says; the fold marks the node changed so the
+// read model is written.
+func TestNodeReadyIsTheDecision(t *testing.T) {
+	l := pt.NewLog()
+	c := fold(l.Heartbeat(pt.NodeInfo("n1", 1000, 1<<30, 0)))
+	decide := func(ready bool, reason string) {
+		c.ClearDirty()
+		c.Apply(l.Append(events.NodeStateSubject("n1"), &events.NodeStateDecided{Node: "n1", Ready: ready, Reason: reason}))
+		if _, ok := c.Dirty.Nodes["n1"]; !ok {
+			t.Error("a decision did not mark the node changed")
+		}
+	}
+	decide(true, "NodeAgentReady")
+	n := c.Nodes["n1"]
+	if !n.Ready(pt.Start.Add(time.Hour)) || n.State == nil || !n.State.Since.Equal(pt.Start) {
+		t.Errorf("decided Ready: Ready(+1h) %v, state %+v", n.Ready(pt.Start.Add(time.Hour)), n.State)
+	}
+	l.Advance(time.Minute)
+	decide(false, "NodeStatusUnknown")
+	if n.Ready(pt.Start.Add(time.Minute)) || n.State.Reason != "NodeStatusUnknown" || !n.State.Since.Equal(pt.Start.Add(time.Minute)) {
+		t.Errorf("decided NotReady: state %+v", n.State)
+	}
+	// A heartbeat is not a decision: NotReady until the service says so.
+	c.Apply(l.Heartbeat(pt.NodeInfo("n1", 1000, 1<<30, 0)))
+	if n.Ready(l.Now) {
+		t.Error("a heartbeat overrode the decision")
+	}
+}
+
 func TestStatusCounts(t *testing.T) {
 	l := pt.NewLog()
 	oldDep := pt.Deployment(ns, "web", 3, "nginx:1.26")

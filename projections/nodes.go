@@ -19,7 +19,19 @@ type Node struct {
 	// kept across restarts: it is the node's AGE.
 	RegisteredAt  time.Time `json:"registeredAt"`
 	LastHeartbeat time.Time `json:"lastHeartbeat"`
-	Seqs          Seqs      `json:"seqs"`
+	// State is the health service's newest decision on whether the node is
+	// Ready; nil while none exists.
+	State *NodeState `json:"state,omitempty"`
+	Seqs  Seqs       `json:"seqs"`
+}
+
+// NodeState is a node's state as the health service decided it.
+type NodeState struct {
+	Ready   bool   `json:"ready"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Since is when it was decided: the condition's last transition.
+	Since time.Time `json:"since"`
 }
 
 // created notes when the node was created: the creation time its report
@@ -36,8 +48,16 @@ func (n *Node) created(info events.NodeInfo, at time.Time) {
 	}
 }
 
-// Ready reports a node heard from recently.
-func (n *Node) Ready(now time.Time) bool { return now.Sub(n.LastHeartbeat) < NodeLostAfter }
+// Ready reports whether the node is Ready: the health service's newest
+// decision. Before any decision exists (a log written before the service,
+// or a cluster run without it: gantry serve --services without health), it
+// falls back to the heartbeat clock: heard from within NodeLostAfter of now.
+func (n *Node) Ready(now time.Time) bool {
+	if n.State != nil {
+		return n.State.Ready
+	}
+	return now.Sub(n.LastHeartbeat) < NodeLostAfter
+}
 
 func (c *Cluster) node(name string) *Node {
 	n := c.Nodes[name]
@@ -54,7 +74,7 @@ func (c *Cluster) touchNode(n *Node, r events.Record) {
 	mark(c.Dirty.Nodes, n.Info.Name, r)
 }
 
-// applyNode folds a node's registration, heartbeat or cordon.
+// applyNode folds a node's registration, heartbeat, cordon or state.
 func (c *Cluster) applyNode(r events.Record, e events.Event) {
 	at := r.Envelope.Time
 	switch e := e.(type) {
@@ -66,6 +86,10 @@ func (c *Cluster) applyNode(r events.Record, e events.Event) {
 	case *events.NodeCordoned:
 		n := c.node(e.Node)
 		n.Unschedulable = e.Unschedulable
+		c.touchNode(n, r)
+	case *events.NodeStateDecided:
+		n := c.node(e.Node)
+		n.State = &NodeState{Ready: e.Ready, Reason: e.Reason, Message: e.Message, Since: at.UTC()}
 		c.touchNode(n, r)
 	case *events.NodeHeartbeat:
 		n := c.node(e.Node.Name)

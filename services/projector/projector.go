@@ -40,9 +40,10 @@ type Service struct {
 // let its last heartbeat fall: a heartbeat that changes nothing else is
 // written at most this often. Rewriting the record on every heartbeat cost
 // the server 3.2 s of CPU in one B1 run (5,000 nodes), against 4.4 s for
-// storing the heartbeats themselves; with this, 1.9 s. A node is NotReady
-// after projections.NodeLostAfter (40 s) without a heartbeat, so readers
-// still judge it right: heartbeats come every 5–12 s.
+// storing the heartbeats themselves; with this, 1.9 s. A node's state (the
+// health service's decision) is written at once when it changes; a node
+// never decided is NotReady after projections.NodeLostAfter (40 s) without a
+// heartbeat, so readers still judge it right: heartbeats come every 5–12 s.
 const HeartbeatStaleness = 15 * time.Second
 
 // nodeMark is what the read model holds of a node.
@@ -51,12 +52,13 @@ type nodeMark struct {
 	unschedulable bool
 	registered    time.Time
 	heartbeat     time.Time
+	state         *projections.NodeState
 }
 
 // fresh reports whether the read model's record of n is current enough
 // that n's change need not be written.
 func (m nodeMark) fresh(n *projections.Node) bool {
-	return m.unschedulable == n.Unschedulable && m.registered.Equal(n.RegisteredAt) &&
+	return m.unschedulable == n.Unschedulable && m.registered.Equal(n.RegisteredAt) && m.state == n.State &&
 		n.LastHeartbeat.Sub(m.heartbeat) < HeartbeatStaleness && reflect.DeepEqual(m.info, n.Info)
 }
 
@@ -151,7 +153,8 @@ func (s *Service) Flush(ctx context.Context) error {
 		if err := put(bus.BucketNodes, kvKey(key), n); err != nil {
 			return err
 		}
-		marks[key] = nodeMark{info: n.Info, unschedulable: n.Unschedulable, registered: n.RegisteredAt, heartbeat: n.LastHeartbeat}
+		marks[key] = nodeMark{info: n.Info, unschedulable: n.Unschedulable, registered: n.RegisteredAt, heartbeat: n.LastHeartbeat,
+			state: n.State}
 	}
 	applied := make(map[string]uint64, len(s.c.Applied))
 	for k, v := range s.c.Applied {

@@ -68,6 +68,16 @@ func TestHeartbeatsRewriteTheNodeRecordOnlyWhenStale(t *testing.T) {
 	if rev, rec := step(l.Append(events.NodeDecisionSubject("n1"), &events.NodeCordoned{Node: "n1", Unschedulable: true})); rev == stale || !rec.Unschedulable {
 		t.Errorf("a cordon was not written at once")
 	}
+	// A state decided is written at once, and so is its change.
+	l.Advance(time.Second)
+	decided, rec := step(l.Append(events.NodeStateSubject("n1"), &events.NodeStateDecided{Node: "n1", Ready: true}))
+	if rec.State == nil || !rec.State.Ready {
+		t.Errorf("a decided state was not written at once: %+v", rec.State)
+	}
+	l.Advance(time.Second)
+	if rev, rec := step(l.Append(events.NodeStateSubject("n1"), &events.NodeStateDecided{Node: "n1", Reason: "NodeStatusUnknown"})); rev == decided || rec.State == nil || rec.State.Ready {
+		t.Errorf("NotReady was not written at once: %+v", rec.State)
+	}
 }
 
 // A node's AGE survives a restart of the control plane: the restarted
