@@ -176,9 +176,15 @@ func (s *Service) syncNode(name string) {
 		n.Unschedulable = fn.Unschedulable
 		changed = true
 	}
+	if fn.State != n.state {
+		if fn.State != nil && fn.State.Ready && (n.state == nil || !n.state.Ready) {
+			changed = true // decided Ready (again): pods waiting for a node may fit
+		}
+		n.state = fn.State
+	}
 	if fn.LastHeartbeat.After(n.lastHeartbeat) {
-		if fn.LastHeartbeat.Sub(n.lastHeartbeat) >= projections.NodeLostAfter {
-			changed = true // first heard from, or back after a silence: ready again
+		if n.state == nil && fn.LastHeartbeat.Sub(n.lastHeartbeat) >= projections.NodeLostAfter {
+			changed = true // never decided: first heard from, or back after a silence
 		}
 		n.lastHeartbeat = fn.LastHeartbeat
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
-	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
@@ -72,7 +71,7 @@ func (cy *cycle) begin(s *Service, now time.Time) {
 	cy.s, cy.now = s, now
 	cy.ready = 0
 	for _, n := range s.order {
-		n.Ready = now.Sub(n.lastHeartbeat) < projections.NodeLostAfter
+		n.Ready = n.ready(now)
 		if n.Ready {
 			cy.ready++
 		}

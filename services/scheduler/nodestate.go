@@ -10,6 +10,7 @@ import (
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/events/placement"
+	"github.com/gantry-sh/gantry/projections"
 )
 
 // NodeState is one node as the scheduler sees it: what it offers, what the
@@ -18,7 +19,9 @@ import (
 // them off again when it ends.
 type NodeState struct {
 	Name string
-	// Ready: heard from within projections.NodeLostAfter of the pass's now.
+	// Ready: the health service decided the node Ready (before any
+	// decision, heard from within projections.NodeLostAfter of the pass's
+	// now; see ready).
 	Ready bool
 	// Unschedulable: cordoned; takes no new pods.
 	Unschedulable bool
@@ -36,7 +39,8 @@ type NodeState struct {
 	ruleMemo      map[*placement.Rule]string // placement rule → reason ("" passes), until the node changes
 	known         bool                       // the fold knows the node (else it only holds pods bound to a name)
 	lastHeartbeat time.Time
-	idx           int // position in the Service's node order
+	state         *projections.NodeState // the fold's decided state, nil before any
+	idx           int                    // position in the Service's node order
 
 	allocCPU, allocMem int64
 	usedCPU, usedMem   int64
@@ -73,6 +77,16 @@ func NewNodeState(info events.NodeInfo) *NodeState {
 	n.known, n.Ready = true, true
 	n.setInfo(info)
 	return n
+}
+
+// ready is whether the node takes pods at now: the health service's newest
+// decision, or, on a node it has not decided (a cluster run without it),
+// the heartbeat clock projections.Node.Ready falls back to.
+func (n *NodeState) ready(now time.Time) bool {
+	if n.state != nil {
+		return n.state.Ready
+	}
+	return now.Sub(n.lastHeartbeat) < projections.NodeLostAfter
 }
 
 // sameInfo reports whether a heartbeat changes nothing the scheduler reads.

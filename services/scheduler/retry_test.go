@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
@@ -170,4 +171,39 @@ func TestEachRelevantChangeRetries(t *testing.T) {
 			t.Errorf("bound %v", o.bound)
 		}
 	})
+}
+
+// A node's readiness is the health service's decision once one exists: a
+// node decided NotReady takes no pod however recent its heartbeat, and one
+// decided Ready again wakes the pods waiting for it.
+func TestNodeStateIsTheDecision(t *testing.T) {
+	w := newWorld(t)
+	w.heartbeat(pt.NodeInfo("n1", 1000, 8<<30, 0), pt.NodeInfo("n2", 1000, 8<<30, 0))
+	decide := func(node string, ready bool) {
+		w.apply(w.l.Append(events.NodeStateSubject(node), &events.NodeStateDecided{Node: node, Ready: ready}))
+	}
+	decide("n1", true)
+	decide("n2", false)
+	w.bound(deployment("old", 1, "1", ""), "w0", "n1", 1)
+	p := w.pending(deployment("web", 1, "1", ""), "w1", 1)[0]
+	ds := w.decide()
+	if u := outcomes(t, ds).unsched[p.Name]; u == nil || u.Message != "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were not ready." {
+		t.Fatalf("decisions:\n%s", show(ds))
+	}
+	w.storeAll(ds)
+	// A heartbeat is not a decision.
+	w.heartbeat(pt.NodeInfo("n2", 1000, 8<<30, 0))
+	if ds := w.decide(); len(ds) != 0 {
+		t.Fatalf("a heartbeat of a node decided NotReady:\n%s", show(ds))
+	}
+	decide("n2", true)
+	if o := outcomes(t, w.decide()); o.bound[p.Name] != "n2" {
+		t.Errorf("after n2 was decided Ready: %v", o.bound)
+	}
+	// Decided Ready, silent for an hour: still Ready until decided otherwise.
+	w.l.Advance(time.Hour)
+	q := w.pending(deployment("late", 1, "", ""), "w2", 1)[0]
+	if o := outcomes(t, w.decide()); o.bound[q.Name] == "" {
+		t.Errorf("nodes decided Ready took nothing: %v", o.bound)
+	}
 }
