@@ -644,10 +644,14 @@ func describeNode(out io.Writer, n *projections.Node, pods []*projections.Pod, l
 	d.labels(0, "Labels", info.Labels)
 	d.line(0, "CreationTimestamp:\t%s", describeTime(n.RegisteredAt))
 	d.line(0, "Conditions:")
-	d.line(1, "Type\tStatus\tLastHeartbeatTime\tReason\tMessage")
-	d.line(1, "----\t------\t-----------------\t------\t-------")
+	d.line(1, "Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage")
+	d.line(1, "----\t------\t-----------------\t------------------\t------\t-------")
 	c := nodeReadyCondition(n, now)
-	d.line(1, "%s\t%s\t%s\t%s\t%s", c.Type, c.Status, describeTime(n.LastHeartbeat), c.Reason, c.Message)
+	var since time.Time // no decision yet: unknown
+	if n.State != nil {
+		since = n.State.Since
+	}
+	d.line(1, "%s\t%s\t%s\t%s\t%s\t%s", c.Type, c.Status, describeTime(n.LastHeartbeat), describeTime(since), c.Reason, c.Message)
 	d.line(0, "Addresses:")
 	if info.Address != "" {
 		d.line(1, "InternalIP:\t%s", info.Address)

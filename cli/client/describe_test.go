@@ -135,8 +135,18 @@ func TestDescribeNode(t *testing.T) {
 	} {
 		hasLine(t, out, l)
 	}
-	if !strings.Contains(out, "  Ready  True") {
+	if !strings.Contains(out, "  Ready  True") || !strings.Contains(out, "LastTransitionTime") {
 		t.Errorf("node is ready:\n%s", out)
+	}
+	// Decided NotReady: the condition is Unknown, with the decision's reason.
+	buf.Reset()
+	n := fixtureNode(fixtureT0, now)
+	n.State = &projections.NodeState{Reason: "NodeStatusUnknown", Message: "node agent stopped posting heartbeats (none for 40s)", Since: now}
+	if err := describeNode(&buf, n, pods, nil, now); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "  Ready  Unknown") || !strings.Contains(out, describeTime(now)+"  NodeStatusUnknown  node agent stopped posting heartbeats (none for 40s)") {
+		t.Errorf("node decided NotReady:\n%s", out)
 	}
 }
 

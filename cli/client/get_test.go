@@ -111,12 +111,22 @@ func TestTableRows(t *testing.T) {
 		{"lost node wide", resource{node: fixtureNode(fixtureT0, now.Add(-time.Minute))}, true, false,
 			[]string{"node-1", "NotReady", "<none>", "3h", "v0.1.0", "10.0.0.1", "containerd", "8", "16Gi", "10.42.0.0/24"}},
 		{"never heard from", resource{node: fixtureNode(fixtureT0, time.Time{})}, false, false, []string{"node-1", "NotReady", "<none>", "3h", "v0.1.0"}},
+		// Decided by the health service: the decision, not the clock.
+		{"decided not ready", resource{node: decidedNode(now, false)}, false, false, []string{"node-1", "NotReady", "<none>", "3h", "v0.1.0"}},
+		{"decided ready", resource{node: decidedNode(now.Add(-time.Hour), true)}, false, false, []string{"node-1", "Ready", "<none>", "3h", "v0.1.0"}},
 	}
 	for _, tt := range tests {
 		if got := tableRow(tt.r, now, tt.wide, tt.withNS); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: row %q, want %q", tt.name, got, tt.want)
 		}
 	}
+}
+
+// decidedNode is the fixture node heard from at heartbeat and decided ready.
+func decidedNode(heartbeat time.Time, ready bool) *projections.Node {
+	n := fixtureNode(fixtureT0, heartbeat)
+	n.State = &projections.NodeState{Ready: ready, Since: heartbeat}
+	return n
 }
 
 func TestTableLayoutIsKubectls(t *testing.T) {

@@ -336,19 +336,45 @@ func k8sNode(n *projections.Node, now time.Time) k8sObject {
 	return k8sObject{APIVersion: manifest.APICoreV1, Kind: "Node", Metadata: meta, Spec: spec, Status: status}
 }
 
+// nodeReadyCondition is the node's Ready condition. Once the health service
+// has decided, it is the newest decision: True when Ready; Unknown when it
+// was NotReady because the node fell silent (NodeStatusUnknown, as
+// Kubernetes' node lifecycle controller says of a node whose kubelet stopped
+// posting status); False for any other reason; with the decision's reason,
+// message and time (its last transition). A node never decided (a cluster
+// run without the health service) is judged by its heartbeat clock.
 func nodeReadyCondition(n *projections.Node, now time.Time) k8sCondition {
 	c := k8sCondition{Type: "Ready", Status: "True", Reason: "NodeAgentReady",
 		Message: "node agent is posting heartbeats", LastHeartbeatTime: k8sTime(n.LastHeartbeat)}
+	if s := n.State; s != nil {
+		c.Reason, c.Message, c.LastTransitionTime = s.Reason, s.Message, k8sTime(s.Since)
+		switch {
+		case s.Ready:
+			c.Status = "True"
+		case s.Reason == nodeStatusUnknown:
+			c.Status = "Unknown"
+		default:
+			c.Status = "False"
+		}
+		return c
+	}
 	if !nodeIsReady(n, now) {
-		c.Status, c.Reason = "False", "NodeStatusUnknown"
+		c.Status, c.Reason = "Unknown", nodeStatusUnknown
 		c.Message = fmt.Sprintf("node agent stopped posting heartbeats (none for %s)", projections.NodeLostAfter)
 	}
 	return c
 }
 
-// nodeIsReady is Node.Ready, with a node never heard from not ready.
+// nodeStatusUnknown is the reason of a node that stopped posting heartbeats.
+const nodeStatusUnknown = "NodeStatusUnknown"
+
+// nodeIsReady is Node.Ready (the health service's decision, else the
+// heartbeat clock), with a node never heard from nor decided not ready.
 func nodeIsReady(n *projections.Node, now time.Time) bool {
-	return !n.LastHeartbeat.IsZero() && n.Ready(now)
+	if n.State == nil && n.LastHeartbeat.IsZero() {
+		return false
+	}
+	return n.Ready(now)
 }
 
 // resourceQuantities renders base units (millicores, bytes, counts) as

@@ -99,15 +99,28 @@ func TestK8sDeploymentShape(t *testing.T) {
 
 func TestK8sNodeShape(t *testing.T) {
 	now := fixtureT0.Add(time.Hour)
+	since := now.Add(-30 * time.Second)
 	tests := []struct {
 		name      string
 		heartbeat time.Time
+		state     *projections.NodeState
 		condition string
 	}{
-		{"ready", now.Add(-5 * time.Second), `{"lastHeartbeatTime":"2024-05-01T12:59:55Z","message":"node agent is posting heartbeats",
+		// Never decided (no health service): the heartbeat clock.
+		{"ready", now.Add(-5 * time.Second), nil, `{"lastHeartbeatTime":"2024-05-01T12:59:55Z","message":"node agent is posting heartbeats",
 			"reason":"NodeAgentReady","status":"True","type":"Ready"}`},
-		{"lost", now.Add(-time.Minute), `{"lastHeartbeatTime":"2024-05-01T12:59:00Z",
-			"message":"node agent stopped posting heartbeats (none for 40s)","reason":"NodeStatusUnknown","status":"False","type":"Ready"}`},
+		{"lost", now.Add(-time.Minute), nil, `{"lastHeartbeatTime":"2024-05-01T12:59:00Z",
+			"message":"node agent stopped posting heartbeats (none for 40s)","reason":"NodeStatusUnknown","status":"Unknown","type":"Ready"}`},
+		// Decided: the decision, whatever the clock says.
+		{"decided ready", now.Add(-time.Hour), &projections.NodeState{Ready: true, Reason: "NodeAgentReady", Message: "node agent is posting heartbeats", Since: since},
+			`{"lastHeartbeatTime":"2024-05-01T12:00:00Z","lastTransitionTime":"2024-05-01T12:59:30Z","message":"node agent is posting heartbeats",
+			"reason":"NodeAgentReady","status":"True","type":"Ready"}`},
+		{"decided unknown", now.Add(-5 * time.Second), &projections.NodeState{Reason: "NodeStatusUnknown", Message: "node agent stopped posting heartbeats (none for 40s)", Since: since},
+			`{"lastHeartbeatTime":"2024-05-01T12:59:55Z","lastTransitionTime":"2024-05-01T12:59:30Z",
+			"message":"node agent stopped posting heartbeats (none for 40s)","reason":"NodeStatusUnknown","status":"Unknown","type":"Ready"}`},
+		{"decided not ready", now, &projections.NodeState{Reason: "NodeDraining", Message: "draining", Since: since},
+			`{"lastHeartbeatTime":"2024-05-01T13:00:00Z","lastTransitionTime":"2024-05-01T12:59:30Z","message":"draining",
+			"reason":"NodeDraining","status":"False","type":"Ready"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +132,9 @@ func TestK8sNodeShape(t *testing.T) {
 					"capacity":{"cpu":"8","memory":"16Gi","pods":"110"},
 					"conditions":[` + tt.condition + `],
 					"nodeInfo":{"containerRuntimeVersion":"containerd","kubeletVersion":"v0.1.0"}}}`
-			sameJSON(t, mustJSON(t, k8sNode(fixtureNode(fixtureT0, tt.heartbeat), now)), want)
+			n := fixtureNode(fixtureT0, tt.heartbeat)
+			n.State = tt.state
+			sameJSON(t, mustJSON(t, k8sNode(n, now)), want)
 		})
 	}
 }
