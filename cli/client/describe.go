@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -38,14 +35,9 @@ func newDescribeCmd(g *Globals) *cobra.Command {
 			if ns == "" {
 				ns = manifest.DefaultNamespace
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			conn, err := g.Connect("describe")
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			return runDescribe(ctx, conn.JS, kind, ns, name, g.Out, g.ErrOut)
+			return g.WithCluster(cmd, "describe", func(ctx context.Context, conn *bus.Conn) error {
+				return runDescribe(ctx, conn.JS, kind, ns, name, g.Out, g.ErrOut)
+			})
 		},
 	}
 	c.Flags().StringVarP(&ns, "namespace", "n", manifest.DefaultNamespace, "namespace")

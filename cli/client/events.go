@@ -7,10 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -50,14 +47,9 @@ func newEventsCmd(g *Globals) *cobra.Command {
 			if o.since < 0 {
 				return fmt.Errorf("--since %s: must not be negative", o.since)
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			conn, err := g.Connect("events")
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			return runEvents(ctx, conn.JS, streams, o, g.Out, g.ErrOut)
+			return g.WithCluster(cmd, "events", func(ctx context.Context, conn *bus.Conn) error {
+				return runEvents(ctx, conn.JS, streams, o, g.Out, g.ErrOut)
+			})
 		},
 	}
 	c.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep printing new events until interrupted")

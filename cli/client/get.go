@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
@@ -87,14 +85,9 @@ func newGetCmd(g *Globals) *cobra.Command {
 				}
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			conn, err := g.Connect("get")
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			return runGet(ctx, conn.JS, o, g.Out, g.ErrOut)
+			return g.WithCluster(cmd, "get", func(ctx context.Context, conn *bus.Conn) error {
+				return runGet(ctx, conn.JS, o, g.Out, g.ErrOut)
+			})
 		},
 	}
 	c.Flags().StringVarP(&o.namespace, "namespace", "n", manifest.DefaultNamespace, "namespace")

@@ -7,12 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -68,14 +65,9 @@ func newLogsCmd(g *Globals) *cobra.Command {
 			if err := o.check(name); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			conn, err := g.Connect("logs")
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			return runLogs(ctx, conn, o, name, g.Out, g.ErrOut)
+			return g.WithCluster(cmd, "logs", func(ctx context.Context, conn *bus.Conn) error {
+				return runLogs(ctx, conn, o, name, g.Out, g.ErrOut)
+			})
 		},
 	}
 	c.Flags().StringVarP(&o.namespace, "namespace", "n", manifest.DefaultNamespace, "namespace")

@@ -8,6 +8,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -129,6 +130,19 @@ func Commands(g *Globals) []*cobra.Command {
 // holds no Gantry log, the error says what to do (see DialCluster).
 func (g *Globals) Connect(role string) (*bus.Conn, error) {
 	return DialCluster(g.NATS, "gantry-"+role, role != "serve")
+}
+
+// WithCluster runs a verb against the cluster: connected as role, with a
+// context that ends at Ctrl-C or SIGTERM, the connection closed after.
+func (g *Globals) WithCluster(cmd *cobra.Command, role string, run func(ctx context.Context, conn *bus.Conn) error) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	conn, err := g.Connect(role)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return run(ctx, conn)
 }
 
 // Logger is the one structured logger passed down to every part.

@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 )
 
@@ -85,14 +83,9 @@ func newWaitCmd(g *Globals) *cobra.Command {
 			if o.namespace == "" {
 				o.namespace = manifest.DefaultNamespace
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			conn, err := g.Connect("wait")
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			return runWait(ctx, conn.JS, o, targets, g.Out, g.ErrOut)
+			return g.WithCluster(cmd, "wait", func(ctx context.Context, conn *bus.Conn) error {
+				return runWait(ctx, conn.JS, o, targets, g.Out, g.ErrOut)
+			})
 		},
 	}
 	c.Flags().StringVar(&forFlag, "for", "", "what to wait for: delete, or condition=NAME[=VALUE] (VALUE defaults to True)")
