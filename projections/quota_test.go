@@ -9,15 +9,6 @@ import (
 	pt "github.com/gantry-sh/gantry/projections/projectiontest"
 )
 
-func quota(ns, name string, hard map[string]string) manifest.Object {
-	rl := manifest.ResourceList{}
-	for k, v := range hard {
-		rl[k] = manifest.MustQuantity(v)
-	}
-	return manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindResourceQuota,
-		Metadata: manifest.ObjectMeta{Name: name, Namespace: ns}, Spec: &manifest.ResourceQuotaSpec{Hard: rl}}
-}
-
 // A quota counts its namespace's live pods and objects; a controller's pass
 // charges what it plans and is refused past the limit in Kubernetes' words.
 //
@@ -31,7 +22,7 @@ func TestQuotaCountsAndRefuses(t *testing.T) {
 	dep.Deployment().Template.Spec = pt.Requests(dep.Deployment().Template.Spec, "250m", "64Mi")
 	a, b, c := pt.PodFor(dep, "dep-uid", "web-a", "a"), pt.PodFor(dep, "dep-uid", "web-b", "b"), pt.PodFor(dep, "dep-uid", "web-c", "c")
 	f := projections.NewCluster()
-	pt.ApplyAll(f, l.Accepted(quota("default", "compute", map[string]string{"pods": "3", "requests.cpu": "1", "count/deployments.apps": "1"}), "q-uid", 1),
+	pt.ApplyAll(f, l.Accepted(pt.ResourceQuota("default", "compute", map[string]string{"pods": "3", "requests.cpu": "1", "count/deployments.apps": "1"}), "q-uid", 1),
 		l.Accepted(dep, "dep-uid", 1), l.Planned(a), l.Planned(b), l.Planned(c), l.Deleted(c, "", 0, "scaled down"),
 		l.Planned(pt.PodFor(pt.Deployment("other", "x", 1, "nginx"), "x-uid", "x-a", "xa")))
 

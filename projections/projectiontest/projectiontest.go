@@ -122,22 +122,54 @@ func ApplyAll(a Applier, rs ...events.Record) {
 
 // --- manifests ---
 
+// selected is the selector and template every workload builder here uses:
+// app=<name>, one container "app" running image.
+func selected(name, image string) (*manifest.LabelSelector, manifest.PodTemplateSpec) {
+	return &manifest.LabelSelector{MatchLabels: map[string]string{"app": name}},
+		manifest.PodTemplateSpec{
+			Metadata: manifest.TemplateMeta{Labels: map[string]string{"app": name}},
+			Spec:     manifest.PodSpec{Containers: []manifest.Container{{Name: "app", Image: image}}},
+		}
+}
+
+// object is a valid object of a kind with defaults filled.
+func object(apiVersion, kind, ns, name string, spec any) manifest.Object {
+	o := manifest.Object{APIVersion: apiVersion, Kind: kind, Metadata: manifest.ObjectMeta{Name: name, Namespace: ns}, Spec: spec}
+	o.Defaults()
+	return o
+}
+
 // Deployment is a valid apps/v1 Deployment with defaults filled, selecting
 // app=<name>, one container "app" running image.
 func Deployment(ns, name string, replicas int32, image string) manifest.Object {
-	r := replicas
-	o := manifest.Object{APIVersion: manifest.APIAppsV1, Kind: manifest.KindDeployment,
-		Metadata: manifest.ObjectMeta{Name: name, Namespace: ns},
-		Spec: &manifest.DeploymentSpec{
-			Replicas: &r,
-			Selector: &manifest.LabelSelector{MatchLabels: map[string]string{"app": name}},
-			Template: manifest.PodTemplateSpec{
-				Metadata: manifest.TemplateMeta{Labels: map[string]string{"app": name}},
-				Spec:     manifest.PodSpec{Containers: []manifest.Container{{Name: "app", Image: image}}},
-			},
-		}}
-	o.Defaults()
-	return o
+	sel, t := selected(name, image)
+	return object(manifest.APIAppsV1, manifest.KindDeployment, ns, name,
+		&manifest.DeploymentSpec{Replicas: &replicas, Selector: sel, Template: t})
+}
+
+// ReplicaSet is a valid apps/v1 ReplicaSet with defaults filled, as
+// Deployment.
+func ReplicaSet(ns, name string, replicas int32, image string) manifest.Object {
+	sel, t := selected(name, image)
+	return object(manifest.APIAppsV1, manifest.KindReplicaSet, ns, name,
+		&manifest.ReplicaSetSpec{Replicas: &replicas, Selector: sel, Template: t})
+}
+
+// DaemonSet is a valid apps/v1 DaemonSet with defaults filled, as
+// Deployment.
+func DaemonSet(ns, name, image string) manifest.Object {
+	sel, t := selected(name, image)
+	return object(manifest.APIAppsV1, manifest.KindDaemonSet, ns, name, &manifest.DaemonSetSpec{Selector: sel, Template: t})
+}
+
+// ResourceQuota is a v1 ResourceQuota with these hard limits
+// ("pods": "2", "requests.cpu": "1").
+func ResourceQuota(ns, name string, hard map[string]string) manifest.Object {
+	rl := manifest.ResourceList{}
+	for k, v := range hard {
+		rl[k] = manifest.MustQuantity(v)
+	}
+	return object(manifest.APICoreV1, manifest.KindResourceQuota, ns, name, &manifest.ResourceQuotaSpec{Hard: rl})
 }
 
 // BarePod is a valid v1 Pod with defaults filled, one container "app".

@@ -562,9 +562,7 @@ func TestJobNameTakenByAnotherObject(t *testing.T) {
 // last schedule time stays so the run is tried again.
 func TestQuotaRefusesAJob(t *testing.T) {
 	h := newHarness(t)
-	h.accept(manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindResourceQuota,
-		Metadata: manifest.ObjectMeta{Name: "jobs", Namespace: "default"},
-		Spec:     &manifest.ResourceQuotaSpec{Hard: manifest.ResourceList{"count/jobs.batch": manifest.MustQuantity("1")}}}, "q-1", 1)
+	h.accept(pt.ResourceQuota("default", "jobs", map[string]string{"count/jobs.batch": "1"}), "q-1", 1)
 	h.accept(cronJobObject(t, "backup", "*/5 * * * *", nil), "cj-1", 1)
 	first := jobName("backup", at(12, 5, 0))
 	expect(t, "12:05", h.decide(at(12, 5, 0)),

@@ -351,9 +351,7 @@ func ptr[T any](v T) *T { return &v }
 // ended, the third is planned and the condition ends.
 func TestQuotaRefusesPods(t *testing.T) {
 	w := newWorld(t, jobObject(3, 3))
-	w.apply(w.l.Accepted(manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindResourceQuota,
-		Metadata: manifest.ObjectMeta{Name: "pods", Namespace: "default"},
-		Spec:     &manifest.ResourceQuotaSpec{Hard: manifest.ResourceList{"pods": manifest.MustQuantity("2")}}}, "q-uid", 1))
+	w.apply(w.l.Accepted(pt.ResourceQuota("default", "pods", map[string]string{"pods": "2"}), "q-uid", 1))
 	ds := w.decide()
 	ps := plans(ds)
 	if len(ps) != 2 {

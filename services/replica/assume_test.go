@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	pt "github.com/gantry-sh/gantry/projections/projectiontest"
+
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/services/replica"
 	"github.com/gantry-sh/gantry/services/runner"
@@ -50,14 +52,14 @@ func TestAssumedDecisionsAreNotMadeTwice(t *testing.T) {
 	at := now.Add(time.Second)
 
 	// web-00 scaled to 4: two plans, being stored.
-	w.apply(w.l.Accepted(replicaSet(ns, "web-00", 4, "nginx:1.27"), uids[0], 2))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "web-00", 4, "nginx:1.27"), uids[0], 2))
 	first := w.assumePass(at)
 	if s := splitDecisions(t, first); len(s.plans) != 2 {
 		t.Fatalf("scaled web-00:\n%s", show(first))
 	}
 	// A new ReplicaSet arrives meanwhile; web-01 is scaled down.
-	w.apply(w.l.Accepted(replicaSet(ns, "new", 3, "nginx:1.27"), "new-uid", 1))
-	w.apply(w.l.Accepted(replicaSet(ns, "web-01", 1, "nginx:1.27"), uids[1], 2))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "new", 3, "nginx:1.27"), "new-uid", 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "web-01", 1, "nginx:1.27"), uids[1], 2))
 	second := w.assumePass(at)
 	s := splitDecisions(t, second)
 	if len(s.plans) != 3 || len(s.deletes) != 1 {
@@ -107,7 +109,7 @@ func TestAssumedDecisionsAreNotMadeTwice(t *testing.T) {
 	// While the service keeps reading, a decision not yet back is waited
 	// for longer than AssumeFor (a long read-back under load), but not
 	// longer than AssumeAtMost.
-	w.apply(w.l.Accepted(replicaSet(ns, "web-02", 3, "nginx:1.27"), uids[2], 2))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "web-02", 3, "nginx:1.27"), uids[2], 2))
 	slow := w.assumePass(at)
 	if len(slow) != 1 {
 		t.Fatalf("scaled web-02:\n%s", show(slow))

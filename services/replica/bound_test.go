@@ -40,7 +40,7 @@ func count(t *testing.T, ds []runner.Decision) (plans map[string]int, deletes in
 // the first pass after it arrives.
 func TestAHugeReplicaSetIsPlannedInSlowStartBatchesBesideASmallOne(t *testing.T) {
 	w := newWorld(t)
-	w.apply(w.l.Accepted(replicaSet(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
 	want := []int{100, 100, 200, 400, 500, 500}
 	for pass, n := range want {
 		ds := w.decide()
@@ -52,7 +52,7 @@ func TestAHugeReplicaSetIsPlannedInSlowStartBatchesBesideASmallOne(t *testing.T)
 			w.store(d)
 		}
 	}
-	w.apply(w.l.Accepted(replicaSet(ns, "small", 3, "nginx:1.27"), "small-uid", 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "small", 3, "nginx:1.27"), "small-uid", 1))
 	plans, _ := count(t, w.decide())
 	if plans["small-uid"] != 3 || plans["huge-uid"] != replica.BurstPerWorkload {
 		t.Fatalf("the pass after the small one arrived planned %v, want 3 of small-uid and %d of huge-uid", plans, replica.BurstPerWorkload)
@@ -66,7 +66,7 @@ func TestAHugeReplicaSetIsPlannedInSlowStartBatchesBesideASmallOne(t *testing.T)
 // decisions), and the small one is planned at once.
 func TestThePendingPlanOfAHugeReplicaSetStaysBounded(t *testing.T) {
 	w := newWorld(t)
-	w.apply(w.l.Accepted(replicaSet(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
 	// Grow the huge one to full bursts: 800 pods stored.
 	for range 4 {
 		for _, d := range w.decide() {
@@ -78,7 +78,7 @@ func TestThePendingPlanOfAHugeReplicaSetStaysBounded(t *testing.T) {
 	if len(ds) != replica.BurstPerWorkload || w.svc.Assumed() != replica.BurstPerWorkload {
 		t.Fatalf("a pass of %d decisions, %d assumed; want %d", len(ds), w.svc.Assumed(), replica.BurstPerWorkload)
 	}
-	w.apply(w.l.Accepted(replicaSet(ns, "small", 3, "nginx:1.27"), "small-uid", 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "small", 3, "nginx:1.27"), "small-uid", 1))
 	next := w.svc.Decide(now)
 	plans, _ := count(t, next)
 	if plans["small-uid"] != 3 || plans["huge-uid"] != 0 {
@@ -111,7 +111,7 @@ func TestAPassAllocatesNothingInProportionToReplicas(t *testing.T) {
 	alloc := func(replicas int32) uint64 {
 		svc := replica.New()
 		l := pt.NewLog()
-		svc.Apply(l.Accepted(replicaSet(ns, "web", replicas, "nginx:1.27"), "web-uid", 1))
+		svc.Apply(l.Accepted(pt.ReplicaSet(ns, "web", replicas, "nginx:1.27"), "web-uid", 1))
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -134,12 +134,12 @@ func TestAPassAllocatesNothingInProportionToReplicas(t *testing.T) {
 // the next pass.
 func TestAPassMakesAtMostItsBudget(t *testing.T) {
 	w := newWorld(t)
-	w.apply(w.l.Accepted(replicaSet(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
 	for _, d := range w.decide() {
 		w.store(d)
 	}
 	for i := range 60 {
-		w.apply(w.l.Accepted(replicaSet(ns, fmt.Sprintf("web-%02d", i), 100, "nginx:1.27"), fmt.Sprintf("web-uid-%02d", i), 1))
+		w.apply(w.l.Accepted(pt.ReplicaSet(ns, fmt.Sprintf("web-%02d", i), 100, "nginx:1.27"), fmt.Sprintf("web-uid-%02d", i), 1))
 	}
 	ds := w.decide()
 	plans, _ := count(t, ds)
@@ -163,7 +163,7 @@ func TestAPassMakesAtMostItsBudget(t *testing.T) {
 func TestTheReplicaKeepsAWorkloadAtTheCeiling(t *testing.T) {
 	w := newWorld(t)
 	w.svc.MaxPodsPerWorkload, w.ref.MaxPodsPerWorkload = 250, 250
-	w.apply(w.l.Accepted(replicaSet(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "huge", billion, "nginx:1.27"), "huge-uid", 1))
 	for range 10 {
 		for _, d := range w.decide() {
 			w.store(d)
@@ -178,7 +178,7 @@ func TestTheReplicaKeepsAWorkloadAtTheCeiling(t *testing.T) {
 // pass plans none of it and deletes its pods, a burst at a time.
 func TestDeletingAHugeReplicaSetStopsItsPlanning(t *testing.T) {
 	w := newWorld(t)
-	obj := replicaSet(ns, "huge", billion, "nginx:1.27")
+	obj := pt.ReplicaSet(ns, "huge", billion, "nginx:1.27")
 	w.apply(w.l.Accepted(obj, "huge-uid", 1))
 	for range 5 { // 100 + 100 + 200 + 400 + 500 = 1,300 pods
 		for _, d := range w.decide() {
@@ -213,7 +213,7 @@ func TestDeletingAHugeReplicaSetStopsItsPlanning(t *testing.T) {
 // plans a replacement in the same pass.
 func TestAPodRemovedWithNoDeletionIsReplaced(t *testing.T) {
 	w := newWorld(t)
-	for _, p := range w.deploy(replicaSet(ns, "web", 3, "nginx:1.27"), 1) {
+	for _, p := range w.deploy(pt.ReplicaSet(ns, "web", 3, "nginx:1.27"), 1) {
 		w.run(p, "n1", events.PhaseRunning, true)
 	}
 	if ds := w.decide(); len(ds) != 0 {

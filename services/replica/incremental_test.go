@@ -31,7 +31,7 @@ func (w *world) fleet(n int, replicas int32) []string {
 	var uids []string
 	for i := 0; i < n; i++ {
 		uid := fmt.Sprintf("dep-uid-%02d", i)
-		w.apply(w.l.Accepted(replicaSet(ns, fmt.Sprintf("web-%02d", i), replicas, "nginx:1.27"), uid, 1))
+		w.apply(w.l.Accepted(pt.ReplicaSet(ns, fmt.Sprintf("web-%02d", i), replicas, "nginx:1.27"), uid, 1))
 		uids = append(uids, uid)
 	}
 	for _, d := range w.decide() {
@@ -58,7 +58,7 @@ func TestAChangeToOneReplicaSetIsAllThatIsExamined(t *testing.T) {
 	if ds, n := w.decideAt(at); len(ds) != 0 || n != 0 {
 		t.Fatalf("nothing changed: examined %d workloads, decided:\n%s", n, show(ds))
 	}
-	w.apply(w.l.Accepted(replicaSet(ns, "web-07", 5, "nginx:1.27"), uids[7], 2))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "web-07", 5, "nginx:1.27"), uids[7], 2))
 	ds, n := w.decideAt(at)
 	if s := splitDecisions(t, ds); n != 1 || len(s.plans) != 2 || len(s.deletes) != 0 || s.plans[0].Owner.UID != uids[7] {
 		t.Fatalf("scaled web-07: examined %d workloads, want 1; decided:\n%s", n, show(ds))
@@ -96,7 +96,7 @@ func TestAChangeToOneReplicaSetIsAllThatIsExamined(t *testing.T) {
 func TestALostDecisionIsDecidedAgain(t *testing.T) {
 	w := newWorld(t)
 	uids := w.fleet(5, 2)
-	w.apply(w.l.Accepted(replicaSet(ns, "web-03", 3, "nginx:1.27"), uids[3], 2))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "web-03", 3, "nginx:1.27"), uids[3], 2))
 	lost, _ := w.decideAt(now)
 	if len(lost) != 1 {
 		t.Fatalf("decisions:\n%s", show(lost))
@@ -121,7 +121,7 @@ func TestAFullPassFindsAMissedChange(t *testing.T) {
 	if ds := w.svc.Decide(now); len(ds) != 0 { // the first pass is a full one
 		t.Fatalf("decisions over an empty log:\n%s", show(ds))
 	}
-	w.apply(w.l.Accepted(replicaSet(ns, "web", 2, "nginx:1.27"), depUID, 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "web", 2, "nginx:1.27"), depUID, 1))
 	w.svc.MissChanges()
 	if ds := w.svc.Decide(now.Add(59 * time.Second)); len(ds) != 0 {
 		t.Fatalf("a missed change was seen before the full pass:\n%s", show(ds))

@@ -2,44 +2,9 @@ package replica_test
 
 import (
 	"github.com/gantry-sh/gantry/events"
-	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
 )
-
-// replicaSet is a valid apps/v1 ReplicaSet with defaults filled: replicas
-// pods labelled app=<name>, one container "app".
-func replicaSet(ns, name string, replicas int32, image string) manifest.Object {
-	r := replicas
-	o := manifest.Object{APIVersion: manifest.APIAppsV1, Kind: manifest.KindReplicaSet,
-		Metadata: manifest.ObjectMeta{Name: name, Namespace: ns},
-		Spec: &manifest.ReplicaSetSpec{
-			Replicas: &r,
-			Selector: &manifest.LabelSelector{MatchLabels: map[string]string{"app": name}},
-			Template: manifest.PodTemplateSpec{
-				Metadata: manifest.TemplateMeta{Labels: map[string]string{"app": name}},
-				Spec:     manifest.PodSpec{Containers: []manifest.Container{{Name: "app", Image: image}}},
-			},
-		}}
-	o.Defaults()
-	return o
-}
-
-// daemonSet is a valid apps/v1 DaemonSet with defaults filled, pods
-// labelled app=<name>, one container "app".
-func daemonSet(ns, name, image string) manifest.Object {
-	o := manifest.Object{APIVersion: manifest.APIAppsV1, Kind: manifest.KindDaemonSet,
-		Metadata: manifest.ObjectMeta{Name: name, Namespace: ns},
-		Spec: &manifest.DaemonSetSpec{
-			Selector: &manifest.LabelSelector{MatchLabels: map[string]string{"app": name}},
-			Template: manifest.PodTemplateSpec{
-				Metadata: manifest.TemplateMeta{Labels: map[string]string{"app": name}},
-				Spec:     manifest.PodSpec{Containers: []manifest.Container{{Name: "app", Image: image}}},
-			},
-		}}
-	o.Defaults()
-	return o
-}
 
 // settle decides and stores until nothing more is decided (at most 10
 // rounds), returning every decision stored.

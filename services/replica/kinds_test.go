@@ -161,7 +161,7 @@ func TestAReplicaSetAdoptsAnOrphan(t *testing.T) {
 	w.apply(w.l.Accepted(solo, "solo-uid", 1))
 	w.settle()
 	w.run(w.pod("solo"), "n1", events.PhaseRunning, true)
-	w.apply(w.l.Accepted(replicaSet(ns, "web", 2, "nginx:1.27"), depUID, 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "web", 2, "nginx:1.27"), depUID, 1))
 	ds := w.decide()
 	var adopted *events.PodAdopted
 	plans := 0
@@ -203,7 +203,7 @@ func TestAReplicaSetAdoptsAnOrphan(t *testing.T) {
 // released, not deleted.
 func TestAnOrphanedReplicaSetReleasesItsPods(t *testing.T) {
 	w := newWorld(t)
-	pods := w.deploy(replicaSet(ns, "web", 2, "nginx:1.27"), 1)
+	pods := w.deploy(pt.ReplicaSet(ns, "web", 2, "nginx:1.27"), 1)
 	del := w.l.AcceptedDelete("replicaset", ns, "web", depUID, 1)
 	del.Event.(*events.AdmissionAccepted).Propagation = events.PropagateOrphan
 	w.apply(del)
@@ -274,7 +274,7 @@ func TestADaemonSetRunsAPodOnEveryMatchingNode(t *testing.T) {
 		w.l.Heartbeat(node("n3", a, manifest.Taint{Key: "dedicated", Value: "gpu", Effect: manifest.TaintNoSchedule})),
 		w.l.Heartbeat(node("n4", a)))
 	w.apply(w.l.Append(events.NodeDecisionSubject("n4"), &events.NodeCordoned{Node: "n4", Unschedulable: true}))
-	obj := daemonSet(ns, "agent", "agent:1")
+	obj := pt.DaemonSet(ns, "agent", "agent:1")
 	obj.DaemonSet().Template.Spec.NodeSelector = map[string]string{"zone": "a"}
 	w.apply(w.l.Accepted(obj, depUID, 1))
 	ds := w.decide()
@@ -349,9 +349,9 @@ func TestADaemonSetOnDeleteKeepsItsPods(t *testing.T) {
 	w := newWorld(t)
 	w.l.Now = now
 	w.apply(w.l.Heartbeat(node("n1", nil)), w.l.Heartbeat(node("n2", nil)))
-	w.apply(w.l.Accepted(daemonSet(ns, "agent", "agent:1"), depUID, 1))
+	w.apply(w.l.Accepted(pt.DaemonSet(ns, "agent", "agent:1"), depUID, 1))
 	w.settle()
-	w.apply(w.l.Accepted(daemonSet(ns, "agent", "agent:2"), depUID, 2))
+	w.apply(w.l.Accepted(pt.DaemonSet(ns, "agent", "agent:2"), depUID, 2))
 	if ds := w.decide(); len(ds) != 0 {
 		t.Fatalf("a template change touched pods:\n%s", show(ds))
 	}
@@ -372,7 +372,7 @@ func TestADaemonSetOn5000NodesPlansInOnePass(t *testing.T) {
 	for i := 0; i < 5000; i++ {
 		w.apply(w.l.Heartbeat(node(fmt.Sprintf("n%04d", i), nil)))
 	}
-	w.apply(w.l.Accepted(daemonSet(ns, "agent", "agent:1"), depUID, 1))
+	w.apply(w.l.Accepted(pt.DaemonSet(ns, "agent", "agent:1"), depUID, 1))
 	ds := w.svc.Decide(now)
 	if s := splitDecisions(t, dropStatus(ds)); len(s.plans) != 5000 || len(desired(t, ds)) != 1 {
 		t.Fatalf("%d plans, desired %v", len(s.plans), desired(t, ds))
@@ -423,7 +423,7 @@ func TestPodsOfADeploymentFromBeforeReplicaSets(t *testing.T) {
 // it.
 func TestAPodWhoseOwnerIsGoneIsDeleted(t *testing.T) {
 	w := newWorld(t)
-	rs := replicaSet(ns, "web", 1, "nginx")
+	rs := pt.ReplicaSet(ns, "web", 1, "nginx")
 	w.apply(w.l.Accepted(rs, "rs-uid", 1), w.l.AcceptedDelete("replicaset", ns, "web", "rs-uid", 1))
 	if w.c.Workloads[projections.WorkloadKey("replicaset", ns, "web")] != nil || !w.c.WorkloadGone("rs-uid") {
 		t.Fatal("a deleted ReplicaSet owning nothing is not forgotten")

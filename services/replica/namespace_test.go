@@ -23,9 +23,7 @@ func TestDeletedNamespaceEmptiesThenEnds(t *testing.T) {
 	w.apply(w.l.Append(events.AdmissionSubject(events.ClusterScope, "namespace", "shop"), &events.AdmissionAccepted{
 		Op: events.OpApply, Kind: "namespace", Namespace: events.ClusterScope, Name: "shop", UID: "ns-uid", Generation: 1, Object: b}),
 		w.l.Accepted(pt.BarePod("shop", "solo", "nginx"), "solo-uid", 1),
-		w.l.Accepted(manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindResourceQuota,
-			Metadata: manifest.ObjectMeta{Name: "q", Namespace: "shop"},
-			Spec:     &manifest.ResourceQuotaSpec{Hard: manifest.ResourceList{"pods": manifest.MustQuantity("5")}}}, "q-uid", 1))
+		w.l.Accepted(pt.ResourceQuota("shop", "q", map[string]string{"pods": "5"}), "q-uid", 1))
 	w.settle() // the Pod's pod is planned
 	if w.c.Pods[projections.Key("shop", "solo")] == nil {
 		t.Fatal("the bare Pod's pod is not planned")

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	pt "github.com/gantry-sh/gantry/projections/projectiontest"
+
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
 )
@@ -15,10 +17,8 @@ import (
 // ends.
 func TestQuotaRefusesAReplicaSetsThirdPod(t *testing.T) {
 	w := newWorld(t)
-	w.apply(w.l.Accepted(manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindResourceQuota,
-		Metadata: manifest.ObjectMeta{Name: "pods", Namespace: "default"},
-		Spec:     &manifest.ResourceQuotaSpec{Hard: manifest.ResourceList{"pods": manifest.MustQuantity("2")}}}, "q-uid", 1))
-	rs := replicaSet("default", "web", 3, "nginx")
+	w.apply(w.l.Accepted(pt.ResourceQuota("default", "pods", map[string]string{"pods": "2"}), "q-uid", 1))
+	rs := pt.ReplicaSet("default", "web", 3, "nginx")
 	w.apply(w.l.Accepted(rs, "rs-uid", 1))
 	all := w.settle()
 	var plans int
@@ -52,14 +52,12 @@ func TestQuotaRefusesAReplicaSetsThirdPod(t *testing.T) {
 // arriving meanwhile, gets none.
 func TestQuotaCountsAssumedPlans(t *testing.T) {
 	w := newWorld(t)
-	w.apply(w.l.Accepted(manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindResourceQuota,
-		Metadata: manifest.ObjectMeta{Name: "pods", Namespace: "default"},
-		Spec:     &manifest.ResourceQuotaSpec{Hard: manifest.ResourceList{"pods": manifest.MustQuantity("2")}}}, "q-uid", 1))
-	w.apply(w.l.Accepted(replicaSet("default", "a", 2, "nginx"), "a-uid", 1))
+	w.apply(w.l.Accepted(pt.ResourceQuota("default", "pods", map[string]string{"pods": "2"}), "q-uid", 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet("default", "a", 2, "nginx"), "a-uid", 1))
 	if s := splitDecisions(t, w.assumePass(now)); len(s.plans) != 2 {
 		t.Fatal("a: want 2 plans")
 	}
-	w.apply(w.l.Accepted(replicaSet("default", "b", 1, "nginx"), "b-uid", 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet("default", "b", 1, "nginx"), "b-uid", 1))
 	ds := w.svc.Decide(now.Add(time.Second))
 	for _, d := range ds {
 		if _, ok := d.Event.(*events.PodPlanned); ok {

@@ -162,7 +162,7 @@ func (w *world) run(p *projections.Pod, node, phase string, ready bool) {
 
 func TestPlansTheMissingReplicas(t *testing.T) {
 	w := newWorld(t)
-	obj := replicaSet(ns, "web", 3, "nginx:1.27")
+	obj := pt.ReplicaSet(ns, "web", 3, "nginx:1.27")
 	acc := w.l.Accepted(obj, depUID, 1)
 	w.apply(acc)
 	ds := w.decide()
@@ -201,7 +201,7 @@ func TestPlansTheMissingReplicas(t *testing.T) {
 
 func TestNothingToDoWhenThePodsExist(t *testing.T) {
 	w := newWorld(t)
-	pods := w.deploy(replicaSet(ns, "web", 3, "nginx:1.27"), 1)
+	pods := w.deploy(pt.ReplicaSet(ns, "web", 3, "nginx:1.27"), 1)
 	if len(pods) != 3 {
 		t.Fatalf("pods = %d", len(pods))
 	}
@@ -214,7 +214,7 @@ func TestNothingToDoWhenThePodsExist(t *testing.T) {
 		t.Fatalf("running and pending pods count as replicas; got:\n%s", show(ds))
 	}
 	// An unchanged re-apply does not disturb anything.
-	w.apply(w.l.Accepted(replicaSet(ns, "web", 3, "nginx:1.27"), depUID, 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "web", 3, "nginx:1.27"), depUID, 1))
 	if ds := w.decide(); len(ds) != 0 {
 		t.Fatalf("after an unchanged apply:\n%s", show(ds))
 	}
@@ -222,7 +222,7 @@ func TestNothingToDoWhenThePodsExist(t *testing.T) {
 
 func TestAFailedPodIsReplaced(t *testing.T) {
 	w := newWorld(t)
-	pods := w.deploy(replicaSet(ns, "web", 3, "nginx:1.27"), 1)
+	pods := w.deploy(pt.ReplicaSet(ns, "web", 3, "nginx:1.27"), 1)
 	for _, p := range pods {
 		w.run(p, "n1", events.PhaseRunning, true)
 	}
@@ -279,13 +279,13 @@ func TestScaleDownOrder(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			pods := w.deploy(replicaSet(ns, "web", int32(len(tc.pods)), "nginx:1.27"), 1)
+			pods := w.deploy(pt.ReplicaSet(ns, "web", int32(len(tc.pods)), "nginx:1.27"), 1)
 			for i, st := range tc.pods {
 				if st.node != "" {
 					w.run(pods[i], st.node, st.phase, st.ready)
 				}
 			}
-			w.apply(w.l.Accepted(replicaSet(ns, "web", tc.to, "nginx:1.27"), depUID, 2))
+			w.apply(w.l.Accepted(pt.ReplicaSet(ns, "web", tc.to, "nginx:1.27"), depUID, 2))
 			ds := w.decide()
 			s := splitDecisions(t, ds)
 			var want []string
@@ -421,9 +421,9 @@ func TestABindingThatLostToADeletionIsStoppedOnItsNode(t *testing.T) {
 	for _, tombstoned := range []bool{true, false} {
 		t.Run(fmt.Sprintf("deleted-before-bound=%v", tombstoned), func(t *testing.T) {
 			w := newWorld(t)
-			pods := w.deploy(replicaSet(ns, "web", 1, "nginx:1.27"), 1)
+			pods := w.deploy(pt.ReplicaSet(ns, "web", 1, "nginx:1.27"), 1)
 			p := planned(pods[0])
-			w.apply(w.l.Accepted(replicaSet(ns, "web", 0, "nginx:1.27"), depUID, 2))
+			w.apply(w.l.Accepted(pt.ReplicaSet(ns, "web", 0, "nginx:1.27"), depUID, 2))
 			ds := w.decide()
 			if len(ds) != 1 {
 				t.Fatalf("decisions:\n%s", show(ds))
@@ -671,7 +671,7 @@ func TestReplicaCountsConverge(t *testing.T) {
 // missing pods at indexes that were never used.
 func TestALostPlanDoesNotBlockTheNextOnes(t *testing.T) {
 	w := newWorld(t)
-	obj := replicaSet(ns, "web", 2, "nginx:1.27")
+	obj := pt.ReplicaSet(ns, "web", 2, "nginx:1.27")
 	w.apply(w.l.Accepted(obj, depUID, 1))
 	ds := w.decide()
 	if len(ds) != 2 {
@@ -708,7 +708,7 @@ func TestPodsDrawingOneNameAreNotBothPlanned(t *testing.T) {
 	// back, 98 pods have been planned, and index 98 must not be tried again.
 	const replicas, uid = 99, "big-uid-203"
 	w := newWorld(t)
-	w.apply(w.l.Accepted(replicaSet(ns, "big", replicas, "nginx:1.27"), uid, 1))
+	w.apply(w.l.Accepted(pt.ReplicaSet(ns, "big", replicas, "nginx:1.27"), uid, 1))
 	ds := w.svc.Decide(now)
 	taken := map[string]bool{}
 	colliders := map[int]bool{}
