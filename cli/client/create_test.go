@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/gantry-sh/gantry/cli/clitest"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
@@ -76,36 +74,19 @@ func TestCreateJobAgainstNATS(t *testing.T) {
 	c.seedWorkloads(t, created)
 
 	// Admission's part: accept each intent, remembering it.
-	nc := c.conn.NC
 	var mu sync.Mutex
 	var got []events.IntentApplied
-	sub, err := nc.Subscribe("gantry.intent.>", func(m *nats.Msg) {
-		env, err := events.Parse(m.Data)
-		if err != nil {
-			return
-		}
-		ev, err := env.Decode()
-		if err != nil {
-			return
-		}
+	c.admitting(t, func(id string, ev events.Event) *events.AdmissionAccepted {
 		ia, ok := ev.(*events.IntentApplied)
 		if !ok {
-			return
+			return nil
 		}
 		mu.Lock()
 		got = append(got, *ia)
 		mu.Unlock()
-		c.publish(t, events.AdmissionSubject(ia.Namespace, ia.Kind, ia.Name),
-			&events.AdmissionAccepted{IntentID: env.ID, Op: events.OpApply, Kind: ia.Kind, Namespace: ia.Namespace, Name: ia.Name,
-				UID: "job-uid-9", Generation: 1, Object: ia.Object}, "admission", ia.Namespace+"/"+ia.Name, time.Now())
+		return &events.AdmissionAccepted{IntentID: id, Op: events.OpApply, Kind: ia.Kind, Namespace: ia.Namespace, Name: ia.Name,
+			UID: "job-uid-9", Generation: 1, Object: ia.Object}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
 
 	code, out, errOut := c.gantry("create", "job", "report-manual", "--from=cronjob/report")
 	if code != 0 || out != "job.batch/report-manual created\n" || errOut != "" {

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/gantry-sh/gantry/cli/clitest"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
@@ -42,33 +40,19 @@ func TestDeleteCascadeAgainstNATS(t *testing.T) {
 	created := time.Now().Add(-3 * time.Hour)
 	c.seed(t, created)
 	c.seedWorkloads(t, created)
-	nc := c.conn.NC
 	var mu sync.Mutex
 	var got []events.IntentDeleted
-	sub, err := nc.Subscribe("gantry.intent.>", func(m *nats.Msg) {
-		env, err := events.Parse(m.Data)
-		if err != nil {
-			return
-		}
-		ev, _ := env.Decode()
+	c.admitting(t, func(id string, ev events.Event) *events.AdmissionAccepted {
 		del, ok := ev.(*events.IntentDeleted)
 		if !ok {
-			return
+			return nil
 		}
 		mu.Lock()
 		got = append(got, *del)
 		mu.Unlock()
-		c.publish(t, events.AdmissionSubject(del.Namespace, del.Kind, del.Name),
-			&events.AdmissionAccepted{IntentID: env.ID, Op: events.OpDelete, Kind: del.Kind, Namespace: del.Namespace, Name: del.Name,
-				Propagation: del.Propagation}, "admission", del.Namespace+"/"+del.Name, time.Now())
+		return &events.AdmissionAccepted{IntentID: id, Op: events.OpDelete, Kind: del.Kind, Namespace: del.Namespace, Name: del.Name,
+			Propagation: del.Propagation}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
 
 	// Orphan: done once admitted, the pods stay.
 	code, out, errOut := c.gantry("delete", "ds", "agent", "--cascade=false")

@@ -482,3 +482,30 @@ func testEventsFollow(t *testing.T, c *readCluster) {
 		t.Fatal(err)
 	}
 }
+
+// admitting stands in for admission until the test ends: every intent
+// appended is decoded and handed to verdict, and the verdict it returns
+// (nil: none) is published on the intent's admission subject.
+func (c *readCluster) admitting(t *testing.T, verdict func(intentID string, ev events.Event) *events.AdmissionAccepted) {
+	t.Helper()
+	sub, err := c.conn.NC.Subscribe("gantry.intent.>", func(m *nats.Msg) {
+		env, err := events.Parse(m.Data)
+		if err != nil {
+			return
+		}
+		ev, err := env.Decode()
+		if err != nil {
+			return
+		}
+		if v := verdict(env.ID, ev); v != nil {
+			c.publish(t, events.AdmissionSubject(v.Namespace, v.Kind, v.Name), v, "admission", v.Namespace+"/"+v.Name, time.Now())
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := c.conn.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
