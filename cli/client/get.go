@@ -469,11 +469,11 @@ func decodeResource(kind string, b []byte) (resource, bool, error) {
 	return r, true, nil
 }
 
-// terminating reports a deleted object still shown, as Kubernetes shows a
-// Namespace whose content is being deleted.
+// terminating reports a deleted object still shown, as its kind says
+// (a Namespace while its content is being deleted).
 func terminating(w *projections.Workload) bool {
-	c := w.Status.Condition(manifest.NamespaceContentRemaining)
-	return c != nil && c.Status == manifest.ConditionTrue
+	k := w.Object.Info()
+	return k != nil && k.Terminating != nil && k.Terminating(w.Status)
 }
 
 // getResource reads one object, or says it is not found as kubectl does.

@@ -8,7 +8,7 @@ import (
 
 	// Time zones work on hosts without /usr/share/zoneinfo (distroless
 	// images, minimal containers): the IANA database is compiled in
-	// (about 450 KB) and used when the system's is missing.
+	// (Go documents about 450 KB) and used when the system's is missing.
 	_ "time/tzdata"
 
 	"github.com/robfig/cron/v3"

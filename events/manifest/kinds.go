@@ -38,6 +38,9 @@ type KindInfo struct {
 	// TemplatePath is its field path (spec.template).
 	Template     func(o Object) *PodTemplateSpec
 	TemplatePath string
+	// Terminating, when set, says whether a deleted object of the kind is
+	// still shown (a Namespace while its content is deleted).
+	Terminating func(st WorkloadStatus) bool
 	// HasPods: an object of the kind runs pods, its own or through what it
 	// owns (a Deployment's ReplicaSets), so `logs KIND/NAME` shows one;
 	// a CronJob's pods belong to its Jobs.

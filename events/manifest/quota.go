@@ -140,7 +140,7 @@ var DefaultNamespaces = []string{DefaultNamespace, "kube-system", "kube-public"}
 
 var namespaceKind = KindInfo{
 	APIVersion: APICoreV1, Kind: KindNamespace, Token: "namespace", Plural: "namespaces", ShortNames: []string{"ns"},
-	ClusterScoped: true, SpecOptional: true,
+	ClusterScoped: true, SpecOptional: true, Terminating: namespaceTerminating,
 	spec:     specType[NamespaceSpec](),
 	validate: func(*FieldErrors, Object) {}, // metadata only, checked for every kind
 	Columns: []Column{
@@ -159,10 +159,16 @@ var namespaceKind = KindInfo{
 
 // namespacePhase is Active, or Terminating while its content is deleted.
 func namespacePhase(st WorkloadStatus) string {
-	if c := st.Condition(NamespaceContentRemaining); c != nil && c.Status == ConditionTrue {
+	if namespaceTerminating(st) {
 		return "Terminating"
 	}
 	return "Active"
+}
+
+// namespaceTerminating reports a Namespace whose content is being deleted.
+func namespaceTerminating(st WorkloadStatus) bool {
+	c := st.Condition(NamespaceContentRemaining)
+	return c != nil && c.Status == ConditionTrue
 }
 
 var resourceQuotaKind = KindInfo{
