@@ -116,6 +116,19 @@ type ContainerStatus struct {
 	Ready        bool       `json:"ready"`
 	StartedAt    *time.Time `json:"startedAt,omitempty"`
 	FinishedAt   *time.Time `json:"finishedAt,omitempty"`
+	// LastState is how the container's previous run ended (after a restart),
+	// as Kubernetes' lastState.terminated.
+	LastState *TerminatedState `json:"lastState,omitempty"`
+}
+
+// TerminatedState is how one run of a container ended: Reason is Completed,
+// Error or OOMKilled (read from the cgroup).
+type TerminatedState struct {
+	ExitCode   int32     `json:"exitCode"`
+	Reason     string    `json:"reason,omitempty"`
+	Message    string    `json:"message,omitempty"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
 }
 
 // PodStatusObserved: a node's report of one pod, complete each time (a reader

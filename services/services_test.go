@@ -321,7 +321,7 @@ func TestBadInputIsRejectedAndTheClusterKeepsWorking(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"negative replicas", deployment("neg", -1, "gantry.local/hello:v1"), "spec.replicas"},
-		{"unknown field", strings.Replace(deployment("unk", 1, "gantry.local/hello:v1"), "          resources:", "          livenessProbe: {}\n          resources:", 1), "spec.template.spec.containers[0].livenessProbe: not supported yet"},
+		{"unknown field", strings.Replace(deployment("unk", 1, "gantry.local/hello:v1"), "          resources:", "          workingDir: /srv\n          resources:", 1), "spec.template.spec.containers[0].workingDir: not supported yet"},
 		{"selector mismatch", strings.Replace(deployment("sel", 1, "gantry.local/hello:v1"), "matchLabels: {app: sel}", "matchLabels: {app: other}", 1), "spec.selector"},
 		{"bad quantity", strings.Replace(deployment("qty", 1, "gantry.local/hello:v1"), "memory: 64Mi", "memory: 64Mx", 1), "memory"},
 	}

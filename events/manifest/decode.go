@@ -140,7 +140,7 @@ var notSupported = map[reflect.Type][]string{
 	reflect.TypeFor[NamespaceSpec]():        {"finalizers"},
 	reflect.TypeFor[ResourceQuotaSpec]():    {"scopes", "scopeSelector"},
 	reflect.TypeFor[PodSpec](): {
-		"volumes", "initContainers", "ephemeralContainers", "terminationGracePeriodSeconds",
+		"volumes", "initContainers", "ephemeralContainers",
 		"activeDeadlineSeconds", "dnsPolicy", "dnsConfig", "nodeName",
 		"serviceAccountName", "serviceAccount", "automountServiceAccountToken",
 		"hostNetwork", "hostPID", "hostIPC", "hostUsers", "shareProcessNamespace",
@@ -150,8 +150,7 @@ var notSupported = map[reflect.Type][]string{
 		"schedulingGates", "resourceClaims", "resources",
 	},
 	reflect.TypeFor[Container](): {
-		"workingDir", "envFrom", "volumeMounts", "volumeDevices", "livenessProbe",
-		"readinessProbe", "startupProbe", "lifecycle", "terminationMessagePath",
+		"workingDir", "envFrom", "volumeMounts", "volumeDevices", "terminationMessagePath",
 		"terminationMessagePolicy", "imagePullPolicy", "securityContext", "stdin",
 		"stdinOnce", "tty", "resizePolicy", "restartPolicy",
 	},

@@ -138,7 +138,7 @@ spec:
       - name: web
         image: nginx
         imagePullPolicy: Always
-        livenessProbe: {httpGet: {path: /}}
+        workingDir: /srv
         env: [{name: A, valueFrom: {secretKeyRef: {name: s, key: k}}}]
         ports: [{containerPort: 80, hostPort: 80, hostIP: 127.0.0.1}]
         resources: {claims: []}
@@ -154,7 +154,7 @@ spec:
 		"spec.template.spec.topologySpreadConstraints[0].minDomains: not supported yet",
 		"spec.template.spec.volumes: not supported yet",
 		"spec.template.spec.containers[0].imagePullPolicy: not supported yet",
-		"spec.template.spec.containers[0].livenessProbe: not supported yet",
+		"spec.template.spec.containers[0].workingDir: not supported yet",
 		"spec.template.spec.containers[0].env[0].valueFrom: not supported yet",
 		"spec.template.spec.containers[0].ports[0].hostIP: not supported yet",
 		"spec.template.spec.containers[0].resources.claims: not supported yet",

@@ -34,7 +34,7 @@ func TestSupportRowsAreTheDecoders(t *testing.T) {
 		byPath[r.Path] = r
 	}
 	containers := byPath["Deployment.spec.template.spec.containers[]"]
-	if !slices.Contains(containers.Supported, "image") || !slices.Contains(containers.Refused, "livenessProbe") {
+	if !slices.Contains(containers.Supported, "image") || !slices.Contains(containers.Refused, "workingDir") {
 		t.Errorf("containers row = %+v", containers)
 	}
 	if r := byPath["Pod.spec"]; r.SameAs != "Deployment.spec.template.spec" {
@@ -42,9 +42,9 @@ func TestSupportRowsAreTheDecoders(t *testing.T) {
 	}
 	// A refused field of a row is refused by the decoder at that path.
 	doc := `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"spec":{"selector":{"matchLabels":{"a":"b"}},
-		"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"i","livenessProbe":{}}]}}}}`
+		"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"i","workingDir":"/srv"}]}}}}`
 	_, err := manifest.DecodeObject([]byte(doc))
-	if err == nil || !strings.Contains(err.Error(), "spec.template.spec.containers[0].livenessProbe: not supported yet") {
+	if err == nil || !strings.Contains(err.Error(), "spec.template.spec.containers[0].workingDir: not supported yet") {
 		t.Errorf("decode: %v", err)
 	}
 }

@@ -71,6 +71,9 @@ type PodSpec struct {
 	// Hostname is the pod's host name (default: its name); an Indexed
 	// Job's pods get <job>-<index>, as in Kubernetes.
 	Hostname string `json:"hostname,omitempty"`
+	// TerminationGracePeriodSeconds is how long the pod's containers have
+	// between SIGTERM (after preStop) and SIGKILL (default 30).
+	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
 }
 
 // Container is v1 Container, as far as Gantry supports it.
@@ -82,6 +85,11 @@ type Container struct {
 	Env       []EnvVar             `json:"env,omitempty"`
 	Ports     []ContainerPort      `json:"ports,omitempty"`
 	Resources ResourceRequirements `json:"resources,omitempty"`
+
+	LivenessProbe  *Probe     `json:"livenessProbe,omitempty"`
+	ReadinessProbe *Probe     `json:"readinessProbe,omitempty"`
+	StartupProbe   *Probe     `json:"startupProbe,omitempty"`
+	Lifecycle      *Lifecycle `json:"lifecycle,omitempty"`
 }
 
 // EnvVar supports literal values only for now.
