@@ -33,6 +33,11 @@ type IntentDeleted struct {
 	Namespace   string `json:"namespace"`
 	Name        string `json:"name"`
 	Propagation string `json:"propagation,omitempty"`
+	// GracePeriodSeconds overrides a pod's terminationGracePeriodSeconds
+	// for this deletion (delete --grace-period); Force (delete --force)
+	// finishes a pod's deletion without waiting for its node to confirm.
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+	Force              bool   `json:"force,omitempty"`
 }
 
 // Propagation policies of a deletion.

@@ -83,6 +83,16 @@ type PodDeleted struct {
 	Reason    string `json:"reason"`
 	// PreemptedBy names the pod (<ns>/<name>) whose binding evicted this one.
 	PreemptedBy string `json:"preemptedBy,omitempty"`
+	// Message says why in words (NodeLost: since when the node is silent).
+	Message string `json:"message,omitempty"`
+	// GracePeriodSeconds, when set, overrides the pod's
+	// terminationGracePeriodSeconds for this deletion: the node runs
+	// preStop, sends SIGTERM, and SIGKILL once it has passed.
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+	// Force: the deletion is finished without the node's confirmation (the
+	// read models forget the pod at once): delete --force, or a pod on a
+	// node the control plane knows lost, whose agent has fenced itself.
+	Force bool `json:"force,omitempty"`
 }
 
 func (PodDeleted) Type() string { return TypePodDeleted }
