@@ -25,9 +25,14 @@ type Config struct {
 	// HeartbeatEvery and ResyncEvery default to 5 s and 2 s.
 	HeartbeatEvery time.Duration
 	ResyncEvery    time.Duration
-	// BackoffBase and BackoffMax bound restart back-off (10 s and 5 min, as in Kubernetes).
+	// BackoffBase and BackoffMax bound restart back-off (10 s and 5 min, as in
+	// Kubernetes): a crashed container's first restart is at once, the next
+	// ones wait BackoffBase doubled per crash, at most BackoffMax.
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
+	// BackoffReset is how long a container must have run, when it exits,
+	// for its back-off to start over (default 10 min, as in Kubernetes).
+	BackoffReset time.Duration
 	Clock       func() time.Time
 	Version     string
 	// Parallel bounds how many pods are started at once (default 8).
@@ -113,6 +118,9 @@ func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 	}
 	if cfg.BackoffMax == 0 {
 		cfg.BackoffMax = 5 * time.Minute
+	}
+	if cfg.BackoffReset == 0 {
+		cfg.BackoffReset = 10 * time.Minute
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now

@@ -15,10 +15,12 @@ type Backoff struct {
 	Message  string
 }
 
-// backoffPolicy bounds restarts: Base doubled per failure, at most Max
-// (Config.BackoffBase, Config.BackoffMax).
+// backoffPolicy bounds restarts as Kubernetes does: the first restart of a
+// crashed container is at once, each one after waits Base doubled per
+// failure, at most Max; a container that ran Reset before it exited starts
+// over (Config.BackoffBase, BackoffMax, BackoffReset).
 type backoffPolicy struct {
-	Base, Max time.Duration
+	Base, Max, Reset time.Duration
 }
 
 // fail records a failed start or an exit at now and pushes the next start out.
@@ -28,6 +30,15 @@ func (p backoffPolicy) fail(bk Backoff, now time.Time, reason, msg string) Backo
 		d = p.Max
 	}
 	return Backoff{Failures: bk.Failures + 1, Until: now.Add(d), Reason: reason, Message: msg}
+}
+
+// after is the back-off of a container that exited after a run of ran:
+// none once it ran Reset.
+func (p backoffPolicy) after(bk Backoff, ran time.Duration) Backoff {
+	if p.Reset > 0 && ran >= p.Reset {
+		return Backoff{}
+	}
+	return bk
 }
 
 // holds says whether the back-off keeps a container from starting at now.

@@ -28,7 +28,7 @@ func (a *Agent) reconcile(ctx context.Context) {
 }
 
 func (a *Agent) backoffPolicy() backoffPolicy {
-	return backoffPolicy{Base: a.cfg.BackoffBase, Max: a.cfg.BackoffMax}
+	return backoffPolicy{Base: a.cfg.BackoffBase, Max: a.cfg.BackoffMax, Reset: a.cfg.BackoffReset}
 }
 
 // execute performs a plan: removals one after the other, then each bound

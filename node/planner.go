@@ -234,6 +234,9 @@ func planPod(bp backoffPolicy, w World, b *binding, st PodState, exists bool) (a
 			continue
 		}
 		bk := w.Backoff[containerKey(pod.UID, c.Name)]
+		if ok && cs.Exited {
+			bk = bp.after(bk, cs.FinishedAt.Sub(cs.StartedAt))
+		}
 		if bk.holds(w.Now) {
 			if until.IsZero() || bk.Until.Before(until) {
 				until = bk.Until

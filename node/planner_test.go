@@ -57,7 +57,7 @@ func i64(v int64) *int64 { return &v }
 // Given what the log binds here and what the runtime holds, the planner
 // asks for these actions.
 func TestPlan(t *testing.T) {
-	bp := backoffPolicy{Base: 10 * time.Second, Max: 5 * time.Minute}
+	bp := backoffPolicy{Base: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute}
 	cases := []struct {
 		name string
 		w    World
@@ -142,6 +142,56 @@ func TestPlan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := describe(plan(bp, tc.w))
 			if want := strings.Join(tc.want, "\n"); got != want {
+				t.Errorf("plan:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// exitedAfter is container name exited with code, at t0 - 1 s, after a run
+// of ran.
+func exitedAfter(name string, code int32, ran time.Duration) ContainerState {
+	c := exitedC(name, code)
+	c.StartedAt = c.FinishedAt.Add(-ran)
+	return c
+}
+
+// As Kubernetes: a crashed container's first restart is at once, the next
+// ones wait 10 s doubling to 5 min, counted from the restart before; a
+// container that ran 10 minutes before it exited starts over.
+func TestPlanRestartBackoff(t *testing.T) {
+	bp := backoffPolicy{Base: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute}
+	web := desired(bound("web", "u1", "", "app"))
+	crashed := func(ran time.Duration) []PodState { return []PodState{runtimePod("web", "u1", exitedAfter("app", 1, ran))} }
+	// restartedAt is the back-off the restart of failure n (1-based) at at
+	// left behind.
+	restartedAt := func(n int, at time.Time) map[string]Backoff {
+		return map[string]Backoff{"u1/app": bp.fail(Backoff{Failures: n - 1}, at, "CrashLoopBackOff", "")}
+	}
+	cases := []struct {
+		name string
+		w    World
+		want []string
+	}{
+		{"first crash: restarted at once",
+			World{Now: t0, Desired: web, Actual: crashed(time.Second)},
+			[]string{"restart default/web u1 app backoff=1 until=12:00:10", "report default/web u1"}},
+		{"second crash 3 s after the first restart: waits 10 s from that restart",
+			World{Now: t0, Desired: web, Actual: crashed(3 * time.Second), Backoff: restartedAt(1, t0.Add(-4*time.Second))},
+			[]string{"report default/web u1", "wait until 12:00:06"}},
+		{"second crash, its back-off over: restarted, the next waits 20 s",
+			World{Now: t0.Add(6 * time.Second), Desired: web, Actual: crashed(3 * time.Second), Backoff: restartedAt(1, t0.Add(-4*time.Second))},
+			[]string{"restart default/web u1 app backoff=2 until=12:00:26", "report default/web u1"}},
+		{"a crash after 9 minutes of running keeps the back-off",
+			World{Now: t0, Desired: web, Actual: crashed(9 * time.Minute), Backoff: map[string]Backoff{"u1/app": {Failures: 5, Until: t0.Add(-time.Second)}}},
+			[]string{"restart default/web u1 app backoff=6 until=12:05:00", "report default/web u1"}},
+		{"a crash after 10 minutes of running starts over: at once, then 10 s",
+			World{Now: t0, Desired: web, Actual: crashed(10 * time.Minute), Backoff: map[string]Backoff{"u1/app": {Failures: 5, Until: t0.Add(time.Minute)}}},
+			[]string{"restart default/web u1 app backoff=1 until=12:00:10", "report default/web u1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, want := describe(plan(bp, tc.w)), strings.Join(tc.want, "\n"); got != want {
 				t.Errorf("plan:\n%s\nwant:\n%s", got, want)
 			}
 		})
