@@ -33,8 +33,8 @@ type Config struct {
 	// BackoffReset is how long a container must have run, when it exits,
 	// for its back-off to start over (default 10 min, as in Kubernetes).
 	BackoffReset time.Duration
-	Clock       func() time.Time
-	Version     string
+	Clock        func() time.Time
+	Version      string
 	// Parallel bounds how many pods are started at once (default 8).
 	Parallel int
 	// Taints the node declares (none by default).

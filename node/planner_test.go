@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func TestPlan(t *testing.T) {
 			[]string{"report default/web u1", "wait until 12:00:07"}},
 		{"the earliest back-off is the wait",
 			World{Now: t0, Desired: desired(bound("a", "u1", "", "app"), bound("b", "u2", "", "app")),
-				Actual: []PodState{runtimePod("a", "u1", exitedC("app", 1)), runtimePod("b", "u2", exitedC("app", 1))},
+				Actual:  []PodState{runtimePod("a", "u1", exitedC("app", 1)), runtimePod("b", "u2", exitedC("app", 1))},
 				Backoff: map[string]Backoff{"u1/app": {Until: t0.Add(9 * time.Second)}, "u2/app": {Until: t0.Add(3 * time.Second)}}},
 			[]string{"report default/a u1", "report default/b u2", "wait until 12:00:03"}},
 		{"OnFailure restarts a failure, not a success",
@@ -162,7 +163,9 @@ func exitedAfter(name string, code int32, ran time.Duration) ContainerState {
 func TestPlanRestartBackoff(t *testing.T) {
 	bp := backoffPolicy{Base: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute}
 	web := desired(bound("web", "u1", "", "app"))
-	crashed := func(ran time.Duration) []PodState { return []PodState{runtimePod("web", "u1", exitedAfter("app", 1, ran))} }
+	crashed := func(ran time.Duration) []PodState {
+		return []PodState{runtimePod("web", "u1", exitedAfter("app", 1, ran))}
+	}
 	// restartedAt is the back-off the restart of failure n (1-based) at at
 	// left behind.
 	restartedAt := func(n int, at time.Time) map[string]Backoff {
@@ -198,31 +201,46 @@ func TestPlanRestartBackoff(t *testing.T) {
 	}
 }
 
-// A pod's status: Waiting with its back-off's reason while held, Running
-// and Ready when running (and its readiness probe, if any, says so).
+// A container's status: Waiting with its back-off's reason while held, Running
+// and Ready when running (and its readiness probe, if any, says so), and how
+// the run before ended (as kubectl describe's Last State).
 func TestContainerStatus(t *testing.T) {
 	c := manifest.Container{Name: "app", Image: "img"}
 	held := Backoff{Failures: 1, Until: t0.Add(time.Second), Reason: "CrashLoopBackOff", Message: "back-off"}
+	restarted := func(cs ContainerState, last Termination) ContainerState {
+		cs.Restarts, cs.Last = 1, &last
+		return cs
+	}
+	oom := exitedC("app", 137)
+	oom.OOMKilled = true
 	cases := []struct {
-		name   string
-		cs     ContainerState
-		ok     bool
-		bk     Backoff
-		probe  *ProbeResult
-		want   string // state/reason/ready
-		exitOK bool
+		name  string
+		cs    ContainerState
+		ok    bool
+		bk    Backoff
+		probe *ProbeResult
+		want  string // state/reason/ready exit=<code> last=<reason>/<code>
 	}{
-		{"not created yet", ContainerState{}, false, Backoff{}, nil, "waiting/ContainerCreating/false", false},
-		{"running", runningC("app"), true, Backoff{}, nil, "running//true", false},
-		{"running, readiness failing", runningC("app"), true, Backoff{}, &ProbeResult{Ready: false}, "running//false", false},
-		{"running, ready", runningC("app"), true, Backoff{}, &ProbeResult{Ready: true}, "running//true", false},
-		{"exited 0", exitedC("app", 0), true, Backoff{}, nil, "terminated/Completed/false", true},
-		{"exited 1", exitedC("app", 1), true, Backoff{}, nil, "terminated/Error/false", true},
-		{"exited, held by back-off", exitedC("app", 1), true, held, nil, "waiting/CrashLoopBackOff/false", true},
-		{"running despite a back-off (restarted)", runningC("app"), true, held, nil, "running//true", false},
+		{"not created yet", ContainerState{}, false, Backoff{}, nil, "waiting/ContainerCreating/false"},
+		{"running", runningC("app"), true, Backoff{}, nil, "running//true"},
+		{"running, readiness failing", runningC("app"), true, Backoff{}, &ProbeResult{Ready: false}, "running//false"},
+		{"running, ready", runningC("app"), true, Backoff{}, &ProbeResult{Ready: true}, "running//true"},
+		{"exited 0", exitedC("app", 0), true, Backoff{}, nil, "terminated/Completed/false exit=0"},
+		{"exited 1", exitedC("app", 1), true, Backoff{}, nil, "terminated/Error/false exit=1"},
+		{"killed by the OOM killer", oom, true, Backoff{}, nil, "terminated/OOMKilled/false exit=137"},
+		{"killed with 137, not by the OOM killer", exitedC("app", 137), true, Backoff{}, nil, "terminated/Error/false exit=137"},
+		{"exited, held by back-off: the exit is the last state", exitedC("app", 1), true, held, nil,
+			"waiting/CrashLoopBackOff/false last=Error/1"},
+		{"OOM-killed, held by back-off", oom, true, held, nil, "waiting/CrashLoopBackOff/false last=OOMKilled/137"},
+		{"running after a restart: the run before", restarted(runningC("app"), Termination{ExitCode: 1}), true, held, nil,
+			"running//true last=Error/1"},
+		{"running after an OOM kill", restarted(runningC("app"), Termination{ExitCode: 137, OOMKilled: true}), true, Backoff{}, nil,
+			"running//true last=OOMKilled/137"},
+		{"exited again, held: the newest exit", restarted(exitedC("app", 3), Termination{ExitCode: 1}), true, held, nil,
+			"waiting/CrashLoopBackOff/false last=Error/3"},
 		{"image missing twice", ContainerState{}, false, Backoff{Failures: 2, Until: t0.Add(time.Second), Reason: "ErrImagePull"}, nil,
-			"waiting/ImagePullBackOff/false", false},
-		{"back-off over", exitedC("app", 1), true, Backoff{Failures: 1, Until: t0, Reason: "CrashLoopBackOff"}, nil, "terminated/Error/false", true},
+			"waiting/ImagePullBackOff/false"},
+		{"back-off over", exitedC("app", 1), true, Backoff{Failures: 1, Until: t0, Reason: "CrashLoopBackOff"}, nil, "terminated/Error/false exit=1"},
 	}
 	for _, tc := range cases {
 		var p ProbeResult
@@ -230,11 +248,18 @@ func TestContainerStatus(t *testing.T) {
 			p = *tc.probe
 		}
 		got := containerStatus(c, tc.cs, tc.ok, tc.bk, p, tc.probe != nil, t0)
-		if s := got.State + "/" + got.Reason + "/" + map[bool]string{true: "true", false: "false"}[got.Ready]; s != tc.want {
-			t.Errorf("%s: %s, want %s", tc.name, s, tc.want)
+		s := fmt.Sprintf("%s/%s/%v", got.State, got.Reason, got.Ready)
+		if got.ExitCode != nil {
+			s += fmt.Sprintf(" exit=%d", *got.ExitCode)
 		}
-		if (got.ExitCode != nil) != tc.exitOK {
-			t.Errorf("%s: exit code %v", tc.name, got.ExitCode)
+		if l := got.LastState; l != nil {
+			s += fmt.Sprintf(" last=%s/%d", l.Reason, l.ExitCode)
+			if l.StartedAt.IsZero() && tc.cs.Last == nil {
+				t.Errorf("%s: last state without its start", tc.name)
+			}
+		}
+		if s != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, s, tc.want)
 		}
 	}
 }

@@ -45,6 +45,28 @@ type ContainerState struct {
 	Restarts   int32 // how many times StartContainer restarted it
 	StartedAt  time.Time
 	FinishedAt time.Time
+	// OOMKilled: the exited instance was killed by the kernel's OOM killer
+	// (read from its memory cgroup, not guessed from its exit code).
+	OOMKilled bool
+	// Last is how the instance before this one ended; nil before the first
+	// restart.
+	Last *Termination
+}
+
+// Termination is how one instance of a container ended.
+type Termination struct {
+	ExitCode   int32
+	OOMKilled  bool
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// Ended is how the exited instance of c ended; nil while it has not exited.
+func (c ContainerState) Ended() *Termination {
+	if !c.Exited {
+		return nil
+	}
+	return &Termination{ExitCode: c.ExitCode, OOMKilled: c.OOMKilled, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt}
 }
 
 // LogOptions says which of a container's logs Logs writes, and how.

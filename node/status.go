@@ -30,12 +30,15 @@ func sandboxFailed(node string, b *events.PodBound, err error) *events.PodStatus
 
 // containerStatus is one container's status: cs as the runtime holds it
 // (ok: it holds one), Waiting with the back-off's reason while bk holds it
-// from running.
+// from running. LastState is how the run before ended: the exited one while
+// the back-off holds it (Waiting, as Kubernetes shows a crash loop), else
+// the one before the current run.
 func containerStatus(c manifest.Container, cs ContainerState, ok bool, bk Backoff, probe ProbeResult, probed bool, now time.Time) events.ContainerStatus {
 	out := events.ContainerStatus{Name: c.Name, Image: c.Image, State: events.ContainerWaiting, Reason: "ContainerCreating"}
 	if ok {
 		out.ContainerID = cs.ID
 		out.RestartCount = cs.Restarts
+		out.LastState = terminated(cs.Last)
 		switch {
 		case cs.Running:
 			out.State, out.Reason, out.Ready = events.ContainerRunning, "", !probed || probe.Ready
@@ -44,21 +47,43 @@ func containerStatus(c manifest.Container, cs ContainerState, ok bool, bk Backof
 		case cs.Exited:
 			code := cs.ExitCode
 			out.State, out.ExitCode = events.ContainerTerminated, &code
-			out.Reason = "Completed"
-			if code != 0 {
-				out.Reason = "Error"
-			}
+			out.Reason = terminationReason(code, cs.OOMKilled)
 			s, f := cs.StartedAt, cs.FinishedAt
 			out.StartedAt, out.FinishedAt = &s, &f
 		}
 	}
 	if bk.Reason != "" && bk.holds(now) && !(ok && cs.Running) {
+		if ok && cs.Exited {
+			out.LastState = terminated(cs.Ended())
+			out.ExitCode, out.FinishedAt = nil, nil
+		}
 		out.State, out.Reason, out.Message, out.Ready = events.ContainerWaiting, bk.Reason, bk.Message, false
 		if bk.Reason == "ErrImagePull" && bk.Failures > 1 {
 			out.Reason = "ImagePullBackOff"
 		}
 	}
 	return out
+}
+
+// terminated is a run's end as a status reports it; nil for none.
+func terminated(t *Termination) *events.TerminatedState {
+	if t == nil {
+		return nil
+	}
+	return &events.TerminatedState{ExitCode: t.ExitCode, Reason: terminationReason(t.ExitCode, t.OOMKilled),
+		StartedAt: t.StartedAt, FinishedAt: t.FinishedAt}
+}
+
+// terminationReason is Kubernetes' reason for a run that ended with code.
+func terminationReason(code int32, oomKilled bool) string {
+	switch {
+	case oomKilled:
+		return "OOMKilled"
+	case code == 0:
+		return "Completed"
+	default:
+		return "Error"
+	}
 }
 
 // Phase derives a pod's phase from its containers, as Kubernetes does.

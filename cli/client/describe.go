@@ -433,6 +433,7 @@ func describeContainer(d *describer, level int, c manifest.Container, st *events
 	if st != nil {
 		if known {
 			describeState(d, in, *st)
+			describeLastState(d, in, st.LastState)
 		}
 		d.line(in, "Ready:\t%s", boolTitle(known && st.Ready))
 		restarts := int32(0)
@@ -485,6 +486,28 @@ func describeState(d *describer, level int, st events.ContainerStatus) {
 		if st.Message != "" {
 			d.line(level+1, "Message:\t%s", st.Message)
 		}
+	}
+}
+
+// describeLastState is how the container's previous run ended, as kubectl's
+// Last State.
+func describeLastState(d *describer, level int, t *events.TerminatedState) {
+	if t == nil {
+		return
+	}
+	d.line(level, "Last State:\tTerminated")
+	if t.Reason != "" {
+		d.line(level+1, "Reason:\t%s", t.Reason)
+	}
+	if t.Message != "" {
+		d.line(level+1, "Message:\t%s", t.Message)
+	}
+	d.line(level+1, "Exit Code:\t%d", t.ExitCode)
+	if !t.StartedAt.IsZero() {
+		d.line(level+1, "Started:\t%s", describeTime(t.StartedAt))
+	}
+	if !t.FinishedAt.IsZero() {
+		d.line(level+1, "Finished:\t%s", describeTime(t.FinishedAt))
 	}
 }
 

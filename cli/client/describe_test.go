@@ -69,6 +69,35 @@ func TestDescribePod(t *testing.T) {
 	}
 }
 
+// A crash-looping container shows, as kubectl does, its waiting state and
+// how its last run ended; an OOM-killed one says so.
+func TestDescribePodLastState(t *testing.T) {
+	p := fixturePod(fixtureT0)
+	started, finished := fixtureT0.Add(time.Minute), fixtureT0.Add(time.Minute+3*time.Second)
+	p.Status.Containers[0] = events.ContainerStatus{Name: "web", ContainerID: "containerd://c1", Image: "nginx:1.25",
+		State: events.ContainerWaiting, Reason: "CrashLoopBackOff", RestartCount: 3,
+		LastState: &events.TerminatedState{ExitCode: 137, Reason: "OOMKilled", StartedAt: started, FinishedAt: finished}}
+	var buf bytes.Buffer
+	if err := describePod(&buf, p, "10.0.0.1", nil); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	want := strings.Join([]string{
+		"    State:          Waiting",
+		"      Reason:       CrashLoopBackOff",
+		"    Last State:     Terminated",
+		"      Reason:       OOMKilled",
+		"      Exit Code:    137",
+		"      Started:      " + describeTime(started),
+		"      Finished:     " + describeTime(finished),
+		"    Ready:          False",
+		"    Restart Count:  3",
+	}, "\n")
+	if !strings.Contains(out, want) {
+		t.Errorf("describe lacks\n%s\nin\n%s", want, out)
+	}
+}
+
 func TestDescribePendingPodAndEmptyEvents(t *testing.T) {
 	var buf bytes.Buffer
 	if err := describePod(&buf, fixturePendingPod(fixtureT0), "", nil); err != nil {

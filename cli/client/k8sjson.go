@@ -121,13 +121,14 @@ type k8sContainerState struct {
 }
 
 type k8sContainerStatus struct {
-	Name         string            `json:"name"`
-	ContainerID  string            `json:"containerID,omitempty"`
-	Image        string            `json:"image"`
-	Ready        bool              `json:"ready"`
-	RestartCount int32             `json:"restartCount"`
-	Started      bool              `json:"started"`
-	State        k8sContainerState `json:"state"`
+	Name         string             `json:"name"`
+	ContainerID  string             `json:"containerID,omitempty"`
+	Image        string             `json:"image"`
+	Ready        bool               `json:"ready"`
+	RestartCount int32              `json:"restartCount"`
+	Started      bool               `json:"started"`
+	State        k8sContainerState  `json:"state"`
+	LastState    *k8sContainerState `json:"lastState,omitempty"`
 }
 
 type k8sPodStatus struct {
@@ -215,6 +216,10 @@ func k8sContainerStatusOf(c events.ContainerStatus) k8sContainerStatus {
 		out.State.Terminated = t
 	case events.ContainerWaiting:
 		out.State.Waiting = &k8sStateWaiting{Reason: c.Reason, Message: c.Message}
+	}
+	if l := c.LastState; l != nil {
+		out.LastState = &k8sContainerState{Terminated: &k8sStateTerminated{ExitCode: l.ExitCode, Reason: l.Reason,
+			Message: l.Message, StartedAt: k8sTimePtr(&l.StartedAt), FinishedAt: k8sTimePtr(&l.FinishedAt)}}
 	}
 	return out
 }

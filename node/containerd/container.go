@@ -131,6 +131,7 @@ func (r *Runtime) startContainer(ctx context.Context, pod node.Pod, c manifest.C
 		return fmt.Errorf("container %s: %w", id, err)
 	}
 	restart := info.Labels[labelStartedAt] != ""
+	var last *node.Termination // how the ended instance ended, when its task says
 	task, err := cont.Task(ctx, nil)
 	switch {
 	case errdefs.IsNotFound(err):
@@ -148,6 +149,11 @@ func (r *Runtime) startContainer(ctx context.Context, pod node.Pod, c manifest.C
 		case client.Created:
 			// Made but never started (an interrupted start): not a restart.
 			restart = false
+		case client.Stopped:
+			// Read before the task's deletion takes its cgroup along.
+			started, _ := time.Parse(time.RFC3339Nano, info.Labels[labelStartedAt])
+			last = &node.Termination{ExitCode: int32(st.ExitStatus), OOMKilled: r.oomKilled(ctx, cont, st.ExitStatus),
+				StartedAt: started, FinishedAt: st.ExitTime}
 		}
 		if _, err := task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("delete old task of %s: %w", id, err)
@@ -166,6 +172,9 @@ func (r *Runtime) startContainer(ctx context.Context, pod node.Pod, c manifest.C
 		// The ended instance is accounted for: should this start fail, the
 		// next does not count it again nor keep its (empty) log as previous.
 		labels[labelStartedAt] = ""
+		if last != nil {
+			labels[labelLastState] = encodeLastState(*last)
+		}
 	}
 	if pod.Epoch > 0 && strconv.FormatInt(pod.Epoch, 10) != info.Labels[labelPodEpoch] {
 		labels[labelPodEpoch] = strconv.FormatInt(pod.Epoch, 10)

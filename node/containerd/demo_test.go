@@ -121,3 +121,56 @@ func TestDemoImageRunsForThenExitsAndFailsFirstRuns(t *testing.T) {
 		}
 	}
 }
+
+// The demo image holding more memory (HELLO_ALLOCATE) than its container's
+// limit is killed by the kernel's OOM killer: the runtime reads it from the
+// task's memory cgroup, and after a restart keeps how the killed instance
+// ended as the container's last state. A run that exits 1 by itself is not
+// OOMKilled.
+func TestDemoImageOverItsMemoryLimitIsOOMKilled(t *testing.T) {
+	r := newRuntime(t, t.TempDir())
+	importDemoImage(t, r)
+	limit, err := manifest.ParseQuantity("32Mi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hog := manifest.Container{Name: "hog", Image: demoImage,
+		Env:       []manifest.EnvVar{{Name: "HELLO_ALLOCATE", Value: "128Mi"}},
+		Resources: manifest.ResourceRequirements{Limits: map[string]manifest.Quantity{"memory": limit}}}
+	crash := manifest.Container{Name: "crash", Image: demoImage, Env: []manifest.EnvVar{{Name: "HELLO_EXIT_CODE", Value: "1"}}}
+	pod := testPod(t, hog, crash)
+	runPod(t, r, pod)
+
+	exited := func(name string, restarts int32) node.ContainerState {
+		t.Helper()
+		var c node.ContainerState
+		eventually(t, name+" to exit", 20*time.Second, func() bool {
+			c = containerState(t, r, pod.UID, name)
+			return c.Exited && c.Restarts == restarts
+		})
+		return c
+	}
+	if c := exited("hog", 0); c.ExitCode != 137 || !c.OOMKilled {
+		t.Fatalf("hog: %+v, want exit code 137, OOMKilled", c)
+	}
+	if c := exited("crash", 0); c.ExitCode != 1 || c.OOMKilled {
+		t.Fatalf("crash: %+v, want exit code 1, not OOMKilled", c)
+	}
+
+	// Restarted: the instance before is the last state, kept in a label.
+	for _, c := range []manifest.Container{hog, crash} {
+		if err := r.StartContainer(context.Background(), pod, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hogAgain, crashAgain := exited("hog", 1), exited("crash", 1)
+	if l := hogAgain.Last; l == nil || l.ExitCode != 137 || !l.OOMKilled || l.StartedAt.IsZero() || l.FinishedAt.Before(l.StartedAt) {
+		t.Errorf("hog's last state: %+v, want the OOM kill", l)
+	}
+	if l := crashAgain.Last; l == nil || l.ExitCode != 1 || l.OOMKilled || l.StartedAt.IsZero() || l.FinishedAt.IsZero() {
+		t.Errorf("crash's last state: %+v, want exit code 1", l)
+	}
+	if !hogAgain.OOMKilled {
+		t.Errorf("hog's second run: %+v, want OOMKilled again", hogAgain)
+	}
+}

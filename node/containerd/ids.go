@@ -18,8 +18,10 @@ const (
 	labelContainer    = labelPrefix + "container.name"
 	labelRestarts     = labelPrefix + "container.restarts"
 	labelStartedAt    = labelPrefix + "container.started-at"
-	labelPodIP        = labelPrefix + "pod.ip"
-	labelNode         = labelPrefix + "node"
+	// labelLastState is how the instance before the current one ended (JSON).
+	labelLastState = labelPrefix + "container.last-state"
+	labelPodIP     = labelPrefix + "pod.ip"
+	labelNode      = labelPrefix + "node"
 )
 
 // maxIDLength is containerd's limit on identifiers.

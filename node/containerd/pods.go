@@ -113,6 +113,7 @@ func (r *Runtime) containerState(ctx context.Context, c client.Container, image 
 	if t, err := time.Parse(time.RFC3339Nano, labels[labelStartedAt]); err == nil {
 		cs.StartedAt = t
 	}
+	cs.Last = decodeLastState(labels[labelLastState])
 	task, err := c.Task(ctx, nil)
 	if errdefs.IsNotFound(err) {
 		return cs, nil
@@ -135,6 +136,7 @@ func (r *Runtime) containerState(ctx context.Context, c client.Container, image 
 		cs.Exited = true
 		cs.ExitCode = int32(st.ExitStatus)
 		cs.FinishedAt = st.ExitTime
+		cs.OOMKilled = r.oomKilled(ctx, c, st.ExitStatus)
 	}
 	return cs, nil
 }

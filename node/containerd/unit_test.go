@@ -97,3 +97,34 @@ func TestPodEnv(t *testing.T) {
 		t.Fatalf("podEnv = %q, want %q", got, want)
 	}
 }
+
+// oomKills reads memory.oom_control's oom_kill counter, or memory.failcnt on
+// a kernel without it.
+func TestOOMKills(t *testing.T) {
+	write := func(files map[string]string) string {
+		dir := t.TempDir()
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  int64
+	}{
+		{"killed once", map[string]string{"memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n", "memory.failcnt": "40\n"}, 1},
+		{"never killed, the limit hit", map[string]string{"memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n", "memory.failcnt": "3\n"}, 0},
+		{"an old kernel: failcnt", map[string]string{"memory.oom_control": "oom_kill_disable 0\nunder_oom 0\n", "memory.failcnt": "3\n"}, 3},
+	} {
+		got, err := oomKills(write(tc.files))
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %d, %v; want %d", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := oomKills(t.TempDir()); err == nil {
+		t.Error("no cgroup: no error")
+	}
+}

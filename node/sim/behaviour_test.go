@@ -342,3 +342,38 @@ func (w *syncWriter) String() string {
 	defer w.mu.Unlock()
 	return w.b.String()
 }
+
+// HELLO_ALLOCATE over the container's memory limit: the OOM killer ends the
+// run at once (137, OOMKilled), and the restarted instance keeps how the
+// killed one ended as its last state. Under the limit it serves.
+func TestAllocateOverTheLimitIsOOMKilled(t *testing.T) {
+	b := startBehaviourPod(t, 0, "HELLO_ALLOCATE=64Mi")
+	if c := b.state(); !c.Running {
+		t.Fatalf("without a limit: %+v, want running", c)
+	}
+
+	limit, err := manifest.ParseQuantity("32Mi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = startBehaviourPod(t, 0, "HELLO_ALLOCATE=64Mi")
+	b.c.Resources.Limits = map[string]manifest.Quantity{"memory": limit}
+	b.pod.Spec.Containers[0] = b.c
+	if err := b.rt.RemovePod(context.Background(), "default", "p", b.pod.UID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.rt.CreateSandbox(context.Background(), b.pod); err != nil {
+		t.Fatal(err)
+	}
+	b.start()
+	first := b.state()
+	if first.Running || !first.Exited || first.ExitCode != 137 || !first.OOMKilled || first.Last != nil {
+		t.Fatalf("over the limit: %+v, want exited 137, OOMKilled", first)
+	}
+	b.clock.Advance(time.Second)
+	b.start()
+	again := b.state()
+	if l := again.Last; again.Restarts != 1 || l == nil || l.ExitCode != 137 || !l.OOMKilled || !l.FinishedAt.Equal(first.FinishedAt) {
+		t.Fatalf("restarted: %+v, last %+v; want the OOM kill as the last state", again, l)
+	}
+}

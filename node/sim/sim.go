@@ -7,8 +7,9 @@
 // the same environment, by the same rules (package behaviour): with
 // HELLO_RUN_FOR and HELLO_EXIT_CODE it runs for that long and exits with that
 // code, with HELLO_FAIL_TIMES its first runs fail, with HELLO_TICK its log
-// gains a line per tick, and an invalid variable makes it exit with code 2 at
-// once. Without them it runs until it is removed (or Exit ends it).
+// gains a line per tick, with HELLO_ALLOCATE over its memory limit the OOM
+// killer ends it at once (137, OOMKilled), and an invalid variable makes it
+// exit with code 2 at once. Without them it runs until it is removed (or Exit ends it).
 package sim
 
 import (
@@ -64,6 +65,7 @@ type Runtime struct {
 type run struct {
 	spec    behaviour.Spec
 	invalid error       // the environment's error: the instance exits with code 2 at once
+	limit   int64       // the container's memory limit in bytes (0: none)
 	stop    func() bool // cancels the timer that ends the instance
 }
 
@@ -197,7 +199,8 @@ func (r *Runtime) StartContainer(_ context.Context, pod node.Pod, c manifest.Con
 	case cs.Running:
 		return nil
 	case cs.Exited:
-		cs.Exited, cs.Restarts = false, cs.Restarts+1
+		cs.Last = cs.Ended()
+		cs.Exited, cs.OOMKilled, cs.Restarts = false, false, cs.Restarts+1
 		// The ended instance's log becomes the previous one, as the kubelet keeps it.
 		r.prev[k] = r.logs[k]
 		r.logs[k] = fmt.Appendf(nil, "simulated container %s of %s/%s started (restart %d)\n", c.Name, pod.Namespace, pod.Name, cs.Restarts)
@@ -233,7 +236,11 @@ func (r *Runtime) behave(k string, c manifest.Container, restarts int32) {
 	env = append(env, fmt.Sprintf("%s=%d", behaviour.EnvRestartCount, restarts))
 	spec, err := behaviour.Parse(env)
 	if err != nil || spec.Active() {
-		r.runs[k] = &run{spec: spec, invalid: err}
+		var limit int64
+		if q, ok := c.Resources.Limits["memory"]; ok {
+			limit = q.Value()
+		}
+		r.runs[k] = &run{spec: spec, invalid: err, limit: limit}
 	}
 }
 
@@ -254,6 +261,11 @@ func (r *Runtime) begin(uid string, cs *node.ContainerState) bool {
 		return true
 	}
 	r.logs[k] = append(r.logs[k], behaviour.Stamp(now, ru.spec.StartLine())...)
+	if ru.spec.OOMKilled(ru.limit) {
+		r.exit(uid, cs, behaviour.ExitOOMKilled, now)
+		cs.OOMKilled = true
+		return true
+	}
 	o := ru.spec.Outcome()
 	if !o.Ends {
 		return false

@@ -10,7 +10,7 @@
 // For batch tests it also runs for a while and exits with a code, fails its
 // first runs and prints a line per tick, as its environment asks
 // (HELLO_RUN_FOR, HELLO_EXIT_CODE, HELLO_FAIL_TIMES, HELLO_FAIL_CODE,
-// HELLO_TICK; see package behaviour and docs/demo-image.md). An invalid
+// HELLO_TICK, HELLO_ALLOCATE; see package behaviour and docs/demo-image.md). An invalid
 // variable stops it at once with code 2 and a line naming the variable.
 package main
 
@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -77,6 +78,8 @@ func run(spec behaviour.Spec) (int, error) {
 	if spec.Active() {
 		log.Print(spec.StartLine())
 	}
+	held := allocate(spec.Allocate)
+	defer runtime.KeepAlive(held)
 	var end, tick <-chan time.Time
 	if outcome.Ends {
 		t := time.NewTimer(outcome.After)
@@ -123,6 +126,19 @@ func run(spec behaviour.Spec) (int, error) {
 	}
 	log.Printf("hello: stopped")
 	return code, nil
+}
+
+// allocate returns n bytes with every page written, so they count against
+// the container's memory (an untouched page costs nothing).
+func allocate(n int64) []byte {
+	if n <= 0 {
+		return nil
+	}
+	b := make([]byte, n)
+	for i := 0; i < len(b); i += os.Getpagesize() {
+		b[i] = 1
+	}
+	return b
 }
 
 // podName is POD_NAME, or the hostname when it is unset.

@@ -37,6 +37,11 @@ const (
 	// EnvTick prints a line every interval while the run lasts (a Go
 	// duration of at least MinTick).
 	EnvTick = "HELLO_TICK"
+	// EnvAllocate is how much memory a run allocates (and touches) when it
+	// starts and holds while it lasts: a whole number of bytes with an
+	// optional suffix Ki, Mi or Gi (256Mi). Over the container's memory
+	// limit the kernel's OOM killer ends the run.
+	EnvAllocate = "HELLO_ALLOCATE"
 	// EnvRestartCount is how many times the runtime restarted this container
 	// before this run; Gantry's runtimes set it in every container (the
 	// count `gantry get pods` shows as RESTARTS). It is how a run knows it
@@ -67,6 +72,7 @@ type Spec struct {
 	FailTimes int
 	FailCode  int
 	Tick      time.Duration // 0: no tick lines
+	Allocate  int64         // EnvAllocate in bytes, 0 when unset
 	Restarts  int           // EnvRestartCount
 	Index     string        // EnvCompletionIndex, "" when unset
 }
@@ -84,8 +90,8 @@ func Parse(environ []string) (Spec, error) {
 	s := Spec{FailCode: 1}
 	for k := range env {
 		if strings.HasPrefix(k, Prefix) && !known(k) {
-			return Spec{}, fmt.Errorf("%s: unknown variable (the demo image reads %s, %s, %s, %s and %s)",
-				k, EnvRunFor, EnvExitCode, EnvFailTimes, EnvFailCode, EnvTick)
+			return Spec{}, fmt.Errorf("%s: unknown variable (the demo image reads %s, %s, %s, %s, %s and %s)",
+				k, EnvRunFor, EnvExitCode, EnvFailTimes, EnvFailCode, EnvTick, EnvAllocate)
 		}
 	}
 	var err error
@@ -116,6 +122,11 @@ func Parse(environ []string) (Spec, error) {
 			return Spec{}, err
 		}
 	}
+	if v := env[EnvAllocate]; v != "" {
+		if s.Allocate, err = size(EnvAllocate, v); err != nil {
+			return Spec{}, err
+		}
+	}
 	if v := env[EnvRestartCount]; v != "" {
 		if s.Restarts, err = integer(EnvRestartCount, v, 0, -1); err != nil {
 			return Spec{}, err
@@ -132,7 +143,7 @@ func Parse(environ []string) (Spec, error) {
 
 func known(name string) bool {
 	switch name {
-	case EnvRunFor, EnvExitCode, EnvFailTimes, EnvFailCode, EnvTick:
+	case EnvRunFor, EnvExitCode, EnvFailTimes, EnvFailCode, EnvTick, EnvAllocate:
 		return true
 	}
 	return false
@@ -168,6 +179,22 @@ func integer(name, v string, min, max int) (int, error) {
 	return n, nil
 }
 
+// size parses a size: a whole number with an optional binary suffix (Ki,
+// Mi, Gi), as Kubernetes writes memory.
+func size(name, v string) (int64, error) {
+	num, unit := v, int64(1)
+	for suffix, u := range map[string]int64{"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30} {
+		if n, ok := strings.CutSuffix(v, suffix); ok {
+			num, unit = n, u
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/unit {
+		return 0, fmt.Errorf("%s=%q: not a size (write it as 64Mi, 1Gi or a number of bytes, at most 1Ti)", name, v)
+	}
+	return n * unit, nil
+}
+
 // Outcome is how one run ends.
 type Outcome struct {
 	Ends    bool          // false: the run serves until it is stopped
@@ -189,7 +216,14 @@ func (s Spec) Outcome() Outcome {
 
 // Active reports whether the environment asks for anything but the default
 // (serve until stopped, no tick lines).
-func (s Spec) Active() bool { return s.Outcome().Ends || s.Tick > 0 }
+func (s Spec) Active() bool { return s.Outcome().Ends || s.Tick > 0 || s.Allocate > 0 }
+
+// OOMKilled reports whether the kernel's OOM killer ends a run in a
+// container whose memory limit is limit bytes (0: none): it allocates more.
+func (s Spec) OOMKilled(limit int64) bool { return limit > 0 && s.Allocate > limit }
+
+// ExitOOMKilled is the code of a run the OOM killer ended (128 + SIGKILL).
+const ExitOOMKilled = 137
 
 // StartLine is what a run prints when it starts with anything but the
 // default behaviour.
@@ -198,6 +232,9 @@ func (s Spec) StartLine() string {
 	fmt.Fprintf(&b, "hello: run %d", s.Restarts+1)
 	if s.Index != "" {
 		fmt.Fprintf(&b, ", index %s", s.Index)
+	}
+	if s.Allocate > 0 {
+		fmt.Fprintf(&b, ", holds %d bytes", s.Allocate)
 	}
 	switch o := s.Outcome(); {
 	case o.Failing:
