@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,9 +23,17 @@ type Config struct {
 	PodCIDR string
 	Address string
 	MaxPods int64
-	// HeartbeatEvery and ResyncEvery default to 5 s and 2 s.
+	// HeartbeatEvery and ResyncEvery default to 1 s and 2 s.
 	HeartbeatEvery time.Duration
 	ResyncEvery    time.Duration
+	// FenceAfter is how long the agent keeps its pods running without a
+	// heartbeat acknowledged by the log: past it, it stops them all (fences
+	// itself, fence.go), so that a control plane that has lost the node can
+	// run them elsewhere with no second copy. It must be shorter than the
+	// health service's grace plus the pods' toleration, minus the time to
+	// stop the pods (default 5 s, against 4 s + 3 s; at least three
+	// heartbeat intervals). Negative: never fence.
+	FenceAfter time.Duration
 	// BackoffBase and BackoffMax bound restart back-off (10 s and 5 min, as in
 	// Kubernetes): a crashed container's first restart is at once, the next
 	// ones wait BackoffBase doubled per crash, at most BackoffMax.
@@ -90,6 +99,18 @@ type Agent struct {
 	// workers read a snapshot and hand back their changes).
 	backoff map[string]Backoff // uid/container → restart back-off
 	wakeAt  time.Time          // when a held-back container may start (zero: none)
+
+	// Fencing (fence.go). lastAck is when the newest heartbeat the log
+	// stored was made (unix ns). fenced: the planner stops every pod.
+	// silent: no heartbeats, from the fence until the agent has caught up
+	// with the log.
+	lastAck atomic.Int64
+	fenced  atomic.Bool
+	silent  atomic.Bool
+	// rcCancel ends the reconcile in flight (the fence does not wait for a
+	// reconcile stuck on an unreachable log).
+	rcMu     sync.Mutex
+	rcCancel context.CancelFunc
 }
 
 // binding is the newest decision of one pod for this node.
@@ -105,7 +126,10 @@ type binding struct {
 // New makes an agent for one node.
 func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 	if cfg.HeartbeatEvery == 0 {
-		cfg.HeartbeatEvery = 5 * time.Second
+		cfg.HeartbeatEvery = time.Second
+	}
+	if cfg.FenceAfter == 0 {
+		cfg.FenceAfter = max(defaultFenceAfter, 3*(cfg.HeartbeatEvery+cfg.HeartbeatJitter))
 	}
 	if cfg.ResyncEvery == 0 {
 		cfg.ResyncEvery = 2 * time.Second
@@ -169,9 +193,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.register(ctx); err != nil {
 		return err
 	}
-	if err := a.heartbeat(ctx); err != nil {
-		return err
-	}
 	if err := a.restore(ctx); err != nil {
 		return err
 	}
@@ -181,17 +202,29 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer sub.Unsubscribe()
 
-	msgs := a.cfg.Feed
-	var lost <-chan struct{} // the node's consumer was deleted under it
-	stopConsume := func() {}
-	if msgs == nil {
-		own, stop, gone, err := a.consume(ctx)
-		if err != nil {
-			return err
-		}
-		msgs, lost, stopConsume = own, gone, stop
+	dec, err := a.follow(ctx)
+	if err != nil {
+		return err
 	}
-	defer func() { stopConsume() }()
+	defer func() { dec.end() }()
+
+	// wake fires when a back-off the last plan waits out ends.
+	wake := time.NewTimer(time.Hour)
+	wake.Stop()
+	defer wake.Stop()
+	reconcile := func() {
+		a.reconcile(ctx)
+		if !a.wakeAt.IsZero() {
+			wake.Reset(max(a.wakeAt.Sub(a.cfg.Clock()), time.Millisecond))
+		}
+	}
+	// The first heartbeat follows the first reconcile: a restarted agent
+	// has removed what is no longer bound here before the node is seen
+	// alive.
+	reconcile()
+	if err := a.heartbeat(ctx); err != nil {
+		return err
+	}
 	if a.cfg.Ready != nil {
 		a.cfg.Ready()
 	}
@@ -208,25 +241,27 @@ func (a *Agent) Run(ctx context.Context) error {
 		stopHB()
 		<-hbDone
 	}()
-
-	// wake fires when a back-off the last plan waits out ends.
-	wake := time.NewTimer(time.Hour)
-	wake.Stop()
-	defer wake.Stop()
-	reconcile := func() {
-		a.reconcile(ctx)
-		if !a.wakeAt.IsZero() {
-			wake.Reset(max(a.wakeAt.Sub(a.cfg.Clock()), time.Millisecond))
-		}
+	// The fence's watchdog stops with the heartbeats (stopHB).
+	fenceC, rejoinC := make(chan struct{}, 1), make(chan struct{}, 1)
+	if a.cfg.FenceAfter > 0 {
+		fenceDone := make(chan struct{})
+		go func() {
+			defer close(fenceDone)
+			a.watchFence(hbCtx, fenceC, rejoinC)
+		}()
+		defer func() {
+			stopHB()
+			<-fenceDone
+		}()
 	}
-	reconcile()
+
 	resync := time.NewTicker(a.cfg.ResyncEvery)
 	defer resync.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case m, ok := <-msgs:
+		case m, ok := <-dec.msgs:
 			if !ok {
 				return nil
 			}
@@ -234,7 +269,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		drain:
 			for len(batch) < 256 {
 				select {
-				case m, ok := <-msgs:
+				case m, ok := <-dec.msgs:
 					if !ok {
 						break drain
 					}
@@ -255,14 +290,23 @@ func (a *Agent) Run(ctx context.Context) error {
 					a.log.Warn().Err(err).Msg("ack decision")
 				}
 			}
-		case <-lost:
-			stopConsume()
-			own, stop, gone, err := a.relearn(ctx)
-			if err != nil {
+		case <-dec.lost:
+			dec.end()
+			if dec, err = a.relearn(ctx, "the node's decisions consumer was deleted (a restored or repaired log?): reading the newest decision of each pod again"); err != nil {
 				return nil // ctx ended while the log was away
 			}
-			msgs, lost, stopConsume = own, gone, stop
 			reconcile()
+		case <-fenceC:
+			reconcile() // fenced: the plan stops every pod
+		case <-rejoinC:
+			if !a.silent.Load() {
+				continue
+			}
+			dec.end()
+			if dec, err = a.relearn(ctx, "the log answers again after the node fenced itself: reading the newest decision of each pod before the next heartbeat"); err != nil {
+				return nil
+			}
+			a.rejoin(ctx)
 		case <-a.rt.Changes():
 			reconcile()
 		case <-resync.C:

@@ -15,16 +15,32 @@ import (
 // plans (planner.go) and executes the plan. The reports of one reconcile are
 // stored together (publishReports) before it returns.
 func (a *Agent) reconcile(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	a.rcMu.Lock()
+	a.rcCancel = cancel
+	a.rcMu.Unlock()
+	defer func() {
+		a.rcMu.Lock()
+		a.rcCancel = nil
+		a.rcMu.Unlock()
+		cancel()
+	}()
 	actual, err := a.rt.Pods(ctx)
 	if err != nil {
 		a.log.Error().Err(err).Msg("list pods")
 		return
 	}
+	w := a.world(actual)
+	a.execute(ctx, w, plan(a.backoffPolicy(), w))
+}
+
+// world is what the planner sees now, the runtime holding actual.
+func (a *Agent) world(actual []PodState) World {
 	a.rmu.Lock()
 	removed := maps.Clone(a.removed)
 	a.rmu.Unlock()
-	w := World{Now: a.cfg.Clock(), Desired: a.desired, Actual: actual, Backoff: a.backoff, Removed: removed}
-	a.execute(ctx, w, plan(a.backoffPolicy(), w))
+	return World{Now: a.cfg.Clock(), Desired: a.desired, Actual: actual, Backoff: a.backoff, Removed: removed,
+		Fenced: a.fenced.Load()}
 }
 
 func (a *Agent) backoffPolicy() backoffPolicy {
@@ -54,7 +70,7 @@ func (a *Agent) execute(ctx context.Context, w World, acts []Action) {
 		switch seq[0].Kind {
 		case actWait:
 			a.wakeAt = seq[0].At
-		case actRemove:
+		case actRemove, actForget:
 			a.removePod(ctx, seq, reports)
 		default:
 			runs = append(runs, seq)

@@ -56,6 +56,9 @@ type World struct {
 	// Probes is what the prober last found of each running container, by
 	// containerKey; a container without a result is ready once running.
 	Probes map[string]ProbeResult
+	// Fenced: the node has not reached the log for Config.FenceAfter; every
+	// pod is stopped and nothing reported (fence.go).
+	Fenced bool
 }
 
 // ProbeResult is what the prober last found of one running container.
@@ -142,6 +145,9 @@ func plan(bp backoffPolicy, w World) []Action {
 		ki, kj := key(actual[i].Namespace, actual[i].Name), key(actual[j].Namespace, actual[j].Name)
 		return ki < kj || ki == kj && actual[i].UID < actual[j].UID
 	})
+	if w.Fenced {
+		return fence(actual, w.Desired)
+	}
 	var out []Action
 	bound := map[string]PodState{} // ns/name → the runtime's copy of a pod bound here
 	gone := map[string]bool{}      // uids this plan removes
@@ -165,7 +171,13 @@ func plan(bp backoffPolicy, w World) []Action {
 		b := w.Desired[k]
 		pod := b.bound.Pod
 		if b.deleted {
-			if !gone[pod.UID] {
+			switch {
+			case gone[pod.UID]:
+			case w.Removed[k] == pod.UID:
+				// Neither the runtime nor the log has anything left to say.
+				out = append(out, Action{Kind: actForget, Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID,
+					Epoch: b.bound.Epoch, binding: b})
+			default:
 				out = append(out, removal(pod.Namespace, pod.Name, pod.UID, b.bound.Epoch, b, w.Removed)...)
 			}
 			continue
@@ -179,6 +191,20 @@ func plan(bp backoffPolicy, w World) []Action {
 	}
 	if !wake.IsZero() {
 		out = append(out, Action{Kind: actWait, At: wake})
+	}
+	return out
+}
+
+// fence stops every pod the runtime holds, within fenceGrace, and reports
+// nothing: the log cannot be reached.
+func fence(actual []PodState, desired map[string]*binding) []Action {
+	var out []Action
+	for _, p := range actual {
+		grace := fenceGrace
+		if b := desired[key(p.Namespace, p.Name)]; b != nil && b.bound.Pod.UID == p.UID {
+			grace = min(grace, b.gracePeriod())
+		}
+		out = append(out, Action{Kind: actRemove, Namespace: p.Namespace, Name: p.Name, UID: p.UID, Epoch: p.Epoch, Grace: grace})
 	}
 	return out
 }

@@ -87,7 +87,8 @@ func (a *Agent) createdAt(ctx context.Context) (time.Time, error) {
 	return time.Time{}, nil
 }
 
-// heartbeats beats every heartbeatInterval until ctx ends.
+// heartbeats beats every heartbeatInterval until ctx ends, except while the
+// agent is silent (fenced, until it has caught up with the log: fence.go).
 func (a *Agent) heartbeats(ctx context.Context) {
 	hb := time.NewTicker(a.heartbeatInterval())
 	defer hb.Stop()
@@ -96,6 +97,9 @@ func (a *Agent) heartbeats(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-hb.C:
+			if a.silent.Load() {
+				continue
+			}
 			if err := a.heartbeat(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn().Err(err).Msg("heartbeat")
 			}
@@ -115,9 +119,19 @@ func (a *Agent) heartbeatInterval() time.Duration {
 	return a.cfg.HeartbeatEvery + rand.N(a.cfg.HeartbeatJitter)
 }
 
+// heartbeatTimeout bounds how long a heartbeat waits for the log (longer
+// with a longer HeartbeatEvery); the fence watches the time apart from it.
+const heartbeatTimeout = 5 * time.Second
+
 // heartbeat says the node is alive and how many pods it runs; it has a
-// fresh id, being a point in time.
+// fresh id, being a point in time. Once the log has stored it, it is the
+// node's newest acknowledged heartbeat (the fence's clock). It is not made
+// while the connection is down: the client would keep it and send it on
+// reconnecting, a heartbeat from before a partition arriving after it.
 func (a *Agent) heartbeat(ctx context.Context) error {
+	if !a.conn.NC.IsConnected() {
+		return fmt.Errorf("node %s heartbeat: not connected to the log", a.cfg.Name)
+	}
 	n := 0
 	a.mu.Lock()
 	for _, b := range a.desired {
@@ -126,7 +140,14 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 		}
 	}
 	a.mu.Unlock()
-	return a.publishObs(ctx, events.HeartbeatSubject(a.cfg.Name), &events.NodeHeartbeat{Node: a.info, Pods: n}, events.Envelope{}, a.cfg.Name)
+	ctx, cancel := context.WithTimeout(ctx, max(a.cfg.HeartbeatEvery, heartbeatTimeout))
+	defer cancel()
+	made := a.cfg.Clock()
+	if err := a.publishObs(ctx, events.HeartbeatSubject(a.cfg.Name), &events.NodeHeartbeat{Node: a.info, Pods: n}, events.Envelope{}, a.cfg.Name); err != nil {
+		return err
+	}
+	a.lastAck.Store(made.UnixNano())
+	return nil
 }
 
 // publishObs appends one observation with a fresh id (registration,

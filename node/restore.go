@@ -16,14 +16,42 @@ import (
 // or its consumer cannot be had.
 const relearnRetry = time.Second
 
-// relearn follows the node's decisions afresh after its durable consumer was
-// deleted under it (a restored log, an accepted loss, an operator): what the
-// node should run is forgotten and read again from the newest decision of
-// each of its pods, so a pod the log no longer binds here is stopped, and
-// reported removed, by the next reconcile instead of running on unsaid.
-func (a *Agent) relearn(ctx context.Context) (<-chan jetstream.Msg, func(), <-chan struct{}, error) {
-	a.log.Warn().Str("consumer", ConsumerName(a.cfg.Name)).
-		Msg("the node's decisions consumer was deleted (a restored or repaired log?): reading the newest decision of each pod again")
+// decisions is how the loop reads the node's decisions: Config.Feed, or its
+// own durable consumer. lost is closed when that consumer is deleted under
+// it; stop ends the consumer.
+type decisions struct {
+	msgs <-chan jetstream.Msg
+	lost <-chan struct{}
+	stop func()
+}
+
+// end stops reading them; the zero decisions have nothing to stop.
+func (d decisions) end() {
+	if d.stop != nil {
+		d.stop()
+	}
+}
+
+// follow starts reading the node's decisions.
+func (a *Agent) follow(ctx context.Context) (decisions, error) {
+	if a.cfg.Feed != nil {
+		return decisions{msgs: a.cfg.Feed, stop: func() {}}, nil
+	}
+	msgs, stop, lost, err := a.consume(ctx)
+	if err != nil {
+		return decisions{}, err
+	}
+	return decisions{msgs: msgs, lost: lost, stop: stop}, nil
+}
+
+// relearn follows the node's decisions afresh, after its durable consumer
+// was deleted under it (a restored log, an accepted loss, an operator) or
+// after the node fenced itself: what the node should run is forgotten and
+// read again from the newest decision of each of its pods, so a pod the log
+// no longer binds here is stopped, and reported removed, by the next
+// reconcile instead of running on unsaid. why is logged.
+func (a *Agent) relearn(ctx context.Context, why string) (decisions, error) {
+	a.log.Warn().Str("consumer", ConsumerName(a.cfg.Name)).Msg(why)
 	a.mu.Lock()
 	before := len(a.desired)
 	a.desired = map[string]*binding{}
@@ -31,20 +59,20 @@ func (a *Agent) relearn(ctx context.Context) (<-chan jetstream.Msg, func(), <-ch
 	for {
 		err := a.restore(ctx)
 		if err == nil {
-			msgs, stop, lost, cerr := a.consume(ctx)
-			if cerr == nil {
+			dec, ferr := a.follow(ctx)
+			if ferr == nil {
 				a.log.Info().Int("before", before).Int("now", a.desiredCount()).Msg("decisions read again: pods bound here")
-				return msgs, stop, lost, nil
+				return dec, nil
 			}
-			err = cerr
+			err = ferr
 		}
 		if ctx.Err() != nil {
-			return nil, nil, nil, ctx.Err()
+			return decisions{}, ctx.Err()
 		}
 		a.log.Warn().Err(err).Msg("decisions not readable yet; trying again")
 		select {
 		case <-ctx.Done():
-			return nil, nil, nil, ctx.Err()
+			return decisions{}, ctx.Err()
 		case <-time.After(relearnRetry):
 		}
 	}
@@ -208,11 +236,21 @@ func (a *Agent) take(m jetstream.Msg) {
 		a.mu.Unlock()
 	case *events.PodDeleted:
 		k := key(e.Namespace, e.Name)
-		if cur := a.desired[k]; cur != nil && cur.bound != nil && cur.bound.Pod.UID == e.UID {
+		cur := a.desired[k]
+		switch {
+		case cur != nil && cur.bound != nil && cur.bound.Pod.UID == e.UID:
 			a.mu.Lock()
 			cur.deleted = true
 			cur.env = env
 			cur.grace = e.GracePeriodSeconds
+			a.mu.Unlock()
+		case cur == nil && e.Node == a.cfg.Name:
+			// The pod's newest decision, read afresh (restore, relearn):
+			// its binding is known only from the deletion, which is what
+			// the removal reports as its cause.
+			a.mu.Lock()
+			a.desired[k] = &binding{bound: &events.PodBound{Node: e.Node, Epoch: e.Epoch,
+				Pod: events.PodPlanned{Namespace: e.Namespace, Name: e.Name, UID: e.UID}}, env: env, deleted: true, grace: e.GracePeriodSeconds}
 			a.mu.Unlock()
 		}
 	}
