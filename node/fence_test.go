@@ -118,16 +118,8 @@ func (r *removing) RemovePod(ctx context.Context, ns, name, uid string) error {
 func deletePod(t *testing.T, js jetstream.JetStream, nodeName string, i int) {
 	t.Helper()
 	name := fmt.Sprintf("web-%02d", i)
-	ev := &events.PodDeleted{Namespace: "default", Name: name, UID: fmt.Sprintf("uid-%08d", i), Node: nodeName, Epoch: 1, Reason: "NodeLost"}
-	id := events.DeriveID("delete/" + name)
-	env, err := events.Seal(ev, events.Meta{ID: id, Source: "replica", Subject: "default/" + name, Time: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := bus.Outgoing{Subject: events.NodePodSubject(nodeName, "default", name), Envelope: env, MsgID: id}
-	if _, err := bus.PublishOne(context.Background(), js, o); err != nil {
-		t.Fatal(err)
-	}
+	decide(t, js, nodeName, name, "replica", "delete/"+name,
+		&events.PodDeleted{Namespace: "default", Name: name, UID: fmt.Sprintf("uid-%08d", i), Node: nodeName, Epoch: 1, Reason: "NodeLost"})
 }
 
 // A node agent cut off from the log. For less than FenceAfter: nothing
