@@ -47,9 +47,10 @@ func (a *Agent) backoffPolicy() backoffPolicy {
 	return backoffPolicy{Base: a.cfg.BackoffBase, Max: a.cfg.BackoffMax, Reset: a.cfg.BackoffReset}
 }
 
-// execute performs a plan: removals one after the other, then each bound
-// pod's sequence, pods in parallel (at most Config.Parallel at once: a node
-// given 30 pods at once should not start the last only after the other 29).
+// execute performs a plan: the removals, then each bound pod's sequence;
+// pods in parallel (at most Config.Parallel at once: a node given 30 pods at
+// once should not start the last only after the other 29, nor a fenced node
+// stop its last pod only after the others).
 // Reports go out as they are made, group-committed: while one write is in
 // flight the next ones gather, so a burst becomes a few batches and the
 // first pod to run is not reported only after the slowest.
@@ -60,7 +61,7 @@ func (a *Agent) execute(ctx context.Context, w World, acts []Action) {
 		actual[p.UID] = p
 	}
 	a.wakeAt = time.Time{} // unless the plan waits
-	var runs [][]Action
+	var removals, runs [][]Action
 	for i := 0; i < len(acts); {
 		j := i + 1
 		for j < len(acts) && acts[j].Kind != actWait && acts[j].UID == acts[i].UID {
@@ -71,7 +72,7 @@ func (a *Agent) execute(ctx context.Context, w World, acts []Action) {
 		case actWait:
 			a.wakeAt = seq[0].At
 		case actRemove, actForget:
-			a.removePod(ctx, seq, reports)
+			removals = append(removals, seq)
 		default:
 			runs = append(runs, seq)
 		}
@@ -81,9 +82,26 @@ func (a *Agent) execute(ctx context.Context, w World, acts []Action) {
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
+		gone    []string                // uids removed from the runtime
 		changes = map[string]*Backoff{} // containerKey → new back-off (nil: none)
 	)
 	sem := make(chan struct{}, a.cfg.Parallel)
+	for _, seq := range removals {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if a.removePod(ctx, seq, reports) {
+				mu.Lock()
+				gone = append(gone, seq[0].UID)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, uid := range gone {
+		forgetPod(a.backoff, uid)
+	}
 	for _, seq := range runs {
 		st, exists := actual[seq[0].UID]
 		wg.Add(1)
@@ -117,17 +135,18 @@ func (a *Agent) execute(ctx context.Context, w World, acts []Action) {
 
 // removePod performs a removal sequence: the runtime's removal, then its
 // report or the binding's forgetting. A removal that fails ends the
-// sequence; the next reconcile plans it again.
-func (a *Agent) removePod(ctx context.Context, seq []Action, reports *reportQueue) {
+// sequence; the next reconcile plans it again. It reports whether the
+// runtime removed the pod.
+func (a *Agent) removePod(ctx context.Context, seq []Action, reports *reportQueue) (removed bool) {
 	for _, act := range seq {
 		k := key(act.Namespace, act.Name)
 		switch act.Kind {
 		case actRemove:
 			if err := a.rt.RemovePod(ctx, act.Namespace, act.Name, act.UID); err != nil {
 				a.log.Error().Err(err).Str("pod", k).Msg("remove pod")
-				return
+				return false
 			}
-			forgetPod(a.backoff, act.UID)
+			removed = true
 		case actForget:
 			a.mu.Lock()
 			if a.desired[k] == act.binding {
@@ -146,11 +165,12 @@ func (a *Agent) removePod(ctx context.Context, seq []Action, reports *reportQueu
 			r, err := a.removalReport(act.Namespace, act.Name, act.UID, act.Epoch, cause, forget)
 			if err != nil {
 				a.log.Error().Err(err).Str("pod", k).Msg("report removal")
-				return
+				return removed
 			}
 			reports.send(r)
 		}
 	}
+	return removed
 }
 
 // runPod performs one bound pod's sequence: its sandbox, its containers'

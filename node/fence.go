@@ -90,7 +90,7 @@ func (a *Agent) reachable(ctx context.Context) bool {
 func (a *Agent) rejoin(ctx context.Context) bool {
 	a.fenced.Store(false)
 	a.reconcile(ctx)
-	if n := a.removalsPending(ctx); n > 0 {
+	if n := a.removalsPending(ctx); n != 0 {
 		a.log.Warn().Int("pods", n).Msg("rejoining: removals not stored yet; staying silent")
 		return false
 	}

@@ -26,6 +26,9 @@ package node
 // restart, the report shows it Waiting in CrashLoopBackOff, and a last action
 // "wait until 12:00:10" tells the loop when to plan again.
 //
+// A fenced node (fence.go) gets a plan that only stops every pod, within at
+// most fenceGrace, and reports nothing.
+//
 // The actions of one pod form a sequence the executor runs in order; the
 // pods' sequences run in parallel, removals first. Parts added later plug in
 // here: probe results arrive in World.Probes (a failed liveness probe becomes
