@@ -265,16 +265,17 @@ func TestAPIResourcesTable(t *testing.T) {
 	if err := printAPIResources(&buf, nil); err != nil {
 		t.Fatal(err)
 	}
-	want := "NAME             SHORTNAMES   APIVERSION   NAMESPACED   KIND\n" +
-		"namespaces       ns           v1           false        Namespace\n" +
-		"nodes            no           v1           false        Node\n" +
-		"pods             po           v1           true         Pod\n" +
-		"resourcequotas   quota        v1           true         ResourceQuota\n" +
-		"daemonsets       ds           apps/v1      true         DaemonSet\n" +
-		"deployments      deploy       apps/v1      true         Deployment\n" +
-		"replicasets      rs           apps/v1      true         ReplicaSet\n" +
-		"cronjobs         cj           batch/v1     true         CronJob\n" +
-		"jobs                          batch/v1     true         Job\n"
+	want := "NAME                   SHORTNAMES   APIVERSION   NAMESPACED   KIND\n" +
+		"namespaces             ns           v1           false        Namespace\n" +
+		"nodes                  no           v1           false        Node\n" +
+		"pods                   po           v1           true         Pod\n" +
+		"resourcequotas         quota        v1           true         ResourceQuota\n" +
+		"daemonsets             ds           apps/v1      true         DaemonSet\n" +
+		"deployments            deploy       apps/v1      true         Deployment\n" +
+		"replicasets            rs           apps/v1      true         ReplicaSet\n" +
+		"cronjobs               cj           batch/v1     true         CronJob\n" +
+		"jobs                                batch/v1     true         Job\n" +
+		"poddisruptionbudgets   pdb          policy/v1    true         PodDisruptionBudget\n"
 	if buf.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
 	}
