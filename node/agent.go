@@ -25,7 +25,7 @@ type Config struct {
 	PodCIDR string
 	Address string
 	MaxPods int64
-	// HeartbeatEvery and ResyncEvery default to 5 s and 2 s.
+	// HeartbeatEvery and ResyncEvery default to DefaultHeartbeat and 2 s.
 	HeartbeatEvery time.Duration
 	ResyncEvery    time.Duration
 	// BackoffBase and BackoffMax bound restart back-off (10 s and 5 min, as in Kubernetes).
@@ -60,6 +60,10 @@ type Config struct {
 	// state from the log and follows its decisions.
 	Ready func()
 }
+
+// DefaultHeartbeat is how often an agent says it is alive: the health
+// service decides a node NotReady after 4 missed (health.DefaultGrace).
+const DefaultHeartbeat = time.Second
 
 // ConsumerName is the durable consumer of a node; renaming it would make the
 // node read its decisions again from the start.
@@ -101,7 +105,7 @@ type backoff struct {
 // New makes an agent for one node.
 func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 	if cfg.HeartbeatEvery == 0 {
-		cfg.HeartbeatEvery = 5 * time.Second
+		cfg.HeartbeatEvery = DefaultHeartbeat
 	}
 	if cfg.ResyncEvery == 0 {
 		cfg.ResyncEvery = 2 * time.Second

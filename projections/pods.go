@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"sort"
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
@@ -148,6 +149,10 @@ func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
 		return
 	}
 	at := r.Envelope.Time
+	if p.Node != e.Node {
+		delete(c.nodePods[p.Node], key)
+		index(c.nodePods, e.Node, key)
+	}
 	p.Node, p.Epoch, p.BoundAt = e.Node, e.Epoch, &at
 	p.Filters, p.Scores, p.Feasible = e.Filters, e.Scores, e.Feasible
 	p.Unschedulable = ""
@@ -174,6 +179,8 @@ func (c *Cluster) applyDeleted(r events.Record, e *events.PodDeleted) {
 	switch {
 	case p.Node == "":
 		c.forget(p, r) // nothing runs it: gone at once
+	case e.Force:
+		c.forget(p, r) // finished without its node (delete --force, a lost node)
 	case c.removedNow(p):
 		c.forget(p, r) // its node has removed it already
 	default:
@@ -286,6 +293,7 @@ func (c *Cluster) forget(p *Pod, r events.Record) {
 	key := Key(p.Namespace, p.Name)
 	delete(c.Pods, key)
 	delete(c.nsPods[p.Namespace], key)
+	delete(c.nodePods[p.Node], key)
 	c.touchQuotas(p.Namespace, r)
 	c.touchDeletedNamespace(p.Namespace, r)
 	// The pod's newest status stays until its node reports the removal: a
@@ -317,6 +325,17 @@ func (c *Cluster) attachStatus(p *Pod) {
 		p.Status = s
 		p.Seqs[events.StreamObservations] = c.statSeq[key]
 	}
+}
+
+// PodKeysOn lists, sorted, the keys of the pods whose newest binding is to
+// node.
+func (c *Cluster) PodKeysOn(node string) []string {
+	keys := make([]string, 0, len(c.nodePods[node]))
+	for k := range c.nodePods[node] {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // Gone reports a pod uid that was deleted and is forgotten.
