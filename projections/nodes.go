@@ -106,6 +106,16 @@ func (c *Cluster) applyNode(r events.Record, e events.Event) {
 		n.State = &NodeState{Ready: e.Ready, Reason: e.Reason, Message: e.Message, Since: at.UTC(),
 			LastHeartbeat: e.LastHeartbeat, Taints: e.Taints}
 		c.touchNode(n, r)
+		for key := range c.nodePods[e.Node] {
+			if p := c.Pods[key]; p != nil {
+				p.NodeNotReadySince = nil
+				if !e.Ready {
+					since := n.State.Since
+					p.NodeNotReadySince = &since
+				}
+				c.touchPod(p, r)
+			}
+		}
 	case *events.NodeHeartbeat:
 		n := c.node(e.Node.Name)
 		n.Info = e.Node

@@ -51,7 +51,11 @@ type Pod struct {
 	Removed bool `json:"removed,omitempty"`
 
 	Status *events.PodStatusObserved `json:"status,omitempty"`
-	Seqs   Seqs                      `json:"seqs"`
+	// NodeNotReadySince is when the pod's node was decided NotReady, while
+	// it is: the pod's state is Unknown and it is not Ready, as Kubernetes
+	// shows the pods of an unreachable node.
+	NodeNotReadySince *time.Time `json:"nodeNotReadySince,omitempty"`
+	Seqs              Seqs       `json:"seqs"`
 }
 
 // Phase is the pod's phase as a user sees it.
@@ -62,9 +66,10 @@ func (p *Pod) Phase() string {
 	return events.PhasePending
 }
 
-// Ready reports every container running and ready.
+// Ready reports every container running and ready, on a node not known
+// NotReady.
 func (p *Pod) Ready() bool {
-	if p.Status == nil || p.Status.Phase != events.PhaseRunning || len(p.Status.Containers) == 0 {
+	if p.Status == nil || p.Status.Phase != events.PhaseRunning || len(p.Status.Containers) == 0 || p.NodeNotReadySince != nil {
 		return false
 	}
 	for _, c := range p.Status.Containers {
@@ -154,6 +159,11 @@ func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
 		index(c.nodePods, e.Node, key)
 	}
 	p.Node, p.Epoch, p.BoundAt = e.Node, e.Epoch, &at
+	p.NodeNotReadySince = nil
+	if n := c.Nodes[e.Node]; n != nil && n.State != nil && !n.State.Ready {
+		since := n.State.Since
+		p.NodeNotReadySince = &since
+	}
 	p.Filters, p.Scores, p.Feasible = e.Filters, e.Scores, e.Feasible
 	p.Unschedulable = ""
 	if rm, ok := c.removed[p.UID]; ok && rm.epoch >= p.Epoch && !p.Deleting {
