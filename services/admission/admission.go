@@ -16,6 +16,7 @@ import (
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/events/placement"
+	"github.com/gantry-sh/gantry/events/probecheck"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
 )
@@ -313,8 +314,12 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 			return reject(events.OpDelete, fmt.Sprintf("propagationPolicy: unsupported value %q: must be one of %s, %s, %s",
 				e.Propagation, events.PropagateBackground, events.PropagateForeground, events.PropagateOrphan))
 		}
+		if g := e.GracePeriodSeconds; g != nil && (*g < 0 || *g > manifest.MaxGracePeriodSeconds) {
+			return reject(events.OpDelete, fmt.Sprintf("gracePeriodSeconds: must be between 0 and %d, got %d", manifest.MaxGracePeriodSeconds, *g))
+		}
 		d.Event = &events.AdmissionAccepted{IntentSeq: p.seq, IntentID: p.env.ID, Op: events.OpDelete,
-			Kind: kind, Namespace: ns, Name: name, UID: o.uid, Generation: o.generation, Propagation: e.Propagation}
+			Kind: kind, Namespace: ns, Name: name, UID: o.uid, Generation: o.generation, Propagation: e.Propagation,
+			GracePeriodSeconds: e.GracePeriodSeconds, Force: e.Force}
 		return d
 	case *events.IntentApplied:
 		if reason, ok := unsupportedKind(e); !ok {
@@ -431,6 +436,7 @@ func Check(e *events.IntentApplied) (manifest.Object, []string) {
 		reasons = append(reasons, reasonsOf(errs)...)
 	}
 	reasons = append(reasons, checkPlacement(obj)...)
+	reasons = append(reasons, checkProbes(obj)...)
 	return obj, reasons
 }
 
@@ -455,6 +461,23 @@ func checkPlacement(obj manifest.Object) []string {
 		return []string{fmt.Sprintf("%s[%s]: %v", path, manifest.AnnotationPlacement, err)}
 	}
 	return nil
+}
+
+// probeChecks caches compiled probe checks, as rules does placement rules.
+var probeChecks = probecheck.NewCache(0)
+
+// checkProbes compiles the CEL checks of the pod's httpGet probes, so that
+// one that does not compile, does not return a bool or could cost too much
+// is refused here with its field path, rather than failing the probe on
+// every node.
+func checkProbes(obj manifest.Object) []string {
+	var out []string
+	for _, c := range obj.ProbeChecks() {
+		if _, err := probeChecks.Get(c.Expr); err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", c.Path, err))
+		}
+	}
+	return out
 }
 
 func reasonsOf(err error) []string {

@@ -65,8 +65,8 @@ func (s *Service) evict(p pendingIntent, e *events.IntentEvict, evicting map[str
 	if pod == nil || (e.UID != "" && pod.UID != e.UID) {
 		return reject(events.RejectNotFound, nil, fmt.Sprintf("pods %q not found", e.Name))
 	}
-	if e.GracePeriodSeconds != nil && *e.GracePeriodSeconds < 0 {
-		return reject("", nil, fmt.Sprintf("gracePeriodSeconds: must be >= 0, got %d", *e.GracePeriodSeconds))
+	if g := e.GracePeriodSeconds; g != nil && (*g < 0 || *g > manifest.MaxGracePeriodSeconds) {
+		return reject("", nil, fmt.Sprintf("gracePeriodSeconds: must be between 0 and %d, got %d", manifest.MaxGracePeriodSeconds, *g))
 	}
 	judged := s.c.Evict(pod, evicting)
 	if !judged.Allowed {
