@@ -14,24 +14,11 @@ import (
 
 // noteBudget keeps the index of a namespace's budgets: a
 // PodDisruptionBudget (not deleted) by key.
-func (c *Cluster) noteBudget(w *Workload) {
-	if w.Kind != "poddisruptionbudget" {
-		return
-	}
-	if w.Deleted {
-		delete(c.budgets[w.Namespace], WorkloadKey(w.Kind, w.Namespace, w.Name))
-		return
-	}
-	index(c.budgets, w.Namespace, WorkloadKey(w.Kind, w.Namespace, w.Name))
-}
+func (c *Cluster) noteBudget(w *Workload) { noteKind(c.budgets, "poddisruptionbudget", w) }
 
 // touchBudgets marks a namespace's budgets changed: a pod or an object of
 // the namespace changed, and with it perhaps what they count.
-func (c *Cluster) touchBudgets(ns string, r events.Record) {
-	for key := range c.budgets[ns] {
-		mark(c.Dirty.Workloads, key, r)
-	}
-}
+func (c *Cluster) touchBudgets(ns string, r events.Record) { c.touchAll(c.budgets[ns], r) }
 
 // Budgets are the budgets of ns that cover a pod with these labels, by name.
 func (c *Cluster) Budgets(ns string, labels map[string]string) []*Workload {

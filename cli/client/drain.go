@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,7 +114,7 @@ func (o drainOptions) run(ctx context.Context, g *Globals, conn *bus.Conn, node 
 		for _, p := range evictable(pods, o.force) {
 			left[projections.Key(p.Namespace, p.Name)] = p
 		}
-		for _, key := range sortedKeys(tracked) {
+		for _, key := range slices.Sorted(maps.Keys(tracked)) {
 			if p := left[key]; p == nil || p.UID != tracked[key].uid {
 				fmt.Fprintf(g.Out, "pod/%s evicted\n", strings.SplitN(key, "/", 2)[1])
 				delete(tracked, key)
@@ -161,7 +162,7 @@ func (o drainOptions) run(ctx context.Context, g *Globals, conn *bus.Conn, node 
 // after drainRetry whatever its record says).
 func (o drainOptions) evictions(ctx context.Context, budgets jetstream.KeyValue, left map[string]*projections.Pod,
 	tracked map[string]*drainPod, now time.Time) (batch []intent, keys []string) {
-	for _, key := range sortedKeys(left) {
+	for _, key := range slices.Sorted(maps.Keys(left)) {
 		p := left[key]
 		dp := tracked[key]
 		if dp == nil {
@@ -234,7 +235,7 @@ func stillThere(ctx context.Context, timeout time.Duration, left map[string]*pro
 		why = fmt.Sprintf("global timeout reached: %s", timeout)
 	}
 	var parts []string
-	for _, key := range sortedKeys(left) {
+	for _, key := range slices.Sorted(maps.Keys(left)) {
 		switch dp := tracked[key]; {
 		case dp != nil && dp.waiting != "":
 			parts = append(parts, key+" (waiting for PodDisruptionBudget "+dp.waiting+")")
@@ -315,12 +316,3 @@ func daemonPod(p *projections.Pod) bool { return p.Owner != nil && p.Owner.Kind 
 
 // unmanagedPod: a bare Pod's pod, or one its controller let go.
 func unmanagedPod(p *projections.Pod) bool { return p.Owner == nil || p.Owner.Kind == "pod" }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

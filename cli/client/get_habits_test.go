@@ -52,17 +52,7 @@ func TestGetHabitsAgainstNATS(t *testing.T) {
 		expect(t, args("get pods hello-abc12 -l app=hello"), 1, "", "error: name cannot be provided when a selector is specified\n")
 	})
 
-	apiResources := "NAME                   SHORTNAMES   APIVERSION   NAMESPACED   KIND\n" +
-		"namespaces             ns           v1           false        Namespace\n" +
-		"nodes                  no           v1           false        Node\n" +
-		"pods                   po           v1           true         Pod\n" +
-		"resourcequotas         quota        v1           true         ResourceQuota\n" +
-		"daemonsets             ds           apps/v1      true         DaemonSet\n" +
-		"deployments            deploy       apps/v1      true         Deployment\n" +
-		"replicasets            rs           apps/v1      true         ReplicaSet\n" +
-		"cronjobs               cj           batch/v1     true         CronJob\n" +
-		"jobs                                batch/v1     true         Job\n" +
-		"poddisruptionbudgets   pdb          policy/v1    true         PodDisruptionBudget\n"
+	apiResources := apiResourcesTable
 	t.Run("get with no type lists the types", func(t *testing.T) {
 		expect(t, args("get"), 1, "", "You must specify the type of resource to get. "+
 			"Use \"gantry api-resources\" for a complete list of supported resources.\n\n"+apiResources+"\n"+

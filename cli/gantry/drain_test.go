@@ -1,125 +1,33 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/gantry-sh/gantry/cli/clitest"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
-	"github.com/gantry-sh/gantry/events/bus/bustest"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/sim"
 	"github.com/gantry-sh/gantry/projections"
-	"github.com/gantry-sh/gantry/services"
 	"github.com/gantry-sh/gantry/services/admission"
-	"github.com/gantry-sh/gantry/services/runner"
 )
 
-// drainCluster is the whole control plane in process and simulated node
-// agents, each offering 4 cpus; a container takes 300 ms to start, so a
-// replacement is not ready at once.
-type drainCluster struct {
-	t    *testing.T
-	ctx  context.Context
-	conn *bus.Conn
-	url  string
-	log  zerolog.Logger
-	done []chan error
-}
-
-func newDrainCluster(t *testing.T, nodes ...string) *drainCluster {
-	t.Helper()
-	conn, url := bustest.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	plane, err := services.Start(ctx, conn, nil, services.Config{Runner: runner.Config{Resync: 100 * time.Millisecond}}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &drainCluster{t: t, ctx: ctx, conn: conn, url: url, log: log}
-	t.Cleanup(func() {
-		cancel()
-		for _, d := range c.done {
-			if err := <-d; err != nil {
-				t.Errorf("agent: %v", err)
-			}
-		}
-		plane.Wait()
-	})
-	if err := plane.WaitReady(ctx, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	c.addNodes(nodes...)
-	return c
-}
-
-// addNodes starts a node agent for each name and waits until every node
-// has registered.
-func (c *drainCluster) addNodes(names ...string) {
-	c.t.Helper()
+// drainNodes starts a node agent for each name, each offering 4 cpus; a
+// container takes 300 ms to start, so a replacement is not ready at once.
+func drainNodes(c *simCluster, names ...string) {
 	for _, name := range names {
-		cidr := fmt.Sprintf("10.42.%d.0/24", len(c.done))
-		rt, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: cidr, StartDelay: 300 * time.Millisecond})
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		nc, err := bus.Connect(c.url, "node-"+name)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		c.t.Cleanup(nc.Close)
-		agent := node.New(node.Config{Name: name, PodCIDR: cidr, ResyncEvery: 100 * time.Millisecond,
-			HeartbeatEvery: 200 * time.Millisecond}, rt, nc, c.log)
-		d := make(chan error, 1)
-		c.done = append(c.done, d)
-		go func() { d <- agent.Run(c.ctx) }()
-	}
-	clitest.Eventually(c.t, "every node registered", func() bool {
-		return len(kvAll[projections.Node](c.t, c.conn, bus.BucketNodes)) == len(c.done)
-	})
-}
-
-// gantry runs the CLI against the cluster.
-func (c *drainCluster) gantry(args ...string) (int, string, string) {
-	return runGantry(append([]string{"--nats", c.url}, args...)...)
-}
-
-// apply applies a manifest given as text.
-func (c *drainCluster) apply(yaml string) {
-	c.t.Helper()
-	if code, out, errOut := c.gantry("apply", "-f", writeManifest(c.t, "m.yaml", yaml)); code != 0 {
-		c.t.Fatalf("apply: %d %s %s", code, out, errOut)
+		c.addNode(name, sim.Config{MilliCPU: 4000, Memory: 8 << 30, StartDelay: 300 * time.Millisecond},
+			node.Config{ResyncEvery: 100 * time.Millisecond, HeartbeatEvery: 200 * time.Millisecond})
 	}
 }
 
 // webYAML is a Deployment of 3 whose pods ask for 1.5 cpus, so a node of 4
 // holds two at most (on two nodes: two on one, one on the other), and a
 // budget that keeps 2 of them available.
-const webYAML = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 3
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: gantry.local/hello:v1
-          resources:
-            requests: {cpu: 1500m, memory: 64Mi}
----
+var webYAML = strings.NewReplacer("REPLICAS", "3", "cpu: 100m", "cpu: 1500m").Replace(deploymentYAML) + `---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
@@ -162,11 +70,12 @@ func runningOn(t *testing.T, conn *bus.Conn, prefix string, n int) map[string][]
 // available at any instant, and the second eviction was refused (in the
 // log) until the first replacement ran.
 func TestDrainHonoursAPodDisruptionBudget(t *testing.T) {
-	c := newDrainCluster(t, "n1", "n2")
+	c := newSimCluster(t)
+	drainNodes(c, "n1", "n2")
 	conn, gantry := c.conn, c.gantry
 	c.apply(webYAML)
 	byNode := runningOn(t, conn, "web-", 3)
-	c.addNodes("n3") // room for the replacements
+	drainNodes(c, "n3") // room for the replacements
 	var victim string
 	for n, pods := range byNode {
 		if len(pods) == 2 {
@@ -265,7 +174,8 @@ func TestDrainHonoursAPodDisruptionBudget(t *testing.T) {
 // Drain refuses a node that runs DaemonSet pods unless told to leave them,
 // and gives up at its timeout, non-zero, naming the budget it waited for.
 func TestDrainRefusesDaemonSetPodsAndTimesOut(t *testing.T) {
-	c := newDrainCluster(t, "n1")
+	c := newSimCluster(t)
+	drainNodes(c, "n1")
 	gantry := c.gantry
 	c.apply(`apiVersion: apps/v1
 kind: Deployment
