@@ -187,9 +187,8 @@ func BenchmarkScheduler(b *testing.B) {
 		streamCount(b, conn, events.StreamDecisions), streamWrites(b, conn, "KV_"+bus.BucketPods), streamWrites(b, conn, "KV_"+bus.BucketNodes))
 	// Each node is decided Ready once; any other decision is a node decided
 	// NotReady (and back) during the burst: a false NotReady.
-	fmt.Printf("B1-health nodestate_decisions=%d beyond_first_ready=%d\n",
-		streamMsgsOn(b, conn, events.StreamDecisions, events.SubjectNodeStateAll),
-		streamMsgsOn(b, conn, events.StreamDecisions, events.SubjectNodeStateAll)-uint64(nodes))
+	states := streamMsgsOn(b, conn, events.StreamDecisions, events.SubjectNodeStateAll)
+	fmt.Printf("B1-health nodestate_decisions=%d beyond_first_ready=%d evicted=%d\n", states, states-uint64(nodes), w.evictions())
 	for _, pr := range []struct {
 		name string
 		p    *proc
@@ -272,6 +271,7 @@ type b1Watch struct {
 	runAt    map[string]time.Time // ns/pod → first Running report
 	planAt   map[string]time.Time // ns/pod → when the log stored its PodPlanned
 	rejects  []string
+	evicted  int // pods deleted because their node was lost
 	err      error
 }
 
@@ -292,6 +292,7 @@ type b1Env struct {
 		Namespace string   `json:"namespace"`
 		Name      string   `json:"name"`
 		Phase     string   `json:"phase"`
+		Reason    string   `json:"reason"`
 		Reasons   []string `json:"reasons"`
 	} `json:"data"`
 }
@@ -373,8 +374,14 @@ func (w *b1Watch) take(data []byte, stored time.Time) {
 		}
 	case events.TypeAdmissionRejected:
 		w.rejects = append(w.rejects, fmt.Sprintf("%s: %s", e.Data.Name, strings.Join(e.Data.Reasons, "; ")))
+	case events.TypePodDeleted:
+		if e.Data.Reason == "NodeLost" {
+			w.evicted++
+		}
 	}
 }
+
+func (w *b1Watch) evictions() int { w.mu.Lock(); defer w.mu.Unlock(); return w.evicted }
 
 func (w *b1Watch) rejected() error {
 	w.mu.Lock()
