@@ -286,3 +286,19 @@ func TestProberOneCheckAtATime(t *testing.T) {
 		t.Fatalf("a killed instance probed: %v", got)
 	}
 }
+
+// A readiness result arriving after liveness killed the instance changes
+// nothing: the instance is on its way out.
+func TestProberResultAfterKill(t *testing.T) {
+	fail1 := func(p *manifest.Probe) { p.PeriodSeconds, p.FailureThreshold = 1, 1 }
+	pr := probe.NewProber(manifest.Container{LivenessProbe: httpProbe(fail1), ReadinessProbe: httpProbe(fail1)}, t0)
+	if got := pr.Begin(t0); len(got) != 2 {
+		t.Fatalf("begin: %v", got)
+	}
+	if out := pr.Observe(probe.Liveness, t0, probe.Result{}); len(out) != 1 || out[0].Change != probe.Kill {
+		t.Fatalf("liveness: %+v", out)
+	}
+	if out := pr.Observe(probe.Readiness, t0, probe.Result{Success: true}); len(out) != 0 || pr.Ready() {
+		t.Fatalf("readiness after the kill: %+v, ready %v", out, pr.Ready())
+	}
+}
