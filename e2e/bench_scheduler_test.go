@@ -185,6 +185,11 @@ func BenchmarkScheduler(b *testing.B) {
 	fmt.Printf("B1-log stream_obs_msgs=%d stream_obs_subjects=%d stream_decisions_msgs=%d kv_pods_writes=%d kv_nodes_writes=%d\n",
 		streamCount(b, conn, events.StreamObservations), streamSubjects(b, conn, events.StreamObservations, events.SubjectObsPodAll),
 		streamCount(b, conn, events.StreamDecisions), streamWrites(b, conn, "KV_"+bus.BucketPods), streamWrites(b, conn, "KV_"+bus.BucketNodes))
+	// Each node is decided Ready once; any other decision is a node decided
+	// NotReady (and back) during the burst: a false NotReady.
+	fmt.Printf("B1-health nodestate_decisions=%d beyond_first_ready=%d\n",
+		streamMsgsOn(b, conn, events.StreamDecisions, events.SubjectNodeStateAll),
+		streamMsgsOn(b, conn, events.StreamDecisions, events.SubjectNodeStateAll)-uint64(nodes))
 	for _, pr := range []struct {
 		name string
 		p    *proc
@@ -687,6 +692,23 @@ func streamSubjects(t testing.TB, conn *bus.Conn, stream, filter string) uint64 
 		t.Fatal(err)
 	}
 	return uint64(len(info.State.Subjects))
+}
+
+// streamMsgsOn counts the messages of stream on subjects matching filter.
+func streamMsgsOn(t testing.TB, conn *bus.Conn, stream, filter string) uint64 {
+	st, err := conn.JS.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
 }
 
 func perSecond(n int, d time.Duration) float64 {

@@ -30,8 +30,11 @@ type AdmissionAccepted struct {
 	Generation int64           `json:"generation"`
 	Unchanged  bool            `json:"unchanged,omitempty"`
 	Object     json.RawMessage `json:"object,omitempty"`
-	// Propagation of an accepted delete (IntentDeleted.Propagation).
-	Propagation string `json:"propagation,omitempty"`
+	// Propagation of an accepted delete (IntentDeleted.Propagation), and
+	// its grace period and force, for a Pod.
+	Propagation        string `json:"propagation,omitempty"`
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+	Force              bool   `json:"force,omitempty"`
 }
 
 func (AdmissionAccepted) Type() string { return TypeAdmissionAccepted }

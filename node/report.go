@@ -72,9 +72,9 @@ func (a *Agent) statusReport(b *binding, st *events.PodStatusObserved) (report, 
 	if err != nil {
 		return report{}, false, fmt.Errorf("status of %s: %w", k, err)
 	}
-	a.smu.Lock()
+	a.rmu.Lock()
 	last := a.published[k]
-	a.smu.Unlock()
+	a.rmu.Unlock()
 	if last.status == string(js) {
 		return report{}, false, nil
 	}
@@ -255,7 +255,7 @@ func (q *reportQueue) close() []report {
 // stored remembers a report the log holds; forget says the report removes
 // a deleted binding the reconcile should now drop.
 func (a *Agent) stored(r report) (forget bool) {
-	a.smu.Lock()
+	a.rmu.Lock()
 	if r.status != "" {
 		a.published[r.key] = reported{status: r.status, id: r.out.MsgID}
 		delete(a.removed, r.key)
@@ -263,7 +263,7 @@ func (a *Agent) stored(r report) (forget bool) {
 		a.removed[r.key] = r.uid
 		delete(a.published, r.key)
 	}
-	a.smu.Unlock()
+	a.rmu.Unlock()
 	if r.status != "" {
 		a.log.Info().Str("pod", r.key).Str("phase", r.phase).Str("ip", r.ip).Msg("pod status")
 	} else {

@@ -24,10 +24,14 @@ type Workload struct {
 	Deleted    bool            `json:"deleted,omitempty"`
 	// Orphan: deleted with propagation Orphan; what it owns is released,
 	// not deleted.
-	Orphan      bool      `json:"orphan,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
-	PodsPlanned int64     `json:"podsPlanned"` // pods ever planned for this uid
+	Orphan bool `json:"orphan,omitempty"`
+	// DeleteGracePeriodSeconds and DeleteForce: a Pod deleted with
+	// --grace-period or --force.
+	DeleteGracePeriodSeconds *int64    `json:"deleteGracePeriodSeconds,omitempty"`
+	DeleteForce              bool      `json:"deleteForce,omitempty"`
+	CreatedAt                time.Time `json:"createdAt"`
+	UpdatedAt                time.Time `json:"updatedAt"`
+	PodsPlanned              int64     `json:"podsPlanned"` // pods ever planned for this uid
 	// Owner is the workload whose controller made this one (a
 	// Deployment's ReplicaSet, a CronJob's Job); nil for one a user applied.
 	Owner *events.OwnerRef `json:"owner,omitempty"`
@@ -60,6 +64,7 @@ func (c *Cluster) applyAccepted(r events.Record, e *events.AdmissionAccepted) {
 		if w != nil && w.UID == e.UID {
 			w.Deleted = true
 			w.Orphan = e.Propagation == events.PropagateOrphan
+			w.DeleteGracePeriodSeconds, w.DeleteForce = e.GracePeriodSeconds, e.Force
 			w.cause(r.Envelope)
 			w.UpdatedAt = r.Envelope.Time
 			c.touchWorkload(w, r)

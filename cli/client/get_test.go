@@ -82,6 +82,12 @@ func TestPodStatusColumn(t *testing.T) {
 			return p
 		}(), "SandboxCreateError"},
 		{"deleting", func() *projections.Pod { p := fixturePod(fixtureT0); p.Deleting = true; return p }(), "Terminating"},
+		{"node not ready", func() *projections.Pod { p := fixturePod(fixtureT0); p.NodeNotReadySince = &fixtureT0; return p }(), "Unknown"},
+		{"ended on a node not ready", func() *projections.Pod {
+			p := with(events.PhaseSucceeded, events.ContainerStatus{State: events.ContainerTerminated, Reason: "Completed", ExitCode: ptrInt32(0)})
+			p.NodeNotReadySince = &fixtureT0
+			return p
+		}(), "Completed"},
 	}
 	for _, tt := range tests {
 		if got := podStatusColumn(tt.pod); got != tt.want {

@@ -277,8 +277,12 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 			return reject(events.OpDelete, fmt.Sprintf("propagationPolicy: unsupported value %q: must be one of %s, %s, %s",
 				e.Propagation, events.PropagateBackground, events.PropagateForeground, events.PropagateOrphan))
 		}
+		if g := e.GracePeriodSeconds; g != nil && (*g < 0 || *g > manifest.MaxGracePeriodSeconds) {
+			return reject(events.OpDelete, fmt.Sprintf("gracePeriodSeconds: must be between 0 and %d, got %d", manifest.MaxGracePeriodSeconds, *g))
+		}
 		d.Event = &events.AdmissionAccepted{IntentSeq: p.seq, IntentID: p.env.ID, Op: events.OpDelete,
-			Kind: kind, Namespace: ns, Name: name, UID: o.uid, Generation: o.generation, Propagation: e.Propagation}
+			Kind: kind, Namespace: ns, Name: name, UID: o.uid, Generation: o.generation, Propagation: e.Propagation,
+			GracePeriodSeconds: e.GracePeriodSeconds, Force: e.Force}
 		return d
 	case *events.IntentApplied:
 		if reason, ok := unsupportedKind(e); !ok {

@@ -354,6 +354,38 @@ func TestVerdicts(t *testing.T) {
 			},
 		},
 		{
+			name: "a deletion's grace period and force are carried to its verdict",
+			given: func(l *pt.Log) []events.Record {
+				return []events.Record{l.IntentApplyObject(x)}
+			},
+			last: func(l *pt.Log) events.Record {
+				g := int64(5)
+				return l.Append(events.IntentSubject(ns, "deployment", "x"),
+					&events.IntentDeleted{Kind: "deployment", Namespace: ns, Name: "x", GracePeriodSeconds: &g, Force: true})
+			},
+			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
+				if a := acceptedOf(t, d); a.GracePeriodSeconds == nil || *a.GracePeriodSeconds != 5 || !a.Force {
+					t.Errorf("accepted = %+v", a)
+				}
+			},
+		},
+		{
+			name: "a negative grace period is refused, naming the field",
+			given: func(l *pt.Log) []events.Record {
+				return []events.Record{l.IntentApplyObject(x)}
+			},
+			last: func(l *pt.Log) events.Record {
+				g := int64(-3)
+				return l.Append(events.IntentSubject(ns, "deployment", "x"),
+					&events.IntentDeleted{Kind: "deployment", Namespace: ns, Name: "x", GracePeriodSeconds: &g})
+			},
+			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
+				if r := rejectedOf(t, d); len(r.Reasons) != 1 || !strings.HasPrefix(r.Reasons[0], "gracePeriodSeconds: must be between 0 and") {
+					t.Errorf("rejected = %+v", r)
+				}
+			},
+		},
+		{
 			name: "re-created after a delete: a new uid at generation 1",
 			given: func(l *pt.Log) []events.Record {
 				return []events.Record{l.IntentApplyObject(x), l.IntentDelete("deployment", ns, "x")}

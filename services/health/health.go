@@ -11,7 +11,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
-	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
@@ -19,10 +19,12 @@ import (
 const Name = "health"
 
 // DefaultGrace is how long a node may go unheard before it is decided
-// NotReady: projections.NodeLostAfter, what readers judged by before the
-// decision existed. (Kubernetes' node-monitor-grace-period is 40 s too; a
-// shorter one needs nodes to beat more often than every 5-12 s.)
-const DefaultGrace = projections.NodeLostAfter
+// NotReady (Kubernetes' node-monitor-grace-period, 40 s there). Node agents
+// heartbeat every second (node.DefaultHeartbeat), so 4 s is four missed
+// beats; with the pods' default toleration of the unreachable taint (3 s,
+// replica.DefaultToleration) a lost node's pods are replaced about 8 s
+// after its last heartbeat (B3 in BENCHMARKS.md).
+const DefaultGrace = 4 * time.Second
 
 // PassBudget bounds the decisions of one pass; the nodes a pass leaves out
 // are pending for the next. 5,000 decides for every node of a cluster of
@@ -36,18 +38,27 @@ const (
 	ReasonUnknown = "NodeStatusUnknown"
 )
 
+// UnreachableTaints are what a NotReady decision puts on its node, as
+// Kubernetes' node lifecycle controller does: no new pods (NoSchedule), and
+// the pods there evicted once their toleration of it runs out (NoExecute:
+// the replica service's eviction).
+var UnreachableTaints = []manifest.Taint{
+	{Key: manifest.TaintNodeUnreachable, Effect: manifest.TaintNoSchedule},
+	{Key: manifest.TaintNodeUnreachable, Effect: manifest.TaintNoExecute},
+}
+
 // Service decides each node's state from how long ago it was last heard
 // from (a heartbeat, or its registration):
 //
 //   - Ready when heard from within Grace of the pass's now, NotReady
 //     otherwise (Reason NodeStatusUnknown, "node agent stopped posting
-//     heartbeats (none for 40s)", as Kubernetes' "Kubelet stopped posting
+//     heartbeats (none for 4s)", as Kubernetes' "Kubelet stopped posting
 //     node status.").
 //   - Only changes are decided: a node is decided when it has no decision
 //     yet or when its state differs from its newest decision. With Grace
-//     40 s, a node beating every 10 s is decided Ready once; if it falls
+//     4 s, a node beating every second is decided Ready once; if it falls
 //     silent after its heartbeat at 12:00:00, the first pass at or after
-//     12:00:40 decides NotReady once; its next heartbeat decides Ready.
+//     12:00:04 decides NotReady once; its next heartbeat decides Ready.
 //   - Each decision expects the last sequence on the node's state subject
 //     (events.NodeStateSubject), and its message id is derived from (node,
 //     that sequence, ready): a restarted service that replays decides the
@@ -219,6 +230,7 @@ func (s *Service) decision(n *node, ready bool) runner.Decision {
 	if !ready {
 		e.Reason = ReasonUnknown
 		e.Message = fmt.Sprintf("node agent stopped posting heartbeats (none for %s)", s.Grace)
+		e.Taints = UnreachableTaints
 	}
 	msgID := fmt.Sprintf("nodestate/%s/%d/%t", n.name, n.lastSeq, ready)
 	return runner.Decision{

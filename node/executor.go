@@ -1,0 +1,235 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
+)
+
+// reconcile makes the runtime match the decisions: it reads the runtime,
+// plans (planner.go) and executes the plan. The reports of one reconcile are
+// stored together (publishReports) before it returns.
+func (a *Agent) reconcile(ctx context.Context) {
+	actual, err := a.rt.Pods(ctx)
+	if err != nil {
+		a.log.Error().Err(err).Msg("list pods")
+		return
+	}
+	a.rmu.Lock()
+	removed := maps.Clone(a.removed)
+	a.rmu.Unlock()
+	w := World{Now: a.cfg.Clock(), Desired: a.desired, Actual: actual, Backoff: a.backoff, Removed: removed}
+	a.execute(ctx, w, plan(a.backoffPolicy(), w))
+}
+
+func (a *Agent) backoffPolicy() backoffPolicy {
+	return backoffPolicy{Base: a.cfg.BackoffBase, Max: a.cfg.BackoffMax, Reset: a.cfg.BackoffReset}
+}
+
+// execute performs a plan: removals one after the other, then each bound
+// pod's sequence, pods in parallel (at most Config.Parallel at once: a node
+// given 30 pods at once should not start the last only after the other 29).
+// Reports go out as they are made, group-committed: while one write is in
+// flight the next ones gather, so a burst becomes a few batches and the
+// first pod to run is not reported only after the slowest.
+func (a *Agent) execute(ctx context.Context, w World, acts []Action) {
+	reports := a.startReports(ctx)
+	actual := map[string]PodState{}
+	for _, p := range w.Actual {
+		actual[p.UID] = p
+	}
+	a.wakeAt = time.Time{} // unless the plan waits
+	var runs [][]Action
+	for i := 0; i < len(acts); {
+		j := i + 1
+		for j < len(acts) && acts[j].Kind != actWait && acts[j].UID == acts[i].UID {
+			j++
+		}
+		seq := acts[i:j]
+		switch seq[0].Kind {
+		case actWait:
+			a.wakeAt = seq[0].At
+		case actRemove:
+			a.removePod(ctx, seq, reports)
+		default:
+			runs = append(runs, seq)
+		}
+		i = j
+	}
+
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		changes = map[string]*Backoff{} // containerKey → new back-off (nil: none)
+	)
+	sem := make(chan struct{}, a.cfg.Parallel)
+	for _, seq := range runs {
+		st, exists := actual[seq[0].UID]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			got := a.runPod(ctx, w, seq, st, exists, reports)
+			mu.Lock()
+			maps.Copy(changes, got)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for k, bk := range changes {
+		if bk == nil {
+			delete(a.backoff, k)
+		} else {
+			a.backoff[k] = *bk
+		}
+	}
+	// Every report is stored, or left for the next reconcile. A deleted
+	// binding goes once its removal is stored.
+	for _, r := range reports.close() {
+		a.mu.Lock()
+		if a.desired[r.key] == r.forget {
+			delete(a.desired, r.key)
+		}
+		a.mu.Unlock()
+	}
+}
+
+// removePod performs a removal sequence: the runtime's removal, then its
+// report or the binding's forgetting. A removal that fails ends the
+// sequence; the next reconcile plans it again.
+func (a *Agent) removePod(ctx context.Context, seq []Action, reports *reportQueue) {
+	for _, act := range seq {
+		k := key(act.Namespace, act.Name)
+		switch act.Kind {
+		case actRemove:
+			if err := a.rt.RemovePod(ctx, act.Namespace, act.Name, act.UID); err != nil {
+				a.log.Error().Err(err).Str("pod", k).Msg("remove pod")
+				return
+			}
+			forgetPod(a.backoff, act.UID)
+		case actForget:
+			a.mu.Lock()
+			if a.desired[k] == act.binding {
+				delete(a.desired, k)
+			}
+			a.mu.Unlock()
+		case actReportRemoved:
+			cause := events.Envelope{}
+			if act.binding != nil {
+				cause = act.binding.env
+			}
+			var forget *binding
+			if act.Forget {
+				forget = act.binding
+			}
+			r, err := a.removalReport(act.Namespace, act.Name, act.UID, act.Epoch, cause, forget)
+			if err != nil {
+				a.log.Error().Err(err).Str("pod", k).Msg("report removal")
+				return
+			}
+			reports.send(r)
+		}
+	}
+}
+
+// runPod performs one bound pod's sequence: its sandbox, its containers'
+// starts, its report. It returns the back-off changes of its containers
+// (nil: the back-off is cleared), for the reconcile to keep.
+func (a *Agent) runPod(ctx context.Context, w World, seq []Action, st PodState, exists bool, reports *reportQueue) map[string]*Backoff {
+	b := seq[0].binding
+	e := b.bound
+	pod := Pod{Namespace: e.Pod.Namespace, Name: e.Pod.Name, UID: e.Pod.UID, Epoch: e.Epoch,
+		Labels: e.Pod.Labels, Annotations: e.Pod.Annotations, Spec: e.Pod.Spec}
+	k := key(pod.Namespace, pod.Name)
+	changes := map[string]*Backoff{}
+	// bw is the world as this pod's report sees it: its own back-off changes
+	// over the reconcile's.
+	bw, cloned := w, false
+	set := func(container string, bk *Backoff) {
+		ck := containerKey(pod.UID, container)
+		changes[ck] = bk
+		if !cloned {
+			bw.Backoff, cloned = maps.Clone(w.Backoff), true
+		}
+		if bk == nil {
+			delete(bw.Backoff, ck)
+		} else {
+			bw.Backoff[ck] = *bk
+		}
+	}
+	ip := st.IP
+	started := false
+	for _, act := range seq {
+		switch act.Kind {
+		case actSandbox:
+			var err error
+			ip, err = a.rt.CreateSandbox(ctx, pod)
+			if err != nil {
+				a.log.Error().Err(err).Str("pod", k).Msg("create sandbox")
+				a.reportStatus(b, sandboxFailed(a.cfg.Name, e, err), reports)
+				return changes
+			}
+		case actStart, actRestart:
+			c := containerOf(pod.Spec, act.Container)
+			if act.Kind == actRestart {
+				bk := act.Backoff
+				set(c.Name, &bk)
+			}
+			if err := a.rt.StartContainer(ctx, pod, c); err != nil {
+				reason := "CreateContainerError"
+				if errors.Is(err, ErrImageNotFound) {
+					reason = "ErrImagePull"
+				}
+				bk := a.backoffPolicy().fail(bw.Backoff[containerKey(pod.UID, c.Name)], w.Now, reason, err.Error())
+				set(c.Name, &bk)
+				a.log.Warn().Err(err).Str("pod", k).Str("container", c.Name).Msg("start container")
+				continue
+			}
+			started = true
+			if act.Kind == actStart {
+				set(c.Name, nil)
+			}
+		case actReport:
+			containers := st.Containers
+			if started {
+				if fresh, ok, err := a.rt.Pod(ctx, pod.UID); err == nil && ok {
+					containers = fresh.Containers
+				}
+			}
+			have := map[string]ContainerState{}
+			for _, c := range containers {
+				have[c.Name] = c
+			}
+			a.reportStatus(b, podStatus(a.cfg.Name, e, ip, have, bw), reports)
+		}
+	}
+	return changes
+}
+
+// reportStatus hands a pod's status to the report writer, unless the log
+// holds it as the pod's newest already.
+func (a *Agent) reportStatus(b *binding, status *events.PodStatusObserved, reports *reportQueue) {
+	r, ok, err := a.statusReport(b, status)
+	if err != nil {
+		a.log.Error().Err(err).Str("pod", key(status.Namespace, status.Name)).Msg("report status")
+		return
+	}
+	if ok {
+		reports.send(r)
+	}
+}
+
+// containerOf is the container of spec named name.
+func containerOf(spec manifest.PodSpec, name string) manifest.Container {
+	for _, c := range spec.Containers {
+		if c.Name == name {
+			return c
+		}
+	}
+	return manifest.Container{Name: name}
+}

@@ -1,0 +1,275 @@
+package node
+
+// The planner decides what the agent does; the executor (executor.go) does
+// it. plan is pure: what the log binds to the node (desired), what the
+// runtime holds (actual), each container's restart back-off and probe
+// results, which removals the log already holds, and now go in; a list of
+// actions comes out. No I/O, no clock, no map order: the same world gives the
+// same actions, which is what planner_test.go checks, table by table.
+//
+// Worked example, now 12:00:00, back-off 10 s doubling, restartPolicy Always:
+//
+//	desired: default/web  uid u1, container "app"
+//	         default/db   uid u2, deleted (its removal not yet in the log)
+//	actual:  u1 default/web, "app" exited with code 1
+//	         u9 default/old, bound nowhere any more
+//	         (nothing of u2)
+//
+//	actions: remove default/old u9 grace=30s        u9 is not bound here
+//	         report-removed default/old u9
+//	         remove default/db u2 grace=30s          deleted: RemovePod is idempotent
+//	         report-removed default/db u2 forget     the binding goes once the log holds it
+//	         restart default/web u1 app backoff=1 until=12:00:10
+//	         report default/web u1
+//
+// Had "app" exited again before 12:00:10, its back-off would hold it: no
+// restart, the report shows it Waiting in CrashLoopBackOff, and a last action
+// "wait until 12:00:10" tells the loop when to plan again.
+//
+// The actions of one pod form a sequence the executor runs in order; the
+// pods' sequences run in parallel, removals first. Parts added later plug in
+// here: probe results arrive in World.Probes (a failed liveness probe becomes
+// a restart, a readiness verdict the container's Ready), lifecycle hooks and
+// graceful stop are carried by the actions (a removal names its grace
+// period).
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gantry-sh/gantry/events/manifest"
+)
+
+// World is everything the planner sees.
+type World struct {
+	Now time.Time
+	// Desired is the newest decision of each pod for this node, by ns/name.
+	Desired map[string]*binding
+	// Actual is what the runtime holds, running or not.
+	Actual []PodState
+	// Backoff is each container's restart back-off, by containerKey.
+	Backoff map[string]Backoff
+	// Removed is the uid whose removal the log holds, by ns/name.
+	Removed map[string]string
+	// Probes is what the prober last found of each running container, by
+	// containerKey; a container without a result is ready once running.
+	Probes map[string]ProbeResult
+}
+
+// ProbeResult is what the prober last found of one running container.
+type ProbeResult struct {
+	// Ready is the readiness probe's verdict: the container's Ready.
+	Ready bool
+}
+
+// actionKind names what an action does.
+type actionKind string
+
+const (
+	// actRemove stops the pod's containers (within Grace) and deletes
+	// them, its sandbox and its logs.
+	actRemove actionKind = "remove"
+	// actReportRemoved reports the removal; with Forget the deleted binding
+	// goes once the log holds it.
+	actReportRemoved actionKind = "report-removed"
+	// actForget drops a deleted binding whose removal the log already holds.
+	actForget actionKind = "forget"
+	// actSandbox creates the pod's network namespace and IP.
+	actSandbox actionKind = "sandbox"
+	// actStart starts a container that has not run (or was created and
+	// never started).
+	actStart actionKind = "start"
+	// actRestart starts an exited container again, recording Backoff.
+	actRestart actionKind = "restart"
+	// actReport reports the pod's status as the runtime holds it after the
+	// actions before it, unless the log holds that status already.
+	actReport actionKind = "report"
+	// actWait asks the loop to plan again at At (a back-off ends).
+	actWait actionKind = "wait"
+)
+
+// Action is one step of a plan.
+type Action struct {
+	Kind      actionKind
+	Namespace string
+	Name      string
+	UID       string
+	Epoch     int64
+	// Container names the container of actStart and actRestart.
+	Container string
+	// Grace is how long actRemove lets containers stop before killing them.
+	Grace time.Duration
+	// Forget: an actReportRemoved whose deleted binding goes once stored.
+	Forget bool
+	// Backoff is recorded with actRestart, before the start.
+	Backoff Backoff
+	// At is when actWait wants the next plan.
+	At time.Time
+
+	// binding is the decision acted on; nil for a pod bound nowhere.
+	binding *binding
+}
+
+func (a Action) String() string {
+	if a.Kind == actWait {
+		return "wait until " + a.At.UTC().Format(time.TimeOnly)
+	}
+	s := fmt.Sprintf("%s %s/%s %s", a.Kind, a.Namespace, a.Name, a.UID)
+	if a.Container != "" {
+		s += " " + a.Container
+	}
+	if a.Kind == actRemove {
+		s += " grace=" + a.Grace.String()
+	}
+	if a.Forget {
+		s += " forget"
+	}
+	if a.Kind == actRestart {
+		s += fmt.Sprintf(" backoff=%d until=%s", a.Backoff.Failures, a.Backoff.Until.UTC().Format(time.TimeOnly))
+	}
+	return s
+}
+
+// plan returns the actions that bring the runtime towards the decisions:
+// remove what is not bound here any more, start what is bound, restart what
+// exited (per restart policy, unless its back-off holds it), report each
+// bound pod.
+func plan(bp backoffPolicy, w World) []Action {
+	actual := append([]PodState(nil), w.Actual...)
+	sort.Slice(actual, func(i, j int) bool {
+		ki, kj := key(actual[i].Namespace, actual[i].Name), key(actual[j].Namespace, actual[j].Name)
+		return ki < kj || ki == kj && actual[i].UID < actual[j].UID
+	})
+	var out []Action
+	bound := map[string]PodState{} // ns/name → the runtime's copy of a pod bound here
+	gone := map[string]bool{}      // uids this plan removes
+	for _, p := range actual {
+		k := key(p.Namespace, p.Name)
+		b := w.Desired[k]
+		if b == nil || b.deleted || b.bound.Pod.UID != p.UID {
+			gone[p.UID] = true
+			out = append(out, removal(p.Namespace, p.Name, p.UID, p.Epoch, b, w.Removed)...)
+			continue
+		}
+		bound[k] = p
+	}
+	keys := make([]string, 0, len(w.Desired))
+	for k := range w.Desired {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var wake time.Time
+	for _, k := range keys {
+		b := w.Desired[k]
+		pod := b.bound.Pod
+		if b.deleted {
+			if !gone[pod.UID] {
+				out = append(out, removal(pod.Namespace, pod.Name, pod.UID, b.bound.Epoch, b, w.Removed)...)
+			}
+			continue
+		}
+		st, exists := bound[k]
+		acts, until := planPod(bp, w, b, st, exists)
+		out = append(out, acts...)
+		if !until.IsZero() && (wake.IsZero() || until.Before(wake)) {
+			wake = until
+		}
+	}
+	if !wake.IsZero() {
+		out = append(out, Action{Kind: actWait, At: wake})
+	}
+	return out
+}
+
+// removal is the removal of pod uid and its report, unless the log holds
+// the report already.
+func removal(ns, name, uid string, epoch int64, b *binding, removed map[string]string) []Action {
+	mine := b != nil && b.bound.Pod.UID == uid
+	forget := mine && b.deleted
+	grace := time.Duration(manifest.DefaultTerminationGracePeriodSeconds) * time.Second
+	if mine {
+		grace = b.gracePeriod()
+	}
+	acts := []Action{{Kind: actRemove, Namespace: ns, Name: name, UID: uid, Epoch: epoch, Grace: grace, binding: b}}
+	switch {
+	case removed[key(ns, name)] != uid:
+		acts = append(acts, Action{Kind: actReportRemoved, Namespace: ns, Name: name, UID: uid, Epoch: epoch, Forget: forget, binding: b})
+	case forget:
+		acts = append(acts, Action{Kind: actForget, Namespace: ns, Name: name, UID: uid, Epoch: epoch, binding: b})
+	}
+	return acts
+}
+
+// planPod brings one bound pod towards running; until is when a container
+// its back-off holds may start (zero: none held).
+func planPod(bp backoffPolicy, w World, b *binding, st PodState, exists bool) (acts []Action, until time.Time) {
+	pod := b.bound.Pod
+	act := func(kind actionKind, container string) Action {
+		return Action{Kind: kind, Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, Epoch: b.bound.Epoch,
+			Container: container, binding: b}
+	}
+	if !exists || st.IP == "" {
+		acts = append(acts, act(actSandbox, ""))
+	}
+	have := map[string]ContainerState{}
+	for _, c := range st.Containers {
+		have[c.Name] = c
+	}
+	policy := pod.Spec.RestartPolicy
+	for _, c := range pod.Spec.Containers {
+		cs, ok := have[c.Name]
+		var start bool
+		switch {
+		case !ok:
+			start = true
+		case cs.Running:
+		case cs.Exited:
+			start = policy == "" || policy == "Always" || (policy == "OnFailure" && cs.ExitCode != 0)
+		default:
+			start = true // created, never started
+		}
+		if !start {
+			continue
+		}
+		bk := w.Backoff[containerKey(pod.UID, c.Name)]
+		if ok && cs.Exited {
+			bk = bp.after(bk, cs.FinishedAt.Sub(cs.StartedAt))
+		}
+		if bk.holds(w.Now) {
+			if until.IsZero() || bk.Until.Before(until) {
+				until = bk.Until
+			}
+			continue
+		}
+		if !(ok && cs.Exited) {
+			acts = append(acts, act(actStart, c.Name))
+			continue
+		}
+		a := act(actRestart, c.Name)
+		a.Backoff = bp.fail(bk, w.Now, "CrashLoopBackOff",
+			fmt.Sprintf("back-off restarting failed container %s (exit code %d)", c.Name, cs.ExitCode))
+		acts = append(acts, a)
+	}
+	return append(acts, act(actReport, "")), until
+}
+
+// gracePeriod is how long the pod's containers may take to stop: the
+// deletion's override, else the pod's terminationGracePeriodSeconds.
+func (b *binding) gracePeriod() time.Duration {
+	s := b.bound.Pod.Spec.GracePeriodSeconds()
+	if b.deleted && b.grace != nil {
+		s = *b.grace
+	}
+	return time.Duration(max(s, 0)) * time.Second
+}
+
+// describe is a plan as lines, for logs and tests.
+func describe(acts []Action) string {
+	lines := make([]string, len(acts))
+	for i, a := range acts {
+		lines[i] = a.String()
+	}
+	return strings.Join(lines, "\n")
+}

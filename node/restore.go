@@ -1,0 +1,239 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+)
+
+// relearnRetry is how often relearn tries again while the decisions stream
+// or its consumer cannot be had.
+const relearnRetry = time.Second
+
+// relearn follows the node's decisions afresh after its durable consumer was
+// deleted under it (a restored log, an accepted loss, an operator): what the
+// node should run is forgotten and read again from the newest decision of
+// each of its pods, so a pod the log no longer binds here is stopped, and
+// reported removed, by the next reconcile instead of running on unsaid.
+func (a *Agent) relearn(ctx context.Context) (<-chan jetstream.Msg, func(), <-chan struct{}, error) {
+	a.log.Warn().Str("consumer", ConsumerName(a.cfg.Name)).
+		Msg("the node's decisions consumer was deleted (a restored or repaired log?): reading the newest decision of each pod again")
+	a.mu.Lock()
+	before := len(a.desired)
+	a.desired = map[string]*binding{}
+	a.mu.Unlock()
+	for {
+		err := a.restore(ctx)
+		if err == nil {
+			msgs, stop, lost, cerr := a.consume(ctx)
+			if cerr == nil {
+				a.log.Info().Int("before", before).Int("now", a.desiredCount()).Msg("decisions read again: pods bound here")
+				return msgs, stop, lost, nil
+			}
+			err = cerr
+		}
+		if ctx.Err() != nil {
+			return nil, nil, nil, ctx.Err()
+		}
+		a.log.Warn().Err(err).Msg("decisions not readable yet; trying again")
+		select {
+		case <-ctx.Done():
+			return nil, nil, nil, ctx.Err()
+		case <-time.After(relearnRetry):
+		}
+	}
+}
+
+// consume follows the node's durable consumer; stop ends it. lost is closed
+// when the consumer is deleted under it (msgs then stays open and silent).
+func (a *Agent) consume(ctx context.Context) (msgs <-chan jetstream.Msg, stop func(), lost <-chan struct{}, err error) {
+	cons, err := a.conn.JS.CreateOrUpdateConsumer(ctx, events.StreamDecisions, jetstream.ConsumerConfig{
+		Durable:       ConsumerName(a.cfg.Name),
+		FilterSubject: events.NodeFilter(a.cfg.Name),
+		DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxAckPending: 1024,
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("node %s consumer: %w", a.cfg.Name, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("node %s consume: %w", a.cfg.Name, err)
+	}
+	out := make(chan jetstream.Msg, 256)
+	gone := make(chan struct{})
+	go func() {
+		for {
+			m, err := it.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+					close(gone)
+					return
+				}
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+					close(out)
+					return
+				}
+				a.log.Warn().Err(err).Msg("consume decisions")
+				continue
+			}
+			select {
+			case out <- m:
+			case <-ctx.Done():
+				close(out)
+				return
+			}
+		}
+	}()
+	return out, it.Stop, gone, nil
+}
+
+// restore reads the newest decision for every pod of this node and the
+// newest report the node made of it, so a restarted agent knows what it runs
+// and what it said, and neither starts nor reports anything twice.
+func (a *Agent) restore(ctx context.Context) error {
+	err := lastPerSubject(ctx, a.conn.JS, events.StreamDecisions, events.NodePodsFilter(a.cfg.Name), func(m jetstream.Msg) {
+		a.take(m)
+	})
+	if err != nil {
+		return fmt.Errorf("node %s restore decisions: %w", a.cfg.Name, err)
+	}
+	err = lastPerSubject(ctx, a.conn.JS, events.StreamObservations, "gantry.obs."+a.cfg.Name+".pod.>", func(m jetstream.Msg) {
+		env, err := events.Parse(m.Data())
+		if err != nil {
+			return
+		}
+		ev, err := env.Decode()
+		if err != nil {
+			return
+		}
+		switch e := ev.(type) {
+		case *events.PodStatusObserved:
+			if b, err := events.Marshal(e); err == nil {
+				a.rmu.Lock()
+				a.published[key(e.Namespace, e.Name)] = reported{status: string(b), id: env.ID}
+				a.rmu.Unlock()
+			}
+		case *events.PodRemoved:
+			a.rmu.Lock()
+			a.removed[key(e.Namespace, e.Name)] = e.UID
+			a.rmu.Unlock()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("node %s restore observations: %w", a.cfg.Name, err)
+	}
+	return nil
+}
+
+func lastPerSubject(ctx context.Context, js jetstream.JetStream, stream, filter string, fn func(jetstream.Msg)) error {
+	last, err := bus.LastSeq(ctx, js, stream, filter)
+	if err != nil || last == 0 {
+		return err
+	}
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy})
+	if err != nil {
+		return err
+	}
+	for {
+		batch, err := cons.FetchNoWait(1024)
+		if err != nil {
+			return err
+		}
+		n := 0
+		done := false
+		for m := range batch.Messages() {
+			n++
+			fn(m)
+			if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
+				done = true
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if n == 0 {
+			// Nothing was waiting; fetch with a wait to be sure we are at the end.
+			b2, err := cons.Fetch(1024, jetstream.FetchMaxWait(500*time.Millisecond))
+			if err != nil {
+				return err
+			}
+			got := 0
+			for m := range b2.Messages() {
+				got++
+				fn(m)
+			}
+			if got == 0 {
+				return nil
+			}
+		}
+	}
+}
+
+// take folds one decision addressed to this node.
+func (a *Agent) take(m jetstream.Msg) {
+	env, err := events.Parse(m.Data())
+	if err != nil {
+		a.log.Error().Err(err).Msg("undecodable decision")
+		return
+	}
+	ev, err := env.Decode()
+	if err != nil {
+		a.log.Error().Err(err).Msg("undecodable decision")
+		return
+	}
+	switch e := ev.(type) {
+	case *events.PodBound:
+		if e.Node != a.cfg.Name {
+			return
+		}
+		k := key(e.Pod.Namespace, e.Pod.Name)
+		if cur := a.desired[k]; cur != nil && cur.bound != nil && cur.bound.Pod.UID == e.Pod.UID && cur.bound.Epoch > e.Epoch {
+			return // fenced: an older binding
+		}
+		a.mu.Lock()
+		a.desired[k] = &binding{bound: e, env: env}
+		a.mu.Unlock()
+	case *events.PodDeleted:
+		k := key(e.Namespace, e.Name)
+		if cur := a.desired[k]; cur != nil && cur.bound != nil && cur.bound.Pod.UID == e.UID {
+			a.mu.Lock()
+			cur.deleted = true
+			cur.env = env
+			cur.grace = e.GracePeriodSeconds
+			a.mu.Unlock()
+		}
+	}
+}
+
+func key(ns, name string) string { return ns + "/" + name }
+
+// desiredCount is how many pods this node should run.
+func (a *Agent) desiredCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.desired)
+}
+
+// desiredCopy returns the binding of a pod this node should run, or nil.
+func (a *Agent) desiredCopy(k string) *events.PodBound {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := a.desired[k]
+	if b == nil || b.deleted {
+		return nil
+	}
+	return b.bound
+}

@@ -1,0 +1,96 @@
+package node
+
+import (
+	"time"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
+)
+
+// podStatus is the status of a bound pod as the runtime holds it (have: its
+// containers by name) and as back-off and probes colour it at now.
+func podStatus(node string, b *events.PodBound, ip string, have map[string]ContainerState, w World) *events.PodStatusObserved {
+	pod := b.Pod
+	status := &events.PodStatusObserved{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, Node: node, Epoch: b.Epoch, PodIP: ip}
+	for _, c := range pod.Spec.Containers {
+		k := containerKey(pod.UID, c.Name)
+		cs, ok := have[c.Name]
+		probe, probed := w.Probes[k]
+		status.Containers = append(status.Containers, containerStatus(c, cs, ok, w.Backoff[k], probe, probed, w.Now))
+	}
+	status.Phase = Phase(pod.Spec.RestartPolicy, status.Containers)
+	return status
+}
+
+// sandboxFailed is the status of a pod whose sandbox could not be made.
+func sandboxFailed(node string, b *events.PodBound, err error) *events.PodStatusObserved {
+	return &events.PodStatusObserved{Namespace: b.Pod.Namespace, Name: b.Pod.Name, UID: b.Pod.UID, Node: node, Epoch: b.Epoch,
+		Phase: events.PhasePending, Reason: "SandboxCreateError", Message: err.Error()}
+}
+
+// containerStatus is one container's status: cs as the runtime holds it
+// (ok: it holds one), Waiting with the back-off's reason while bk holds it
+// from running.
+func containerStatus(c manifest.Container, cs ContainerState, ok bool, bk Backoff, probe ProbeResult, probed bool, now time.Time) events.ContainerStatus {
+	out := events.ContainerStatus{Name: c.Name, Image: c.Image, State: events.ContainerWaiting, Reason: "ContainerCreating"}
+	if ok {
+		out.ContainerID = cs.ID
+		out.RestartCount = cs.Restarts
+		switch {
+		case cs.Running:
+			out.State, out.Reason, out.Ready = events.ContainerRunning, "", !probed || probe.Ready
+			t := cs.StartedAt
+			out.StartedAt = &t
+		case cs.Exited:
+			code := cs.ExitCode
+			out.State, out.ExitCode = events.ContainerTerminated, &code
+			out.Reason = "Completed"
+			if code != 0 {
+				out.Reason = "Error"
+			}
+			s, f := cs.StartedAt, cs.FinishedAt
+			out.StartedAt, out.FinishedAt = &s, &f
+		}
+	}
+	if bk.Reason != "" && bk.holds(now) && !(ok && cs.Running) {
+		out.State, out.Reason, out.Message, out.Ready = events.ContainerWaiting, bk.Reason, bk.Message, false
+		if bk.Reason == "ErrImagePull" && bk.Failures > 1 {
+			out.Reason = "ImagePullBackOff"
+		}
+	}
+	return out
+}
+
+// Phase derives a pod's phase from its containers, as Kubernetes does.
+func Phase(policy string, cs []events.ContainerStatus) string {
+	if len(cs) == 0 {
+		return events.PhasePending
+	}
+	running, terminated, failed, waitingNever := 0, 0, 0, 0
+	for _, c := range cs {
+		switch c.State {
+		case events.ContainerRunning:
+			running++
+		case events.ContainerTerminated:
+			terminated++
+			if c.ExitCode != nil && *c.ExitCode != 0 {
+				failed++
+			}
+		default:
+			if c.StartedAt == nil && c.RestartCount == 0 {
+				waitingNever++
+			}
+		}
+	}
+	switch {
+	case terminated == len(cs) && (policy == "Never" || (policy == "OnFailure" && failed == 0)):
+		if failed > 0 {
+			return events.PhaseFailed
+		}
+		return events.PhaseSucceeded
+	case waitingNever > 0 && running == 0:
+		return events.PhasePending
+	default:
+		return events.PhaseRunning
+	}
+}
