@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"sync"
@@ -24,7 +25,7 @@ func (a *Agent) reconcile(ctx context.Context) {
 	a.rmu.Lock()
 	removed := maps.Clone(a.removed)
 	a.rmu.Unlock()
-	a.lc.sync(a.desired, actual)
+	a.lc.sync(a.desired, actual, a.reportedReady)
 	w := World{Now: a.cfg.Clock(), Desired: a.desired, Actual: actual, Backoff: a.backoff, Removed: removed, Probes: a.lc.facts()}
 	a.execute(ctx, w, plan(a.backoffPolicy(), w))
 }
@@ -276,6 +277,27 @@ func (a *Agent) reportStatus(b *binding, status *events.PodStatusObserved, repor
 	if ok {
 		reports.send(r)
 	}
+}
+
+// reportedReady reports whether the newest status the log holds of pod p
+// says its container cs, the same instance, is ready.
+func (a *Agent) reportedReady(p PodState, cs ContainerState) bool {
+	a.rmu.Lock()
+	last := a.published[key(p.Namespace, p.Name)].status
+	a.rmu.Unlock()
+	if last == "" {
+		return false
+	}
+	var st events.PodStatusObserved
+	if err := json.Unmarshal([]byte(last), &st); err != nil || st.UID != p.UID {
+		return false
+	}
+	for _, c := range st.Containers {
+		if c.Name == cs.Name {
+			return c.Ready && c.State == events.ContainerRunning && c.StartedAt != nil && c.StartedAt.Equal(cs.StartedAt)
+		}
+	}
+	return false
 }
 
 // postStart starts the postStart hook of container c, which just started.

@@ -92,8 +92,9 @@ func readyAtStart(c manifest.Container) bool {
 // instance gets its probes (it keeps why its predecessor was killed, for its
 // status), the probes of an instance that is gone stop, and what is known of
 // an exited instance is kept until its container starts again or its pod
-// goes.
-func (lc *lifecycle) sync(desired map[string]*binding, actual []PodState) {
+// goes. An instance the agent finds running that the log says was ready
+// (wasReady: after a restart of the agent) is taken up ready.
+func (lc *lifecycle) sync(desired map[string]*binding, actual []PodState, wasReady func(PodState, ContainerState) bool) {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	seen := map[string]bool{}
@@ -115,14 +116,17 @@ func (lc *lifecycle) sync(desired map[string]*binding, actual []PodState) {
 			c := containerOf(b.bound.Pod.Spec, cs.Name)
 			nr := &containerRun{startedAt: cs.StartedAt, spec: c, stop: make(chan struct{}), ready: readyAtStart(c),
 				target: probe.Target{Namespace: p.Namespace, Pod: p.Name, UID: p.UID, IP: p.IP}.For(c)}
+			resume := false
 			if r != nil {
 				lc.stopRun(r)
 				nr.previous = r.kill
+			} else if !nr.ready && wasReady(p, cs) {
+				nr.ready, resume = true, true
 			}
 			lc.runs[ck] = nr
 			seen[ck] = true
 			if probed(c) {
-				lc.startProbes(nr)
+				lc.startProbes(nr, resume)
 			}
 		}
 	}
@@ -187,7 +191,7 @@ func (lc *lifecycle) postStart(t probe.Target, c manifest.Container, startedAt t
 			lc.log.Warn().Str("pod", r.target.Namespace+"/"+r.target.Pod).Str("container", c.Name).Str("output", res.Output).
 				Msg("postStart hook failed; killing the container")
 		case probed(c):
-			lc.startProbes(r)
+			lc.startProbes(r, false)
 		}
 		lc.mu.Unlock()
 		lc.kick()
@@ -214,13 +218,17 @@ type checkResult struct {
 	res  probe.Result
 }
 
-// startProbes runs the instance's probes until it stops. lc.mu is held.
-func (lc *lifecycle) startProbes(r *containerRun) {
+// startProbes runs the instance's probes until it stops; resume takes up
+// an instance that was ready (probe.Prober.Resume). lc.mu is held.
+func (lc *lifecycle) startProbes(r *containerRun, resume bool) {
 	if r.probing {
 		return
 	}
 	r.probing = true
 	pr := probe.NewProber(r.spec, r.startedAt)
+	if resume {
+		pr.Resume()
+	}
 	lc.wg.Go(func() { lc.probeLoop(r, pr) })
 }
 

@@ -111,21 +111,30 @@ func probeAgent(t *testing.T) (jetstream.JetStream, *checking) {
 // runAgent runs node n1's agent on rt until the test ends.
 func runAgent(t *testing.T, url string, rt node.Runtime) {
 	t.Helper()
+	t.Cleanup(startAgent(t, url, rt))
+}
+
+// startAgent starts node n1's agent on rt; stop stops it.
+func startAgent(t *testing.T, url string, rt node.Runtime) (stop func()) {
+	t.Helper()
 	nc, err := bus.Connect(url, "node-n1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(nc.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	a := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24"}, rt, nc, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("agent: %v", err)
+			}
+			nc.Close()
+		})
+	}
 }
 
 // A container failing its liveness probe is killed and restarted: its
@@ -297,4 +306,31 @@ func TestAgentDeletionIsGraceful(t *testing.T) {
 		st := lastStatus(t, js, "hooked")
 		return st != nil && st.Containers[0].RestartCount >= 1
 	})
+}
+
+// A restarted agent takes up a ready container as ready: its readiness is
+// not reported again, nor flapped.
+func TestAgentRestartKeepsReadiness(t *testing.T) {
+	conn, url := bustest.Start(t)
+	inner, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: "10.42.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &checking{Runtime: inner, checks: map[probe.Kind]int{}}
+	js := conn.JS
+	stop := startAgent(t, url, rt)
+	t.Cleanup(stop)
+	bindPod(t, js, "ready", "uid-ready", manifest.PodSpec{Containers: []manifest.Container{{Name: "app", Image: "img",
+		ReadinessProbe: tcpProbe(func(p *manifest.Probe) { p.FailureThreshold = 3 })}}})
+	eventually(t, "ready", func() bool {
+		st := lastStatus(t, js, "ready")
+		return st != nil && st.Containers[0].Ready
+	})
+	before := len(statusesOf(t, js, "ready"))
+	stop()
+	t.Cleanup(startAgent(t, url, rt))
+	rt.waitChecks(t, probe.Readiness, 3)
+	if after := statusesOf(t, js, "ready"); len(after) != before {
+		t.Errorf("after the agent's restart: %d statuses, want still %d; the last: %+v", len(after), before, after[len(after)-1].Containers[0])
+	}
 }

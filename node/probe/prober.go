@@ -137,6 +137,20 @@ func NewProber(c manifest.Container, startedAt time.Time) *Prober {
 
 var kinds = [3]Kind{Startup, Liveness, Readiness}
 
+// Resume takes up an instance that ran, and was ready, before this Prober
+// (the agent restarted): it is started (its startup probe passed then) and
+// ready until its readiness probe fails failureThreshold times, so a
+// restart of the agent does not flap the container's readiness.
+func (pr *Prober) Resume() {
+	if pr.killed {
+		return
+	}
+	pr.started, pr.ready = true, true
+	if s := pr.get(Readiness); s != nil {
+		s.published = success
+	}
+}
+
 // Started reports whether the startup probe succeeded (or there is none).
 func (pr *Prober) Started() bool { return pr.started }
 

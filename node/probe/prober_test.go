@@ -302,3 +302,28 @@ func TestProberResultAfterKill(t *testing.T) {
 		t.Fatalf("readiness after the kill: %+v, ready %v", out, pr.Ready())
 	}
 }
+
+// An instance taken up ready stays ready until its readiness probe fails
+// failureThreshold times; its startup probe does not run again.
+func TestProberResume(t *testing.T) {
+	pr := probe.NewProber(manifest.Container{StartupProbe: httpProbe(period(1)), ReadinessProbe: httpProbe(period(1))}, t0)
+	pr.Resume()
+	if !pr.Started() || !pr.Ready() {
+		t.Fatalf("started %v ready %v", pr.Started(), pr.Ready())
+	}
+	var changes []probe.Change
+	for s := range 3 {
+		at := t0.Add(time.Duration(s) * time.Second)
+		for _, k := range pr.Begin(at) {
+			if k != probe.Readiness {
+				t.Fatalf("%s ran", k)
+			}
+			for _, tr := range pr.Observe(k, at, probe.Result{}) {
+				changes = append(changes, tr.Change)
+			}
+		}
+	}
+	if !slices.Equal(changes, []probe.Change{probe.NotReady}) || pr.Ready() {
+		t.Errorf("changes %v, ready %v; want one NotReady after 3 failures", changes, pr.Ready())
+	}
+}
