@@ -16,6 +16,7 @@ import (
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/events/placement"
+	"github.com/gantry-sh/gantry/events/probecheck"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
@@ -399,6 +400,7 @@ func Check(e *events.IntentApplied) (manifest.Object, []string) {
 		reasons = append(reasons, reasonsOf(errs)...)
 	}
 	reasons = append(reasons, checkPlacement(obj)...)
+	reasons = append(reasons, checkProbes(obj)...)
 	return obj, reasons
 }
 
@@ -423,6 +425,23 @@ func checkPlacement(obj manifest.Object) []string {
 		return []string{fmt.Sprintf("%s[%s]: %v", path, manifest.AnnotationPlacement, err)}
 	}
 	return nil
+}
+
+// probeChecks caches compiled probe checks, as rules does placement rules.
+var probeChecks = probecheck.NewCache(0)
+
+// checkProbes compiles the CEL checks of the pod's httpGet probes, so that
+// one that does not compile, does not return a bool or could cost too much
+// is refused here with its field path, rather than failing the probe on
+// every node.
+func checkProbes(obj manifest.Object) []string {
+	var out []string
+	for _, c := range obj.ProbeChecks() {
+		if _, err := probeChecks.Get(c.Expr); err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", c.Path, err))
+		}
+	}
+	return out
 }
 
 func reasonsOf(err error) []string {

@@ -86,6 +86,7 @@ type Service struct {
 	due     deadlines        // nodes decided Ready, by deadline
 	pending map[string]*node // nodes to examine at the next pass
 	started time.Time        // the first pass's now
+	newest  time.Time        // the newest heartbeat or registration of any node
 }
 
 // node is what the service knows of one node.
@@ -151,6 +152,9 @@ func (s *Service) heard(n *node, at time.Time, id string) {
 		return
 	}
 	n.heardAt, n.causeID = at, id
+	if at.After(s.newest) {
+		s.newest = at
+	}
 	if n.decided && n.ready {
 		s.schedule(n) // only its deadline moves
 		return
@@ -195,6 +199,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	if len(s.pending) == 0 {
 		return nil
 	}
+	clock := s.clock(now)
 	names := make([]string, 0, len(s.pending))
 	for name := range s.pending {
 		names = append(names, name)
@@ -207,10 +212,17 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	var out []runner.Decision
 	for _, name := range names {
 		n := s.pending[name]
-		ready := !n.heardAt.IsZero() && now.Sub(s.lastHeard(n)) < s.Grace
+		ready := !n.heardAt.IsZero() && clock.Sub(s.lastHeard(n)) < s.Grace
 		if n.decided && n.ready == ready {
 			delete(s.pending, name) // as decided: nothing to say
 			s.schedule(n)
+			if n.ready && !n.deadline.After(now) {
+				// Due by the wall clock, not by the log's: look again
+				// when it would be due by the log's, or sooner, as the
+				// log's clock jumps when the service catches up.
+				n.deadline = now.Add(min(s.Grace-clock.Sub(s.lastHeard(n)), LogSlack/4))
+				heap.Fix(&s.due, n.heapIndex)
+			}
 			continue
 		}
 		if len(out) == budget {
@@ -221,6 +233,29 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		out = append(out, s.decision(n, ready))
 	}
 	return out
+}
+
+// LogSlack is how far past the newest heartbeat the service has read it
+// counts silence, while it hears from some node: about one heartbeat.
+const LogSlack = time.Second
+
+// clock is the time silence is measured at: now, unless the service is
+// behind the log (the newest heartbeat it has read from any node is older
+// than now by more than LogSlack, yet younger than Grace), when it is that
+// heartbeat's time plus LogSlack. A service that reads heartbeats late, or
+// agents that all beat late (one starved process running thousands of
+// simulated nodes), then decide no node NotReady, while a node silent
+// among others that beat is still decided NotReady on time. When no node
+// at all was heard from for Grace (every node lost, or a one-node
+// cluster's node), silence is measured by now.
+func (s *Service) clock(now time.Time) time.Time {
+	if s.newest.IsZero() || now.Sub(s.newest) >= s.Grace {
+		return now
+	}
+	if log := s.newest.Add(LogSlack); log.Before(now) {
+		return log
+	}
+	return now
 }
 
 // decision is n's new state.

@@ -124,12 +124,39 @@ func TestNodeStateIsDecidedOnChange(t *testing.T) {
 			a := h.decide()
 			h.at(2 * time.Second)
 			h.beat("n2")
+			h.at(4 * time.Second)
+			h.beat("n2")
 			h.at(4500 * time.Millisecond)
 			b := h.decide()
 			h.restart()
 			return [][]string{a, b, h.decide()}
 		},
 		want: [][]string{{"n1 Ready", "n2 Ready"}, {silent}, nil},
+	}, {
+		// n1 beats every second but the service read its beats 3 s late
+		// (the newest it has read is from 12:00:02 at 12:00:05): measured on
+		// the log's clock (12:00:03) it is not silent; n2, silent since
+		// 12:00:00 while n1 beat on, is NotReady (looked at again within LogSlack/4) once the log shows 4 s of
+		// n1 beating past n2's last heartbeat.
+		name: "a service behind the log decides no beating node NotReady",
+		steps: func(h *harness) [][]string {
+			h.beat("n1")
+			h.beat("n2")
+			a := h.decide()
+			for i := 1; i <= 2; i++ {
+				h.at(time.Duration(i) * time.Second)
+				h.beat("n1")
+			}
+			h.at(5 * time.Second)
+			b := h.decide()
+			for i := 3; i <= 5; i++ {
+				h.at(time.Duration(i) * time.Second)
+				h.beat("n1")
+			}
+			h.at(5500 * time.Millisecond)
+			return [][]string{a, b, h.decide()}
+		},
+		want: [][]string{{"n1 Ready", "n2 Ready"}, nil, {"n2 NotReady (NodeStatusUnknown: node agent stopped posting heartbeats (none for 4s))"}},
 	}} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t)
