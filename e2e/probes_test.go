@@ -69,6 +69,32 @@ spec:
     readinessProbe:
       exec: {command: [/app/hello, probe, /healthz]}
       periodSeconds: 1
+---
+# calm and busy are ready only while the queue_depth in their /status JSON
+# is below 10: a CEL check over the response.
+apiVersion: v1
+kind: Pod
+metadata: {name: calm}
+spec:
+  containers:
+  - name: app
+    image: gantry.local/hello:v1
+    env: [{name: HELLO_QUEUE_DEPTH, value: "4"}]
+    readinessProbe:
+      httpGet: {path: /status, port: 8080, cel: "response.status == 200 && response.json.queue_depth < 10"}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: busy}
+spec:
+  containers:
+  - name: app
+    image: gantry.local/hello:v1
+    env: [{name: HELLO_QUEUE_DEPTH, value: "50"}]
+    readinessProbe:
+      httpGet: {path: /status, port: 8080, cel: "response.status == 200 && response.json.queue_depth < 10"}
+      periodSeconds: 1
 `
 
 // podRow is a pod's row of `gantry get pods`: READY, STATUS, RESTARTS.
@@ -118,6 +144,16 @@ func TestProbesEndToEnd(t *testing.T) {
 	}
 
 	c.waitFor("checked Ready by its exec probe", 30*time.Second, func() bool { r, _, _ := c.podRow("checked"); return r == "1/1" })
+
+	c.waitFor("calm Ready by its CEL check", 30*time.Second, func() bool { r, _, _ := c.podRow("calm"); return r == "1/1" })
+	// busy has run as long as the others, its check failing every second.
+	if ready, status, restarts := c.podRow("busy"); ready != "0/1" || status != "Running" || restarts != "0" {
+		t.Errorf("busy: READY %s STATUS %s RESTARTS %s, want 0/1 Running 0 (its CEL check fails)", ready, status, restarts)
+	}
+	want := `Readiness:  http-get http://:8080/status cel="response.status == 200 && response.json.queue_depth < 10" delay=0s timeout=1s period=1s #success=1 #failure=3`
+	if out := c.mustGantry("describe", "pod", "busy"); !strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(want), " ")) {
+		t.Errorf("describe pod busy lacks %q:\n%s", want, out)
+	}
 }
 
 // Deletion on real containerd: the pod shows Terminating while its preStop

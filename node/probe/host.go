@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/events/probecheck"
 )
 
 // UserAgent is the User-Agent of httpGet and grpc checks unless a probe's
@@ -21,13 +22,14 @@ const UserAgent = "gantry-probe/1"
 type Host struct {
 	exec Execer
 	http *http.Client
+	cel  *probecheck.Cache
 }
 
 var _ Checker = (*Host)(nil)
 
 // NewHost is a Checker that runs exec handlers with exec (the runtime).
 func NewHost(exec Execer) *Host {
-	return &Host{exec: exec, http: newHTTPClient()}
+	return &Host{exec: exec, http: newHTTPClient(), cel: probecheck.NewCache(0)}
 }
 
 // Check runs probe p once, within its timeoutSeconds.
@@ -39,7 +41,10 @@ func (h *Host) Check(ctx context.Context, t Target, kind Kind, p manifest.Probe)
 	case p.Exec != nil:
 		return execCheck(ctx, h.exec, t, p.Exec.Command, d)
 	case p.HTTPGet != nil:
-		res, _ := h.HTTPGet(ctx, t, *p.HTTPGet)
+		res, resp := h.HTTPGet(ctx, t, *p.HTTPGet)
+		if res.Success && p.HTTPGet.CEL != "" {
+			return CELCheck(h.cel, p.HTTPGet.CEL, resp)
+		}
 		return res
 	case p.TCPSocket != nil:
 		return tcpCheck(ctx, t, *p.TCPSocket)

@@ -304,3 +304,34 @@ func TestHooks(t *testing.T) {
 		t.Errorf("no handler: %+v", r)
 	}
 }
+
+// An httpGet probe's CEL check judges the response: the probe passes when
+// the status is 200-399 and the check holds.
+func TestHTTPGetCEL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/down" {
+			w.WriteHeader(503)
+		}
+		fmt.Fprint(w, `{"queue_depth": 12, "ready": true}`)
+	}))
+	defer srv.Close()
+	h := probe.NewHost(nil)
+	tg := target(portOf(t, srv.URL))
+	for _, tc := range []struct {
+		path, cel string
+		ok        bool
+		msg       string
+	}{
+		{"/status", "response.json.queue_depth < 1000", true, ""},
+		{"/status", "response.json.queue_depth < 10", false, `CEL check "response.json.queue_depth < 10" is false (status 200)`},
+		{"/status", "response.headers['content-type'] == 'application/json' && response.json.ready == true", true, ""},
+		{"/status", "response.json.missing == 1", false, "no such key"},
+		{"/down", "true", false, "statuscode: 503"},
+	} {
+		r := check(h, tg, manifest.Probe{HTTPGet: &manifest.HTTPGetAction{Path: tc.path, Port: manifest.FromString("web"), CEL: tc.cel}})
+		if r.Success != tc.ok || !strings.Contains(r.Output, tc.msg) {
+			t.Errorf("%s %q: %+v, want success %v and %q", tc.path, tc.cel, r, tc.ok, tc.msg)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/events/probecheck"
 )
 
 // Kind is which of a container's probes a check is.
@@ -90,7 +91,7 @@ const MaxExecOutput = 10 << 10
 
 // MaxBody is how much of an httpGet check's response body is read: what a
 // CEL check sees as response.body and response.json.
-const MaxBody = 64 << 10
+const MaxBody = probecheck.MaxBodyBytes
 
 // timeout is a probe's timeoutSeconds as a duration (default 1 s).
 func timeout(p manifest.Probe) time.Duration {

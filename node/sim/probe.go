@@ -190,12 +190,15 @@ func (r *Runtime) httpGet(t probe.Target, a manifest.HTTPGetAction) probe.Result
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
-	code, _, _ := spec.Answer(pod, path, elapsed)
+	code, ctype, body := spec.Answer(pod, path, elapsed)
 	if code == http.StatusNotFound {
 		return probe.Result{Success: true}
 	}
 	if code < 200 || code > 399 {
 		return probe.Failure("HTTP probe failed with statuscode: %d", code)
+	}
+	if a.CEL != "" {
+		return probe.CELCheck(r.cel, a.CEL, &probe.Response{Status: code, Header: http.Header{"Content-Type": {ctype}}, Body: body})
 	}
 	return probe.Result{Success: true}
 }

@@ -51,6 +51,15 @@ func TestProbesFollowTheDemoImage(t *testing.T) {
 	if r := b.check(probe.Liveness, get("/healthz")); !strings.Contains(r.Output, "statuscode: 500") {
 		t.Errorf("unhealthy: %q", r.Output)
 	}
+	cel := func(expr string) manifest.Probe {
+		return manifest.Probe{HTTPGet: &manifest.HTTPGetAction{Path: "/status", Port: manifest.FromString("http"), CEL: expr}}
+	}
+	if r := b.check(probe.Readiness, cel("response.json.healthy == false && response.json.uptime_seconds == 10")); !r.Success {
+		t.Errorf("a CEL check over /status: %+v", r)
+	}
+	if r := b.check(probe.Readiness, cel("response.json.queue_depth > 0")); r.Success || !strings.Contains(r.Output, "is false") {
+		t.Errorf("a failing CEL check over /status: %+v", r)
+	}
 	if r := b.check(probe.Liveness, manifest.Probe{HTTPGet: &manifest.HTTPGetAction{Path: "/", Port: manifest.FromString("admin")}}); r.Success {
 		t.Errorf("a port name the container does not declare passed: %+v", r)
 	}

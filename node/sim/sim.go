@@ -13,8 +13,8 @@
 // Probes and hooks are answered without a network (Runtime is a
 // probe.Checker): an httpGet is answered as the demo image answers the path
 // (/healthz, /ready and /status by HELLO_UNHEALTHY_AFTER, HELLO_UNREADY_AFTER
-// and HELLO_QUEUE_DEPTH; any other path 200, so probes written for other
-// images pass), tcpSocket and grpc pass once the container serves
+// and HELLO_QUEUE_DEPTH, a CEL check over that answer; any other path 200,
+// so probes written for other images pass), tcpSocket and grpc pass once the container serves
 // (HELLO_START_DELAY), exec passes (the demo image's `hello log` and `hello
 // probe` do what they do in the image). Tests script results with SetProbe
 // and ScriptExec. A stop (StopContainer, StopPod) ends the container at once
@@ -32,6 +32,7 @@ import (
 
 	"github.com/gantry-sh/gantry/deploy/images/hello/behaviour"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/events/probecheck"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/probe"
 )
@@ -73,6 +74,8 @@ type Runtime struct {
 	// probes and execs are the results tests script (SetProbe, ScriptExec).
 	probes map[probeKey]probe.Result
 	execs  func(uid, container string, cmd []string) (code int, output []byte, ok bool)
+	// cel holds the compiled CEL checks of httpGet probes.
+	cel *probecheck.Cache
 }
 
 // run is one instance of a container with a demo image behaviour.
@@ -103,7 +106,8 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	return &Runtime{cfg: cfg, prefix: prefix, pods: map[string]*node.PodState{}, logs: map[string][]byte{}, prev: map[string][]byte{},
 		ips: map[netip.Addr]bool{}, next: first(prefix), changes: make(chan struct{}, 1),
-		starting: map[string]func() bool{}, runs: map[string]*run{}, probes: map[probeKey]probe.Result{}}, nil
+		starting: map[string]func() bool{}, runs: map[string]*run{}, probes: map[probeKey]probe.Result{},
+		cel: probecheck.NewCache(0)}, nil
 }
 
 // first is the first address given to pods: the network address and the
