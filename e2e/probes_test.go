@@ -70,6 +70,19 @@ spec:
       exec: {command: [/app/hello, probe, /healthz]}
       periodSeconds: 1
 ---
+# hooked's postStart hook fails (/nope answers 404): it is killed and
+# restarted, again and again.
+apiVersion: v1
+kind: Pod
+metadata: {name: hooked}
+spec:
+  containers:
+  - name: app
+    image: gantry.local/hello:v1
+    lifecycle:
+      postStart:
+        exec: {command: [/app/hello, probe, /nope]}
+---
 # calm and busy are ready only while the queue_depth in their /status JSON
 # is below 10: a CEL check over the response.
 apiVersion: v1
@@ -121,7 +134,8 @@ func (c *cluster) pod(name string) (podJSON, bool) {
 // Probes on real containerd, made by the node agent from the host: liveness
 // failure restarts the container; readiness failure flips Ready without a
 // restart; a startup probe holds liveness back; an exec probe runs in the
-// container.
+// container; a failing postStart hook kills its container; a CEL check
+// judges the demo app's JSON.
 func TestProbesEndToEnd(t *testing.T) {
 	c := newCluster(t)
 	c.up()
@@ -144,6 +158,11 @@ func TestProbesEndToEnd(t *testing.T) {
 	}
 
 	c.waitFor("checked Ready by its exec probe", 30*time.Second, func() bool { r, _, _ := c.podRow("checked"); return r == "1/1" })
+
+	c.waitFor("hooked restarted after its failed postStart hook", 30*time.Second, func() bool {
+		_, _, restarts := c.podRow("hooked")
+		return restarts != "" && restarts != "0"
+	})
 
 	c.waitFor("calm Ready by its CEL check", 30*time.Second, func() bool { r, _, _ := c.podRow("calm"); return r == "1/1" })
 	// busy has run as long as the others, its check failing every second.

@@ -208,7 +208,7 @@ func (a *Agent) runPod(ctx context.Context, w World, seq []Action, st PodState, 
 		}
 	}
 	ip := st.IP
-	started := false
+	started, hooked := false, false
 	for _, act := range seq {
 		switch act.Kind {
 		case actSandbox:
@@ -241,6 +241,7 @@ func (a *Agent) runPod(ctx context.Context, w World, seq []Action, st PodState, 
 			}
 			if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
 				a.postStart(ctx, pod, ip, c)
+				hooked = true
 			}
 		case actKill:
 			if cs, ok := containerStateOf(st, act.Container); ok {
@@ -257,9 +258,10 @@ func (a *Agent) runPod(ctx context.Context, w World, seq []Action, st PodState, 
 			for _, c := range containers {
 				have[c.Name] = c
 			}
-			// What the probes and hooks know now, a hook just started
-			// included.
-			bw.Probes = a.lc.facts()
+			if hooked {
+				// The hook just started: its container is not running yet.
+				bw.Probes = a.lc.facts()
+			}
 			a.reportStatus(b, podStatus(a.cfg.Name, e, ip, have, bw), reports)
 		}
 	}

@@ -114,6 +114,9 @@ func (lc *lifecycle) sync(desired map[string]*binding, actual []PodState, wasRea
 				continue
 			}
 			c := containerOf(b.bound.Pod.Spec, cs.Name)
+			if !probed(c) && (r == nil || r.kill == nil) {
+				continue // nothing to run, nothing to carry over: no record
+			}
 			nr := &containerRun{startedAt: cs.StartedAt, spec: c, stop: make(chan struct{}), ready: readyAtStart(c),
 				target: probe.Target{Namespace: p.Namespace, Pod: p.Name, UID: p.UID, IP: p.IP}.For(c)}
 			resume := false

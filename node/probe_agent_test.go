@@ -123,7 +123,10 @@ func startAgent(t *testing.T, url string, rt node.Runtime) (stop func()) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	a := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24"}, rt, nc, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+	// A short back-off: a container killed again before its script is
+	// lifted restarts soon.
+	a := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", BackoffBase: 100 * time.Millisecond}, rt, nc,
+		zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
 	go func() { done <- a.Run(ctx) }()
 	var once sync.Once
 	return func() {
