@@ -305,6 +305,7 @@ func (c *Cluster) forget(p *Pod, r events.Record) {
 	delete(c.nsPods[p.Namespace], key)
 	delete(c.nodePods[p.Node], key)
 	c.touchQuotas(p.Namespace, r)
+	c.touchBudgets(p.Namespace, r)
 	c.touchDeletedNamespace(p.Namespace, r)
 	// The pod's newest status stays until its node reports the removal: a
 	// binding that raced the deletion can still bring the pod back.
@@ -354,6 +355,7 @@ func (c *Cluster) Gone(uid string) bool { return c.gone[uid] }
 func (c *Cluster) touchPod(p *Pod, r events.Record) {
 	p.Seqs[r.Stream] = r.Seq
 	c.touchQuotas(p.Namespace, r)
+	c.touchBudgets(p.Namespace, r)
 	c.touchDeletedNamespace(p.Namespace, r)
 	mark(c.Dirty.Pods, Key(p.Namespace, p.Name), r)
 	if p.Owner != nil {

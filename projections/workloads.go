@@ -58,6 +58,9 @@ type WorkloadStatus = manifest.WorkloadStatus
 func WorkloadKey(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
 
 func (c *Cluster) applyAccepted(r events.Record, e *events.AdmissionAccepted) {
+	if e.Op == events.OpEvict {
+		return // a pod's eviction: its PodDeleted, stored with it, is what counts
+	}
 	key := WorkloadKey(e.Kind, e.Namespace, e.Name)
 	w := c.Workloads[key]
 	if e.Op == events.OpDelete {
@@ -281,7 +284,9 @@ func (c *Cluster) touchWorkload(w *Workload, r events.Record) {
 		c.deletedNS[w.Name] = w.Deleted
 	}
 	c.noteQuota(w)
+	c.noteBudget(w)
 	c.touchQuotas(w.Namespace, r)
+	c.touchBudgets(w.Namespace, r)
 	c.markWorkload(w, r)
 	c.touchDeletedNamespace(w.Namespace, r)
 }
@@ -332,8 +337,12 @@ func (c *Cluster) Status(w *Workload) WorkloadStatus {
 			st.CompletedIndexes = FormatIndexes(done)
 		}
 	}
-	if w.Kind == "resourcequota" {
+	switch w.Kind {
+	case "resourcequota":
 		st.Used = c.Usage(w.Namespace)
+	case "poddisruptionbudget":
+		b := c.Budget(w, nil)
+		st.Budget = &b
 	}
 	count(w.UID)
 	for _, o := range c.OwnedWorkloads(w.UID) {
@@ -537,6 +546,7 @@ func (c *Cluster) settleDeleted(w *Workload, r events.Record) {
 	c.goneW[w.UID] = true
 	mark(c.Dirty.Workloads, key, r) // the read model drops its record
 	c.touchQuotas(w.Namespace, r)
+	c.touchBudgets(w.Namespace, r)
 	c.touchDeletedNamespace(w.Namespace, r)
 	if w.Owner != nil {
 		delete(c.ownedW[w.Owner.UID], key)

@@ -219,6 +219,7 @@ func newNodeCmd(g *client.Globals) *cobra.Command {
 	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where node state and logs live")
 	nf.register(c)
 	c.AddCommand(client.CordonCmds(g)...)
+	c.AddCommand(client.DrainCmd(g))
 	return c
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/events/placement"
 	"github.com/gantry-sh/gantry/events/probecheck"
+	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
@@ -40,6 +41,11 @@ type Service struct {
 	counts map[string]int
 	quotas map[string]map[string]manifest.ResourceList
 	made   map[string]string // objects controllers made, by kind/ns/name: their uid
+	// c is the fold of pods and objects that evictions are judged against
+	// (their PodDisruptionBudgets), and evicting the pods (by uid) of
+	// evictions being stored, by intent seq (see evict.go).
+	c        *projections.Cluster
+	evicting map[uint64]string
 
 	// Bootstrap makes the Namespaces that exist without being applied
 	// (see bootstrap.go), as `gantry up` and `serve` run it.
@@ -68,7 +74,8 @@ type object struct {
 func New() *Service {
 	return &Service{pending: map[uint64]pendingIntent{}, decided: map[uint64]bool{},
 		objects: map[string]*object{}, applied: map[string]uint64{}, assumed: map[uint64]bool{},
-		counts: map[string]int{}, quotas: map[string]map[string]manifest.ResourceList{}, made: map[string]string{}}
+		counts: map[string]int{}, quotas: map[string]map[string]manifest.ResourceList{}, made: map[string]string{},
+		c: projections.NewCluster(), evicting: map[uint64]string{}}
 }
 
 // Name implements runner.Service.
@@ -78,7 +85,11 @@ func (s *Service) Name() string { return Name }
 func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
 		{Stream: events.StreamIntents},
-		{Stream: events.StreamDecisions, Filters: []string{events.SubjectAdmissionAll, events.SubjectNodeDecisionAll, events.SubjectWorkloadAll}},
+		{Stream: events.StreamDecisions, Filters: []string{events.SubjectAdmissionAll, events.SubjectNodeDecisionAll, events.SubjectWorkloadAll,
+			events.SubjectPodDecAll, events.SubjectNodeStateAll}},
+		// Pods' reports: whether a pod is healthy, for the budgets an
+		// eviction is judged against.
+		{Stream: events.StreamObservations, Filters: []string{events.SubjectObsPodAll}},
 	}
 }
 
@@ -88,13 +99,20 @@ func (s *Service) Apply(r events.Record) {
 		return
 	}
 	s.applied[r.Stream] = r.Seq
+	if r.Stream != events.StreamIntents {
+		s.c.Apply(r)
+	}
 	switch e := r.Event.(type) {
-	case *events.IntentApplied, *events.IntentDeleted, *events.IntentCordon:
+	case *events.IntentApplied, *events.IntentDeleted, *events.IntentCordon, *events.IntentEvict:
 		if !s.decided[r.Seq] {
 			s.pending[r.Seq] = pendingIntent{seq: r.Seq, env: r.Envelope, ev: e}
 		}
 	case *events.AdmissionAccepted:
 		s.verdict(e.IntentSeq)
+		if e.Op == events.OpEvict {
+			s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
+			return
+		}
 		o := s.object(e.Kind, e.Namespace, e.Name)
 		o.lastSeq = r.Seq
 		o.uid, o.generation = e.UID, e.Generation
@@ -126,6 +144,7 @@ func (s *Service) verdict(intentSeq uint64) {
 	s.decided[intentSeq] = true
 	delete(s.pending, intentSeq)
 	delete(s.assumed, intentSeq)
+	delete(s.evicting, intentSeq)
 }
 
 // Assume implements runner.Assumer: the runner stores a pass of verdicts in
@@ -138,6 +157,9 @@ func (s *Service) Assume(ds []runner.Decision) {
 	for _, d := range ds {
 		if seq, ok := intentSeq(d.Event); ok && d.Assumed {
 			s.assumed[seq] = true
+			if e, ok := d.Event.(*events.AdmissionAccepted); ok && e.Op == events.OpEvict {
+				s.evicting[seq] = e.UID
+			}
 		}
 	}
 }
@@ -147,6 +169,7 @@ func (s *Service) Assume(ds []runner.Decision) {
 func (s *Service) Forget(d runner.Decision) {
 	if seq, ok := intentSeq(d.Event); ok {
 		delete(s.assumed, seq)
+		delete(s.evicting, seq)
 	}
 }
 
@@ -190,6 +213,9 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	if s.Bootstrap {
 		out = s.bootstrap()
 	}
+	s.c.ClearDirty()             // admission reads the fold; nothing here writes it out
+	var evicting map[string]bool // this pass's evictions and those being stored, by pod uid
+
 	for _, seq := range seqs {
 		p := s.pending[seq]
 		kind, ns, name := target(p.ev)
@@ -203,10 +229,11 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 			continue // an object in a namespace being made waits for its verdict
 		}
 		busy[key] = true
-		if kind == "resourcequota" {
+		if kind == "resourcequota" || kind == "poddisruptionbudget" {
 			// What follows it in its namespace waits for its verdict, as
 			// what follows a Namespace does: a quota applied with the
-			// objects it caps counts them.
+			// objects it caps counts them, and a budget applied before a
+			// drain covers its evictions.
 			nsBusy[ns] = true
 		}
 		if s.countQuota(ns, kind) {
@@ -216,6 +243,13 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		}
 		if s.assumed[seq] {
 			continue // its verdict is on its way
+		}
+		if e, ok := p.ev.(*events.IntentEvict); ok {
+			if evicting == nil {
+				evicting = s.evictingNow()
+			}
+			out = append(out, s.evict(p, e, evicting)...)
+			continue
 		}
 		d := s.judge(p, kind, ns, name)
 		d.Assumed = true
@@ -240,6 +274,8 @@ func target(e events.Event) (kind, ns, name string) {
 		return e.Kind, e.Namespace, e.Name
 	case *events.IntentCordon:
 		return "node", events.ClusterScope, e.Node
+	case *events.IntentEvict:
+		return "pod", e.Namespace, e.Name
 	}
 	return "", "", ""
 }
