@@ -25,7 +25,8 @@ spec:
       periodSeconds: 1
       failureThreshold: 1
 ---
-# unready stops being ready 3 s into its run: Ready flips, nothing restarts.
+# unready stops being ready 8 s into its run (long enough to be seen Ready
+# on a loaded machine): Ready flips, nothing restarts.
 apiVersion: v1
 kind: Pod
 metadata: {name: unready}
@@ -33,7 +34,7 @@ spec:
   containers:
   - name: app
     image: gantry.local/hello:v1
-    env: [{name: HELLO_UNREADY_AFTER, value: 3s}]
+    env: [{name: HELLO_UNREADY_AFTER, value: 8s}]
     readinessProbe:
       httpGet: {path: /ready, port: 8080}
       periodSeconds: 1
@@ -69,6 +70,7 @@ spec:
     readinessProbe:
       exec: {command: [/app/hello, probe, /healthz]}
       periodSeconds: 1
+      timeoutSeconds: 5
 ---
 # hooked's postStart hook fails (/nope answers 404): it is killed and
 # restarted, again and again.
