@@ -33,8 +33,8 @@ type Config struct {
 	// BackoffReset is how long a container must have run, when it exits,
 	// for its back-off to start over (default 10 min, as in Kubernetes).
 	BackoffReset time.Duration
-	Clock       func() time.Time
-	Version     string
+	Clock        func() time.Time
+	Version      string
 	// Parallel bounds how many pods are started at once (default 8).
 	Parallel int
 	// Taints the node declares (none by default).
@@ -94,6 +94,11 @@ type Agent struct {
 	// workers read a snapshot and hand back their changes).
 	backoff map[string]Backoff // uid/container → restart back-off
 	wakeAt  time.Time          // when a held-back container may start (zero: none)
+
+	// lc runs probes, hooks, kills and graceful stops beyond a reconcile;
+	// kicks asks the loop to plan again when one of them found something.
+	lc    *lifecycle
+	kicks chan struct{}
 }
 
 // binding is the newest decision of one pod for this node.
@@ -135,9 +140,19 @@ func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 8
 	}
-	return &Agent{cfg: cfg, rt: rt, conn: conn, log: log.With().Str("node", cfg.Name).Logger(),
+	a := &Agent{cfg: cfg, rt: rt, conn: conn, log: log.With().Str("node", cfg.Name).Logger(),
 		desired: map[string]*binding{}, published: map[string]reported{}, removed: map[string]string{},
-		backoff: map[string]Backoff{}}
+		backoff: map[string]Backoff{}, kicks: make(chan struct{}, 1)}
+	a.lc = newLifecycle(rt, a.log, cfg.Clock, a.kick)
+	return a
+}
+
+// kick asks the loop to plan again, without blocking.
+func (a *Agent) kick() {
+	select {
+	case a.kicks <- struct{}{}:
+	default:
+	}
 }
 
 // DefaultName derives a node name from the hostname's first label.
@@ -213,6 +228,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		<-hbDone
 	}()
 
+	// Probes, hooks and graceful stops end with the loop.
+	defer a.lc.close()
+
 	// wake fires when a back-off the last plan waits out ends.
 	wake := time.NewTimer(time.Hour)
 	wake.Stop()
@@ -272,6 +290,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-resync.C:
 			reconcile()
 		case <-wake.C:
+			reconcile()
+		case <-a.kicks:
 			reconcile()
 		}
 	}

@@ -114,7 +114,7 @@ func TestPlan(t *testing.T) {
 			[]string{"report default/web u1", "wait until 12:00:07"}},
 		{"the earliest back-off is the wait",
 			World{Now: t0, Desired: desired(bound("a", "u1", "", "app"), bound("b", "u2", "", "app")),
-				Actual: []PodState{runtimePod("a", "u1", exitedC("app", 1)), runtimePod("b", "u2", exitedC("app", 1))},
+				Actual:  []PodState{runtimePod("a", "u1", exitedC("app", 1)), runtimePod("b", "u2", exitedC("app", 1))},
 				Backoff: map[string]Backoff{"u1/app": {Until: t0.Add(9 * time.Second)}, "u2/app": {Until: t0.Add(3 * time.Second)}}},
 			[]string{"report default/a u1", "report default/b u2", "wait until 12:00:03"}},
 		{"OnFailure restarts a failure, not a success",
@@ -162,7 +162,9 @@ func exitedAfter(name string, code int32, ran time.Duration) ContainerState {
 func TestPlanRestartBackoff(t *testing.T) {
 	bp := backoffPolicy{Base: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute}
 	web := desired(bound("web", "u1", "", "app"))
-	crashed := func(ran time.Duration) []PodState { return []PodState{runtimePod("web", "u1", exitedAfter("app", 1, ran))} }
+	crashed := func(ran time.Duration) []PodState {
+		return []PodState{runtimePod("web", "u1", exitedAfter("app", 1, ran))}
+	}
 	// restartedAt is the back-off the restart of failure n (1-based) at at
 	// left behind.
 	restartedAt := func(n int, at time.Time) map[string]Backoff {

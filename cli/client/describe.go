@@ -454,6 +454,7 @@ func describeContainer(d *describer, level int, c manifest.Container, st *events
 	}
 	describeResources(d, in, "Limits", c.Resources.Limits)
 	describeResources(d, in, "Requests", c.Resources.Requests)
+	describeProbes(d, in, c)
 	if len(c.Env) == 0 {
 		d.line(in, "Environment:\t<none>")
 		return
