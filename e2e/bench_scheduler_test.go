@@ -185,6 +185,10 @@ func BenchmarkScheduler(b *testing.B) {
 	fmt.Printf("B1-log stream_obs_msgs=%d stream_obs_subjects=%d stream_decisions_msgs=%d kv_pods_writes=%d kv_nodes_writes=%d\n",
 		streamCount(b, conn, events.StreamObservations), streamSubjects(b, conn, events.StreamObservations, events.SubjectObsPodAll),
 		streamCount(b, conn, events.StreamDecisions), streamWrites(b, conn, "KV_"+bus.BucketPods), streamWrites(b, conn, "KV_"+bus.BucketNodes))
+	// Each node is decided Ready once; any other decision is a node decided
+	// NotReady (and back) during the burst: a false NotReady.
+	states := streamMsgsOn(b, conn, events.StreamDecisions, events.SubjectNodeStateAll)
+	fmt.Printf("B1-health nodestate_decisions=%d beyond_first_ready=%d evicted=%d\n", states, states-uint64(nodes), w.evictions())
 	for _, pr := range []struct {
 		name string
 		p    *proc
@@ -267,6 +271,7 @@ type b1Watch struct {
 	runAt    map[string]time.Time // ns/pod → first Running report
 	planAt   map[string]time.Time // ns/pod → when the log stored its PodPlanned
 	rejects  []string
+	evicted  int // pods deleted because their node was lost
 	err      error
 }
 
@@ -287,6 +292,7 @@ type b1Env struct {
 		Namespace string   `json:"namespace"`
 		Name      string   `json:"name"`
 		Phase     string   `json:"phase"`
+		Reason    string   `json:"reason"`
 		Reasons   []string `json:"reasons"`
 	} `json:"data"`
 }
@@ -368,8 +374,14 @@ func (w *b1Watch) take(data []byte, stored time.Time) {
 		}
 	case events.TypeAdmissionRejected:
 		w.rejects = append(w.rejects, fmt.Sprintf("%s: %s", e.Data.Name, strings.Join(e.Data.Reasons, "; ")))
+	case events.TypePodDeleted:
+		if e.Data.Reason == "NodeLost" {
+			w.evicted++
+		}
 	}
 }
+
+func (w *b1Watch) evictions() int { w.mu.Lock(); defer w.mu.Unlock(); return w.evicted }
 
 func (w *b1Watch) rejected() error {
 	w.mu.Lock()
@@ -687,6 +699,23 @@ func streamSubjects(t testing.TB, conn *bus.Conn, stream, filter string) uint64 
 		t.Fatal(err)
 	}
 	return uint64(len(info.State.Subjects))
+}
+
+// streamMsgsOn counts the messages of stream on subjects matching filter.
+func streamMsgsOn(t testing.TB, conn *bus.Conn, stream, filter string) uint64 {
+	st, err := conn.JS.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
 }
 
 func perSecond(n int, d time.Duration) float64 {

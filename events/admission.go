@@ -12,6 +12,10 @@ const (
 const (
 	OpApply  = "apply"
 	OpDelete = "delete"
+	// OpEvict: a pod's eviction (IntentEvict). Accepted, it is stored with
+	// the pod's PodDeleted; refused by a budget, its code is
+	// RejectTooManyRequests.
+	OpEvict = "evict"
 )
 
 // AdmissionAccepted records that an intent was valid and is now the desired
@@ -30,8 +34,11 @@ type AdmissionAccepted struct {
 	Generation int64           `json:"generation"`
 	Unchanged  bool            `json:"unchanged,omitempty"`
 	Object     json.RawMessage `json:"object,omitempty"`
-	// Propagation of an accepted delete (IntentDeleted.Propagation).
-	Propagation string `json:"propagation,omitempty"`
+	// Propagation of an accepted delete (IntentDeleted.Propagation), and
+	// its grace period and force, for a Pod.
+	Propagation        string `json:"propagation,omitempty"`
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+	Force              bool   `json:"force,omitempty"`
 }
 
 func (AdmissionAccepted) Type() string { return TypeAdmissionAccepted }
@@ -48,7 +55,22 @@ type AdmissionRejected struct {
 	Name      string   `json:"name"`
 	Reasons   []string `json:"reasons"`
 	Code      string   `json:"code,omitempty"`
+	// Causes detail a refusal for clients that act on it, as Kubernetes'
+	// StatusCause: an eviction a budget refused names the budget.
+	Causes []RejectCause `json:"causes,omitempty"`
 }
+
+// RejectCause is one detail of a refusal: Type DisruptionBudget, Object
+// "<ns>/<name>" of the budget, Message its words.
+type RejectCause struct {
+	Type    string `json:"type"`
+	Object  string `json:"object,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// CauseDisruptionBudget is the type of the cause naming the budget that
+// refused an eviction, as Kubernetes names it.
+const CauseDisruptionBudget = "DisruptionBudget"
 
 // Codes of a rejection; most rejections have none and are read by their
 // reasons.
@@ -61,6 +83,9 @@ const (
 	RejectUnsupportedKind = "UnsupportedKind"
 	// RejectAlreadyExists: a create of an object that exists.
 	RejectAlreadyExists = "AlreadyExists"
+	// RejectTooManyRequests: an eviction a PodDisruptionBudget does not
+	// allow now (Kubernetes answers 429); asking again later may succeed.
+	RejectTooManyRequests = "TooManyRequests"
 )
 
 func (AdmissionRejected) Type() string { return TypeAdmissionRejected }

@@ -6,6 +6,7 @@ import "encoding/json"
 const (
 	TypeIntentApplied = "gantry.intent.applied.v1"
 	TypeIntentDeleted = "gantry.intent.deleted.v1"
+	TypeIntentEvict   = "gantry.intent.evict.v1"
 )
 
 // IntentApplied asks for an object to exist as described. Object is the
@@ -48,3 +49,20 @@ const (
 )
 
 func (IntentDeleted) Type() string { return TypeIntentDeleted }
+
+// IntentEvict asks for a pod to be evicted, as Kubernetes' Eviction API
+// (`gantry node drain` asks for each pod of the node): admission deletes
+// it only if every PodDisruptionBudget covering it allows a disruption,
+// and refuses otherwise (RejectTooManyRequests), naming the budget; the
+// asker tries again later. Its subject is the pod's:
+// IntentSubject(ns, "pod", name). UID, when set, is the pod's that was
+// meant: another pod of that name is not evicted. GracePeriodSeconds
+// overrides the pod's terminationGracePeriodSeconds.
+type IntentEvict struct {
+	Namespace          string `json:"namespace"`
+	Name               string `json:"name"`
+	UID                string `json:"uid,omitempty"`
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+}
+
+func (IntentEvict) Type() string { return TypeIntentEvict }

@@ -55,6 +55,12 @@ type NodeInfo struct {
 	// Kubernetes Node keeps its creationTimestamp. Absent from the reports
 	// of agents older than the field.
 	CreatedAt *time.Time `json:"createdAt,omitempty"`
+	// FenceAfterMillis is the agent's promise: when the log has not
+	// acknowledged its heartbeat for this long, it stops every pod it runs
+	// (0: it does not fence). The control plane evicts a lost node's pods
+	// no sooner than this (and a margin) after its last heartbeat, so a
+	// replacement never runs beside a copy the node still runs.
+	FenceAfterMillis int64 `json:"fenceAfterMillis,omitempty"`
 }
 
 // NodeRegistered: a node agent started and announced itself. Its envelope's
@@ -89,6 +95,11 @@ type NodeStateDecided struct {
 	Reason        string    `json:"reason,omitempty"`
 	Message       string    `json:"message,omitempty"`
 	LastHeartbeat time.Time `json:"lastHeartbeat"`
+	// Taints are the node's taints while in this state, added by the
+	// decision (node.kubernetes.io/unreachable NoSchedule and NoExecute
+	// while NotReady): a pod tolerating the NoExecute one for
+	// tolerationSeconds is evicted that long after the decision.
+	Taints []manifest.Taint `json:"taints,omitempty"`
 }
 
 func (NodeStateDecided) Type() string { return TypeNodeState }

@@ -10,6 +10,7 @@ import (
 var registry = map[string]func() Event{
 	TypeIntentApplied:     func() Event { return new(IntentApplied) },
 	TypeIntentDeleted:     func() Event { return new(IntentDeleted) },
+	TypeIntentEvict:       func() Event { return new(IntentEvict) },
 	TypeAdmissionAccepted: func() Event { return new(AdmissionAccepted) },
 	TypeAdmissionRejected: func() Event { return new(AdmissionRejected) },
 	TypePodPlanned:        func() Event { return new(PodPlanned) },

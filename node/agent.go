@@ -23,7 +23,7 @@ type Config struct {
 	PodCIDR string
 	Address string
 	MaxPods int64
-	// HeartbeatEvery and ResyncEvery default to 1 s and 2 s.
+	// HeartbeatEvery and ResyncEvery default to DefaultHeartbeat and 2 s.
 	HeartbeatEvery time.Duration
 	ResyncEvery    time.Duration
 	// FenceAfter is how long the agent keeps its pods running without a
@@ -72,6 +72,10 @@ type Config struct {
 	Ready func()
 }
 
+// DefaultHeartbeat is how often an agent says it is alive: the health
+// service decides a node NotReady after 4 missed (health.DefaultGrace).
+const DefaultHeartbeat = time.Second
+
 // ConsumerName is the durable consumer of a node; renaming it would make the
 // node read its decisions again from the start.
 func ConsumerName(node string) string { return "node-" + node }
@@ -111,6 +115,11 @@ type Agent struct {
 	// reconcile stuck on an unreachable log).
 	rcMu     sync.Mutex
 	rcCancel context.CancelFunc
+
+	// lc runs probes, hooks, kills and graceful stops beyond a reconcile;
+	// kicks asks the loop to plan again when one of them found something.
+	lc    *lifecycle
+	kicks chan struct{}
 }
 
 // binding is the newest decision of one pod for this node.
@@ -126,7 +135,7 @@ type binding struct {
 // New makes an agent for one node.
 func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 	if cfg.HeartbeatEvery == 0 {
-		cfg.HeartbeatEvery = time.Second
+		cfg.HeartbeatEvery = DefaultHeartbeat
 	}
 	if cfg.FenceAfter == 0 {
 		cfg.FenceAfter = max(defaultFenceAfter, 3*(cfg.HeartbeatEvery+cfg.HeartbeatJitter))
@@ -155,9 +164,19 @@ func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 8
 	}
-	return &Agent{cfg: cfg, rt: rt, conn: conn, log: log.With().Str("node", cfg.Name).Logger(),
+	a := &Agent{cfg: cfg, rt: rt, conn: conn, log: log.With().Str("node", cfg.Name).Logger(),
 		desired: map[string]*binding{}, published: map[string]reported{}, removed: map[string]string{},
-		backoff: map[string]Backoff{}}
+		backoff: map[string]Backoff{}, kicks: make(chan struct{}, 1)}
+	a.lc = newLifecycle(rt, a.log, cfg.Clock, a.kick)
+	return a
+}
+
+// kick asks the loop to plan again, without blocking.
+func (a *Agent) kick() {
+	select {
+	case a.kicks <- struct{}{}:
+	default:
+	}
 }
 
 // DefaultName derives a node name from the hostname's first label.
@@ -188,11 +207,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		labels[k] = v
 	}
 	a.info = events.NodeInfo{Name: a.cfg.Name, Labels: labels, Capacity: capacity, Allocatable: capacity,
-		PodCIDR: a.cfg.PodCIDR, Address: a.cfg.Address, Runtime: a.rt.Name(), Version: a.cfg.Version, Taints: a.cfg.Taints}
+		PodCIDR: a.cfg.PodCIDR, Address: a.cfg.Address, Runtime: a.rt.Name(), Version: a.cfg.Version, Taints: a.cfg.Taints,
+		FenceAfterMillis: max(a.cfg.FenceAfter.Milliseconds(), 0)}
 
 	if err := a.register(ctx); err != nil {
 		return err
 	}
+	a.lastAck.Store(a.cfg.Clock().UnixNano())
 	if err := a.restore(ctx); err != nil {
 		return err
 	}
@@ -208,6 +229,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer func() { dec.end() }()
 
+	// Probes, hooks and graceful stops end with the loop.
+	defer a.lc.close()
+
 	// wake fires when a back-off the last plan waits out ends.
 	wake := time.NewTimer(time.Hour)
 	wake.Stop()
@@ -222,8 +246,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	// has removed what is no longer bound here before the node is seen
 	// alive.
 	reconcile()
-	if err := a.heartbeat(ctx); err != nil {
-		return err
+	if err := a.heartbeat(ctx); err != nil && ctx.Err() == nil {
+		// The heartbeats go on; the fence counts from the registration.
+		a.log.Warn().Err(err).Msg("first heartbeat")
 	}
 	if a.cfg.Ready != nil {
 		a.cfg.Ready()
@@ -312,6 +337,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-resync.C:
 			reconcile()
 		case <-wake.C:
+			reconcile()
+		case <-a.kicks:
 			reconcile()
 		}
 	}

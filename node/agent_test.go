@@ -155,15 +155,14 @@ func runSimAgent(t *testing.T, url string, cfg node.Config, log zerolog.Logger) 
 func bind(t *testing.T, js jetstream.JetStream, nodeName string, i int) {
 	t.Helper()
 	name := fmt.Sprintf("web-%02d", i)
-	decide(t, js, nodeName, name, "scheduler", "bind/"+name, &events.PodBound{Node: nodeName, Epoch: 1, Pod: events.PodPlanned{Namespace: "default", Name: name,
+	appendDecision(t, js, nodeName, name, "scheduler", events.DeriveID("bind/"+name), &events.PodBound{Node: nodeName, Epoch: 1, Pod: events.PodPlanned{Namespace: "default", Name: name,
 		UID: fmt.Sprintf("uid-%08d", i), Spec: manifest.PodSpec{Containers: []manifest.Container{{Name: "web", Image: "img"}}}}})
 }
 
-// decide appends a decision on pod default/name addressed to a node, as
-// source, under the id derived from cause.
-func decide(t *testing.T, js jetstream.JetStream, nodeName, name, source, cause string, ev events.Event) {
+// appendDecision appends a decision on pod default/name addressed to a
+// node, as source, under id.
+func appendDecision(t *testing.T, js jetstream.JetStream, nodeName, name, source, id string, ev events.Event) {
 	t.Helper()
-	id := events.DeriveID(cause)
 	env, err := events.Seal(ev, events.Meta{ID: id, Source: source, Subject: "default/" + name, Time: time.Now()})
 	if err != nil {
 		t.Fatal(err)

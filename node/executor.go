@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/node/probe"
 )
 
 // reconcile makes the runtime match the decisions: it reads the runtime,
@@ -30,6 +32,7 @@ func (a *Agent) reconcile(ctx context.Context) {
 		a.log.Error().Err(err).Msg("list pods")
 		return
 	}
+	a.lc.sync(a.desired, actual, a.reportedReady)
 	w := a.world(actual)
 	a.execute(ctx, w, plan(a.backoffPolicy(), w))
 }
@@ -40,7 +43,7 @@ func (a *Agent) world(actual []PodState) World {
 	removed := maps.Clone(a.removed)
 	a.rmu.Unlock()
 	return World{Now: a.cfg.Clock(), Desired: a.desired, Actual: actual, Backoff: a.backoff, Removed: removed,
-		Fenced: a.fenced.Load()}
+		Probes: a.lc.facts(), Fenced: a.fenced.Load()}
 }
 
 func (a *Agent) backoffPolicy() backoffPolicy {
@@ -91,7 +94,8 @@ func (a *Agent) execute(ctx context.Context, w World, acts []Action) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if a.removePod(ctx, seq, reports) {
+			st, exists := actual[seq[0].UID]
+			if a.removePod(ctx, seq, st, exists, reports) {
 				mu.Lock()
 				gone = append(gone, seq[0].UID)
 				mu.Unlock()
@@ -133,20 +137,30 @@ func (a *Agent) execute(ctx context.Context, w World, acts []Action) {
 	}
 }
 
-// removePod performs a removal sequence: the runtime's removal, then its
-// report or the binding's forgetting. A removal that fails ends the
+// removePod performs a removal sequence: a pod with running containers is
+// stopped gracefully first, on a goroutine of its own (lifecycle.terminate:
+// preStop hooks, SIGTERM, SIGKILL at the end of the grace period), and the
+// sequence ends until that stop is over; then the runtime's removal, then
+// its report or the binding's forgetting. A removal that fails ends the
 // sequence; the next reconcile plans it again. It reports whether the
 // runtime removed the pod.
-func (a *Agent) removePod(ctx context.Context, seq []Action, reports *reportQueue) (removed bool) {
+func (a *Agent) removePod(ctx context.Context, seq []Action, st PodState, exists bool, reports *reportQueue) (removed bool) {
 	for _, act := range seq {
 		k := key(act.Namespace, act.Name)
 		switch act.Kind {
 		case actRemove:
+			if running := runningContainers(act, st, exists); running != nil {
+				t := probe.Target{Namespace: act.Namespace, Pod: act.Name, UID: act.UID, IP: st.IP}
+				if !a.lc.terminate(t, running.spec, act.Grace) {
+					return // stopping; the stop's end plans the removal again
+				}
+			}
 			if err := a.rt.RemovePod(ctx, act.Namespace, act.Name, act.UID); err != nil {
 				a.log.Error().Err(err).Str("pod", k).Msg("remove pod")
 				return false
 			}
 			removed = true
+			a.lc.forget(act.UID)
 		case actForget:
 			a.mu.Lock()
 			if a.desired[k] == act.binding {
@@ -171,6 +185,37 @@ func (a *Agent) removePod(ctx context.Context, seq []Action, reports *reportQueu
 		}
 	}
 	return removed
+}
+
+// running is what of a pod runs: the specs of its running containers when
+// the removal's binding is the pod's (their preStop hooks run), none when
+// the pod is bound nowhere (it is stopped without hooks).
+type running struct {
+	spec []manifest.Container
+}
+
+// runningContainers is what a removal must stop first; nil when nothing of
+// the pod runs.
+func runningContainers(act Action, st PodState, exists bool) *running {
+	if !exists {
+		return nil
+	}
+	mine := act.binding != nil && act.binding.bound.Pod.UID == act.UID
+	var out running
+	anything := false
+	for _, cs := range st.Containers {
+		if !cs.Running {
+			continue
+		}
+		anything = true
+		if mine {
+			out.spec = append(out.spec, containerOf(act.binding.bound.Pod.Spec, cs.Name))
+		}
+	}
+	if !anything {
+		return nil
+	}
+	return &out
 }
 
 // runPod performs one bound pod's sequence: its sandbox, its containers'
@@ -199,7 +244,7 @@ func (a *Agent) runPod(ctx context.Context, w World, seq []Action, st PodState, 
 		}
 	}
 	ip := st.IP
-	started := false
+	started, hooked := false, false
 	for _, act := range seq {
 		switch act.Kind {
 		case actSandbox:
@@ -230,6 +275,14 @@ func (a *Agent) runPod(ctx context.Context, w World, seq []Action, st PodState, 
 			if act.Kind == actStart {
 				set(c.Name, nil)
 			}
+			if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+				a.postStart(ctx, pod, ip, c)
+				hooked = true
+			}
+		case actKill:
+			if cs, ok := containerStateOf(st, act.Container); ok {
+				a.lc.kill(pod.UID, act.Container, cs.StartedAt, act.Grace)
+			}
 		case actReport:
 			containers := st.Containers
 			if started {
@@ -240,6 +293,10 @@ func (a *Agent) runPod(ctx context.Context, w World, seq []Action, st PodState, 
 			have := map[string]ContainerState{}
 			for _, c := range containers {
 				have[c.Name] = c
+			}
+			if hooked {
+				// The hook just started: its container is not running yet.
+				bw.Probes = a.lc.facts()
 			}
 			a.reportStatus(b, podStatus(a.cfg.Name, e, ip, have, bw), reports)
 		}
@@ -258,6 +315,51 @@ func (a *Agent) reportStatus(b *binding, status *events.PodStatusObserved, repor
 	if ok {
 		reports.send(r)
 	}
+}
+
+// reportedReady reports whether the newest status the log holds of pod p
+// says its container cs, the same instance, is ready.
+func (a *Agent) reportedReady(p PodState, cs ContainerState) bool {
+	a.rmu.Lock()
+	last := a.published[key(p.Namespace, p.Name)].status
+	a.rmu.Unlock()
+	if last == "" {
+		return false
+	}
+	var st events.PodStatusObserved
+	if err := json.Unmarshal([]byte(last), &st); err != nil || st.UID != p.UID {
+		return false
+	}
+	for _, c := range st.Containers {
+		if c.Name == cs.Name {
+			return c.Ready && c.State == events.ContainerRunning && c.StartedAt != nil && c.StartedAt.Equal(cs.StartedAt)
+		}
+	}
+	return false
+}
+
+// postStart starts the postStart hook of container c, which just started.
+func (a *Agent) postStart(ctx context.Context, pod Pod, ip string, c manifest.Container) {
+	p, ok, err := a.rt.Pod(ctx, pod.UID)
+	if err != nil || !ok {
+		a.log.Warn().Err(err).Str("pod", key(pod.Namespace, pod.Name)).Str("container", c.Name).Msg("postStart: read the started container")
+		return
+	}
+	cs, ok := containerStateOf(p, c.Name)
+	if !ok || !cs.Running {
+		return // ended already: its exit is planned for
+	}
+	a.lc.postStart(probe.Target{Namespace: pod.Namespace, Pod: pod.Name, UID: pod.UID, IP: ip}, c, cs.StartedAt)
+}
+
+// containerStateOf is the container of p named name.
+func containerStateOf(p PodState, name string) (ContainerState, bool) {
+	for _, c := range p.Containers {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return ContainerState{}, false
 }
 
 // containerOf is the container of spec named name.

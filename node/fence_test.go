@@ -118,7 +118,7 @@ func (r *removing) RemovePod(ctx context.Context, ns, name, uid string) error {
 func deletePod(t *testing.T, js jetstream.JetStream, nodeName string, i int) {
 	t.Helper()
 	name := fmt.Sprintf("web-%02d", i)
-	decide(t, js, nodeName, name, "replica", "delete/"+name,
+	appendDecision(t, js, nodeName, name, "replica", events.DeriveID("delete/"+name),
 		&events.PodDeleted{Namespace: "default", Name: name, UID: fmt.Sprintf("uid-%08d", i), Node: nodeName, Epoch: 1, Reason: "NodeLost"})
 }
 
@@ -148,8 +148,9 @@ func TestAgentFencesItselfWhenCutOffAndRejoinsBeforeItsHeartbeat(t *testing.T) {
 	}
 	t.Cleanup(nc.Close)
 	var logs logLines
+	ready := make(chan struct{})
 	a := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", HeartbeatEvery: heartbeat, FenceAfter: fenceAfter,
-		ResyncEvery: 100 * time.Millisecond}, rt, nc, zerolog.New(&logs).Level(zerolog.InfoLevel))
+		ResyncEvery: 100 * time.Millisecond, Ready: func() { close(ready) }}, rt, nc, zerolog.New(&logs).Level(zerolog.InfoLevel))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -172,6 +173,14 @@ func TestAgentFencesItselfWhenCutOffAndRejoinsBeforeItsHeartbeat(t *testing.T) {
 			out[p.Name] = p
 		}
 		return out
+	}
+	select {
+	case <-ready:
+	case <-time.After(20 * time.Second):
+		t.Fatal("agent not ready")
+	}
+	if ms := a.Info().FenceAfterMillis; ms != fenceAfter.Milliseconds() {
+		t.Errorf("the node announces FenceAfterMillis %d, want %d", ms, fenceAfter.Milliseconds())
 	}
 	eventually(t, "web-00 and web-01 running", func() bool {
 		ps := pods()

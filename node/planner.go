@@ -30,11 +30,12 @@ package node
 // most fenceGrace, and reports nothing.
 //
 // The actions of one pod form a sequence the executor runs in order; the
-// pods' sequences run in parallel, removals first. Parts added later plug in
-// here: probe results arrive in World.Probes (a failed liveness probe becomes
-// a restart, a readiness verdict the container's Ready), lifecycle hooks and
-// graceful stop are carried by the actions (a removal names its grace
-// period).
+// pods' sequences run in parallel, removals first. Probe and hook results
+// arrive in World.Probes: a failed liveness or startup probe (or postStart
+// hook) becomes a kill, then a restart per the restart policy; a readiness
+// verdict the container's Ready. A removal and a kill name their grace
+// period; the executor runs the preStop hook and the graceful stop
+// (lifecycle.go) without holding up the plan.
 
 import (
 	"fmt"
@@ -64,10 +65,48 @@ type World struct {
 	Fenced bool
 }
 
-// ProbeResult is what the prober last found of one running container.
+// ProbeResult is what the agent's probes and hooks found of one container
+// instance (lifecycle.go).
 type ProbeResult struct {
-	// Ready is the readiness probe's verdict: the container's Ready.
+	// StartedAt names the instance: what was found of an earlier instance
+	// does not apply to a later one.
+	StartedAt time.Time
+	// Ready is the container's readiness: started (the startup probe
+	// passed) and the readiness probe's verdict.
 	Ready bool
+	// PostStart: the postStart hook still runs; the container is not
+	// reported running until it has.
+	PostStart bool
+	// Kill says why the instance is to be killed (a liveness or startup
+	// probe failed, its postStart hook failed); nil: it is not.
+	Kill *Kill
+	// Killing: the kill is under way.
+	Killing bool
+	// Previous is why the agent killed the instance before this one, if it
+	// did.
+	Previous *Kill
+}
+
+// Kill is why the agent kills a container instance.
+type Kill struct {
+	// StartedAt names the instance.
+	StartedAt time.Time
+	// Reason is the probe's kind or FailedPostStartHook.
+	Reason  string
+	Message string
+	// GracePeriodSeconds is the failed probe's
+	// terminationGracePeriodSeconds; nil: the pod's applies.
+	GracePeriodSeconds *int64
+}
+
+// factOf is what was found of the instance cs of a container; false when
+// nothing was, or only of another instance.
+func factOf(w World, uid string, cs ContainerState) (ProbeResult, bool) {
+	f, ok := w.Probes[containerKey(uid, cs.Name)]
+	if !ok || !f.StartedAt.Equal(cs.StartedAt) {
+		return ProbeResult{}, false
+	}
+	return f, true
 }
 
 // actionKind names what an action does.
@@ -89,6 +128,10 @@ const (
 	actStart actionKind = "start"
 	// actRestart starts an exited container again, recording Backoff.
 	actRestart actionKind = "restart"
+	// actKill stops a running container (its preStop hook, SIGTERM,
+	// SIGKILL after Grace) that a probe or hook condemned; the restart
+	// policy decides on its restart once it has exited.
+	actKill actionKind = "kill"
 	// actReport reports the pod's status as the runtime holds it after the
 	// actions before it, unless the log holds that status already.
 	actReport actionKind = "report"
@@ -105,8 +148,11 @@ type Action struct {
 	Epoch     int64
 	// Container names the container of actStart and actRestart.
 	Container string
-	// Grace is how long actRemove lets containers stop before killing them.
+	// Grace is how long actRemove and actKill let containers stop before
+	// killing them.
 	Grace time.Duration
+	// Kill is why actKill kills.
+	Kill *Kill
 	// Forget: an actReportRemoved whose deleted binding goes once stored.
 	Forget bool
 	// Backoff is recorded with actRestart, before the start.
@@ -126,8 +172,11 @@ func (a Action) String() string {
 	if a.Container != "" {
 		s += " " + a.Container
 	}
-	if a.Kind == actRemove {
+	if a.Kind == actRemove || a.Kind == actKill {
 		s += " grace=" + a.Grace.String()
+	}
+	if a.Kind == actKill && a.Kill != nil {
+		s += " reason=" + a.Kill.Reason
 	}
 	if a.Forget {
 		s += " forget"
@@ -249,13 +298,25 @@ func planPod(bp backoffPolicy, w World, b *binding, st PodState, exists bool) (a
 	policy := pod.Spec.RestartPolicy
 	for _, c := range pod.Spec.Containers {
 		cs, ok := have[c.Name]
+		fact, found := factOf(w, pod.UID, cs)
 		var start bool
 		switch {
 		case !ok:
 			start = true
 		case cs.Running:
+			if found && fact.Kill != nil && !fact.Killing {
+				a := act(actKill, c.Name)
+				a.Kill, a.Grace = fact.Kill, b.gracePeriod()
+				if g := fact.Kill.GracePeriodSeconds; g != nil {
+					a.Grace = time.Duration(max(*g, 0)) * time.Second
+				}
+				acts = append(acts, a)
+			}
 		case cs.Exited:
-			start = policy == "" || policy == "Always" || (policy == "OnFailure" && cs.ExitCode != 0)
+			// A container the agent killed failed, whatever its exit code,
+			// as the kubelet restarts one that failed its liveness probe.
+			failed := cs.ExitCode != 0 || found && fact.Kill != nil
+			start = policy == "" || policy == "Always" || (policy == "OnFailure" && failed)
 		default:
 			start = true // created, never started
 		}

@@ -265,12 +265,14 @@ func (a *Agent) desiredCount() int {
 	return len(a.desired)
 }
 
-// desiredCopy returns the binding of a pod this node should run, or nil.
+// desiredCopy returns the binding of a pod this node runs, or is stopping
+// (a deleted pod stays until its removal is stored: its logs are served
+// while it terminates, as kubectl logs a Terminating pod), or nil.
 func (a *Agent) desiredCopy(k string) *events.PodBound {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	b := a.desired[k]
-	if b == nil || b.deleted {
+	if b == nil {
 		return nil
 	}
 	return b.bound

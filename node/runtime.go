@@ -118,4 +118,20 @@ type Runtime interface {
 	// Changes signals (without blocking the sender) when a container exits,
 	// so the agent re-reads Pods without waiting for its resync.
 	Changes() <-chan struct{}
+	// Exec runs cmd in the running container of the pod uid, with the
+	// container's environment, and returns its exit code and its output
+	// (stdout and stderr together, at most probe.MaxExecOutput bytes). A
+	// command still running after timeout (0: until ctx ends) is killed and
+	// the error wraps context.DeadlineExceeded. Probes and hooks use it.
+	Exec(ctx context.Context, uid, container string, cmd []string, timeout time.Duration) (code int, output []byte, err error)
+	// StopContainer stops a container gracefully: SIGTERM, then SIGKILL to
+	// all of its processes once grace has passed (SIGKILL at once when grace
+	// is 0); it returns once the container has stopped. The container stays,
+	// exited, for StartContainer to restart or RemovePod to remove. Stopping
+	// a container that does not run is success. The preStop hook is the
+	// caller's (probe.Stop).
+	StopContainer(ctx context.Context, uid, container string, grace time.Duration) error
+	// StopPod stops every running container of the pod uid together, as
+	// StopContainer does.
+	StopPod(ctx context.Context, uid string, grace time.Duration) error
 }

@@ -15,11 +15,40 @@ func podStatus(node string, b *events.PodBound, ip string, have map[string]Conta
 	for _, c := range pod.Spec.Containers {
 		k := containerKey(pod.UID, c.Name)
 		cs, ok := have[c.Name]
-		probe, probed := w.Probes[k]
-		status.Containers = append(status.Containers, containerStatus(c, cs, ok, w.Backoff[k], probe, probed, w.Now))
+		fact, found := factOf(w, pod.UID, cs)
+		if !found {
+			// Nothing probed yet: ready unless a probe must pass first.
+			fact = ProbeResult{Ready: readyAtStart(c)}
+		}
+		out := containerStatus(c, cs, ok, w.Backoff[k], fact, true, w.Now)
+		status.Containers = append(status.Containers, withLifecycle(out, fact))
 	}
 	status.Phase = Phase(pod.Spec.RestartPolicy, status.Containers)
 	return status
+}
+
+// withLifecycle is a container's status as its hooks and probes colour it:
+// not running until its postStart hook has passed (as Kubernetes reports
+// it), not ready once condemned, and why the agent killed it (this instance,
+// or the one before).
+func withLifecycle(out events.ContainerStatus, f ProbeResult) events.ContainerStatus {
+	if f.PostStart && out.State == events.ContainerRunning {
+		out.State, out.Reason, out.StartedAt, out.Ready = events.ContainerWaiting, "ContainerCreating", nil, false
+	}
+	if f.Kill != nil {
+		out.Ready = false
+		if out.State == events.ContainerTerminated {
+			out.Message = f.Kill.Message
+		}
+	}
+	if ls := out.LastState; ls != nil {
+		for _, k := range []*Kill{f.Kill, f.Previous} {
+			if k != nil && ls.StartedAt.Equal(k.StartedAt) {
+				ls.Message = k.Message
+			}
+		}
+	}
+	return out
 }
 
 // sandboxFailed is the status of a pod whose sandbox could not be made.

@@ -36,9 +36,12 @@ type Cluster struct {
 	// ended the pods of each workload uid that ended (kept when they go).
 	ownedW map[string]map[string]bool
 	ended  map[string]map[string]Ended
-	// quotas, nsPods and nsObjects index each namespace's ResourceQuotas,
-	// pods and objects by key, for quota usage.
-	quotas, nsPods, nsObjects map[string]map[string]bool
+	// quotas, budgets, nsPods and nsObjects index each namespace's
+	// ResourceQuotas, PodDisruptionBudgets, pods and objects by key, for
+	// quota usage and budgets' status.
+	quotas, budgets, nsPods, nsObjects map[string]map[string]bool
+	// nodePods indexes the pods by the node of their newest binding.
+	nodePods map[string]map[string]bool
 	// deletedNS names the Namespaces deleted and kept (their controller
 	// reads them to the end).
 	deletedNS map[string]bool
@@ -56,7 +59,7 @@ func NewCluster() *Cluster {
 		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{}, wdecSeq: map[string]uint64{},
 		removed: map[string]removal{}, gone: map[string]bool{}, goneW: map[string]bool{}, byOwner: map[string]map[string]bool{},
 		ownedW: map[string]map[string]bool{}, ended: map[string]map[string]Ended{}, endedEarly: map[string]bool{},
-		quotas: map[string]map[string]bool{}, nsPods: map[string]map[string]bool{}, nsObjects: map[string]map[string]bool{}, deletedNS: map[string]bool{},
+		quotas: map[string]map[string]bool{}, budgets: map[string]map[string]bool{}, nsPods: map[string]map[string]bool{}, nsObjects: map[string]map[string]bool{}, nodePods: map[string]map[string]bool{}, deletedNS: map[string]bool{},
 		Dirty: newChanges()}
 }
 

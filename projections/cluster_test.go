@@ -969,3 +969,36 @@ func TestEndedPodsOutliveTheirPods(t *testing.T) {
 		t.Errorf("succeeded %d, failed %d; want 1, 2", st.Succeeded, st.Failed)
 	}
 }
+
+// Given a running pod whose node is decided NotReady (tainted), expect the
+// pod not Ready, marked with since when, on the node's pod index, and the
+// node's taints to include the decision's; given Ready again, the pod as
+// before.
+func TestAPodOnANodeNotReady(t *testing.T) {
+	l := pt.NewLog()
+	c := fold(l.Heartbeat(pt.NodeInfo("n1", 1000, 1<<30, 0)), l.Planned(podA), l.Bound(podA, "n1", 1),
+		l.Status("n1", podA, 1, events.PhaseRunning, true))
+	p := c.Pods[projections.Key(ns, "web-a")]
+	if !p.Ready() || fmt.Sprint(c.PodKeysOn("n1")) != "[default/web-a]" {
+		t.Fatalf("running: ready %v, on n1 %v", p.Ready(), c.PodKeysOn("n1"))
+	}
+	taint := manifest.Taint{Key: manifest.TaintNodeUnreachable, Effect: manifest.TaintNoExecute}
+	l.Advance(time.Minute)
+	c.ClearDirty()
+	c.Apply(l.Append(events.NodeStateSubject("n1"), &events.NodeStateDecided{Node: "n1", Ready: false, Taints: []manifest.Taint{taint}}))
+	if _, dirty := c.Dirty.Pods[projections.Key(ns, "web-a")]; p.Ready() || p.NodeNotReadySince == nil || !p.NodeNotReadySince.Equal(l.Now) || !dirty {
+		t.Errorf("node NotReady: ready %v, since %v, dirty %v", p.Ready(), p.NodeNotReadySince, dirty)
+	}
+	if got := c.Nodes["n1"].Taints(); len(got) != 1 || got[0] != taint {
+		t.Errorf("node taints %v", got)
+	}
+	c.Apply(l.Append(events.NodeStateSubject("n1"), &events.NodeStateDecided{Node: "n1", Ready: true}))
+	if !p.Ready() || p.NodeNotReadySince != nil || len(c.Nodes["n1"].Taints()) != 0 {
+		t.Errorf("node Ready again: ready %v, since %v", p.Ready(), p.NodeNotReadySince)
+	}
+	c.Apply(l.Append(events.PodDecisionSubject(ns, "web-a"), &events.PodDeleted{Namespace: ns, Name: "web-a", UID: podA.UID,
+		Node: "n1", Epoch: 1, Reason: "NodeLost", Force: true}))
+	if c.Pods[projections.Key(ns, "web-a")] != nil || len(c.PodKeysOn("n1")) != 0 {
+		t.Error("a forced deletion did not forget the pod at once")
+	}
+}

@@ -1,9 +1,11 @@
 package projections
 
 import (
+	"slices"
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
 )
 
 // NodeLostAfter is how long a node may go without a heartbeat before it is
@@ -30,8 +32,20 @@ type NodeState struct {
 	Ready   bool   `json:"ready"`
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
-	// Since is when it was decided: the condition's last transition.
+	// Since is when it was decided: the condition's last transition, and
+	// when its Taints were added.
 	Since time.Time `json:"since"`
+	// LastHeartbeat is the newest heartbeat the decision had seen.
+	LastHeartbeat time.Time        `json:"lastHeartbeat"`
+	Taints        []manifest.Taint `json:"taints,omitempty"`
+}
+
+// Taints are the node's own taints and those its state adds.
+func (n *Node) Taints() []manifest.Taint {
+	if n.State == nil || len(n.State.Taints) == 0 {
+		return n.Info.Taints
+	}
+	return append(slices.Clip(n.Info.Taints), n.State.Taints...)
 }
 
 // created notes when the node was created: the creation time its report
@@ -89,8 +103,19 @@ func (c *Cluster) applyNode(r events.Record, e events.Event) {
 		c.touchNode(n, r)
 	case *events.NodeStateDecided:
 		n := c.node(e.Node)
-		n.State = &NodeState{Ready: e.Ready, Reason: e.Reason, Message: e.Message, Since: at.UTC()}
+		n.State = &NodeState{Ready: e.Ready, Reason: e.Reason, Message: e.Message, Since: at.UTC(),
+			LastHeartbeat: e.LastHeartbeat, Taints: e.Taints}
 		c.touchNode(n, r)
+		for key := range c.nodePods[e.Node] {
+			if p := c.Pods[key]; p != nil {
+				p.NodeNotReadySince = nil
+				if !e.Ready {
+					since := n.State.Since
+					p.NodeNotReadySince = &since
+				}
+				c.touchPod(p, r)
+			}
+		}
 	case *events.NodeHeartbeat:
 		n := c.node(e.Node.Name)
 		n.Info = e.Node

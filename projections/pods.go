@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"sort"
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
@@ -50,7 +51,11 @@ type Pod struct {
 	Removed bool `json:"removed,omitempty"`
 
 	Status *events.PodStatusObserved `json:"status,omitempty"`
-	Seqs   Seqs                      `json:"seqs"`
+	// NodeNotReadySince is when the pod's node was decided NotReady, while
+	// it is: the pod's state is Unknown and it is not Ready, as Kubernetes
+	// shows the pods of an unreachable node.
+	NodeNotReadySince *time.Time `json:"nodeNotReadySince,omitempty"`
+	Seqs              Seqs       `json:"seqs"`
 }
 
 // Phase is the pod's phase as a user sees it.
@@ -61,9 +66,10 @@ func (p *Pod) Phase() string {
 	return events.PhasePending
 }
 
-// Ready reports every container running and ready.
+// Ready reports every container running and ready, on a node not known
+// NotReady.
 func (p *Pod) Ready() bool {
-	if p.Status == nil || p.Status.Phase != events.PhaseRunning || len(p.Status.Containers) == 0 {
+	if p.Status == nil || p.Status.Phase != events.PhaseRunning || len(p.Status.Containers) == 0 || p.NodeNotReadySince != nil {
 		return false
 	}
 	for _, c := range p.Status.Containers {
@@ -148,7 +154,16 @@ func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
 		return
 	}
 	at := r.Envelope.Time
+	if p.Node != e.Node {
+		delete(c.nodePods[p.Node], key)
+		index(c.nodePods, e.Node, key)
+	}
 	p.Node, p.Epoch, p.BoundAt = e.Node, e.Epoch, &at
+	p.NodeNotReadySince = nil
+	if n := c.Nodes[e.Node]; n != nil && n.State != nil && !n.State.Ready {
+		since := n.State.Since
+		p.NodeNotReadySince = &since
+	}
 	p.Filters, p.Scores, p.Feasible = e.Filters, e.Scores, e.Feasible
 	p.Unschedulable = ""
 	if rm, ok := c.removed[p.UID]; ok && rm.epoch >= p.Epoch && !p.Deleting {
@@ -174,6 +189,8 @@ func (c *Cluster) applyDeleted(r events.Record, e *events.PodDeleted) {
 	switch {
 	case p.Node == "":
 		c.forget(p, r) // nothing runs it: gone at once
+	case e.Force:
+		c.forget(p, r) // finished without its node (delete --force, a lost node)
 	case c.removedNow(p):
 		c.forget(p, r) // its node has removed it already
 	default:
@@ -286,7 +303,9 @@ func (c *Cluster) forget(p *Pod, r events.Record) {
 	key := Key(p.Namespace, p.Name)
 	delete(c.Pods, key)
 	delete(c.nsPods[p.Namespace], key)
+	delete(c.nodePods[p.Node], key)
 	c.touchQuotas(p.Namespace, r)
+	c.touchBudgets(p.Namespace, r)
 	c.touchDeletedNamespace(p.Namespace, r)
 	// The pod's newest status stays until its node reports the removal: a
 	// binding that raced the deletion can still bring the pod back.
@@ -319,12 +338,24 @@ func (c *Cluster) attachStatus(p *Pod) {
 	}
 }
 
+// PodKeysOn lists, sorted, the keys of the pods whose newest binding is to
+// node.
+func (c *Cluster) PodKeysOn(node string) []string {
+	keys := make([]string, 0, len(c.nodePods[node]))
+	for k := range c.nodePods[node] {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // Gone reports a pod uid that was deleted and is forgotten.
 func (c *Cluster) Gone(uid string) bool { return c.gone[uid] }
 
 func (c *Cluster) touchPod(p *Pod, r events.Record) {
 	p.Seqs[r.Stream] = r.Seq
 	c.touchQuotas(p.Namespace, r)
+	c.touchBudgets(p.Namespace, r)
 	c.touchDeletedNamespace(p.Namespace, r)
 	mark(c.Dirty.Pods, Key(p.Namespace, p.Name), r)
 	if p.Owner != nil {

@@ -17,25 +17,28 @@ import (
 
 // noteQuota keeps the index of a namespace's quotas: a ResourceQuota (not
 // deleted) by key.
-func (c *Cluster) noteQuota(w *Workload) {
-	if w.Kind != "resourcequota" {
-		return
-	}
-	set := c.quotas[w.Namespace]
-	if set == nil {
-		set = map[string]bool{}
-		c.quotas[w.Namespace] = set
-	}
-	if w.Deleted {
-		delete(set, WorkloadKey(w.Kind, w.Namespace, w.Name))
-		return
-	}
-	set[WorkloadKey(w.Kind, w.Namespace, w.Name)] = true
-}
+func (c *Cluster) noteQuota(w *Workload) { noteKind(c.quotas, "resourcequota", w) }
 
 // touchQuotas marks a namespace's quotas changed: what they count changed.
-func (c *Cluster) touchQuotas(ns string, r events.Record) {
-	for key := range c.quotas[ns] {
+func (c *Cluster) touchQuotas(ns string, r events.Record) { c.touchAll(c.quotas[ns], r) }
+
+// noteKind keeps m, an index by namespace of the objects of one kind that
+// are not deleted, by key, up to date with w.
+func noteKind(m map[string]map[string]bool, kind string, w *Workload) {
+	if w.Kind != kind {
+		return
+	}
+	key := WorkloadKey(w.Kind, w.Namespace, w.Name)
+	if w.Deleted {
+		delete(m[w.Namespace], key)
+		return
+	}
+	index(m, w.Namespace, key)
+}
+
+// touchAll marks the workloads of keys changed by r.
+func (c *Cluster) touchAll(keys map[string]bool, r events.Record) {
+	for key := range keys {
 		mark(c.Dirty.Workloads, key, r)
 	}
 }

@@ -24,10 +24,14 @@ type Workload struct {
 	Deleted    bool            `json:"deleted,omitempty"`
 	// Orphan: deleted with propagation Orphan; what it owns is released,
 	// not deleted.
-	Orphan      bool      `json:"orphan,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
-	PodsPlanned int64     `json:"podsPlanned"` // pods ever planned for this uid
+	Orphan bool `json:"orphan,omitempty"`
+	// DeleteGracePeriodSeconds and DeleteForce: a Pod deleted with
+	// --grace-period or --force.
+	DeleteGracePeriodSeconds *int64    `json:"deleteGracePeriodSeconds,omitempty"`
+	DeleteForce              bool      `json:"deleteForce,omitempty"`
+	CreatedAt                time.Time `json:"createdAt"`
+	UpdatedAt                time.Time `json:"updatedAt"`
+	PodsPlanned              int64     `json:"podsPlanned"` // pods ever planned for this uid
 	// Owner is the workload whose controller made this one (a
 	// Deployment's ReplicaSet, a CronJob's Job); nil for one a user applied.
 	Owner *events.OwnerRef `json:"owner,omitempty"`
@@ -54,12 +58,16 @@ type WorkloadStatus = manifest.WorkloadStatus
 func WorkloadKey(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
 
 func (c *Cluster) applyAccepted(r events.Record, e *events.AdmissionAccepted) {
+	if e.Op == events.OpEvict {
+		return // a pod's eviction: its PodDeleted, stored with it, is what counts
+	}
 	key := WorkloadKey(e.Kind, e.Namespace, e.Name)
 	w := c.Workloads[key]
 	if e.Op == events.OpDelete {
 		if w != nil && w.UID == e.UID {
 			w.Deleted = true
 			w.Orphan = e.Propagation == events.PropagateOrphan
+			w.DeleteGracePeriodSeconds, w.DeleteForce = e.GracePeriodSeconds, e.Force
 			w.cause(r.Envelope)
 			w.UpdatedAt = r.Envelope.Time
 			c.touchWorkload(w, r)
@@ -276,7 +284,9 @@ func (c *Cluster) touchWorkload(w *Workload, r events.Record) {
 		c.deletedNS[w.Name] = w.Deleted
 	}
 	c.noteQuota(w)
+	c.noteBudget(w)
 	c.touchQuotas(w.Namespace, r)
+	c.touchBudgets(w.Namespace, r)
 	c.markWorkload(w, r)
 	c.touchDeletedNamespace(w.Namespace, r)
 }
@@ -327,8 +337,12 @@ func (c *Cluster) Status(w *Workload) WorkloadStatus {
 			st.CompletedIndexes = FormatIndexes(done)
 		}
 	}
-	if w.Kind == "resourcequota" {
+	switch w.Kind {
+	case "resourcequota":
 		st.Used = c.Usage(w.Namespace)
+	case "poddisruptionbudget":
+		b := c.Budget(w, nil)
+		st.Budget = &b
 	}
 	count(w.UID)
 	for _, o := range c.OwnedWorkloads(w.UID) {
@@ -532,6 +546,7 @@ func (c *Cluster) settleDeleted(w *Workload, r events.Record) {
 	c.goneW[w.UID] = true
 	mark(c.Dirty.Workloads, key, r) // the read model drops its record
 	c.touchQuotas(w.Namespace, r)
+	c.touchBudgets(w.Namespace, r)
 	c.touchDeletedNamespace(w.Namespace, r)
 	if w.Owner != nil {
 		delete(c.ownedW[w.Owner.UID], key)

@@ -40,12 +40,21 @@ var deciders = []struct {
 	{replica.Name, func(_ *bus.Conn, cfg Config) runner.Service {
 		r := replica.New()
 		r.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
+		if cfg.DefaultToleration > 0 {
+			r.DefaultToleration = cfg.DefaultToleration
+		}
 		return r
 	}},
 	{job.Name, func(_ *bus.Conn, _ Config) runner.Service { return job.New() }},
 	{scheduler.Name, func(_ *bus.Conn, cfg Config) runner.Service { return scheduler.New(cfg.Scheduler) }},
 	{cronjob.Name, func(*bus.Conn, Config) runner.Service { return cronjob.New() }},
-	{health.Name, func(*bus.Conn, Config) runner.Service { return health.New() }},
+	{health.Name, func(_ *bus.Conn, cfg Config) runner.Service {
+		h := health.New()
+		if cfg.NodeGrace > 0 {
+			h.Grace = cfg.NodeGrace
+		}
+		return h
+	}},
 	{projector.Name, func(conn *bus.Conn, _ Config) runner.Service { return projector.New(conn.JS) }},
 }
 
@@ -79,6 +88,12 @@ type Config struct {
 	// replica service plans no more for one accepted before (zero:
 	// DefaultMaxPodsPerWorkload).
 	MaxPodsPerWorkload int32
+	// NodeGrace is how long a node may be unheard before the health service
+	// decides it NotReady (zero: health.DefaultGrace); DefaultToleration how
+	// long a pod that names none tolerates that before it is evicted (zero:
+	// replica.DefaultToleration).
+	NodeGrace         time.Duration
+	DefaultToleration time.Duration
 }
 
 // DefaultMaxPodsPerWorkload is the ceiling on the pods of one workload when

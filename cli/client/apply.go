@@ -249,31 +249,10 @@ func displayPath(p string) string {
 // submit appends the intents, waits for admission's verdict on each and
 // prints it kubectl-style. It returns how many were not accepted.
 func submit(ctx context.Context, g *Globals, conn *bus.Conn, intents []intent) int {
-	start, err := bus.LastSeq(ctx, conn.JS, events.StreamDecisions)
-	if err != nil {
-		fmt.Fprintf(g.ErrOut, "error: %v\n", err)
-		return len(intents)
+	verdicts, ids, failed, err := appendIntents(ctx, g, conn, intents)
+	if ids == nil {
+		return failed
 	}
-	who := Actor()
-	ids := map[string]int{}
-	failed := 0
-	for i, it := range intents {
-		id := events.NewID()
-		env, err := events.Seal(it.event, events.Meta{ID: id, Source: "cli", Subject: it.ns + "/" + it.name,
-			Time: time.Now(), Actor: who})
-		if err == nil {
-			_, err = bus.PublishOne(ctx, conn.JS, bus.Outgoing{Subject: it.subject, Envelope: env, MsgID: id})
-		}
-		if err != nil {
-			// A full disk answers nothing, or "insufficient resources":
-			// the embedded server's guard says which, and how full.
-			fmt.Fprintf(g.ErrOut, "error: %s: %v\n", it.label, bus.Explain(ctx, conn.NC, err))
-			failed++
-			continue
-		}
-		ids[id] = i
-	}
-	verdicts, err := awaitVerdicts(ctx, conn.JS, start, ids)
 	for i, it := range intents {
 		v, ok := verdicts[i]
 		switch {
@@ -308,6 +287,38 @@ func submit(ctx context.Context, g *Globals, conn *bus.Conn, intents []intent) i
 	return failed
 }
 
+// appendIntents appends the intents and waits for admission's verdict on
+// each (by index); ids are the intents appended (by envelope id), failed
+// those that could not be (said on g.ErrOut). ids is nil when nothing
+// could be tried.
+func appendIntents(ctx context.Context, g *Globals, conn *bus.Conn, intents []intent) (verdicts map[int]verdict, ids map[string]int, failed int, err error) {
+	start, err := bus.LastSeq(ctx, conn.JS, events.StreamDecisions)
+	if err != nil {
+		fmt.Fprintf(g.ErrOut, "error: %v\n", err)
+		return nil, nil, len(intents), err
+	}
+	who := Actor()
+	ids = map[string]int{}
+	for i, it := range intents {
+		id := events.NewID()
+		env, err := events.Seal(it.event, events.Meta{ID: id, Source: "cli", Subject: it.ns + "/" + it.name,
+			Time: time.Now(), Actor: who})
+		if err == nil {
+			_, err = bus.PublishOne(ctx, conn.JS, bus.Outgoing{Subject: it.subject, Envelope: env, MsgID: id})
+		}
+		if err != nil {
+			// A full disk answers nothing, or "insufficient resources":
+			// the embedded server's guard says which, and how full.
+			fmt.Fprintf(g.ErrOut, "error: %s: %v\n", it.label, bus.Explain(ctx, conn.NC, err))
+			failed++
+			continue
+		}
+		ids[id] = i
+	}
+	verdicts, err = awaitVerdicts(ctx, conn.JS, start, ids)
+	return verdicts, ids, failed, err
+}
+
 func hasIndex(ids map[string]int, i int) bool {
 	for _, j := range ids {
 		if j == i {
@@ -321,6 +332,8 @@ func verb(op string, a *events.AdmissionAccepted) string {
 	switch {
 	case op == events.OpDelete:
 		return "deleted"
+	case op == events.OpEvict:
+		return "evicted"
 	case a.Unchanged:
 		return "unchanged"
 	case a.Generation == 1:

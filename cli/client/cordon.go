@@ -31,14 +31,19 @@ func newCordonCmd(g *Globals, verb string, unschedulable bool) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			it := intent{kind: "node", ns: events.ClusterScope, name: name, op: verb,
-				subject: events.IntentSubject(events.ClusterScope, "node", name),
-				event:   &events.IntentCordon{Node: name, Unschedulable: unschedulable},
-				label:   "node/" + name}
-			if failed := submit(cmd.Context(), g, conn, []intent{it}); failed > 0 {
+			if failed := submit(cmd.Context(), g, conn, []intent{cordonIntent(name, unschedulable)}); failed > 0 {
 				return ExitError{Code: 1, Err: fmt.Errorf("node/%s not %sed", name, verb), Reported: true}
 			}
 			return nil
 		},
 	}
+}
+
+// cordonIntent asks for a node to be cordoned (unschedulable) or uncordoned.
+func cordonIntent(node string, unschedulable bool) intent {
+	op := map[bool]string{true: "cordon", false: "uncordon"}[unschedulable]
+	return intent{kind: "node", ns: events.ClusterScope, name: node, op: op,
+		subject: events.IntentSubject(events.ClusterScope, "node", node),
+		event:   &events.IntentCordon{Node: node, Unschedulable: unschedulable},
+		label:   "node/" + node}
 }

@@ -20,9 +20,10 @@ import (
 func newDeleteCmd(g *Globals) *cobra.Command {
 	var files []string
 	var namespace string
-	var wait, ignoreNotFound bool
+	var wait, ignoreNotFound, force bool
 	var timeout time.Duration
 	var cascade string
+	var grace int64
 	c := &cobra.Command{
 		Use:   "delete (-f FILE | KIND NAME) [--cascade=background|foreground|orphan]",
 		Short: "Ask for objects to go away; waits until their pods are gone (with --cascade=foreground, what they own too)",
@@ -34,6 +35,14 @@ func newDeleteCmd(g *Globals) *cobra.Command {
 			}
 			if warning != "" {
 				fmt.Fprintln(g.ErrOut, warning)
+			}
+			gracePeriod, err := deletionGrace(grace, force)
+			if err != nil {
+				return err
+			}
+			if force {
+				fmt.Fprintln(g.ErrOut, "Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. "+
+					"The node still stops it when it hears of the deletion.")
 			}
 			var intents []intent
 			switch {
@@ -81,7 +90,8 @@ func newDeleteCmd(g *Globals) *cobra.Command {
 			}
 			for i := range intents {
 				intents[i].ignoreNotFound = ignoreNotFound
-				intents[i].event.(*events.IntentDeleted).Propagation = propagation
+				e := intents[i].event.(*events.IntentDeleted)
+				e.Propagation, e.GracePeriodSeconds, e.Force = propagation, gracePeriod, force
 			}
 			conn, err := g.Connect("cli")
 			if err != nil {
@@ -112,6 +122,10 @@ func newDeleteCmd(g *Globals) *cobra.Command {
 		"what becomes of what the object owns: background (deleted after it), foreground (deleted before it; --wait waits for them), orphan (left running)")
 	c.Flags().Lookup("cascade").NoOptDefVal = "background"
 	c.Flags().BoolVar(&ignoreNotFound, "ignore-not-found", false, "an object that does not exist is not an error (and prints nothing)")
+	c.Flags().Int64Var(&grace, "grace-period", -1,
+		"seconds a pod's containers get between SIGTERM and SIGKILL (-1: the pod's terminationGracePeriodSeconds; 0 only with --force, else 1)")
+	c.Flags().BoolVar(&force, "force", false,
+		"finish the deletion at once, without waiting for the node to confirm the pod stopped (with no --grace-period: 0)")
 	return c
 }
 
@@ -141,6 +155,25 @@ func deleteIntent(kind, ns, name string) (intent, error) {
 		subject: events.IntentSubject(ns, kind, name),
 		event:   &events.IntentDeleted{Kind: kind, Namespace: ns, Name: name},
 		label:   displayKind(kind) + "/" + name}, nil
+}
+
+// deletionGrace reads --grace-period and --force as kubectl does: -1 leaves
+// the pod's own; 0 without --force means 1 (a graceful deletion of a
+// second); --force without one means 0.
+func deletionGrace(grace int64, force bool) (*int64, error) {
+	switch {
+	case grace < -1 || grace > manifest.MaxGracePeriodSeconds:
+		return nil, fmt.Errorf("--grace-period %d: must be -1 (the pod's own) or between 0 and %d", grace, manifest.MaxGracePeriodSeconds)
+	case grace == -1 && !force:
+		return nil, nil
+	case grace == -1 || grace == 0 && force:
+		zero := int64(0)
+		return &zero, nil
+	case grace == 0:
+		one := int64(1)
+		return &one, nil
+	}
+	return &grace, nil
 }
 
 // parseCascade reads --cascade as kubectl does: background, foreground or

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/gantry-sh/gantry/cli/clitest"
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
 )
 
@@ -92,5 +94,28 @@ func TestDeleteCascadeAgainstNATS(t *testing.T) {
 	}
 	if !strings.Contains(got[1].Kind, "deployment") {
 		t.Errorf("intents %+v", got)
+	}
+}
+
+func TestDeletionGrace(t *testing.T) {
+	for _, c := range []struct {
+		grace int64
+		force bool
+		want  string
+	}{
+		{-1, false, "<nil>"}, {-1, true, "0"}, {0, true, "0"}, {0, false, "1"}, {30, false, "30"}, {5, true, "5"},
+		{-2, false, "error"}, {manifest.MaxGracePeriodSeconds + 1, false, "error"},
+	} {
+		got, err := deletionGrace(c.grace, c.force)
+		s := "<nil>"
+		switch {
+		case err != nil:
+			s = "error"
+		case got != nil:
+			s = fmt.Sprint(*got)
+		}
+		if s != c.want {
+			t.Errorf("--grace-period=%d --force=%v: %s (%v), want %s", c.grace, c.force, s, err, c.want)
+		}
 	}
 }

@@ -372,12 +372,23 @@ func describePod(out io.Writer, p *projections.Pod, hostIP string, log []logItem
 	d.labels(0, "Labels", p.Labels)
 	d.labels(0, "Annotations", p.Annotations)
 	status := p.Phase()
-	if p.Deleting {
+	unknown := p.NodeNotReadySince != nil && !p.Terminal()
+	switch {
+	case p.Deleting:
 		status = "Terminating"
+	case unknown:
+		status = events.PhaseUnknown
 	}
 	d.line(0, "Status:\t%s", status)
 	if p.Deleting && p.DeleteReason != "" {
 		d.line(0, "Deletion Reason:\t%s", p.DeleteReason)
+	}
+	if unknown {
+		// Why a pod shows Unknown, or stays Terminating: the control plane
+		// finishes with it once the node is known lost.
+		d.line(0, "Node Status:\tNotReady since %s: the pod is evicted (or its deletion finished) by the control plane "+
+			"when its toleration of %s runs out, once the node's agent has stopped its pods",
+			describeTime(*p.NodeNotReadySince), manifest.TaintNodeUnreachable)
 	}
 	if s := p.Status; s != nil && s.Reason != "" {
 		d.line(0, "Reason:\t%s", s.Reason)
@@ -444,6 +455,7 @@ func describeContainer(d *describer, level int, c manifest.Container, st *events
 	}
 	describeResources(d, in, "Limits", c.Resources.Limits)
 	describeResources(d, in, "Requests", c.Resources.Requests)
+	describeProbes(d, in, c)
 	if len(c.Env) == 0 {
 		d.line(in, "Environment:\t<none>")
 		return

@@ -1012,6 +1012,9 @@ func podStatusColumn(p *projections.Pod) string {
 	if p.Node == "" || p.Status == nil {
 		return events.PhasePending
 	}
+	if p.NodeNotReadySince != nil && !p.Terminal() {
+		return events.PhaseUnknown // its node is unreachable
+	}
 	reason := p.Phase()
 	if p.Status.Reason != "" {
 		reason = p.Status.Reason

@@ -52,16 +52,7 @@ func TestGetHabitsAgainstNATS(t *testing.T) {
 		expect(t, args("get pods hello-abc12 -l app=hello"), 1, "", "error: name cannot be provided when a selector is specified\n")
 	})
 
-	apiResources := "NAME             SHORTNAMES   APIVERSION   NAMESPACED   KIND\n" +
-		"namespaces       ns           v1           false        Namespace\n" +
-		"nodes            no           v1           false        Node\n" +
-		"pods             po           v1           true         Pod\n" +
-		"resourcequotas   quota        v1           true         ResourceQuota\n" +
-		"daemonsets       ds           apps/v1      true         DaemonSet\n" +
-		"deployments      deploy       apps/v1      true         Deployment\n" +
-		"replicasets      rs           apps/v1      true         ReplicaSet\n" +
-		"cronjobs         cj           batch/v1     true         CronJob\n" +
-		"jobs                          batch/v1     true         Job\n"
+	apiResources := apiResourcesTable
 	t.Run("get with no type lists the types", func(t *testing.T) {
 		expect(t, args("get"), 1, "", "You must specify the type of resource to get. "+
 			"Use \"gantry api-resources\" for a complete list of supported resources.\n\n"+apiResources+"\n"+
@@ -69,7 +60,7 @@ func TestGetHabitsAgainstNATS(t *testing.T) {
 	})
 	t.Run("api-resources", func(t *testing.T) {
 		expect(t, args("api-resources"), 0, apiResources, "")
-		expect(t, args("api-resources -o name"), 0, "namespaces\nnodes\npods\nresourcequotas\ndaemonsets.apps\ndeployments.apps\nreplicasets.apps\ncronjobs.batch\njobs.batch\n", "")
+		expect(t, args("api-resources -o name"), 0, "namespaces\nnodes\npods\nresourcequotas\ndaemonsets.apps\ndeployments.apps\nreplicasets.apps\ncronjobs.batch\njobs.batch\npoddisruptionbudgets.policy\n", "")
 		expect(t, args("api-resources --namespaced=false"), 0, "NAME         SHORTNAMES   APIVERSION   NAMESPACED   KIND\n"+
 			"namespaces   ns           v1           false        Namespace\n"+
 			"nodes        no           v1           false        Node\n", "")
@@ -83,7 +74,7 @@ func TestGetHabitsAgainstNATS(t *testing.T) {
 		}
 		for _, a := range []string{"describe svc x", "delete svc x", "logs svc/x", "get svc"} {
 			code, _, errOut := c.gantry(args(a)...)
-			want := `error: unknown resource type "svc": want namespaces (ns), nodes (no), pods (po), resourcequotas (quota), daemonsets (ds), deployments (deploy), replicasets (rs), cronjobs (cj), jobs (see gantry api-resources)` + "\n"
+			want := `error: unknown resource type "svc": want namespaces (ns), nodes (no), pods (po), resourcequotas (quota), daemonsets (ds), deployments (deploy), replicasets (rs), cronjobs (cj), jobs, poddisruptionbudgets (pdb) (see gantry api-resources)` + "\n"
 			if code != 1 || errOut != want {
 				t.Errorf("gantry %s: exit %d, stderr %q, want %q", a, code, errOut, want)
 			}

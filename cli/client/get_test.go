@@ -82,6 +82,12 @@ func TestPodStatusColumn(t *testing.T) {
 			return p
 		}(), "SandboxCreateError"},
 		{"deleting", func() *projections.Pod { p := fixturePod(fixtureT0); p.Deleting = true; return p }(), "Terminating"},
+		{"node not ready", func() *projections.Pod { p := fixturePod(fixtureT0); p.NodeNotReadySince = &fixtureT0; return p }(), "Unknown"},
+		{"ended on a node not ready", func() *projections.Pod {
+			p := with(events.PhaseSucceeded, events.ContainerStatus{State: events.ContainerTerminated, Reason: "Completed", ExitCode: ptrInt32(0)})
+			p.NodeNotReadySince = &fixtureT0
+			return p
+		}(), "Completed"},
 	}
 	for _, tt := range tests {
 		if got := podStatusColumn(tt.pod); got != tt.want {
@@ -260,21 +266,25 @@ func TestKindOf(t *testing.T) {
 	}
 }
 
+// apiResourcesTable is what `gantry api-resources` prints.
+const apiResourcesTable = "NAME                   SHORTNAMES   APIVERSION   NAMESPACED   KIND\n" +
+	"namespaces             ns           v1           false        Namespace\n" +
+	"nodes                  no           v1           false        Node\n" +
+	"pods                   po           v1           true         Pod\n" +
+	"resourcequotas         quota        v1           true         ResourceQuota\n" +
+	"daemonsets             ds           apps/v1      true         DaemonSet\n" +
+	"deployments            deploy       apps/v1      true         Deployment\n" +
+	"replicasets            rs           apps/v1      true         ReplicaSet\n" +
+	"cronjobs               cj           batch/v1     true         CronJob\n" +
+	"jobs                                batch/v1     true         Job\n" +
+	"poddisruptionbudgets   pdb          policy/v1    true         PodDisruptionBudget\n"
+
 func TestAPIResourcesTable(t *testing.T) {
 	var buf bytes.Buffer
 	if err := printAPIResources(&buf, nil); err != nil {
 		t.Fatal(err)
 	}
-	want := "NAME             SHORTNAMES   APIVERSION   NAMESPACED   KIND\n" +
-		"namespaces       ns           v1           false        Namespace\n" +
-		"nodes            no           v1           false        Node\n" +
-		"pods             po           v1           true         Pod\n" +
-		"resourcequotas   quota        v1           true         ResourceQuota\n" +
-		"daemonsets       ds           apps/v1      true         DaemonSet\n" +
-		"deployments      deploy       apps/v1      true         Deployment\n" +
-		"replicasets      rs           apps/v1      true         ReplicaSet\n" +
-		"cronjobs         cj           batch/v1     true         CronJob\n" +
-		"jobs                          batch/v1     true         Job\n"
+	want := apiResourcesTable
 	if buf.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
 	}

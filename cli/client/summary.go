@@ -38,6 +38,8 @@ func summarize(ev events.Event) string {
 		return fmt.Sprintf("%s %s %s/%s", verb, e.Kind, e.Namespace, e.Name)
 	case *events.IntentDeleted:
 		return fmt.Sprintf("delete %s %s/%s", e.Kind, e.Namespace, e.Name)
+	case *events.IntentEvict:
+		return fmt.Sprintf("evict pod %s/%s", e.Namespace, e.Name)
 	case *events.AdmissionAccepted:
 		return summarizeAccepted(e)
 	case *events.AdmissionRejected:
@@ -110,7 +112,7 @@ func summarizeLoss(e *events.LogLossAccepted) string {
 
 func summarizeAccepted(e *events.AdmissionAccepted) string {
 	s := fmt.Sprintf("accepted %s of %s %s/%s", e.Op, e.Kind, e.Namespace, e.Name)
-	if e.Op == events.OpDelete {
+	if e.Op == events.OpDelete || e.Op == events.OpEvict {
 		return s
 	}
 	s += fmt.Sprintf(": generation %d", e.Generation)

@@ -25,6 +25,7 @@ func TestSummarizeEveryEventType(t *testing.T) {
 		},
 		events.TypeIntentDeleted: {{&events.IntentDeleted{Kind: "pod", Namespace: "default", Name: "job"},
 			"delete pod default/job"}},
+		events.TypeIntentEvict: {{&events.IntentEvict{Namespace: "default", Name: "web-1"}, "evict pod default/web-1"}},
 		events.TypeAdmissionAccepted: {
 			{&events.AdmissionAccepted{Op: events.OpApply, Kind: "deployment", Namespace: "default", Name: "hello", UID: "d1", Generation: 2, Object: obj},
 				"accepted apply of deployment default/hello: generation 2"},
@@ -32,6 +33,8 @@ func TestSummarizeEveryEventType(t *testing.T) {
 				"accepted apply of deployment default/hello: generation 2 (unchanged)"},
 			{&events.AdmissionAccepted{Op: events.OpDelete, Kind: "deployment", Namespace: "default", Name: "hello"},
 				"accepted delete of deployment default/hello"},
+			{&events.AdmissionAccepted{Op: events.OpEvict, Kind: "pod", Namespace: "default", Name: "web-1", UID: "u1"},
+				"accepted evict of pod default/web-1"},
 		},
 		events.TypeAdmissionRejected: {{&events.AdmissionRejected{Op: events.OpApply, Kind: "deployment", Namespace: "default", Name: "hello",
 			Reasons: []string{"spec.replicas: must be >= 0", "spec.selector: required"}},

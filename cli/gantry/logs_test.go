@@ -11,66 +11,28 @@ import (
 	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/cli/clitest"
 
-	"github.com/rs/zerolog"
-
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
-	"github.com/gantry-sh/gantry/events/bus/bustest"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/sim"
 	"github.com/gantry-sh/gantry/projections"
-	"github.com/gantry-sh/gantry/services"
-	"github.com/gantry-sh/gantry/services/runner"
 )
 
 // logsCluster is an in-process control plane with one node agent on the
 // simulated runtime, whose containers log a line when they start and one
 // when they exit.
 type logsCluster struct {
-	url  string
-	conn *bus.Conn
-	rt   *sim.Runtime
+	*simCluster
+	rt *sim.Runtime
 }
 
 func newLogsCluster(t *testing.T) *logsCluster {
 	t.Helper()
-	conn, url := bustest.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	plane, err := services.Start(ctx, conn, nil, services.Config{Runner: runner.Config{Resync: 100 * time.Millisecond}}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := sim.New(sim.Config{MilliCPU: 8000, Memory: 16 << 30, PodCIDR: "10.42.0.0/24"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := bus.Connect(url, "node-n1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newSimCluster(t)
 	// Restarts at once: the test exits containers and waits for them back.
-	agent := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", ResyncEvery: 50 * time.Millisecond,
-		HeartbeatEvery: 200 * time.Millisecond, BackoffBase: time.Millisecond}, rt, nc, log)
-	done := make(chan error, 1)
-	go func() { done <- agent.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-		nc.Close()
-		plane.Wait()
-	})
-	if err := plane.WaitReady(ctx, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return &logsCluster{url: url, conn: conn, rt: rt}
-}
-
-// gantry runs the CLI against the cluster.
-func (c *logsCluster) gantry(args ...string) (code int, stdout, stderr string) {
-	return runGantry(append([]string{"--nats", c.url}, args...)...)
+	rt := c.addNode("n1", sim.Config{MilliCPU: 8000, Memory: 16 << 30},
+		node.Config{ResyncEvery: 50 * time.Millisecond, HeartbeatEvery: 200 * time.Millisecond, BackoffBase: time.Millisecond})
+	return &logsCluster{simCluster: c, rt: rt}
 }
 
 // runningPods waits until the deployment's n pods run and returns them by name.

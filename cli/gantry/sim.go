@@ -10,6 +10,7 @@ import (
 
 	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/sim"
 )
 
@@ -95,8 +96,8 @@ refuses more than 1,000 consumers on a stream unless the stream sets a limit, an
 	fl.StringSliceVar(&f.taints, "taints", nil, "taints of every node, key[=value]:NoSchedule|PreferNoSchedule|NoExecute[,…]")
 	fl.DurationVar(&f.startDelay, "start-delay", 0, "how long a simulated container takes to start")
 	fl.StringVar(&f.prefix, "name-prefix", "sim", "node names are <prefix>-<i>")
-	fl.DurationVar(&f.heartbeat, "heartbeat", 10*time.Second, "heartbeat interval of each node")
-	fl.DurationVar(&f.jitter, "heartbeat-jitter", 2*time.Second, "random extra (0..jitter) on every heartbeat interval, so nodes do not beat together")
+	fl.DurationVar(&f.heartbeat, "heartbeat", node.DefaultHeartbeat, "heartbeat interval of each node")
+	fl.DurationVar(&f.jitter, "heartbeat-jitter", node.DefaultHeartbeat/2, "random extra (0..jitter) on every heartbeat interval, so nodes do not beat together")
 	fl.DurationVar(&f.resync, "resync", 10*time.Second, "how often each node reconciles with nothing new")
 	fl.IntVar(&f.conns, "conns", 8, "NATS connections shared by the nodes")
 	fl.IntVar(&f.startParallel, "start-parallel", 64, "nodes starting (register, restore, consumer) at once")

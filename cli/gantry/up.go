@@ -23,6 +23,8 @@ import (
 	"github.com/gantry-sh/gantry/node/containerd"
 	"github.com/gantry-sh/gantry/node/sim"
 	"github.com/gantry-sh/gantry/services"
+	"github.com/gantry-sh/gantry/services/health"
+	"github.com/gantry-sh/gantry/services/replica"
 	"github.com/gantry-sh/gantry/services/runner"
 	"github.com/gantry-sh/gantry/services/scheduler"
 )
@@ -52,8 +54,8 @@ func (f *nodeFlags) register(c *cobra.Command) {
 }
 
 func newUpCmd(g *client.Globals) *cobra.Command {
-	var listen, policy string
-	var maxPods int32
+	var listen string
+	var pf planeFlags
 	var withNode, acceptLoss bool
 	var nf nodeFlags
 	c := &cobra.Command{
@@ -64,8 +66,8 @@ func newUpCmd(g *client.Globals) *cobra.Command {
 			if err := checkListen(listen); err != nil {
 				return err
 			}
-			if err := (scheduler.Config{Policy: policy}).Validate(); err != nil {
-				return fmt.Errorf("--scheduler-policy: %w", err)
+			if err := pf.validate(); err != nil {
+				return err
 			}
 			ctx, stop, log, err := daemon(g, cmd)
 			if err != nil {
@@ -95,7 +97,7 @@ func newUpCmd(g *client.Globals) *cobra.Command {
 			}
 			defer keep()
 			start := time.Now()
-			plane, err := startPlane(ctx, conn, nil, policy, maxPods, log)
+			plane, err := startPlane(ctx, conn, nil, pf, log)
 			if err != nil {
 				return err
 			}
@@ -149,22 +151,23 @@ func newUpCmd(g *client.Globals) *cobra.Command {
 	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where the log and node state live")
 	c.Flags().BoolVar(&withNode, "node", true, "run a node agent for this machine in the same process")
 	c.Flags().BoolVar(&acceptLoss, acceptLossFlag, false, acceptLossUsage)
-	policyFlag(c, &policy)
-	maxPodsFlag(c, &maxPods)
+	pf.register(c)
 	nf.register(c)
 	return c
 }
 
 func newServeCmd(g *client.Globals) *cobra.Command {
 	var names []string
-	var policy string
+	var pf planeFlags
 	var acceptLoss bool
-	var maxPods int32
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run control-plane services against an external NATS (--nats)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if err := pf.validate(); err != nil {
+				return err
+			}
 			ctx, stop, log, err := daemon(g, cmd)
 			if err != nil {
 				return err
@@ -181,7 +184,7 @@ func newServeCmd(g *client.Globals) *cobra.Command {
 				return err
 			}
 			defer keep()
-			plane, err := startPlane(ctx, conn, names, policy, maxPods, log)
+			plane, err := startPlane(ctx, conn, names, pf, log)
 			if err != nil {
 				return err
 			}
@@ -190,8 +193,7 @@ func newServeCmd(g *client.Globals) *cobra.Command {
 			return planeStopped(plane.Wait())
 		},
 	}
-	policyFlag(c, &policy)
-	maxPodsFlag(c, &maxPods)
+	pf.register(c)
 	c.Flags().BoolVar(&acceptLoss, acceptLossFlag, false, acceptLossUsage)
 	c.Flags().StringSliceVar(&names, "services", nil, "services to run (default all: "+strings.Join(services.Names(), ",")+")")
 	return c
@@ -217,6 +219,7 @@ func newNodeCmd(g *client.Globals) *cobra.Command {
 	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where node state and logs live")
 	nf.register(c)
 	c.AddCommand(client.CordonCmds(g)...)
+	c.AddCommand(client.DrainCmd(g))
 	return c
 }
 
@@ -340,9 +343,10 @@ func daemon(g *client.Globals, cmd *cobra.Command) (context.Context, context.Can
 
 // startPlane runs the named services (all when none) and waits until they
 // have replayed the log.
-func startPlane(ctx context.Context, conn *bus.Conn, names []string, policy string, maxPods int32, log zerolog.Logger) (*services.Plane, error) {
-	plane, err := services.Start(ctx, conn, names, services.Config{Runner: runner.Config{Instance: instanceName()},
-		Scheduler: scheduler.Config{Policy: policy}, MaxPodsPerWorkload: maxPods}, log)
+func startPlane(ctx context.Context, conn *bus.Conn, names []string, pf planeFlags, log zerolog.Logger) (*services.Plane, error) {
+	cfg := pf.config()
+	cfg.Runner = runner.Config{Instance: instanceName()}
+	plane, err := services.Start(ctx, conn, names, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -352,16 +356,42 @@ func startPlane(ctx context.Context, conn *bus.Conn, names []string, policy stri
 	return plane, nil
 }
 
-// maxPodsFlag is the cluster's ceiling on the pods of one workload, which
-// admission enforces (services.DefaultMaxPodsPerWorkload says why 10,000).
-func maxPodsFlag(c *cobra.Command, maxPods *int32) {
-	c.Flags().Int32Var(maxPods, "max-pods-per-workload", services.DefaultMaxPodsPerWorkload,
-		"the most pods one workload may ask for; admission refuses a Deployment with more replicas")
+// planeFlags tune the control plane, in `up` and in `serve`.
+type planeFlags struct {
+	policy     string
+	maxPods    int32
+	grace      time.Duration
+	toleration int64
 }
 
-func policyFlag(c *cobra.Command, policy *string) {
-	c.Flags().StringVar(policy, "scheduler-policy", scheduler.PolicyBinPack,
+func (f *planeFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&f.policy, "scheduler-policy", scheduler.PolicyBinPack,
 		"how the scheduler scores nodes: binpack (most allocated) or spread (least allocated)")
+	// services.DefaultMaxPodsPerWorkload says why 10,000.
+	c.Flags().Int32Var(&f.maxPods, "max-pods-per-workload", services.DefaultMaxPodsPerWorkload,
+		"the most pods one workload may ask for; admission refuses a Deployment with more replicas")
+	c.Flags().DurationVar(&f.grace, "node-monitor-grace-period", health.DefaultGrace,
+		"how long a node may go without a heartbeat before it is NotReady and tainted unreachable")
+	c.Flags().Int64Var(&f.toleration, "default-unreachable-toleration-seconds", int64(replica.DefaultToleration/time.Second),
+		"how long a pod that says nothing of it stays on an unreachable node before it is evicted and replaced")
+}
+
+func (f *planeFlags) validate() error {
+	if err := (scheduler.Config{Policy: f.policy}).Validate(); err != nil {
+		return fmt.Errorf("--scheduler-policy: %w", err)
+	}
+	if f.grace < time.Second {
+		return fmt.Errorf("--node-monitor-grace-period %s: must be at least 1s", f.grace)
+	}
+	if f.toleration < 0 {
+		return fmt.Errorf("--default-unreachable-toleration-seconds %d: must not be negative", f.toleration)
+	}
+	return nil
+}
+
+func (f *planeFlags) config() services.Config {
+	return services.Config{Scheduler: scheduler.Config{Policy: f.policy}, MaxPodsPerWorkload: f.maxPods,
+		NodeGrace: f.grace, DefaultToleration: time.Duration(f.toleration) * time.Second}
 }
 
 // instanceName names this process in the services' leases: only the holder

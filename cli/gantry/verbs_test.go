@@ -47,6 +47,7 @@ func clientVerbs(t *testing.T) map[string][]string {
 		"events":        {"events"},
 		"node cordon":   {"node", "cordon", "n1"},
 		"node uncordon": {"node", "uncordon", "n1"},
+		"node drain":    {"node", "drain", "n1"},
 		"version":       {"version"},
 		"status":        {"status"},
 		"sim":           {"sim", "--nodes", "1"},

@@ -188,6 +188,86 @@ func TestHelloStoppedRunExits143(t *testing.T) {
 	}
 }
 
+// The probe behaviours: a slow start, /healthz and /ready turning bad,
+// /status as JSON, `hello probe` checking the server, and SIGTERM ignored
+// until SIGKILL.
+func TestHelloProbeBehaviours(t *testing.T) {
+	bin := buildHello(t)
+	port := freePort(t)
+	var logs syncBuffer
+	cmd := exec.Command(bin)
+	env := append(cmd.Environ(), "HOST=127.0.0.1", "PORT="+port, "POD_NAME=pod-p", "HELLO_START_DELAY=300ms",
+		"HELLO_UNHEALTHY_AFTER=1s", "HELLO_UNREADY_AFTER=0s", "HELLO_QUEUE_DEPTH=9", "HELLO_IGNORE_SIGTERM=true")
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+
+	base := "http://" + net.JoinHostPort("127.0.0.1", port)
+	waitReady(t, base+"/", exited, &logs)
+	if code, body := get(t, base+"/status"); code != 200 || !strings.Contains(body, `"queue_depth":9`) {
+		t.Errorf("GET /status = %d %q", code, body)
+	}
+	if code, _ := get(t, base+"/ready"); code != http.StatusServiceUnavailable {
+		t.Errorf("GET /ready = %d, want 503", code)
+	}
+	probe := func(path string) int {
+		c := exec.Command(bin, "probe", path)
+		c.Env = env
+		out, err := c.CombinedOutput()
+		var exit *exec.ExitError
+		switch {
+		case errors.As(err, &exit):
+			return exit.ExitCode()
+		case err != nil:
+			t.Fatalf("hello probe: %v\n%s", err, out)
+		}
+		return 0
+	}
+	if code := probe("/ready"); code != 1 {
+		t.Errorf("hello probe /ready exited %d, want 1", code)
+	}
+	// /healthz turns 500 one second into the run.
+	deadline := time.Now().Add(10 * time.Second)
+	for probe("/healthz") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz still healthy after 10 s:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body := get(t, base+"/healthz"); code != 500 || body != "unhealthy" {
+		t.Errorf("GET /healthz = %d %q, want 500 unhealthy", code, body)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "hello: SIGTERM ignored (HELLO_IGNORE_SIGTERM=true)") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no word of the ignored SIGTERM:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _ := get(t, base+"/"); code != 200 {
+		t.Errorf("after SIGTERM GET / = %d, want it still serving", code)
+	}
+	cmd.Process.Kill()
+	<-exited
+	var exit *exec.ExitError
+	if !errors.As(waitErr, &exit) || exit.ExitCode() != -1 {
+		t.Errorf("after SIGKILL: %v, want killed", waitErr)
+	}
+	for _, w := range []string{"hello: pod pod-p listens in 300ms (HELLO_START_DELAY)", "listening on 127.0.0.1:" + port} {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, logs.String())
+		}
+	}
+}
+
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) string {
 	t.Helper()

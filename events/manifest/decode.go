@@ -155,6 +155,7 @@ var notSupported = map[reflect.Type][]string{
 		"stdinOnce", "tty", "resizePolicy", "restartPolicy",
 	},
 	reflect.TypeFor[EnvVar]():               {"valueFrom"},
+	reflect.TypeFor[LifecycleHandler]():     {"tcpSocket"}, // deprecated in Kubernetes
 	reflect.TypeFor[ContainerPort]():        {"hostIP"},
 	reflect.TypeFor[ResourceRequirements](): {"claims"},
 	reflect.TypeFor[Affinity]():             {"podAffinity"},

@@ -10,7 +10,7 @@ import (
 
 // yamlSeeds are the YAML inputs of the table tests.
 func yamlSeeds() []string {
-	seeds := []string{goodDeploymentYAML, goodPodYAML, schedulingDeploymentYAML, goodDeploymentYAML + "---\n" + goodPodYAML,
+	seeds := []string{goodDeploymentYAML, goodPodYAML, schedulingDeploymentYAML, probePodYAML, goodDeploymentYAML + "---\n" + goodPodYAML,
 		"# c\n---\n---\n", "a: &x [1, *x]\n", "a: {<<: [{x: 1}, {y: 2}]}\n", "a: .inf\n", "? [a]\n: b\n", "- a\n"}
 	for _, c := range decodeCases {
 		seeds = append(seeds, c.yaml)

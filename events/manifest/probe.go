@@ -148,6 +148,8 @@ const (
 	// DefaultTerminationGracePeriodSeconds is a pod's grace period when it
 	// names none.
 	DefaultTerminationGracePeriodSeconds = 30
+	// MaxGracePeriodSeconds bounds any grace period (a day).
+	MaxGracePeriodSeconds = 24 * 60 * 60
 )
 
 // WithDefaults returns the probe with Kubernetes' defaults filled in.

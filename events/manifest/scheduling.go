@@ -66,6 +66,15 @@ type Toleration struct {
 	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
 }
 
+// The taints the control plane puts on a node, as Kubernetes names them:
+// unreachable while its agent is silent (the health service's NotReady),
+// unschedulable while it is cordoned.
+const (
+	TaintNodeUnreachable   = "node.kubernetes.io/unreachable"
+	TaintNodeNotReady      = "node.kubernetes.io/not-ready"
+	TaintNodeUnschedulable = "node.kubernetes.io/unschedulable"
+)
+
 // Taint effects.
 const (
 	TaintNoSchedule       = "NoSchedule"

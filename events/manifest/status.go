@@ -40,6 +40,8 @@ type WorkloadStatus struct {
 	Active []string `json:"active,omitempty"`
 	// Used is what a ResourceQuota's namespace uses of what it counts.
 	Used QuotaUsage `json:"used,omitempty"`
+	// Budget is a PodDisruptionBudget's status.
+	Budget *BudgetStatus `json:"budget,omitempty"`
 }
 
 // ReplicaFailure is the condition of a workload whose controller could not

@@ -90,6 +90,13 @@ func (s PodSpec) withDefaults() PodSpec {
 			}
 			s.Containers[i].Ports[j].Protocol = ProtocolTCP
 		}
+		c := s.Containers[i]
+		if c.withProbeDefaults() {
+			if !copied {
+				s.Containers, copied = slices.Clone(s.Containers), true
+			}
+			s.Containers[i] = c
+		}
 	}
 	tscCopied := false
 	for i := range s.TopologySpreadConstraints {
@@ -184,9 +191,15 @@ func validatePodSpec(errs *FieldErrors, path string, s PodSpec) {
 	names := map[string]int{}
 	ports := map[string]string{}     // "80/TCP" → path of the first
 	hostPorts := map[string]string{} // host port "8080/TCP" → path of the first
+	validateGracePeriod(errs, path, s)
+	grace := s.GracePeriodSeconds()
+	if grace < 0 || grace > MaxGracePeriod {
+		grace = -1 // reported above; a hook's sleep is not judged by it
+	}
 	for i, c := range s.Containers {
 		p := indexPath(cpath, i)
 		validateContainer(errs, p, c)
+		validateProbes(errs, p, c, grace)
 		if c.Name != "" {
 			if first, dup := names[c.Name]; dup {
 				errs.addf(fieldPath(p, "name"), "duplicate name %q (also %s)", c.Name, indexPath(cpath, first))

@@ -102,7 +102,7 @@ func (r *Runtime) removeContainer(ctx context.Context, c client.Container) error
 	case err != nil:
 		return fmt.Errorf("task of %s: %w", id, err)
 	default:
-		if err := r.stopTask(ctx, id, task); err != nil {
+		if err := r.stopTask(ctx, id, task, r.cfg.StopTimeout); err != nil {
 			return err
 		}
 		if _, err := task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
@@ -116,8 +116,8 @@ func (r *Runtime) removeContainer(ctx context.Context, c client.Container) error
 }
 
 // stopTask ends a running task: SIGTERM to its main process, SIGKILL to all
-// of its processes once StopTimeout has passed.
-func (r *Runtime) stopTask(ctx context.Context, id string, task client.Task) error {
+// of its processes once grace has passed (at once when grace is 0).
+func (r *Runtime) stopTask(ctx context.Context, id string, task client.Task, grace time.Duration) error {
 	st, err := task.Status(ctx)
 	if errdefs.IsNotFound(err) {
 		return nil
@@ -139,19 +139,21 @@ func (r *Runtime) stopTask(ctx context.Context, id string, task client.Task) err
 			r.log.Warn().Err(err).Str("container", id).Msg("resume paused task before stopping it")
 		}
 	}
-	if err := task.Kill(ctx, syscall.SIGTERM); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("sigterm %s: %w", id, err)
+	if grace > 0 {
+		if err := task.Kill(ctx, syscall.SIGTERM); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("sigterm %s: %w", id, err)
+		}
+		timer := time.NewTimer(grace)
+		defer timer.Stop()
+		select {
+		case <-exitc:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("stop %s: %w", id, ctx.Err())
+		case <-timer.C:
+		}
+		r.log.Info().Str("container", id).Dur("grace", grace).Msg("container still runs at the end of its grace period; killing it")
 	}
-	timer := time.NewTimer(r.cfg.StopTimeout)
-	defer timer.Stop()
-	select {
-	case <-exitc:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop %s: %w", id, ctx.Err())
-	case <-timer.C:
-	}
-	r.log.Info().Str("container", id).Dur("after", r.cfg.StopTimeout).Msg("container ignored SIGTERM; killing it")
 	if err := task.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("sigkill %s: %w", id, err)
 	}

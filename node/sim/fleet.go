@@ -54,7 +54,8 @@ type FleetConfig struct {
 	Labels     map[string]string // on every node; ZoneLabel is spread unless set here
 	Taints     []manifest.Taint
 	StartDelay time.Duration // how long a container takes to start
-	// Heartbeat is each agent's heartbeat interval (default 10 s), plus a
+	// Heartbeat is each agent's heartbeat interval (default
+	// node.DefaultHeartbeat), plus a
 	// random 0..Jitter per beat so agents started together drift apart
 	// (0: no jitter).
 	Heartbeat time.Duration
@@ -94,7 +95,7 @@ func (c *FleetConfig) Validate() error {
 		return fmt.Errorf("cpu, memory and pods must be positive (cpu %dm, memory %d, pods %d)", c.MilliCPU, c.Memory, c.MaxPods)
 	}
 	if c.Heartbeat == 0 {
-		c.Heartbeat = 10 * time.Second
+		c.Heartbeat = node.DefaultHeartbeat
 	}
 	if c.Heartbeat < 0 || c.Jitter < 0 {
 		return fmt.Errorf("heartbeat %s and jitter %s must not be negative", c.Heartbeat, c.Jitter)

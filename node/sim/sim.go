@@ -9,7 +9,19 @@
 // code, with HELLO_FAIL_TIMES its first runs fail, with HELLO_TICK its log
 // gains a line per tick, with HELLO_ALLOCATE over its memory limit the OOM
 // killer ends it at once (137, OOMKilled), and an invalid variable makes it
-// exit with code 2 at once. Without them it runs until it is removed (or Exit ends it).
+// exit with code 2 at once. Without them it runs until it is removed (or Exit
+// ends it).
+//
+// Probes and hooks are answered without a network (Runtime is a
+// probe.Checker): an httpGet is answered as the demo image answers the path
+// (/healthz, /ready and /status by HELLO_UNHEALTHY_AFTER, HELLO_UNREADY_AFTER
+// and HELLO_QUEUE_DEPTH, a CEL check over that answer; any other path 200,
+// so probes written for other images pass), tcpSocket and grpc pass once the container serves
+// (HELLO_START_DELAY), exec passes (the demo image's `hello log` and `hello
+// probe` do what they do in the image). Tests script results with SetProbe
+// and ScriptExec. A stop (StopContainer, StopPod) ends the container at once
+// (code 0, or 143 for a run that would have ended by itself), or at the end
+// of its grace period (137) when HELLO_IGNORE_SIGTERM=true.
 package sim
 
 import (
@@ -22,7 +34,9 @@ import (
 
 	"github.com/gantry-sh/gantry/deploy/images/hello/behaviour"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/events/probecheck"
 	"github.com/gantry-sh/gantry/node"
+	"github.com/gantry-sh/gantry/node/probe"
 )
 
 // Config shapes a simulated machine.
@@ -56,9 +70,14 @@ type Runtime struct {
 	changes chan struct{}
 	// starting holds the containers (uid/container) waiting out StartDelay.
 	starting map[string]func() bool
-	// runs holds the containers whose environment asks for a demo image
-	// behaviour (or is invalid), for their current instance.
+	// runs holds the containers with an environment (which may ask for a
+	// demo image behaviour, or be invalid), for their current instance.
 	runs map[string]*run
+	// probes and execs are the results tests script (SetProbe, ScriptExec).
+	probes map[probeKey]probe.Result
+	execs  func(uid, container string, cmd []string) (code int, output []byte, ok bool)
+	// cel holds the compiled CEL checks of httpGet probes.
+	cel *probecheck.Cache
 }
 
 // run is one instance of a container with a demo image behaviour.
@@ -90,7 +109,8 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	return &Runtime{cfg: cfg, prefix: prefix, pods: map[string]*node.PodState{}, logs: map[string][]byte{}, prev: map[string][]byte{},
 		ips: map[netip.Addr]bool{}, next: first(prefix), changes: make(chan struct{}, 1),
-		starting: map[string]func() bool{}, runs: map[string]*run{}}, nil
+		starting: map[string]func() bool{}, runs: map[string]*run{}, probes: map[probeKey]probe.Result{},
+		cel: probecheck.NewCache(0)}, nil
 }
 
 // first is the first address given to pods: the network address and the
@@ -235,13 +255,11 @@ func (r *Runtime) behave(k string, c manifest.Container, restarts int32) {
 	}
 	env = append(env, fmt.Sprintf("%s=%d", behaviour.EnvRestartCount, restarts))
 	spec, err := behaviour.Parse(env)
-	if err != nil || spec.Active() {
-		var limit int64
-		if q, ok := c.Resources.Limits["memory"]; ok {
-			limit = q.Value()
-		}
-		r.runs[k] = &run{spec: spec, invalid: err, limit: limit}
+	var limit int64
+	if q, ok := c.Resources.Limits["memory"]; ok {
+		limit = q.Value()
 	}
+	r.runs[k] = &run{spec: spec, invalid: err, limit: limit}
 }
 
 // begin runs container cs of pod uid: it logs the behaviour's first line and
@@ -260,7 +278,9 @@ func (r *Runtime) begin(uid string, cs *node.ContainerState) bool {
 		r.exit(uid, cs, behaviour.ExitInvalid, now)
 		return true
 	}
-	r.logs[k] = append(r.logs[k], behaviour.Stamp(now, ru.spec.StartLine())...)
+	if ru.spec.Active() {
+		r.logs[k] = append(r.logs[k], behaviour.Stamp(now, ru.spec.StartLine())...)
+	}
 	if ru.spec.OOMKilled(ru.limit) {
 		r.exit(uid, cs, behaviour.ExitOOMKilled, now)
 		cs.OOMKilled = true
@@ -398,6 +418,11 @@ func (r *Runtime) RemovePod(_ context.Context, _, _, uid string) error {
 		}
 		if ip, err := netip.ParseAddr(p.IP); err == nil {
 			delete(r.ips, ip)
+		}
+		for pk := range r.probes {
+			if pk.uid == uid {
+				delete(r.probes, pk)
+			}
 		}
 	}
 	delete(r.pods, uid)

@@ -124,7 +124,7 @@ func TestFleetConfig(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Consume != ConsumeShared || c.NamePrefix != "sim" || c.Heartbeat != 10*time.Second {
+	if c.Consume != ConsumeShared || c.NamePrefix != "sim" || c.Heartbeat != node.DefaultHeartbeat {
 		t.Errorf("defaults: %+v", c)
 	}
 	for i, want := range map[int]string{0: "100.64.0.0/24", 1: "100.64.1.0/24", 256: "100.65.0.0/24", 16383: "100.127.255.0/24"} {

@@ -172,6 +172,14 @@ func ResourceQuota(ns, name string, hard map[string]string) manifest.Object {
 	return object(manifest.APICoreV1, manifest.KindResourceQuota, ns, name, &manifest.ResourceQuotaSpec{Hard: rl})
 }
 
+// PodDisruptionBudget is a valid policy/v1 PodDisruptionBudget selecting
+// app=<app>, with minAvailable or maxUnavailable as given (nil: unset).
+func PodDisruptionBudget(ns, name, app string, minAvailable, maxUnavailable *manifest.IntOrString) manifest.Object {
+	return object(manifest.APIPolicyV1, manifest.KindPodDisruptionBudget, ns, name, &manifest.PodDisruptionBudgetSpec{
+		Selector:     &manifest.LabelSelector{MatchLabels: map[string]string{"app": app}},
+		MinAvailable: minAvailable, MaxUnavailable: maxUnavailable})
+}
+
 // BarePod is a valid v1 Pod with defaults filled, one container "app".
 func BarePod(ns, name, image string) manifest.Object {
 	o := manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindPod,

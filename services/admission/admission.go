@@ -16,6 +16,8 @@ import (
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/events/placement"
+	"github.com/gantry-sh/gantry/events/probecheck"
+	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
@@ -39,6 +41,11 @@ type Service struct {
 	counts map[string]int
 	quotas map[string]map[string]manifest.ResourceList
 	made   map[string]string // objects controllers made, by kind/ns/name: their uid
+	// c is the fold of pods and objects that evictions are judged against
+	// (their PodDisruptionBudgets), and evicting the pods (by uid) of
+	// evictions being stored, by intent seq (see evict.go).
+	c        *projections.Cluster
+	evicting map[uint64]string
 
 	// Bootstrap makes the Namespaces that exist without being applied
 	// (see bootstrap.go), as `gantry up` and `serve` run it.
@@ -67,7 +74,8 @@ type object struct {
 func New() *Service {
 	return &Service{pending: map[uint64]pendingIntent{}, decided: map[uint64]bool{},
 		objects: map[string]*object{}, applied: map[string]uint64{}, assumed: map[uint64]bool{},
-		counts: map[string]int{}, quotas: map[string]map[string]manifest.ResourceList{}, made: map[string]string{}}
+		counts: map[string]int{}, quotas: map[string]map[string]manifest.ResourceList{}, made: map[string]string{},
+		c: projections.NewCluster(), evicting: map[uint64]string{}}
 }
 
 // Name implements runner.Service.
@@ -77,7 +85,11 @@ func (s *Service) Name() string { return Name }
 func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
 		{Stream: events.StreamIntents},
-		{Stream: events.StreamDecisions, Filters: []string{events.SubjectAdmissionAll, events.SubjectNodeDecisionAll, events.SubjectWorkloadAll}},
+		{Stream: events.StreamDecisions, Filters: []string{events.SubjectAdmissionAll, events.SubjectNodeDecisionAll, events.SubjectWorkloadAll,
+			events.SubjectPodDecAll, events.SubjectNodeStateAll}},
+		// Pods' reports: whether a pod is healthy, for the budgets an
+		// eviction is judged against.
+		{Stream: events.StreamObservations, Filters: []string{events.SubjectObsPodAll}},
 	}
 }
 
@@ -87,13 +99,20 @@ func (s *Service) Apply(r events.Record) {
 		return
 	}
 	s.applied[r.Stream] = r.Seq
+	if r.Stream != events.StreamIntents {
+		s.c.Apply(r)
+	}
 	switch e := r.Event.(type) {
-	case *events.IntentApplied, *events.IntentDeleted, *events.IntentCordon:
+	case *events.IntentApplied, *events.IntentDeleted, *events.IntentCordon, *events.IntentEvict:
 		if !s.decided[r.Seq] {
 			s.pending[r.Seq] = pendingIntent{seq: r.Seq, env: r.Envelope, ev: e}
 		}
 	case *events.AdmissionAccepted:
 		s.verdict(e.IntentSeq)
+		if e.Op == events.OpEvict {
+			s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
+			return
+		}
 		o := s.object(e.Kind, e.Namespace, e.Name)
 		o.lastSeq = r.Seq
 		o.uid, o.generation = e.UID, e.Generation
@@ -125,6 +144,7 @@ func (s *Service) verdict(intentSeq uint64) {
 	s.decided[intentSeq] = true
 	delete(s.pending, intentSeq)
 	delete(s.assumed, intentSeq)
+	delete(s.evicting, intentSeq)
 }
 
 // Assume implements runner.Assumer: the runner stores a pass of verdicts in
@@ -137,6 +157,9 @@ func (s *Service) Assume(ds []runner.Decision) {
 	for _, d := range ds {
 		if seq, ok := intentSeq(d.Event); ok && d.Assumed {
 			s.assumed[seq] = true
+			if e, ok := d.Event.(*events.AdmissionAccepted); ok && e.Op == events.OpEvict {
+				s.evicting[seq] = e.UID
+			}
 		}
 	}
 }
@@ -146,6 +169,7 @@ func (s *Service) Assume(ds []runner.Decision) {
 func (s *Service) Forget(d runner.Decision) {
 	if seq, ok := intentSeq(d.Event); ok {
 		delete(s.assumed, seq)
+		delete(s.evicting, seq)
 	}
 }
 
@@ -189,6 +213,9 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	if s.Bootstrap {
 		out = s.bootstrap()
 	}
+	s.c.ClearDirty()             // admission reads the fold; nothing here writes it out
+	var evicting map[string]bool // this pass's evictions and those being stored, by pod uid
+
 	for _, seq := range seqs {
 		p := s.pending[seq]
 		kind, ns, name := target(p.ev)
@@ -202,10 +229,11 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 			continue // an object in a namespace being made waits for its verdict
 		}
 		busy[key] = true
-		if kind == "resourcequota" {
+		if kind == "resourcequota" || kind == "poddisruptionbudget" {
 			// What follows it in its namespace waits for its verdict, as
 			// what follows a Namespace does: a quota applied with the
-			// objects it caps counts them.
+			// objects it caps counts them, and a budget applied before a
+			// drain covers its evictions.
 			nsBusy[ns] = true
 		}
 		if s.countQuota(ns, kind) {
@@ -215,6 +243,13 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		}
 		if s.assumed[seq] {
 			continue // its verdict is on its way
+		}
+		if e, ok := p.ev.(*events.IntentEvict); ok {
+			if evicting == nil {
+				evicting = s.evictingNow()
+			}
+			out = append(out, s.evict(p, e, evicting)...)
+			continue
 		}
 		d := s.judge(p, kind, ns, name)
 		d.Assumed = true
@@ -239,6 +274,8 @@ func target(e events.Event) (kind, ns, name string) {
 		return e.Kind, e.Namespace, e.Name
 	case *events.IntentCordon:
 		return "node", events.ClusterScope, e.Node
+	case *events.IntentEvict:
+		return "pod", e.Namespace, e.Name
 	}
 	return "", "", ""
 }
@@ -277,8 +314,12 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 			return reject(events.OpDelete, fmt.Sprintf("propagationPolicy: unsupported value %q: must be one of %s, %s, %s",
 				e.Propagation, events.PropagateBackground, events.PropagateForeground, events.PropagateOrphan))
 		}
+		if g := e.GracePeriodSeconds; g != nil && (*g < 0 || *g > manifest.MaxGracePeriodSeconds) {
+			return reject(events.OpDelete, fmt.Sprintf("gracePeriodSeconds: must be between 0 and %d, got %d", manifest.MaxGracePeriodSeconds, *g))
+		}
 		d.Event = &events.AdmissionAccepted{IntentSeq: p.seq, IntentID: p.env.ID, Op: events.OpDelete,
-			Kind: kind, Namespace: ns, Name: name, UID: o.uid, Generation: o.generation, Propagation: e.Propagation}
+			Kind: kind, Namespace: ns, Name: name, UID: o.uid, Generation: o.generation, Propagation: e.Propagation,
+			GracePeriodSeconds: e.GracePeriodSeconds, Force: e.Force}
 		return d
 	case *events.IntentApplied:
 		if reason, ok := unsupportedKind(e); !ok {
@@ -395,6 +436,7 @@ func Check(e *events.IntentApplied) (manifest.Object, []string) {
 		reasons = append(reasons, reasonsOf(errs)...)
 	}
 	reasons = append(reasons, checkPlacement(obj)...)
+	reasons = append(reasons, checkProbes(obj)...)
 	return obj, reasons
 }
 
@@ -419,6 +461,23 @@ func checkPlacement(obj manifest.Object) []string {
 		return []string{fmt.Sprintf("%s[%s]: %v", path, manifest.AnnotationPlacement, err)}
 	}
 	return nil
+}
+
+// probeChecks caches compiled probe checks, as rules does placement rules.
+var probeChecks = probecheck.NewCache(0)
+
+// checkProbes compiles the CEL checks of the pod's httpGet probes, so that
+// one that does not compile, does not return a bool or could cost too much
+// is refused here with its field path, rather than failing the probe on
+// every node.
+func checkProbes(obj manifest.Object) []string {
+	var out []string
+	for _, c := range obj.ProbeChecks() {
+		if _, err := probeChecks.Get(c.Expr); err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", c.Path, err))
+		}
+	}
+	return out
 }
 
 func reasonsOf(err error) []string {

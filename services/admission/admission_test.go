@@ -293,7 +293,7 @@ func TestVerdicts(t *testing.T) {
 			},
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota`}
+				want := []string{`kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpApply ||
 					r.Kind != "statefulset" || r.Name != "rs" {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
@@ -310,7 +310,7 @@ func TestVerdicts(t *testing.T) {
 			last:  func(l *pt.Log) events.Record { return l.IntentApply("service", ns, "web", raw(`[]`)) },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "service" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota`}
+				want := []string{`kind: "service" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
@@ -322,7 +322,7 @@ func TestVerdicts(t *testing.T) {
 			last:  func(l *pt.Log) events.Record { return l.IntentDelete("statefulset", ns, "rs") },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota`}
+				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpDelete {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
@@ -350,6 +350,38 @@ func TestVerdicts(t *testing.T) {
 				last := prev[len(prev)-1].Event.(*events.AdmissionAccepted)
 				if a.Op != events.OpDelete || a.UID != last.UID || a.Generation != 2 || a.Object != nil {
 					t.Errorf("accepted = %+v", a)
+				}
+			},
+		},
+		{
+			name: "a deletion's grace period and force are carried to its verdict",
+			given: func(l *pt.Log) []events.Record {
+				return []events.Record{l.IntentApplyObject(x)}
+			},
+			last: func(l *pt.Log) events.Record {
+				g := int64(5)
+				return l.Append(events.IntentSubject(ns, "deployment", "x"),
+					&events.IntentDeleted{Kind: "deployment", Namespace: ns, Name: "x", GracePeriodSeconds: &g, Force: true})
+			},
+			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
+				if a := acceptedOf(t, d); a.GracePeriodSeconds == nil || *a.GracePeriodSeconds != 5 || !a.Force {
+					t.Errorf("accepted = %+v", a)
+				}
+			},
+		},
+		{
+			name: "a negative grace period is refused, naming the field",
+			given: func(l *pt.Log) []events.Record {
+				return []events.Record{l.IntentApplyObject(x)}
+			},
+			last: func(l *pt.Log) events.Record {
+				g := int64(-3)
+				return l.Append(events.IntentSubject(ns, "deployment", "x"),
+					&events.IntentDeleted{Kind: "deployment", Namespace: ns, Name: "x", GracePeriodSeconds: &g})
+			},
+			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
+				if r := rejectedOf(t, d); len(r.Reasons) != 1 || !strings.HasPrefix(r.Reasons[0], "gracePeriodSeconds: must be between 0 and") {
+					t.Errorf("rejected = %+v", r)
 				}
 			},
 		},

@@ -11,7 +11,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
-	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
@@ -19,10 +19,12 @@ import (
 const Name = "health"
 
 // DefaultGrace is how long a node may go unheard before it is decided
-// NotReady: projections.NodeLostAfter, what readers judged by before the
-// decision existed. (Kubernetes' node-monitor-grace-period is 40 s too; a
-// shorter one needs nodes to beat more often than every 5-12 s.)
-const DefaultGrace = projections.NodeLostAfter
+// NotReady (Kubernetes' node-monitor-grace-period, 40 s there). Node agents
+// heartbeat every second (node.DefaultHeartbeat), so 4 s is four missed
+// beats; with the pods' default toleration of the unreachable taint (3 s,
+// replica.DefaultToleration) a lost node's pods are replaced about 8 s
+// after its last heartbeat (B3 in BENCHMARKS.md).
+const DefaultGrace = 4 * time.Second
 
 // PassBudget bounds the decisions of one pass; the nodes a pass leaves out
 // are pending for the next. 5,000 decides for every node of a cluster of
@@ -36,18 +38,27 @@ const (
 	ReasonUnknown = "NodeStatusUnknown"
 )
 
+// UnreachableTaints are what a NotReady decision puts on its node, as
+// Kubernetes' node lifecycle controller does: no new pods (NoSchedule), and
+// the pods there evicted once their toleration of it runs out (NoExecute:
+// the replica service's eviction).
+var UnreachableTaints = []manifest.Taint{
+	{Key: manifest.TaintNodeUnreachable, Effect: manifest.TaintNoSchedule},
+	{Key: manifest.TaintNodeUnreachable, Effect: manifest.TaintNoExecute},
+}
+
 // Service decides each node's state from how long ago it was last heard
 // from (a heartbeat, or its registration):
 //
 //   - Ready when heard from within Grace of the pass's now, NotReady
 //     otherwise (Reason NodeStatusUnknown, "node agent stopped posting
-//     heartbeats (none for 40s)", as Kubernetes' "Kubelet stopped posting
+//     heartbeats (none for 4s)", as Kubernetes' "Kubelet stopped posting
 //     node status.").
 //   - Only changes are decided: a node is decided when it has no decision
 //     yet or when its state differs from its newest decision. With Grace
-//     40 s, a node beating every 10 s is decided Ready once; if it falls
+//     4 s, a node beating every second is decided Ready once; if it falls
 //     silent after its heartbeat at 12:00:00, the first pass at or after
-//     12:00:40 decides NotReady once; its next heartbeat decides Ready.
+//     12:00:04 decides NotReady once; its next heartbeat decides Ready.
 //   - Each decision expects the last sequence on the node's state subject
 //     (events.NodeStateSubject), and its message id is derived from (node,
 //     that sequence, ready): a restarted service that replays decides the
@@ -75,6 +86,7 @@ type Service struct {
 	due     deadlines        // nodes decided Ready, by deadline
 	pending map[string]*node // nodes to examine at the next pass
 	started time.Time        // the first pass's now
+	newest  time.Time        // the newest heartbeat or registration of any node
 }
 
 // node is what the service knows of one node.
@@ -140,6 +152,9 @@ func (s *Service) heard(n *node, at time.Time, id string) {
 		return
 	}
 	n.heardAt, n.causeID = at, id
+	if at.After(s.newest) {
+		s.newest = at
+	}
 	if n.decided && n.ready {
 		s.schedule(n) // only its deadline moves
 		return
@@ -184,6 +199,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	if len(s.pending) == 0 {
 		return nil
 	}
+	clock := s.clock(now)
 	names := make([]string, 0, len(s.pending))
 	for name := range s.pending {
 		names = append(names, name)
@@ -196,10 +212,17 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	var out []runner.Decision
 	for _, name := range names {
 		n := s.pending[name]
-		ready := !n.heardAt.IsZero() && now.Sub(s.lastHeard(n)) < s.Grace
+		ready := !n.heardAt.IsZero() && clock.Sub(s.lastHeard(n)) < s.Grace
 		if n.decided && n.ready == ready {
 			delete(s.pending, name) // as decided: nothing to say
 			s.schedule(n)
+			if n.ready && !n.deadline.After(now) {
+				// Due by the wall clock, not by the log's: look again
+				// when it would be due by the log's, or sooner, as the
+				// log's clock jumps when the service catches up.
+				n.deadline = now.Add(min(s.Grace-clock.Sub(s.lastHeard(n)), LogSlack/4))
+				heap.Fix(&s.due, n.heapIndex)
+			}
 			continue
 		}
 		if len(out) == budget {
@@ -212,6 +235,29 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	return out
 }
 
+// LogSlack is how far past the newest heartbeat the service has read it
+// counts silence, while it hears from some node: about one heartbeat.
+const LogSlack = time.Second
+
+// clock is the time silence is measured at: now, unless the service is
+// behind the log (the newest heartbeat it has read from any node is older
+// than now by more than LogSlack, yet younger than Grace), when it is that
+// heartbeat's time plus LogSlack. A service that reads heartbeats late, or
+// agents that all beat late (one starved process running thousands of
+// simulated nodes), then decide no node NotReady, while a node silent
+// among others that beat is still decided NotReady on time. When no node
+// at all was heard from for Grace (every node lost, or a one-node
+// cluster's node), silence is measured by now.
+func (s *Service) clock(now time.Time) time.Time {
+	if s.newest.IsZero() || now.Sub(s.newest) >= s.Grace {
+		return now
+	}
+	if log := s.newest.Add(LogSlack); log.Before(now) {
+		return log
+	}
+	return now
+}
+
 // decision is n's new state.
 func (s *Service) decision(n *node, ready bool) runner.Decision {
 	e := &events.NodeStateDecided{Node: n.name, Ready: ready, Reason: ReasonReady,
@@ -219,6 +265,7 @@ func (s *Service) decision(n *node, ready bool) runner.Decision {
 	if !ready {
 		e.Reason = ReasonUnknown
 		e.Message = fmt.Sprintf("node agent stopped posting heartbeats (none for %s)", s.Grace)
+		e.Taints = UnreachableTaints
 	}
 	msgID := fmt.Sprintf("nodestate/%s/%d/%t", n.name, n.lastSeq, ready)
 	return runner.Decision{

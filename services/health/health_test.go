@@ -50,6 +50,10 @@ func (h *harness) decide() []string {
 		if !e.Ready {
 			state = fmt.Sprintf("NotReady (%s: %s)", e.Reason, e.Message)
 		}
+		// A NotReady node is tainted unreachable (NoSchedule, NoExecute); a Ready one is not.
+		if want := map[bool]string{true: "[]", false: "[{node.kubernetes.io/unreachable  NoSchedule} {node.kubernetes.io/unreachable  NoExecute}]"}[e.Ready]; fmt.Sprint(e.Taints) != want {
+			h.t.Errorf("%s %s: taints %v, want %s", e.Node, state, e.Taints, want)
+		}
 		out = append(out, e.Node+" "+state)
 	}
 	h.fold()
@@ -63,7 +67,7 @@ func (h *harness) restart() {
 }
 
 func TestNodeStateIsDecidedOnChange(t *testing.T) {
-	const silent = "n1 NotReady (NodeStatusUnknown: node agent stopped posting heartbeats (none for 40s))"
+	const silent = "n1 NotReady (NodeStatusUnknown: node agent stopped posting heartbeats (none for 4s))"
 	for _, c := range []struct {
 		name  string
 		steps func(h *harness) [][]string // decisions of each pass
@@ -79,14 +83,14 @@ func TestNodeStateIsDecidedOnChange(t *testing.T) {
 		},
 		want: [][]string{{"n1 Ready"}, nil},
 	}, {
-		// Heartbeat at 12:00:00: still Ready at 12:00:39, NotReady once at 12:00:40.
+		// Heartbeat at 12:00:00: still Ready at 12:00:03.9, NotReady once at 12:00:04.
 		name: "silence past Grace is decided NotReady once",
 		steps: func(h *harness) [][]string {
 			h.beat("n1")
 			a := h.decide()
-			h.at(39 * time.Second)
+			h.at(3900 * time.Millisecond)
 			b := h.decide()
-			h.at(40 * time.Second)
+			h.at(4 * time.Second)
 			c := h.decide()
 			h.at(5 * time.Minute)
 			return [][]string{a, b, c, h.decide()}
@@ -118,14 +122,41 @@ func TestNodeStateIsDecidedOnChange(t *testing.T) {
 			h.beat("n1")
 			h.beat("n2")
 			a := h.decide()
-			h.at(20 * time.Second)
+			h.at(2 * time.Second)
 			h.beat("n2")
-			h.at(45 * time.Second)
+			h.at(4 * time.Second)
+			h.beat("n2")
+			h.at(4500 * time.Millisecond)
 			b := h.decide()
 			h.restart()
 			return [][]string{a, b, h.decide()}
 		},
 		want: [][]string{{"n1 Ready", "n2 Ready"}, {silent}, nil},
+	}, {
+		// n1 beats every second but the service read its beats 3 s late
+		// (the newest it has read is from 12:00:02 at 12:00:05): measured on
+		// the log's clock (12:00:03) it is not silent; n2, silent since
+		// 12:00:00 while n1 beat on, is NotReady (looked at again within LogSlack/4) once the log shows 4 s of
+		// n1 beating past n2's last heartbeat.
+		name: "a service behind the log decides no beating node NotReady",
+		steps: func(h *harness) [][]string {
+			h.beat("n1")
+			h.beat("n2")
+			a := h.decide()
+			for i := 1; i <= 2; i++ {
+				h.at(time.Duration(i) * time.Second)
+				h.beat("n1")
+			}
+			h.at(5 * time.Second)
+			b := h.decide()
+			for i := 3; i <= 5; i++ {
+				h.at(time.Duration(i) * time.Second)
+				h.beat("n1")
+			}
+			h.at(5500 * time.Millisecond)
+			return [][]string{a, b, h.decide()}
+		},
+		want: [][]string{{"n1 Ready", "n2 Ready"}, nil, {"n2 NotReady (NodeStatusUnknown: node agent stopped posting heartbeats (none for 4s))"}},
 	}} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t)

@@ -21,7 +21,10 @@ func (s *Service) barePod(w *projections.Workload, _ examination) []runner.Decis
 	cause := w.Cause()
 	if w.Deleted {
 		if p := s.c.Pods[projections.Key(w.Namespace, w.Name)]; p != nil && p.UID == w.UID && !p.Deleting {
-			return []runner.Decision{deletion(p, "pod deleted", cause)}
+			d := deletion(p, "pod deleted", cause)
+			e := d.Event.(*events.PodDeleted)
+			e.GracePeriodSeconds, e.Force = w.DeleteGracePeriodSeconds, w.DeleteForce
+			return []runner.Decision{d}
 		}
 		return nil
 	}

@@ -75,7 +75,13 @@ type Service struct {
 	// kept at the ceiling here, so what the log already holds cannot fill
 	// the cluster's memory either.
 	MaxPodsPerWorkload int32
-	full               runner.FullPasses // when a pass examines everything
+	// DefaultToleration is how long a pod that names none tolerates a lost
+	// node (its unreachable NoExecute taint) before it is evicted (see
+	// evict.go; default DefaultToleration).
+	DefaultToleration time.Duration
+	// lost are the nodes whose pods may be evicted, and when next (evict.go).
+	lost map[string]lostNode
+	full runner.FullPasses // when a pass examines everything
 	// pendingW and pendingP are the workload and pod keys whose last
 	// examination yielded decisions. They are examined again until an
 	// examination yields none: a decision that never reached the log (a
@@ -112,7 +118,7 @@ type Service struct {
 
 // New returns a replica service over an empty fold.
 func New() *Service {
-	return &Service{c: projections.NewCluster(), FullEvery: FullEvery,
+	return &Service{c: projections.NewCluster(), FullEvery: FullEvery, DefaultToleration: DefaultToleration, lost: map[string]lostNode{},
 		pendingW: map[string]bool{}, pendingP: map[string]bool{},
 		assumed: map[string]assumption{}, assumedOn: map[string][]string{}, busyW: map[string]int{}, busyP: map[string]int{},
 		orphans: map[string]map[string]bool{}, sets: map[string]map[string]bool{}, daemons: map[string]bool{},
@@ -195,6 +201,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	s.quota = s.quotaPass()
 	s.expire(now)
 	s.index(full)
+	s.noteNodes(full)
 	wkeys, pkeys, partial := s.toExamine(full)
 	s.c.ClearDirty()
 	clear(s.pendingW)
@@ -271,6 +278,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 			budget--
 		}
 	}
+	out = append(out, s.evictions(now, budget)...)
 	for i := range out {
 		out[i].Assumed = true // see assume.go
 	}

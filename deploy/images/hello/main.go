@@ -2,10 +2,17 @@
 // pod answered.
 //
 //	GET /        -> "hello from <POD_NAME>\n"
-//	GET /healthz -> 200 "ok"
+//	GET /healthz -> 200 "ok" (500 from HELLO_UNHEALTHY_AFTER on)
+//	GET /ready   -> 200 "ready" (503 from HELLO_UNREADY_AFTER on)
+//	GET /status  -> 200 {"pod", "healthy", "ready", "queue_depth", "uptime_seconds"}
 //
 // It listens on :8080 (override the port with PORT, and the interface with
-// HOST, e.g. HOST=127.0.0.1) and shuts down cleanly on SIGTERM.
+// HOST, e.g. HOST=127.0.0.1), after HELLO_START_DELAY when set, and shuts
+// down cleanly on SIGTERM (unless HELLO_IGNORE_SIGTERM=true).
+//
+// As a command in its container (exec probes and hooks), `hello log MSG`
+// writes a line to the container's log and `hello probe PATH` checks the
+// server in the container.
 //
 // For batch tests it also runs for a while and exits with a code, fails its
 // first runs and prints a line per tick, as its environment asks
@@ -18,12 +25,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,6 +47,9 @@ const exitStopped = 128 + int(syscall.SIGTERM)
 func main() {
 	log.SetOutput(os.Stdout)
 	log.SetFlags(log.LstdFlags | log.LUTC)
+	if cmd, args := behaviour.Command(os.Args); cmd != "" {
+		os.Exit(command(cmd, args))
+	}
 	spec, err := behaviour.Parse(os.Environ())
 	if err != nil {
 		log.Printf("hello: %v", err)
@@ -59,22 +71,38 @@ func run(spec behaviour.Spec) (int, error) {
 		port = "8080"
 	}
 	name := podName()
+	started := time.Now()
 
 	srv := &http.Server{
 		Addr:              net.JoinHostPort(os.Getenv("HOST"), port),
-		Handler:           logRequests(routes(name)),
+		Handler:           logRequests(routes(name, spec, started)),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(sigc)
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Printf("hello: pod %s listening on %s", name, srv.Addr)
+	serving := false
+	serve := func() {
+		serving = true
+		go func() { errc <- srv.ListenAndServe() }()
+		log.Printf("hello: pod %s listening on %s", name, srv.Addr)
+	}
+	// A slow start (HELLO_START_DELAY) listens only once its delay is over.
+	var listen <-chan time.Time
+	if spec.StartDelay > 0 {
+		t := time.NewTimer(spec.StartDelay)
+		defer t.Stop()
+		listen = t.C
+		log.Printf("hello: pod %s listens in %s (%s)", name, spec.StartDelay, behaviour.EnvStartDelay)
+	} else {
+		serve()
+	}
 
 	outcome := spec.Outcome()
-	started, printed := time.Now(), 0
+	printed := 0
 	if spec.Active() {
 		log.Print(spec.StartLine())
 	}
@@ -97,7 +125,13 @@ func run(spec behaviour.Spec) (int, error) {
 		select {
 		case err := <-errc:
 			return 0, fmt.Errorf("serve: %w", err)
-		case <-ctx.Done():
+		case <-listen:
+			serve()
+		case sig := <-sigc:
+			if sig == syscall.SIGTERM && spec.IgnoreSIGTERM {
+				log.Printf("hello: SIGTERM ignored (%s=true)", behaviour.EnvIgnoreSIGTERM)
+				continue
+			}
 			log.Printf("hello: shutting down")
 			if outcome.Ends {
 				code = exitStopped
@@ -116,13 +150,15 @@ func run(spec behaviour.Spec) (int, error) {
 		}
 	}
 
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return 0, fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return 0, fmt.Errorf("serve: %w", err)
+	if serving {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			return 0, fmt.Errorf("shutdown: %w", err)
+		}
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return 0, fmt.Errorf("serve: %w", err)
+		}
 	}
 	log.Printf("hello: stopped")
 	return code, nil
@@ -152,13 +188,15 @@ func podName() string {
 	return "unknown"
 }
 
-func routes(name string) http.Handler {
+// routes answer every GET as package behaviour says, after the run has
+// lasted since started.
+func routes(name string, spec behaviour.Spec, started time.Time) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "hello from %s\n", name)
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "ok")
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		code, ctype, body := spec.Answer(name, r.URL.Path, time.Since(started))
+		w.Header().Set("Content-Type", ctype)
+		w.WriteHeader(code)
+		w.Write(body)
 	})
 	return mux
 }
@@ -169,4 +207,51 @@ func logRequests(next http.Handler) http.Handler {
 		log.Printf("%s %s from %s", r.Method, r.URL.Path, r.RemoteAddr)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// command runs one of the image's commands (hello log …, hello probe …),
+// as an exec in a running container does, and returns its exit code.
+func command(cmd string, args []string) int {
+	switch cmd {
+	case behaviour.CmdLog:
+		// The container's log is its first process's standard output.
+		f, err := os.OpenFile("/proc/1/fd/1", os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "hello log: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if _, err := io.WriteString(f, behaviour.Stamp(time.Now(), "hello: "+strings.Join(args, " "))); err != nil {
+			fmt.Fprintf(os.Stderr, "hello log: %v\n", err)
+			return 1
+		}
+		return 0
+	case behaviour.CmdProbe:
+		p := "/"
+		if len(args) > 0 {
+			p = args[0]
+		}
+		host := os.Getenv("HOST")
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		port := os.Getenv("PORT")
+		if port == "" {
+			port = "8080"
+		}
+		c := &http.Client{Timeout: 10 * time.Second}
+		resp, err := c.Get("http://" + net.JoinHostPort(host, port) + p)
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		resp.Body.Close()
+		fmt.Printf("GET %s: %s\n", p, resp.Status)
+		if resp.StatusCode < 200 || resp.StatusCode > 399 {
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "hello: unknown command %q\n", cmd)
+	return 2
 }

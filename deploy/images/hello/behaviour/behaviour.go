@@ -52,6 +52,25 @@ const (
 	// EnvCompletionIndex is an Indexed Job's index, as Kubernetes names it;
 	// it is printed in the run's lines when set.
 	EnvCompletionIndex = "JOB_COMPLETION_INDEX"
+
+	// The variables below shape what the server answers, for tests of
+	// probes and graceful termination (see serve.go).
+
+	// EnvStartDelay makes the server listen only this long after the run
+	// started (a Go duration): a slow start, for startup probes.
+	EnvStartDelay = "HELLO_START_DELAY"
+	// EnvUnhealthyAfter makes /healthz answer 500 from this long after the
+	// run started (a Go duration), for liveness probes.
+	EnvUnhealthyAfter = "HELLO_UNHEALTHY_AFTER"
+	// EnvUnreadyAfter makes /ready answer 503 from this long after the run
+	// started (a Go duration), for readiness probes.
+	EnvUnreadyAfter = "HELLO_UNREADY_AFTER"
+	// EnvQueueDepth is the queue_depth /status reports (a whole number, 0
+	// by default), for CEL checks over a JSON response.
+	EnvQueueDepth = "HELLO_QUEUE_DEPTH"
+	// EnvIgnoreSIGTERM ("true" or "false") makes the program ignore
+	// SIGTERM, so only SIGKILL at the end of the grace period stops it.
+	EnvIgnoreSIGTERM = "HELLO_IGNORE_SIGTERM"
 )
 
 // Prefix is the prefix of the demo image's own variables.
@@ -75,6 +94,14 @@ type Spec struct {
 	Allocate  int64         // EnvAllocate in bytes, 0 when unset
 	Restarts  int           // EnvRestartCount
 	Index     string        // EnvCompletionIndex, "" when unset
+
+	StartDelay     time.Duration // EnvStartDelay: listens after it
+	UnhealthyAfter time.Duration // EnvUnhealthyAfter, when Unhealthy
+	Unhealthy      bool          // EnvUnhealthyAfter set
+	UnreadyAfter   time.Duration // EnvUnreadyAfter, when Unready
+	Unready        bool          // EnvUnreadyAfter set
+	QueueDepth     int           // EnvQueueDepth
+	IgnoreSIGTERM  bool          // EnvIgnoreSIGTERM
 }
 
 // Parse reads a Spec from an environment of NAME=value entries (as
@@ -90,8 +117,7 @@ func Parse(environ []string) (Spec, error) {
 	s := Spec{FailCode: 1}
 	for k := range env {
 		if strings.HasPrefix(k, Prefix) && !known(k) {
-			return Spec{}, fmt.Errorf("%s: unknown variable (the demo image reads %s, %s, %s, %s, %s and %s)",
-				k, EnvRunFor, EnvExitCode, EnvFailTimes, EnvFailCode, EnvTick, EnvAllocate)
+			return Spec{}, fmt.Errorf("%s: unknown variable (the demo image reads %s)", k, strings.Join(Variables, ", "))
 		}
 	}
 	var err error
@@ -132,6 +158,37 @@ func Parse(environ []string) (Spec, error) {
 			return Spec{}, err
 		}
 	}
+	if v := env[EnvStartDelay]; v != "" {
+		if s.StartDelay, err = duration(EnvStartDelay, v, 0); err != nil {
+			return Spec{}, err
+		}
+	}
+	if v := env[EnvUnhealthyAfter]; v != "" {
+		if s.UnhealthyAfter, err = duration(EnvUnhealthyAfter, v, 0); err != nil {
+			return Spec{}, err
+		}
+		s.Unhealthy = true
+	}
+	if v := env[EnvUnreadyAfter]; v != "" {
+		if s.UnreadyAfter, err = duration(EnvUnreadyAfter, v, 0); err != nil {
+			return Spec{}, err
+		}
+		s.Unready = true
+	}
+	if v := env[EnvQueueDepth]; v != "" {
+		if s.QueueDepth, err = integer(EnvQueueDepth, v, 0, -1); err != nil {
+			return Spec{}, err
+		}
+	}
+	if v := env[EnvIgnoreSIGTERM]; v != "" {
+		switch v {
+		case "true":
+			s.IgnoreSIGTERM = true
+		case "false":
+		default:
+			return Spec{}, fmt.Errorf("%s=%q: must be true or false", EnvIgnoreSIGTERM, v)
+		}
+	}
 	if v := env[EnvCompletionIndex]; v != "" {
 		if _, err = integer(EnvCompletionIndex, v, 0, -1); err != nil {
 			return Spec{}, err
@@ -141,10 +198,15 @@ func Parse(environ []string) (Spec, error) {
 	return s, nil
 }
 
+// Variables are the demo image's own variables (Prefix).
+var Variables = []string{EnvRunFor, EnvExitCode, EnvFailTimes, EnvFailCode, EnvTick,
+	EnvStartDelay, EnvUnhealthyAfter, EnvUnreadyAfter, EnvQueueDepth, EnvIgnoreSIGTERM, EnvAllocate}
+
 func known(name string) bool {
-	switch name {
-	case EnvRunFor, EnvExitCode, EnvFailTimes, EnvFailCode, EnvTick, EnvAllocate:
-		return true
+	for _, v := range Variables {
+		if v == name {
+			return true
+		}
 	}
 	return false
 }

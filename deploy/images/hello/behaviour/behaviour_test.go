@@ -1,7 +1,9 @@
 package behaviour
 
 import (
+	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,10 +51,18 @@ func TestParse(t *testing.T) {
 		{name: "allocate in bytes", env: []string{"HELLO_ALLOCATE=1000"},
 			want: Spec{Allocate: 1000, FailCode: 1}},
 
+		{name: "probe behaviours", env: []string{"HELLO_START_DELAY=2s", "HELLO_UNHEALTHY_AFTER=5s", "HELLO_UNREADY_AFTER=0s",
+			"HELLO_QUEUE_DEPTH=12", "HELLO_IGNORE_SIGTERM=true"},
+			want: Spec{FailCode: 1, StartDelay: 2 * time.Second, UnhealthyAfter: 5 * time.Second, Unhealthy: true,
+				Unready: true, QueueDepth: 12, IgnoreSIGTERM: true}},
+
 		{name: "allocate not a size", env: []string{"HELLO_ALLOCATE=64MB"}, err: `HELLO_ALLOCATE="64MB": not a size`},
 		{name: "allocate negative", env: []string{"HELLO_ALLOCATE=-1Ki"}, err: `HELLO_ALLOCATE="-1Ki": not a size`},
 		{name: "allocate too much", env: []string{"HELLO_ALLOCATE=2048Gi"}, err: `HELLO_ALLOCATE="2048Gi": not a size`},
 		{name: "misspelt variable", env: []string{"HELLO_RUNFOR=30s"}, err: "HELLO_RUNFOR: unknown variable"},
+		{name: "ignore SIGTERM not a boolean", env: []string{"HELLO_IGNORE_SIGTERM=yes"}, err: `HELLO_IGNORE_SIGTERM="yes": must be true or false`},
+		{name: "negative queue depth", env: []string{"HELLO_QUEUE_DEPTH=-1"}, err: `HELLO_QUEUE_DEPTH="-1": must be 0 or more`},
+		{name: "unhealthy after not a duration", env: []string{"HELLO_UNHEALTHY_AFTER=5"}, err: `HELLO_UNHEALTHY_AFTER="5": not a duration`},
 		{name: "run for not a duration", env: []string{"HELLO_RUN_FOR=30"}, err: `HELLO_RUN_FOR="30": not a duration`},
 		{name: "negative run for", env: []string{"HELLO_RUN_FOR=-1s"}, err: `HELLO_RUN_FOR="-1s": must not be negative`},
 		{name: "exit code too big", env: []string{"HELLO_EXIT_CODE=256"}, err: `HELLO_EXIT_CODE="256": must be between 0 and 255`},
@@ -146,5 +156,61 @@ func TestImportsOnlyTheStandardLibrary(t *testing.T) {
 	}
 	if got := strings.TrimSpace(string(out)); got != "github.com/gantry-sh/gantry/deploy/images/hello/behaviour" {
 		t.Errorf("imports beyond the standard library:\n%s", got)
+	}
+}
+
+// What the server answers, by path and by how long the run has lasted.
+func TestAnswer(t *testing.T) {
+	s := Spec{Unhealthy: true, UnhealthyAfter: 5 * time.Second, Unready: true, UnreadyAfter: 3 * time.Second, QueueDepth: 7}
+	for _, tc := range []struct {
+		path    string
+		elapsed time.Duration
+		code    int
+		body    string
+	}{
+		{"/", 0, 200, "hello from p\n"},
+		{"/healthz", 4 * time.Second, 200, "ok"},
+		{"/healthz", 5 * time.Second, 500, "unhealthy"},
+		{"/ready", 2 * time.Second, 200, "ready"},
+		{"/ready", 3 * time.Second, 503, "not ready"},
+		{"/nope", 0, 404, "404 page not found\n"},
+	} {
+		code, _, body := s.Answer("p", tc.path, tc.elapsed)
+		if code != tc.code || string(body) != tc.body {
+			t.Errorf("GET %s after %s: %d %q, want %d %q", tc.path, tc.elapsed, code, body, tc.code, tc.body)
+		}
+	}
+	code, ctype, body := s.Answer("p", "/status", 4500*time.Millisecond)
+	var st Status
+	if err := json.Unmarshal(body, &st); err != nil || code != 200 || ctype != "application/json" {
+		t.Fatalf("GET /status: %d %s %q %v", code, ctype, body, err)
+	}
+	if want := (Status{Pod: "p", Healthy: true, Ready: false, QueueDepth: 7, UptimeSeconds: 4}); st != want {
+		t.Errorf("status %+v, want %+v", st, want)
+	}
+	if !(Spec{}).Healthy(time.Hour) || !(Spec{}).Ready(time.Hour) || !(Spec{}).Serving(0) {
+		t.Error("the default spec is healthy, ready and serving from the start")
+	}
+	if (Spec{StartDelay: time.Second}).Serving(999 * time.Millisecond) {
+		t.Error("serving before the start delay")
+	}
+}
+
+func TestCommand(t *testing.T) {
+	for _, tc := range []struct {
+		cmd  []string
+		want string
+		args []string
+	}{
+		{[]string{"/app/hello", "log", "preStop", "hook"}, CmdLog, []string{"preStop", "hook"}},
+		{[]string{"hello", "probe", "/healthz"}, CmdProbe, []string{"/healthz"}},
+		{[]string{"/app/hello"}, "", nil},
+		{[]string{"/app/hello", "dance"}, "", nil},
+		{[]string{"cat", "log"}, "", nil},
+	} {
+		got, args := Command(tc.cmd)
+		if got != tc.want || !slices.Equal(args, tc.args) {
+			t.Errorf("Command(%q) = %q %q, want %q %q", tc.cmd, got, args, tc.want, tc.args)
+		}
 	}
 }
