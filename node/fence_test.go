@@ -3,10 +3,6 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/url"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,86 +17,6 @@ import (
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/sim"
 )
-
-// partition is a TCP proxy between a node agent and NATS that the test can
-// cut: cutting closes every connection through it and refuses new ones
-// until healed.
-type partition struct {
-	ln      net.Listener
-	target  string
-	mu      sync.Mutex
-	cut     bool
-	conns   []net.Conn
-	refused atomic.Int64 // connections refused while cut
-}
-
-func startPartition(t *testing.T, natsURL string) *partition {
-	t.Helper()
-	u, err := url.Parse(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &partition{ln: ln, target: u.Host}
-	t.Cleanup(func() {
-		ln.Close()
-		p.cutOff()
-	})
-	go p.serve()
-	return p
-}
-
-func (p *partition) url() string { return "nats://" + p.ln.Addr().String() }
-
-func (p *partition) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.refused.Add(1)
-			c.Close()
-			p.mu.Unlock()
-			continue
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			p.mu.Unlock()
-			continue
-		}
-		p.conns = append(p.conns, c, s)
-		p.mu.Unlock()
-		pipe := func(dst, src net.Conn) {
-			io.Copy(dst, src)
-			dst.Close()
-			src.Close()
-		}
-		go pipe(s, c)
-		go pipe(c, s)
-	}
-}
-
-func (p *partition) cutOff() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = true
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *partition) heal() {
-	p.mu.Lock()
-	p.cut = false
-	p.mu.Unlock()
-}
 
 // removing is the simulated runtime, counting removals.
 type removing struct {
@@ -134,7 +50,7 @@ func TestAgentFencesItselfWhenCutOffAndRejoinsBeforeItsHeartbeat(t *testing.T) {
 		fenceAfter = 3 * time.Second
 	)
 	conn, natsURL := bustest.Start(t)
-	part := startPartition(t, natsURL)
+	part := bustest.StartPartition(t, natsURL)
 	bind(t, conn.JS, "n1", 0)
 	bind(t, conn.JS, "n1", 1)
 	simRT, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: "10.42.0.0/24"})
@@ -142,7 +58,7 @@ func TestAgentFencesItselfWhenCutOffAndRejoinsBeforeItsHeartbeat(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt := &removing{Runtime: simRT}
-	nc, err := bus.Connect(part.url(), "node-n1")
+	nc, err := bus.Connect(part.URL(), "node-n1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,10 +133,10 @@ func TestAgentFencesItselfWhenCutOffAndRejoinsBeforeItsHeartbeat(t *testing.T) {
 
 	// A short partition: the client's reconnects are refused twice (its
 	// reconnect wait is 250 ms), then the network heals.
-	part.cutOff()
-	eventually(t, "two refused reconnects", func() bool { return part.refused.Load() >= 2 })
+	part.Cut()
+	eventually(t, "two refused reconnects", func() bool { return part.Refused.Load() >= 2 })
 	hb := heartbeats()
-	part.heal()
+	part.Heal()
 	nextHeartbeat(hb)
 	if n := rt.removals.Load(); n != 0 || a.Fenced() {
 		t.Fatalf("after a partition shorter than FenceAfter: %d removals, fenced %v; want none", n, a.Fenced())
@@ -237,7 +153,7 @@ func TestAgentFencesItselfWhenCutOffAndRejoinsBeforeItsHeartbeat(t *testing.T) {
 	// the log's answer to the one made at last has reached the agent.
 	last := nextHeartbeat(hb)
 	nextHeartbeat(hb)
-	part.cutOff()
+	part.Cut()
 	deletePod(t, conn.JS, "n1", 1)
 	eventually(t, "every pod stopped by the fenced agent", func() bool { return len(pods()) == 0 })
 	if since := time.Since(last); since < fenceAfter {
@@ -248,7 +164,7 @@ func TestAgentFencesItselfWhenCutOffAndRejoinsBeforeItsHeartbeat(t *testing.T) {
 	}
 
 	hb = heartbeats()
-	part.heal()
+	part.Heal()
 	nextHeartbeat(hb)
 	// At the first heartbeat after the partition, the deleted pod's removal
 	// is stored and the runtime holds only the pod still bound here.

@@ -76,13 +76,19 @@ func (c *cluster) addNode(ctx context.Context, name string, log zerolog.Logger) 
 
 // addNodeCIDR is addNode with the node's pod CIDR.
 func (c *cluster) addNodeCIDR(ctx context.Context, name, cidr string, log zerolog.Logger) chan struct{} {
+	return c.addNodeVia(ctx, name, cidr, c.url, log)
+}
+
+// addNodeVia is addNodeCIDR with the NATS URL the agent dials (a
+// bustest.Partition's, to cut it off).
+func (c *cluster) addNodeVia(ctx context.Context, name, cidr, url string, log zerolog.Logger) chan struct{} {
 	rt, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: cidr,
 		MissingImages: map[string]bool{"gantry.local/missing:v1": true}})
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	c.rts[name] = rt
-	nc, err := bus.Connect(c.url, "node-"+name)
+	nc, err := bus.Connect(url, "node-"+name)
 	if err != nil {
 		c.t.Fatal(err)
 	}
