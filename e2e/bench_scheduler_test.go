@@ -690,19 +690,20 @@ func streamState(t testing.TB, conn *bus.Conn, stream string) jetstream.StreamSt
 }
 
 func streamSubjects(t testing.TB, conn *bus.Conn, stream, filter string) uint64 {
-	st, err := conn.JS.Stream(context.Background(), stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return uint64(len(info.State.Subjects))
+	return uint64(len(subjectCounts(t, conn, stream, filter)))
 }
 
 // streamMsgsOn counts the messages of stream on subjects matching filter.
 func streamMsgsOn(t testing.TB, conn *bus.Conn, stream, filter string) uint64 {
+	var n uint64
+	for _, c := range subjectCounts(t, conn, stream, filter) {
+		n += c
+	}
+	return n
+}
+
+// subjectCounts is how many messages stream holds on each subject matching filter.
+func subjectCounts(t testing.TB, conn *bus.Conn, stream, filter string) map[string]uint64 {
 	st, err := conn.JS.Stream(context.Background(), stream)
 	if err != nil {
 		t.Fatal(err)
@@ -711,11 +712,7 @@ func streamMsgsOn(t testing.TB, conn *bus.Conn, stream, filter string) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
-	}
-	return n
+	return info.State.Subjects
 }
 
 func perSecond(n int, d time.Duration) float64 {

@@ -7,11 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/gantry-sh/gantry/events"
-	"github.com/gantry-sh/gantry/events/bus/bustest"
-	"github.com/gantry-sh/gantry/node/sim"
 	"github.com/gantry-sh/gantry/services"
 	"github.com/gantry-sh/gantry/services/health"
 	"github.com/gantry-sh/gantry/services/replica"
@@ -25,20 +21,9 @@ import (
 // others Ready once), each pod of the lost node was evicted exactly once,
 // and its replacements run on the other nodes.
 func TestKillingHealthDuringANodeLossDecidesEachStateOnce(t *testing.T) {
-	conn, url := bustest.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	plane, err := services.Start(ctx, conn, []string{"admission", "replica", "scheduler", "projector"},
-		services.Config{Runner: runner.Config{Resync: 100 * time.Millisecond}, DefaultToleration: time.Second,
-			Scheduler: scheduler.Config{Policy: scheduler.PolicySpread}}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := plane.WaitReady(ctx, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{t: t, conn: conn, url: url, rts: map[string]*sim.Runtime{}, log: log}
+	c, ctx := startPlane(t, []string{"admission", "replica", "scheduler", "projector"},
+		services.Config{DefaultToleration: time.Second, Scheduler: scheduler.Config{Policy: scheduler.PolicySpread}})
+	conn, log := c.conn, c.log
 	lostCtx, loseNode := context.WithCancel(ctx)
 	for _, n := range []struct {
 		name string

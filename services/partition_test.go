@@ -1,18 +1,13 @@
 package services_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus/bustest"
-	"github.com/gantry-sh/gantry/node/sim"
 	"github.com/gantry-sh/gantry/services"
 	"github.com/gantry-sh/gantry/services/replica"
-	"github.com/gantry-sh/gantry/services/runner"
 	"github.com/gantry-sh/gantry/services/scheduler"
 )
 
@@ -27,20 +22,9 @@ import (
 //   - healed: the node is decided Ready again only after its removals of
 //     the superseded pods are in the log, and its runtime holds none of them.
 func TestAPartitionedNodeFencesItselfBeforeItsPodsAreReplaced(t *testing.T) {
-	conn, url := bustest.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
-	plane, err := services.Start(ctx, conn, nil, services.Config{Runner: runner.Config{Resync: 100 * time.Millisecond},
-		Scheduler: scheduler.Config{Policy: scheduler.PolicySpread}}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := plane.WaitReady(ctx, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{t: t, conn: conn, url: url, rts: map[string]*sim.Runtime{}, log: log}
-	part := bustest.StartPartition(t, url)
+	c, ctx := startPlane(t, nil, services.Config{Scheduler: scheduler.Config{Policy: scheduler.PolicySpread}})
+	log := c.log
+	part := bustest.StartPartition(t, c.url)
 	for _, ready := range []chan struct{}{
 		c.addNode(ctx, "a", log), c.addNode(ctx, "b", log), c.addNodeVia(ctx, "cut", "10.42.9.0/24", part.URL(), log),
 	} {

@@ -19,7 +19,6 @@ import (
 	"github.com/gantry-sh/gantry/node/sim"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services"
-	"github.com/gantry-sh/gantry/services/runner"
 )
 
 // cluster is a control plane on an in-process NATS server plus simulated
@@ -37,21 +36,33 @@ func startCluster(t *testing.T, nodes ...string) *cluster {
 	return startClusterOf(t, nil, nodes...)
 }
 
-// startClusterOf runs the named services (all when none) and the nodes.
-func startClusterOf(t *testing.T, names []string, nodes ...string) *cluster {
+// startPlane runs the named services (all when none) with cfg (its
+// runner resyncing every 100 ms unless it says otherwise) on a log of
+// their own, with no node; ctx ends with the test.
+func startPlane(t *testing.T, names []string, cfg services.Config) (*cluster, context.Context) {
 	t.Helper()
 	conn, url := bustest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	plane, err := services.Start(ctx, conn, names, services.Config{Runner: runner.Config{Resync: 100 * time.Millisecond}}, log)
+	if cfg.Runner.Resync == 0 {
+		cfg.Runner.Resync = 100 * time.Millisecond
+	}
+	plane, err := services.Start(ctx, conn, names, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := plane.WaitReady(ctx, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, conn: conn, url: url, rts: map[string]*sim.Runtime{}, log: log}
+	return &cluster{t: t, conn: conn, url: url, rts: map[string]*sim.Runtime{}, log: log}, ctx
+}
+
+// startClusterOf runs the named services (all when none) and the nodes.
+func startClusterOf(t *testing.T, names []string, nodes ...string) *cluster {
+	t.Helper()
+	c, ctx := startPlane(t, names, services.Config{})
+	log := c.log
 	var ready []chan struct{}
 	for _, n := range nodes {
 		ready = append(ready, c.addNode(ctx, n, log))
