@@ -670,6 +670,23 @@ func describeNode(out io.Writer, n *projections.Node, pods []*projections.Pod, l
 	d.line(0, "Roles:\t<none>")
 	d.labels(0, "Labels", info.Labels)
 	d.line(0, "CreationTimestamp:\t%s", describeTime(n.RegisteredAt))
+	taints := "<none>"
+	if ts := n.Taints(); len(ts) > 0 {
+		var b strings.Builder
+		for i, t := range ts {
+			if i > 0 {
+				b.WriteString("\n\t")
+			}
+			b.WriteString(t.Key)
+			if t.Value != "" {
+				b.WriteString("=" + t.Value)
+			}
+			b.WriteString(":" + t.Effect)
+		}
+		taints = b.String()
+	}
+	d.line(0, "Taints:\t%s", taints)
+	d.line(0, "Unschedulable:\t%t", n.Unschedulable)
 	d.line(0, "Conditions:")
 	d.line(1, "Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage")
 	d.line(1, "----\t------\t-----------------\t------------------\t------\t-------")

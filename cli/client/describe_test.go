@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
 )
 
@@ -170,13 +171,17 @@ func TestDescribeNode(t *testing.T) {
 	// Decided NotReady: the condition is Unknown, with the decision's reason.
 	buf.Reset()
 	n := fixtureNode(fixtureT0, now)
-	n.State = &projections.NodeState{Reason: "NodeStatusUnknown", Message: "node agent stopped posting heartbeats (none for 40s)", Since: now}
+	n.State = &projections.NodeState{Reason: "NodeStatusUnknown", Message: "node agent stopped posting heartbeats (none for 4s)", Since: now,
+		Taints: []manifest.Taint{{Key: manifest.TaintNodeUnreachable, Effect: manifest.TaintNoSchedule}, {Key: manifest.TaintNodeUnreachable, Effect: manifest.TaintNoExecute}}}
 	if err := describeNode(&buf, n, pods, nil, now); err != nil {
 		t.Fatal(err)
 	}
-	if out := buf.String(); !strings.Contains(out, "  Ready  Unknown") || !strings.Contains(out, describeTime(now)+"  NodeStatusUnknown  node agent stopped posting heartbeats (none for 40s)") {
+	out = buf.String()
+	if !strings.Contains(out, "  Ready  Unknown") || !strings.Contains(out, describeTime(now)+"  NodeStatusUnknown  node agent stopped posting heartbeats (none for 4s)") {
 		t.Errorf("node decided NotReady:\n%s", out)
 	}
+	hasLine(t, out, "Taints: node.kubernetes.io/unreachable:NoSchedule")
+	hasLine(t, out, " node.kubernetes.io/unreachable:NoExecute")
 }
 
 func TestFilterPodLog(t *testing.T) {

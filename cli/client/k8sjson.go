@@ -299,8 +299,10 @@ func ownerRef(o *events.OwnerRef) k8sOwnerRef {
 // ---- nodes
 
 type k8sNodeSpec struct {
-	PodCIDR  string   `json:"podCIDR,omitempty"`
-	PodCIDRs []string `json:"podCIDRs,omitempty"`
+	PodCIDR       string           `json:"podCIDR,omitempty"`
+	PodCIDRs      []string         `json:"podCIDRs,omitempty"`
+	Taints        []manifest.Taint `json:"taints,omitempty"`
+	Unschedulable bool             `json:"unschedulable,omitempty"`
 }
 
 type k8sAddress struct {
@@ -326,7 +328,7 @@ type k8sNodeStatus struct {
 func k8sNode(n *projections.Node, now time.Time) k8sObject {
 	info := n.Info
 	meta := k8sMeta{Name: info.Name, Labels: info.Labels, CreationTimestamp: k8sTime(n.RegisteredAt)}
-	spec := k8sNodeSpec{PodCIDR: info.PodCIDR}
+	spec := k8sNodeSpec{PodCIDR: info.PodCIDR, Taints: n.Taints(), Unschedulable: n.Unschedulable}
 	if info.PodCIDR != "" {
 		spec.PodCIDRs = []string{info.PodCIDR}
 	}
