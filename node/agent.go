@@ -57,6 +57,11 @@ type Config struct {
 	// The fields below serve many agents in one process (gantry sim); a real
 	// agent leaves them zero.
 
+	// HeartbeatConn, when set, carries the heartbeats: agents sharing
+	// connections (gantry sim) would otherwise have their heartbeats' answers
+	// queued behind other agents' decisions, where a real agent's
+	// connection is its own.
+	HeartbeatConn *bus.Conn
 	// HeartbeatJitter, when positive, adds a random 0..HeartbeatJitter to
 	// every heartbeat interval, so agents started together do not heartbeat
 	// together. 0: a fixed HeartbeatEvery.
@@ -109,6 +114,7 @@ type Agent struct {
 	// silent: no heartbeats, from the fence until the agent has caught up
 	// with the log.
 	lastAck atomic.Int64
+	beats   atomic.Int32 // heartbeats waiting for the log's answer
 	fenced  atomic.Bool
 	silent  atomic.Bool
 	// rcCancel ends the reconcile in flight (the fence does not wait for a

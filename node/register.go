@@ -100,9 +100,7 @@ func (a *Agent) heartbeats(ctx context.Context) {
 			if a.silent.Load() {
 				continue
 			}
-			if err := a.heartbeat(ctx); err != nil && ctx.Err() == nil {
-				a.log.Warn().Err(err).Msg("heartbeat")
-			}
+			a.beat(ctx)
 			if a.cfg.HeartbeatJitter > 0 {
 				hb.Reset(a.heartbeatInterval())
 			}
@@ -123,13 +121,39 @@ func (a *Agent) heartbeatInterval() time.Duration {
 // with a longer HeartbeatEvery); the fence watches the time apart from it.
 const heartbeatTimeout = 5 * time.Second
 
+// maxBeatsInFlight bounds the heartbeats waiting for the log's answer.
+const maxBeatsInFlight = 4
+
+// beat sends a heartbeat without waiting for the log's answer, so a slow
+// answer (a connection busy with other traffic, a log under load) does not
+// space the heartbeats out: the health service judges a node by the
+// heartbeats it reads, each stamped with when it was made. At most
+// maxBeatsInFlight wait for their answer; past that a beat is skipped.
+func (a *Agent) beat(ctx context.Context) {
+	if a.beats.Add(1) > maxBeatsInFlight {
+		a.beats.Add(-1)
+		a.log.Warn().Int("in_flight", maxBeatsInFlight).Msg("heartbeat skipped: the log has not answered the last ones")
+		return
+	}
+	go func() {
+		defer a.beats.Add(-1)
+		if err := a.heartbeat(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn().Err(err).Msg("heartbeat")
+		}
+	}()
+}
+
 // heartbeat says the node is alive and how many pods it runs; it has a
 // fresh id, being a point in time. Once the log has stored it, it is the
 // node's newest acknowledged heartbeat (the fence's clock). It is not made
 // while the connection is down: the client would keep it and send it on
 // reconnecting, a heartbeat from before a partition arriving after it.
 func (a *Agent) heartbeat(ctx context.Context) error {
-	if !a.conn.NC.IsConnected() {
+	conn := a.conn
+	if a.cfg.HeartbeatConn != nil {
+		conn = a.cfg.HeartbeatConn
+	}
+	if !conn.NC.IsConnected() {
 		return fmt.Errorf("node %s heartbeat: not connected to the log", a.cfg.Name)
 	}
 	n := 0
@@ -143,22 +167,19 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, max(a.cfg.HeartbeatEvery, heartbeatTimeout))
 	defer cancel()
 	made := a.cfg.Clock()
-	if err := a.publishObs(ctx, events.HeartbeatSubject(a.cfg.Name), &events.NodeHeartbeat{Node: a.info, Pods: n}, events.Envelope{}, a.cfg.Name); err != nil {
-		return err
-	}
-	a.lastAck.Store(made.UnixNano())
-	return nil
-}
-
-// publishObs appends one observation with a fresh id (registration,
-// heartbeats) and waits for the log to store it.
-func (a *Agent) publishObs(ctx context.Context, subject string, ev events.Event, cause events.Envelope, object string) error {
-	out, err := a.outgoing(subject, ev, cause, object, events.NewID())
+	out, err := a.outgoing(events.HeartbeatSubject(a.cfg.Name), &events.NodeHeartbeat{Node: a.info, Pods: n}, events.Envelope{}, a.cfg.Name, events.NewID())
 	if err != nil {
 		return err
 	}
-	if _, err := bus.PublishOne(ctx, a.conn.JS, out); err != nil {
-		return fmt.Errorf("node %s report %s: %w", a.cfg.Name, ev.Type(), err)
+	if _, err := bus.PublishOne(ctx, conn.JS, out); err != nil {
+		return fmt.Errorf("node %s heartbeat: %w", a.cfg.Name, err)
 	}
-	return nil
+	// The newest heartbeat stored, whatever order the answers come in.
+	for {
+		last := a.lastAck.Load()
+		if made.UnixNano() <= last || a.lastAck.CompareAndSwap(last, made.UnixNano()) {
+			return nil
+		}
+	}
 }
+

@@ -149,6 +149,7 @@ type Fleet struct {
 	log    zerolog.Logger
 	agtLog zerolog.Logger
 	conns  []*bus.Conn
+	beats  []*bus.Conn // the heartbeats' connections
 
 	rts   []*Runtime
 	feeds map[string]chan jetstream.Msg // node → decisions (shared mode)
@@ -173,6 +174,14 @@ func NewFleet(url string, cfg FleetConfig, log, agentLog zerolog.Logger) (*Fleet
 		}
 		f.conns = append(f.conns, c)
 	}
+	for i := range max(cfg.Conns/4, 1) {
+		c, err := bus.Connect(url, fmt.Sprintf("gantry-sim-%s-beats-%d", cfg.NamePrefix, i))
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		f.beats = append(f.beats, c)
+	}
 	for i := range cfg.Nodes {
 		rt, err := New(Config{MilliCPU: cfg.MilliCPU, Memory: cfg.Memory, PodCIDR: cfg.PodCIDR(i), StartDelay: cfg.StartDelay})
 		if err != nil {
@@ -186,7 +195,7 @@ func NewFleet(url string, cfg FleetConfig, log, agentLog zerolog.Logger) (*Fleet
 
 // Close closes the fleet's connections; call it after Wait.
 func (f *Fleet) Close() {
-	for _, c := range f.conns {
+	for _, c := range append(f.conns, f.beats...) {
 		c.Close()
 	}
 }
@@ -268,7 +277,7 @@ func (f *Fleet) runAgent(ctx context.Context, i int, ready, release func()) {
 	name := f.cfg.NodeName(i)
 	cfg := node.Config{Name: name, Labels: f.cfg.NodeLabels(i), PodCIDR: f.cfg.PodCIDR(i), MaxPods: f.cfg.MaxPods,
 		HeartbeatEvery: f.cfg.Heartbeat, HeartbeatJitter: f.cfg.Jitter, ResyncEvery: f.cfg.Resync,
-		Version: f.cfg.Version, Taints: f.cfg.Taints, Ready: ready}
+		Version: f.cfg.Version, Taints: f.cfg.Taints, Ready: ready, HeartbeatConn: f.beats[i%len(f.beats)]}
 	if f.feeds != nil {
 		cfg.Feed = f.feeds[name]
 	}
