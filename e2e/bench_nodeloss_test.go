@@ -239,3 +239,32 @@ func (w *lossWatch) result(killed time.Time) lossResult {
 	}
 	return r
 }
+
+// BenchmarkHeartbeat measures what heartbeats cost: GANTRY_HB_NODES
+// (default 5,000) idle simulated nodes beating every GANTRY_HB_INTERVAL
+// (default 1 s, jitter half of it), the CPU `gantry up` (every service and
+// NATS) and `gantry sim` spend over 30 s. An interval over 2 s runs the
+// control plane with a grace of 10 intervals, so the nodes stay Ready. Its
+// last line is `HB interval=… nodes=… up_cores=… sim_cores=…`.
+func BenchmarkHeartbeat(b *testing.B) {
+	nodes := envInt(b, "GANTRY_HB_NODES", 5000)
+	interval := envDuration(b, "GANTRY_HB_INTERVAL", time.Second)
+	c := newCluster(b)
+	defer c.teardown()
+	upArgs := []string{"--node=false"}
+	if interval > 2*time.Second {
+		upArgs = append(upArgs, "--node-monitor-grace-period", (10 * interval).String())
+	}
+	up := c.up(upArgs...)
+	sim := c.start("sim", "--nodes", strconv.Itoa(nodes), "--cpu", "32", "--memory", "128Gi", "--pods", "110", "--name-prefix", "sim",
+		"--heartbeat", interval.String(), "--heartbeat-jitter", (interval / 2).String())
+	c.waitFor(fmt.Sprintf("%d Ready nodes", nodes), 5*time.Minute, func() bool {
+		out, _, code := c.gantry("get", "nodes")
+		return code == 0 && strings.Count(out, " Ready ") == nodes
+	})
+	const span = 30 * time.Second
+	up0, sim0 := procCPU(up.cmd.Process.Pid), procCPU(sim.cmd.Process.Pid)
+	time.Sleep(span) // the span measured, not synchronization
+	up1, sim1 := procCPU(up.cmd.Process.Pid), procCPU(sim.cmd.Process.Pid)
+	fmt.Printf("HB interval=%s nodes=%d up_cores=%.3f sim_cores=%.3f\n", interval, nodes, (up1-up0)/span.Seconds(), (sim1-sim0)/span.Seconds())
+}
