@@ -67,6 +67,10 @@ func New(js jetstream.JetStream) *Service {
 	return &Service{c: projections.NewCluster(), js: js, progress: map[string]uint64{}, nodes: map[string]nodeMark{}}
 }
 
+// HeartbeatEvery is how often the projector takes a node's heartbeat; the
+// others are skipped unread (runner.Source.Every).
+const HeartbeatEvery = 5 * time.Second
+
 // Name implements runner.Service.
 func (s *Service) Name() string { return Name }
 
@@ -75,7 +79,9 @@ func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
 		{Stream: events.StreamDecisions, Filters: []string{events.SubjectDecisionAll}}, // not the copies for nodes
 		{Stream: events.StreamObservations},
-		{Stream: events.StreamHeartbeats},
+		// At most one heartbeat per node per HeartbeatEvery: the node's
+		// record is rewritten every HeartbeatStaleness anyway.
+		{Stream: events.StreamHeartbeats, Every: HeartbeatEvery},
 	}
 }
 

@@ -31,6 +31,11 @@ import (
 type Source struct {
 	Stream  string
 	Filters []string
+	// Every, when set, thins the source: of the messages on one subject,
+	// one is applied per Every of their envelope time, the others skipped
+	// (their sequence counts as applied). For a reader of heartbeats that
+	// needs a node's info, not each beat.
+	Every time.Duration
 }
 
 // Decision is one event a service wants appended.
@@ -114,6 +119,10 @@ type Runner struct {
 	cfg Config
 
 	applied map[string]uint64 // stream → last applied sequence
+	// every is Source.Every by stream; taken the envelope time of the last
+	// message applied on each subject of those streams.
+	every map[string]time.Duration
+	taken map[string]time.Time
 	startAt map[string]uint64 // stream → last sequence when the runner started
 	expect  map[string]uint64 // stream → sequence of our own newest decision
 	// waitFrom is when the runner last saw progress toward its expectations
@@ -164,11 +173,17 @@ func New(svc Service, js jetstream.JetStream, log zerolog.Logger, cfg Config) *R
 	}
 	r := &Runner{svc: svc, js: js, log: log.With().Str("service", svc.Name()).Logger(), cfg: cfg,
 		applied: map[string]uint64{}, startAt: map[string]uint64{}, expect: map[string]uint64{},
+		every: map[string]time.Duration{}, taken: map[string]time.Time{},
 		ready: make(chan struct{}), published: make(chan passStored, passesInFlight)}
 	if cfg.Feed != nil {
 		r.sub, r.joinErr = cfg.Feed.join(svc.Name(), svc.Sources())
 	}
 	r.assumer, _ = svc.(Assumer)
+	for _, src := range svc.Sources() {
+		if src.Every > 0 {
+			r.every[src.Stream] = src.Every
+		}
+	}
 	return r
 }
 
@@ -328,6 +343,13 @@ func (r *Runner) handle(m incoming) {
 	if m.undecodable != nil {
 		r.log.Error().Err(m.undecodable).Str("stream", m.stream).Uint64("seq", m.seq).Msg("skip")
 		return
+	}
+	if every := r.every[m.stream]; every > 0 {
+		at := m.rec.Envelope.Time
+		if last, ok := r.taken[m.rec.Subject]; ok && at.Sub(last) < every && !at.Before(last) {
+			return // thinned (Source.Every)
+		}
+		r.taken[m.rec.Subject] = at
 	}
 	r.svc.Apply(m.rec)
 }

@@ -216,6 +216,10 @@ func New(cfg ...Config) *Service {
 	}
 }
 
+// HeartbeatEvery is how often the scheduler takes a node's heartbeat (the
+// node's info); the others are skipped unread (runner.Source.Every).
+const HeartbeatEvery = 5 * time.Second
+
 // Name implements runner.Service.
 func (s *Service) Name() string { return Name }
 
@@ -224,7 +228,9 @@ func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
 		{Stream: events.StreamDecisions, Filters: []string{events.SubjectDecisionAll}}, // not the copies for nodes
 		{Stream: events.StreamObservations, Filters: []string{events.SubjectObsPodAll}},
-		{Stream: events.StreamHeartbeats},
+		// A node's info, at most every HeartbeatEvery: whether it is Ready
+		// is the health service's decision, not each beat.
+		{Stream: events.StreamHeartbeats, Every: HeartbeatEvery},
 	}
 }
 
