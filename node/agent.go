@@ -113,11 +113,10 @@ type Agent struct {
 	// stored was made (unix ns). fenced: the planner stops every pod.
 	// silent: no heartbeats, from the fence until the agent has caught up
 	// with the log.
-	lastAck  atomic.Int64
-	infoJSON []byte       // info, encoded at registration (heartbeats carry it)
-	beats    atomic.Int32 // heartbeats waiting for the log's answer
-	fenced   atomic.Bool
-	silent   atomic.Bool
+	lastAck atomic.Int64
+	beats   atomic.Int32 // heartbeats waiting for the log's answer
+	fenced  atomic.Bool
+	silent  atomic.Bool
 	// rcCancel ends the reconcile in flight (the fence does not wait for a
 	// reconcile stuck on an unreachable log).
 	rcMu     sync.Mutex

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -32,9 +31,6 @@ func (a *Agent) register(ctx context.Context) error {
 		created = now
 	}
 	a.info.CreatedAt = &created
-	if a.infoJSON, err = events.Marshal(a.info); err != nil {
-		return fmt.Errorf("node %s info: %w", a.cfg.Name, err)
-	}
 	run, id := events.NewID(), events.NewID()
 	env, err := events.Seal(&events.NodeRegistered{Node: a.info}, events.Meta{ID: id, Source: "node/" + a.cfg.Name,
 		Subject: a.cfg.Name, Time: now, Actor: Actor(a.cfg.Name), CausationID: run, CorrelationID: run})
@@ -171,7 +167,7 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, max(a.cfg.HeartbeatEvery, heartbeatTimeout))
 	defer cancel()
 	made := a.cfg.Clock()
-	out, err := a.outgoing(events.HeartbeatSubject(a.cfg.Name), beatEvent{info: a.infoJSON, pods: n}, events.Envelope{}, a.cfg.Name, events.NewID())
+	out, err := a.outgoing(events.HeartbeatSubject(a.cfg.Name), &events.NodeHeartbeat{Node: a.info, Pods: n}, events.Envelope{}, a.cfg.Name, events.NewID())
 	if err != nil {
 		return err
 	}
@@ -187,23 +183,3 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 	}
 }
 
-// beatEvent is an events.NodeHeartbeat whose node info is encoded once, at
-// registration (it does not change while the agent runs): a heartbeat a
-// second from each of thousands of simulated agents spent half its cost
-// encoding the same info again.
-type beatEvent struct {
-	info []byte // events.Marshal(NodeInfo)
-	pods int
-}
-
-func (beatEvent) Type() string { return events.TypeNodeHeartbeat }
-
-// MarshalJSON writes what events.Marshal(events.NodeHeartbeat) would.
-func (b beatEvent) MarshalJSON() ([]byte, error) {
-	out := make([]byte, 0, len(b.info)+32)
-	out = append(out, `{"node":`...)
-	out = append(out, b.info...)
-	out = append(out, `,"pods":`...)
-	out = strconv.AppendInt(out, int64(b.pods), 10)
-	return append(out, '}'), nil
-}
