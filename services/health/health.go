@@ -235,6 +235,15 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	return out
 }
 
+// NextWake implements runner.Waker: the earliest deadline of a node decided
+// Ready.
+func (s *Service) NextWake() time.Time {
+	if len(s.due) == 0 {
+		return time.Time{}
+	}
+	return s.due[0].deadline
+}
+
 // LogSlack is how far past the newest heartbeat the service has read it
 // counts silence, while it hears from some node: about one heartbeat.
 const LogSlack = time.Second

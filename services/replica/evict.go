@@ -102,8 +102,19 @@ func evicting(n *projections.Node) bool {
 	return false
 }
 
+// NextWake implements runner.Waker: when the next eviction is due.
+func (s *Service) NextWake() time.Time { return s.nextEviction }
+
 // evictions decides the evictions due at now, at most budget of them.
 func (s *Service) evictions(now time.Time, budget int) []runner.Decision {
+	defer func() {
+		s.nextEviction = time.Time{}
+		for _, l := range s.lost {
+			if s.nextEviction.IsZero() || l.due.Before(s.nextEviction) {
+				s.nextEviction = l.due
+			}
+		}
+	}()
 	names := make([]string, 0)
 	for name, l := range s.lost {
 		if !l.due.After(now) {

@@ -81,7 +81,9 @@ type Service struct {
 	DefaultToleration time.Duration
 	// lost are the nodes whose pods may be evicted, and when next (evict.go).
 	lost map[string]lostNode
-	full runner.FullPasses // when a pass examines everything
+	// nextEviction is the earliest due of lost (NextWake).
+	nextEviction time.Time
+	full         runner.FullPasses // when a pass examines everything
 	// pendingW and pendingP are the workload and pod keys whose last
 	// examination yielded decisions. They are examined again until an
 	// examination yields none: a decision that never reached the log (a

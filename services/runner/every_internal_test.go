@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -49,5 +50,42 @@ func TestASourceThinnedEvery(t *testing.T) {
 	}
 	if r.applied["HB"] != seq-1 || r.applied["D"] != seq {
 		t.Errorf("applied sequences %v, want the last of each stream (%d, %d)", r.applied, seq-1, seq)
+	}
+}
+
+// wakingService asks to decide at wakeAt and records when it decided.
+type wakingService struct {
+	countingService
+	wakeAt  time.Time
+	decided chan time.Time
+}
+
+func (s *wakingService) NextWake() time.Time { return s.wakeAt }
+func (s *wakingService) Decide(now time.Time) []Decision {
+	select {
+	case s.decided <- now:
+	default:
+	}
+	return nil
+}
+
+// Given a service that wants to decide 300 ms from now and a Resync of a
+// minute, expect it to decide then, not at the next tick.
+func TestAWakerDecidesWhenItAsks(t *testing.T) {
+	svc := &wakingService{wakeAt: time.Now().Add(300 * time.Millisecond), decided: make(chan time.Time, 16)}
+	r := New(svc, nil, zerolog.Nop(), Config{Resync: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = r.Run(ctx) }()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case at := <-svc.decided:
+			if !at.Before(svc.wakeAt) {
+				return // decided at its wake-up
+			}
+		case <-deadline:
+			t.Fatal("no Decide at the service's wake-up within 10 s (Resync is a minute)")
+		}
 	}
 }

@@ -86,6 +86,18 @@ type Service interface {
 	Decide(now time.Time) []Decision
 }
 
+// Waker is implemented by services with time-based decisions: NextWake is
+// when Decide next has something to decide with no new input (zero: nothing
+// before the next Resync), so the runner runs it then rather than at the
+// next tick (a node decided NotReady at its grace, not up to Resync later).
+// Called from the runner's loop after each step, like Decide.
+type Waker interface {
+	NextWake() time.Time
+}
+
+// wakeFloor is the shortest wait for a Waker's wake-up.
+const wakeFloor = 50 * time.Millisecond
+
 // Flusher is implemented by services that write read models (the projector):
 // Flush runs after a batch of records has been applied and the input drained.
 type Flusher interface {
@@ -278,10 +290,28 @@ func (r *Runner) run(ctx context.Context) error {
 
 	tick := time.NewTicker(r.cfg.Resync)
 	defer tick.Stop()
+	// wake runs a step at the service's NextWake (Waker), if sooner than
+	// the next tick.
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+	waker, _ := r.svc.(Waker)
+	rearm := func() {
+		if waker == nil {
+			return
+		}
+		if at := waker.NextWake(); !at.IsZero() {
+			// Not sooner than wakeFloor: a wake-up already due while the
+			// runner waits for a pass to be stored must not spin.
+			wake.Reset(max(at.Sub(r.cfg.Clock()), wakeFloor))
+		}
+	}
 	for {
+		rearm()
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-wake.C:
+			r.step(ctx)
 		case m := <-in:
 			r.handle(m)
 			// Drain what is already buffered before deciding, so one Decide
