@@ -22,7 +22,7 @@ const Name = "health"
 // NotReady (Kubernetes' node-monitor-grace-period, 40 s there). Node agents
 // heartbeat every second (node.DefaultHeartbeat), so 4 s is four missed
 // beats; with the pods' default toleration of the unreachable taint (3 s,
-// replica.DefaultToleration) a lost node's pods are replaced about 8 s
+// replica.DefaultToleration) a lost node's pods are replaced about 7 s
 // after its last heartbeat (B3 in BENCHMARKS.md).
 const DefaultGrace = 4 * time.Second
 

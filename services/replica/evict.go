@@ -15,7 +15,7 @@ import (
 // DefaultToleration is how long a pod that says nothing of it tolerates its
 // node's node.kubernetes.io/unreachable NoExecute taint (Kubernetes'
 // DefaultTolerationSeconds admission gives 300 s): with the health
-// service's 4 s grace, a lost node's pods are replaced about 8 s after its
+// service's 4 s grace, a lost node's pods are replaced about 7 s after its
 // last heartbeat.
 const DefaultToleration = 3 * time.Second
 
