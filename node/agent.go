@@ -31,7 +31,7 @@ type Config struct {
 	// itself, fence.go), so that a control plane that has lost the node can
 	// run them elsewhere with no second copy. It must be shorter than the
 	// health service's grace plus the pods' toleration, minus the time to
-	// stop the pods (default 5 s, against 4 s + 3 s; at least three
+	// stop the pods (default 5 s, against 5 s + 2 s; at least three
 	// heartbeat intervals). Negative: never fence.
 	FenceAfter time.Duration
 	// BackoffBase and BackoffMax bound restart back-off (10 s and 5 min, as in

@@ -8,7 +8,7 @@ import (
 // Self-fencing. A partitioned agent cannot write to the log, so the log
 // cannot prove that the pods the control plane replaces elsewhere no longer
 // run here: the agent proves it. With the defaults, heartbeats every 1 s,
-// the health service's grace 4 s and the pods' toleration 3 s, a replacement
+// the health service's grace 5 s and the pods' toleration 2 s, a replacement
 // is placed no sooner than 7 s after the node's last stored heartbeat. The
 // agent that has had no heartbeat acknowledged for FenceAfter (5 s) stops
 // every pod it runs, so the old copies are gone 5 s + the time to stop them

@@ -20,11 +20,11 @@ const Name = "health"
 
 // DefaultGrace is how long a node may go unheard before it is decided
 // NotReady (Kubernetes' node-monitor-grace-period, 40 s there). Node agents
-// heartbeat every second (node.DefaultHeartbeat), so 4 s is four missed
-// beats; with the pods' default toleration of the unreachable taint (3 s,
-// replica.DefaultToleration) a lost node's pods are replaced about 7 s
-// after its last heartbeat (B3 in BENCHMARKS.md).
-const DefaultGrace = 4 * time.Second
+// heartbeat every second (node.DefaultHeartbeat), so 5 s is four or five
+// missed beats; with the pods' default toleration of the unreachable taint
+// (2 s, replica.DefaultToleration) a lost node's pods are replaced about
+// 7 s after its last heartbeat (B3 in BENCHMARKS.md).
+const DefaultGrace = 5 * time.Second
 
 // PassBudget bounds the decisions of one pass; the nodes a pass leaves out
 // are pending for the next. 5,000 decides for every node of a cluster of
@@ -52,13 +52,13 @@ var UnreachableTaints = []manifest.Taint{
 //
 //   - Ready when heard from within Grace of the pass's now, NotReady
 //     otherwise (Reason NodeStatusUnknown, "node agent stopped posting
-//     heartbeats (none for 4s)", as Kubernetes' "Kubelet stopped posting
+//     heartbeats (none for 5s)", as Kubernetes' "Kubelet stopped posting
 //     node status.").
 //   - Only changes are decided: a node is decided when it has no decision
 //     yet or when its state differs from its newest decision. With Grace
-//     4 s, a node beating every second is decided Ready once; if it falls
+//     5 s, a node beating every second is decided Ready once; if it falls
 //     silent after its heartbeat at 12:00:00, the first pass at or after
-//     12:00:04 decides NotReady once; its next heartbeat decides Ready.
+//     12:00:05 decides NotReady once; its next heartbeat decides Ready.
 //   - Each decision expects the last sequence on the node's state subject
 //     (events.NodeStateSubject), and its message id is derived from (node,
 //     that sequence, ready): a restarted service that replays decides the

@@ -15,9 +15,9 @@ import (
 // DefaultToleration is how long a pod that says nothing of it tolerates its
 // node's node.kubernetes.io/unreachable NoExecute taint (Kubernetes'
 // DefaultTolerationSeconds admission gives 300 s): with the health
-// service's 4 s grace, a lost node's pods are replaced about 7 s after its
-// last heartbeat.
-const DefaultToleration = 3 * time.Second
+// service's 5 s grace, a lost node's pods are replaced about 7 s after its
+// last heartbeat, when their agent has fenced itself (5 s + a 1 s margin).
+const DefaultToleration = 2 * time.Second
 
 // FenceMargin is how long after a node's agent promised to have stopped its
 // pods (its last heartbeat plus its FenceAfterMillis) the control plane
@@ -48,8 +48,8 @@ const ReasonNodeLost = "NodeLost"
 //     subject so a returning agent stops the pod if it has not already.
 //
 // Worked example: n1's last heartbeat at 12:00:00, FenceAfterMillis 5000;
-// decided NotReady at 12:00:04. Its pod a (no toleration) is evicted at
-// max(12:00:04 + 3 s, 12:00:00 + 5 s + 1 s) = 12:00:07; its pod b
+// decided NotReady at 12:00:05. Its pod a (no toleration) is evicted at
+// max(12:00:05 + 2 s, 12:00:00 + 5 s + 1 s) = 12:00:07; its pod b
 // (tolerationSeconds: 0) at 12:00:06; its DaemonSet pod never.
 //
 // Work: lost maps each lost node to when it is next due; a pass looks only

@@ -20,6 +20,7 @@ import (
 // as a DaemonSet's pod does). n1's last heartbeat is at t0.
 func lostWorld(t *testing.T) (*world, time.Time) {
 	w := newWorld(t)
+	w.svc.DefaultToleration, w.ref.DefaultToleration = 3*time.Second, 3*time.Second // the worked numbers below
 	t0 := now
 	w.l.Now = t0
 	n1 := node("n1", nil)
