@@ -981,7 +981,7 @@ func orNone(s string) string {
 // containers are being stopped (kubelet marks them not ready at once).
 func podReadyCount(p *projections.Pod) (ready, total int) {
 	total = len(p.Spec.Containers)
-	if p.Status != nil && !p.Deleting {
+	if p.Status != nil && !p.Deleting && p.NodeNotReadySince == nil { // on a node not known Ready: unknown, so not ready
 		for _, c := range p.Status.Containers {
 			if c.Ready && c.State == events.ContainerRunning {
 				ready++

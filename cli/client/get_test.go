@@ -366,3 +366,16 @@ func TestLagging(t *testing.T) {
 		}
 	}
 }
+
+// A running pod on a node decided NotReady is Unknown and 0/1 ready.
+func TestPodOnANodeNotReadyRow(t *testing.T) {
+	p := fixturePod(fixtureT0)
+	if ready, total := podReadyCount(p); ready != total {
+		t.Fatalf("running pod: %d/%d ready", ready, total)
+	}
+	p.NodeNotReadySince = &fixtureT0
+	row := podRow(p, fixtureT0, false)
+	if row[1] != "0/1" || row[2] != "Unknown" {
+		t.Errorf("row %q, want READY 0/1 and STATUS Unknown", row)
+	}
+}
