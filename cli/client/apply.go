@@ -78,6 +78,10 @@ type intent struct {
 	// ignoreNotFound: a delete of an object that does not exist is not an
 	// error and prints nothing (kubectl's --ignore-not-found).
 	ignoreNotFound bool
+	// done, when set, is kubectl's word for an accepted edit (scaled,
+	// image updated); quietUnchanged: an unchanged verdict prints nothing.
+	done           string
+	quietUnchanged bool
 }
 
 func docLabel(d manifest.Document) string {
@@ -277,6 +281,9 @@ func submit(ctx context.Context, g *Globals, conn *bus.Conn, intents []intent) i
 				word = "uncordoned"
 			}
 			fmt.Fprintf(g.Out, "%s %s\n", it.label, word)
+		case it.quietUnchanged && v.accepted.Unchanged:
+		case it.done != "":
+			fmt.Fprintf(g.Out, "%s %s\n", it.label, it.done)
 		default:
 			fmt.Fprintf(g.Out, "%s %s\n", it.label, verb(it.op, v.accepted))
 		}

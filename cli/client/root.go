@@ -1,10 +1,11 @@
 // Package client is the kubectl-shaped side of the gantry command: the verbs
 // that read and write a running cluster (apply, get, describe, delete, logs,
-// events, api-resources, status, version) and the root they share. It talks
-// to the cluster only through the log, the read models and the node RPC
-// subjects, so it imports no service and no node agent: their wire types are
-// in package api. Package main (cli/gantry) adds the commands that run the
-// cluster (up, serve, node, sim, image, log, backup, restore).
+// scale, set image, events, api-resources, status, version) and the root
+// they share. It talks to the cluster only through the log, the read models
+// and the node RPC subjects, so it imports no service and no node agent:
+// their wire types are in package api. Package main (cli/gantry) adds the
+// commands that run the cluster (up, serve, node, sim, image, log, backup,
+// restore).
 package client
 
 import (
@@ -123,7 +124,8 @@ func NewRoot(g *Globals) *cobra.Command {
 // Commands are the client's verbs, to add to NewRoot's command.
 func Commands(g *Globals) []*cobra.Command {
 	return []*cobra.Command{newApplyCmd(g), newGetCmd(g), newDescribeCmd(g), newDeleteCmd(g), newLogsCmd(g),
-		newEventsCmd(g), newVersionCmd(g), newAPIResourcesCmd(g), newStatusCmd(g), newCreateCmd(g), newWaitCmd(g)}
+		newEventsCmd(g), newVersionCmd(g), newAPIResourcesCmd(g), newStatusCmd(g), newCreateCmd(g), newWaitCmd(g),
+		newScaleCmd(g), newSetCmd(g)}
 }
 
 // Connect dials the cluster's NATS; when nothing answers there, or the server
