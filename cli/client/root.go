@@ -123,7 +123,7 @@ func NewRoot(g *Globals) *cobra.Command {
 // Commands are the client's verbs, to add to NewRoot's command.
 func Commands(g *Globals) []*cobra.Command {
 	return []*cobra.Command{newApplyCmd(g), newGetCmd(g), newDescribeCmd(g), newDeleteCmd(g), newLogsCmd(g),
-		newEventsCmd(g), newVersionCmd(g), newAPIResourcesCmd(g), newStatusCmd(g), newCreateCmd(g), newWaitCmd(g)}
+		newEventsCmd(g), newVersionCmd(g), newAPIResourcesCmd(g), newStatusCmd(g), newCreateCmd(g), newWaitCmd(g), newRolloutCmd(g)}
 }
 
 // Connect dials the cluster's NATS; when nothing answers there, or the server
