@@ -41,7 +41,13 @@ type Workload struct {
 	CorrelationID string         `json:"correlationID"`
 	Actor         string         `json:"actor,omitempty"`
 	Status        WorkloadStatus `json:"status"`
-	Seqs          Seqs           `json:"seqs"`
+	// RevisionActor and RevisionAt: for a Deployment's ReplicaSet, who
+	// caused its revision (deployment.kubernetes.io/revision) and when it
+	// was decided: the envelope of the decision that set it, which carries
+	// the actor of the Deployment's intent.
+	RevisionActor string    `json:"revisionActor,omitempty"`
+	RevisionAt    time.Time `json:"revisionAt,omitzero"`
+	Seqs          Seqs      `json:"seqs"`
 	// LastDecisionSeq is the last sequence on its events.WorkloadSubject,
 	// the fence every controller decision about it expects.
 	LastDecisionSeq uint64 `json:"lastDecisionSeq,omitempty"`
@@ -110,6 +116,9 @@ func (c *Cluster) applyDecided(r events.Record, e *events.WorkloadDecided) {
 		return
 	}
 	w.Generation = e.Generation
+	if rev := obj.Metadata.Annotations[manifest.RevisionAnnotation]; rev != "" && rev != w.Object.Metadata.Annotations[manifest.RevisionAnnotation] {
+		w.RevisionActor, w.RevisionAt = r.Envelope.Actor, r.Envelope.Time
+	}
 	w.Object = obj
 	if w.Owner != nil && (e.Owner == nil || e.Owner.UID != w.Owner.UID) {
 		delete(c.ownedW[w.Owner.UID], key) // released by its owner
@@ -354,6 +363,9 @@ func (c *Cluster) Status(w *Workload) WorkloadStatus {
 		}
 		if o.Kind == "replicaset" {
 			count(o.UID)
+			if !o.Deleted {
+				st.Revision = max(st.Revision, manifest.RevisionOf(o.Object.Metadata.Annotations))
+			}
 		}
 	}
 	return st

@@ -582,7 +582,7 @@ func describeWorkload(out io.Writer, w *projections.Workload, owned []*projectio
 	}
 	d.line(0, "CreationTimestamp:\t%s", describeTime(w.CreatedAt))
 	d.labels(0, "Labels", w.Object.Metadata.Labels)
-	d.labels(0, "Annotations", w.Object.Metadata.Annotations)
+	d.labels(0, "Annotations", workloadAnnotations(w))
 	if w.Owner != nil {
 		d.line(0, "Controlled By:\t%s/%s", kindTitle(w.Owner.Kind), w.Owner.Name)
 	}
@@ -599,15 +599,7 @@ func describeWorkload(out io.Writer, w *projections.Workload, owned []*projectio
 		t = &cj.JobTemplate.Spec.Template // kubectl shows the Jobs' pod template
 	}
 	if t != nil {
-		d.line(0, "Pod Template:")
-		d.labels(1, "Labels", t.Metadata.Labels)
-		if len(t.Metadata.Annotations) > 0 {
-			d.labels(1, "Annotations", t.Metadata.Annotations)
-		}
-		d.line(1, "Containers:")
-		for _, c := range t.Spec.Containers {
-			describeContainer(d, 2, c, nil, false)
-		}
+		describeTemplate(d, t)
 	}
 	if len(w.Status.Conditions) > 0 {
 		d.line(0, "Conditions:")
@@ -624,6 +616,21 @@ func describeWorkload(out io.Writer, w *projections.Workload, owned []*projectio
 	}
 	d.events(log)
 	return d.flush()
+}
+
+// describeTemplate is describe's "Pod Template:" section: its labels,
+// annotations and containers (image, ports, env, …), as kubectl prints a
+// template (describe, rollout history --revision).
+func describeTemplate(d *describer, t *manifest.PodTemplateSpec) {
+	d.line(0, "Pod Template:")
+	d.labels(1, "Labels", t.Metadata.Labels)
+	if len(t.Metadata.Annotations) > 0 {
+		d.labels(1, "Annotations", t.Metadata.Annotations)
+	}
+	d.line(1, "Containers:")
+	for _, c := range t.Spec.Containers {
+		describeContainer(d, 2, c, nil, false)
+	}
 }
 
 // splitReplicaSets sorts a Deployment's ReplicaSets as kubectl describe

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -274,7 +275,7 @@ func unreadyContainers(p *projections.Pod) []string {
 func k8sWorkload(w *projections.Workload) k8sObject {
 	m := w.Object.Metadata
 	meta := k8sMeta{Name: w.Name, Namespace: w.Namespace, UID: w.UID, Generation: w.Generation,
-		Labels: m.Labels, Annotations: m.Annotations, CreationTimestamp: k8sTime(w.CreatedAt)}
+		Labels: m.Labels, Annotations: workloadAnnotations(w), CreationTimestamp: k8sTime(w.CreatedAt)}
 	if w.Owner != nil {
 		meta.OwnerReferences = []k8sOwnerRef{ownerRef(w.Owner)}
 	}
@@ -285,6 +286,22 @@ func k8sWorkload(w *projections.Workload) k8sObject {
 		out.Status = k.K8sStatus(o, w.Status)
 	}
 	return out
+}
+
+// workloadAnnotations are w's annotations as Kubernetes shows them: a
+// Deployment's with its current revision (deployment.kubernetes.io/revision),
+// which its controller writes there.
+func workloadAnnotations(w *projections.Workload) map[string]string {
+	m := w.Object.Metadata.Annotations
+	if w.Kind != "deployment" || w.Status.Revision == 0 {
+		return m
+	}
+	m = maps.Clone(m)
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[manifest.RevisionAnnotation] = strconv.FormatInt(w.Status.Revision, 10)
+	return m
 }
 
 // ownerRef is a controller's owner reference as Kubernetes writes it.

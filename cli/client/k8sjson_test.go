@@ -82,7 +82,7 @@ func TestK8sDeploymentShape(t *testing.T) {
 	want := `{"apiVersion":"apps/v1","kind":"Deployment",
 		"metadata":{"creationTimestamp":"2024-05-01T12:00:00Z","generation":2,"labels":{"team":"web"},"name":"hello",
 			"namespace":"default","uid":"dep-uid-1"},
-		"spec":{"replicas":3,"selector":{"matchLabels":{"app":"hello"}},
+		"spec":{"replicas":3,"revisionHistoryLimit":10,"selector":{"matchLabels":{"app":"hello"}},
 			"template":{"metadata":{"labels":{"app":"hello"}},"spec":{"containers":[{"env":[{"name":"MODE","value":"prod"}],
 				"image":"nginx:1.25","name":"web","ports":[{"containerPort":80,"protocol":"TCP"}],
 				"resources":{"limits":{"memory":"128Mi"},"requests":{"cpu":"100m","memory":"64Mi"}}}],"restartPolicy":"Always"}}},

@@ -128,7 +128,7 @@ var notSupported = map[reflect.Type][]string{
 	reflect.TypeFor[TemplateMeta](): append([]string{"name", "namespace"},
 		objectMetaNotSupported...),
 	reflect.TypeFor[DeploymentSpec](): {
-		"strategy", "minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds", "paused",
+		"strategy", "minReadySeconds", "progressDeadlineSeconds", "paused",
 	},
 	reflect.TypeFor[ReplicaSetSpec]():          {"minReadySeconds"},
 	reflect.TypeFor[DaemonSetSpec]():           {"minReadySeconds", "revisionHistoryLimit"},

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math"
+	"strconv"
 )
 
 // Requests is what the pod asks the scheduler for: the sum over its
@@ -72,6 +73,35 @@ func (d DeploymentSpec) ReplicaCount() int32 {
 		return 1
 	}
 	return *d.Replicas
+}
+
+// DefaultRevisionHistoryLimit is Kubernetes' default revisionHistoryLimit.
+const DefaultRevisionHistoryLimit = 10
+
+// HistoryLimit is spec.revisionHistoryLimit, or 10 when unset.
+func (d DeploymentSpec) HistoryLimit() int32 {
+	if d.RevisionHistoryLimit == nil {
+		return DefaultRevisionHistoryLimit
+	}
+	return *d.RevisionHistoryLimit
+}
+
+// Revision annotations, as Kubernetes' Deployment controller writes them:
+// a ReplicaSet's revision (and its Deployment's current one), and the
+// change cause copied from the Deployment when the revision was made.
+const (
+	RevisionAnnotation    = "deployment.kubernetes.io/revision"
+	ChangeCauseAnnotation = "kubernetes.io/change-cause"
+)
+
+// RevisionOf reads a ReplicaSet's revision annotation (0: none or not a
+// number).
+func RevisionOf(annotations map[string]string) int64 {
+	n, err := strconv.ParseInt(annotations[RevisionAnnotation], 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // hashAlphabet is Kubernetes' SafeEncodeString alphabet: lower-case letters

@@ -21,6 +21,9 @@ var deploymentKind = KindInfo{
 			one := int32(1)
 			spec.Replicas = &one
 		}
+		if spec.RevisionHistoryLimit == nil {
+			spec.RevisionHistoryLimit = ptr(int32(DefaultRevisionHistoryLimit))
+		}
 		spec.Template.Spec = spec.Template.Spec.withDefaults()
 		o.Spec = &spec
 	},

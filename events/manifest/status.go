@@ -40,6 +40,9 @@ type WorkloadStatus struct {
 	Active []string `json:"active,omitempty"`
 	// Used is what a ResourceQuota's namespace uses of what it counts.
 	Used QuotaUsage `json:"used,omitempty"`
+	// Revision is a Deployment's current revision: the highest of its
+	// ReplicaSets' (deployment.kubernetes.io/revision); 0 before the first.
+	Revision int64 `json:"revision,omitempty"`
 	// Budget is a PodDisruptionBudget's status.
 	Budget *BudgetStatus `json:"budget,omitempty"`
 }

@@ -36,6 +36,9 @@ type DeploymentSpec struct {
 	Replicas *int32          `json:"replicas,omitempty"`
 	Selector *LabelSelector  `json:"selector"`
 	Template PodTemplateSpec `json:"template"`
+	// RevisionHistoryLimit is how many old ReplicaSets (revisions) with no
+	// pods are kept for history; 10 when unset, as in Kubernetes.
+	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
 }
 
 // LabelSelector selects by labels: every matchLabels pair and every

@@ -156,6 +156,7 @@ func validateDeploymentSpec(errs *FieldErrors, path string, d DeploymentSpec) {
 	if d.Replicas != nil && *d.Replicas < 0 {
 		errs.add(fieldPath(path, "replicas"), "must be >= 0")
 	}
+	nonNegative32(errs, fieldPath(path, "revisionHistoryLimit"), d.RevisionHistoryLimit)
 	tmpl := fieldPath(path, "template")
 	tmplMeta := fieldPath(tmpl, "metadata")
 	sel := fieldPath(path, "selector")

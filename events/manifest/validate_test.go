@@ -80,6 +80,8 @@ func TestValidate(t *testing.T) {
 		// deployments
 		{"zero replicas", "deployment", func(o *Object) { o.Deployment().Replicas = int32p(0) }, nil},
 		{"negative replicas", "deployment", func(o *Object) { o.Deployment().Replicas = int32p(-1) }, []string{"spec.replicas: must be >= 0"}},
+		{"negative revisionHistoryLimit", "deployment", func(o *Object) { o.Deployment().RevisionHistoryLimit = int32p(-1) },
+			[]string{"spec.revisionHistoryLimit: must be >= 0, got -1"}},
 		{"no selector", "deployment", func(o *Object) { o.Deployment().Selector = nil }, []string{"spec.selector: required"}},
 		{"empty selector", "deployment", func(o *Object) { o.Deployment().Selector.MatchLabels = nil },
 			[]string{"spec.selector.matchLabels: required: a Deployment must select its pods by at least one label"}},

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"sort"
+	"strconv"
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
@@ -28,7 +30,10 @@ import (
 // its node nothing more is decided; once they are gone, web-B is decided at
 // 3. Applied again with A (a rollback), web-A is scaled back to 3 (its
 // generation 3) rather than made anew, and web-B to 0 first. Old
-// ReplicaSets stay at 0, as history.
+// ReplicaSets stay at 0, as history: each carries its revision
+// (deployment.kubernetes.io/revision, see revised; web-A 1, web-B 2, web-A
+// back to 3), and those beyond spec.revisionHistoryLimit go once they have
+// no pods (pruneHistory).
 //
 // Deleted, with propagation Background or Foreground, its ReplicaSets are
 // deleted (and they delete their pods); with Orphan, they are released
@@ -53,7 +58,7 @@ func (s *Service) deployment(w *projections.Workload, x examination) []runner.De
 				break
 			}
 			if w.Orphan {
-				out = append(out, s.decideSet(rs, nil, *rs.Object.ReplicaSet(), rs.Generation+1, cause))
+				out = append(out, s.decideSet(rs, nil, *rs.Object.ReplicaSet(), rs.Object.Metadata.Annotations, rs.Generation+1, cause))
 			} else {
 				out = append(out, setDeleted(rs, "deployment deleted", cause))
 			}
@@ -65,22 +70,26 @@ func (s *Service) deployment(w *projections.Workload, x examination) []runner.De
 		return nil
 	}
 	hash := manifest.TemplateHash(spec.Template)
-	name, uid := SetName(w.Name, hash), setUID(w.UID, hash)
+	name := SetName(w.Name, hash)
 	want := spec.ReplicaCount()
 	if ceiling := s.MaxPodsPerWorkload; ceiling > 0 && want > ceiling {
 		want = ceiling
 	}
 	var current *projections.Workload
+	var old []*projections.Workload
 	oldPods := false
+	oldMax := int64(0) // the highest revision of the other ReplicaSets
 	for _, rs := range sets {
 		if rs.Name == name {
 			current = rs // its own, or one it adopted (below)
 			continue
 		}
+		old = append(old, rs)
+		oldMax = max(oldMax, revisionOf(rs))
 		if replicasOf(rs) != 0 && len(out) < x.limit {
 			scaled := *rs.Object.ReplicaSet()
 			scaled.Replicas = ptr(int32(0))
-			out = append(out, s.decideSet(rs, rs.Owner, scaled, rs.Generation+1, cause))
+			out = append(out, s.decideSet(rs, rs.Owner, scaled, rs.Object.Metadata.Annotations, rs.Generation+1, cause))
 		}
 		if s.activePods(rs.UID) {
 			oldPods = true
@@ -106,7 +115,7 @@ func (s *Service) deployment(w *projections.Workload, x examination) []runner.De
 			// Released by a former Deployment of this name (deleted with
 			// --cascade=orphan) and of this template: adopted, as
 			// Kubernetes' Deployment adopts it, and scaled.
-			out = append(out, s.decideSet(other, owner, setSpec(spec, hash, want), other.Generation+1, cause))
+			out = append(out, s.decideSet(other, owner, setSpec(spec, hash, want), revised(w, other, oldMax), other.Generation+1, cause))
 			return out
 		}
 		if other != nil && (!other.Deleted || s.c.OwnedCount(other.UID) > 0) {
@@ -119,15 +128,72 @@ func (s *Service) deployment(w *projections.Workload, x examination) []runner.De
 			}
 			return out
 		}
-		out = append(out, s.decideSet(&projections.Workload{Kind: "replicaset", Namespace: w.Namespace, Name: name, UID: uid},
-			owner, setSpec(spec, hash, want), 1, cause))
+		fresh := &projections.Workload{Kind: "replicaset", Namespace: w.Namespace, Name: name, UID: setUID(w.UID, hash, oldMax+1)}
+		out = append(out, s.decideSet(fresh, owner, setSpec(spec, hash, want), revised(w, fresh, oldMax), 1, cause))
 		if d := s.decideStatus(w, nil, "", cause); d != nil {
 			out = append(out, *d) // a quota's refusal is over
 		}
-	case replicasOf(current) != want:
-		scaled := *current.Object.ReplicaSet()
-		scaled.Replicas = ptr(want)
-		out = append(out, s.decideSet(current, owner, scaled, current.Generation+1, cause))
+		return out
+	default:
+		ann := revised(w, current, oldMax)
+		if replicasOf(current) != want || !maps.Equal(ann, current.Object.Metadata.Annotations) {
+			scaled := *current.Object.ReplicaSet()
+			scaled.Replicas = ptr(want)
+			out = append(out, s.decideSet(current, owner, scaled, ann, current.Generation+1, cause))
+		}
+	}
+	return append(out, s.pruneHistory(old, spec.HistoryLimit(), x.limit-len(out), cause)...)
+}
+
+// revisionOf is a ReplicaSet's deployment.kubernetes.io/revision (0: none,
+// one made before revisions).
+func revisionOf(rs *projections.Workload) int64 {
+	return manifest.RevisionOf(rs.Object.Metadata.Annotations)
+}
+
+// revised is the annotations of the ReplicaSet of w's current template, as
+// Kubernetes' Deployment keeps them: its revision stays while it is the
+// newest; a new ReplicaSet, or an old one brought back (a rollback), gets
+// the next one, max(the others') + 1. Worked example: A (1) → B makes web-B
+// at 2; scaled, still 2; back to A, web-A moves from 1 to 3.
+// kubernetes.io/change-cause is the Deployment's, copied as it stands.
+func revised(w, rs *projections.Workload, oldMax int64) map[string]string {
+	ann := maps.Clone(rs.Object.Metadata.Annotations)
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	if rev := revisionOf(rs); rev <= oldMax {
+		ann[manifest.RevisionAnnotation] = strconv.FormatInt(oldMax+1, 10)
+	}
+	if cc, ok := w.Object.Metadata.Annotations[manifest.ChangeCauseAnnotation]; ok {
+		ann[manifest.ChangeCauseAnnotation] = cc
+	} else {
+		delete(ann, manifest.ChangeCauseAnnotation)
+	}
+	return ann
+}
+
+// pruneHistory deletes a Deployment's oldest ReplicaSets beyond its
+// revisionHistoryLimit, as Kubernetes' cleanup does: of the old ones (the
+// current one is never among them), the len(old)-limit of lowest revision,
+// each only once it is at 0 with no pod left (one that still has pods is
+// skipped this time, not replaced by a newer one). At most budget
+// decisions. Worked example: limit 1, old web-A (1, no pods) and web-B (2,
+// a pod still ending) → web-A is deleted, web-B kept.
+func (s *Service) pruneHistory(old []*projections.Workload, limit int32, budget int, cause events.Envelope) []runner.Decision {
+	extra := len(old) - int(limit)
+	if extra <= 0 || budget <= 0 {
+		return nil
+	}
+	sort.SliceStable(old, func(i, j int) bool { return revisionOf(old[i]) < revisionOf(old[j]) })
+	var out []runner.Decision
+	for _, rs := range old[:extra] {
+		if len(out) >= budget {
+			break
+		}
+		if replicasOf(rs) == 0 && s.c.OwnedCount(rs.UID) == 0 {
+			out = append(out, setDeleted(rs, fmt.Sprintf("revision %d beyond revisionHistoryLimit %d", revisionOf(rs), limit), cause))
+		}
 	}
 	return out
 }
@@ -136,8 +202,12 @@ func (s *Service) deployment(w *projections.Workload, x examination) []runner.De
 // (manifest.ReplicaSetName).
 func SetName(deployment, hash string) string { return manifest.ReplicaSetName(deployment, hash) }
 
-func setUID(deploymentUID, hash string) string {
-	return events.DeriveID("replicaset/" + deploymentUID + "/" + hash)
+// setUID is the uid of a new ReplicaSet of a Deployment's template, at
+// its revision: a template made again after its ReplicaSet was pruned
+// (revisionHistoryLimit) gets a new uid, so its decisions are not taken
+// for the pruned one's.
+func setUID(deploymentUID, hash string, revision int64) string {
+	return events.DeriveID(fmt.Sprintf("replicaset/%s/%s/%d", deploymentUID, hash, revision))
 }
 
 // setSpec is the ReplicaSet of a Deployment's template: the template and
@@ -188,17 +258,18 @@ func (s *Service) activePods(uid string) bool {
 }
 
 // decideSet decides a ReplicaSet (rs: the fold's, or a new one's identity)
-// as spec says, owned by owner (nil: released), at generation gen: on the
+// as spec says, with annotations ann, owned by owner (nil: released), at
+// generation gen: on the
 // ReplicaSet's subject, expecting its newest decision. The message id is
 // derived from the uid and the generation, so deciding again after a crash
 // is dropped as a duplicate.
-func (s *Service) decideSet(rs *projections.Workload, owner *events.OwnerRef, spec manifest.ReplicaSetSpec, gen int64, cause events.Envelope) runner.Decision {
+func (s *Service) decideSet(rs *projections.Workload, owner *events.OwnerRef, spec manifest.ReplicaSetSpec, ann map[string]string, gen int64, cause events.Envelope) runner.Decision {
 	labels := rs.Object.Metadata.Labels
 	if labels == nil {
 		labels = spec.Template.Metadata.Labels
 	}
 	obj := manifest.Object{APIVersion: manifest.APIAppsV1, Kind: manifest.KindReplicaSet,
-		Metadata: manifest.ObjectMeta{Name: rs.Name, Namespace: rs.Namespace, Labels: labels, Annotations: rs.Object.Metadata.Annotations},
+		Metadata: manifest.ObjectMeta{Name: rs.Name, Namespace: rs.Namespace, Labels: labels, Annotations: ann},
 		Spec:     &spec}
 	obj.Defaults()
 	raw, err := json.Marshal(obj)
