@@ -133,7 +133,11 @@ func (s *Service) evictions(now time.Time, budget int) []runner.Decision {
 		decided := len(out)
 		for _, key := range s.c.PodKeysOn(name) {
 			p := s.c.Pods[key]
-			if p == nil || p.Node != name || s.busyP[key] > 0 {
+			if p == nil || p.Node != name {
+				continue
+			}
+			if s.busyP[key] > 0 {
+				decided = -1 // a decision on its way: look again, in case the log does not store it
 				continue
 			}
 			at, ok := s.evictAt(p, n)
