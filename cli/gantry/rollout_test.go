@@ -64,9 +64,10 @@ func TestRolloutUndoRestartStatusThroughTheCluster(t *testing.T) {
 		t.Fatalf("set image: exit %d, stderr %q", code, errOut)
 	}
 	rolledOut(t, c)
-	if got := webRevisions(t, c); len(got) != 2 || got[1] != "gantry.local/hello:v1 x0" || got[2] != "gantry.local/hello:v2 x2" {
-		t.Fatalf("revisions after set image: %v", got)
-	}
+	clitest.Eventually(t, "revision 2 of the new image, revision 1 at 0", func() bool {
+		got := webRevisions(t, c)
+		return len(got) == 2 && got[1] == "gantry.local/hello:v1 x0" && got[2] == "gantry.local/hello:v2 x2"
+	})
 
 	code, out, errOut := c.gantry("rollout", "undo", "deploy/web")
 	if code != 0 || out != "deployment.apps/web rolled back\n" || errOut != "" {
