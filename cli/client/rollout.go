@@ -2,13 +2,13 @@ package client
 
 import "github.com/spf13/cobra"
 
-// newRolloutCmd is kubectl's `rollout` group: each verb (history, and
-// later status, undo, pause, …) is a file of its own, added here.
+// newRolloutCmd is kubectl's `rollout` group: each verb (history, status,
+// undo, restart; later pause, …) is a file of its own, added here.
 func newRolloutCmd(g *Globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "rollout SUBCOMMAND",
 		Short: "Manage the rollout of a Deployment: its revisions",
 	}
-	c.AddCommand(newRolloutHistoryCmd(g))
+	c.AddCommand(newRolloutHistoryCmd(g), newRolloutUndoCmd(g), newRolloutRestartCmd(g), newRolloutStatusCmd(g))
 	return c
 }

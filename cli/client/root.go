@@ -1,9 +1,9 @@
 // Package client is the kubectl-shaped side of the gantry command: the verbs
 // that read and write a running cluster (apply, get, describe, delete, logs,
-// scale, set image, events, api-resources, status, version) and the root
-// they share. It talks to the cluster only through the log, the read models
-// and the node RPC subjects, so it imports no service and no node agent:
-// their wire types are in package api. Package main (cli/gantry) adds the
+// scale, set image, rollout, events, api-resources, status, version) and the
+// root they share. It talks to the cluster only through the log, the read
+// models and the node RPC subjects, so it imports no service and no node
+// agent: their wire types are in package api. Package main (cli/gantry) adds the
 // commands that run the cluster (up, serve, node, sim, image, log, backup,
 // restore).
 package client
