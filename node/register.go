@@ -182,4 +182,3 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 		}
 	}
 }
-

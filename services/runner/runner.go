@@ -133,8 +133,8 @@ type Runner struct {
 	applied map[string]uint64 // stream → last applied sequence
 	// every is Source.Every by stream; taken the envelope time of the last
 	// message applied on each subject of those streams.
-	every map[string]time.Duration
-	taken map[string]time.Time
+	every   map[string]time.Duration
+	taken   map[string]time.Time
 	startAt map[string]uint64 // stream → last sequence when the runner started
 	expect  map[string]uint64 // stream → sequence of our own newest decision
 	// waitFrom is when the runner last saw progress toward its expectations
