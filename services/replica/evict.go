@@ -55,38 +55,23 @@ const ReasonNodeLost = "NodeLost"
 // Work: lost maps each lost node to when it is next due; a pass looks only
 // at the nodes due and at most PassBudget of their pods.
 
-// lostNode is a node whose pods may have to be evicted, and when next.
-type lostNode struct {
-	due time.Time
-}
-
-// noteNodes updates lost from the nodes that changed (all on a full pass).
-func (s *Service) noteNodes(full bool) {
-	if full {
-		clear(s.lost)
-		for name := range s.c.Nodes {
-			s.noteNode(name)
-		}
-		return
-	}
-	for name := range s.c.Dirty.Nodes {
-		s.noteNode(name)
-	}
-	for key := range s.c.Dirty.Pods {
-		if p := s.c.Pods[key]; p != nil && p.Node != "" {
-			if _, ok := s.lost[p.Node]; ok || evicting(s.c.Nodes[p.Node]) {
-				s.lost[p.Node] = lostNode{} // a pod bound to a lost node: look again
-			}
-		}
-	}
-}
-
+// noteNode keeps lost up to date for a node that changed (index).
 func (s *Service) noteNode(name string) {
 	if evicting(s.c.Nodes[name]) {
-		s.lost[name] = lostNode{} // due at once: the pass works out when
+		s.lost[name] = time.Time{} // due at once: the pass works out when
 		return
 	}
 	delete(s.lost, name)
+}
+
+// noteLostPod looks again at a lost node one of whose pods changed (index).
+func (s *Service) noteLostPod(p *projections.Pod) {
+	if p == nil || p.Node == "" {
+		return
+	}
+	if _, ok := s.lost[p.Node]; ok || evicting(s.c.Nodes[p.Node]) {
+		s.lost[p.Node] = time.Time{}
+	}
 }
 
 // evicting reports a node whose state carries a NoExecute taint.
@@ -109,15 +94,15 @@ func (s *Service) NextWake() time.Time { return s.nextEviction }
 func (s *Service) evictions(now time.Time, budget int) []runner.Decision {
 	defer func() {
 		s.nextEviction = time.Time{}
-		for _, l := range s.lost {
-			if s.nextEviction.IsZero() || l.due.Before(s.nextEviction) {
-				s.nextEviction = l.due
+		for _, due := range s.lost {
+			if s.nextEviction.IsZero() || due.Before(s.nextEviction) {
+				s.nextEviction = due
 			}
 		}
 	}()
 	names := make([]string, 0)
-	for name, l := range s.lost {
-		if !l.due.After(now) {
+	for name, due := range s.lost {
+		if !due.After(now) {
 			names = append(names, name)
 		}
 	}
@@ -160,7 +145,7 @@ func (s *Service) evictions(now time.Time, budget int) []runner.Decision {
 			delete(s.lost, name) // nothing left to evict until something changes
 			continue
 		}
-		s.lost[name] = lostNode{due: next}
+		s.lost[name] = next
 	}
 	return out
 }

@@ -80,7 +80,7 @@ type Service struct {
 	// evict.go; default DefaultToleration).
 	DefaultToleration time.Duration
 	// lost are the nodes whose pods may be evicted, and when next (evict.go).
-	lost map[string]lostNode
+	lost map[string]time.Time
 	// nextEviction is the earliest due of lost (NextWake).
 	nextEviction time.Time
 	full         runner.FullPasses // when a pass examines everything
@@ -120,7 +120,7 @@ type Service struct {
 
 // New returns a replica service over an empty fold.
 func New() *Service {
-	return &Service{c: projections.NewCluster(), FullEvery: FullEvery, DefaultToleration: DefaultToleration, lost: map[string]lostNode{},
+	return &Service{c: projections.NewCluster(), FullEvery: FullEvery, DefaultToleration: DefaultToleration, lost: map[string]time.Time{},
 		pendingW: map[string]bool{}, pendingP: map[string]bool{},
 		assumed: map[string]assumption{}, assumedOn: map[string][]string{}, busyW: map[string]int{}, busyP: map[string]int{},
 		orphans: map[string]map[string]bool{}, sets: map[string]map[string]bool{}, daemons: map[string]bool{},
@@ -203,7 +203,6 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	s.quota = s.quotaPass()
 	s.expire(now)
 	s.index(full)
-	s.noteNodes(full)
 	wkeys, pkeys, partial := s.toExamine(full)
 	s.c.ClearDirty()
 	clear(s.pendingW)
@@ -309,8 +308,8 @@ func orphan(p *projections.Pod) bool {
 
 // index keeps the service's own indexes of the fold, from what changed (or
 // everything, on a full pass): the pods without a controller and the
-// ReplicaSets by namespace (adoption), the DaemonSets, and the nodes that
-// changed.
+// ReplicaSets by namespace (adoption), the DaemonSets, the nodes that
+// changed, and the lost nodes whose pods may be evicted (evict.go).
 func (s *Service) index(full bool) {
 	if full {
 		clear(s.orphans)
@@ -323,10 +322,15 @@ func (s *Service) index(full bool) {
 			s.indexWorkload(key, w)
 		}
 		s.changedNodes = nil
+		clear(s.lost)
+		for name := range s.c.Nodes {
+			s.noteNode(name)
+		}
 		return
 	}
 	for key := range s.c.Dirty.Pods {
 		s.indexPod(key, s.c.Pods[key])
+		s.noteLostPod(s.c.Pods[key])
 	}
 	for key := range s.c.Dirty.Workloads {
 		s.indexWorkload(key, s.c.Workloads[key])
@@ -334,6 +338,7 @@ func (s *Service) index(full bool) {
 	s.changedNodes = s.changedNodes[:0]
 	for name := range s.c.Dirty.Nodes {
 		s.changedNodes = append(s.changedNodes, name)
+		s.noteNode(name)
 	}
 	sort.Strings(s.changedNodes)
 }
