@@ -62,6 +62,8 @@ type WorkloadStatusDecided struct {
 	LastScheduleTime *time.Time           `json:"lastScheduleTime,omitempty"`
 	Desired          *int32               `json:"desired,omitempty"`
 	FailedIndexes    *string              `json:"failedIndexes,omitempty"`
+	// Rollout replaces a Deployment's rollout status whole.
+	Rollout *manifest.RolloutStatus `json:"rollout,omitempty"`
 	// Message is for people reading the log (describe's events): "missed
 	// 3 schedules; running the one of 12:05".
 	Message string `json:"message,omitempty"`

@@ -113,6 +113,7 @@ func (c *Cluster) applyNode(r events.Record, e events.Event) {
 					since := n.State.Since
 					p.NodeNotReadySince = &since
 				}
+				p.noteReady(at)
 				c.touchPod(p, r)
 			}
 		}

@@ -55,7 +55,32 @@ type Pod struct {
 	// it is: the pod's state is Unknown and it is not Ready, as Kubernetes
 	// shows the pods of an unreachable node.
 	NodeNotReadySince *time.Time `json:"nodeNotReadySince,omitempty"`
-	Seqs              Seqs       `json:"seqs"`
+	// ReadySince is when the pod last became Ready (the time of the record
+	// that made it so), while it is: with minReadySeconds, it is available
+	// from ReadySince + minReadySeconds.
+	ReadySince *time.Time `json:"readySince,omitempty"`
+	Seqs       Seqs       `json:"seqs"`
+}
+
+// noteReady keeps ReadySince after a change that may have made the pod
+// Ready or not, at time at.
+func (p *Pod) noteReady(at time.Time) {
+	switch ready := p.Ready(); {
+	case !ready:
+		p.ReadySince = nil
+	case p.ReadySince == nil:
+		t := at.UTC()
+		p.ReadySince = &t
+	}
+}
+
+// AvailableAt reports whether the pod counts as available at now for a
+// workload with minReadySeconds minReady: Ready for at least that long.
+func (p *Pod) AvailableAt(minReady time.Duration, now time.Time) bool {
+	if !p.Ready() || p.ReadySince == nil {
+		return false
+	}
+	return minReady <= 0 || !p.ReadySince.Add(minReady).After(now)
 }
 
 // Phase is the pod's phase as a user sees it.
@@ -113,7 +138,7 @@ func (c *Cluster) applyPlanned(r events.Record, e *events.PodPlanned) {
 		Labels: e.Labels, Annotations: e.Annotations, Spec: e.Spec, CreatedAt: r.Envelope.Time, PlannedSeq: r.Seq, Seqs: Seqs{},
 		PlannedID: r.Envelope.ID, CorrelationID: r.Envelope.CorrelationID, Actor: r.Envelope.Actor,
 		LastDecisionSeq: c.decSeq[key]}
-	c.attachStatus(p)
+	c.attachStatus(p, r.Envelope.Time)
 	c.Pods[key] = p
 	index(c.nsPods, p.Namespace, key)
 	if succeeded, ok := c.endedEarly[p.UID]; ok {
@@ -146,7 +171,7 @@ func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
 		// deleting pod so its node is told to stop it.
 		p = &Pod{Namespace: e.Pod.Namespace, Name: e.Pod.Name, UID: e.Pod.UID, Owner: e.Pod.Owner,
 			Spec: e.Pod.Spec, CreatedAt: r.Envelope.Time, Deleting: true, DeleteReason: "deleted before binding", Seqs: Seqs{}}
-		c.attachStatus(p)
+		c.attachStatus(p, r.Envelope.Time)
 		c.Pods[key] = p
 		index(c.nsPods, p.Namespace, key)
 	}
@@ -164,6 +189,7 @@ func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
 		since := n.State.Since
 		p.NodeNotReadySince = &since
 	}
+	p.noteReady(at)
 	p.Filters, p.Scores, p.Feasible = e.Filters, e.Scores, e.Feasible
 	p.Unschedulable = ""
 	if rm, ok := c.removed[p.UID]; ok && rm.epoch >= p.Epoch && !p.Deleting {
@@ -210,6 +236,7 @@ func (c *Cluster) applyStatus(r events.Record, e *events.PodStatusObserved) {
 	c.statSeq[key] = r.Seq
 	if p := c.Pods[key]; p != nil && p.UID == e.UID {
 		p.Status = e
+		p.noteReady(r.Envelope.Time)
 		c.noteEnded(p, e)
 		c.touchPod(p, r)
 	} else if ended(e) {
@@ -330,11 +357,12 @@ func (p *Pod) Cause() events.Envelope {
 }
 
 // attachStatus gives a pod the report that arrived before it did.
-func (c *Cluster) attachStatus(p *Pod) {
+func (c *Cluster) attachStatus(p *Pod, at time.Time) {
 	key := Key(p.Namespace, p.Name)
 	if s := c.statuses[key]; s != nil && s.UID == p.UID {
 		p.Status = s
 		p.Seqs[events.StreamObservations] = c.statSeq[key]
+		p.noteReady(at)
 	}
 }
 

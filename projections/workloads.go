@@ -186,6 +186,10 @@ func (c *Cluster) applyWorkloadStatus(r events.Record, e *events.WorkloadStatusD
 	if e.FailedIndexes != nil {
 		d.FailedIndexes = *e.FailedIndexes
 	}
+	if e.Rollout != nil {
+		r := *e.Rollout
+		d.Rollout = &r
+	}
 	c.touchWorkload(w, r)
 }
 

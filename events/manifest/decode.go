@@ -127,9 +127,6 @@ var notSupported = map[reflect.Type][]string{
 	reflect.TypeFor[ObjectMeta](): objectMetaNotSupported,
 	reflect.TypeFor[TemplateMeta](): append([]string{"name", "namespace"},
 		objectMetaNotSupported...),
-	reflect.TypeFor[DeploymentSpec](): {
-		"strategy", "minReadySeconds", "progressDeadlineSeconds", "paused",
-	},
 	reflect.TypeFor[ReplicaSetSpec]():          {"minReadySeconds"},
 	reflect.TypeFor[DaemonSetSpec]():           {"minReadySeconds", "revisionHistoryLimit"},
 	reflect.TypeFor[DaemonSetUpdateStrategy](): {"rollingUpdate"},

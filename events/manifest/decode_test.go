@@ -145,7 +145,6 @@ spec:
 `, []string{
 		"metadata.uid: not supported yet",
 		"metadata.finalizers: not supported yet",
-		"spec.strategy: not supported yet",
 		"spec.template.metadata.name: not supported yet",
 		"spec.template.spec.preemptionPolicy: not supported yet",
 		"spec.template.spec.affinity.podAffinity: not supported yet",

@@ -14,6 +14,7 @@ var deploymentKind = KindInfo{
 	spec:       specType[DeploymentSpec](),
 	validate: func(errs *FieldErrors, o Object) {
 		validateDeploymentSpec(errs, "spec", *o.Deployment())
+		validateDeploymentRollout(errs, "spec", *o.Deployment(), o.Metadata.Annotations)
 	},
 	defaults: func(o *Object) {
 		spec := *o.Deployment()
@@ -23,6 +24,10 @@ var deploymentKind = KindInfo{
 		}
 		if spec.RevisionHistoryLimit == nil {
 			spec.RevisionHistoryLimit = ptr(int32(DefaultRevisionHistoryLimit))
+		}
+		spec.Strategy = spec.Strategy.withDefaults()
+		if spec.ProgressDeadlineSeconds == nil {
+			spec.ProgressDeadlineSeconds = ptr(int32(DefaultProgressDeadlineSeconds))
 		}
 		spec.Template.Spec = spec.Template.Spec.withDefaults()
 		o.Spec = &spec

@@ -45,6 +45,8 @@ type WorkloadStatus struct {
 	Revision int64 `json:"revision,omitempty"`
 	// Budget is a PodDisruptionBudget's status.
 	Budget *BudgetStatus `json:"budget,omitempty"`
+	// Rollout is a Deployment's rollout as the rollout service decided it.
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 }
 
 // ReplicaFailure is the condition of a workload whose controller could not
@@ -58,6 +60,9 @@ type Condition struct {
 	Reason             string    `json:"reason,omitempty"`
 	Message            string    `json:"message,omitempty"`
 	LastTransitionTime time.Time `json:"lastTransitionTime"`
+	// LastUpdateTime: a Deployment's conditions, as Kubernetes', also say
+	// when they were last confirmed (its progress deadline counts from it).
+	LastUpdateTime time.Time `json:"lastUpdateTime,omitzero"`
 }
 
 // Condition returns the condition of a type, or nil.

@@ -39,6 +39,17 @@ type DeploymentSpec struct {
 	// RevisionHistoryLimit is how many old ReplicaSets (revisions) with no
 	// pods are kept for history; 10 when unset, as in Kubernetes.
 	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
+	// Strategy is how a new template rolls out (rollout.go); RollingUpdate
+	// at 25 %/25 % when unset.
+	Strategy *DeploymentStrategy `json:"strategy,omitempty"`
+	// MinReadySeconds is how long a new pod must be ready before it counts
+	// as available.
+	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
+	// ProgressDeadlineSeconds is how long a rollout may go without progress
+	// before it fails (600 when unset).
+	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+	// Paused holds a rollout where it is; scaling still happens.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // LabelSelector selects by labels: every matchLabels pair and every
