@@ -222,6 +222,7 @@ func TestContainerStatus(t *testing.T) {
 	}
 	oom := exitedC("app", 137)
 	oom.OOMKilled = true
+	unready := func(cs ContainerState) ContainerState { cs.Unready = true; return cs }
 	cases := []struct {
 		name  string
 		cs    ContainerState
@@ -234,6 +235,8 @@ func TestContainerStatus(t *testing.T) {
 		{"running", runningC("app"), true, Backoff{}, nil, "running//true"},
 		{"running, readiness failing", runningC("app"), true, Backoff{}, &ProbeResult{Ready: false}, "running//false"},
 		{"running, ready", runningC("app"), true, Backoff{}, &ProbeResult{Ready: true}, "running//true"},
+		{"running, held unready by the runtime (simulated readiness delay)", unready(runningC("app")), true, Backoff{}, nil, "running//false"},
+		{"running, probe ready, held unready by the runtime", unready(runningC("app")), true, Backoff{}, &ProbeResult{Ready: true}, "running//false"},
 		{"exited 0", exitedC("app", 0), true, Backoff{}, nil, "terminated/Completed/false exit=0"},
 		{"exited 1", exitedC("app", 1), true, Backoff{}, nil, "terminated/Error/false exit=1"},
 		{"killed by the OOM killer", oom, true, Backoff{}, nil, "terminated/OOMKilled/false exit=137"},

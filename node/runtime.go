@@ -51,6 +51,9 @@ type ContainerState struct {
 	// Last is how the instance before this one ended; nil before the first
 	// restart.
 	Last *Termination
+	// Unready holds a running instance not ready whatever its probes say:
+	// only the simulated runtime's readiness delay sets it.
+	Unready bool
 }
 
 // Termination is how one instance of a container ended.

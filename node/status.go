@@ -70,7 +70,7 @@ func containerStatus(c manifest.Container, cs ContainerState, ok bool, bk Backof
 		out.LastState = terminated(cs.Last)
 		switch {
 		case cs.Running:
-			out.State, out.Reason, out.Ready = events.ContainerRunning, "", !probed || probe.Ready
+			out.State, out.Reason, out.Ready = events.ContainerRunning, "", (!probed || probe.Ready) && !cs.Unready
 			t := cs.StartedAt
 			out.StartedAt = &t
 		case cs.Exited:

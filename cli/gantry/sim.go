@@ -22,6 +22,7 @@ type simFlags struct {
 	labels        []string
 	taints        []string
 	startDelay    time.Duration
+	readyDelay    time.Duration
 	prefix        string
 	heartbeat     time.Duration
 	jitter        time.Duration
@@ -95,6 +96,7 @@ refuses more than 1,000 consumers on a stream unless the stream sets a limit, an
 	fl.StringSliceVar(&f.labels, "labels", nil, "labels of every node, key=value[,key=value]; "+sim.ZoneLabel+" overrides the a/b/c spread")
 	fl.StringSliceVar(&f.taints, "taints", nil, "taints of every node, key[=value]:NoSchedule|PreferNoSchedule|NoExecute[,…]")
 	fl.DurationVar(&f.startDelay, "start-delay", 0, "how long a simulated container takes to start")
+	fl.DurationVar(&f.readyDelay, "ready-delay", 0, "how long a simulated container runs before it is reported Ready (a simulated warm-up; 0: ready at once)")
 	fl.StringVar(&f.prefix, "name-prefix", "sim", "node names are <prefix>-<i>")
 	fl.DurationVar(&f.heartbeat, "heartbeat", node.DefaultHeartbeat, "heartbeat interval of each node")
 	fl.DurationVar(&f.jitter, "heartbeat-jitter", node.DefaultHeartbeat/2, "random extra (0..jitter) on every heartbeat interval, so nodes do not beat together")
@@ -147,6 +149,9 @@ func (f *simFlags) config() (sim.FleetConfig, zerolog.Level, error) {
 	if f.startDelay < 0 {
 		return cfg, 0, fmt.Errorf("--start-delay %s: must not be negative", f.startDelay)
 	}
+	if f.readyDelay < 0 {
+		return cfg, 0, fmt.Errorf("--ready-delay %s: must not be negative", f.readyDelay)
+	}
 	if f.heartbeat <= 0 {
 		return cfg, 0, fmt.Errorf("--heartbeat %s: must be positive", f.heartbeat)
 	}
@@ -170,7 +175,7 @@ func (f *simFlags) config() (sim.FleetConfig, zerolog.Level, error) {
 		return cfg, 0, fmt.Errorf("--agent-log-level %q: want debug, info, warn or error", f.agentLogLevel)
 	}
 	cfg = sim.FleetConfig{Nodes: f.nodes, NamePrefix: f.prefix, MilliCPU: cpu.MilliValue(), Memory: mem.Value(), MaxPods: f.pods,
-		Labels: labels, Taints: taints, StartDelay: f.startDelay, Heartbeat: f.heartbeat, Jitter: f.jitter, Resync: f.resync,
+		Labels: labels, Taints: taints, StartDelay: f.startDelay, ReadyDelay: f.readyDelay, Heartbeat: f.heartbeat, Jitter: f.jitter, Resync: f.resync,
 		Conns: f.conns, StartParallel: f.startParallel, Consume: f.consumers, Version: version}
 	if err := cfg.Validate(); err != nil {
 		return cfg, 0, fmt.Errorf("sim: %w", err)

@@ -54,6 +54,7 @@ type FleetConfig struct {
 	Labels     map[string]string // on every node; ZoneLabel is spread unless set here
 	Taints     []manifest.Taint
 	StartDelay time.Duration // how long a container takes to start
+	ReadyDelay time.Duration // how long a running container stays not ready (simulated)
 	// Heartbeat is each agent's heartbeat interval (default
 	// node.DefaultHeartbeat), plus a
 	// random 0..Jitter per beat so agents started together drift apart
@@ -183,7 +184,7 @@ func NewFleet(url string, cfg FleetConfig, log, agentLog zerolog.Logger) (*Fleet
 		f.beats = append(f.beats, c)
 	}
 	for i := range cfg.Nodes {
-		rt, err := New(Config{MilliCPU: cfg.MilliCPU, Memory: cfg.Memory, PodCIDR: cfg.PodCIDR(i), StartDelay: cfg.StartDelay})
+		rt, err := New(Config{MilliCPU: cfg.MilliCPU, Memory: cfg.Memory, PodCIDR: cfg.PodCIDR(i), StartDelay: cfg.StartDelay, ReadyDelay: cfg.ReadyDelay})
 		if err != nil {
 			f.Close()
 			return nil, err

@@ -12,6 +12,9 @@
 // exit with code 2 at once. Without them it runs until it is removed (or Exit
 // ends it).
 //
+// With a ReadyDelay every container instance runs that long before it is
+// reported Ready (a simulated warm-up; a real runtime has no such thing).
+//
 // Probes and hooks are answered without a network (Runtime is a
 // probe.Checker): an httpGet is answered as the demo image answers the path
 // (/healthz, /ready and /status by HELLO_UNHEALTHY_AFTER, HELLO_UNREADY_AFTER
@@ -50,6 +53,12 @@ type Config struct {
 	// once and reported waiting (ContainerCreating), then runs after the
 	// delay and the runtime signals Changes (0: it runs at once).
 	StartDelay time.Duration
+	// ReadyDelay is how long a running container stays not ready (a
+	// simulated readiness delay, as an application warming up without a
+	// probe): each instance is reported Running and not Ready, then Ready
+	// once the delay has passed, and the runtime signals Changes (0: ready
+	// at once, as a container without probes is).
+	ReadyDelay time.Duration
 	Clock      func() time.Time
 	// AfterFunc runs f after d and returns a function that cancels it
 	// (reporting whether it did); default time.AfterFunc. Tests inject a
@@ -269,6 +278,11 @@ func (r *Runtime) begin(uid string, cs *node.ContainerState) bool {
 	now := r.cfg.Clock()
 	cs.Running, cs.StartedAt = true, now
 	k := uid + "/" + cs.Name
+	if r.cfg.ReadyDelay > 0 {
+		cs.Unready = true
+		name := cs.Name
+		r.cfg.AfterFunc(r.cfg.ReadyDelay, func() { r.readied(uid, name, now) })
+	}
 	ru := r.runs[k]
 	switch {
 	case ru == nil:
@@ -353,8 +367,27 @@ func (r *Runtime) exit(uid string, cs *node.ContainerState, code int32, at time.
 		ru.stop()
 		ru.stop = nil
 	}
-	cs.Running, cs.Exited, cs.ExitCode, cs.FinishedAt = false, true, code, at
+	cs.Running, cs.Exited, cs.ExitCode, cs.FinishedAt, cs.Unready = false, true, code, at, false
 	r.logs[k] = fmt.Appendf(r.logs[k], "simulated container %s exited with code %d\n", cs.Name, code)
+}
+
+// readied makes the instance of a container that started at startedAt
+// ready once its ReadyDelay has passed, unless it ended, restarted or was
+// removed meanwhile, and signals Changes.
+func (r *Runtime) readied(uid, container string, startedAt time.Time) {
+	r.mu.Lock()
+	done := false
+	if p := r.pods[uid]; p != nil {
+		for i := range p.Containers {
+			if cs := &p.Containers[i]; cs.Name == container && cs.Running && cs.Unready && cs.StartedAt.Equal(startedAt) {
+				cs.Unready, done = false, true
+			}
+		}
+	}
+	r.mu.Unlock()
+	if done {
+		r.signal()
+	}
 }
 
 // started runs a container whose StartDelay has passed, unless its pod was

@@ -199,3 +199,64 @@ func TestPreviousLog(t *testing.T) {
 		t.Errorf("logs left after the pod's removal: %d current, %d previous", len(rt.logs), len(rt.prev))
 	}
 }
+
+// With a ReadyDelay a container runs at once but is held unready until the
+// delay has passed; an instance that restarted meanwhile is not made ready
+// by its predecessor's timer.
+func TestReadyDelay(t *testing.T) {
+	var timers []func()
+	after := func(_ time.Duration, f func()) func() bool {
+		timers = append(timers, f)
+		return func() bool { return true }
+	}
+	rt, err := New(Config{PodCIDR: "10.9.8.0/24", ReadyDelay: time.Second, AfterFunc: after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p := node.Pod{Namespace: "default", Name: "p", UID: "uid-00000001"}
+	c := manifest.Container{Name: "web", Image: "img"}
+	if _, err := rt.CreateSandbox(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.StartContainer(ctx, p, c); err != nil {
+		t.Fatal(err)
+	}
+	st, _, _ := rt.Pod(ctx, p.UID)
+	if cs := st.Containers[0]; !cs.Running || !cs.Unready {
+		t.Fatalf("before the delay: %+v, want running and unready", cs)
+	}
+	if len(timers) != 1 {
+		t.Fatalf("%d timers, want 1", len(timers))
+	}
+	timers[0]()
+	select {
+	case <-rt.Changes():
+	default:
+		t.Fatal("no change signalled when the delay passed")
+	}
+	st, _, _ = rt.Pod(ctx, p.UID)
+	if cs := st.Containers[0]; !cs.Running || cs.Unready {
+		t.Fatalf("after the delay: %+v, want running and ready", cs)
+	}
+
+	// A restart starts the delay over; the old timer does nothing.
+	rt.Exit(p.UID, c.Name, 1)
+	st, _, _ = rt.Pod(ctx, p.UID)
+	if cs := st.Containers[0]; cs.Unready {
+		t.Fatalf("exited: %+v, want no unready mark", cs)
+	}
+	if err := rt.StartContainer(ctx, p, c); err != nil {
+		t.Fatal(err)
+	}
+	timers[0]()
+	st, _, _ = rt.Pod(ctx, p.UID)
+	if cs := st.Containers[0]; !cs.Running || !cs.Unready || cs.Restarts != 1 {
+		t.Fatalf("restarted, old timer fired: %+v, want running and unready", cs)
+	}
+	timers[len(timers)-1]()
+	st, _, _ = rt.Pod(ctx, p.UID)
+	if cs := st.Containers[0]; cs.Unready {
+		t.Fatalf("restarted, its own timer fired: %+v, want ready", cs)
+	}
+}
