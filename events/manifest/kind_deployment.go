@@ -86,6 +86,11 @@ func ReplicasLine(desired int32, st WorkloadStatus) string {
 		desired, st.UpdatedReplicas, st.Replicas, st.AvailableReplicas, max(0, desired-st.AvailableReplicas))
 }
 
+// PodTemplateHashLabel is the label a Deployment puts on its ReplicaSets'
+// template and selector, as Kubernetes does: the hash of the Deployment's
+// pod template, which names the ReplicaSet and marks its pods.
+const PodTemplateHashLabel = "pod-template-hash"
+
 // ReplicaSetName is a Deployment's ReplicaSet for a template hash:
 // <deployment>-<hash>, the Deployment's name cut so that the ReplicaSet's
 // pods (6 characters more) have DNS-1123 labels of at most 63: a

@@ -3,6 +3,7 @@ package replica
 import (
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -335,4 +336,13 @@ func DaemonPodName(ds, uid, node string, k int) string {
 
 func daemonPodUID(dsUID, node string, n int64) string {
 	return events.DeriveID(fmt.Sprintf("daemon/%s/%s/%d", dsUID, node, n))
+}
+
+func withLabel(m map[string]string, k, v string) map[string]string {
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[k] = v
+	return out
 }

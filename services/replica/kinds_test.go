@@ -80,7 +80,7 @@ func TestADeploymentMakesAndScalesItsReplicaSet(t *testing.T) {
 // ReplicaSet, and B's to stay at 0.
 func TestARollbackReusesTheOldReplicaSet(t *testing.T) {
 	w := newWorld(t)
-	a, b := pt.Deployment(ns, "web", 2, "nginx:1.27"), pt.Deployment(ns, "web", 2, "nginx:1.28")
+	a, b := recreate(pt.Deployment(ns, "web", 2, "nginx:1.27")), recreate(pt.Deployment(ns, "web", 2, "nginx:1.28"))
 	hashA := manifest.TemplateHash(a.Deployment().Template)
 	w.deploy(a, 1)
 	w.apply(w.l.Accepted(b, depUID, 2))
@@ -95,8 +95,8 @@ func TestARollbackReusesTheOldReplicaSet(t *testing.T) {
 		want := int32(0)
 		if rs.Name == "web-"+hashA {
 			want = 2
-			if rs.Generation != 3 {
-				t.Errorf("%s generation %d, want 3 (made, scaled to 0, back to 2)", rs.Name, rs.Generation)
+			if rs.Generation != 4 {
+				t.Errorf("%s generation %d, want 4 (made, scaled to 0, made revision 3 at once, back to 2 once B's pods are gone)", rs.Name, rs.Generation)
 			}
 		}
 		if got := rs.Object.ReplicaSet().ReplicaCount(); got != want {
