@@ -29,10 +29,7 @@
 package rolloutcheck
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"math"
 	"reflect"
 	"strings"
 	"sync"
@@ -42,6 +39,7 @@ import (
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
 
+	"github.com/gantry-sh/gantry/events/celcheck"
 	"github.com/gantry-sh/gantry/events/manifest"
 )
 
@@ -127,43 +125,24 @@ func (c *Check) Eval(f Facts) (bool, error) {
 	return bool(b), nil
 }
 
+// limits are an analysis's bounds and name in errors.
+var limits = celcheck.Limits{What: "canary analysis", MaxLength: MaxLength, MaxCost: MaxCost,
+	Hint: func(*cel.Type) string { return " (compare a fact: pods.ready_ratio == 1.0)" }}
+
 // Compile parses and type-checks an analysis, checks that it returns a bool
 // and that its estimated cost is at most MaxCost, and prepares it for Eval.
-// Errors carry CEL's messages with line and column ("1:6: undefined field
+// Errors carry CEL's messages with line and column ("1:5: undefined field
 // 'redy'").
 func Compile(expr string) (*Check, error) {
-	if strings.TrimSpace(expr) == "" {
-		return nil, errors.New("canary analysis is empty")
-	}
-	if len(expr) > MaxLength {
-		return nil, fmt.Errorf("canary analysis is %d bytes, more than %d", len(expr), MaxLength)
-	}
 	e, err := environment()
 	if err != nil {
 		return nil, err
 	}
-	checked, iss := e.Compile(expr)
-	if iss != nil && iss.Err() != nil {
-		return nil, issuesError(iss)
-	}
-	if t := checked.OutputType(); !t.IsExactType(types.BoolType) {
-		return nil, fmt.Errorf("canary analysis must return a bool, not %s (compare a fact: pods.ready_ratio == 1.0)", cel.FormatCELType(t))
-	}
-	est, err := e.EstimateCost(checked, estimator{})
+	prg, _, est, err := celcheck.Compile(e, limits, expr, estimator{})
 	if err != nil {
-		return nil, fmt.Errorf("canary analysis: estimating its cost: %w", err)
+		return nil, err
 	}
-	if est.Max > MaxCost {
-		if est.Max == math.MaxUint64 {
-			return nil, fmt.Errorf("canary analysis too expensive: estimated cost is unbounded (exceeds %d)", MaxCost)
-		}
-		return nil, fmt.Errorf("canary analysis too expensive: estimated cost %d exceeds %d", est.Max, MaxCost)
-	}
-	prg, err := e.Program(checked, cel.CostLimit(MaxCost), cel.EvalOptions(cel.OptOptimize))
-	if err != nil {
-		return nil, fmt.Errorf("canary analysis: %w", err)
-	}
-	return &Check{expr: expr, prg: prg, cost: est.Max}, nil
+	return &Check{expr: expr, prg: prg, cost: est}, nil
 }
 
 // estimator adds nothing to CEL's estimate: the facts have no collections,
@@ -174,29 +153,6 @@ func (estimator) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
 
 func (estimator) EstimateCallCost(function, overloadID string, target *cost.AstNode, args []cost.AstNode) *cost.CallEstimate {
 	return nil
-}
-
-// maxIssues bounds the errors reported for one analysis.
-const maxIssues = 5
-
-// issuesError formats CEL's errors one per clause, "line:column: message",
-// without CEL's multi-line source snippet.
-func issuesError(iss *cel.Issues) error {
-	var b bytes.Buffer
-	for i, e := range iss.Errors() {
-		if i == maxIssues {
-			fmt.Fprintf(&b, "; and %d more", len(iss.Errors())-maxIssues)
-			break
-		}
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		if e.Location != nil && e.Location.Line() > 0 {
-			fmt.Fprintf(&b, "%d:%d: ", e.Location.Line(), e.Location.Column()+1)
-		}
-		b.WriteString(e.Message)
-	}
-	return errors.New(b.String())
 }
 
 var environment = sync.OnceValues(func() (*cel.Env, error) {
