@@ -59,14 +59,20 @@ type Pod struct {
 	// that made it so), while it is: with minReadySeconds, it is available
 	// from ReadySince + minReadySeconds.
 	ReadySince *time.Time `json:"readySince,omitempty"`
-	Seqs       Seqs       `json:"seqs"`
+	// NotReadyTransitions counts the times the pod went from Ready to not
+	// Ready: a canary analysis reads it (pods.not_ready_transitions).
+	NotReadyTransitions int32 `json:"notReadyTransitions,omitempty"`
+	Seqs                Seqs  `json:"seqs"`
 }
 
 // noteReady keeps ReadySince after a change that may have made the pod
-// Ready or not, at time at.
+// Ready or not, at time at, and counts a Ready pod that became not Ready.
 func (p *Pod) noteReady(at time.Time) {
 	switch ready := p.Ready(); {
 	case !ready:
+		if p.ReadySince != nil {
+			p.NotReadyTransitions++
+		}
 		p.ReadySince = nil
 	case p.ReadySince == nil:
 		t := at.UTC()

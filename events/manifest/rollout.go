@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -169,18 +170,21 @@ func scaledBound(v IntOrString, total int32, up bool) int32 {
 		return max(0, v.Int)
 	}
 	pct, _ := percent(v.Str)
-	n := int64(pct) * int64(total)
+	n := int64(min(pct, math.MaxInt32)) * int64(max(total, 0))
 	if up {
 		n += 99
 	}
-	return int32(n / 100)
+	return int32(min(n/100, math.MaxInt32))
 }
 
 // validateBounds checks a maxSurge and maxUnavailable pair (Kubernetes'
-// rules): each a count >= 0 or a percentage of at most 100 %, not both 0.
+// rules): each a count >= 0 or a percentage, maxUnavailable at most 100 %
+// (a surge of 200 % brings up twice the replicas at once), not both 0.
 func validateBounds(errs *FieldErrors, path string, surge, unavailable *IntOrString) {
-	if surge != nil {
-		validateIntOrPercent(errs, fieldPath(path, "maxSurge"), *surge)
+	if s := surge; s != nil {
+		if pct, ok := percent(s.Str); !s.IsString || !ok || pct <= 100 {
+			validateIntOrPercent(errs, fieldPath(path, "maxSurge"), *s)
+		}
 	}
 	if unavailable != nil {
 		validateIntOrPercent(errs, fieldPath(path, "maxUnavailable"), *unavailable)
@@ -220,7 +224,7 @@ func validateDeploymentRollout(errs *FieldErrors, path string, d DeploymentSpec,
 		switch s.Type {
 		case "", RollingUpdateStrategy:
 			if s.Canary != nil {
-				errs.addf(fieldPath(spath, "canary"), "may not be set when type is %s", RollingUpdateStrategy)
+				errs.addf(fieldPath(spath, "canary"), "may not be specified when strategy type is %s", RollingUpdateStrategy)
 			}
 			if s.RollingUpdate != nil {
 				validateBounds(errs, fieldPath(spath, "rollingUpdate"), s.RollingUpdate.MaxSurge, s.RollingUpdate.MaxUnavailable)
@@ -366,7 +370,9 @@ type RolloutStatus struct {
 }
 
 // Failed reports a rollout of the Deployment's generation gen that failed.
-func (r *RolloutStatus) Failed(gen int64) bool { return r != nil && r.FailedGeneration == gen && gen > 0 }
+func (r *RolloutStatus) Failed(gen int64) bool {
+	return r != nil && r.FailedGeneration == gen && gen > 0
+}
 
 // Conditions of a Deployment, as Kubernetes names them.
 const (
