@@ -24,11 +24,22 @@ import (
 //     and is rolled back like any failed rollout.
 //
 // Before the first setWeight the new revision has 0 replicas; after the
-// last step it gets all of them, as a rolling update.
+// last step it gets all of them, as a rolling update. A Deployment's first
+// revision has no steps: there is nothing to weigh it against.
 //
 // Worked example: 10 replicas, steps setWeight 10, pause 60s, analysis,
 // setWeight 50 → step 0: 1 new, 9 old; step 1 waits 60 s; step 2 judges
 // the 1 new pod; step 3: 5 new, 5 old; then 10 new, 0 old.
+
+// isCanary reports a canary rollout under way: the strategy is Canary, the
+// current template is not the stable one, and there is a stable one to
+// share the replicas with (a Deployment's first revision, with nothing to
+// compare it to, rolls as a rolling update does, as in Argo Rollouts), and
+// it has not failed.
+func (r *roll) isCanary() bool {
+	return r.spec.StrategyType() == manifest.CanaryStrategy && !r.failed &&
+		r.st.StableHash != "" && r.st.StableHash != r.hash
+}
 
 // canaryCap is how many replicas the current step gives the new revision.
 func (r *roll) canaryCap() int32 {
@@ -58,7 +69,7 @@ func (r *roll) canaryStep() int32 {
 // canary begins a new template's canary at step 0, and moves to the next
 // step when the current one is done. A failing analysis is a failure.
 func (r *roll) canary() *failure {
-	if r.spec.StrategyType() != manifest.CanaryStrategy || r.failed || r.paused {
+	if !r.isCanary() || r.paused {
 		return nil
 	}
 	if r.st.CanaryHash != r.hash {
@@ -116,7 +127,7 @@ func (r *roll) canary() *failure {
 // pausedStep reports a canary at a pause step: its progress deadline does
 // not run.
 func (r *roll) pausedStep() bool {
-	if r.spec.StrategyType() != manifest.CanaryStrategy || r.st.CanaryHash != r.hash {
+	if !r.isCanary() || r.st.CanaryHash != r.hash {
 		return false
 	}
 	steps := r.spec.Strategy.Canary.Steps

@@ -258,7 +258,7 @@ func (r *roll) move() {
 		return
 	}
 	cap := r.want
-	if r.spec.StrategyType() == manifest.CanaryStrategy && !r.failed {
+	if r.isCanary() {
 		cap = r.canaryCap()
 	}
 	r.rolling(others, cap)
@@ -395,7 +395,7 @@ func (r *roll) create(others []*rs) {
 			olds[i] = o.set
 		}
 		cap := r.want
-		if r.spec.StrategyType() == manifest.CanaryStrategy {
+		if r.isCanary() {
 			cap = r.canaryCap()
 		}
 		size = scaleUp(r.want, surge, cap, set{}, olds)
@@ -475,7 +475,7 @@ func (r *roll) reason(x *rs, n int32) string {
 		how = "spec.replicas changed while paused"
 	case r.spec.StrategyType() == manifest.RecreateStrategy:
 		how = manifest.RecreateStrategy
-	case r.spec.StrategyType() == manifest.CanaryStrategy:
+	case r.isCanary():
 		how = fmt.Sprintf("%s step %d of %d: %d of %d replicas on the new revision", manifest.CanaryStrategy,
 			r.canaryStep(), len(r.spec.Strategy.Canary.Steps), r.canaryCap(), r.want)
 	}
