@@ -9,6 +9,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/projections"
 )
 
 // newRolloutPauseCmd makes `gantry rollout pause deploy/NAME`: kubectl's
@@ -37,30 +38,41 @@ func newRolloutPausedCmd(g *Globals, paused bool) *cobra.Command {
 		Example: example,
 		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rk, name, err := oneObject(args)
-			if err != nil {
-				return err
-			}
-			if rk.kind != "deployment" {
-				return fmt.Errorf("%s %q %s is not supported: only deployments.apps", rk.qualifiedPlural(), name, pausingWord(paused))
-			}
-			ns = orDefaultNamespace(ns)
-			return g.WithCluster(cmd, "cli", func(ctx context.Context, conn *bus.Conn) error {
-				w, err := readWorkload(ctx, g, conn, rk, ns, name)
-				if err != nil {
-					return err
-				}
+			return runDeploymentEdit(cmd, g, args, ns, pausingWord(paused), func(w *projections.Workload) (manifest.Object, string, error) {
 				obj, err := pausedObject(w.Object, paused)
-				if err != nil {
-					return fmt.Errorf("%s %q %w", rk.qualifiedPlural(), name, err)
-				}
-				label := resourceLabel(rk.apiVersion(), rk.kind, name)
-				return submitEdit(ctx, g, conn, rk, ns, name, obj, label, verb+"d", false)
+				return obj, verb + "d", err
 			})
 		},
 	}
 	c.Flags().StringVarP(&ns, "namespace", "n", "", "namespace (default \"default\")")
 	return c
+}
+
+// runDeploymentEdit is a rollout verb that only Deployments take (others
+// are refused in kubectl's words, "daemonsets.apps "x" pausing is not
+// supported"): it reads deploy/NAME, and appends what edit makes of it as
+// an apply intent, printing done; edit's error follows the object's name.
+func runDeploymentEdit(cmd *cobra.Command, g *Globals, args []string, ns, verbing string, edit func(*projections.Workload) (manifest.Object, string, error)) error {
+	rk, name, err := oneObject(args)
+	if err != nil {
+		return err
+	}
+	if rk.kind != "deployment" {
+		return fmt.Errorf("%s %q %s is not supported: only deployments.apps", rk.qualifiedPlural(), name, verbing)
+	}
+	ns = orDefaultNamespace(ns)
+	return g.WithCluster(cmd, "cli", func(ctx context.Context, conn *bus.Conn) error {
+		w, err := readWorkload(ctx, g, conn, rk, ns, name)
+		if err != nil {
+			return err
+		}
+		obj, done, err := edit(w)
+		if err != nil {
+			return fmt.Errorf("%s %q %w", rk.qualifiedPlural(), name, err)
+		}
+		label := resourceLabel(rk.apiVersion(), rk.kind, name)
+		return submitEdit(ctx, g, conn, rk, ns, name, obj, label, done, false)
+	})
 }
 
 func pausingWord(paused bool) string {

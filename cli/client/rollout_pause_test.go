@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -40,32 +41,21 @@ func TestPausedObject(t *testing.T) {
 	}
 }
 
-// pause and resume against NATS: the intent written is the Deployment with
-// spec.paused flipped and nothing else, kubectl's words on stdout; kubectl's
-// errors for a second pause and for kinds that do not pause.
-func TestRolloutPauseResumeAgainstNATS(t *testing.T) {
+// pause, resume and promote against NATS: the intent written is the
+// Deployment with spec.paused flipped (the promote annotation set) and
+// nothing else, kubectl's words on stdout; kubectl's errors for a second
+// pause and for kinds that do not pause; promote refuses a non-canary.
+func TestRolloutPauseResumePromoteAgainstNATS(t *testing.T) {
 	c := newReadCluster(t)
 	created := time.Now().Add(-time.Hour)
 	c.seedWorkloads(t, created)
-	var mu sync.Mutex
-	var got []events.IntentApplied
-	c.admitting(t, func(id string, ev events.Event) *events.AdmissionAccepted {
-		ia, ok := ev.(*events.IntentApplied)
-		if !ok {
-			return nil
-		}
-		mu.Lock()
-		got = append(got, *ia)
-		mu.Unlock()
-		return &events.AdmissionAccepted{IntentID: id, Op: events.OpApply, Kind: ia.Kind, Namespace: ia.Namespace, Name: ia.Name,
-			UID: "dep-uid-1", Generation: 3, Object: ia.Object}
-	})
+	applied := c.acceptingApplies(t, "dep-uid-1", 3)
 
 	code, out, errOut := c.gantry("rollout", "pause", "deploy/hello")
 	if code != 0 || out != "deployment.apps/hello paused\n" || errOut != "" {
 		t.Fatalf("pause: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	mu.Lock()
+	got := applied()
 	if len(got) != 1 || got[0].Kind != "deployment" || got[0].Name != "hello" {
 		t.Fatalf("intents %+v", got)
 	}
@@ -78,7 +68,6 @@ func TestRolloutPauseResumeAgainstNATS(t *testing.T) {
 	if wb, _ := json.Marshal(want); string(wb) != string(got[0].Object) {
 		t.Errorf("more than spec.paused changed:\n got %s\nwant %s", got[0].Object, wb)
 	}
-	mu.Unlock()
 
 	paused := fixtureWorkload(created)
 	paused.Object.Deployment().Paused = true
@@ -90,13 +79,26 @@ func TestRolloutPauseResumeAgainstNATS(t *testing.T) {
 	if code, out, errOut := c.gantry("rollout", "resume", "deployment", "hello"); code != 0 || out != "deployment.apps/hello resumed\n" {
 		t.Errorf("resume: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	mu.Lock()
-	if n := len(got); n != 2 || strings.Contains(string(got[n-1].Object), `"paused"`) {
-		t.Errorf("resume wrote %d intents, the last %s", n, got[n-1].Object)
+	if got := applied(); len(got) != 2 || strings.Contains(string(got[1].Object), `"paused"`) {
+		t.Errorf("resume: intents %+v", got)
 	}
-	mu.Unlock()
 	if code, _, errOut := c.gantry("rollout", "resume", "ds/agent"); code != 1 || errOut != "error: daemonsets.apps \"agent\" resuming is not supported: only deployments.apps\n" {
 		t.Errorf("daemonset: exit %d, stderr %q", code, errOut)
+	}
+
+	// promote: refused for a Deployment that is no canary, nothing appended.
+	c.put(t, bus.BucketWorkloads, "deployment.default.hello", fixtureWorkload(created))
+	c.progress(t, 0) // the projector has applied the verdicts
+	if code, _, errOut := c.gantry("rollout", "promote", "deploy/hello"); code != 1 || errOut != "error: deployments.apps \"hello\" is not a canary: promote needs spec.strategy.type Canary\n" {
+		t.Errorf("promote: exit %d, stderr %q", code, errOut)
+	}
+	c.put(t, bus.BucketWorkloads, "deployment.default.hello", canaryHello(1))
+	c.progress(t, 0)
+	if code, out, errOut := c.gantry("rollout", "promote", "deploy/hello"); code != 0 || out != "deployment.apps/hello promoted (canary step 1)\n" {
+		t.Errorf("promote: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if got := applied(); len(got) != 3 || !strings.Contains(string(got[2].Object), `"rollout.gantry.sh/promote":"1"`) {
+		t.Errorf("promote: intents %+v", got)
 	}
 }
 
@@ -148,5 +150,29 @@ func TestPromoteObject(t *testing.T) {
 		if _, _, err := promoteObject(tc.w); err == nil || err.Error() != tc.want {
 			t.Errorf("%s: %v, want %q", name, err, tc.want)
 		}
+	}
+}
+
+// acceptingApplies stands in for admission, accepting every apply intent
+// as object uid at generation; applied returns those seen so far.
+func (c *readCluster) acceptingApplies(t *testing.T, uid string, generation int64) (applied func() []events.IntentApplied) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []events.IntentApplied
+	c.admitting(t, func(id string, ev events.Event) *events.AdmissionAccepted {
+		ia, ok := ev.(*events.IntentApplied)
+		if !ok {
+			return nil
+		}
+		mu.Lock()
+		got = append(got, *ia)
+		mu.Unlock()
+		return &events.AdmissionAccepted{IntentID: id, Op: events.OpApply, Kind: ia.Kind, Namespace: ia.Namespace, Name: ia.Name,
+			UID: uid, Generation: generation, Object: ia.Object}
+	})
+	return func() []events.IntentApplied {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
 	}
 }

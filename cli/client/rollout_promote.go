@@ -1,14 +1,12 @@
 package client
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
-	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
 )
@@ -24,25 +22,9 @@ func newRolloutPromoteCmd(g *Globals) *cobra.Command {
 		Example: "  gantry rollout promote deploy/web",
 		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rk, name, err := oneObject(args)
-			if err != nil {
-				return err
-			}
-			if rk.kind != "deployment" {
-				return fmt.Errorf("%s %q promoting is not supported: only deployments.apps with strategy type %s", rk.qualifiedPlural(), name, manifest.CanaryStrategy)
-			}
-			ns = orDefaultNamespace(ns)
-			return g.WithCluster(cmd, "cli", func(ctx context.Context, conn *bus.Conn) error {
-				w, err := readWorkload(ctx, g, conn, rk, ns, name)
-				if err != nil {
-					return err
-				}
+			return runDeploymentEdit(cmd, g, args, ns, "promoting", func(w *projections.Workload) (manifest.Object, string, error) {
 				obj, step, err := promoteObject(w)
-				if err != nil {
-					return fmt.Errorf("%s %q %w", rk.qualifiedPlural(), name, err)
-				}
-				label := resourceLabel(rk.apiVersion(), rk.kind, name)
-				return submitEdit(ctx, g, conn, rk, ns, name, obj, label, fmt.Sprintf("promoted (canary step %d)", step), false)
+				return obj, fmt.Sprintf("promoted (canary step %d)", step), err
 			})
 		},
 	}

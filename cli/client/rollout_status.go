@@ -211,7 +211,7 @@ func rolloutStatus(w *projections.Workload, sets []*projections.Workload) (msg s
 			return fmt.Sprintf("Waiting for deployment %q rollout to resume...\n", w.Name), false, nil
 		}
 		if step, n, ok := canaryAwaitingPromote(w); ok {
-			return fmt.Sprintf("Waiting for deployment %q rollout to be promoted: canary step %d of %d is a pause until `gantry rollout promote`...\n", w.Name, step, n), false, nil
+			return fmt.Sprintf("Waiting for deployment %q rollout to be promoted: canary step %d of %d pauses until \"gantry rollout promote\"...\n", w.Name, step, n), false, nil
 		}
 		switch {
 		case st.UpdatedReplicas < want:

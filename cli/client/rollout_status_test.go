@@ -128,7 +128,7 @@ func TestRolloutStatusExitCodes(t *testing.T) {
 			d.Status.Rollout = &manifest.RolloutStatus{CanaryHash: manifest.TemplateHash(d.Object.Deployment().Template), CanaryStep: 1}
 		})
 		code, out, _ := c.gantry("rollout", "status", "deploy/hello", "--watch=false")
-		if code != 0 || out != "Waiting for deployment \"hello\" rollout to be promoted: canary step 1 of 2 is a pause until `gantry rollout promote`...\n" {
+		if code != 0 || out != "Waiting for deployment \"hello\" rollout to be promoted: canary step 1 of 2 pauses until \"gantry rollout promote\"...\n" {
 			t.Errorf("exit %d, stdout %q", code, out)
 		}
 	})
