@@ -48,11 +48,16 @@ func (w *world) onNodes() map[string][]*projections.Pod {
 	out := map[string][]*projections.Pod{}
 	for _, p := range w.c.OwnedPods(depUID) {
 		if !p.Deleting {
-			n := p.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Values[0]
+			n := pinnedTo(p.Spec)
 			out[n] = append(out[n], p)
 		}
 	}
 	return out
+}
+
+// pinnedTo is the node a daemon pod's required node affinity names.
+func pinnedTo(spec manifest.PodSpec) string {
+	return spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Values[0]
 }
 
 // readyAll binds every pod not yet running to its node, Ready.
@@ -81,7 +86,7 @@ func (w *world) commit(ds []runner.Decision) (deleted, plannedOn []string) {
 		}
 	}
 	for _, e := range s.plans {
-		plannedOn = append(plannedOn, e.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Values[0])
+		plannedOn = append(plannedOn, pinnedTo(e.Spec))
 	}
 	sort.Strings(deleted)
 	sort.Strings(plannedOn)
