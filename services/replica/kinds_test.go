@@ -342,25 +342,35 @@ func dropStatus(ds []runner.Decision) []runner.Decision {
 	return out
 }
 
-// Given a DaemonSet on 2 nodes (OnDelete) whose template changes, expect
-// nothing decided; a pod deleted by hand is replaced from the new
-// template.
+// Given a DaemonSet on 2 nodes with updateStrategy OnDelete whose
+// template changes, expect nothing decided; a running pod deleted by hand
+// is replaced from the new template at once, without waiting for its node
+// to stop it.
 func TestADaemonSetOnDeleteKeepsItsPods(t *testing.T) {
 	w := newWorld(t)
 	w.l.Now = now
 	w.apply(w.l.Heartbeat(node("n1", nil)), w.l.Heartbeat(node("n2", nil)))
-	w.apply(w.l.Accepted(pt.DaemonSet(ns, "agent", "agent:1"), depUID, 1))
+	w.apply(w.l.Accepted(onDelete(pt.DaemonSet(ns, "agent", "agent:1")), depUID, 1))
 	w.settle()
-	w.apply(w.l.Accepted(pt.DaemonSet(ns, "agent", "agent:2"), depUID, 2))
+	for name, p := range w.daemonPods(depUID) {
+		w.run(p, name, events.PhaseRunning, true)
+	}
+	w.apply(w.l.Accepted(onDelete(pt.DaemonSet(ns, "agent", "agent:2")), depUID, 2))
 	if ds := w.decide(); len(ds) != 0 {
 		t.Fatalf("a template change touched pods:\n%s", show(ds))
 	}
 	old := w.daemonPods(depUID)["n1"]
-	w.apply(w.l.Deleted(planned(old), "", 0, "by hand"))
+	w.apply(w.l.Deleted(planned(old), "n1", 1, "by hand"))
 	s := splitDecisions(t, w.decide())
 	if len(s.plans) != 1 || s.plans[0].Spec.Containers[0].Image != "agent:2" {
 		t.Fatalf("replacement %+v", s.plans)
 	}
+}
+
+// onDelete sets a DaemonSet's updateStrategy to OnDelete.
+func onDelete(o manifest.Object) manifest.Object {
+	o.DaemonSet().UpdateStrategy = &manifest.DaemonSetUpdateStrategy{Type: manifest.DaemonSetOnDelete}
+	return o
 }
 
 // Given 5,000 nodes and a DaemonSet, expect its 5,000 pods planned in one
