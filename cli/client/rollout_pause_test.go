@@ -97,8 +97,9 @@ func TestRolloutPauseResumePromoteAgainstNATS(t *testing.T) {
 	if code, out, errOut := c.gantry("rollout", "promote", "deploy/hello"); code != 0 || out != "deployment.apps/hello promoted (canary step 1)\n" {
 		t.Errorf("promote: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if got := applied(); len(got) != 3 || !strings.Contains(string(got[2].Object), `"rollout.gantry.sh/promote":"1"`) {
-		t.Errorf("promote: intents %+v", got)
+	wantAnn := `"rollout.gantry.sh/promote":"` + manifest.TemplateHash(canaryHello(1).Object.Deployment().Template) + `/1"`
+	if got := applied(); len(got) != 3 || !strings.Contains(string(got[2].Object), wantAnn) {
+		t.Errorf("promote: %d intents, wantAnn the third with %s", len(got), wantAnn)
 	}
 }
 
@@ -122,7 +123,7 @@ func TestPromoteObject(t *testing.T) {
 	w := canaryHello(1)
 	w.Object.Metadata.Annotations = map[string]string{"team": "web"}
 	obj, step, err := promoteObject(w)
-	if err != nil || step != 1 || obj.Metadata.Annotations[manifest.PromoteAnnotation] != "1" || obj.Metadata.Annotations["team"] != "web" {
+	if err != nil || step != 1 || obj.Metadata.Annotations[manifest.PromoteAnnotation] != manifest.TemplateHash(w.Object.Deployment().Template)+"/1" || obj.Metadata.Annotations["team"] != "web" {
 		t.Fatalf("step %d, annotations %v, err %v", step, obj.Metadata.Annotations, err)
 	}
 	if _, ok := w.Object.Metadata.Annotations[manifest.PromoteAnnotation]; ok {

@@ -3,7 +3,6 @@ package client
 import (
 	"fmt"
 	"maps"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -54,7 +53,7 @@ func promoteObject(w *projections.Workload) (manifest.Object, int32, error) {
 	if step.Pause == nil {
 		return manifest.Object{}, 0, fmt.Errorf("is not paused at a canary step: step %d is %s", r.CanaryStep, step)
 	}
-	idx := strconv.Itoa(int(r.CanaryStep))
+	idx := manifest.PromoteValue(r.CanaryHash, r.CanaryStep)
 	out, err := editJSON(w.Object, func(map[string]any) error { return nil }) // a deep copy
 	if err != nil {
 		return manifest.Object{}, 0, err

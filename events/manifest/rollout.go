@@ -47,7 +47,9 @@ const (
 	// ready fails the rollout (default DefaultUnreadySeconds).
 	UnreadySecondsAnnotation = "rollout.gantry.sh/unready-seconds"
 	// PromoteAnnotation is what `gantry rollout promote` sets: the canary
-	// step (its index) whose pause is over.
+	// step whose pause is over, as <pod-template-hash>/<step index>
+	// (PromoteValue), so that a promotion of one template's rollout never
+	// counts for the next one's step of the same index.
 	PromoteAnnotation = "rollout.gantry.sh/promote"
 )
 
@@ -178,13 +180,12 @@ func scaledBound(v IntOrString, total int32, up bool) int32 {
 }
 
 // validateBounds checks a maxSurge and maxUnavailable pair (Kubernetes'
-// rules): each a count >= 0 or a percentage, maxUnavailable at most 100 %
-// (a surge of 200 % brings up twice the replicas at once), not both 0.
+// rules, and a surge at most 100 % too: more would bring up more than
+// twice the replicas at once): each a count >= 0 or a percentage of at
+// most 100 %, not both 0.
 func validateBounds(errs *FieldErrors, path string, surge, unavailable *IntOrString) {
-	if s := surge; s != nil {
-		if pct, ok := percent(s.Str); !s.IsString || !ok || pct <= 100 {
-			validateIntOrPercent(errs, fieldPath(path, "maxSurge"), *s)
-		}
+	if surge != nil {
+		validateIntOrPercent(errs, fieldPath(path, "maxSurge"), *surge)
 	}
 	if unavailable != nil {
 		validateIntOrPercent(errs, fieldPath(path, "maxUnavailable"), *unavailable)
@@ -257,8 +258,8 @@ func validateDeploymentRollout(errs *FieldErrors, path string, d DeploymentSpec,
 		}
 	}
 	if v, ok := ann[PromoteAnnotation]; ok {
-		if n, err := strconv.ParseInt(v, 10, 32); err != nil || n < 0 {
-			errs.addf(fieldPath(apath, PromoteAnnotation), "invalid value %q: must be a step index >= 0", v)
+		if _, _, ok := ParsePromote(v); !ok {
+			errs.addf(fieldPath(apath, PromoteAnnotation), "invalid value %q: must be <pod-template-hash>/<step index>, as `gantry rollout promote` writes it", v)
 		}
 	}
 }
@@ -420,4 +421,17 @@ func (s *DeploymentStrategy) withDefaults() *DeploymentStrategy {
 		out.RollingUpdate = &ru
 	}
 	return &out
+}
+
+// PromoteValue is PromoteAnnotation's value for a template's step.
+func PromoteValue(hash string, step int32) string { return hash + "/" + strconv.Itoa(int(step)) }
+
+// ParsePromote reads PromoteAnnotation's value.
+func ParsePromote(v string) (hash string, step int32, ok bool) {
+	hash, n, found := strings.Cut(v, "/")
+	i, err := strconv.ParseInt(n, 10, 32)
+	if !found || hash == "" || err != nil || i < 0 || strings.TrimLeft(hash, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		return "", 0, false
+	}
+	return hash, int32(i), true
 }

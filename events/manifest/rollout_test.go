@@ -55,7 +55,7 @@ func TestValidateDeploymentRollout(t *testing.T) {
 		{"unavailable above 100 %", rolling(sp("25%"), sp("101%")), nil,
 			[]string{ru + `maxUnavailable: must be no more than 100%, got "101%"`}},
 		// Kubernetes bounds only maxUnavailable at 100 %.
-		{"surge above 100 %", rolling(sp("200%"), sp("0%")), nil, nil},
+		{"surge above 100 %", rolling(sp("200%"), sp("0%")), nil, []string{ru + `maxSurge: must be no more than 100%, got "200%"`}},
 		{"a percentage beyond any number", rolling(sp("99999999999999999999%"), nil), nil,
 			[]string{ru + `maxSurge: invalid value "99999999999999999999%": must be a whole number or a percentage (e.g. 2 or "50%")`}},
 		{"not percentages", rolling(sp("25"), sp("a quarter")), nil, []string{
@@ -124,7 +124,7 @@ func TestValidateDeploymentRollout(t *testing.T) {
 		// annotations
 		{"good annotations", nil, func(o *Object) {
 			o.Metadata.Annotations = map[string]string{AutoRollbackAnnotation: "false", FailureRestartsAnnotation: "3",
-				UnreadySecondsAnnotation: "120", PromoteAnnotation: "0"}
+				UnreadySecondsAnnotation: "120", PromoteAnnotation: "g5bjhqv2xj/0"}
 		}, nil},
 		{"auto-rollback not a bool", nil, annotated(AutoRollbackAnnotation, "no"),
 			[]string{`metadata.annotations.rollout.gantry.sh/auto-rollback: invalid value "no": must be "true" or "false"`}},
@@ -136,8 +136,10 @@ func TestValidateDeploymentRollout(t *testing.T) {
 			[]string{`metadata.annotations.rollout.gantry.sh/unready-seconds: invalid value "5m": must be a whole number > 0`}},
 		{"unready-seconds too large", nil, annotated(UnreadySecondsAnnotation, "9999999999"),
 			[]string{`metadata.annotations.rollout.gantry.sh/unready-seconds: invalid value "9999999999": must be a whole number > 0`}},
-		{"promote negative", nil, annotated(PromoteAnnotation, "-1"),
-			[]string{`metadata.annotations.rollout.gantry.sh/promote: invalid value "-1": must be a step index >= 0`}},
+		{"promote negative", nil, annotated(PromoteAnnotation, "g5bjhqv2xj/-1"),
+			[]string{"metadata.annotations.rollout.gantry.sh/promote: invalid value \"g5bjhqv2xj/-1\": must be <pod-template-hash>/<step index>, as `gantry rollout promote` writes it"}},
+		{"promote without its template", nil, annotated(PromoteAnnotation, "1"),
+			[]string{"metadata.annotations.rollout.gantry.sh/promote: invalid value \"1\": must be <pod-template-hash>/<step index>, as `gantry rollout promote` writes it"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package rollout
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/gantry-sh/gantry/events/manifest"
 )
@@ -16,8 +15,9 @@ import (
 //     as a rolling update moves them; done when the new ones are all
 //     available and the old ones are down to the rest.
 //   - pause {duration}: done once the duration has passed since the step
-//     began; without a duration, once `gantry rollout promote` set the
-//     annotation rollout.gantry.sh/promote to this step's index (or more).
+//     began, or once `gantry rollout promote` set the annotation
+//     rollout.gantry.sh/promote to this template's hash and this step's
+//     index (or more); without a duration, only then.
 //   - analysis {cel}: the expression, over the new revision's pods' health
 //     (events/rolloutcheck), is evaluated once the step begins: true, the
 //     step is done; false or an error, the rollout fails (AnalysisFailed)
@@ -97,14 +97,14 @@ func (r *roll) canary() *failure {
 		}
 		done = r.target.spec == cap && r.target.avail() >= cap && rest <= r.want-cap
 	case step.Pause != nil:
-		if d := step.Pause.PauseDuration(); d > 0 {
+		hash, promoted, ok := manifest.ParsePromote(r.w.Object.Metadata.Annotations[manifest.PromoteAnnotation])
+		done = ok && hash == r.hash && int(promoted) >= i // a pause with a duration ends early
+		if d := step.Pause.PauseDuration(); d > 0 && !done {
 			at := started.Add(d)
 			done = !r.now.Before(at)
 			if !done {
 				r.wakeAt(at)
 			}
-		} else if v, err := strconv.Atoi(r.w.Object.Metadata.Annotations[manifest.PromoteAnnotation]); err == nil && v >= i {
-			done = true
 		}
 	case step.Analysis != nil:
 		ok, err := r.analyze(step.Analysis.CEL)

@@ -320,7 +320,14 @@ func TestCanaryStepsRunInOrder(t *testing.T) {
 	if got := w.podImages(); got["app:b"] != 2 {
 		t.Fatalf("an hour into the pause: pods %v", got)
 	}
-	w.accept(deployment(8, "app:b", steps, annotate(manifest.PromoteAnnotation, "1")), 3)
+	// A promotion of an older template's step 1 does not count.
+	w.accept(deployment(8, "app:b", steps, annotate(manifest.PromoteAnnotation, "oldtemplate/1")), 3)
+	w.settle()
+	if got := w.podImages(); got["app:b"] != 2 {
+		t.Fatalf("promoted for another template: pods %v", got)
+	}
+	hash := manifest.TemplateHash(deployment(8, "app:b").Deployment().Template)
+	w.accept(deployment(8, "app:b", steps, annotate(manifest.PromoteAnnotation, manifest.PromoteValue(hash, 1))), 4)
 	w.settle()
 	if got := w.podImages(); got["app:b"] != 4 || got["app:a"] != 4 {
 		t.Fatalf("promoted, at 50 %%: pods %v", got)

@@ -72,7 +72,6 @@ func (s *Service) pruneHistory(old []*projections.Workload, limit int32, budget 
 	return out
 }
 
-
 // (manifest.ReplicaSetName).
 
 // setUID is the uid of a new ReplicaSet of a Deployment's template, at
@@ -148,7 +147,6 @@ func (s *Service) decideSet(rs *projections.Workload, owner *events.OwnerRef, sp
 // replicaSetKind is the ReplicaSet's entry in the kind registry, for quota
 // checks.
 var replicaSetKind, _ = manifest.KindOfToken("replicaset")
-
 
 // (manifest.ReplicaSetName).
 func SetName(deployment, hash string) string { return manifest.ReplicaSetName(deployment, hash) }
