@@ -20,11 +20,11 @@ type Cluster struct {
 	// statuses holds the newest report of each pod by key; a report can be
 	// applied before the decision that planned its pod (streams interleave).
 	statuses map[string]*events.PodStatusObserved
-	statSeq  map[string]uint64  // pod key → observations sequence of its status
+	statSeq  map[string]uint64 // pod key → observations sequence of its status
 	// readyAt is, by pod key, when its node's reports last began to say it
 	// ready, and how often they stopped (see readiness).
 	readyAt map[string]readiness
-	removed  map[string]removal // pod uid → the newest binding a node removed (kept, like gone)
+	removed map[string]removal // pod uid → the newest binding a node removed (kept, like gone)
 	// decSeq is the last sequence on gantry.decision.pod.<ns>.<name> by pod
 	// key, kept across incarnations: a pod re-created under the same name
 	// must expect the old one's decisions.
