@@ -29,6 +29,10 @@ type WorkloadDecided struct {
 	Generation int64           `json:"generation"`
 	Owner      *OwnerRef       `json:"owner"`
 	Object     json.RawMessage `json:"object"`
+	// Reason says why, for people reading the log: "scaled up replica
+	// set web-6d8f7b9c4 to 3 from 1 (RollingUpdate: maxSurge 1,
+	// maxUnavailable 0)".
+	Reason string `json:"reason,omitempty"`
 }
 
 func (WorkloadDecided) Type() string { return TypeWorkloadDecided }

@@ -20,8 +20,11 @@ type Cluster struct {
 	// statuses holds the newest report of each pod by key; a report can be
 	// applied before the decision that planned its pod (streams interleave).
 	statuses map[string]*events.PodStatusObserved
-	statSeq  map[string]uint64  // pod key → observations sequence of its status
-	removed  map[string]removal // pod uid → the newest binding a node removed (kept, like gone)
+	statSeq  map[string]uint64 // pod key → observations sequence of its status
+	// readyAt is, by pod key, when its node's reports last began to say it
+	// ready, and how often they stopped (see readiness).
+	readyAt map[string]readiness
+	removed map[string]removal // pod uid → the newest binding a node removed (kept, like gone)
 	// decSeq is the last sequence on gantry.decision.pod.<ns>.<name> by pod
 	// key, kept across incarnations: a pod re-created under the same name
 	// must expect the old one's decisions.
@@ -56,7 +59,7 @@ type Cluster struct {
 // NewCluster returns an empty fold.
 func NewCluster() *Cluster {
 	return &Cluster{Applied: map[string]uint64{}, Workloads: map[string]*Workload{},
-		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, decSeq: map[string]uint64{}, wdecSeq: map[string]uint64{},
+		Pods: map[string]*Pod{}, Nodes: map[string]*Node{}, statuses: map[string]*events.PodStatusObserved{}, statSeq: map[string]uint64{}, readyAt: map[string]readiness{}, decSeq: map[string]uint64{}, wdecSeq: map[string]uint64{},
 		removed: map[string]removal{}, gone: map[string]bool{}, goneW: map[string]bool{}, byOwner: map[string]map[string]bool{},
 		ownedW: map[string]map[string]bool{}, ended: map[string]map[string]Ended{}, endedEarly: map[string]bool{},
 		quotas: map[string]map[string]bool{}, budgets: map[string]map[string]bool{}, nsPods: map[string]map[string]bool{}, nsObjects: map[string]map[string]bool{}, nodePods: map[string]map[string]bool{}, deletedNS: map[string]bool{},

@@ -1002,3 +1002,36 @@ func TestAPodOnANodeNotReady(t *testing.T) {
 		t.Error("a forced deletion did not forget the pod at once")
 	}
 }
+
+// Given a pod Ready, then not Ready, Ready again, and its node NotReady,
+// expect two transitions from Ready to not Ready counted; a report of not
+// Ready while already not Ready, and a pod never Ready, count none.
+func TestNotReadyTransitionsCounted(t *testing.T) {
+	l := pt.NewLog()
+	c := fold(l.Heartbeat(pt.NodeInfo("n1", 1000, 1<<30, 0)), l.Planned(podA), l.Bound(podA, "n1", 1),
+		l.Status("n1", podA, 1, events.PhaseRunning, false))
+	p := c.Pods[projections.Key(ns, "web-a")]
+	if p.NotReadyTransitions != 0 {
+		t.Fatalf("never Ready: %d transitions", p.NotReadyTransitions)
+	}
+	steps := []struct {
+		rec  events.Record
+		want int32
+	}{
+		{l.Status("n1", podA, 1, events.PhaseRunning, true), 0},
+		{l.Status("n1", podA, 1, events.PhaseRunning, false), 1},
+		{l.Status("n1", podA, 1, events.PhaseRunning, false), 1},
+		{l.Status("n1", podA, 1, events.PhaseRunning, true), 1},
+		// Its node NotReady makes it not Ready, but its own reports did not
+		// stop saying ready: not counted (the count comes from the reports,
+		// in their order, whatever the decisions interleave with them).
+		{l.Append(events.NodeStateSubject("n1"), &events.NodeStateDecided{Node: "n1", Ready: false}), 1},
+		{l.Append(events.NodeStateSubject("n1"), &events.NodeStateDecided{Node: "n1", Ready: true}), 1},
+	}
+	for i, s := range steps {
+		c.Apply(s.rec)
+		if p.NotReadyTransitions != s.want {
+			t.Errorf("after record %d (%s): %d transitions, want %d", i, s.rec.Envelope.Type, p.NotReadyTransitions, s.want)
+		}
+	}
+}

@@ -113,7 +113,6 @@ func (c *Cluster) applyNode(r events.Record, e events.Event) {
 					since := n.State.Since
 					p.NodeNotReadySince = &since
 				}
-				p.noteReady(at)
 				c.touchPod(p, r)
 			}
 		}

@@ -59,17 +59,54 @@ type Pod struct {
 	// that made it so), while it is: with minReadySeconds, it is available
 	// from ReadySince + minReadySeconds.
 	ReadySince *time.Time `json:"readySince,omitempty"`
-	Seqs       Seqs       `json:"seqs"`
+	// NotReadyTransitions counts the times the pod went from Ready to not
+	// Ready: a canary analysis reads it (pods.not_ready_transitions).
+	NotReadyTransitions int32 `json:"notReadyTransitions,omitempty"`
+	Seqs                Seqs  `json:"seqs"`
 }
 
-// noteReady keeps ReadySince after a change that may have made the pod
-// Ready or not, at time at.
-func (p *Pod) noteReady(at time.Time) {
-	switch ready := p.Ready(); {
-	case !ready:
-		p.ReadySince = nil
-	case p.ReadySince == nil:
-		t := at.UTC()
+// readiness is what a pod's reports said of its readiness: since when
+// they say ready (zero: they do not), and how many times they stopped
+// saying it. It is kept from the reports alone, in their own order, so the
+// fold's result does not depend on how reports interleave with decisions.
+type readiness struct {
+	uid   string
+	since time.Time
+	flips int32
+}
+
+// noteReport keeps a pod's readiness after its node's report e at time at.
+func (c *Cluster) noteReport(key string, e *events.PodStatusObserved, at time.Time) {
+	m := c.readyAt[key]
+	if m.uid != e.UID {
+		m = readiness{uid: e.UID}
+	}
+	ready := e.Phase == events.PhaseRunning && len(e.Containers) > 0
+	for _, ct := range e.Containers {
+		ready = ready && ct.Ready
+	}
+	switch {
+	case ready && m.since.IsZero():
+		m.since = at.UTC()
+	case !ready && !m.since.IsZero():
+		m.since = time.Time{}
+		m.flips++
+	}
+	c.readyAt[key] = m
+}
+
+// noteReady keeps ReadySince and NotReadyTransitions after a change that
+// may have made the pod Ready or not: ReadySince is when its reports began
+// to say ready, while it is Ready (on a node not known NotReady).
+func (c *Cluster) noteReady(p *Pod) {
+	m := c.readyAt[Key(p.Namespace, p.Name)]
+	p.ReadySince, p.NotReadyTransitions = nil, 0
+	if m.uid != p.UID {
+		return
+	}
+	p.NotReadyTransitions = m.flips
+	if p.Ready() && !m.since.IsZero() {
+		t := m.since
 		p.ReadySince = &t
 	}
 }
@@ -138,7 +175,7 @@ func (c *Cluster) applyPlanned(r events.Record, e *events.PodPlanned) {
 		Labels: e.Labels, Annotations: e.Annotations, Spec: e.Spec, CreatedAt: r.Envelope.Time, PlannedSeq: r.Seq, Seqs: Seqs{},
 		PlannedID: r.Envelope.ID, CorrelationID: r.Envelope.CorrelationID, Actor: r.Envelope.Actor,
 		LastDecisionSeq: c.decSeq[key]}
-	c.attachStatus(p, r.Envelope.Time)
+	c.attachStatus(p)
 	c.Pods[key] = p
 	index(c.nsPods, p.Namespace, key)
 	if succeeded, ok := c.endedEarly[p.UID]; ok {
@@ -171,7 +208,7 @@ func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
 		// deleting pod so its node is told to stop it.
 		p = &Pod{Namespace: e.Pod.Namespace, Name: e.Pod.Name, UID: e.Pod.UID, Owner: e.Pod.Owner,
 			Spec: e.Pod.Spec, CreatedAt: r.Envelope.Time, Deleting: true, DeleteReason: "deleted before binding", Seqs: Seqs{}}
-		c.attachStatus(p, r.Envelope.Time)
+		c.attachStatus(p)
 		c.Pods[key] = p
 		index(c.nsPods, p.Namespace, key)
 	}
@@ -189,7 +226,6 @@ func (c *Cluster) applyBound(r events.Record, e *events.PodBound) {
 		since := n.State.Since
 		p.NodeNotReadySince = &since
 	}
-	p.noteReady(at)
 	p.Filters, p.Scores, p.Feasible = e.Filters, e.Scores, e.Feasible
 	p.Unschedulable = ""
 	if rm, ok := c.removed[p.UID]; ok && rm.epoch >= p.Epoch && !p.Deleting {
@@ -234,9 +270,9 @@ func (c *Cluster) applyStatus(r events.Record, e *events.PodStatusObserved) {
 	}
 	c.statuses[key] = e
 	c.statSeq[key] = r.Seq
+	c.noteReport(key, e, r.Envelope.Time)
 	if p := c.Pods[key]; p != nil && p.UID == e.UID {
 		p.Status = e
-		p.noteReady(r.Envelope.Time)
 		c.noteEnded(p, e)
 		c.touchPod(p, r)
 	} else if ended(e) {
@@ -270,6 +306,7 @@ func (c *Cluster) applyRemoved(r events.Record, e *events.PodRemoved) {
 		}
 		delete(c.statuses, key) // the node is done with it
 		delete(c.statSeq, key)
+		delete(c.readyAt, key)
 	}
 	if old, ok := c.removed[e.UID]; !ok || e.Epoch >= old.epoch {
 		c.removed[e.UID] = removal{node: e.Node, epoch: e.Epoch, at: r.Envelope.Time, last: last}
@@ -357,12 +394,11 @@ func (p *Pod) Cause() events.Envelope {
 }
 
 // attachStatus gives a pod the report that arrived before it did.
-func (c *Cluster) attachStatus(p *Pod, at time.Time) {
+func (c *Cluster) attachStatus(p *Pod) {
 	key := Key(p.Namespace, p.Name)
 	if s := c.statuses[key]; s != nil && s.UID == p.UID {
 		p.Status = s
 		p.Seqs[events.StreamObservations] = c.statSeq[key]
-		p.noteReady(at)
 	}
 }
 
@@ -381,6 +417,7 @@ func (c *Cluster) PodKeysOn(node string) []string {
 func (c *Cluster) Gone(uid string) bool { return c.gone[uid] }
 
 func (c *Cluster) touchPod(p *Pod, r events.Record) {
+	c.noteReady(p)
 	p.Seqs[r.Stream] = r.Seq
 	c.touchQuotas(p.Namespace, r)
 	c.touchBudgets(p.Namespace, r)

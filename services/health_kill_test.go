@@ -21,7 +21,7 @@ import (
 // others Ready once), each pod of the lost node was evicted exactly once,
 // and its replacements run on the other nodes.
 func TestKillingHealthDuringANodeLossDecidesEachStateOnce(t *testing.T) {
-	c, ctx := startPlane(t, []string{"admission", "replica", "scheduler", "projector"},
+	c, ctx := startPlane(t, []string{"admission", "replica", "rollout", "scheduler", "projector"},
 		services.Config{DefaultToleration: time.Second, Scheduler: scheduler.Config{Policy: scheduler.PolicySpread}})
 	conn, log := c.conn, c.log
 	lostCtx, loseNode := context.WithCancel(ctx)

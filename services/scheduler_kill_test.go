@@ -28,7 +28,7 @@ func TestKillingTheSchedulerLosesAndDuplicatesNoBinding(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	plane, err := services.Start(ctx, conn, []string{"admission", "replica"}, services.Config{Runner: runner.Config{Resync: 50 * time.Millisecond}}, log)
+	plane, err := services.Start(ctx, conn, []string{"admission", "replica", "rollout"}, services.Config{Runner: runner.Config{Resync: 50 * time.Millisecond}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 // Package services assembles Gantry's control-plane services. Each service is
-// its own package (admission, replica, job, scheduler, cronjob, health,
-// projector) built on the
+// its own package (admission, replica, rollout, job, scheduler, cronjob,
+// health, projector) built on the
 // shared runner; they never import each other and talk only through the log.
 package services
 
@@ -21,6 +21,7 @@ import (
 	"github.com/gantry-sh/gantry/services/job"
 	"github.com/gantry-sh/gantry/services/projector"
 	"github.com/gantry-sh/gantry/services/replica"
+	"github.com/gantry-sh/gantry/services/rollout"
 	"github.com/gantry-sh/gantry/services/runner"
 	"github.com/gantry-sh/gantry/services/scheduler"
 )
@@ -43,6 +44,11 @@ var deciders = []struct {
 		if cfg.DefaultToleration > 0 {
 			r.DefaultToleration = cfg.DefaultToleration
 		}
+		return r
+	}},
+	{rollout.Name, func(_ *bus.Conn, cfg Config) runner.Service {
+		r := rollout.New()
+		r.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
 		return r
 	}},
 	{job.Name, func(_ *bus.Conn, _ Config) runner.Service { return job.New() }},

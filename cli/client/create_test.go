@@ -3,12 +3,10 @@ package client
 import (
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gantry-sh/gantry/cli/clitest"
-	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
 )
 
@@ -73,27 +71,13 @@ func TestCreateJobAgainstNATS(t *testing.T) {
 	c.seed(t, created)
 	c.seedWorkloads(t, created)
 
-	// Admission's part: accept each intent, remembering it.
-	var mu sync.Mutex
-	var got []events.IntentApplied
-	c.admitting(t, func(id string, ev events.Event) *events.AdmissionAccepted {
-		ia, ok := ev.(*events.IntentApplied)
-		if !ok {
-			return nil
-		}
-		mu.Lock()
-		got = append(got, *ia)
-		mu.Unlock()
-		return &events.AdmissionAccepted{IntentID: id, Op: events.OpApply, Kind: ia.Kind, Namespace: ia.Namespace, Name: ia.Name,
-			UID: "job-uid-9", Generation: 1, Object: ia.Object}
-	})
+	applied := c.acceptingApplies(t, "job-uid-9", 1) // admission's part
 
 	code, out, errOut := c.gantry("create", "job", "report-manual", "--from=cronjob/report")
 	if code != 0 || out != "job.batch/report-manual created\n" || errOut != "" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	mu.Lock()
-	if len(got) != 1 || got[0].Kind != "job" || got[0].Namespace != "default" || got[0].Name != "report-manual" {
+	if got := applied(); len(got) != 1 || got[0].Kind != "job" || got[0].Namespace != "default" || got[0].Name != "report-manual" {
 		t.Errorf("intents %+v", got)
 	} else {
 		var job manifest.Object
@@ -102,7 +86,6 @@ func TestCreateJobAgainstNATS(t *testing.T) {
 			t.Errorf("the Job: %v\n%s", err, got[0].Object)
 		}
 	}
-	mu.Unlock()
 	c.progress(t, 0) // the projector has applied the verdict
 
 	for args, want := range map[string]string{
@@ -115,9 +98,7 @@ func TestCreateJobAgainstNATS(t *testing.T) {
 			t.Errorf("gantry %s: exit %d, stderr %q; want %q", args, code, errOut, want)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) != 1 {
+	if got := applied(); len(got) != 1 {
 		t.Errorf("refused creations appended intents: %+v", got)
 	}
 }

@@ -611,7 +611,13 @@ func describeWorkload(out io.Writer, w *projections.Workload, owned []*projectio
 	}
 	if w.Kind == "deployment" {
 		oldRS, newRS := splitReplicaSets(w, owned)
-		d.line(0, "OldReplicaSets:\t%s", orNone(strings.Join(replicaSetSummaries(oldRS), ", ")))
+		var withPods []*projections.Workload // kubectl lists the old ones not scaled to 0
+		for _, rs := range oldRS {
+			if replicaSetWant(rs) > 0 || rs.Status.Replicas > 0 {
+				withPods = append(withPods, rs)
+			}
+		}
+		d.line(0, "OldReplicaSets:\t%s", orNone(strings.Join(replicaSetSummaries(withPods), ", ")))
 		d.line(0, "NewReplicaSet:\t%s", orNone(strings.Join(replicaSetSummaries(newRS), ", ")))
 	}
 	d.events(log)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
 )
 
@@ -79,14 +80,28 @@ func TestK8sPodShapes(t *testing.T) {
 
 func TestK8sDeploymentShape(t *testing.T) {
 	w := fixtureWorkload(fixtureT0)
+	// Conditions as Kubernetes shows them: lastUpdateTime (the transition's
+	// when never confirmed since) and lastTransitionTime.
+	w.Status.Conditions = []manifest.Condition{
+		{Type: manifest.DeploymentAvailable, Status: "False", Reason: manifest.ReasonMinimumReplicasUnavail,
+			Message: "Deployment does not have minimum availability.", LastTransitionTime: fixtureT0},
+		{Type: manifest.DeploymentProgressing, Status: "True", Reason: manifest.ReasonReplicaSetUpdated,
+			Message: `ReplicaSet "hello-abc" is progressing.`, LastTransitionTime: fixtureT0, LastUpdateTime: fixtureT0.Add(time.Minute)},
+	}
 	want := `{"apiVersion":"apps/v1","kind":"Deployment",
 		"metadata":{"creationTimestamp":"2024-05-01T12:00:00Z","generation":2,"labels":{"team":"web"},"name":"hello",
 			"namespace":"default","uid":"dep-uid-1"},
-		"spec":{"replicas":3,"revisionHistoryLimit":10,"selector":{"matchLabels":{"app":"hello"}},
+		"spec":{"progressDeadlineSeconds":600,"replicas":3,"revisionHistoryLimit":10,"selector":{"matchLabels":{"app":"hello"}},
+			"strategy":{"rollingUpdate":{"maxSurge":"25%","maxUnavailable":"25%"},"type":"RollingUpdate"},
 			"template":{"metadata":{"labels":{"app":"hello"}},"spec":{"containers":[{"env":[{"name":"MODE","value":"prod"}],
 				"image":"nginx:1.25","name":"web","ports":[{"containerPort":80,"protocol":"TCP"}],
 				"resources":{"limits":{"memory":"128Mi"},"requests":{"cpu":"100m","memory":"64Mi"}}}],"restartPolicy":"Always"}}},
-		"status":{"availableReplicas":2,"observedGeneration":2,"readyReplicas":2,"replicas":3,"unavailableReplicas":1,"updatedReplicas":3}}`
+		"status":{"availableReplicas":2,"observedGeneration":2,"readyReplicas":2,"replicas":3,"unavailableReplicas":1,"updatedReplicas":3,
+			"conditions":[
+				{"type":"Available","status":"False","lastUpdateTime":"2024-05-01T12:00:00Z","lastTransitionTime":"2024-05-01T12:00:00Z",
+					"reason":"MinimumReplicasUnavailable","message":"Deployment does not have minimum availability."},
+				{"type":"Progressing","status":"True","lastUpdateTime":"2024-05-01T12:01:00Z","lastTransitionTime":"2024-05-01T12:00:00Z",
+					"reason":"ReplicaSetUpdated","message":"ReplicaSet \"hello-abc\" is progressing."}]}}`
 	sameJSON(t, mustJSON(t, k8sWorkload(w)), want)
 
 	w.Object.Deployment().Replicas = nil // defaulted to 1, as Kubernetes does

@@ -270,6 +270,9 @@ func summarizeWorkloadDecided(e *events.WorkloadDecided) string {
 	if e.Owner != nil {
 		s += fmt.Sprintf(" for %s %s", e.Owner.Kind, e.Owner.Name)
 	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
 	return s
 }
 

@@ -60,7 +60,7 @@ func TestDescribeWorkloadKindsAgainstNATS(t *testing.T) {
 	}
 	t.Run("deployment", func(t *testing.T) {
 		out := describe(t, "deploy", "hello")
-		hasLine(t, out, "OldReplicaSets: hello-6d8f7b9c4x (0/0 replicas created)")
+		hasLine(t, out, "OldReplicaSets: <none>") // hello-6d8f7b9c4x is scaled to 0
 		hasLine(t, out, "NewReplicaSet: "+rs+" (3/3 replicas created)")
 		if !strings.Contains(out, "replicaset default/"+rs+" generation 1 for deployment hello") {
 			t.Errorf("the ReplicaSet made for it is not among its events:\n%s", out)

@@ -127,9 +127,8 @@ var notSupported = map[reflect.Type][]string{
 	reflect.TypeFor[ObjectMeta](): objectMetaNotSupported,
 	reflect.TypeFor[TemplateMeta](): append([]string{"name", "namespace"},
 		objectMetaNotSupported...),
-	reflect.TypeFor[ReplicaSetSpec]():          {"minReadySeconds"},
-	reflect.TypeFor[DaemonSetSpec]():           {"minReadySeconds", "revisionHistoryLimit"},
-	reflect.TypeFor[DaemonSetUpdateStrategy](): {"rollingUpdate"},
+	reflect.TypeFor[ReplicaSetSpec](): {"minReadySeconds"},
+	reflect.TypeFor[DaemonSetSpec]():  {"minReadySeconds", "revisionHistoryLimit"},
 	reflect.TypeFor[JobSpec](): {
 		"selector", "manualSelector", "podReplacementPolicy", "successPolicy", "managedBy",
 	},

@@ -92,10 +92,6 @@ var daemonSetKind = KindInfo{
 		func(o Object) *LabelSelector { return o.DaemonSet().Selector })...),
 	Describe: func(o Object, st WorkloadStatus) []Field {
 		ds := o.DaemonSet()
-		strategy := DaemonSetOnDelete
-		if ds.UpdateStrategy != nil && ds.UpdateStrategy.Type != "" {
-			strategy = ds.UpdateStrategy.Type
-		}
 		return []Field{
 			{"Selector", FormatSelector(ds.Selector)},
 			{"Node-Selector", orNone(FormatLabels(ds.Template.Spec.NodeSelector))},
@@ -105,7 +101,7 @@ var daemonSetKind = KindInfo{
 			{"Number of Nodes Scheduled with Available Pods", count(st.AvailableReplicas)},
 			{"Pods Status", fmt.Sprintf("%d Running / %d Waiting / %d Succeeded / %d Failed",
 				st.ReadyReplicas, st.Replicas-st.ReadyReplicas, st.Succeeded, st.Failed)},
-			{"Update Strategy", strategy + " (a pod is replaced when it is deleted; rolling updates come with rollouts)"},
+			{"Update Strategy", ds.describeStrategy()},
 		}
 	},
 	K8sStatus: func(o Object, st WorkloadStatus) any {

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +47,9 @@ const (
 	// ready fails the rollout (default DefaultUnreadySeconds).
 	UnreadySecondsAnnotation = "rollout.gantry.sh/unready-seconds"
 	// PromoteAnnotation is what `gantry rollout promote` sets: the canary
-	// step (its index) whose pause is over.
+	// step whose pause is over, as <pod-template-hash>/<step index>
+	// (PromoteValue), so that a promotion of one template's rollout never
+	// counts for the next one's step of the same index.
 	PromoteAnnotation = "rollout.gantry.sh/promote"
 )
 
@@ -169,15 +172,17 @@ func scaledBound(v IntOrString, total int32, up bool) int32 {
 		return max(0, v.Int)
 	}
 	pct, _ := percent(v.Str)
-	n := int64(pct) * int64(total)
+	n := int64(min(pct, math.MaxInt32)) * int64(max(total, 0))
 	if up {
 		n += 99
 	}
-	return int32(n / 100)
+	return int32(min(n/100, math.MaxInt32))
 }
 
 // validateBounds checks a maxSurge and maxUnavailable pair (Kubernetes'
-// rules): each a count >= 0 or a percentage of at most 100 %, not both 0.
+// rules, and a surge at most 100 % too: more would bring up more than
+// twice the replicas at once): each a count >= 0 or a percentage of at
+// most 100 %, not both 0.
 func validateBounds(errs *FieldErrors, path string, surge, unavailable *IntOrString) {
 	if surge != nil {
 		validateIntOrPercent(errs, fieldPath(path, "maxSurge"), *surge)
@@ -220,7 +225,7 @@ func validateDeploymentRollout(errs *FieldErrors, path string, d DeploymentSpec,
 		switch s.Type {
 		case "", RollingUpdateStrategy:
 			if s.Canary != nil {
-				errs.addf(fieldPath(spath, "canary"), "may not be set when type is %s", RollingUpdateStrategy)
+				errs.addf(fieldPath(spath, "canary"), "may not be specified when strategy type is %s", RollingUpdateStrategy)
 			}
 			if s.RollingUpdate != nil {
 				validateBounds(errs, fieldPath(spath, "rollingUpdate"), s.RollingUpdate.MaxSurge, s.RollingUpdate.MaxUnavailable)
@@ -253,8 +258,8 @@ func validateDeploymentRollout(errs *FieldErrors, path string, d DeploymentSpec,
 		}
 	}
 	if v, ok := ann[PromoteAnnotation]; ok {
-		if n, err := strconv.ParseInt(v, 10, 32); err != nil || n < 0 {
-			errs.addf(fieldPath(apath, PromoteAnnotation), "invalid value %q: must be a step index >= 0", v)
+		if _, _, ok := ParsePromote(v); !ok {
+			errs.addf(fieldPath(apath, PromoteAnnotation), "invalid value %q: must be <pod-template-hash>/<step index>, as `gantry rollout promote` writes it", v)
 		}
 	}
 }
@@ -366,7 +371,9 @@ type RolloutStatus struct {
 }
 
 // Failed reports a rollout of the Deployment's generation gen that failed.
-func (r *RolloutStatus) Failed(gen int64) bool { return r != nil && r.FailedGeneration == gen && gen > 0 }
+func (r *RolloutStatus) Failed(gen int64) bool {
+	return r != nil && r.FailedGeneration == gen && gen > 0
+}
 
 // Conditions of a Deployment, as Kubernetes names them.
 const (
@@ -414,4 +421,17 @@ func (s *DeploymentStrategy) withDefaults() *DeploymentStrategy {
 		out.RollingUpdate = &ru
 	}
 	return &out
+}
+
+// PromoteValue is PromoteAnnotation's value for a template's step.
+func PromoteValue(hash string, step int32) string { return hash + "/" + strconv.Itoa(int(step)) }
+
+// ParsePromote reads PromoteAnnotation's value.
+func ParsePromote(v string) (hash string, step int32, ok bool) {
+	hash, n, found := strings.Cut(v, "/")
+	i, err := strconv.ParseInt(n, 10, 32)
+	if !found || hash == "" || err != nil || i < 0 || strings.TrimLeft(hash, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		return "", 0, false
+	}
+	return hash, int32(i), true
 }

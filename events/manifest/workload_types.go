@@ -30,10 +30,21 @@ type DaemonSetSpec struct {
 	UpdateStrategy *DaemonSetUpdateStrategy `json:"updateStrategy,omitempty"`
 }
 
-// DaemonSetUpdateStrategy: OnDelete only until rollouts land; RollingUpdate
-// is refused by name.
+// DaemonSetUpdateStrategy is apps/v1 DaemonSetUpdateStrategy: RollingUpdate
+// (the default) replaces the pods of an old template node by node,
+// OnDelete only when they are deleted (daemonset.go).
 type DaemonSetUpdateStrategy struct {
-	Type string `json:"type,omitempty"`
+	Type          string                  `json:"type,omitempty"`
+	RollingUpdate *RollingUpdateDaemonSet `json:"rollingUpdate,omitempty"`
+}
+
+// RollingUpdateDaemonSet bounds a DaemonSet's rolling update: counts or
+// percentages of the nodes that should run its pod. Exactly one is
+// non-zero: maxUnavailable (default 1) old pods stopped at a time, or
+// maxSurge (default 0) new pods started beside old ones at a time.
+type RollingUpdateDaemonSet struct {
+	MaxUnavailable *IntOrString `json:"maxUnavailable,omitempty"`
+	MaxSurge       *IntOrString `json:"maxSurge,omitempty"`
 }
 
 // DaemonSet update strategies.

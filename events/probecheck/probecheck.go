@@ -27,11 +27,8 @@
 package probecheck
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -42,6 +39,8 @@ import (
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
+
+	"github.com/gantry-sh/gantry/events/celcheck"
 )
 
 // MaxCost bounds a check's cost, in CEL's cost units (roughly one per
@@ -190,47 +189,29 @@ func numbers(v any) any {
 	return v
 }
 
+// limits are a check's bounds and name in errors.
+var limits = celcheck.Limits{What: "probe check", MaxLength: MaxLength, MaxCost: MaxCost,
+	Hint: func(t *cel.Type) string {
+		if t.IsExactType(types.DynType) {
+			return " (compare a JSON value: response.json.ready == true)"
+		}
+		return ""
+	}}
+
 // Compile parses and type-checks a check, checks that it returns a bool and
 // that its estimated cost is at most MaxCost, and prepares it for Eval.
 // Errors carry CEL's messages with line and column ("1:10: undefined field
 // 'stauts'").
 func Compile(expr string) (*Check, error) {
-	if strings.TrimSpace(expr) == "" {
-		return nil, errors.New("probe check is empty")
-	}
-	if len(expr) > MaxLength {
-		return nil, fmt.Errorf("probe check is %d bytes, more than %d", len(expr), MaxLength)
-	}
 	e, err := environment()
 	if err != nil {
 		return nil, err
 	}
-	checked, iss := e.Compile(expr)
-	if iss != nil && iss.Err() != nil {
-		return nil, issuesError(iss)
-	}
-	if t := checked.OutputType(); !t.IsExactType(types.BoolType) {
-		hint := ""
-		if t.IsExactType(types.DynType) {
-			hint = " (compare a JSON value: response.json.ready == true)"
-		}
-		return nil, fmt.Errorf("probe check must return a bool, not %s%s", cel.FormatCELType(t), hint)
-	}
-	est, err := e.EstimateCost(checked, estimator{})
+	prg, checked, est, err := celcheck.Compile(e, limits, expr, estimator{})
 	if err != nil {
-		return nil, fmt.Errorf("probe check: estimating its cost: %w", err)
+		return nil, err
 	}
-	if est.Max > MaxCost {
-		if est.Max == math.MaxUint64 {
-			return nil, fmt.Errorf("probe check too expensive: estimated cost is unbounded (exceeds %d)", MaxCost)
-		}
-		return nil, fmt.Errorf("probe check too expensive: estimated cost %d exceeds %d", est.Max, MaxCost)
-	}
-	prg, err := e.Program(checked, cel.CostLimit(MaxCost), cel.EvalOptions(cel.OptOptimize))
-	if err != nil {
-		return nil, fmt.Errorf("probe check: %w", err)
-	}
-	return &Check{expr: expr, prg: prg, cost: est.Max, readJSON: readsJSON(checked)}, nil
+	return &Check{expr: expr, prg: prg, cost: est, readJSON: readsJSON(checked)}, nil
 }
 
 // readsJSON reports whether the check selects response.json anywhere.
@@ -240,29 +221,6 @@ func readsJSON(checked *cel.Ast) bool {
 		return e.Kind() == ast.SelectKind && e.AsSelect().FieldName() == "json" &&
 			e.AsSelect().Operand().Kind() == ast.IdentKind && e.AsSelect().Operand().AsIdent() == "response"
 	})) > 0
-}
-
-// maxIssues bounds the errors reported for one check.
-const maxIssues = 5
-
-// issuesError formats CEL's errors one per clause, "line:column: message",
-// without CEL's multi-line source snippet.
-func issuesError(iss *cel.Issues) error {
-	var b bytes.Buffer
-	for i, e := range iss.Errors() {
-		if i == maxIssues {
-			fmt.Fprintf(&b, "; and %d more", len(iss.Errors())-maxIssues)
-			break
-		}
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		if e.Location != nil && e.Location.Line() > 0 {
-			fmt.Fprintf(&b, "%d:%d: ", e.Location.Line(), e.Location.Column()+1)
-		}
-		b.WriteString(e.Message)
-	}
-	return errors.New(b.String())
 }
 
 var environment = sync.OnceValues(func() (*cel.Env, error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/events/placement"
 	"github.com/gantry-sh/gantry/events/probecheck"
+	"github.com/gantry-sh/gantry/events/rolloutcheck"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
 )
@@ -355,7 +356,7 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 		case !o.exists:
 			acc.UID = events.DeriveID("uid/" + p.env.ID)
 			acc.Generation = 1
-		case bytes.Equal(canonical, o.canonical):
+		case bytes.Equal(canonical, o.canonical) && !s.rolloutFailed(kind, ns, name, o):
 			acc.UID, acc.Generation, acc.Unchanged = o.uid, o.generation, true
 		default:
 			if kind == "pod" && !samePodSpec(o.canonical, canonical) {
@@ -367,6 +368,14 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 		return d
 	}
 	return reject("", "unknown intent")
+}
+
+// rolloutFailed reports a Deployment whose rollout of its accepted
+// generation failed: applying the same object again is a new generation,
+// and a new attempt, not an unchanged apply.
+func (s *Service) rolloutFailed(kind, ns, name string, o *object) bool {
+	w := s.c.Workloads[projections.WorkloadKey(kind, ns, name)]
+	return w != nil && !w.Deleted && w.UID == o.uid && w.Decided().Rollout.Failed(o.generation)
 }
 
 // namespaceProblem refuses an object in a namespace that does not exist,
@@ -437,6 +446,7 @@ func Check(e *events.IntentApplied) (manifest.Object, []string) {
 	}
 	reasons = append(reasons, checkPlacement(obj)...)
 	reasons = append(reasons, checkProbes(obj)...)
+	reasons = append(reasons, checkAnalyses(obj)...)
 	return obj, reasons
 }
 
@@ -474,6 +484,27 @@ func checkProbes(obj manifest.Object) []string {
 	var out []string
 	for _, c := range obj.ProbeChecks() {
 		if _, err := probeChecks.Get(c.Expr); err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", c.Path, err))
+		}
+	}
+	return out
+}
+
+// analyses caches compiled canary analyses, as probeChecks does probe
+// checks.
+var analyses = rolloutcheck.NewCache(0)
+
+// checkAnalyses compiles a Deployment's canary analyses, so that one that
+// does not compile, does not return a bool or could cost too much is
+// refused here with its field path, rather than failing the rollout at its
+// step.
+func checkAnalyses(obj manifest.Object) []string {
+	var out []string
+	for _, c := range obj.AnalysisChecks() {
+		if strings.TrimSpace(c.Expr) == "" || len(c.Expr) > manifest.MaxAnalysisLength {
+			continue // validation refused it already
+		}
+		if _, err := analyses.Get(c.Expr); err != nil {
 			out = append(out, fmt.Sprintf("%s: %v", c.Path, err))
 		}
 	}

@@ -98,3 +98,19 @@ func Cascade(w *projections.Workload, owned []*projections.Pod, cause events.Env
 	}
 	return out
 }
+
+// DeleteObject deletes an object a controller owns (a Deployment's
+// ReplicaSet), on the object's subject, expecting its newest decision. The
+// message id is derived from its uid, so two services deciding it (the
+// rollout service for a deleted Deployment, the replica service for a
+// ReplicaSet whose owner is gone) store it once.
+func DeleteObject(w *projections.Workload, reason string, cause events.Envelope, source string) runner.Decision {
+	msgID := w.Kind + "-deleted/" + w.UID
+	return runner.Decision{
+		Subject:       events.WorkloadSubject(w.Namespace, w.Kind, w.Name),
+		Event:         &events.WorkloadDeleted{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, UID: w.UID, Reason: reason},
+		Meta:          cause.Caused(events.DeriveID(msgID), source, w.Namespace+"/"+w.Name, time.Time{}),
+		MsgID:         msgID,
+		ExpectLastSeq: bus.Expect(w.LastDecisionSeq),
+	}
+}

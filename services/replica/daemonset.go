@@ -3,6 +3,7 @@ package replica
 import (
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -37,6 +38,10 @@ type daemonNodes struct {
 	uid   string
 	gen   int64
 	match map[string]bool
+	// old counts the pods of an older template the last full walk saw: a
+	// rolling update under way weighs every node, so while old > 0 a
+	// RollingUpdate DaemonSet is walked in full.
+	old int
 }
 
 // namesPerNode bounds the names tried for a node's daemon pod: its name is
@@ -64,7 +69,12 @@ const namesPerNode = 8
 //     and replaced at once, under a new uid (and name: the old one is held
 //     until its node removes it).
 //   - Update strategy OnDelete: a template change touches no pod; a pod
-//     deleted is replaced from the new template.
+//     deleted is replaced from the new template at once.
+//   - Update strategy RollingUpdate (the default): the pods of an older
+//     template are replaced node by node (daemonroll.go), and a node
+//     whose pod is stopping (deleted, not yet removed by its node) gets
+//     the new one once it is gone, as in Kubernetes (a daemon's host ports
+//     are free again only then).
 //
 // Each pod is pinned to its node by a required node affinity term on
 // kubernetes.io/hostname, so the scheduler binds it there or says why it
@@ -80,8 +90,10 @@ const namesPerNode = 8
 //
 // Cost: woken by its own changes or its pods', a DaemonSet walks its pods
 // and the nodes; woken by nodes that changed (registrations, labels,
-// taints, cordon), it
-// looks up those nodes' pods by name, without walking the others.
+// taints, cordon), it looks up those nodes' pods by name, without walking
+// the others, unless a rolling update is under way (the last full walk
+// saw pods of an older template): a node's change may then free or take
+// the update's budget, which weighs every node.
 func (s *Service) daemonSet(w *projections.Workload, x examination) []runner.Decision {
 	key := projections.WorkloadKey(w.Kind, w.Namespace, w.Name)
 	cause := w.Cause()
@@ -94,13 +106,19 @@ func (s *Service) daemonSet(w *projections.Workload, x examination) []runner.Dec
 		return nil
 	}
 	d := &daemon{s: s, w: w, spec: spec, hash: manifest.TemplateHash(spec.Template), cause: cause, limit: x.limit,
-		tolerations: append(slices.Clone(spec.Template.Spec.Tolerations), daemonTolerations...), taken: map[string]bool{}}
+		tolerations: append(slices.Clone(spec.Template.Spec.Tolerations), daemonTolerations...), taken: map[string]bool{},
+		rolling: spec.StrategyType() == manifest.DaemonSetRollingUpdate}
+	if d.rolling {
+		surge, _ := spec.RollingBounds(1)
+		d.surging = surge > 0
+	}
 	nodes := s.dsMatch[key]
-	if x.nodes != nil && nodes != nil && nodes.uid == w.UID && nodes.gen == w.Generation {
+	if x.nodes != nil && nodes != nil && nodes.uid == w.UID && nodes.gen == w.Generation && (!d.rolling || nodes.old == 0) {
 		for _, name := range x.nodes {
 			d.node(name, d.podsOn(name), nodes)
 		}
 	} else {
+		d.full = true
 		nodes = &daemonNodes{uid: w.UID, gen: w.Generation, match: map[string]bool{}}
 		byNode := map[string][]*projections.Pod{}
 		for _, p := range s.c.OwnedPods(w.UID) {
@@ -120,7 +138,11 @@ func (s *Service) daemonSet(w *projections.Workload, x examination) []runner.Dec
 		for _, name := range names {
 			d.node(name, byNode[name], nodes)
 		}
+		nodes.old = d.old
 		s.dsMatch[key] = nodes
+		if d.rolling {
+			d.roll(int32(len(nodes.match)))
+		}
 	}
 	var desired *int32
 	if n := int32(len(nodes.match)); n != w.Decided().Desired {
@@ -144,6 +166,13 @@ type daemon struct {
 	taken       map[string]bool // pod names planned in this examination
 	out         []runner.Decision
 	refused     string // why a quota refused a pod, if it did
+	// rolling: the update strategy is RollingUpdate; surging: with a
+	// maxSurge. full: every node is walked; old counts the pods of an
+	// older template seen, and rollNodes are the nodes that should run
+	// the pod, for roll.
+	rolling, surging, full bool
+	old                    int
+	rollNodes              []rollNode
 }
 
 // node decides for one node, given the DaemonSet's pods on it, and notes
@@ -160,9 +189,15 @@ func (d *daemon) node(name string, pods []*projections.Pod, nodes *daemonNodes) 
 		delete(nodes.match, name)
 	}
 	var active []*projections.Pod
+	stopping := false
+	before := len(d.out)
 	for _, p := range pods {
+		if !p.Deleting && p.TemplateHash != d.hash {
+			d.old++
+		}
 		switch {
 		case p.Deleting:
+			stopping = stopping || !p.Terminal()
 		case len(d.out) >= d.limit && (!keep || p.Terminal()):
 			// Decided in a later pass; not active meanwhile.
 		case n == nil:
@@ -177,15 +212,30 @@ func (d *daemon) node(name string, pods []*projections.Pod, nodes *daemonNodes) 
 	}
 	if len(active) > 1 {
 		// Two pods on one node (two plans raced): keep the one scale-down
-		// would keep last.
+		// would keep last; while surging, the last of each template.
 		sort.SliceStable(active, func(i, j int) bool { return scaleDownFirst(active[i], active[j]) })
-		for _, p := range active[:len(active)-1] {
-			if len(d.out) < d.limit {
+		kept := active[len(active)-1:]
+		if d.surging {
+			kept = d.lastOfEach(active)
+		}
+		for _, p := range active {
+			if !slices.Contains(kept, p) && len(d.out) < d.limit {
 				d.out = append(d.out, deletion(p, "more than one daemon pod on node "+name, d.cause))
 			}
 		}
+		active = kept
 	}
-	if len(active) == 0 && run && len(d.out) < d.limit {
+	if d.surging && len(active) == 2 && len(d.out) < d.limit {
+		// Surging: the old pod goes once the new one is available, or at
+		// once if it is not ready itself (as Kubernetes' DaemonSet
+		// controller does).
+		old, cur := active[0], active[1]
+		if !old.Ready() || cur.Ready() {
+			d.out = append(d.out, deletion(old, "rolling update: replaced by "+cur.Name, d.cause))
+			active = active[1:]
+		}
+	}
+	if len(active) == 0 && run && len(d.out) < d.limit && !(d.rolling && stopping) {
 		if p, ok := d.plan(name, pods); ok {
 			if why := d.s.quotaPod(p); why != "" {
 				d.refused = why
@@ -194,6 +244,39 @@ func (d *daemon) node(name string, pods []*projections.Pod, nodes *daemonNodes) 
 			}
 		}
 	}
+	if d.rolling && d.full && run {
+		r := rollNode{name: name, pods: pods, busy: len(d.out) > before, empty: len(active) == 0}
+		for _, p := range active {
+			if p.TemplateHash == d.hash {
+				r.cur = p
+			} else {
+				r.old = p
+			}
+		}
+		d.rollNodes = append(d.rollNodes, r)
+	}
+}
+
+// lastOfEach keeps, of a node's pods sorted as scale-down deletes them,
+// the last of the current template and the last of any other, the older
+// first.
+func (d *daemon) lastOfEach(active []*projections.Pod) []*projections.Pod {
+	var cur, old *projections.Pod
+	for i := len(active) - 1; i >= 0; i-- {
+		switch p := active[i]; {
+		case p.TemplateHash == d.hash && cur == nil:
+			cur = p
+		case p.TemplateHash != d.hash && old == nil:
+			old = p
+		}
+	}
+	var kept []*projections.Pod
+	for _, p := range []*projections.Pod{old, cur} {
+		if p != nil {
+			kept = append(kept, p)
+		}
+	}
+	return kept
 }
 
 // verdict says whether a node should run the daemon pod (run) and whether
@@ -335,4 +418,13 @@ func DaemonPodName(ds, uid, node string, k int) string {
 
 func daemonPodUID(dsUID, node string, n int64) string {
 	return events.DeriveID(fmt.Sprintf("daemon/%s/%s/%d", dsUID, node, n))
+}
+
+func withLabel(m map[string]string, k, v string) map[string]string {
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[k] = v
+	return out
 }

@@ -3,6 +3,9 @@ package replica_test
 import (
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/projections"
+	pt "github.com/gantry-sh/gantry/projections/projectiontest"
+	"github.com/gantry-sh/gantry/services/replica"
+	"github.com/gantry-sh/gantry/services/rollout"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
@@ -68,4 +71,22 @@ func (w *world) podsOf(uid string) []*projections.Pod {
 		out = append(out, w.c.OwnedPods(rs.UID)...)
 	}
 	return out
+}
+
+// replayDecidesNothing folds the whole log into fresh replica and rollout
+// services and expects neither to decide anything.
+func (w *world) replayDecidesNothing() {
+	w.t.Helper()
+	rep, ro := replica.New(), rollout.New()
+	pt.ApplyAll(rep, w.l.Records...)
+	pt.ApplyAll(ro, w.l.Records...)
+	var ds []runner.Decision
+	for _, d := range append(rep.Decide(now), ro.Decide(now)...) {
+		if _, status := d.Event.(*events.WorkloadStatusDecided); !status { // not stored here (decide)
+			ds = append(ds, d)
+		}
+	}
+	if len(ds) != 0 {
+		w.t.Fatalf("a replay decides again:\n%s", show(ds))
+	}
 }

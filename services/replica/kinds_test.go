@@ -80,7 +80,7 @@ func TestADeploymentMakesAndScalesItsReplicaSet(t *testing.T) {
 // ReplicaSet, and B's to stay at 0.
 func TestARollbackReusesTheOldReplicaSet(t *testing.T) {
 	w := newWorld(t)
-	a, b := pt.Deployment(ns, "web", 2, "nginx:1.27"), pt.Deployment(ns, "web", 2, "nginx:1.28")
+	a, b := recreate(pt.Deployment(ns, "web", 2, "nginx:1.27")), recreate(pt.Deployment(ns, "web", 2, "nginx:1.28"))
 	hashA := manifest.TemplateHash(a.Deployment().Template)
 	w.deploy(a, 1)
 	w.apply(w.l.Accepted(b, depUID, 2))
@@ -95,8 +95,8 @@ func TestARollbackReusesTheOldReplicaSet(t *testing.T) {
 		want := int32(0)
 		if rs.Name == "web-"+hashA {
 			want = 2
-			if rs.Generation != 3 {
-				t.Errorf("%s generation %d, want 3 (made, scaled to 0, back to 2)", rs.Name, rs.Generation)
+			if rs.Generation != 4 {
+				t.Errorf("%s generation %d, want 4 (made, scaled to 0, made revision 3 at once, back to 2 once B's pods are gone)", rs.Name, rs.Generation)
 			}
 		}
 		if got := rs.Object.ReplicaSet().ReplicaCount(); got != want {
@@ -342,25 +342,35 @@ func dropStatus(ds []runner.Decision) []runner.Decision {
 	return out
 }
 
-// Given a DaemonSet on 2 nodes (OnDelete) whose template changes, expect
-// nothing decided; a pod deleted by hand is replaced from the new
-// template.
+// Given a DaemonSet on 2 nodes with updateStrategy OnDelete whose
+// template changes, expect nothing decided; a running pod deleted by hand
+// is replaced from the new template at once, without waiting for its node
+// to stop it.
 func TestADaemonSetOnDeleteKeepsItsPods(t *testing.T) {
 	w := newWorld(t)
 	w.l.Now = now
 	w.apply(w.l.Heartbeat(node("n1", nil)), w.l.Heartbeat(node("n2", nil)))
-	w.apply(w.l.Accepted(pt.DaemonSet(ns, "agent", "agent:1"), depUID, 1))
+	w.apply(w.l.Accepted(onDelete(pt.DaemonSet(ns, "agent", "agent:1")), depUID, 1))
 	w.settle()
-	w.apply(w.l.Accepted(pt.DaemonSet(ns, "agent", "agent:2"), depUID, 2))
+	for name, p := range w.daemonPods(depUID) {
+		w.run(p, name, events.PhaseRunning, true)
+	}
+	w.apply(w.l.Accepted(onDelete(pt.DaemonSet(ns, "agent", "agent:2")), depUID, 2))
 	if ds := w.decide(); len(ds) != 0 {
 		t.Fatalf("a template change touched pods:\n%s", show(ds))
 	}
 	old := w.daemonPods(depUID)["n1"]
-	w.apply(w.l.Deleted(planned(old), "", 0, "by hand"))
+	w.apply(w.l.Deleted(planned(old), "n1", 1, "by hand"))
 	s := splitDecisions(t, w.decide())
 	if len(s.plans) != 1 || s.plans[0].Spec.Containers[0].Image != "agent:2" {
 		t.Fatalf("replacement %+v", s.plans)
 	}
+}
+
+// onDelete sets a DaemonSet's updateStrategy to OnDelete.
+func onDelete(o manifest.Object) manifest.Object {
+	o.DaemonSet().UpdateStrategy = &manifest.DaemonSetUpdateStrategy{Type: manifest.DaemonSetOnDelete}
+	return o
 }
 
 // Given 5,000 nodes and a DaemonSet, expect its 5,000 pods planned in one

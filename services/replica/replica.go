@@ -1,7 +1,7 @@
 // Package replica decides which pods should exist, kind by kind, each in
 // its own file and one line of the controllers table: a bare Pod's pod
-// (pod.go), a ReplicaSet's replicas (replicaset.go), a Deployment's
-// ReplicaSets (deployment.go), a DaemonSet's pod per node (daemonset.go),
+// (pod.go), a ReplicaSet's replicas (replicaset.go), a DaemonSet's pod per
+// node (daemonset.go),
 // a deleted Namespace's objects (namespace.go), and none for what was
 // deleted.
 package replica
@@ -165,7 +165,6 @@ type kind struct {
 var controllers = map[string]kind{
 	"pod":        {(*Service).barePod, BurstPerWorkload},
 	"replicaset": {(*Service).replicaSet, BurstPerWorkload},
-	"deployment": {(*Service).deployment, BurstPerWorkload},
 	"daemonset":  {(*Service).daemonSet, PassBudget},
 	"namespace":  {(*Service).namespace, PassBudget},
 }

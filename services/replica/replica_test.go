@@ -16,6 +16,7 @@ import (
 	"github.com/gantry-sh/gantry/projections"
 	pt "github.com/gantry-sh/gantry/projections/projectiontest"
 	"github.com/gantry-sh/gantry/services/replica"
+	"github.com/gantry-sh/gantry/services/rollout"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
@@ -27,26 +28,29 @@ const (
 var now = pt.Start.Add(time.Hour)
 
 // world is a log, the replica service folding it, a reference replica
-// service that examines everything on every pass, and a second fold of the
+// service that examines everything on every pass, the rollout service
+// (a Deployment's ReplicaSets are its decisions), and a second fold of the
 // same log to inspect.
 type world struct {
 	t   *testing.T
 	l   *pt.Log
 	svc *replica.Service
 	ref *replica.Service
+	ro  *rollout.Service
 	c   *projections.Cluster
 }
 
 func newWorld(t *testing.T) *world {
 	ref := replica.New()
 	ref.FullEvery = 0
-	return &world{t: t, l: pt.NewLog(), svc: replica.New(), ref: ref, c: projections.NewCluster()}
+	return &world{t: t, l: pt.NewLog(), svc: replica.New(), ref: ref, ro: rollout.New(), c: projections.NewCluster()}
 }
 
 func (w *world) apply(rs ...events.Record) {
 	for _, r := range rs {
 		w.svc.Apply(r)
 		w.ref.Apply(r)
+		w.ro.Apply(r)
 		w.c.Apply(r)
 	}
 }
@@ -66,7 +70,23 @@ func (w *world) decide() []runner.Decision {
 	if full := w.ref.Decide(now); !reflect.DeepEqual(ds, full) {
 		w.t.Fatalf("Decide differs from a full pass:\n%s\n%s", show(ds), show(full))
 	}
-	return ds
+	// The rollout service's status of a Deployment is its own tests'
+	// business (services/rollout); here its ReplicaSets are what counts.
+	var ro []runner.Decision
+	for _, d := range w.ro.Decide(now) {
+		if _, status := d.Event.(*events.WorkloadStatusDecided); !status {
+			ro = append(ro, d)
+		}
+	}
+	return append(ro, ds...)
+}
+
+// recreate is a Deployment with strategy Recreate: the replica tests of a
+// template change check that every old pod goes before a new one comes
+// (services/rollout tests the rolling updates).
+func recreate(o manifest.Object) manifest.Object {
+	o.Deployment().Strategy = &manifest.DeploymentStrategy{Type: manifest.RecreateStrategy}
+	return o
 }
 
 // store publishes a decision to the log with its headers and folds it.
@@ -316,9 +336,9 @@ func TestScaleDownOrder(t *testing.T) {
 // plans 3 pods of the new template.
 func TestTemplateChangeReplacesEveryPod(t *testing.T) {
 	w := newWorld(t)
-	pods := w.deploy(pt.Deployment(ns, "web", 3, "nginx:1.27"), 1)
+	pods := w.deploy(recreate(pt.Deployment(ns, "web", 3, "nginx:1.27")), 1)
 	w.run(pods[0], "n1", events.PhaseRunning, true)
-	next := pt.Deployment(ns, "web", 3, "nginx:1.28")
+	next := recreate(pt.Deployment(ns, "web", 3, "nginx:1.28"))
 	w.apply(w.l.Accepted(next, depUID, 2))
 	ds := w.decidePods()
 	s := splitDecisions(t, ds)
@@ -511,7 +531,7 @@ func TestPodNameIsADNSLabel(t *testing.T) {
 	long := strings.Repeat("a", 62) + "z"
 	dashy := strings.Repeat("ab-", 21) // 63 chars, a '-' lands at the cut
 	dashy = dashy[:62] + "c"
-	for _, name := range []string{"web", "a", long, dashy, strings.Repeat("x", 56) + "-y", replica.SetName(long, hash)} {
+	for _, name := range []string{"web", "a", long, dashy, strings.Repeat("x", 56) + "-y", manifest.ReplicaSetName(long, hash)} {
 		if len(name) > 63 {
 			t.Fatalf("bad fixture %q", name)
 		}
@@ -541,7 +561,7 @@ func TestPodNameIsADNSLabel(t *testing.T) {
 	}
 	// A Deployment's ReplicaSet keeps the whole hash and leaves its pods 6
 	// characters: 63 → 46 + '-' + 10.
-	if got := replica.SetName(long, hash); len(got) != 57 || !strings.HasSuffix(got, "-"+hash) || !dns1123Label.MatchString(got) {
+	if got := manifest.ReplicaSetName(long, hash); len(got) != 57 || !strings.HasSuffix(got, "-"+hash) || !dns1123Label.MatchString(got) {
 		t.Errorf("SetName(63 chars) = %q (%d chars)", got, len(got))
 	}
 }
@@ -629,7 +649,7 @@ func TestReplicaCountsConverge(t *testing.T) {
 		gen := int64(0)
 		for change := 0; change < 5; change++ {
 			replicas := int32(rng.Intn(7))
-			obj := pt.Deployment(ns, "web", replicas, images[rng.Intn(len(images))])
+			obj := recreate(pt.Deployment(ns, "web", replicas, images[rng.Intn(len(images))]))
 			gen++
 			w.apply(w.l.Accepted(obj, depUID, gen))
 			hash := manifest.TemplateHash(obj.Deployment().Template)

@@ -14,10 +14,8 @@ import (
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
-// PodTemplateHashLabel is the label a Deployment puts on its ReplicaSets'
-// template and selector, as Kubernetes does: the hash of the Deployment's
-// pod template, which names the ReplicaSet and marks its pods.
-const PodTemplateHashLabel = "pod-template-hash"
+// PodTemplateHashLabel is manifest.PodTemplateHashLabel.
+const PodTemplateHashLabel = manifest.PodTemplateHashLabel
 
 // replicaSet keeps spec.replicas pods matching its selector, stamped from
 // its template (at most the cluster's ceiling), making at most x.limit
@@ -46,7 +44,7 @@ func (s *Service) replicaSet(w *projections.Workload, x examination) (out []runn
 	if w.Owner != nil && !w.Deleted && s.c.WorkloadGone(w.Owner.UID) {
 		// Decided for a Deployment forgotten before it was read (it raced
 		// the Deployment's deletion): deleted, as what lost its owner is.
-		return []runner.Decision{setDeleted(w, "its owner "+w.Owner.Kind+" "+w.Owner.Name+" is gone", cause)}
+		return []runner.Decision{poddecision.DeleteObject(w, "its owner "+w.Owner.Kind+" "+w.Owner.Name+" is gone", cause, Name)}
 	}
 	if w.Deleted {
 		return poddecision.Cascade(w, owned, cause, Name, limit)

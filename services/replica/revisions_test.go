@@ -8,13 +8,12 @@ import (
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
 	pt "github.com/gantry-sh/gantry/projections/projectiontest"
-	"github.com/gantry-sh/gantry/services/replica"
 )
 
 // deployment is web of replicas at image, with a change cause and a
 // revisionHistoryLimit (nil: the default).
 func deployment(replicas int32, image, cause string, limit *int32) manifest.Object {
-	o := pt.Deployment(ns, "web", replicas, image)
+	o := recreate(pt.Deployment(ns, "web", replicas, image))
 	if cause != "" {
 		o.Metadata.Annotations = map[string]string{manifest.ChangeCauseAnnotation: cause}
 	}
@@ -90,11 +89,7 @@ func TestRevisionsFollowTheTemplate(t *testing.T) {
 		t.Errorf("Deployment's revision %d, want 3", st.Revision)
 	}
 
-	fresh := replica.New()
-	pt.ApplyAll(fresh, w.l.Records...)
-	if ds := fresh.Decide(now); len(ds) != 0 {
-		t.Fatalf("a replay decides again:\n%s", show(ds))
-	}
+	w.replayDecidesNothing()
 }
 
 // Given revisionHistoryLimit 1 and templates A, B, C, where B's pod is
@@ -114,16 +109,16 @@ func TestRevisionHistoryLimitPrunesEmptyOldReplicaSets(t *testing.T) {
 	w.run(bPods[0], "n1", events.PhaseRunning, true)
 
 	w.apply(w.l.Accepted(deployment(1, "nginx:1.29", "", &one), depUID, 3))
-	w.settle() // B to 0, its pod's deletion; the pod still runs on n1
+	all := w.settle() // B to 0, its pod's deletion (the pod still runs on n1), A pruned
 	w.apply(w.l.Status("n1", b, 1, events.PhaseFailed, false))
-	all := w.settle()
+	all = append(all, w.settle()...)
 	var pruned []string
 	for _, d := range all {
 		if e, ok := d.Event.(*events.WorkloadDeleted); ok {
 			pruned = append(pruned, e.Name)
 		}
 	}
-	a := w.c.Workloads[projections.WorkloadKey("replicaset", ns, replica.SetName("web", manifest.TemplateHash(deployment(1, "nginx:1.27", "", nil).Deployment().Template)))]
+	a := w.c.Workloads[projections.WorkloadKey("replicaset", ns, manifest.ReplicaSetName("web", manifest.TemplateHash(deployment(1, "nginx:1.27", "", nil).Deployment().Template)))]
 	if len(pruned) != 1 || a != nil {
 		t.Fatalf("pruned %v, A in the fold: %v", pruned, a != nil)
 	}
@@ -141,9 +136,5 @@ func TestRevisionHistoryLimitPrunesEmptyOldReplicaSets(t *testing.T) {
 		t.Fatalf("kept %v, want C alone", got)
 	}
 
-	fresh := replica.New()
-	pt.ApplyAll(fresh, w.l.Records...)
-	if ds := fresh.Decide(now); len(ds) != 0 {
-		t.Fatalf("a replay decides again:\n%s", show(ds))
-	}
+	w.replayDecidesNothing()
 }

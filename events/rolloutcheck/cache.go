@@ -1,0 +1,10 @@
+package rolloutcheck
+
+import "github.com/gantry-sh/gantry/events/celcheck"
+
+// Cache keeps compiled analyses by their text (see celcheck.Cache).
+type Cache = celcheck.Cache[*Check]
+
+// NewCache returns a cache that keeps up to size analyses
+// (celcheck.DefaultCacheSize when size <= 0).
+func NewCache(size int) *Cache { return celcheck.NewCache(size, MaxLength, Compile) }
