@@ -60,7 +60,7 @@ type b4Result struct {
 	lastNew      float64 // change intent → every replica of the new template available
 	minAvailable int     // fewest available pods at any instant
 	maxPods      int     // most pods not terminal nor being deleted (as status.replicas counts)
-	maxLive      int     // most pods not yet gone (terminating ones included)
+	maxLive      int     // most pods not yet gone (pending and terminating ones included)
 	records      int     // records replayed in the window
 	readyDelay   time.Duration
 }
@@ -159,7 +159,8 @@ func b4Deployment(replicas int, revision string) map[string]any {
 // container running and ready, by its node's newest report, on a node not
 // NotReady) and not being deleted, as Pod.AvailableAt and the workload
 // status count it; pods: neither terminal nor being deleted (status.replicas);
-// live: not yet gone (being deleted, not yet removed, included); old: live
+// live: not yet gone (planned and not yet bound, and being deleted and not
+// yet removed, included); old: live
 // pods of the template hashes in old; newAvailable: available pods of any
 // other template.
 type b4Counts struct{ available, pods, live, old, newAvailable int }
