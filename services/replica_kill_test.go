@@ -16,11 +16,13 @@ import (
 	"github.com/gantry-sh/gantry/events/bus/bustest"
 	"github.com/gantry-sh/gantry/services/admission"
 	"github.com/gantry-sh/gantry/services/replica"
+	"github.com/gantry-sh/gantry/services/rollout"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
-// Admission and the replica, whose passes are assumed (decided again while
-// earlier ones are still being stored), are killed together at random
+// Admission, the rollout service (a Deployment's ReplicaSet) and the
+// replica, whose passes are assumed (decided again while earlier ones are
+// still being stored), are killed together at random
 // points while they judge 200 Deployments and plan their 20,000 pods, and
 // started again, several times. In the end every Deployment has exactly one
 // verdict and exactly its 100 pods, each planned once: an assumption lost
@@ -45,17 +47,20 @@ func TestKillingAdmissionAndReplicaPlansEveryPodOnce(t *testing.T) {
 	// run starts both, lets them run until stop returns, and kills them.
 	run := func(stop func()) {
 		rctx, kill := context.WithCancel(ctx)
-		done := make(chan struct{}, 2)
-		for _, r := range []*runner.Runner{
+		runners := []*runner.Runner{
 			runner.New(admission.New(), conn.JS, log, cfg),
+			runner.New(rollout.New(), conn.JS, log, cfg),
 			runner.New(replica.New(), conn.JS, log, cfg),
-		} {
+		}
+		done := make(chan struct{}, len(runners))
+		for _, r := range runners {
 			go func() { defer func() { done <- struct{}{} }(); _ = r.Run(rctx) }()
 		}
 		stop()
 		kill()
-		<-done
-		<-done
+		for range runners {
+			<-done
+		}
 	}
 	for range 5 { // killed at random points, mostly mid-judging or mid-planning (planning takes 1–2 s)
 		run(func() { time.Sleep(time.Duration(20+rng.IntN(130)) * time.Millisecond) }) // the kill point, not synchronization
