@@ -5,6 +5,7 @@ package projections
 
 import (
 	"strings"
+	"time"
 
 	"github.com/gantry-sh/gantry/events"
 )
@@ -24,6 +25,9 @@ type Cluster struct {
 	// readyAt is, by pod key, when its node's reports last began to say it
 	// ready, and how often they stopped (see readiness).
 	readyAt map[string]readiness
+	// latest is the newest envelope time folded: the fold's clock, for
+	// what depends on time (a pod available after minReadySeconds).
+	latest  time.Time
 	removed map[string]removal // pod uid → the newest binding a node removed (kept, like gone)
 	// decSeq is the last sequence on gantry.decision.pod.<ns>.<name> by pod
 	// key, kept across incarnations: a pod re-created under the same name
@@ -80,6 +84,9 @@ func (c *Cluster) Apply(r events.Record) {
 		return
 	}
 	c.Applied[r.Stream] = r.Seq
+	if r.Envelope.Time.After(c.latest) {
+		c.latest = r.Envelope.Time
+	}
 	if strings.HasPrefix(r.Subject, "gantry.node.") {
 		return // a copy for a node agent; the original is on the pod's subject
 	}

@@ -1035,3 +1035,22 @@ func TestNotReadyTransitionsCounted(t *testing.T) {
 		}
 	}
 }
+
+// Given a Deployment with minReadySeconds 10 and its pod ready at T,
+// expect it ready but not available while the fold's newest record is
+// before T+10, and available from a record at T+10 on.
+func TestAvailableAfterMinReadySeconds(t *testing.T) {
+	l := pt.NewLog()
+	d := pt.Deployment(ns, "web", 1, "nginx:1.27")
+	d.Deployment().MinReadySeconds = 10
+	c := fold(l.Accepted(d, depUID, 1), l.Planned(podA), l.Bound(podA, "n1", 1), l.Status("n1", podA, 1, events.PhaseRunning, true))
+	w := c.Workloads["deployment/default/web"]
+	if st := c.Status(w); st.ReadyReplicas != 1 || st.AvailableReplicas != 0 {
+		t.Fatalf("at T: ready %d available %d, want 1 and 0", st.ReadyReplicas, st.AvailableReplicas)
+	}
+	l.Advance(10 * time.Second)
+	c.Apply(l.Heartbeat(pt.NodeInfo("n1", 1000, 1<<30, 110)))
+	if st := c.Status(w); st.AvailableReplicas != 1 {
+		t.Fatalf("at T+10: available %d, want 1", st.AvailableReplicas)
+	}
+}

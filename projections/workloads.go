@@ -309,8 +309,9 @@ func (c *Cluster) touchWorkload(w *Workload, r events.Record) {
 // ReplicaSets), and what its controllers decided.
 //
 // Replicas counts pods neither terminal nor being deleted, UpdatedReplicas
-// those of them made from the workload's current pod template, Ready and
-// Available those ready. Succeeded and Failed count every pod that ever
+// those of them made from the workload's current pod template, Ready those
+// ready, and Available those ready for a Deployment's minReadySeconds by
+// the fold's clock (its newest record). Succeeded and Failed count every pod that ever
 // ended so, each once (a Job's pods are counted even after they are gone).
 func (c *Cluster) Status(w *Workload) WorkloadStatus {
 	st := w.decided
@@ -319,6 +320,10 @@ func (c *Cluster) Status(w *Workload) WorkloadStatus {
 	var hash string
 	if t := w.Object.PodTemplate(); t != nil {
 		hash = manifest.TemplateHash(*t)
+	}
+	var minReady time.Duration
+	if d := w.Object.Deployment(); d != nil {
+		minReady = time.Duration(d.MinReadySeconds) * time.Second
 	}
 	count := func(uid string) {
 		for key := range c.byOwner[uid] { // counted: no order needed
@@ -332,6 +337,8 @@ func (c *Cluster) Status(w *Workload) WorkloadStatus {
 			}
 			if p.Ready() {
 				st.ReadyReplicas++
+			}
+			if p.AvailableAt(minReady, c.latest) {
 				st.AvailableReplicas++
 			}
 		}
