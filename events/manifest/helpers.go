@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"maps"
 	"math"
 	"strconv"
 )
@@ -128,4 +129,14 @@ func TemplateHash(t PodTemplateSpec) string {
 		n /= uint64(len(hashAlphabet))
 	}
 	return string(out)
+}
+
+// WithLabel is a copy of labels m with k set to v (m is not changed).
+func WithLabel(m map[string]string, k, v string) map[string]string {
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[k] = v
+	return out
 }

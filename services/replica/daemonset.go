@@ -3,7 +3,6 @@ package replica
 import (
 	"crypto/sha256"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -284,7 +283,7 @@ func (d *daemon) lastOfEach(active []*projections.Pod) []*projections.Pod {
 func (d *daemon) verdict(n *projections.Node) (run, keep bool) {
 	labels := n.Info.Labels
 	if _, ok := labels[manifest.HostnameTopologyKey]; !ok {
-		labels = withLabel(labels, manifest.HostnameTopologyKey, n.Info.Name)
+		labels = manifest.WithLabel(labels, manifest.HostnameTopologyKey, n.Info.Name)
 	}
 	spec := d.spec.Template.Spec
 	for k, v := range spec.NodeSelector {
@@ -418,13 +417,4 @@ func DaemonPodName(ds, uid, node string, k int) string {
 
 func daemonPodUID(dsUID, node string, n int64) string {
 	return events.DeriveID(fmt.Sprintf("daemon/%s/%s/%d", dsUID, node, n))
-}
-
-func withLabel(m map[string]string, k, v string) map[string]string {
-	out := maps.Clone(m)
-	if out == nil {
-		out = map[string]string{}
-	}
-	out[k] = v
-	return out
 }

@@ -86,22 +86,13 @@ func setUID(deploymentUID, hash string, revision int64) string {
 // the selector with pod-template-hash added, as Kubernetes does.
 func setSpec(spec *manifest.DeploymentSpec, hash string, replicas int32) manifest.ReplicaSetSpec {
 	t := spec.Template
-	t.Metadata.Labels = withLabel(t.Metadata.Labels, manifest.PodTemplateHashLabel, hash)
+	t.Metadata.Labels = manifest.WithLabel(t.Metadata.Labels, manifest.PodTemplateHashLabel, hash)
 	sel := manifest.LabelSelector{}
 	if spec.Selector != nil {
 		sel = *spec.Selector
 	}
-	sel.MatchLabels = withLabel(sel.MatchLabels, manifest.PodTemplateHashLabel, hash)
+	sel.MatchLabels = manifest.WithLabel(sel.MatchLabels, manifest.PodTemplateHashLabel, hash)
 	return manifest.ReplicaSetSpec{Replicas: ptr(replicas), Selector: &sel, Template: t}
-}
-
-func withLabel(m map[string]string, k, v string) map[string]string {
-	out := maps.Clone(m)
-	if out == nil {
-		out = map[string]string{}
-	}
-	out[k] = v
-	return out
 }
 
 func ptr[T any](v T) *T { return &v }
