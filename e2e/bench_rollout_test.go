@@ -114,18 +114,18 @@ func benchRollout(b *testing.B, nodes, replicas int, readyDelay, budget time.Dur
 	defer conn.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	live := &liveFold{c: projections.NewCluster()}
+	live := &liveFold{app: b4Name, c: projections.NewCluster()}
 	if err := live.follow(ctx, conn.JS); err != nil {
 		b.Fatal(err)
 	}
 
-	applyIntent(b, conn, "deployment", b4Name, b4Deployment(replicas, "1"))
+	applyIntent(b, conn, "deployment", b4Name, b4Deployment(b4Name, replicas, "1"))
 	live.await(b, fmt.Sprintf("%d available replicas", replicas), budget, func(c *projections.Cluster) bool {
 		n := podCounts(c, nil, time.Now())
 		return n.Available == replicas && n.Pods == replicas
 	})
-	old := live.hashes(b4Name)
-	applyIntent(b, conn, "deployment", b4Name, b4Deployment(replicas, "2"))
+	old := live.hashes()
+	applyIntent(b, conn, "deployment", b4Name, b4Deployment(b4Name, replicas, "2"))
 	live.await(b, "the old pods gone and every new one available", budget, func(c *projections.Cluster) bool {
 		n := podCounts(c, old, time.Now())
 		return n.Old == 0 && n.Available == replicas
@@ -138,15 +138,17 @@ func benchRollout(b *testing.B, nodes, replicas int, readyDelay, budget time.Dur
 	return r
 }
 
-func b4Deployment(replicas int, revision string) map[string]any {
-	sel := map[string]any{"matchLabels": map[string]string{"app": b4Name}}
+// b4Deployment is the Deployment name (its pods labelled app: name) of
+// replicas, rolled 25 %/25 %, whose pods' env says revision.
+func b4Deployment(name string, replicas int, revision string) map[string]any {
+	sel := map[string]any{"matchLabels": map[string]string{"app": name}}
 	return map[string]any{
 		"apiVersion": "apps/v1", "kind": "Deployment",
-		"metadata": map[string]any{"name": b4Name, "namespace": "default"},
+		"metadata": map[string]any{"name": name, "namespace": "default"},
 		"spec": map[string]any{
 			"replicas": replicas, "selector": sel,
 			"strategy": map[string]any{"type": "RollingUpdate", "rollingUpdate": map[string]any{"maxSurge": "25%", "maxUnavailable": "25%"}},
-			"template": map[string]any{"metadata": map[string]any{"labels": map[string]string{"app": b4Name}}, "spec": map[string]any{
+			"template": map[string]any{"metadata": map[string]any{"labels": map[string]string{"app": name}}, "spec": map[string]any{
 				"containers": []any{map[string]any{
 					"name": "web", "image": imageRef, "env": []any{map[string]string{"name": "B4_REVISION", "value": revision}},
 					"resources": map[string]any{"requests": map[string]string{
@@ -172,6 +174,7 @@ var b4Sources = []logSource{
 // liveFold folds the log as it comes, to know when to go on; the figures
 // come from replayRollout.
 type liveFold struct {
+	app string // the Deployment (its pods' label app) await reports on
 	mu  sync.Mutex
 	c   *projections.Cluster
 	err error
@@ -215,7 +218,7 @@ func (l *liveFold) await(b testing.TB, what string, budget time.Duration, cond f
 	next := time.Now().Add(10 * time.Second)
 	for {
 		l.mu.Lock()
-		done, err, n := cond(l.c), l.err, podCounts(l.c, nil, time.Now())
+		done, err, n := cond(l.c), l.err, projectiontest.CountPods(l.c, nil, time.Now())[l.app]
 		l.mu.Unlock()
 		switch {
 		case err != nil:
@@ -223,22 +226,22 @@ func (l *liveFold) await(b testing.TB, what string, budget time.Duration, cond f
 		case done:
 			return
 		case time.Now().After(deadline):
-			b.Fatalf("B4: no %s after %s: %+v", what, budget, n)
+			b.Fatalf("%s: no %s after %s: %+v", l.app, what, budget, n)
 		case time.Now().After(next):
-			fmt.Printf("B4-progress waiting for %s: %+v\n", what, n)
+			fmt.Printf("%s-progress waiting for %s: %+v\n", l.app, what, n)
 			next = next.Add(10 * time.Second)
 		}
 		time.Sleep(100 * time.Millisecond) // polling interval
 	}
 }
 
-// hashes are the template hashes of app's pods not being deleted.
-func (l *liveFold) hashes(app string) map[string]bool {
+// hashes are the template hashes of the Deployment's pods not being deleted.
+func (l *liveFold) hashes() map[string]bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := map[string]bool{}
 	for _, p := range l.c.Pods {
-		if p.Labels["app"] == app && !p.Deleting {
+		if p.Labels["app"] == l.app && !p.Deleting {
 			out[p.TemplateHash] = true
 		}
 	}

@@ -59,7 +59,7 @@ func TestKillingTheRolloutServiceConvergesWithinTheBounds(t *testing.T) {
 	until := func(what string, old map[string]bool) {
 		deadline := time.Now().Add(2 * time.Minute)
 		run(func() {
-			for !rolledOut(replayLog(t, c, nil), deployments, replicas, old) {
+			for !rolledOut(foldLog(t, c), deployments, replicas, old) {
 				if time.Now().After(deadline) {
 					t.Fatalf("no %s after 2 minutes", what)
 				}
@@ -73,7 +73,7 @@ func TestKillingTheRolloutServiceConvergesWithinTheBounds(t *testing.T) {
 	}
 	until("first template available", nil)
 	old := map[string]bool{}
-	for _, p := range notDeleting(replayLog(t, c, nil)) {
+	for _, p := range notDeleting(foldLog(t, c)) {
 		old[p.TemplateHash] = true
 	}
 	t.Logf("v1 available after %s", time.Since(began).Round(time.Millisecond))
@@ -86,7 +86,7 @@ func TestKillingTheRolloutServiceConvergesWithinTheBounds(t *testing.T) {
 	// the ready delay, about 1.5 s with the restarts).
 	for range kills {
 		run(func() { time.Sleep(time.Duration(30+rng.IntN(250)) * time.Millisecond) }) // the kill point, not synchronization
-		fold := replayLog(t, c, nil)
+		fold := foldLog(t, c)
 		n, avail := 0, 0
 		for _, p := range notDeleting(fold) {
 			if !old[p.TemplateHash] {
@@ -104,34 +104,12 @@ func TestKillingTheRolloutServiceConvergesWithinTheBounds(t *testing.T) {
 	pct := manifest.FromString("25%")
 	surge, unavailable := manifest.ResolveBounds(&pct, &pct, replicas)
 	b := &projectiontest.Bounds{Replicas: replicas, MaxSurge: int(surge), MaxUnavailable: int(unavailable)}
-	planned, decided := map[string]int{}, map[string]int{}
-	replayLog(t, c, func(fold *projections.Cluster, s projectiontest.Stored) {
-		switch e := s.Rec.Event.(type) {
-		case *events.PodPlanned:
-			planned[e.Namespace+"/"+e.Name]++
-			planned["uid "+e.UID]++
-		case *events.WorkloadDecided:
-			if e.Kind == "replicaset" {
-				decided[fmt.Sprintf("%s/%s generation %d", e.Namespace, e.Name, e.Generation)]++
-			}
-		}
-		b.Check(projectiontest.CountPods(fold, nil, s.At), s)
-	})
-	for pod, n := range planned {
-		if n != 1 {
-			t.Errorf("pod %s planned %d times", pod, n)
-		}
+	r := projectiontest.ReplayRollout(readLog(t, c), b)
+	for _, p := range append(r.Problems(), b.Breaches...) {
+		t.Error(p)
 	}
-	for rs, n := range decided {
-		if n != 1 {
-			t.Errorf("replica set %s decided %d times", rs, n)
-		}
-	}
-	if len(planned) < 2*2*deployments*replicas {
-		t.Errorf("%d pods planned, want at least %d", len(planned)/2, 2*deployments*replicas)
-	}
-	for _, breach := range b.Breaches {
-		t.Error(breach)
+	if r.Pods() < 2*deployments*replicas {
+		t.Errorf("%d pods planned, want at least %d", r.Pods(), 2*deployments*replicas)
 	}
 	for i := range deployments {
 		app := fmt.Sprintf("roll-%d", i)
@@ -151,10 +129,9 @@ func rollingDeployment(name string, replicas int, version string) string {
 		"  strategy:\n    type: RollingUpdate\n    rollingUpdate: {maxSurge: 25%, maxUnavailable: 25%}\n  template:\n", 1)
 }
 
-// replayLog folds the decisions and the pods' observations in the order
-// the server stored them, calling after (when not nil) after each record,
-// and returns the fold.
-func replayLog(t *testing.T, c *cluster, after func(*projections.Cluster, projectiontest.Stored)) *projections.Cluster {
+// readLog reads the decisions and the pods' observations in the order the
+// server stored them.
+func readLog(t *testing.T, c *cluster) []projectiontest.Stored {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -169,12 +146,14 @@ func replayLog(t *testing.T, c *cluster, after func(*projections.Cluster, projec
 		}
 		lists = append(lists, l)
 	}
+	return projectiontest.Merge(lists...)
+}
+
+// foldLog folds readLog's records.
+func foldLog(t *testing.T, c *cluster) *projections.Cluster {
 	fold := projections.NewCluster()
-	for _, s := range projectiontest.Merge(lists...) {
+	for _, s := range readLog(t, c) {
 		fold.Apply(s.Rec)
-		if after != nil {
-			after(fold, s)
-		}
 	}
 	return fold
 }

@@ -112,3 +112,52 @@ func (b *Bounds) Check(counts map[string]PodCounts, s Stored) {
 		}
 	}
 }
+
+// Replay is what ReplayRollout found in a log.
+type Replay struct {
+	// Planned counts each pod's PodPlanned, by "<ns>/<name>" and by
+	// "uid <uid>"; Decided each ReplicaSet generation's WorkloadDecided.
+	Planned, Decided map[string]int
+}
+
+// Pods is how many pods were planned.
+func (r Replay) Pods() int { return len(r.Planned) / 2 }
+
+// Problems lists the pods planned more than once and the ReplicaSet
+// generations decided more than once.
+func (r Replay) Problems() []string {
+	var out []string
+	for pod, n := range r.Planned {
+		if n != 1 {
+			out = append(out, fmt.Sprintf("pod %s planned %d times", pod, n))
+		}
+	}
+	for rs, n := range r.Decided {
+		if n != 1 {
+			out = append(out, fmt.Sprintf("replica set %s decided %d times", rs, n))
+		}
+	}
+	return out
+}
+
+// ReplayRollout folds records (Merge's order) into a fresh
+// projections.Cluster, checking b after every one, and counts the pods'
+// plans and the ReplicaSets' decisions.
+func ReplayRollout(records []Stored, b *Bounds) Replay {
+	r := Replay{Planned: map[string]int{}, Decided: map[string]int{}}
+	fold := projections.NewCluster()
+	for _, s := range records {
+		fold.Apply(s.Rec)
+		switch e := s.Rec.Event.(type) {
+		case *events.PodPlanned:
+			r.Planned[e.Namespace+"/"+e.Name]++
+			r.Planned["uid "+e.UID]++
+		case *events.WorkloadDecided:
+			if e.Kind == "replicaset" {
+				r.Decided[fmt.Sprintf("%s/%s generation %d", e.Namespace, e.Name, e.Generation)]++
+			}
+		}
+		b.Check(CountPods(fold, nil, s.At), s)
+	}
+	return r
+}
