@@ -68,7 +68,7 @@ func batchCluster(b *testing.B, n int, budget time.Duration) (*cluster, *bus.Con
 }
 
 // applyIntent appends one apply intent and returns its time.
-func applyIntent(b *testing.B, conn *bus.Conn, kind, name string, obj map[string]any) time.Time {
+func applyIntent(b testing.TB, conn *bus.Conn, kind, name string, obj map[string]any) time.Time {
 	raw, err := json.Marshal(obj)
 	if err != nil {
 		b.Fatal(err)

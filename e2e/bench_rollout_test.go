@@ -14,8 +14,10 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/bus/bustest"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/projections/projectiontest"
 )
 
 // BenchmarkRollout measures a rolling update on simulated nodes (`gantry up
@@ -112,21 +114,21 @@ func benchRollout(b *testing.B, nodes, replicas int, readyDelay, budget time.Dur
 	defer conn.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	live := &liveFold{c: projections.NewCluster()}
+	live := &liveFold{app: b4Name, c: projections.NewCluster()}
 	if err := live.follow(ctx, conn.JS); err != nil {
 		b.Fatal(err)
 	}
 
-	applyIntent(b, conn, "deployment", b4Name, b4Deployment(replicas, "1"))
+	applyIntent(b, conn, "deployment", b4Name, b4Deployment(b4Name, replicas, "1"))
 	live.await(b, fmt.Sprintf("%d available replicas", replicas), budget, func(c *projections.Cluster) bool {
 		n := podCounts(c, nil, time.Now())
-		return n.available == replicas && n.pods == replicas
+		return n.Available == replicas && n.Pods == replicas
 	})
 	old := live.hashes()
-	applyIntent(b, conn, "deployment", b4Name, b4Deployment(replicas, "2"))
+	applyIntent(b, conn, "deployment", b4Name, b4Deployment(b4Name, replicas, "2"))
 	live.await(b, "the old pods gone and every new one available", budget, func(c *projections.Cluster) bool {
 		n := podCounts(c, old, time.Now())
-		return n.old == 0 && n.available == replicas
+		return n.Old == 0 && n.Available == replicas
 	})
 	cancel()
 	r, err := replayRollout(conn.JS, replicas, readyDelay)
@@ -136,15 +138,17 @@ func benchRollout(b *testing.B, nodes, replicas int, readyDelay, budget time.Dur
 	return r
 }
 
-func b4Deployment(replicas int, revision string) map[string]any {
-	sel := map[string]any{"matchLabels": map[string]string{"app": b4Name}}
+// b4Deployment is the Deployment name (its pods labelled app: name) of
+// replicas, rolled 25 %/25 %, whose pods' env says revision.
+func b4Deployment(name string, replicas int, revision string) map[string]any {
+	sel := map[string]any{"matchLabels": map[string]string{"app": name}}
 	return map[string]any{
 		"apiVersion": "apps/v1", "kind": "Deployment",
-		"metadata": map[string]any{"name": b4Name, "namespace": "default"},
+		"metadata": map[string]any{"name": name, "namespace": "default"},
 		"spec": map[string]any{
 			"replicas": replicas, "selector": sel,
 			"strategy": map[string]any{"type": "RollingUpdate", "rollingUpdate": map[string]any{"maxSurge": "25%", "maxUnavailable": "25%"}},
-			"template": map[string]any{"metadata": map[string]any{"labels": map[string]string{"app": b4Name}}, "spec": map[string]any{
+			"template": map[string]any{"metadata": map[string]any{"labels": map[string]string{"app": name}}, "spec": map[string]any{
 				"containers": []any{map[string]any{
 					"name": "web", "image": imageRef, "env": []any{map[string]string{"name": "B4_REVISION", "value": revision}},
 					"resources": map[string]any{"requests": map[string]string{
@@ -155,40 +159,10 @@ func b4Deployment(replicas int, revision string) map[string]any {
 	}
 }
 
-// b4Counts counts the Deployment's pods in a fold. available: Ready (every
-// container running and ready, by its node's newest report, on a node not
-// NotReady) and not being deleted, as Pod.AvailableAt and the workload
-// status count it; pods: neither terminal nor being deleted (status.replicas);
-// live: not yet gone (planned and not yet bound, and being deleted and not
-// yet removed, included); old: live
-// pods of the template hashes in old; newAvailable: available pods of any
-// other template.
-type b4Counts struct{ available, pods, live, old, newAvailable int }
-
-func podCounts(c *projections.Cluster, old map[string]bool, now time.Time) b4Counts {
-	var n b4Counts
-	for _, p := range c.Pods { // counted: no order needed
-		if p.Labels["app"] != b4Name {
-			continue
-		}
-		n.live++
-		if old[p.TemplateHash] {
-			n.old++
-		}
-		if p.Deleting {
-			continue
-		}
-		if !p.Terminal() {
-			n.pods++
-		}
-		if p.AvailableAt(0, now) {
-			n.available++
-			if !old[p.TemplateHash] {
-				n.newAvailable++
-			}
-		}
-	}
-	return n
+// podCounts counts the b4 Deployment's pods in a fold (see
+// projectiontest.PodCounts).
+func podCounts(c *projections.Cluster, old map[string]bool, now time.Time) projectiontest.PodCounts {
+	return projectiontest.CountPods(c, old, now)[b4Name]
 }
 
 // b4Sources are the streams and subjects that make the pods' fold.
@@ -200,6 +174,7 @@ var b4Sources = []logSource{
 // liveFold folds the log as it comes, to know when to go on; the figures
 // come from replayRollout.
 type liveFold struct {
+	app string // the Deployment (its pods' label app) await reports on
 	mu  sync.Mutex
 	c   *projections.Cluster
 	err error
@@ -223,7 +198,7 @@ func (l *liveFold) follow(ctx context.Context, js jetstream.JetStream) error {
 					}
 					return
 				}
-				rec, err := recordOf(src.stream, m)
+				rec, err := bustest.RecordOf(src.stream, m)
 				l.mu.Lock()
 				if err != nil {
 					l.err = err
@@ -237,13 +212,13 @@ func (l *liveFold) follow(ctx context.Context, js jetstream.JetStream) error {
 	return nil
 }
 
-func (l *liveFold) await(b *testing.B, what string, budget time.Duration, cond func(*projections.Cluster) bool) {
+func (l *liveFold) await(b testing.TB, what string, budget time.Duration, cond func(*projections.Cluster) bool) {
 	b.Helper()
 	deadline := time.Now().Add(budget)
 	next := time.Now().Add(10 * time.Second)
 	for {
 		l.mu.Lock()
-		done, err, n := cond(l.c), l.err, podCounts(l.c, nil, time.Now())
+		done, err, n := cond(l.c), l.err, projectiontest.CountPods(l.c, nil, time.Now())[l.app]
 		l.mu.Unlock()
 		switch {
 		case err != nil:
@@ -251,9 +226,9 @@ func (l *liveFold) await(b *testing.B, what string, budget time.Duration, cond f
 		case done:
 			return
 		case time.Now().After(deadline):
-			b.Fatalf("B4: no %s after %s: %+v", what, budget, n)
+			b.Fatalf("%s: no %s after %s: %+v", l.app, what, budget, n)
 		case time.Now().After(next):
-			fmt.Printf("B4-progress waiting for %s: %+v\n", what, n)
+			fmt.Printf("%s-progress waiting for %s: %+v\n", l.app, what, n)
 			next = next.Add(10 * time.Second)
 		}
 		time.Sleep(100 * time.Millisecond) // polling interval
@@ -266,60 +241,11 @@ func (l *liveFold) hashes() map[string]bool {
 	defer l.mu.Unlock()
 	out := map[string]bool{}
 	for _, p := range l.c.Pods {
-		if p.Labels["app"] == b4Name && !p.Deleting {
+		if p.Labels["app"] == l.app && !p.Deleting {
 			out[p.TemplateHash] = true
 		}
 	}
 	return out
-}
-
-// stored is one record and when the server stored it.
-type stored struct {
-	rec events.Record
-	at  time.Time
-}
-
-// readStream reads every message of stream on filters, in order.
-func readStream(ctx context.Context, js jetstream.JetStream, stream string, filters []string) ([]stored, error) {
-	r, err := bus.Read(ctx, js, stream, jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy})
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	n, ok := r.Pending()
-	if !ok {
-		return nil, fmt.Errorf("read %s: no pending count", stream)
-	}
-	out := make([]stored, 0, n)
-	for range n {
-		m, err := r.Next(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", stream, err)
-		}
-		rec, err := recordOf(stream, m)
-		if err != nil {
-			return nil, err
-		}
-		md, _ := m.Metadata() // recordOf read it
-		out = append(out, stored{rec: rec, at: md.Timestamp})
-	}
-	return out, nil
-}
-
-func recordOf(stream string, m jetstream.Msg) (events.Record, error) {
-	md, err := m.Metadata()
-	if err != nil {
-		return events.Record{}, fmt.Errorf("read %s: %w", stream, err)
-	}
-	env, err := events.Parse(m.Data())
-	if err != nil {
-		return events.Record{}, fmt.Errorf("read %s seq %d: %w", stream, md.Sequence.Stream, err)
-	}
-	ev, err := env.Decode()
-	if err != nil {
-		return events.Record{}, fmt.Errorf("read %s seq %d: %w", stream, md.Sequence.Stream, err)
-	}
-	return events.Record{Stream: stream, Subject: m.Subject(), Seq: md.Sequence.Stream, Envelope: env, Event: ev}, nil
 }
 
 // replayRollout reads the Deployment's intents, the decisions and the
@@ -335,9 +261,9 @@ func replayRollout(js jetstream.JetStream, replicas int, readyDelay time.Duratio
 	defer cancel()
 	r := b4Result{readyDelay: readyDelay}
 	sources := append([]logSource{{events.StreamIntents, []string{events.IntentSubject("default", "deployment", b4Name)}}}, b4Sources...)
-	lists := make([][]stored, len(sources))
+	lists := make([][]projectiontest.Stored, len(sources))
 	for i, src := range sources {
-		l, err := readStream(ctx, js, src.stream, src.filters)
+		l, err := bustest.ReadStored(ctx, js, src.stream, src.filters)
 		if err != nil {
 			return r, err
 		}
@@ -346,24 +272,12 @@ func replayRollout(js jetstream.JetStream, replicas int, readyDelay time.Duratio
 	if len(lists[0]) != 2 {
 		return r, fmt.Errorf("%d intents of deployment %s, want 2", len(lists[0]), b4Name)
 	}
-	change := lists[0][1].at
+	change := lists[0][1].At
 	c := projections.NewCluster()
 	var old map[string]bool
-	heads := make([]int, len(lists))
-	for {
-		next := -1
-		for i, l := range lists {
-			if heads[i] < len(l) && (next < 0 || l[heads[i]].at.Before(lists[next][heads[next]].at)) {
-				next = i
-			}
-		}
-		if next < 0 {
-			return r, fmt.Errorf("the log ends before the rollout did: %s", r.detail())
-		}
-		s := lists[next][heads[next]]
-		heads[next]++
-		c.Apply(s.rec)
-		if s.at.Before(change) {
+	for _, s := range projectiontest.Merge(lists...) {
+		c.Apply(s.Rec)
+		if s.At.Before(change) {
 			continue
 		}
 		if old == nil {
@@ -376,18 +290,19 @@ func replayRollout(js jetstream.JetStream, replicas int, readyDelay time.Duratio
 			r.minAvailable = 1 << 30
 		}
 		r.records++
-		n := podCounts(c, old, s.at)
-		r.minAvailable = min(r.minAvailable, n.available)
-		r.maxPods = max(r.maxPods, n.pods)
-		r.maxLive = max(r.maxLive, n.live)
-		if n.newAvailable == replicas && r.lastNew == 0 {
-			r.lastNew = s.at.Sub(change).Seconds()
+		n := podCounts(c, old, s.At)
+		r.minAvailable = min(r.minAvailable, n.Available)
+		r.maxPods = max(r.maxPods, n.Pods)
+		r.maxLive = max(r.maxLive, n.Live)
+		if n.NewAvailable == replicas && r.lastNew == 0 {
+			r.lastNew = s.At.Sub(change).Seconds()
 		}
-		if n.old == 0 && r.seconds == 0 {
-			r.seconds = s.at.Sub(change).Seconds()
+		if n.Old == 0 && r.seconds == 0 {
+			r.seconds = s.At.Sub(change).Seconds()
 		}
 		if r.lastNew > 0 && r.seconds > 0 {
 			return r, nil
 		}
 	}
+	return r, fmt.Errorf("the log ends before the rollout did: %s", r.detail())
 }

@@ -33,15 +33,7 @@ func TestKillingTheJobServiceCompletesEveryIndexOnce(t *testing.T) {
 	}
 
 	rng := rand.New(rand.NewPCG(5, 6))
-	run := func(stop func()) {
-		rctx, kill := context.WithCancel(ctx)
-		done := make(chan struct{})
-		r := runner.New(job.New(), c.conn.JS, c.log, runner.Config{Resync: 50 * time.Millisecond})
-		go func() { defer close(done); _ = r.Run(rctx) }()
-		stop()
-		kill()
-		<-done
-	}
+	run := func(stop func()) { c.runKilled(ctx, job.New(), runner.Config{Resync: 50 * time.Millisecond}, stop) }
 	for range kills { // killed at random points while the Job runs (it takes about 3 s)
 		run(func() { time.Sleep(time.Duration(100+rng.IntN(400)) * time.Millisecond) }) // the kill point, not synchronization
 		t.Logf("killed with %d pods planned", len(countPlans(t, c.conn)))

@@ -19,6 +19,7 @@ import (
 	"github.com/gantry-sh/gantry/node/sim"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services"
+	"github.com/gantry-sh/gantry/services/runner"
 )
 
 // cluster is a control plane on an in-process NATS server plus simulated
@@ -93,8 +94,15 @@ func (c *cluster) addNodeCIDR(ctx context.Context, name, cidr string, log zerolo
 // addNodeVia is addNodeCIDR with the NATS URL the agent dials (a
 // bustest.Partition's, to cut it off).
 func (c *cluster) addNodeVia(ctx context.Context, name, cidr, url string, log zerolog.Logger) chan struct{} {
-	rt, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: cidr,
-		MissingImages: map[string]bool{"gantry.local/missing:v1": true}})
+	return c.addSimNode(ctx, name, sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: cidr,
+		MissingImages: map[string]bool{"gantry.local/missing:v1": true}}, url, log)
+}
+
+// addSimNode starts a node agent on a simulated runtime of cfg (its pod
+// CIDR cfg.PodCIDR) that dials url.
+func (c *cluster) addSimNode(ctx context.Context, name string, cfg sim.Config, url string, log zerolog.Logger) chan struct{} {
+	cidr := cfg.PodCIDR
+	rt, err := sim.New(cfg)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -109,6 +117,19 @@ func (c *cluster) addNodeVia(ctx context.Context, name, cidr, url string, log ze
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, Ready: func() { close(ready) }}, rt, nc, log)
 	go a.Run(ctx)
 	return ready
+}
+
+// runKilled runs s on the cluster's log until stop returns, then kills it
+// (its context cancelled: what it had not stored is lost, as with kill -9)
+// and waits for it to end.
+func (c *cluster) runKilled(ctx context.Context, s runner.Service, cfg runner.Config, stop func()) {
+	rctx, kill := context.WithCancel(ctx)
+	done := make(chan struct{})
+	r := runner.New(s, c.conn.JS, c.log, cfg)
+	go func() { defer close(done); _ = r.Run(rctx) }()
+	stop()
+	kill()
+	<-done
 }
 
 // submit appends an intent the way the CLI does and returns its id.
