@@ -119,13 +119,13 @@ func benchRollout(b *testing.B, nodes, replicas int, readyDelay, budget time.Dur
 
 	applyIntent(b, conn, "deployment", b4Name, b4Deployment(replicas, "1"))
 	live.await(b, fmt.Sprintf("%d available replicas", replicas), budget, func(c *projections.Cluster) bool {
-		n := podCounts(c, nil, time.Now())
+		n := podCounts(c, b4Name, nil, time.Now())
 		return n.available == replicas && n.pods == replicas
 	})
 	old := live.hashes()
 	applyIntent(b, conn, "deployment", b4Name, b4Deployment(replicas, "2"))
 	live.await(b, "the old pods gone and every new one available", budget, func(c *projections.Cluster) bool {
-		n := podCounts(c, old, time.Now())
+		n := podCounts(c, b4Name, old, time.Now())
 		return n.old == 0 && n.available == replicas
 	})
 	cancel()
@@ -155,48 +155,6 @@ func b4Deployment(replicas int, revision string) map[string]any {
 	}
 }
 
-// b4Counts counts the Deployment's pods in a fold. available: Ready (every
-// container running and ready, by its node's newest report, on a node not
-// NotReady) and not being deleted, as Pod.AvailableAt and the workload
-// status count it; pods: neither terminal nor being deleted (status.replicas);
-// live: not yet gone (planned and not yet bound, and being deleted and not
-// yet removed, included); old: live
-// pods of the template hashes in old; newAvailable: available pods of any
-// other template.
-type b4Counts struct{ available, pods, live, old, newAvailable int }
-
-func podCounts(c *projections.Cluster, old map[string]bool, now time.Time) b4Counts {
-	var n b4Counts
-	for _, p := range c.Pods { // counted: no order needed
-		if p.Labels["app"] != b4Name {
-			continue
-		}
-		n.live++
-		if old[p.TemplateHash] {
-			n.old++
-		}
-		if p.Deleting {
-			continue
-		}
-		if !p.Terminal() {
-			n.pods++
-		}
-		if p.AvailableAt(0, now) {
-			n.available++
-			if !old[p.TemplateHash] {
-				n.newAvailable++
-			}
-		}
-	}
-	return n
-}
-
-// b4Sources are the streams and subjects that make the pods' fold.
-var b4Sources = []logSource{
-	{events.StreamDecisions, []string{events.SubjectPodDecAll, events.SubjectWorkloadAll, events.SubjectAdmissionAll, events.SubjectNodeStateAll}},
-	{events.StreamObservations, []string{events.SubjectObsPodAll}},
-}
-
 // liveFold folds the log as it comes, to know when to go on; the figures
 // come from replayRollout.
 type liveFold struct {
@@ -206,7 +164,7 @@ type liveFold struct {
 }
 
 func (l *liveFold) follow(ctx context.Context, js jetstream.JetStream) error {
-	for _, src := range b4Sources {
+	for _, src := range podSources {
 		r, err := bus.Read(ctx, js, src.stream, jetstream.OrderedConsumerConfig{FilterSubjects: src.filters})
 		if err != nil {
 			return err
@@ -243,7 +201,7 @@ func (l *liveFold) await(b *testing.B, what string, budget time.Duration, cond f
 	next := time.Now().Add(10 * time.Second)
 	for {
 		l.mu.Lock()
-		done, err, n := cond(l.c), l.err, podCounts(l.c, nil, time.Now())
+		done, err, n := cond(l.c), l.err, podCounts(l.c, b4Name, nil, time.Now())
 		l.mu.Unlock()
 		switch {
 		case err != nil:
@@ -264,62 +222,7 @@ func (l *liveFold) await(b *testing.B, what string, budget time.Duration, cond f
 func (l *liveFold) hashes() map[string]bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := map[string]bool{}
-	for _, p := range l.c.Pods {
-		if p.Labels["app"] == b4Name && !p.Deleting {
-			out[p.TemplateHash] = true
-		}
-	}
-	return out
-}
-
-// stored is one record and when the server stored it.
-type stored struct {
-	rec events.Record
-	at  time.Time
-}
-
-// readStream reads every message of stream on filters, in order.
-func readStream(ctx context.Context, js jetstream.JetStream, stream string, filters []string) ([]stored, error) {
-	r, err := bus.Read(ctx, js, stream, jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy})
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	n, ok := r.Pending()
-	if !ok {
-		return nil, fmt.Errorf("read %s: no pending count", stream)
-	}
-	out := make([]stored, 0, n)
-	for range n {
-		m, err := r.Next(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", stream, err)
-		}
-		rec, err := recordOf(stream, m)
-		if err != nil {
-			return nil, err
-		}
-		md, _ := m.Metadata() // recordOf read it
-		out = append(out, stored{rec: rec, at: md.Timestamp})
-	}
-	return out, nil
-}
-
-func recordOf(stream string, m jetstream.Msg) (events.Record, error) {
-	md, err := m.Metadata()
-	if err != nil {
-		return events.Record{}, fmt.Errorf("read %s: %w", stream, err)
-	}
-	env, err := events.Parse(m.Data())
-	if err != nil {
-		return events.Record{}, fmt.Errorf("read %s seq %d: %w", stream, md.Sequence.Stream, err)
-	}
-	ev, err := env.Decode()
-	if err != nil {
-		return events.Record{}, fmt.Errorf("read %s seq %d: %w", stream, md.Sequence.Stream, err)
-	}
-	return events.Record{Stream: stream, Subject: m.Subject(), Seq: md.Sequence.Stream, Envelope: env, Event: ev}, nil
+	return liveHashes(l.c, b4Name)
 }
 
 // replayRollout reads the Deployment's intents, the decisions and the
@@ -331,52 +234,25 @@ func recordOf(stream string, m jetstream.Msg) (events.Record, error) {
 // is left and every replica of the new one is available (the window's
 // figures cover both ends, whichever comes last).
 func replayRollout(js jetstream.JetStream, replicas int, readyDelay time.Duration) (b4Result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	r := b4Result{readyDelay: readyDelay}
-	sources := append([]logSource{{events.StreamIntents, []string{events.IntentSubject("default", "deployment", b4Name)}}}, b4Sources...)
-	lists := make([][]stored, len(sources))
-	for i, src := range sources {
-		l, err := readStream(ctx, js, src.stream, src.filters)
-		if err != nil {
-			return r, err
-		}
-		lists[i] = l
-	}
-	if len(lists[0]) != 2 {
-		return r, fmt.Errorf("%d intents of deployment %s, want 2", len(lists[0]), b4Name)
-	}
-	change := lists[0][1].at
-	c := projections.NewCluster()
+	var change time.Time
 	var old map[string]bool
-	heads := make([]int, len(lists))
-	for {
-		next := -1
-		for i, l := range lists {
-			if heads[i] < len(l) && (next < 0 || l[heads[i]].at.Before(lists[next][heads[next]].at)) {
-				next = i
+	intents := 0
+	done, err := replayLog(js, deploySources(b4Name), func(c *projections.Cluster, s stored) bool {
+		if s.rec.Stream == events.StreamIntents {
+			if intents++; intents == 2 {
+				change = s.at
 			}
 		}
-		if next < 0 {
-			return r, fmt.Errorf("the log ends before the rollout did: %s", r.detail())
-		}
-		s := lists[next][heads[next]]
-		heads[next]++
-		c.Apply(s.rec)
-		if s.at.Before(change) {
-			continue
+		if change.IsZero() || s.at.Before(change) {
+			return true
 		}
 		if old == nil {
-			old = map[string]bool{}
-			for _, p := range c.Pods {
-				if p.Labels["app"] == b4Name && !p.Deleting {
-					old[p.TemplateHash] = true
-				}
-			}
+			old = liveHashes(c, b4Name)
 			r.minAvailable = 1 << 30
 		}
 		r.records++
-		n := podCounts(c, old, s.at)
+		n := podCounts(c, b4Name, old, s.at)
 		r.minAvailable = min(r.minAvailable, n.available)
 		r.maxPods = max(r.maxPods, n.pods)
 		r.maxLive = max(r.maxLive, n.live)
@@ -386,8 +262,15 @@ func replayRollout(js jetstream.JetStream, replicas int, readyDelay time.Duratio
 		if n.old == 0 && r.seconds == 0 {
 			r.seconds = s.at.Sub(change).Seconds()
 		}
-		if r.lastNew > 0 && r.seconds > 0 {
-			return r, nil
-		}
+		return r.lastNew == 0 || r.seconds == 0
+	})
+	switch {
+	case err != nil:
+		return r, err
+	case intents != 2:
+		return r, fmt.Errorf("%d intents of deployment %s, want 2", intents, b4Name)
+	case !done:
+		return r, fmt.Errorf("the log ends before the rollout did: %s", r.detail())
 	}
+	return r, nil
 }
