@@ -67,12 +67,24 @@ func removeBridge() {
 	}
 }
 
-// removeNamespace deletes the run's image and containerd namespace (best
-// effort: a namespace that still holds something stays, and says so).
+// removeNamespace deletes the run's images (the demo image's tags) and
+// containerd namespace (best effort: a namespace that still holds something
+// stays, and says so). containerd's garbage collector may still be removing
+// the image's snapshots of containers deleted just before: it retries for
+// 10 s while the namespace is not yet empty.
 func removeNamespace() {
-	_ = exec.Command("ctr", "-n", ctrNS, "images", "rm", "--sync", imageRef).Run()
-	if out, err := exec.Command("ctr", "namespaces", "rm", ctrNS).CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "cleanup: containerd namespace %s: %v: %s\n", ctrNS, err, out)
+	_ = exec.Command("ctr", "-n", ctrNS, "images", "rm", "--sync", imageRef, imageRefV2).Run()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := exec.Command("ctr", "namespaces", "rm", ctrNS).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if !bytes.Contains(out, []byte("must be empty")) || time.Now().After(deadline) {
+			fmt.Fprintf(os.Stderr, "cleanup: containerd namespace %s: %v: %s\n", ctrNS, err, out)
+			return
+		}
+		time.Sleep(200 * time.Millisecond) // polling interval
 	}
 }
 
