@@ -69,6 +69,9 @@ type deploymentStatus struct {
 	AvailableReplicas   int32                 `json:"availableReplicas"`
 	UnavailableReplicas int32                 `json:"unavailableReplicas,omitempty"`
 	Conditions          []deploymentCondition `json:"conditions,omitempty"`
+	// Rollout is Gantry's own (Kubernetes has no such field): the stable
+	// revision, a failed rollout and where it went back to, a canary's step.
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 }
 
 // deploymentCondition is apps/v1 DeploymentCondition, in its field order.
@@ -88,7 +91,7 @@ func deploymentK8sStatus(o Object, st WorkloadStatus) any {
 	replicas := o.Deployment().ReplicaCount()
 	out := deploymentStatus{ObservedGeneration: st.ObservedGeneration, Replicas: st.Replicas,
 		UpdatedReplicas: st.UpdatedReplicas, ReadyReplicas: st.ReadyReplicas, AvailableReplicas: st.AvailableReplicas,
-		UnavailableReplicas: max(0, replicas-st.AvailableReplicas)}
+		UnavailableReplicas: max(0, replicas-st.AvailableReplicas), Rollout: st.Rollout}
 	for _, c := range st.Conditions {
 		updated := c.LastUpdateTime
 		if updated.IsZero() {
