@@ -116,6 +116,7 @@ type roll struct {
 	failed          bool                   // the current generation's rollout failed
 	scaled          bool                   // this pass changed a ReplicaSet
 	stepped         bool                   // this pass moved a canary to its next step
+	progressed      bool                   // more new pods available than ever before
 	created         bool                   // this pass made the target
 	paused, done    bool
 	failure         *failure // found by judge
@@ -436,19 +437,6 @@ func keepAtLeast(next []int32, olds []set, keep int32) []int32 {
 		total += add
 	}
 	return next
-}
-
-func sumSpec(sets []set) int32 {
-	n := int32(0)
-	for _, s := range sets {
-		n += s.spec
-	}
-	return n
-}
-
-// failureMessage is how a failed rollout is said in the log.
-func failureMessage(rev int64, f *failure) string {
-	return fmt.Sprintf("revision %d: %s", rev, f.message)
 }
 
 // reason says why a ReplicaSet (nil: the new one) is decided at n, as

@@ -23,7 +23,8 @@ import (
 //   - a new pod bound unreadySeconds ago is still not ready (annotation
 //     rollout.gantry.sh/unready-seconds, default 300): Unready;
 //   - progressDeadlineSeconds passed since the rollout last progressed (a
-//     ReplicaSet scaled; Kubernetes' lastUpdateTime of Progressing):
+//     ReplicaSet scaled, a canary step done, more new pods available than
+//     ever before; Kubernetes' lastUpdateTime of Progressing):
 //     ProgressDeadlineExceeded;
 //   - a canary analysis did not hold: AnalysisFailed (canary.go).
 //
@@ -69,6 +70,13 @@ func (r *roll) judge() {
 	if f := r.health(); f != nil {
 		r.fail(f)
 		return
+	}
+	if r.st.ProgressHash != r.hash {
+		r.st.ProgressHash, r.st.ProgressAvailable = r.hash, 0
+	}
+	if n := t.avail(); n > r.st.ProgressAvailable {
+		r.st.ProgressAvailable, r.progressed = n, true
+		return // more new pods available: progress, the deadline counts from now
 	}
 	if r.pausedStep() {
 		return // a canary's pause step: no progress is expected
@@ -214,7 +222,7 @@ func (r *roll) progressing(decided manifest.WorkloadStatus) *manifest.Condition 
 		c = manifest.Condition{Status: "True", Reason: manifest.ReasonNewReplicaSetCreated,
 			Message: fmt.Sprintf("Created new replica set %q", manifest.ReplicaSetName(r.w.Name, r.hash))}
 		update = true
-	case (r.scaled || r.stepped) && r.target != nil:
+	case (r.scaled || r.stepped || r.progressed) && r.target != nil:
 		c = manifest.Condition{Status: "True", Reason: manifest.ReasonReplicaSetUpdated,
 			Message: fmt.Sprintf("ReplicaSet %q is progressing.", r.target.w.Name)}
 		update = true

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
 )
 
@@ -362,3 +363,40 @@ func TestAFailingAnalysisRollsBack(t *testing.T) {
 }
 
 const rolloutReasonAnalysisFailed = "AnalysisFailed"
+
+// Given a deadline of 30 s and B's pods all made at once (Recreate) but
+// slow to become ready, expect a pod becoming available 20 s in to count
+// as progress though nothing scales: no failure at 40 s, and
+// ProgressDeadlineExceeded 30 s after that progress.
+func TestAvailabilityIsProgress(t *testing.T) {
+	w := newWorld(t)
+	deadline := func(o *manifest.Object) {
+		o.Deployment().ProgressDeadlineSeconds = ptr(int32(30))
+		o.Deployment().Strategy = &manifest.DeploymentStrategy{Type: manifest.RecreateStrategy}
+	}
+	w.accept(deployment(4, "app:a", deadline), 1)
+	w.settle()
+	w.behave["app:b"] = health{ready: false}
+	w.accept(deployment(4, "app:b", deadline), 2)
+	w.settle()
+	w.l.Advance(20 * time.Second)
+	for _, p := range w.c.Pods {
+		if p.Spec.Containers[0].Image == "app:b" && !p.Deleting {
+			pl := events.PodPlanned{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Owner: p.Owner, TemplateHash: p.TemplateHash,
+				Labels: p.Labels, Annotations: p.Annotations, Spec: p.Spec}
+			w.apply(w.l.Status(node, pl, p.Epoch, events.PhaseRunning, true))
+			break
+		}
+	}
+	w.settle()
+	w.l.Advance(20 * time.Second) // 40 s after the scale, 20 s after the progress
+	w.settle()
+	if _, st := w.dep(); st.Rollout.Failed(2) {
+		t.Fatalf("failed 20 s after progress: %s", show(st.Rollout))
+	}
+	w.l.Advance(10 * time.Second)
+	w.settle()
+	if _, st := w.dep(); !st.Rollout.Failed(2) || st.Rollout.Reason != manifest.ReasonProgressDeadlineExceeded {
+		t.Fatalf("30 s after the last progress: %s", show(st.Rollout))
+	}
+}
