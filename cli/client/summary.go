@@ -278,6 +278,7 @@ func summarizeWorkloadDecided(e *events.WorkloadDecided) string {
 
 func summarizeWorkloadStatus(e *events.WorkloadStatusDecided) string {
 	var parts []string
+	said := map[string]bool{} // "reason: message" of the conditions, which Message often repeats
 	for _, c := range e.Conditions {
 		p := c.Type + "=" + c.Status
 		if c.Reason != "" {
@@ -287,6 +288,10 @@ func summarizeWorkloadStatus(e *events.WorkloadStatusDecided) string {
 			p += ": " + c.Message
 		}
 		parts = append(parts, p)
+		said[c.Reason+": "+c.Message] = true
+	}
+	if r := e.Rollout; r != nil && summarizeRollout(r) != "" {
+		parts = append(parts, summarizeRollout(r))
 	}
 	if e.LastScheduleTime != nil {
 		parts = append(parts, "scheduled "+e.LastScheduleTime.UTC().Format(time.RFC3339))
@@ -294,11 +299,34 @@ func summarizeWorkloadStatus(e *events.WorkloadStatusDecided) string {
 	if e.Desired != nil {
 		parts = append(parts, fmt.Sprintf("desired %d", *e.Desired))
 	}
-	if e.Message != "" {
+	if e.Message != "" && !said[e.Message] {
 		parts = append(parts, e.Message)
 	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("%s %s/%s status", e.Kind, e.Namespace, e.Name)
 	}
 	return fmt.Sprintf("%s %s/%s: %s", e.Kind, e.Namespace, e.Name, strings.Join(parts, "; "))
+}
+
+// summarizeRollout says what the rollout service decided of a
+// Deployment's rollout: "rollout: stable revision 1, canary step 2".
+func summarizeRollout(r *manifest.RolloutStatus) string {
+	var b []string
+	if r.StableRevision > 0 {
+		b = append(b, fmt.Sprintf("stable revision %d", r.StableRevision))
+	}
+	if r.FailedGeneration > 0 {
+		f := fmt.Sprintf("revision %d failed (%s: %s)", r.FailedRevision, r.Reason, r.Message)
+		if r.RolledBackTo > 0 {
+			f += fmt.Sprintf(", rolled back to revision %d", r.RolledBackTo)
+		}
+		b = append(b, f)
+	}
+	if r.CanaryHash != "" {
+		b = append(b, fmt.Sprintf("canary step %d", r.CanaryStep))
+	}
+	if len(b) == 0 {
+		return ""
+	}
+	return "rollout: " + strings.Join(b, ", ")
 }

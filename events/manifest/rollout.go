@@ -368,11 +368,6 @@ type RolloutStatus struct {
 	CanaryHash    string     `json:"canaryHash,omitempty"`
 	CanaryStep    int32      `json:"canaryStep,omitempty"`
 	StepStartedAt *time.Time `json:"stepStartedAt,omitempty"`
-	// ProgressHash and ProgressAvailable: the most of the rollout's new
-	// pods (template ProgressHash) available so far; more is progress, as
-	// a ReplicaSet scaled is (the progress deadline counts from the last).
-	ProgressHash      string `json:"progressHash,omitempty"`
-	ProgressAvailable int32  `json:"progressAvailable,omitempty"`
 }
 
 // Failed reports a rollout of the Deployment's generation gen that failed.

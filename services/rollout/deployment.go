@@ -116,7 +116,6 @@ type roll struct {
 	failed          bool                   // the current generation's rollout failed
 	scaled          bool                   // this pass changed a ReplicaSet
 	stepped         bool                   // this pass moved a canary to its next step
-	progressed      bool                   // more new pods available than ever before
 	created         bool                   // this pass made the target
 	paused, done    bool
 	failure         *failure // found by judge
@@ -135,6 +134,8 @@ type rs struct {
 	// waits for.
 	ending bool
 	next   *int32 // the size this pass decides (nil: unchanged)
+	// lastAvailable is when the newest of its available pods became so.
+	lastAvailable time.Time
 }
 
 func (s *Service) newRoll(w *projections.Workload, spec *manifest.DeploymentSpec, sets []*projections.Workload) *roll {
@@ -188,6 +189,9 @@ func (r *roll) count(w *projections.Workload) *rs {
 		switch {
 		case p.AvailableAt(r.minReady, r.now):
 			x.available++
+			if at := p.ReadySince.Add(r.minReady); at.After(x.lastAvailable) {
+				x.lastAvailable = at
+			}
 		case p.Ready() && p.ReadySince != nil:
 			r.wakeAt(p.ReadySince.Add(r.minReady))
 		}

@@ -22,10 +22,11 @@ import (
 //     CrashLooping;
 //   - a new pod bound unreadySeconds ago is still not ready (annotation
 //     rollout.gantry.sh/unready-seconds, default 300): Unready;
-//   - progressDeadlineSeconds passed since the rollout last progressed (a
-//     ReplicaSet scaled, a canary step done, more new pods available than
-//     ever before; Kubernetes' lastUpdateTime of Progressing):
-//     ProgressDeadlineExceeded;
+//   - progressDeadlineSeconds passed since the rollout last progressed: the
+//     later of the Progressing condition's lastUpdateTime (a ReplicaSet
+//     scaled, a canary step done) and when the newest of the new pods
+//     became available (from the pods' own reports, so no status is
+//     decided for it): ProgressDeadlineExceeded;
 //   - a canary analysis did not hold: AnalysisFailed (canary.go).
 //
 // Then, unless rollout.gantry.sh/auto-rollback is "false", the failure
@@ -71,13 +72,6 @@ func (r *roll) judge() {
 		r.fail(f)
 		return
 	}
-	if r.st.ProgressHash != r.hash {
-		r.st.ProgressHash, r.st.ProgressAvailable = r.hash, 0
-	}
-	if n := t.avail(); n > r.st.ProgressAvailable {
-		r.st.ProgressAvailable, r.progressed = n, true
-		return // more new pods available: progress, the deadline counts from now
-	}
 	if r.pausedStep() {
 		return // a canary's pause step: no progress is expected
 	}
@@ -85,7 +79,11 @@ func (r *roll) judge() {
 	if prog == nil || prog.Status != "True" || prog.LastUpdateTime.IsZero() {
 		return // the rollout starts now (status): the deadline counts from then
 	}
-	deadline := prog.LastUpdateTime.Add(r.spec.ProgressDeadline())
+	last := prog.LastUpdateTime
+	if t.lastAvailable.After(last) {
+		last = t.lastAvailable // a new pod became available since: progress
+	}
+	deadline := last.Add(r.spec.ProgressDeadline())
 	if !r.now.Before(deadline) {
 		r.fail(&failure{manifest.ReasonProgressDeadlineExceeded,
 			fmt.Sprintf("ReplicaSet %q has timed out progressing (progressDeadlineSeconds %d)", t.w.Name, int(r.spec.ProgressDeadline()/time.Second))})
@@ -113,7 +111,7 @@ func (r *roll) health() *failure {
 			}
 		}
 		if n >= int32(restarts) {
-			msg := fmt.Sprintf("pod %s restarted %d times", p.Name, n)
+			msg := fmt.Sprintf("pod %s restarted %d time%s", p.Name, n, plural(n))
 			if why != "" {
 				msg += " (" + why + ")"
 			}
@@ -222,7 +220,7 @@ func (r *roll) progressing(decided manifest.WorkloadStatus) *manifest.Condition 
 		c = manifest.Condition{Status: "True", Reason: manifest.ReasonNewReplicaSetCreated,
 			Message: fmt.Sprintf("Created new replica set %q", manifest.ReplicaSetName(r.w.Name, r.hash))}
 		update = true
-	case (r.scaled || r.stepped || r.progressed) && r.target != nil:
+	case (r.scaled || r.stepped) && r.target != nil:
 		c = manifest.Condition{Status: "True", Reason: manifest.ReasonReplicaSetUpdated,
 			Message: fmt.Sprintf("ReplicaSet %q is progressing.", r.target.w.Name)}
 		update = true
@@ -298,4 +296,11 @@ func sameRollout(a, b *manifest.RolloutStatus) bool {
 		return false
 	}
 	return (ta == nil) == (tb == nil) && (ta == nil || ta.Equal(*tb))
+}
+
+func plural(n int32) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
