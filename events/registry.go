@@ -30,6 +30,7 @@ var registry = map[string]func() Event{
 	TypeWorkloadDecided:   func() Event { return new(WorkloadDecided) },
 	TypeWorkloadDeleted:   func() Event { return new(WorkloadDeleted) },
 	TypeWorkloadStatus:    func() Event { return new(WorkloadStatusDecided) },
+	TypeServiceAllocated:  func() Event { return new(ServiceAllocated) },
 }
 
 // Decode turns data of a named type into its struct.

@@ -55,6 +55,11 @@ type Cluster struct {
 	// endedEarly holds, by pod uid, reports of pods that ended read before
 	// their plan (Succeeded: true).
 	endedEarly map[string]bool
+	// allocs is what the endpoints service gave each Service (by uid), and
+	// AllocSeq the newest sequence on events.SubjectServiceAlloc, the fence
+	// of the next allocation.
+	allocs   map[string]Allocation
+	AllocSeq uint64
 
 	// Dirty names what changed since the last ClearDirty.
 	Dirty Changes
@@ -67,7 +72,7 @@ func NewCluster() *Cluster {
 		removed: map[string]removal{}, gone: map[string]bool{}, goneW: map[string]bool{}, byOwner: map[string]map[string]bool{},
 		ownedW: map[string]map[string]bool{}, ended: map[string]map[string]Ended{}, endedEarly: map[string]bool{},
 		quotas: map[string]map[string]bool{}, budgets: map[string]map[string]bool{}, nsPods: map[string]map[string]bool{}, nsObjects: map[string]map[string]bool{}, nodePods: map[string]map[string]bool{}, deletedNS: map[string]bool{},
-		Dirty: newChanges()}
+		allocs: map[string]Allocation{}, Dirty: newChanges()}
 }
 
 // Seqs is the position in each stream a read-model record reflects.
@@ -105,6 +110,8 @@ func (c *Cluster) Apply(r events.Record) {
 		c.applyWorkloadDeleted(r, e)
 	case *events.WorkloadStatusDecided:
 		c.applyWorkloadStatus(r, e)
+	case *events.ServiceAllocated:
+		c.applyServiceAllocated(r, e)
 	case *events.PodPlanned:
 		c.applyPlanned(r, e)
 	case *events.PodBound:

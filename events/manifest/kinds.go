@@ -90,7 +90,7 @@ type Field struct {
 // core group first, then by group and name).
 var kinds = []*KindInfo{
 	&deploymentKind, &podKind, &replicaSetKind, &daemonSetKind, &jobKind, &cronJobKind,
-	&namespaceKind, &resourceQuotaKind, &podDisruptionBudgetKind,
+	&namespaceKind, &resourceQuotaKind, &podDisruptionBudgetKind, &serviceKind, &endpointSliceKind,
 }
 
 // Kinds returns the kinds Gantry accepts, in a stable order.

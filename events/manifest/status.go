@@ -47,6 +47,8 @@ type WorkloadStatus struct {
 	Budget *BudgetStatus `json:"budget,omitempty"`
 	// Rollout is a Deployment's rollout as the rollout service decided it.
 	Rollout *RolloutStatus `json:"rollout,omitempty"`
+	// Service is what the endpoints service allocated for a Service.
+	Service *ServiceStatus `json:"service,omitempty"`
 }
 
 // ReplicaFailure is the condition of a workload whose controller could not
