@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gantry-sh/gantry/events"
 )
 
 // ReaderInactive is how long the server keeps a Reader's consumer once its
@@ -73,4 +75,21 @@ func (r *Reader) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = r.js.DeleteConsumer(ctx, r.stream, info.Name) // gone already: as good
+}
+
+// RecordOf decodes a message of stream into its record.
+func RecordOf(stream string, m jetstream.Msg) (events.Record, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return events.Record{}, fmt.Errorf("read %s: %w", stream, err)
+	}
+	env, err := events.Parse(m.Data())
+	if err != nil {
+		return events.Record{}, fmt.Errorf("read %s seq %d: %w", stream, md.Sequence.Stream, err)
+	}
+	ev, err := env.Decode()
+	if err != nil {
+		return events.Record{}, fmt.Errorf("read %s seq %d: %w", stream, md.Sequence.Stream, err)
+	}
+	return events.Record{Stream: stream, Subject: m.Subject(), Seq: md.Sequence.Stream, Envelope: env, Event: ev}, nil
 }

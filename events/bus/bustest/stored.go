@@ -39,19 +39,5 @@ func ReadStored(ctx context.Context, js jetstream.JetStream, stream string, filt
 	return out, nil
 }
 
-// RecordOf decodes a message of stream into its record.
-func RecordOf(stream string, m jetstream.Msg) (events.Record, error) {
-	md, err := m.Metadata()
-	if err != nil {
-		return events.Record{}, fmt.Errorf("read %s: %w", stream, err)
-	}
-	env, err := events.Parse(m.Data())
-	if err != nil {
-		return events.Record{}, fmt.Errorf("read %s seq %d: %w", stream, md.Sequence.Stream, err)
-	}
-	ev, err := env.Decode()
-	if err != nil {
-		return events.Record{}, fmt.Errorf("read %s seq %d: %w", stream, md.Sequence.Stream, err)
-	}
-	return events.Record{Stream: stream, Subject: m.Subject(), Seq: md.Sequence.Stream, Envelope: env, Event: ev}, nil
-}
+// RecordOf decodes a message of stream into its record (bus.RecordOf).
+func RecordOf(stream string, m jetstream.Msg) (events.Record, error) { return bus.RecordOf(stream, m) }

@@ -1,0 +1,140 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/node/svcview"
+	"github.com/gantry-sh/gantry/projections"
+)
+
+// ServiceSyncer is what a node programs from the cluster's Services: its
+// proxy (nftables rules) and its DNS server. Sync is handed the whole view
+// each time it changes and must make the node match it.
+type ServiceSyncer interface {
+	Sync(services []svcview.Service) error
+}
+
+// serviceFilters are the subjects a node folds to know the Services: their
+// verdicts (the objects as applied), their allocations, and their
+// EndpointSlices (decided objects).
+var serviceFilters = []string{
+	"gantry.decision.admission.*.service.>",
+	"gantry.decision.workload.*.service.>",
+	"gantry.decision.workload.*.endpointslice.>",
+	events.SubjectServiceAlloc,
+}
+
+// serviceSettle is how long the watcher waits after a record for more
+// before it syncs: a burst of slices (a rollout) is one sync, and a lone
+// change waits this much at most.
+const serviceSettle = 5 * time.Millisecond
+
+// serviceRetry is how soon a sync that failed is tried again with no new
+// record.
+const serviceRetry = time.Second
+
+// WatchServices follows the Services, their allocations and their
+// EndpointSlices in the log, from its start, and hands every syncer the
+// node's view (svcview.Build) each time it changes, and once the log has
+// been read up to where it was when the watch began. A failed sync is
+// tried again (with the newest view) after serviceRetry. It returns when
+// ctx ends, or with the error that stopped its reading.
+func WatchServices(ctx context.Context, js jetstream.JetStream, log zerolog.Logger, syncers ...ServiceSyncer) error {
+	r, err := bus.Read(ctx, js, events.StreamDecisions, jetstream.OrderedConsumerConfig{FilterSubjects: serviceFilters})
+	if err != nil {
+		return fmt.Errorf("watch services: %w", err)
+	}
+	defer r.Close()
+	pending, _ := r.Pending() // what the log held when the watch began
+	w := &serviceWatch{c: projections.NewCluster(), log: log, syncers: syncers, failed: map[int]bool{}}
+	msgs := make(chan jetstream.Msg)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			m, err := r.Next(ctx)
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	retry := time.NewTicker(serviceRetry)
+	defer retry.Stop()
+	read := uint64(0)
+	if pending == 0 {
+		w.sync(true) // an empty log: nothing to wait for
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("watch services: %w", err)
+		case m := <-msgs:
+			rec, err := bus.RecordOf(events.StreamDecisions, m)
+			if err != nil {
+				log.Warn().Err(err).Msg("services: a record that does not decode")
+			} else {
+				w.c.Apply(rec)
+			}
+			read++
+			if read >= pending {
+				settle.Reset(serviceSettle)
+			}
+		case <-settle.C:
+			w.sync(false)
+		case <-retry.C:
+			if len(w.failed) > 0 {
+				w.sync(true)
+			}
+		}
+	}
+}
+
+// serviceWatch is the watcher's state: its fold, the view it last handed
+// out, and which syncers failed to take it.
+type serviceWatch struct {
+	c       *projections.Cluster
+	log     zerolog.Logger
+	syncers []ServiceSyncer
+	last    []svcview.Service
+	synced  bool
+	failed  map[int]bool
+}
+
+// sync builds the view and hands it to every syncer when it changed since
+// the last sync (again: to those that failed, too).
+func (w *serviceWatch) sync(again bool) {
+	view := svcview.Build(w.c)
+	changed := !w.synced || !reflect.DeepEqual(view, w.last)
+	for i, s := range w.syncers {
+		if !changed && !(again && w.failed[i]) {
+			continue
+		}
+		if err := s.Sync(view); err != nil {
+			w.failed[i] = true
+			w.log.Warn().Err(err).Int("services", len(view)).Msg("services: sync")
+			continue
+		}
+		delete(w.failed, i)
+	}
+	w.last, w.synced = view, true
+}
