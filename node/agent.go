@@ -75,6 +75,10 @@ type Config struct {
 	// Ready, when set, is called once the agent has registered, restored its
 	// state from the log and follows its decisions.
 	Ready func()
+	// Services are programmed from the cluster's Services while the agent
+	// runs (WatchServices): its proxy and DNS server. None: the node serves
+	// no Service (gantry sim).
+	Services []ServiceSyncer
 }
 
 // DefaultHeartbeat is how often an agent says it is alive: the health
@@ -237,6 +241,27 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	// Probes, hooks and graceful stops end with the loop.
 	defer a.lc.close()
+
+	if len(a.cfg.Services) > 0 {
+		svcCtx, stopSvc := context.WithCancel(ctx)
+		svcDone := make(chan struct{})
+		go func() {
+			defer close(svcDone)
+			for svcCtx.Err() == nil {
+				if err := WatchServices(svcCtx, a.conn.JS, a.log, a.cfg.Services...); err != nil {
+					a.log.Warn().Err(err).Msg("services: watching again")
+					select {
+					case <-svcCtx.Done():
+					case <-time.After(serviceRetry):
+					}
+				}
+			}
+		}()
+		defer func() {
+			stopSvc()
+			<-svcDone
+		}()
+	}
 
 	// wake fires when a back-off the last plan waits out ends.
 	wake := time.NewTimer(time.Hour)
