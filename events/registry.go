@@ -31,6 +31,8 @@ var registry = map[string]func() Event{
 	TypeWorkloadDeleted:   func() Event { return new(WorkloadDeleted) },
 	TypeWorkloadStatus:    func() Event { return new(WorkloadStatusDecided) },
 	TypeServiceAllocated:  func() Event { return new(ServiceAllocated) },
+	TypeNodeCIDRRequested: func() Event { return new(NodeCIDRRequested) },
+	TypeNodeCIDRAllocated: func() Event { return new(NodeCIDRAllocated) },
 }
 
 // Decode turns data of a named type into its struct.

@@ -1,6 +1,6 @@
 // Package services assembles Gantry's control-plane services. Each service is
 // its own package (admission, replica, rollout, job, scheduler, cronjob,
-// health, projector) built on the
+// health, ipam, projector) built on the
 // shared runner; they never import each other and talk only through the log.
 package services
 
@@ -18,6 +18,7 @@ import (
 	"github.com/gantry-sh/gantry/services/cronjob"
 	"github.com/gantry-sh/gantry/services/health"
 	"github.com/gantry-sh/gantry/services/ingest"
+	"github.com/gantry-sh/gantry/services/ipam"
 	"github.com/gantry-sh/gantry/services/job"
 	"github.com/gantry-sh/gantry/services/projector"
 	"github.com/gantry-sh/gantry/services/replica"
@@ -61,6 +62,13 @@ var deciders = []struct {
 		}
 		return h
 	}},
+	{ipam.Name, func(_ *bus.Conn, cfg Config) runner.Service {
+		svc, err := ipam.New(cfg.ClusterCIDR, ipam.DefaultNodeMaskSize)
+		if err != nil {
+			panic(err) // Start validated it
+		}
+		return svc
+	}},
 	{projector.Name, func(conn *bus.Conn, _ Config) runner.Service { return projector.New(conn.JS) }},
 }
 
@@ -100,6 +108,9 @@ type Config struct {
 	// replica.DefaultToleration).
 	NodeGrace         time.Duration
 	DefaultToleration time.Duration
+	// ClusterCIDR is where the ipam service cuts the nodes' pod CIDRs
+	// from (zero: ipam.DefaultClusterCIDR).
+	ClusterCIDR string
 }
 
 // DefaultMaxPodsPerWorkload is the ceiling on the pods of one workload when
@@ -128,6 +139,12 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 	}
 	if cfg.MaxPodsPerWorkload == 0 {
 		cfg.MaxPodsPerWorkload = DefaultMaxPodsPerWorkload
+	}
+	if cfg.ClusterCIDR == "" {
+		cfg.ClusterCIDR = ipam.DefaultClusterCIDR
+	}
+	if _, err := ipam.New(cfg.ClusterCIDR, ipam.DefaultNodeMaskSize); err != nil {
+		return nil, err
 	}
 	if err := bus.Provision(ctx, conn.JS, 1); err != nil {
 		return nil, err

@@ -45,7 +45,7 @@ type nodeFlags struct {
 func (f *nodeFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.name, "node-name", "", "node name (default: the hostname's first label)")
 	c.Flags().StringVar(&f.runtime, "runtime", "containerd", "node runtime: containerd, or simulated (no containers; for tests)")
-	c.Flags().StringVar(&f.podCIDR, "pod-cidr", "10.42.0.0/24", "this node's pod CIDR")
+	c.Flags().StringVar(&f.podCIDR, "pod-cidr", "", "this node's pod CIDR (default: one the control plane allocates from its cluster CIDR, 10.42.0.0/16)")
 	c.Flags().StringVar(&f.bridge, "pod-bridge", "gantry0", "the Linux bridge this node's pods join (at most 15 bytes; give each cluster on one machine its own)")
 	c.Flags().StringSliceVar(&f.labels, "labels", nil, "node labels, key=value[,key=value]")
 	c.Flags().StringSliceVar(&f.taints, "taints", nil, "node taints, key[=value]:NoSchedule|PreferNoSchedule|NoExecute[,…]")
@@ -251,17 +251,24 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 	}
 	defer conn.Close()
 	var rt node.Runtime
+	podCIDR := nf.podCIDR
 	switch nf.runtime {
 	case "containerd":
+		// The pods' network is made from the CIDR the control plane gives.
+		podCIDR, err = node.RequestPodCIDR(ctx, conn, name, nf.podCIDR, podCIDRWait)
+		if err != nil {
+			return err
+		}
+		log.Info().Str("node", name).Str("podCIDR", podCIDR).Msg("pod CIDR allocated")
 		r, err := containerd.New(ctx, containerd.Config{Address: nf.ctrdSock, Namespace: nf.ctrdNS, StateDir: filepath.Join(nf.dataDir, "node"),
-			PodCIDR: nf.podCIDR, BridgeName: nf.bridge, NodeName: name}, log)
+			PodCIDR: podCIDR, BridgeName: nf.bridge, NodeName: name}, log)
 		if err != nil {
 			return err
 		}
 		defer r.Close()
 		rt = r
 	case "simulated":
-		r, err := sim.New(sim.Config{MilliCPU: 8000, Memory: 16 << 30, PodCIDR: nf.podCIDR})
+		r, err := sim.New(sim.Config{MilliCPU: 8000, Memory: 16 << 30, PodCIDR: podCIDR})
 		if err != nil {
 			return err
 		}
@@ -269,10 +276,15 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 	default:
 		return fmt.Errorf("--runtime %q: want containerd or simulated", nf.runtime)
 	}
-	agent := node.New(node.Config{Name: name, Labels: labels, Taints: taints, PodCIDR: nf.podCIDR, Version: version}, rt, conn, log)
+	agent := node.New(node.Config{Name: name, Labels: labels, Taints: taints, PodCIDR: podCIDR, Version: version}, rt, conn, log)
 	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
 	return agent.Run(ctx)
 }
+
+// podCIDRWait bounds how long a node waits for the control plane to give
+// it its pod CIDR (gantry up's own node asks its own control plane, which
+// is starting alongside).
+const podCIDRWait = 60 * time.Second
 
 // agentBlameWait is how long gantry up waits, when its node agent stops on
 // its own, for the control plane to say it failed first (the stream watch
