@@ -10,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gantry-sh/gantry/events"
-	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/node/svcview"
 	"github.com/gantry-sh/gantry/projections"
 )
@@ -48,37 +47,19 @@ const serviceRetry = time.Second
 // tried again (with the newest view) after serviceRetry. It returns when
 // ctx ends, or with the error that stopped its reading.
 func WatchServices(ctx context.Context, js jetstream.JetStream, log zerolog.Logger, syncers ...ServiceSyncer) error {
-	r, err := bus.Read(ctx, js, events.StreamDecisions, jetstream.OrderedConsumerConfig{FilterSubjects: serviceFilters})
+	ctx, cancel := context.WithCancel(ctx) // its reader ends with it
+	defer cancel()
+	recs, caught, errc, err := followLog(ctx, js, []logSource{{events.StreamDecisions, serviceFilters}})
 	if err != nil {
 		return fmt.Errorf("watch services: %w", err)
 	}
-	defer r.Close()
-	pending, _ := r.Pending() // what the log held when the watch began
 	w := &serviceWatch{c: projections.NewCluster(), log: log, syncers: syncers, failed: map[int]bool{}}
-	msgs := make(chan jetstream.Msg)
-	errc := make(chan error, 1)
-	go func() {
-		for {
-			m, err := r.Next(ctx)
-			if err != nil {
-				errc <- err
-				return
-			}
-			select {
-			case msgs <- m:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
+	defer settle.Stop()
 	retry := time.NewTicker(serviceRetry)
 	defer retry.Stop()
-	read := uint64(0)
-	if pending == 0 {
-		w.sync(true) // an empty log: nothing to wait for
-	}
+	ready := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -88,15 +69,12 @@ func WatchServices(ctx context.Context, js jetstream.JetStream, log zerolog.Logg
 				return nil
 			}
 			return fmt.Errorf("watch services: %w", err)
-		case m := <-msgs:
-			rec, err := bus.RecordOf(events.StreamDecisions, m)
-			if err != nil {
-				log.Warn().Err(err).Msg("services: a record that does not decode")
-			} else {
-				w.c.Apply(rec)
-			}
-			read++
-			if read >= pending {
+		case <-caught:
+			caught, ready = nil, true // the first view is whole
+			settle.Reset(serviceSettle)
+		case r := <-recs:
+			w.c.Apply(r)
+			if ready {
 				settle.Reset(serviceSettle)
 			}
 		case <-settle.C:
