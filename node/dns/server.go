@@ -12,10 +12,12 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/gantry-sh/gantry/node/svcview"
 )
@@ -48,8 +50,10 @@ type Server struct {
 	cfg       Config
 	log       zerolog.Logger
 	upstreams []string
-	zone      atomic.Pointer[Zone]
-	rotate    atomic.Uint32 // turns the order of multi-address answers
+	// udp and tcp forward queries; a dns.Client is safe for concurrent use.
+	udp, tcp *dns.Client
+	zone     atomic.Pointer[Zone]
+	rotate   atomic.Uint32 // turns the order of multi-address answers
 
 	mu      sync.Mutex
 	servers []*dns.Server
@@ -81,7 +85,9 @@ func New(log zerolog.Logger, cfg Config) (*Server, error) {
 	if cfg.ResolvConf == "" {
 		cfg.ResolvConf = HostResolvConf
 	}
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log,
+		udp: &dns.Client{Net: "udp", Timeout: cfg.Timeout, UDPSize: maxUDPSize},
+		tcp: &dns.Client{Net: "tcp", Timeout: cfg.Timeout}}
 	if len(cfg.Upstreams) > 0 {
 		s.upstreams = withPort(cfg.Upstreams)
 	} else {
@@ -157,15 +163,25 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // listen binds addr over UDP and TCP. The TCP port follows the UDP one, so
-// port 0 gives one port for both (tried again when TCP has it taken).
+// port 0 gives one port for both (tried again when TCP has it taken). The
+// sockets are IP_FREEBIND: an address not configured yet (the pod bridge's
+// gateway, made with the first pod's network) can be bound before it is.
 func listen(addr string) (net.PacketConn, net.Listener, error) {
 	_, port, _ := net.SplitHostPort(addr)
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_FREEBIND, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	ctx := context.Background()
 	for try := 0; ; try++ {
-		pc, err := net.ListenPacket("udp", addr)
+		pc, err := lc.ListenPacket(ctx, "udp", addr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("listen udp: %w", err)
 		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		ln, err := lc.Listen(ctx, "tcp", pc.LocalAddr().String())
 		if err == nil {
 			return pc, ln, nil
 		}
@@ -272,10 +288,9 @@ func (s *Server) local(req *dns.Msg, r Result) *dns.Msg {
 // sent it, RD bit included: the upstream recurses when asked to. No
 // upstream answering is SERVFAIL.
 func (s *Server) forward(req *dns.Msg, udp bool) *dns.Msg {
-	c := &dns.Client{Net: "tcp", Timeout: s.cfg.Timeout}
+	c := s.tcp
 	if udp {
-		c.Net = "udp"
-		c.UDPSize = maxUDPSize
+		c = s.udp
 	}
 	for _, up := range s.upstreams {
 		resp, _, err := c.Exchange(req, up)
