@@ -65,10 +65,20 @@ type Config struct {
 	// PullTimeout bounds the pull of an image missing from the store;
 	// default 15 s.
 	PullTimeout time.Duration
-	// DNSServers and DNSSearch make the pods' resolv.conf; when empty the
-	// host's /etc/resolv.conf is used without its loopback name servers.
+	// DNSServers, DNSSearch and DNSOptions make the pods' resolv.conf; when
+	// DNSServers is empty the host's is used without its loopback name
+	// servers.
 	DNSServers []string
 	DNSSearch  []string
+	DNSOptions []string
+	// ClusterDomain, with DNSServers naming the node's cluster DNS, gives
+	// each pod Kubernetes' ClusterFirst resolv.conf: search
+	// <ns>.svc.<domain> svc.<domain> <domain>, then DNSSearch or else the
+	// host's search domains, and options ndots:5.
+	ClusterDomain string
+	// ResolvConf is the host's resolver configuration; default
+	// /etc/resolv.conf.
+	ResolvConf string
 }
 
 func (c *Config) setDefaults() {
@@ -98,6 +108,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PullTimeout <= 0 {
 		c.PullTimeout = DefaultPullTimeout
+	}
+	if c.ResolvConf == "" {
+		c.ResolvConf = "/etc/resolv.conf"
 	}
 }
 

@@ -1,18 +1,14 @@
 package containerd
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/gantry-sh/gantry/node"
@@ -209,7 +205,7 @@ func (r *Runtime) createSandbox(ctx context.Context, pod node.Pod) (string, erro
 		}
 		return "", err
 	}
-	if err := r.writePodFiles(rec.ID, hostname(pod), ip); err != nil {
+	if err := r.writePodFiles(rec.ID, pod.Namespace, hostname(pod), ip); err != nil {
 		return "", err
 	}
 	rec.IP = ip
@@ -223,14 +219,15 @@ func (r *Runtime) createSandbox(ctx context.Context, pod node.Pod) (string, erro
 func (r *Runtime) hostsPath(id string) string  { return filepath.Join(r.sandboxDir(id), "hosts") }
 func (r *Runtime) resolvPath(id string) string { return filepath.Join(r.sandboxDir(id), "resolv.conf") }
 
-// writePodFiles writes the pod's hosts and resolv.conf. They are rewritten
-// in place, so containers that bind-mount them see the new content.
-func (r *Runtime) writePodFiles(id, podName, ip string) error {
+// writePodFiles writes the pod's hosts and resolv.conf (its search path
+// names the pod's namespace). They are rewritten in place, so containers
+// that bind-mount them see the new content.
+func (r *Runtime) writePodFiles(id, namespace, podName, ip string) error {
 	hosts := fmt.Sprintf("# managed by gantry\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n%s\t%s\n", ip, podName)
 	if err := os.WriteFile(r.hostsPath(id), []byte(hosts), 0o644); err != nil {
 		return fmt.Errorf("write hosts: %w", err)
 	}
-	resolv, err := r.resolvConf()
+	resolv, err := r.resolvConf(namespace)
 	if err != nil {
 		return err
 	}
@@ -238,41 +235,4 @@ func (r *Runtime) writePodFiles(id, podName, ip string) error {
 		return fmt.Errorf("write resolv.conf: %w", err)
 	}
 	return nil
-}
-
-// resolvConf is the pods' resolv.conf: the configured servers, or the
-// host's without loopback servers (unreachable from a pod's namespace).
-func (r *Runtime) resolvConf() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString("# managed by gantry\n")
-	if len(r.cfg.DNSServers) > 0 {
-		for _, s := range r.cfg.DNSServers {
-			fmt.Fprintf(&b, "nameserver %s\n", s)
-		}
-		if len(r.cfg.DNSSearch) > 0 {
-			fmt.Fprintf(&b, "search %s\n", strings.Join(r.cfg.DNSSearch, " "))
-		}
-		return b.Bytes(), nil
-	}
-	host, err := os.ReadFile("/etc/resolv.conf")
-	if errors.Is(err, fs.ErrNotExist) {
-		return b.Bytes(), nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read host resolv.conf: %w", err)
-	}
-	s := bufio.NewScanner(bytes.NewReader(host))
-	for s.Scan() {
-		line := strings.TrimSpace(s.Text())
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "nameserver" {
-			if ip := net.ParseIP(f[1]); ip != nil && ip.IsLoopback() {
-				continue
-			}
-		}
-		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, ";") {
-			b.WriteString(line + "\n")
-		}
-	}
-	return b.Bytes(), nil
 }
