@@ -122,3 +122,82 @@ func TestWatchServicesHandsOnTheView(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Given three nodes' pod CIDRs and addresses, expect this node's routes to
+// the other two through their addresses, and none to a node without an
+// address, with an address that does not parse, or with this node's own.
+func TestPlanRoutes(t *testing.T) {
+	got := node.PlanRoutes("a", map[string]node.NodeNet{
+		"a": {CIDR: "10.42.0.0/24", Address: "192.168.1.10"},
+		"b": {CIDR: "10.42.1.0/24", Address: "192.168.1.11"},
+		"c": {CIDR: "10.42.2.0/24", Address: "192.168.1.12"},
+		"d": {CIDR: "10.42.3.0/24"},
+		"e": {CIDR: "10.42.4.0/24", Address: "not an address"},
+		"f": {CIDR: "10.42.5.0/24", Address: "192.168.1.10"},
+	})
+	if len(got) != 2 || got[0].Node != "b" || got[0].Via.String() != "192.168.1.11" || got[0].CIDR.String() != "10.42.1.0/24" ||
+		got[1].Node != "c" || got[1].Via.String() != "192.168.1.12" {
+		t.Fatalf("routes %+v", got)
+	}
+}
+
+// routeRecorder is a RouteSyncer that keeps the plans it is handed.
+type routeRecorder struct {
+	mu    sync.Mutex
+	plans [][]node.PodRoute
+}
+
+func (r *routeRecorder) SyncRoutes(p []node.PodRoute) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.plans = append(r.plans, p)
+	return nil
+}
+
+// Given two nodes registered and given pod CIDRs in the log, expect the
+// watcher to hand node a's syncer the route to b's pods, and a third node
+// added later to be added.
+func TestWatchRoutesFollowsTheNodes(t *testing.T) {
+	conn, _ := bustest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	register := func(name, addr, cidr string) {
+		publish(t, conn, events.ObsNodeSubject(name), &events.NodeRegistered{Node: events.NodeInfo{Name: name, Address: addr}})
+		publish(t, conn, events.SubjectNodeCIDRAlloc, &events.NodeCIDRAllocated{Node: name, PodCIDR: cidr})
+	}
+	register("a", "192.168.1.10", "10.42.0.0/24")
+	register("b", "192.168.1.11", "10.42.1.0/24")
+	rec := &routeRecorder{}
+	done := make(chan error, 1)
+	go func() { done <- node.WatchRoutes(ctx, conn.JS, zerolog.Nop(), "a", rec) }()
+	await := func(n int) []node.PodRoute {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			rec.mu.Lock()
+			var last []node.PodRoute
+			if len(rec.plans) > 0 {
+				last = rec.plans[len(rec.plans)-1]
+			}
+			rec.mu.Unlock()
+			if len(last) == n {
+				return last
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("last plan %+v, want %d routes", last, n)
+			}
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+	}
+	if got := await(1); got[0].Node != "b" {
+		t.Fatalf("plan %+v", got)
+	}
+	register("c", "192.168.1.12", "10.42.2.0/24")
+	if got := await(2); got[1].Node != "c" {
+		t.Fatalf("plan %+v", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/containerd"
+	"github.com/gantry-sh/gantry/node/dns"
 	"github.com/gantry-sh/gantry/node/sim"
 	"github.com/gantry-sh/gantry/services"
 	"github.com/gantry-sh/gantry/services/health"
@@ -251,6 +253,7 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 	}
 	defer conn.Close()
 	var rt node.Runtime
+	var services []node.ServiceSyncer // programmed from the cluster's Services
 	podCIDR := nf.podCIDR
 	switch nf.runtime {
 	case "containerd":
@@ -260,8 +263,23 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 			return err
 		}
 		log.Info().Str("node", name).Str("podCIDR", podCIDR).Msg("pod CIDR allocated")
+		// The cluster DNS answers the pods on their gateway (the bridge's
+		// address, the pod CIDR's first), port 53.
+		gw, err := podGateway(podCIDR)
+		if err != nil {
+			return err
+		}
+		resolver, err := dns.New(log, dns.Config{Listen: net.JoinHostPort(gw, "53")})
+		if err != nil {
+			return err
+		}
+		if err := resolver.Start(ctx); err != nil {
+			return fmt.Errorf("cluster DNS on %s: %w", gw, err)
+		}
+		defer resolver.Close()
+		services = append(services, resolver)
 		r, err := containerd.New(ctx, containerd.Config{Address: nf.ctrdSock, Namespace: nf.ctrdNS, StateDir: filepath.Join(nf.dataDir, "node"),
-			PodCIDR: podCIDR, BridgeName: nf.bridge, NodeName: name}, log)
+			PodCIDR: podCIDR, BridgeName: nf.bridge, NodeName: name, DNSServers: []string{gw}, ClusterDomain: dns.DefaultDomain}, log)
 		if err != nil {
 			return err
 		}
@@ -276,9 +294,19 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 	default:
 		return fmt.Errorf("--runtime %q: want containerd or simulated", nf.runtime)
 	}
-	agent := node.New(node.Config{Name: name, Labels: labels, Taints: taints, PodCIDR: podCIDR, Version: version}, rt, conn, log)
+	agent := node.New(node.Config{Name: name, Labels: labels, Taints: taints, PodCIDR: podCIDR, Version: version, Services: services}, rt, conn, log)
 	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
 	return agent.Run(ctx)
+}
+
+// podGateway is the pods' gateway in a pod CIDR: its first address, the
+// bridge's (node/network).
+func podGateway(cidr string) (string, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return "", fmt.Errorf("pod CIDR %q: %w", cidr, err)
+	}
+	return p.Masked().Addr().Next().String(), nil
 }
 
 // podCIDRWait bounds how long a node waits for the control plane to give

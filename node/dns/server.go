@@ -116,6 +116,13 @@ func (s *Server) Update(services []svcview.Service) {
 	s.zone.Store(NewZone(s.cfg.Domain, services))
 }
 
+// Sync is Update as a node.ServiceSyncer: the agent's services watcher
+// hands the server each new view.
+func (s *Server) Sync(services []svcview.Service) error {
+	s.Update(services)
+	return nil
+}
+
 // Start binds the address over UDP and TCP and serves until ctx ends or
 // Close is called. It returns once both listeners serve.
 func (s *Server) Start(ctx context.Context) error {
