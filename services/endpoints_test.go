@@ -1,13 +1,16 @@
 package services_test
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/services"
 )
 
 // fold folds the decisions and the pods' reports stored so far.
@@ -95,4 +98,76 @@ func TestServiceGetsAnAddressAndItsPodsAsEndpoints(t *testing.T) {
 		ready, notReady := endpointIPs(f, "hello")
 		return len(ready)+len(notReady) == 0 && len(f.Allocations()) == 0
 	})
+}
+
+// Two endpoints services deciding at once (two control planes with no
+// lease, or one restarted while its last pass is stored) never give one
+// address twice: every allocation is fenced on the one subject.
+func TestTwoAllocatorsNeverGiveAnAddressTwice(t *testing.T) {
+	cfg := services.Config{ServiceCIDR: "10.43.0.0/27"} // 29 addresses
+	c, ctx := startPlane(t, []string{"admission"}, cfg)
+	const n = 20
+	var last string
+	for i := range n {
+		last = c.apply(strings.ReplaceAll(helloService, "name: hello", fmt.Sprintf("name: s%d", i)))
+	}
+	c.verdict(last)
+	// Both start on a log of 20 Services: each decides them in one pass,
+	// one atomic batch fenced by its first message; one batch is stored.
+	cfg.Runner.Resync = 100 * time.Millisecond
+	for range 2 {
+		p, err := services.Start(ctx, c.conn, []string{"endpoints"}, cfg, c.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.WaitReady(ctx, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.eventually("every Service to get an address", func() bool {
+		f := c.fold()
+		got := 0
+		for i := range n {
+			w := f.Workloads[projections.WorkloadKey("service", "default", fmt.Sprintf("s%d", i))]
+			if w != nil && w.Decided().Service != nil && w.Decided().Service.ClusterIP != "" && w.Decided().Service.Refused == "" {
+				got++
+			}
+		}
+		return got == n
+	})
+	// Replay the allocations: none gives what another holds.
+	ips, ports := map[string]string{}, map[int32]string{}
+	recs := c.records(events.StreamDecisions, events.SubjectServiceAlloc)
+	if len(recs) != n {
+		t.Errorf("%d allocations stored for %d Services: one pass's batch should be stored once", len(recs), n)
+	}
+	for _, r := range recs {
+		e := r.Event.(*events.ServiceAllocated)
+		for ip, uid := range ips {
+			if uid == e.UID && (e.Released || e.Refused == "") {
+				delete(ips, ip)
+			}
+		}
+		for np, uid := range ports {
+			if uid == e.UID && (e.Released || e.Refused == "") {
+				delete(ports, np)
+			}
+		}
+		if e.Released || e.Refused != "" {
+			continue
+		}
+		if uid, ok := ips[e.ClusterIP]; ok {
+			t.Fatalf("seq %d: %s given to %s while %s holds it", r.Seq, e.ClusterIP, e.UID, uid)
+		}
+		ips[e.ClusterIP] = e.UID
+		for _, np := range e.NodePorts {
+			if uid, ok := ports[np]; ok {
+				t.Fatalf("seq %d: node port %d given to %s while %s holds it", r.Seq, np, e.UID, uid)
+			}
+			ports[np] = e.UID
+		}
+	}
+	if len(ips) != n {
+		t.Fatalf("%d addresses held, want %d", len(ips), n)
+	}
 }

@@ -484,3 +484,45 @@ func TestBadCIDR(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+func TestNodePortsDroppedAreReleased(t *testing.T) {
+	w := newWorld(t, "")
+	np := func(s *manifest.ServiceSpec) { s.Type = manifest.ServiceTypeNodePort }
+	w.apply(service("web", np), "svc-web")
+	w.settle()
+	st := w.status("web")
+	if len(st.NodePorts) != 1 {
+		t.Fatalf("%+v", st)
+	}
+	w.add(w.l.Accepted(service("web"), "svc-web", 2))
+	w.settle()
+	after := w.status("web")
+	if after.ClusterIP != st.ClusterIP || len(after.NodePorts) != 0 || len(w.c.Allocations()["svc-web"].NodePorts) != 0 {
+		t.Fatalf("before %+v after %+v", st, after)
+	}
+}
+
+func TestPassesAreIncrementalAndBounded(t *testing.T) {
+	w := newWorld(t, "")
+	for i := range endpoints.AllocsPerPass + 20 {
+		w.apply(service(fmt.Sprintf("s%03d", i)), fmt.Sprintf("svc-%03d", i))
+	}
+	if as := allocs(w.decide()); len(as) != endpoints.AllocsPerPass {
+		t.Fatalf("first pass allocated %d, want the bound %d", len(as), endpoints.AllocsPerPass)
+	}
+	w.settle()
+	for i := range endpoints.AllocsPerPass + 20 {
+		if st := w.status(fmt.Sprintf("s%03d", i)); st == nil || st.ClusterIP == "" {
+			t.Fatalf("s%03d not allocated: %+v", i, st)
+		}
+	}
+	// A pod of one Service changes: that Service alone is examined.
+	before := w.s.Examined()
+	w.pod("s007", "s007-a", "10.42.0.9", true)
+	if ds := w.decide(); len(ds) != 1 {
+		t.Fatalf("decided %+v", ds)
+	}
+	if n := w.s.Examined() - before; n != 1 {
+		t.Fatalf("examined %d Services for one pod", n)
+	}
+}
