@@ -223,6 +223,9 @@ func (p *pass) allocate(w *projections.Workload) {
 	}
 	if refused != "" {
 		want.ClusterIP, want.NodePorts, want.Refused = cur.ClusterIP, cur.NodePorts, refused
+		if holds && st != nil {
+			want.Ingress = st.Ingress // still served where it was
+		}
 	} else {
 		want.ClusterIP, want.NodePorts = ip.String(), ports
 		if spec.Type == manifest.ServiceTypeLoadBalancer {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
 )
@@ -245,7 +246,7 @@ func (s *Service) toExamine(full, ingressChanged bool) []string {
 					continue
 				}
 				st := w.Decided().Service
-				if (st != nil && st.Refused != "") || (ingressChanged && w.Object.Service().Type == "LoadBalancer") {
+				if (st != nil && st.Refused != "") || (ingressChanged && w.Object.Service().Type == manifest.ServiceTypeLoadBalancer) {
 					ks[k] = true
 				}
 			}

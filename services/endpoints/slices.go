@@ -362,6 +362,9 @@ func (p *pass) condition(w *projections.Workload, missing map[int]bool) (runner.
 		return runner.Decision{}, false
 	}
 	want.LastTransitionTime = p.s.now.UTC()
+	if cur != nil && cur.Status == want.Status {
+		want.LastTransitionTime = cur.LastTransitionTime // only the message changed
+	}
 	msgID := fmt.Sprintf("service-status/%s/%d", w.UID, w.LastDecisionSeq)
 	return runner.Decision{
 		Subject: events.WorkloadSubject(w.Namespace, kindService, w.Name),
