@@ -55,3 +55,15 @@ func (c *Cluster) AllocatedUIDs() []string {
 	sort.Strings(out)
 	return out
 }
+
+// PodsIn lists the pods of a namespace, by name.
+func (c *Cluster) PodsIn(ns string) []*Pod {
+	out := make([]*Pod, 0, len(c.nsPods[ns]))
+	for key := range c.nsPods[ns] {
+		if p := c.Pods[key]; p != nil {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

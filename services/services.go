@@ -1,6 +1,6 @@
 // Package services assembles Gantry's control-plane services. Each service is
 // its own package (admission, replica, rollout, job, scheduler, cronjob,
-// health, ipam, projector) built on the
+// health, ipam, endpoints, projector) built on the
 // shared runner; they never import each other and talk only through the log.
 package services
 
@@ -16,6 +16,7 @@ import (
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/services/admission"
 	"github.com/gantry-sh/gantry/services/cronjob"
+	"github.com/gantry-sh/gantry/services/endpoints"
 	"github.com/gantry-sh/gantry/services/health"
 	"github.com/gantry-sh/gantry/services/ingest"
 	"github.com/gantry-sh/gantry/services/ipam"
@@ -69,6 +70,10 @@ var deciders = []struct {
 		}
 		return svc
 	}},
+	{endpoints.Name, func(_ *bus.Conn, cfg Config) runner.Service {
+		e, _ := endpoints.New(cfg.ServiceCIDR) // checked in Start
+		return e
+	}},
 	{projector.Name, func(conn *bus.Conn, _ Config) runner.Service { return projector.New(conn.JS) }},
 }
 
@@ -111,6 +116,9 @@ type Config struct {
 	// ClusterCIDR is where the ipam service cuts the nodes' pod CIDRs
 	// from (zero: ipam.DefaultClusterCIDR).
 	ClusterCIDR string
+	// ServiceCIDR is where Services' virtual IPs come from (zero:
+	// endpoints.DefaultCIDR, 10.43.0.0/16 as k3s).
+	ServiceCIDR string
 }
 
 // DefaultMaxPodsPerWorkload is the ceiling on the pods of one workload when
@@ -132,6 +140,9 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 		names = Names()
 	}
 	if err := cfg.Scheduler.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := endpoints.ParseCIDR(cfg.ServiceCIDR); err != nil {
 		return nil, err
 	}
 	if cfg.MaxPodsPerWorkload < 0 {
