@@ -79,6 +79,9 @@ type Config struct {
 	// runs (WatchServices): its proxy and DNS server. None: the node serves
 	// no Service (gantry sim).
 	Services []ServiceSyncer
+	// Routes, when set, is given the routes to the other nodes' pods
+	// (WatchRoutes: host-gw) while the agent runs.
+	Routes RouteSyncer
 }
 
 // DefaultHeartbeat is how often an agent says it is alive: the health
@@ -181,6 +184,29 @@ func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 	return a
 }
 
+// watch runs a watcher of the log (services, routes) until ctx ends or
+// the returned stop is called, starting it again after an error.
+func (a *Agent) watch(ctx context.Context, what string, run func(context.Context) error) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if err := run(ctx); err != nil {
+				a.log.Warn().Err(err).Str("watch", what).Msg("watching again")
+				select {
+				case <-ctx.Done():
+				case <-time.After(serviceRetry):
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // kick asks the loop to plan again, without blocking.
 func (a *Agent) kick() {
 	select {
@@ -243,24 +269,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.lc.close()
 
 	if len(a.cfg.Services) > 0 {
-		svcCtx, stopSvc := context.WithCancel(ctx)
-		svcDone := make(chan struct{})
-		go func() {
-			defer close(svcDone)
-			for svcCtx.Err() == nil {
-				if err := WatchServices(svcCtx, a.conn.JS, a.log, a.cfg.Services...); err != nil {
-					a.log.Warn().Err(err).Msg("services: watching again")
-					select {
-					case <-svcCtx.Done():
-					case <-time.After(serviceRetry):
-					}
-				}
-			}
-		}()
-		defer func() {
-			stopSvc()
-			<-svcDone
-		}()
+		defer a.watch(ctx, "services", func(ctx context.Context) error {
+			return WatchServices(ctx, a.conn.JS, a.log, a.cfg.Services...)
+		})()
+	}
+	if a.cfg.Routes != nil {
+		defer a.watch(ctx, "routes", func(ctx context.Context) error {
+			return WatchRoutes(ctx, a.conn.JS, a.log, a.cfg.Name, a.cfg.Routes)
+		})()
 	}
 
 	// wake fires when a back-off the last plan waits out ends.
