@@ -17,9 +17,10 @@ import (
 // committed with a single generation bump, or none of it is. Packets see
 // either the old ruleset or the new one, never a table half flushed. So
 // "flush every rule, flush the maps, delete stale chains and sets, add
-// everything again" in one Flush has no gap. The table itself is kept (not
-// deleted and re-made) so the affinity sets keep their clients and
-// conntrack's NAT bindings are untouched either way.
+// everything again" in one Flush has no gap (a test proves it, and that
+// two transactions would fail). The table is kept rather than deleted and
+// re-made so the affinity sets keep their clients; established
+// connections keep their NAT in conntrack either way.
 //
 // Idempotent and restart-safe: it reads what the table holds now (left by
 // an earlier run, the rules stay in the kernel while the agent is down) and
@@ -40,6 +41,13 @@ func apply(conn *nftables.Conn, rs *Ruleset) error {
 	}
 	for _, s := range rs.Sets {
 		wantSet[s.Name] = true
+	}
+	for _, c := range rs.Chains {
+		for _, r := range c.Rules {
+			if len(r.RandomGoto) > 0 {
+				wantSet[randomMap(c.Name)] = true
+			}
+		}
 	}
 
 	conn.AddTable(table) // no-op when it exists
@@ -73,6 +81,28 @@ func apply(conn *nftables.Conn, rs *Ruleset) error {
 		}
 		chains[c.Name] = conn.AddChain(nc)
 	}
+	sets, err := addSets(conn, table, rs)
+	if err != nil {
+		return err
+	}
+	for _, c := range rs.Chains {
+		for _, r := range c.Rules {
+			exprs, err := ruleExprs(sets, c.Name, r)
+			if err != nil {
+				return fmt.Errorf("chain %s: %w", c.Name, err)
+			}
+			conn.AddRule(&nftables.Rule{Table: table, Chain: chains[c.Name], Exprs: exprs})
+		}
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("nftables transaction: %w", err)
+	}
+	return nil
+}
+
+// addSets adds the plan's sets and maps, and a random-<chain> map for each
+// chain that picks an endpoint at random, with their elements.
+func addSets(conn *nftables.Conn, table *nftables.Table, rs *Ruleset) (map[string]*nftables.Set, error) {
 	sets := map[string]*nftables.Set{}
 	for _, s := range rs.Sets {
 		ns := &nftables.Set{Table: table, Name: s.Name, KeyType: nftables.TypeIPAddr}
@@ -83,8 +113,8 @@ func apply(conn *nftables.Conn, rs *Ruleset) error {
 		for _, a := range s.Addrs {
 			elems = append(elems, nftables.SetElement{Key: a.AsSlice()})
 		}
-		if err := conn.AddSet(ns, elems); err != nil {
-			return fmt.Errorf("set %s: %w", s.Name, err)
+		if err := addSet(conn, ns, elems); err != nil {
+			return nil, fmt.Errorf("set %s: %w", s.Name, err)
 		}
 		sets[s.Name] = ns
 	}
@@ -99,26 +129,60 @@ func apply(conn *nftables.Conn, rs *Ruleset) error {
 		for _, e := range m.Elements {
 			v, err := nftVerdict(e.Verdict)
 			if err != nil {
-				return fmt.Errorf("map %s: %w", m.Name, err)
+				return nil, fmt.Errorf("map %s: %w", m.Name, err)
 			}
 			elems = append(elems, nftables.SetElement{Key: mapKey(e), VerdictData: v})
 		}
-		if err := conn.AddSet(ns, elems); err != nil {
-			return fmt.Errorf("map %s: %w", m.Name, err)
+		if err := addSet(conn, ns, elems); err != nil {
+			return nil, fmt.Errorf("map %s: %w", m.Name, err)
 		}
 		sets[m.Name] = ns
 	}
 	for _, c := range rs.Chains {
 		for _, r := range c.Rules {
-			exprs, err := ruleExprs(conn, table, sets, r)
-			if err != nil {
-				return fmt.Errorf("chain %s: rule %q: %w", c.Name, r, err)
+			if len(r.RandomGoto) == 0 {
+				continue
 			}
-			conn.AddRule(&nftables.Rule{Table: table, Chain: chains[c.Name], Exprs: exprs})
+			name := randomMap(c.Name)
+			if sets[name] != nil {
+				return nil, fmt.Errorf("chain %s: more than one numgen rule", c.Name)
+			}
+			// A named map, not an anonymous one: a Service with more than a
+			// few hundred endpoints needs its elements in several messages,
+			// and an anonymous set takes them in one only.
+			m := &nftables.Set{Table: table, Name: name, Constant: false, IsMap: true,
+				KeyType: nftables.TypeInteger, KeyByteOrder: binaryutil.NativeEndian, DataType: nftables.TypeVerdict}
+			var elems []nftables.SetElement
+			for i, to := range r.RandomGoto {
+				elems = append(elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i)),
+					VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: to}})
+			}
+			if err := addSet(conn, m, elems); err != nil {
+				return nil, fmt.Errorf("map %s: %w", name, err)
+			}
+			sets[name] = m
 		}
 	}
-	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("nftables transaction: %w", err)
+	return sets, nil
+}
+
+// elementsPerMessage bounds the elements of one NEWSETELEM message: they
+// are nested in one netlink attribute, whose length is 16 bits, so about
+// 870 verdict-map elements overflow it (and the kernel then reads garbage).
+const elementsPerMessage = 256
+
+// addSet adds a set (a no-op when it exists) and its elements, a few
+// hundred per message, all in the same batch.
+func addSet(conn *nftables.Conn, s *nftables.Set, elems []nftables.SetElement) error {
+	if err := conn.AddSet(s, nil); err != nil {
+		return err
+	}
+	for len(elems) > 0 {
+		n := min(len(elems), elementsPerMessage)
+		if err := conn.SetAddElements(s, elems[:n]); err != nil {
+			return err
+		}
+		elems = elems[n:]
 	}
 	return nil
 }
@@ -161,6 +225,9 @@ func existing(conn *nftables.Conn) ([]*nftables.Chain, []*nftables.Set, error) {
 	}
 	return chains, named, nil
 }
+
+// randomMap names the map a chain's numgen rule picks its endpoint from.
+func randomMap(chain string) string { return "random-" + chain }
 
 var hooks = map[string]nftables.ChainHook{
 	"prerouting":  *nftables.ChainHookPrerouting,
@@ -235,7 +302,7 @@ func markOp(mask, xor uint32) []expr.Any {
 
 // ruleExprs translates a Rule into nftables expressions, in the order
 // Rule documents: matches, statements, lookups, verdict.
-func ruleExprs(conn *nftables.Conn, table *nftables.Table, sets map[string]*nftables.Set, r Rule) ([]expr.Any, error) {
+func ruleExprs(sets map[string]*nftables.Set, chain string, r Rule) ([]expr.Any, error) {
 	var x []expr.Any
 	add := func(e ...expr.Any) { x = append(x, e...) }
 	lookup := func(name string) (*expr.Lookup, error) {
@@ -347,17 +414,7 @@ func ruleExprs(conn *nftables.Conn, table *nftables.Table, sets map[string]*nfta
 		add(&expr.Lookup{SourceRegister: reg1, DestRegister: 0, IsDestRegSet: true, SetName: s.Name, SetID: s.ID})
 	}
 	if len(r.RandomGoto) > 0 {
-		// An anonymous map, bound to this rule: it lives and dies with it.
-		m := &nftables.Set{Table: table, Anonymous: true, Constant: true, IsMap: true,
-			KeyType: nftables.TypeInteger, KeyByteOrder: binaryutil.NativeEndian, DataType: nftables.TypeVerdict}
-		var elems []nftables.SetElement
-		for i, c := range r.RandomGoto {
-			elems = append(elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i)),
-				VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: c}})
-		}
-		if err := conn.AddSet(m, elems); err != nil {
-			return nil, err
-		}
+		m := sets[randomMap(chain)]
 		add(&expr.Numgen{Register: reg1, Modulus: uint32(len(r.RandomGoto)), Type: unix.NFT_NG_RANDOM},
 			&expr.Lookup{SourceRegister: reg1, DestRegister: 0, IsDestRegSet: true, SetName: m.Name, SetID: m.ID})
 	}

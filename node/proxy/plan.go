@@ -81,6 +81,8 @@ type planner struct {
 	rs   *Ruleset
 	maps map[string]*Map
 	seen map[string]bool // map keys taken: the first Service (by namespace/name) keeps one
+	// nodeIPs are the node's IPv4 addresses, sorted.
+	nodeIPs []netip.Addr
 }
 
 func (e Element) less(o Element) bool {
@@ -138,6 +140,7 @@ func (p *planner) base() {
 		}
 	}
 	sort.Slice(nodeIPs.Addrs, func(i, j int) bool { return nodeIPs.Addrs[i].Less(nodeIPs.Addrs[j]) })
+	p.nodeIPs = nodeIPs.Addrs
 	p.rs.Sets = append(p.rs.Sets, nodeIPs)
 }
 
@@ -171,7 +174,7 @@ func (p *planner) servicePort(s svcview.Service, vip netip.Addr, port svcview.Po
 			b.set = fmt.Sprintf("affinity-%s__%s/%d", id, ip, target)
 		}
 		all = append(all, b)
-		if e.Node == p.node.Name {
+		if e.Node == p.node.Name && p.node.Name != "" {
 			local = append(local, b)
 		}
 	}
@@ -193,7 +196,7 @@ func (p *planner) servicePort(s svcview.Service, vip netip.Addr, port svcview.Po
 		p.route(Element{Proto: proto, Port: uint16(port.NodePort)}, mapNodePorts, mapNoEpNodePorts, extChain, len(all) > 0, len(all) > 0)
 	}
 	if external && s.Type == "LoadBalancer" {
-		for _, a := range p.rs.Sets[0].Addrs {
+		for _, a := range p.nodeIPs {
 			p.route(Element{Addr: a, Proto: proto, Port: uint16(port.Port)}, mapServiceIPs, mapNoEpServices, extChain, len(all) > 0, len(all) > 0)
 		}
 	}

@@ -12,8 +12,10 @@ import (
 	"sync"
 
 	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
 	"github.com/rs/zerolog"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/gantry-sh/gantry/node/svcview"
 )
@@ -66,7 +68,7 @@ func (p *Proxy) Sync(services []svcview.Service) error {
 	if p.last != nil && reflect.DeepEqual(p.last, rs) {
 		return nil
 	}
-	var opts []nftables.ConnOption
+	opts := []nftables.ConnOption{nftables.WithSockOptions(bigBuffers)}
 	if p.ns.IsOpen() {
 		opts = append(opts, nftables.WithNetNSFd(int(p.ns)))
 	}
@@ -89,4 +91,32 @@ func (p *Proxy) Close() error {
 		return p.ns.Close()
 	}
 	return nil
+}
+
+// batchBuffer is the socket buffer for one transaction: the whole batch
+// goes in one sendmsg (refused above the send buffer: "message too long")
+// and every message's acknowledgement comes back at once (ENOBUFS above
+// the receive buffer). The default 208 KiB holds a few hundred Services;
+// this holds tens of thousands of endpoints. Forced (CAP_NET_ADMIN), so
+// net.core.[rw]mem_max does not cap it; the kernel uses only what a batch
+// needs.
+const batchBuffer = 256 << 20
+
+func bigBuffers(c *netlink.Conn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		for _, opt := range []int{unix.SO_SNDBUFFORCE, unix.SO_RCVBUFFORCE} {
+			if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, batchBuffer); e != nil && serr == nil {
+				serr = fmt.Errorf("netlink socket buffer: %w", e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }

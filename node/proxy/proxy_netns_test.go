@@ -145,6 +145,76 @@ func TestProxyInNetworkNamespaces(t *testing.T) {
 		}
 	})
 
+	t.Run("a thousand Services and a Service of a thousand endpoints in one transaction", func(t *testing.T) {
+		// Past the 64 KiB of one netlink attribute (≈ 870 map elements) and
+		// the default socket buffers.
+		big := []svcview.Service{svc}
+		wide := svcview.Service{Namespace: "default", Name: "wide", ClusterIP: "10.96.9.9",
+			Ports: []svcview.Port{{Name: "http", Protocol: "TCP", Port: 80}}}
+		for j := 0; j < 1000; j++ {
+			wide.Endpoints = append(wide.Endpoints, svcview.Endpoint{IP: fmt.Sprintf("10.200.%d.%d", j/250, j%250+1),
+				Ready: true, Ports: map[string]int32{"http": 8080}})
+		}
+		big = append(big, wide)
+		for i := 0; i < 1000; i++ {
+			big = append(big, svcview.Service{Namespace: "many", Name: fmt.Sprintf("s%d", i),
+				ClusterIP: fmt.Sprintf("10.97.%d.%d", i/250, i%250+1), Type: "NodePort",
+				Ports:     []svcview.Port{{Name: "http", Protocol: "TCP", Port: 80, NodePort: int32(31000 + i)}},
+				Endpoints: []svcview.Endpoint{{IP: "10.123.2.2", Ready: true, Ports: map[string]int32{"http": 8080}}}})
+		}
+		start := time.Now()
+		if err := p.Sync(big); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("1,002 Services, 2,002 endpoints: %s", time.Since(start))
+		expectBackends(t, tp.node, viaVIP, "b1", "b2")
+		expectOnly(t, tp.node, "http://10.97.3.231:80/", "b2", 3)
+		expectOnly(t, tp.client, fmt.Sprintf("http://%s:%d/", nodeIP, 31999), "b2", 3)
+	})
+
+	t.Run("replacing the rules fails no request", func(t *testing.T) {
+		// A client loops through the virtual IP while the table is
+		// replaced again and again (affinity on, off): a moment without
+		// rules would send a request nowhere. (Flushing in one transaction
+		// and refilling in a second fails this test.)
+		sticky := svc
+		sticky.ClientIPAffinity = true
+		plans := [][]svcview.Service{{svc}, {sticky}}
+		stop := make(chan struct{})
+		type tally struct {
+			ok   int
+			errs []error
+		}
+		done := make(chan tally)
+		go func() {
+			var r tally
+			for {
+				select {
+				case <-stop:
+					done <- r
+					return
+				default:
+				}
+				if _, err := get(tp.node, viaVIP); err != nil {
+					r.errs = append(r.errs, err)
+				} else {
+					r.ok++
+				}
+			}
+		}()
+		for i := 0; i < 40; i++ {
+			if err := p.Sync(plans[i%2]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		close(stop)
+		r := <-done
+		if len(r.errs) > 0 || r.ok == 0 {
+			t.Fatalf("%d requests answered, %d failed: %v", r.ok, len(r.errs), r.errs)
+		}
+		t.Logf("%d requests answered during 40 replacements", r.ok)
+	})
+
 	t.Run("a new proxy reconciles what the old one left", func(t *testing.T) {
 		sticky := svc
 		sticky.ClientIPAffinity = true
@@ -163,8 +233,17 @@ func TestProxyInNetworkNamespaces(t *testing.T) {
 		}
 		expectOnly(t, tp.node, viaVIP, "b1", 10)
 		want := proxy.Plan(proxy.Node{Name: "n1", IPs: cfg.NodeIPs}, []svcview.Service{one})
-		if got := kernelChains(t, tp.node); got != len(want.Chains) {
-			t.Fatalf("kernel has %d chains in table %s, the plan %d", got, proxy.Table, len(want.Chains))
+		wantSets := len(want.Sets) + len(want.Maps)
+		for _, c := range want.Chains {
+			for _, r := range c.Rules {
+				if len(r.RandomGoto) > 0 {
+					wantSets++ // its random-<chain> map
+				}
+			}
+		}
+		chains, sets := kernelObjects(t, tp.node)
+		if chains != len(want.Chains) || sets != wantSets {
+			t.Fatalf("kernel has %d chains and %d sets in table %s, the plan %d and %d", chains, sets, proxy.Table, len(want.Chains), wantSets)
 		}
 		if err := p2.Sync(nil); err != nil { // the Service deleted
 			t.Fatal(err)
@@ -257,7 +336,8 @@ func inNS(ns netns.NsHandle, fn func() error) error {
 	return <-ch
 }
 
-func kernelChains(t *testing.T, ns netns.NsHandle) int {
+// kernelObjects counts the chains and named sets of the proxy's table.
+func kernelObjects(t *testing.T, ns netns.NsHandle) (chains, sets int) {
 	conn, err := nftables.New(nftables.WithNetNSFd(int(ns)))
 	if err != nil {
 		t.Fatal(err)
@@ -266,13 +346,21 @@ func kernelChains(t *testing.T, ns netns.NsHandle) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
 	for _, c := range all {
 		if c.Table.Name == proxy.Table {
-			n++
+			chains++
 		}
 	}
-	return n
+	ss, err := conn.GetSets(&nftables.Table{Name: proxy.Table, Family: nftables.TableFamilyIPv4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range ss {
+		if !s.Anonymous {
+			sets++
+		}
+	}
+	return chains, sets
 }
 
 // setup builds the topology; everything goes with the namespaces at the
