@@ -59,9 +59,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// removeBridge deletes the run's pod bridge and its masquerade rule.
+// removeBridge deletes the run's pod bridge, its masquerade rule and its
+// service proxy's nftables table (the rules stay in the kernel when an
+// agent stops, by design).
 func removeBridge() {
 	_ = exec.Command("ip", "link", "del", podBridge).Run()
+	_ = exec.Command("nft", "delete", "table", "ip", "gantry-"+podBridge).Run()
 	if err := network.RemoveMasqueradeRule(context.Background(), podCIDR, podBridge); err != nil {
 		fmt.Fprintf(os.Stderr, "cleanup: %v\n", err)
 	}

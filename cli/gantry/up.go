@@ -23,9 +23,12 @@ import (
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/containerd"
 	"github.com/gantry-sh/gantry/node/dns"
+	"github.com/gantry-sh/gantry/node/network"
+	"github.com/gantry-sh/gantry/node/proxy"
 	"github.com/gantry-sh/gantry/node/sim"
 	"github.com/gantry-sh/gantry/services"
 	"github.com/gantry-sh/gantry/services/health"
+	"github.com/gantry-sh/gantry/services/ipam"
 	"github.com/gantry-sh/gantry/services/replica"
 	"github.com/gantry-sh/gantry/services/runner"
 	"github.com/gantry-sh/gantry/services/scheduler"
@@ -36,6 +39,7 @@ type nodeFlags struct {
 	name     string
 	runtime  string
 	podCIDR  string
+	nodeIP   string
 	bridge   string
 	labels   []string
 	taints   []string
@@ -48,6 +52,7 @@ func (f *nodeFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.name, "node-name", "", "node name (default: the hostname's first label)")
 	c.Flags().StringVar(&f.runtime, "runtime", "containerd", "node runtime: containerd, or simulated (no containers; for tests)")
 	c.Flags().StringVar(&f.podCIDR, "pod-cidr", "", "this node's pod CIDR (default: one the control plane allocates from its cluster CIDR, 10.42.0.0/16)")
+	c.Flags().StringVar(&f.nodeIP, "node-ip", "", "the address other nodes and clients reach this node on (default: the host's address on its default route)")
 	c.Flags().StringVar(&f.bridge, "pod-bridge", "gantry0", "the Linux bridge this node's pods join (at most 15 bytes; give each cluster on one machine its own)")
 	c.Flags().StringSliceVar(&f.labels, "labels", nil, "node labels, key=value[,key=value]")
 	c.Flags().StringSliceVar(&f.taints, "taints", nil, "node taints, key[=value]:NoSchedule|PreferNoSchedule|NoExecute[,…]")
@@ -254,6 +259,8 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 	defer conn.Close()
 	var rt node.Runtime
 	var services []node.ServiceSyncer // programmed from the cluster's Services
+	var routes node.RouteSyncer       // the routes to other nodes' pods
+	address := ""                     // where other nodes and clients reach this one
 	podCIDR := nf.podCIDR
 	switch nf.runtime {
 	case "containerd":
@@ -278,6 +285,38 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 		}
 		defer resolver.Close()
 		services = append(services, resolver)
+		// Services' virtual IPs, node ports and load-balancer ports, and the
+		// routes to the other nodes' pods.
+		nodeIP, err := nodeAddress(nf.nodeIP)
+		if err != nil && nf.nodeIP == "" {
+			// A host with no default route: a one-node cluster still
+			// serves its node ports on loopback.
+			log.Warn().Err(err).Msg("node address: serving node ports on 127.0.0.1 only")
+			nodeIP, err = netip.MustParseAddr("127.0.0.1"), nil
+		}
+		if err != nil {
+			return err
+		}
+		address = nodeIP.String()
+		clusterCIDR, _ := netip.ParsePrefix(ipam.DefaultClusterCIDR)
+		// One nftables table per pod bridge: a cluster's own on a host shared
+		// with another (the end-to-end tests beside gantry up).
+		table := proxy.Table
+		if nf.bridge != network.DefaultBridgeName {
+			table += "-" + nf.bridge
+		}
+		px, err := proxy.New(log, proxy.Config{NodeName: name, NodeIPs: []netip.Addr{nodeIP}, ClusterCIDR: clusterCIDR, Table: table})
+		if err != nil {
+			return err
+		}
+		defer px.Close()
+		services = append(services, px)
+		rtable, err := network.NewRouteTable("")
+		if err != nil {
+			return err
+		}
+		defer rtable.Close()
+		routes = routeTable{rtable}
 		r, err := containerd.New(ctx, containerd.Config{Address: nf.ctrdSock, Namespace: nf.ctrdNS, StateDir: filepath.Join(nf.dataDir, "node"),
 			PodCIDR: podCIDR, BridgeName: nf.bridge, NodeName: name, DNSServers: []string{gw}, ClusterDomain: dns.DefaultDomain}, log)
 		if err != nil {
@@ -294,9 +333,33 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 	default:
 		return fmt.Errorf("--runtime %q: want containerd or simulated", nf.runtime)
 	}
-	agent := node.New(node.Config{Name: name, Labels: labels, Taints: taints, PodCIDR: podCIDR, Version: version, Services: services}, rt, conn, log)
+	agent := node.New(node.Config{Name: name, Labels: labels, Taints: taints, PodCIDR: podCIDR, Address: address, Version: version,
+		Services: services, Routes: routes}, rt, conn, log)
 	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
 	return agent.Run(ctx)
+}
+
+// routeTable hands the node's route plans to the kernel's main table.
+type routeTable struct{ t *network.RouteTable }
+
+func (r routeTable) SyncRoutes(plan []node.PodRoute) error {
+	out := make([]network.Route, len(plan))
+	for i, p := range plan {
+		out[i] = network.Route{Dst: p.CIDR, Via: p.Via}
+	}
+	return r.t.Sync(out)
+}
+
+// nodeAddress is --node-ip, or the host's address on its default route.
+func nodeAddress(flag string) (netip.Addr, error) {
+	if flag == "" {
+		return network.DefaultAddress()
+	}
+	a, err := netip.ParseAddr(flag)
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, fmt.Errorf("--node-ip %q: must be an IPv4 address", flag)
+	}
+	return a, nil
 }
 
 // podGateway is the pods' gateway in a pod CIDR: its first address, the

@@ -95,3 +95,19 @@ func (t *RouteTable) Sync(routes []Route) error {
 	}
 	return errors.Join(errs...)
 }
+
+// DefaultAddress is the host's address on the link of its default route
+// (where other nodes reach it): the source the kernel would pick toward an
+// outside address. No packet is sent.
+func DefaultAddress() (netip.Addr, error) {
+	rs, err := netlink.RouteGet(net.IPv4(192, 0, 2, 1)) // TEST-NET-1: never reached, only looked up
+	if err != nil || len(rs) == 0 || rs[0].Src == nil {
+		return netip.Addr{}, fmt.Errorf("the host's address: no default route (give --node-ip): %v", err)
+	}
+	a, _ := netip.AddrFromSlice(rs[0].Src.To4())
+	return a, nil
+}
+
+// RouteSyncer adapts the table to the node agent's plans (node.PodRoute
+// lives above this package).
+type RouteSyncer func(routes []Route) error

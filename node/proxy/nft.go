@@ -25,9 +25,9 @@ import (
 // Idempotent and restart-safe: it reads what the table holds now (left by
 // an earlier run, the rules stay in the kernel while the agent is down) and
 // removes whatever the plan does not want.
-func apply(conn *nftables.Conn, rs *Ruleset) error {
-	table := &nftables.Table{Name: Table, Family: nftables.TableFamilyIPv4}
-	oldChains, oldSets, err := existing(conn)
+func apply(conn *nftables.Conn, name string, rs *Ruleset) error {
+	table := &nftables.Table{Name: name, Family: nftables.TableFamilyIPv4}
+	oldChains, oldSets, err := existing(conn, name)
 	if err != nil {
 		return err
 	}
@@ -189,14 +189,14 @@ func addSet(conn *nftables.Conn, s *nftables.Set, elems []nftables.SetElement) e
 
 // existing lists the chains and named sets the table holds now (none when
 // there is no table yet).
-func existing(conn *nftables.Conn) ([]*nftables.Chain, []*nftables.Set, error) {
+func existing(conn *nftables.Conn, name string) ([]*nftables.Chain, []*nftables.Set, error) {
 	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list nftables tables: %w", err)
 	}
 	var table *nftables.Table
 	for _, t := range tables {
-		if t.Name == Table {
+		if t.Name == name {
 			table = t
 		}
 	}
@@ -205,17 +205,17 @@ func existing(conn *nftables.Conn) ([]*nftables.Chain, []*nftables.Set, error) {
 	}
 	all, err := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list chains of table %s: %w", Table, err)
+		return nil, nil, fmt.Errorf("list chains of table %s: %w", name, err)
 	}
 	var chains []*nftables.Chain
 	for _, c := range all {
-		if c.Table != nil && c.Table.Name == Table {
+		if c.Table != nil && c.Table.Name == name {
 			chains = append(chains, c)
 		}
 	}
 	sets, err := conn.GetSets(table)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list sets of table %s: %w", Table, err)
+		return nil, nil, fmt.Errorf("list sets of table %s: %w", name, err)
 	}
 	var named []*nftables.Set
 	for _, s := range sets {

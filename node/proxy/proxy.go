@@ -32,6 +32,10 @@ type Config struct {
 	// NetNS is the path of the network namespace to program ("": the
 	// agent's own).
 	NetNS string
+	// Table names the nftables table (family ip) the proxy owns (default
+	// Table): two clusters on one host (gantry up beside the end-to-end
+	// tests) each keep their own.
+	Table string
 }
 
 // Proxy keeps the node's nftables table in line with the Services.
@@ -39,6 +43,8 @@ type Proxy struct {
 	log  zerolog.Logger
 	node Node
 	ns   netns.NsHandle // -1: the current namespace
+	// table is the nftables table's name.
+	table string
 
 	mu   sync.Mutex
 	last *Ruleset // what was applied; nil until the first Sync
@@ -47,8 +53,11 @@ type Proxy struct {
 // New makes a proxy; it changes nothing until the first Sync, which
 // reconciles whatever an earlier run left in the kernel.
 func New(log zerolog.Logger, cfg Config) (*Proxy, error) {
-	p := &Proxy{log: log, ns: netns.None(),
+	p := &Proxy{log: log, ns: netns.None(), table: cfg.Table,
 		node: Node{Name: cfg.NodeName, IPs: cfg.NodeIPs, ClusterCIDR: cfg.ClusterCIDR}}
+	if p.table == "" {
+		p.table = Table
+	}
 	if cfg.NetNS != "" {
 		h, err := netns.GetFromPath(cfg.NetNS)
 		if err != nil {
@@ -76,7 +85,7 @@ func (p *Proxy) Sync(services []svcview.Service) error {
 	if err != nil {
 		return fmt.Errorf("proxy: nftables: %w", err)
 	}
-	if err := apply(conn, rs); err != nil {
+	if err := apply(conn, p.table, rs); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	p.last = rs
