@@ -120,7 +120,7 @@ func startForwardingAgent(t *testing.T, serve func(c *net.TCPConn) error) (*bus.
 // forward opens a relayed connection to port of web-00 and returns the test's
 // end of it (a loopback TCP connection whose other end the relay holds) and
 // the relay's result.
-func forward(t *testing.T, nc *nats.Conn, port int32) (*net.TCPConn, <-chan error) {
+func forward(ctx context.Context, t *testing.T, nc *nats.Conn, port int32) (*net.TCPConn, <-chan error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -136,12 +136,12 @@ func forward(t *testing.T, nc *nats.Conn, port int32) (*net.TCPConn, <-chan erro
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := relay.Ask(context.Background(), nc, "n1", api.PortForwardRequest{Namespace: "default", Pod: "web-00", UID: "uid-00000000", Port: port}, theirs)
+	s, err := relay.Ask(ctx, nc, "n1", api.PortForwardRequest{Namespace: "default", Pod: "web-00", UID: "uid-00000000", Port: port}, theirs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.Run(context.Background()) }()
+	go func() { done <- s.Run(ctx) }()
 	return mine.(*net.TCPConn), done
 }
 
@@ -160,7 +160,7 @@ func within(t *testing.T, what string, d time.Duration, c <-chan error) error {
 // half-close reaches the pod, whose own end comes back: both relays end.
 func TestPortForwardRelaysBothWays(t *testing.T) {
 	conn, pod := startForwardingAgent(t, echo)
-	c, done := forward(t, conn.NC, 80)
+	c, done := forward(context.Background(), t, conn.NC, 80)
 
 	if _, err := c.Write([]byte("hello\n")); err != nil {
 		t.Fatal(err)
@@ -217,7 +217,7 @@ func TestPortForwardPodCloses(t *testing.T) {
 		return c.CloseWrite()
 	})
 
-	c, done := forward(t, conn.NC, 80)
+	c, done := forward(context.Background(), t, conn.NC, 80)
 	if _, err := c.Write([]byte("c")); err != nil {
 		t.Fatal(err)
 	}
@@ -230,13 +230,34 @@ func TestPortForwardPodCloses(t *testing.T) {
 		t.Errorf("relay: %v", err)
 	}
 
-	c, done = forward(t, conn.NC, 80)
+	c, done = forward(context.Background(), t, conn.NC, 80)
 	if _, err := c.Write([]byte("r")); err != nil {
 		t.Fatal(err)
 	}
 	err = within(t, "the client's relay after a reset", 10*time.Second, done)
 	if pe := (relay.PeerError{}); !errors.As(err, &pe) || !strings.Contains(err.Error(), "reset") {
 		t.Errorf("relay after the pod's reset: %v, want the node's error naming the reset", err)
+	}
+}
+
+// A client that ends its connection (Ctrl-C) has the node close the pod's
+// at once, without waiting for the keep-alives.
+func TestPortForwardClientEnds(t *testing.T) {
+	conn, pod := startForwardingAgent(t, echo)
+	ctx, cancel := context.WithCancel(context.Background())
+	c, done := forward(ctx, t, conn.NC, 80)
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := within(t, "the client's relay", 5*time.Second, done); !errors.Is(err, context.Canceled) {
+		t.Errorf("relay: %v, want context.Canceled", err)
+	}
+	if err := within(t, "the node closing the pod's connection", api.PortForwardKeepAlive, pod.closed); err != nil {
+		t.Errorf("pod side: %v", err)
 	}
 }
 

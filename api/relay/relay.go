@@ -71,6 +71,7 @@ func (s Session) Run(ctx context.Context) error {
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
 	defer r.cancel(nil)
 	r.credit.Store(s.Credit)
+	r.allowed.Store(s.Window)
 	r.heard.Store(time.Now().UnixNano())
 	var wg sync.WaitGroup
 	for _, f := range []func(){r.readLocal, r.writeLocal, r.receive, r.keepAlive} {
@@ -111,11 +112,15 @@ type run struct {
 	credit  atomic.Int64  // bytes this side may still send
 	granted chan struct{} // the peer granted more
 
-	qmu     sync.Mutex // the peer's data not yet written to Local
-	queue   [][]byte
-	queued  int64
-	peerEOF bool
-	wake    chan struct{} // the queue grew or the peer's EOF came
+	qmu      sync.Mutex // the peer's data not yet written to Local
+	queue    [][]byte
+	received int64 // bytes the peer sent, in all
+	peerEOF  bool
+	wake     chan struct{} // the queue grew or the peer's EOF came
+	// allowed is how many bytes the peer may have sent in all: the window
+	// and every credit granted since. Within it, the queue never holds
+	// more than the window.
+	allowed atomic.Int64
 
 	heard   atomic.Int64 // when the peer was last heard (unix ns)
 	outDone atomic.Bool  // this side sent its EOF
@@ -231,6 +236,8 @@ func (r *run) writeLocal() {
 		}
 		written += int64(len(chunk))
 		if written >= r.Window/4 {
+			// Allowed before the peer can use it.
+			r.allowed.Add(written)
 			if err := r.send(api.PFCredit, nil, api.HeaderPFCredit, strconv.FormatInt(written, 10)); err != nil {
 				r.fail(fmt.Errorf("send: %w", err))
 				return
@@ -249,7 +256,6 @@ func (r *run) next() (chunk []byte, eof, ok bool) {
 			chunk = r.queue[0]
 			r.queue[0] = nil
 			r.queue = r.queue[1:]
-			r.queued -= int64(len(chunk))
 			r.qmu.Unlock()
 			return chunk, false, true
 		}
@@ -326,11 +332,11 @@ func (r *run) push(data []byte) error {
 	switch {
 	case r.peerEOF:
 		return errors.New("data from the other side after its end")
-	case r.queued+int64(len(data)) > r.Window:
-		return fmt.Errorf("the other side sent %d bytes beyond the window of %d", r.queued+int64(len(data))-r.Window, r.Window)
+	case r.received+int64(len(data)) > r.allowed.Load():
+		return fmt.Errorf("the other side sent %d bytes beyond the window of %d", r.received+int64(len(data))-r.allowed.Load(), r.Window)
 	}
 	r.queue = append(r.queue, data)
-	r.queued += int64(len(data))
+	r.received += int64(len(data))
 	signal(r.wake)
 	return nil
 }
