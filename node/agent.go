@@ -258,6 +258,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	defer sub.Unsubscribe()
+	stopPF, err := a.servePortForward(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopPF()
 
 	dec, err := a.follow(ctx)
 	if err != nil {

@@ -41,6 +41,7 @@ func clientVerbs(t *testing.T) map[string][]string {
 		"delete":          {"delete", "pod", "p"},
 		"logs":            {"logs", "p"},
 		"logs -l":         {"logs", "-l", "app=hello"},
+		"port-forward":    {"port-forward", "pod/p", "8080:80"},
 		"create":          {"create", "job", "x", "--from=cronjob/y"},
 		"create job":      {"create", "job", "x", "--from=cronjob/y"},
 		"wait":            {"wait", "--for=condition=complete", "job/x"},
