@@ -80,7 +80,8 @@ func inPod(netns string, args ...string) (string, error) {
 // the Service's name resolves to its virtual IP through the node's DNS and
 // the pods' search path, 300 requests through the virtual IP from inside a
 // pod reach all three pods, the headless name returns the three pods, and
-// the NodePort answers from the host. Deleting the Service removes its name.
+// the NodePort answers from the host, port-forward reaches a pod. Deleting
+// the Service removes its name.
 func TestServicesEndToEnd(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed")
@@ -165,6 +166,24 @@ func TestServicesEndToEnd(t *testing.T) {
 		}
 		return err == nil && strings.Contains(out, "hello-")
 	})
+
+	// gantry port-forward svc/hello relays through the node agent to one of
+	// its pods.
+	pf := c.start("port-forward", "svc/hello", ":80")
+	var local string
+	c.waitFor("port-forward to listen", 30*time.Second, func() bool {
+		for _, line := range strings.Split(pf.out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, "Forwarding from 127.0.0.1:"); ok {
+				local, _, _ = strings.Cut(rest, " ")
+				return true
+			}
+		}
+		return false
+	})
+	if out, err := httpGet("http://127.0.0.1:" + local + "/"); err != nil || !strings.Contains(out, "hello-") {
+		t.Errorf("through port-forward: %q, %v\n%s", out, err, pf.out.String())
+	}
+	pf.stop()
 
 	c.mustGantry("delete", "svc", "hello")
 	c.waitFor("hello's name to go", 30*time.Second, func() bool {
