@@ -220,3 +220,64 @@ func podResolvConf(t *testing.T, c *cluster) string {
 	}
 	return matches[0]
 }
+
+// During a rolling update of the demo Deployment, a client in a pod
+// looping requests through the Service's virtual IP sees no failed
+// request: new pods join the endpoints when ready, old ones leave before
+// they stop serving.
+func TestServiceDuringARollingUpdate(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	c := newCluster(t)
+	c.up()
+	c.mustGantry("apply", "-f", filepath.Join(repoRoot, "deploy/examples/hello.yaml"))
+	if out, errOut, code := c.gantryIn(servicesYAML, "apply", "-f", "-"); code != 0 {
+		t.Fatalf("apply services: %s%s", out, errOut)
+	}
+	var vip string
+	c.waitFor("hello's name to resolve", 60*time.Second, func() bool {
+		rrs, _, err := lookup("hello.default.svc.gantry.local", dns.TypeA)
+		if a := aRecords(rrs); err == nil && len(a) == 1 {
+			vip = a[0]
+			return true
+		}
+		return false
+	})
+	// The client is a pod of its own, which the rollout leaves alone.
+	client := strings.NewReplacer("name: hello\n", "name: client\n", "app: hello", "app: client", "replicas: 3", "replicas: 1").
+		Replace(readFile(t, filepath.Join(repoRoot, "deploy/examples/hello.yaml")))
+	if out, errOut, code := c.gantryIn(client, "apply", "-f", "-"); code != 0 {
+		t.Fatalf("apply the client: %s%s", out, errOut)
+	}
+	c.waitFor("four ready pods", 60*time.Second, func() bool { return len(c.runningPods()) == 4 })
+	netns := ""
+	for _, p := range c.runningPods() {
+		if strings.HasPrefix(p.Metadata.Name, "client-") {
+			netns = "gantry-" + p.Metadata.UID
+		}
+	}
+	c.mustGantry("rollout", "restart", "deploy/hello")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _, _ = c.gantry("rollout", "status", "deploy/hello", "--timeout", "90s")
+	}()
+	requests, failures := 0, []string{}
+	for {
+		select {
+		case <-done:
+			if requests < 20 || len(failures) > 0 {
+				t.Errorf("%d requests during the rollout, %d failed: %v", requests, len(failures), failures)
+			}
+			t.Logf("%d requests during the rollout, none failed", requests)
+			return
+		default:
+		}
+		out, err := inPod(netns, "-f", "http://"+vip+"/")
+		requests++
+		if err != nil || !strings.Contains(out, "hello-") {
+			failures = append(failures, fmt.Sprintf("%v %q", err, out))
+		}
+	}
+}
