@@ -99,7 +99,9 @@ func (s *Service) holders(pass []svcClaim) map[string][]string {
 		claim(svcClaim{key: a.Key, clusterIP: a.ClusterIP, nodePorts: a.NodePorts})
 	}
 	for _, c := range s.svcClaims {
-		claim(c)
+		if !s.serviceRefused(c.key, c.uid) { // refused, it holds nothing
+			claim(c)
+		}
 	}
 	for _, c := range s.svcAssumed {
 		claim(c)

@@ -80,6 +80,12 @@ func TestServiceAddresses(t *testing.T) {
 					l.Append(events.SubjectServiceAlloc, &events.ServiceAllocated{Namespace: ns, Name: "a", UID: "ua", Refused: "spec.clusterIP: not in the service CIDR 10.43.0.0/16"})}
 			}, askIP11, "a", nil},
 
+		{"an address asked by a Service whose allocation was refused is free",
+			func(t *testing.T, l *pt.Log) []events.Record {
+				return []events.Record{l.Accepted(svc(t, "a", askIP), "ua", 1),
+					l.Append(events.SubjectServiceAlloc, &events.ServiceAllocated{Namespace: ns, Name: "a", UID: "ua", Refused: "spec.clusterIP: 10.43.0.10 is in use"})}
+			}, askIP, "", nil},
+
 		// Immutable once set; the type may change.
 		{"applying its own clusterIP again is accepted",
 			func(t *testing.T, l *pt.Log) []events.Record {
