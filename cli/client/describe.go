@@ -71,8 +71,11 @@ func runDescribe(ctx context.Context, js jetstream.JetStream, kind, ns, name str
 		if err != nil {
 			return err
 		}
-		if w.Kind == "service" {
+		switch w.Kind {
+		case "service":
 			return describeService(out, w, owned, log)
+		case "endpointslice":
+			return describeEndpointSlice(out, w, log)
 		}
 		return describeWorkload(out, w, owned, log)
 	}

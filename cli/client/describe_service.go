@@ -115,3 +115,59 @@ func formatEndpoints(addrs []string) string {
 	}
 	return strings.Join(addrs, ",")
 }
+
+// describeEndpointSlice is `kubectl describe endpointslice`: its address
+// type, ports and each endpoint with its conditions (ready, and Gantry's
+// serving and terminating), hostname, pod and node, then its events.
+func describeEndpointSlice(out io.Writer, w *projections.Workload, log []logItem) error {
+	es := w.Object.EndpointSlice()
+	if es == nil {
+		return describeWorkload(out, w, nil, log)
+	}
+	d := newDescriber(out)
+	d.line(0, "Name:\t%s", w.Name)
+	d.line(0, "Namespace:\t%s", w.Namespace)
+	d.labels(0, "Labels", w.Object.Metadata.Labels)
+	d.labels(0, "Annotations", w.Object.Metadata.Annotations)
+	d.line(0, "AddressType:\t%s", es.AddressType)
+	if len(es.Ports) == 0 {
+		d.line(0, "Ports: <unset>")
+	} else {
+		d.line(0, "Ports:")
+		d.line(1, "Name\tPort\tProtocol")
+		d.line(1, "----\t----\t--------")
+		for _, p := range es.Ports {
+			name := p.Name
+			if name == "" {
+				name = "<unset>"
+			}
+			d.line(1, "%s\t%d\t%s", name, p.Port, p.Protocol)
+		}
+	}
+	if len(es.Endpoints) == 0 {
+		d.line(0, "Endpoints: <none>")
+	} else {
+		d.line(0, "Endpoints:")
+		for _, e := range es.Endpoints {
+			d.line(1, "- Addresses:\t%s", orNone(strings.Join(e.Addresses, ", ")))
+			d.line(2, "Conditions:")
+			d.line(3, "Ready:\t%t", e.Conditions.Ready)
+			d.line(3, "Serving:\t%t", e.Conditions.Serving)
+			d.line(3, "Terminating:\t%t", e.Conditions.Terminating)
+			d.line(2, "Hostname:\t%s", orUnset(e.Hostname))
+			if r := e.TargetRef; r != nil {
+				d.line(2, "TargetRef:\t%s/%s", r.Kind, r.Name)
+			}
+			d.line(2, "NodeName:\t%s", orUnset(e.NodeName))
+		}
+	}
+	d.events(log)
+	return d.flush()
+}
+
+func orUnset(s string) string {
+	if s == "" {
+		return "<unset>"
+	}
+	return s
+}

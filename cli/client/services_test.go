@@ -126,6 +126,32 @@ func TestDescribeService(t *testing.T) {
 	}
 }
 
+func TestDescribeEndpointSlice(t *testing.T) {
+	var buf bytes.Buffer
+	if err := describeEndpointSlice(&buf, fixtureSlice(fixtureT0), nil); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, l := range []string{"Name: hello-1", "Namespace: default", "Labels: kubernetes.io/service-name=hello", "Annotations: <none>",
+		"AddressType: IPv4", "Ports:", "  Name Port Protocol", "  ---- ---- --------", "  http 8080 TCP", "  metrics 9090 TCP", "Endpoints:",
+		"  - Addresses: 10.42.0.5", "    Conditions:", "      Ready: true", "      Serving: true", "      Terminating: false",
+		"    Hostname: <unset>", "    TargetRef: Pod/hello-a", "    NodeName: node-1",
+		"  - Addresses: 10.42.0.9", "      Ready: false", "      Terminating: true", "    TargetRef: Pod/hello-e", "Events: <none>"} {
+		hasLine(t, out, l)
+	}
+	if strings.Count(out, "- Addresses:") != 5 {
+		t.Errorf("five endpoints:\n%s", out)
+	}
+	buf.Reset()
+	empty := fixtureSlice(fixtureT0)
+	empty.Object.Spec = &manifest.EndpointSliceSpec{AddressType: manifest.AddressTypeIPv4}
+	if err := describeEndpointSlice(&buf, empty, nil); err != nil {
+		t.Fatal(err)
+	}
+	hasLine(t, buf.String(), "Ports: <unset>")
+	hasLine(t, buf.String(), "Endpoints: <none>")
+}
+
 // -o json|yaml: Kubernetes' shape, with what was allocated.
 func TestK8sServiceShape(t *testing.T) {
 	sameJSON(t, mustJSON(t, k8sWorkload(fixtureHelloService(fixtureT0))), `{"apiVersion":"v1","kind":"Service",
@@ -216,6 +242,12 @@ func TestGetServicesAgainstNATS(t *testing.T) {
 	}
 	hasLine(t, out, "Endpoints: 10.42.0.5:8080,10.42.1.7:8080,10.42.1.8:8080")
 	hasLine(t, out, "NotReady Endpoints: 10.42.0.6:8080,10.42.0.9:8080 (terminating)")
+	code, slice, errOut := c.gantry("describe", "endpointslices", "hello-1")
+	if code != 0 {
+		t.Fatalf("describe endpointslices hello-1: exit %d, stderr %q", code, errOut)
+	}
+	hasLine(t, slice, "AddressType: IPv4")
+	hasLine(t, slice, "    TargetRef: Pod/hello-e")
 	if !strings.Contains(out, "cluster IP 10.43.0.10") || strings.Contains(out, "10.43.0.99") {
 		t.Errorf("describe svc hello: its allocation, and no other Service's, among its events:\n%s", out)
 	}
