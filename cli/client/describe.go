@@ -71,6 +71,12 @@ func runDescribe(ctx context.Context, js jetstream.JetStream, kind, ns, name str
 		if err != nil {
 			return err
 		}
+		switch w.Kind {
+		case "service":
+			return describeService(out, w, owned, log)
+		case "endpointslice":
+			return describeEndpointSlice(out, w, log)
+		}
 		return describeWorkload(out, w, owned, log)
 	}
 	return describeNodeFromLog(ctx, js, r.node, now, out, errOut)
@@ -139,6 +145,9 @@ func workloadLog(ctx context.Context, js jetstream.JetStream, errOut io.Writer, 
 	if w.Object.PodTemplate() != nil {
 		filters = append(filters, events.SubjectPodDecPrefix+w.Namespace+".>")
 	}
+	if w.Kind == "service" {
+		filters = append(filters, events.SubjectServiceAlloc) // every Service's: kept by uid below
+	}
 	items, err := readObjectLog(ctx, js, errOut, events.StreamDecisions, filters...)
 	if err != nil {
 		return nil, err
@@ -178,6 +187,8 @@ func filterWorkloadLog(items []logItem, w *projections.Workload) []logItem {
 			}
 		case *events.PodDeleted:
 			keep = children[e.UID]
+		case *events.ServiceAllocated:
+			keep = e.UID == w.UID
 		}
 		if keep {
 			out = append(out, it)
@@ -187,7 +198,8 @@ func filterWorkloadLog(items []logItem, w *projections.Workload) []logItem {
 }
 
 // ownedWorkloads reads the objects w's controller made that still exist (a
-// Deployment's ReplicaSets, a CronJob's Jobs), oldest first.
+// Deployment's ReplicaSets, a CronJob's Jobs, a Service's EndpointSlices),
+// oldest first.
 func ownedWorkloads(ctx context.Context, kv jetstream.KeyValue, w *projections.Workload) ([]*projections.Workload, error) {
 	var child string
 	switch w.Kind {
@@ -195,6 +207,8 @@ func ownedWorkloads(ctx context.Context, kv jetstream.KeyValue, w *projections.W
 		child = "replicaset"
 	case "cronjob":
 		child = "job"
+	case "service":
+		child = "endpointslice" // decided by the endpoints service, owned by the Service
 	default:
 		return nil, nil
 	}

@@ -218,13 +218,14 @@ func (o *getOptions) parseOutput() error {
 }
 
 // allCategory is kubectl's "all" category as Gantry has it: every
-// namespaced kind that makes or runs pods, in the order kubectl lists them
-// (pods, then daemonsets, deployments, replicasets of apps, then cronjobs
-// and jobs of batch: kindTable's order, which is api-resources').
+// namespaced kind that makes or runs pods, and services, in the order
+// kubectl lists them (pods and services, then daemonsets, deployments,
+// replicasets of apps, then cronjobs and jobs of batch: kindTable's order,
+// which is api-resources').
 func allCategory() []string {
 	var out []string
 	for _, k := range kindTable {
-		if k.namespaced && k.info != nil && (k.kind == "pod" || k.info.Template != nil || k.kind == "cronjob") {
+		if k.namespaced && k.info != nil && (k.kind == "pod" || k.kind == "service" || k.info.Template != nil || k.kind == "cronjob") {
 			out = append(out, k.kind)
 		}
 	}

@@ -60,7 +60,7 @@ func TestGetHabitsAgainstNATS(t *testing.T) {
 	})
 	t.Run("api-resources", func(t *testing.T) {
 		expect(t, args("api-resources"), 0, apiResources, "")
-		expect(t, args("api-resources -o name"), 0, "namespaces\nnodes\npods\nresourcequotas\ndaemonsets.apps\ndeployments.apps\nreplicasets.apps\ncronjobs.batch\njobs.batch\npoddisruptionbudgets.policy\n", "")
+		expect(t, args("api-resources -o name"), 0, "namespaces\nnodes\npods\nresourcequotas\nservices\ndaemonsets.apps\ndeployments.apps\nreplicasets.apps\ncronjobs.batch\njobs.batch\nendpointslices.discovery.k8s.io\npoddisruptionbudgets.policy\n", "")
 		expect(t, args("api-resources --namespaced=false"), 0, "NAME         SHORTNAMES   APIVERSION   NAMESPACED   KIND\n"+
 			"namespaces   ns           v1           false        Namespace\n"+
 			"nodes        no           v1           false        Node\n", "")
@@ -72,9 +72,9 @@ func TestGetHabitsAgainstNATS(t *testing.T) {
 				t.Errorf("gantry %s: exit %d, stderr %q, stdout\n%s", a, code, errOut, out)
 			}
 		}
-		for _, a := range []string{"describe svc x", "delete svc x", "logs svc/x", "get svc"} {
+		for _, a := range []string{"describe sts x", "delete sts x", "logs sts/x", "get sts"} {
 			code, _, errOut := c.gantry(args(a)...)
-			want := `error: unknown resource type "svc": want namespaces (ns), nodes (no), pods (po), resourcequotas (quota), daemonsets (ds), deployments (deploy), replicasets (rs), cronjobs (cj), jobs, poddisruptionbudgets (pdb) (see gantry api-resources)` + "\n"
+			want := `error: unknown resource type "sts": want namespaces (ns), nodes (no), pods (po), resourcequotas (quota), services (svc), daemonsets (ds), deployments (deploy), replicasets (rs), cronjobs (cj), jobs, endpointslices, poddisruptionbudgets (pdb) (see gantry api-resources)` + "\n"
 			if code != 1 || errOut != want {
 				t.Errorf("gantry %s: exit %d, stderr %q, want %q", a, code, errOut, want)
 			}

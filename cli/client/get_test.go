@@ -211,7 +211,8 @@ func TestGetParse(t *testing.T) {
 		{args: []string{"pod/x", "y"}, wantErr: "resource/name form"},
 		{args: []string{"pod", "x/y"}, wantErr: "resource/name form"},
 		{args: []string{"pod/"}, wantErr: "a name is required"},
-		{args: []string{"services"}, wantErr: `unknown resource type "services": want namespaces (ns), nodes (no), pods (po), resourcequotas (quota), daemonsets (ds), deployments (deploy), replicasets (rs), cronjobs (cj), jobs`},
+		{args: []string{"statefulsets"}, wantErr: `unknown resource type "statefulsets": want namespaces (ns), nodes (no), pods (po), resourcequotas (quota), services (svc), daemonsets (ds), deployments (deploy), replicasets (rs), cronjobs (cj), jobs, endpointslices, poddisruptionbudgets (pdb)`},
+		{args: []string{"svc", "web"}, want: []getTarget{{kind: "service", name: "web"}}},
 		{args: []string{"pods,"}, wantErr: `unknown resource type ""`},
 		{args: []string{"pods"}, o: getOptions{output: "table"}, wantErr: `output format "table"`},
 		{args: []string{"pods"}, o: getOptions{output: "json=x"}, wantErr: `output format "json=x"`},
@@ -245,13 +246,15 @@ func TestKindOf(t *testing.T) {
 		"deployment": "deployment", "deployments": "deployment", "deploy": "deployment",
 		"deployment.apps": "deployment", "deployments.apps": "deployment", "Deployment": "deployment",
 		"node": "node", "nodes": "node", "no": "node",
+		"service": "service", "services": "service", "svc": "service", "Service": "service",
+		"endpointslice": "endpointslice", "endpointslices": "endpointslice", "endpointslices.discovery.k8s.io": "endpointslice",
 	}
 	for in, kind := range want {
 		if got, err := kindOf(in); err != nil || got != kind {
 			t.Errorf("kindOf(%q) = %q, %v; want %q", in, got, err, kind)
 		}
 	}
-	for _, in := range []string{"", "services", "svc", "pod.apps", "deploy.apps", "statefulset", "sts"} {
+	for _, in := range []string{"", "service.apps", "ep", "pod.apps", "deploy.apps", "statefulset", "sts"} {
 		if got, err := kindOf(in); err == nil {
 			t.Errorf("kindOf(%q) = %q, want an error", in, got)
 		}
@@ -267,17 +270,19 @@ func TestKindOf(t *testing.T) {
 }
 
 // apiResourcesTable is what `gantry api-resources` prints.
-const apiResourcesTable = "NAME                   SHORTNAMES   APIVERSION   NAMESPACED   KIND\n" +
-	"namespaces             ns           v1           false        Namespace\n" +
-	"nodes                  no           v1           false        Node\n" +
-	"pods                   po           v1           true         Pod\n" +
-	"resourcequotas         quota        v1           true         ResourceQuota\n" +
-	"daemonsets             ds           apps/v1      true         DaemonSet\n" +
-	"deployments            deploy       apps/v1      true         Deployment\n" +
-	"replicasets            rs           apps/v1      true         ReplicaSet\n" +
-	"cronjobs               cj           batch/v1     true         CronJob\n" +
-	"jobs                                batch/v1     true         Job\n" +
-	"poddisruptionbudgets   pdb          policy/v1    true         PodDisruptionBudget\n"
+const apiResourcesTable = "NAME                   SHORTNAMES   APIVERSION            NAMESPACED   KIND\n" +
+	"namespaces             ns           v1                    false        Namespace\n" +
+	"nodes                  no           v1                    false        Node\n" +
+	"pods                   po           v1                    true         Pod\n" +
+	"resourcequotas         quota        v1                    true         ResourceQuota\n" +
+	"services               svc          v1                    true         Service\n" +
+	"daemonsets             ds           apps/v1               true         DaemonSet\n" +
+	"deployments            deploy       apps/v1               true         Deployment\n" +
+	"replicasets            rs           apps/v1               true         ReplicaSet\n" +
+	"cronjobs               cj           batch/v1              true         CronJob\n" +
+	"jobs                                batch/v1              true         Job\n" +
+	"endpointslices                      discovery.k8s.io/v1   true         EndpointSlice\n" +
+	"poddisruptionbudgets   pdb          policy/v1             true         PodDisruptionBudget\n"
 
 func TestAPIResourcesTable(t *testing.T) {
 	var buf bytes.Buffer

@@ -271,8 +271,22 @@ func unreadyContainers(p *projections.Pod) []string {
 
 // k8sWorkload is an object of any applied kind as `kubectl get KIND -o json`
 // shows it: its spec with Kubernetes' defaults filled in (replicas 1, …)
-// and its status in the kind's shape.
-func k8sWorkload(w *projections.Workload) k8sObject {
+// and its status in the kind's shape; a Service with what was allocated
+// for it, an EndpointSlice with its content at the top level.
+func k8sWorkload(w *projections.Workload) any {
+	out := k8sWorkloadObject(w)
+	switch w.Object.Kind {
+	case manifest.KindService:
+		return k8sService(out, w.Status)
+	case manifest.KindEndpointSlice:
+		return k8sEndpointSlice(out)
+	}
+	return out
+}
+
+// k8sWorkloadObject is k8sWorkload's apiVersion, kind, metadata, spec and
+// status, before any kind's own shape.
+func k8sWorkloadObject(w *projections.Workload) k8sObject {
 	m := w.Object.Metadata
 	meta := k8sMeta{Name: w.Name, Namespace: w.Namespace, UID: w.UID, Generation: w.Generation,
 		Labels: m.Labels, Annotations: workloadAnnotations(w), CreationTimestamp: k8sTime(w.CreatedAt)}

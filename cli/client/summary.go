@@ -87,10 +87,44 @@ func summarize(ev events.Event) string {
 		return fmt.Sprintf("node %s is NotReady (%s): %s", e.Node, e.Reason, e.Message)
 	case *events.LogLossAccepted:
 		return summarizeLoss(e)
+	case *events.ServiceAllocated:
+		return summarizeAllocated(e)
 	case nil:
 		return ""
 	}
 	return fmt.Sprintf("%s event", ev.Type())
+}
+
+// summarizeAllocated: "service default/web: cluster IP 10.43.0.10, node
+// ports 30080, ingress 10.0.0.1", "... refused: <why>", "... released".
+func summarizeAllocated(e *events.ServiceAllocated) string {
+	s := fmt.Sprintf("service %s/%s", e.Namespace, e.Name)
+	switch {
+	case e.Released:
+		return s + " released its cluster IP and node ports"
+	case e.Refused != "":
+		return s + " refused: " + e.Refused
+	}
+	var parts []string
+	if e.ClusterIP != "" {
+		parts = append(parts, "cluster IP "+e.ClusterIP)
+	}
+	var nps []string
+	for _, np := range e.NodePorts {
+		if np != 0 {
+			nps = append(nps, fmt.Sprint(np))
+		}
+	}
+	if len(nps) > 0 {
+		parts = append(parts, "node ports "+strings.Join(nps, ","))
+	}
+	if len(e.Ingress) > 0 {
+		parts = append(parts, "ingress "+strings.Join(e.Ingress, ","))
+	}
+	if len(parts) == 0 {
+		return s + " allocated nothing (headless)"
+	}
+	return s + ": " + strings.Join(parts, ", ")
 }
 
 // summarizeLoss: "loss accepted: GANTRY_DECISIONS 76–150 lost, ends at 160; reset node-a consumer".

@@ -101,6 +101,14 @@ func TestSummarizeEveryEventType(t *testing.T) {
 			{&events.NodeCordoned{Node: "node-1", Unschedulable: true}, "cordoned: no new pods on node-1"},
 			{&events.NodeCordoned{Node: "node-1"}, "uncordoned: node-1 takes new pods"},
 		},
+		events.TypeServiceAllocated: {
+			{&events.ServiceAllocated{Namespace: "default", Name: "web", UID: "s1", ClusterIP: "10.43.0.10", NodePorts: []int32{30080, 0},
+				Ingress: []string{"10.0.0.1", "10.0.0.2"}}, "service default/web: cluster IP 10.43.0.10, node ports 30080, ingress 10.0.0.1,10.0.0.2"},
+			{&events.ServiceAllocated{Namespace: "default", Name: "db", UID: "s2"}, "service default/db allocated nothing (headless)"},
+			{&events.ServiceAllocated{Namespace: "default", Name: "web", UID: "s1", Released: true}, "service default/web released its cluster IP and node ports"},
+			{&events.ServiceAllocated{Namespace: "default", Name: "b", UID: "s3", Refused: "spec.clusterIP: 10.43.0.10 is in use by service default/a"},
+				"service default/b refused: spec.clusterIP: 10.43.0.10 is in use by service default/a"},
+		},
 		events.TypeNodeState: {
 			{&events.NodeStateDecided{Node: "node-1", Ready: true, Reason: "NodeAgentReady"}, "node node-1 is Ready"},
 			{&events.NodeStateDecided{Node: "node-1", Reason: "NodeStatusUnknown", Message: "node agent stopped posting heartbeats (none for 40s)"},

@@ -99,7 +99,7 @@ spec:
 		t.Fatalf("apply of a StatefulSet exited 0; stdout %q", out)
 	}
 	want := "error: statefulset.apps/rs rejected:\n" +
-		`  - kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget` + "\n"
+		`  - kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice` + "\n"
 	if !strings.Contains(errOut, want) {
 		t.Errorf("stderr = %q, want it to contain %q", errOut, want)
 	}

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -93,7 +94,8 @@ func (s ServiceSpec) withDefaults() ServiceSpec {
 		if p.Protocol == "" {
 			p.Protocol = ProtocolTCP
 		}
-		if p.TargetPort == nil {
+		if tp := p.TargetPort; tp == nil || tp.IsZero() || (tp.IsString && tp.Str == "") {
+			// 0 and "" mean unset, as in Kubernetes' defaulting.
 			tp := FromInt(p.Port)
 			p.TargetPort = &tp
 		}
@@ -115,8 +117,10 @@ func validateServiceSpec(errs *FieldErrors, path string, s ServiceSpec) {
 	if s.Headless() && s.HasNodePorts() {
 		errs.addf(fieldPath(path, "clusterIP"), "may not be None when type is %s", s.Type)
 	}
-	if ip := s.ClusterIP; ip != "" && ip != ClusterIPNone && !isIPv4(ip) {
-		errs.addf(fieldPath(path, "clusterIP"), "invalid value %q: must be None or an IPv4 address", ip)
+	if ip := s.ClusterIP; ip != "" && ip != ClusterIPNone {
+		if msg := clusterIPProblem(ip); msg != "" {
+			errs.addf(fieldPath(path, "clusterIP"), "invalid value %q: %s", ip, msg)
+		}
 	}
 	if len(s.Selector) > 0 {
 		validateLabels(errs, fieldPath(path, "selector"), s.Selector)
@@ -125,21 +129,22 @@ func validateServiceSpec(errs *FieldErrors, path string, s ServiceSpec) {
 	if len(s.Ports) == 0 && !s.Headless() {
 		errs.add(ppath, "required: at least one port (only a headless Service, clusterIP None, may have none)")
 	}
-	names := map[string]bool{}
-	seen := map[string]bool{}
+	// The first port of each name, port/protocol and nodePort/protocol,
+	// named in the refusal of a second.
+	names, seen, nodePorts := map[string]string{}, map[string]string{}, map[string]string{}
 	for i, p := range s.Ports {
 		pp := indexPath(ppath, i)
-		switch {
+		switch first, dup := names[p.Name]; {
 		case len(s.Ports) > 1 && p.Name == "":
 			errs.add(fieldPath(pp, "name"), "required when the Service has more than one port")
-		case p.Name != "" && names[p.Name]:
-			errs.addf(fieldPath(pp, "name"), "duplicate value %q", p.Name)
+		case p.Name != "" && dup:
+			errs.addf(fieldPath(pp, "name"), "duplicate name %q (also %s)", p.Name, first)
 		case p.Name != "":
 			if msg := labelNameProblem(p.Name); msg != "" {
 				errs.add(fieldPath(pp, "name"), msg)
 			}
+			names[p.Name] = pp
 		}
-		names[p.Name] = true
 		if p.Port < 1 || p.Port > 65535 {
 			errs.addf(fieldPath(pp, "port"), "must be between 1 and 65535, got %d", p.Port)
 		}
@@ -149,16 +154,19 @@ func validateServiceSpec(errs *FieldErrors, path string, s ServiceSpec) {
 			errs.addf(fieldPath(pp, "protocol"), "unsupported value %q: must be %s or %s", p.Protocol, ProtocolTCP, ProtocolUDP)
 		}
 		key := strconv.Itoa(int(p.Port)) + "/" + orTCP(p.Protocol)
-		if seen[key] {
-			errs.addf(fieldPath(pp, "port"), "duplicate value: port %s is listed twice", key)
+		if first, dup := seen[key]; dup {
+			errs.addf(fieldPath(pp, "port"), "duplicate value: port %s (also %s)", key, first)
+		} else {
+			seen[key] = pp
 		}
-		seen[key] = true
 		if tp := p.TargetPort; tp != nil {
+			// A name must be one a container port could have (an IANA
+			// service name: "8080" in quotes names no port).
 			tpp := fieldPath(pp, "targetPort")
 			switch {
-			case tp.IsString && labelNameProblem(tp.Str) != "":
-				errs.addf(tpp, "invalid value %q: must be a port number or a container port's name", tp.Str)
-			case !tp.IsString && (tp.Int < 1 || tp.Int > 65535):
+			case tp.IsString && portNameProblem(tp.Str) != "":
+				errs.addf(tpp, "%s: must be a port number or a container port's name", portNameProblem(tp.Str))
+			case !tp.IsString && tp.Int != p.Port && (tp.Int < 1 || tp.Int > 65535): // = port: defaulted, refused as port
 				errs.addf(tpp, "must be between 1 and 65535, got %d", tp.Int)
 			}
 		}
@@ -169,6 +177,13 @@ func validateServiceSpec(errs *FieldErrors, path string, s ServiceSpec) {
 				errs.addf(np, "may not be set when type is %s", orClusterIP(s.Type))
 			case p.NodePort < NodePortMin || p.NodePort > NodePortMax:
 				errs.addf(np, "must be between %d and %d (the node port range), got %d", NodePortMin, NodePortMax, p.NodePort)
+			default:
+				key := strconv.Itoa(int(p.NodePort)) + "/" + orTCP(p.Protocol)
+				if first, dup := nodePorts[key]; dup {
+					errs.addf(np, "duplicate value: node port %s (also %s)", key, first)
+				} else {
+					nodePorts[key] = pp
+				}
 			}
 		}
 	}
@@ -203,6 +218,20 @@ func orClusterIP(t string) string {
 		return ServiceTypeClusterIP
 	}
 	return t
+}
+
+// clusterIPProblem checks an explicit clusterIP: a unicast IPv4 address
+// ("" when it is one); whether it is in the service CIDR and free is the
+// endpoints service's to say.
+func clusterIPProblem(ip string) string {
+	if !isIPv4(ip) {
+		return "must be None or an IPv4 address"
+	}
+	a := netip.MustParseAddr(ip)
+	if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return "must be a unicast address (not unspecified, loopback, link-local, multicast or broadcast)"
+	}
+	return ""
 }
 
 func isIPv4(s string) bool {

@@ -47,6 +47,11 @@ type Service struct {
 	// evictions being stored, by intent seq (see evict.go).
 	c        *projections.Cluster
 	evicting map[uint64]string
+	// svcClaims are the explicit clusterIP and nodePorts of accepted
+	// Services, by workload key, and svcAssumed those of Services accepted
+	// in verdicts being stored, by intent seq (see services.go).
+	svcClaims  map[string]svcClaim
+	svcAssumed map[uint64]svcClaim
 
 	// Bootstrap makes the Namespaces that exist without being applied
 	// (see bootstrap.go), as `gantry up` and `serve` run it.
@@ -76,7 +81,8 @@ func New() *Service {
 	return &Service{pending: map[uint64]pendingIntent{}, decided: map[uint64]bool{},
 		objects: map[string]*object{}, applied: map[string]uint64{}, assumed: map[uint64]bool{},
 		counts: map[string]int{}, quotas: map[string]map[string]manifest.ResourceList{}, made: map[string]string{},
-		c: projections.NewCluster(), evicting: map[uint64]string{}}
+		c: projections.NewCluster(), evicting: map[uint64]string{},
+		svcClaims: map[string]svcClaim{}, svcAssumed: map[uint64]svcClaim{}}
 }
 
 // Name implements runner.Service.
@@ -87,7 +93,9 @@ func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
 		{Stream: events.StreamIntents},
 		{Stream: events.StreamDecisions, Filters: []string{events.SubjectAdmissionAll, events.SubjectNodeDecisionAll, events.SubjectWorkloadAll,
-			events.SubjectPodDecAll, events.SubjectNodeStateAll}},
+			events.SubjectPodDecAll, events.SubjectNodeStateAll,
+			// Services' addresses, as the endpoints service allocated them.
+			events.SubjectServiceAlloc}},
 		// Pods' reports: whether a pod is healthy, for the budgets an
 		// eviction is judged against.
 		{Stream: events.StreamObservations, Filters: []string{events.SubjectObsPodAll}},
@@ -120,6 +128,7 @@ func (s *Service) Apply(r events.Record) {
 		s.exists(o, e.Kind, e.Namespace, e.Name, e.Op == events.OpApply)
 		o.canonical = e.Object
 		s.noteQuota(e)
+		s.noteService(e)
 	case *events.AdmissionRejected:
 		s.verdict(e.IntentSeq)
 		s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
@@ -134,6 +143,9 @@ func (s *Service) Apply(r events.Record) {
 			if e.Kind == "resourcequota" {
 				delete(s.quotas[e.Namespace], e.Name)
 			}
+			if e.Kind == "service" {
+				delete(s.svcClaims, projections.WorkloadKey(e.Kind, e.Namespace, e.Name))
+			}
 		}
 	case *events.NodeCordoned:
 		s.verdict(e.IntentSeq)
@@ -146,6 +158,7 @@ func (s *Service) verdict(intentSeq uint64) {
 	delete(s.pending, intentSeq)
 	delete(s.assumed, intentSeq)
 	delete(s.evicting, intentSeq)
+	delete(s.svcAssumed, intentSeq)
 }
 
 // Assume implements runner.Assumer: the runner stores a pass of verdicts in
@@ -160,6 +173,8 @@ func (s *Service) Assume(ds []runner.Decision) {
 			s.assumed[seq] = true
 			if e, ok := d.Event.(*events.AdmissionAccepted); ok && e.Op == events.OpEvict {
 				s.evicting[seq] = e.UID
+			} else if ok {
+				s.assumeService(seq, e)
 			}
 		}
 	}
@@ -171,6 +186,7 @@ func (s *Service) Forget(d runner.Decision) {
 	if seq, ok := intentSeq(d.Event); ok {
 		delete(s.assumed, seq)
 		delete(s.evicting, seq)
+		delete(s.svcAssumed, seq)
 	}
 }
 
@@ -216,6 +232,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	}
 	s.c.ClearDirty()             // admission reads the fold; nothing here writes it out
 	var evicting map[string]bool // this pass's evictions and those being stored, by pod uid
+	var services []svcClaim      // the explicit addresses of the Services this pass accepted
 
 	for _, seq := range seqs {
 		p := s.pending[seq]
@@ -252,7 +269,12 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 			out = append(out, s.evict(p, e, evicting)...)
 			continue
 		}
-		d := s.judge(p, kind, ns, name)
+		d := s.judge(p, kind, ns, name, services)
+		if a, ok := d.Event.(*events.AdmissionAccepted); ok && kind == "service" && a.Op == events.OpApply {
+			if c, ok := claimOfJSON(a.Object, a.UID); ok {
+				services = append(services, c)
+			}
+		}
 		d.Assumed = true
 		out = append(out, d)
 	}
@@ -281,7 +303,9 @@ func target(e events.Event) (kind, ns, name string) {
 	return "", "", ""
 }
 
-func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision {
+// judge gives the verdict on one intent; services are the Services
+// accepted earlier in this pass (their addresses are taken).
+func (s *Service) judge(p pendingIntent, kind, ns, name string, services []svcClaim) runner.Decision {
 	o := s.object(kind, ns, name)
 	msgID := VerdictMsgID(p.seq, p.env.ID)
 	d := runner.Decision{
@@ -338,6 +362,9 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string) runner.Decision 
 		}
 		obj, reasons := Check(e)
 		reasons = append(reasons, s.ceiling(obj)...)
+		if kind == "service" && len(reasons) == 0 {
+			reasons = append(reasons, s.serviceProblems(obj, o, services)...)
+		}
 		if !o.exists && len(reasons) == 0 {
 			if why := s.quotaRefusal(kind, ns, name); why != "" {
 				return reject(events.OpApply, why)

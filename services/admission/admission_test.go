@@ -293,7 +293,7 @@ func TestVerdicts(t *testing.T) {
 			},
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget`}
+				want := []string{`kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpApply ||
 					r.Kind != "statefulset" || r.Name != "rs" {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
@@ -307,10 +307,10 @@ func TestVerdicts(t *testing.T) {
 		{
 			name:  "a kind whose manifest cannot be read is rejected by its token",
 			given: func(l *pt.Log) []events.Record { return nil },
-			last:  func(l *pt.Log) events.Record { return l.IntentApply("service", ns, "web", raw(`[]`)) },
+			last:  func(l *pt.Log) events.Record { return l.IntentApply("statefulset", ns, "web", raw(`[]`)) },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "service" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget`}
+				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
@@ -322,7 +322,7 @@ func TestVerdicts(t *testing.T) {
 			last:  func(l *pt.Log) events.Record { return l.IntentDelete("statefulset", ns, "rs") },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget`}
+				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpDelete {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
