@@ -40,6 +40,19 @@ spec:
   ports: [{name: http, port: 8080}]
 `
 
+// helloReady is the demo Deployment with a readiness probe: its pods get a
+// Service's traffic once they answer, not as soon as they run.
+func helloReady(t *testing.T) string {
+	t.Helper()
+	y := readFile(t, filepath.Join(repoRoot, "deploy/examples/hello.yaml"))
+	out := strings.Replace(y, "            - containerPort: 8080\n",
+		"            - containerPort: 8080\n          readinessProbe:\n            httpGet: {path: /ready, port: 8080}\n            periodSeconds: 1\n", 1)
+	if out == y {
+		t.Fatal("deploy/examples/hello.yaml changed: no containerPort 8080 line to add a probe after")
+	}
+	return out
+}
+
 // podGatewayAddr is the run's pods' gateway: the pod CIDR's first address,
 // where the node's cluster DNS answers.
 func podGatewayAddr() string {
@@ -88,7 +101,9 @@ func TestServicesEndToEnd(t *testing.T) {
 	}
 	c := newCluster(t)
 	c.up()
-	c.mustGantry("apply", "-f", filepath.Join(repoRoot, "deploy/examples/hello.yaml"))
+	if out, errOut, code := c.gantryIn(helloReady(t), "apply", "-f", "-"); code != 0 {
+		t.Fatalf("apply hello: %s%s", out, errOut)
+	}
 	if out, errOut, code := c.gantryIn(servicesYAML, "apply", "-f", "-"); code != 0 {
 		t.Fatalf("apply services: %s%s", out, errOut)
 	}
@@ -231,7 +246,9 @@ func TestServiceDuringARollingUpdate(t *testing.T) {
 	}
 	c := newCluster(t)
 	c.up()
-	c.mustGantry("apply", "-f", filepath.Join(repoRoot, "deploy/examples/hello.yaml"))
+	if out, errOut, code := c.gantryIn(helloReady(t), "apply", "-f", "-"); code != 0 {
+		t.Fatalf("apply hello: %s%s", out, errOut)
+	}
 	if out, errOut, code := c.gantryIn(servicesYAML, "apply", "-f", "-"); code != 0 {
 		t.Fatalf("apply services: %s%s", out, errOut)
 	}

@@ -274,8 +274,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.lc.close()
 
 	if len(a.cfg.Services) > 0 {
+		// The endpoints take the view last, after the proxy and DNS: a
+		// pod being stopped waits to leave them (lifecycle's drain).
+		eps := newEndpointSet()
+		a.lc.setDrain(eps.waitGone)
+		syncers := append(append([]ServiceSyncer(nil), a.cfg.Services...), eps)
 		defer a.watch(ctx, "services", func(ctx context.Context) error {
-			return WatchServices(ctx, a.conn.JS, a.log, a.cfg.Services...)
+			return WatchServices(ctx, a.conn.JS, a.log, syncers...)
 		})()
 	}
 	if a.cfg.Routes != nil {

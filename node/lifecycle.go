@@ -38,6 +38,18 @@ type lifecycle struct {
 	mu    sync.Mutex
 	runs  map[string]*containerRun   // containerKey → its newest instance's
 	terms map[string]*podTermination // pod uid → its graceful stop
+	// drain, when set, returns once the pod ns/name receives no more
+	// Service traffic (or its context ends): a graceful stop waits for it,
+	// at most DrainWait, before the containers get their signal.
+	drain func(ctx context.Context, ns, name string)
+}
+
+// setDrain sets the wait of a graceful stop for the pod to leave the
+// Services' endpoints.
+func (lc *lifecycle) setDrain(drain func(ctx context.Context, ns, name string)) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.drain = drain
 }
 
 // containerRun is what the agent runs for one container instance.
@@ -324,9 +336,11 @@ func (lc *lifecycle) kill(uid, container string, startedAt time.Time, grace time
 	})
 }
 
-// terminate stops the pod uid gracefully on its own goroutine, once: each
-// of containers (the running ones, with their preStop hooks) as probe.Stop
-// does, or, without them, every container of the pod without hooks. It
+// terminate stops the pod uid gracefully on its own goroutine, once: after
+// it has left the Services' endpoints (drain, at most DrainWait of its
+// grace), each of containers (the running ones, with their preStop hooks)
+// as probe.Stop does, or, without them, every container of the pod
+// without hooks. It
 // reports whether the stop is over, so the pod can be removed.
 func (lc *lifecycle) terminate(t probe.Target, containers []manifest.Container, grace time.Duration) bool {
 	lc.mu.Lock()
@@ -342,7 +356,15 @@ func (lc *lifecycle) terminate(t probe.Target, containers []manifest.Container, 
 		}
 	}
 	lc.log.Info().Str("pod", t.Namespace+"/"+t.Pod).Str("uid", t.UID).Dur("grace", grace).Msg("stopping pod")
+	drain := lc.drain
 	lc.wg.Go(func() {
+		if drain != nil && grace > 0 {
+			start := time.Now()
+			dctx, cancel := context.WithTimeout(lc.ctx, min(grace, DrainWait))
+			drain(dctx, t.Namespace, t.Pod)
+			cancel()
+			grace = max(grace-time.Since(start), 0)
+		}
 		var err error
 		if len(containers) > 0 {
 			err = probe.StopPod(lc.ctx, lc.log, lc.checker, lc.rt, t, containers, grace)

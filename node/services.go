@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -115,4 +116,58 @@ func (w *serviceWatch) sync(again bool) {
 		delete(w.failed, i)
 	}
 	w.last, w.synced = view, true
+}
+
+// DrainWait bounds how long a pod being stopped waits to leave the
+// Services' endpoints before its containers get SIGTERM.
+const DrainWait = 2 * time.Second
+
+// endpointSet is the pods the node's last Services view sends traffic to
+// (ready endpoints, by namespace/pod). The agent hands it the view after
+// its proxy and DNS server, so a pod being stopped can wait until traffic
+// no longer goes to it (the endpoints service marks it terminating at its
+// deletion) before it gets SIGTERM, as Kubernetes users otherwise do with
+// a preStop sleep.
+type endpointSet struct {
+	mu      sync.Mutex
+	ready   map[string]bool
+	changed chan struct{} // closed and replaced at each view
+}
+
+func newEndpointSet() *endpointSet { return &endpointSet{ready: map[string]bool{}, changed: make(chan struct{})} }
+
+// Sync implements ServiceSyncer.
+func (e *endpointSet) Sync(view []svcview.Service) error {
+	ready := map[string]bool{}
+	for _, s := range view {
+		for _, ep := range s.Endpoints {
+			if ep.Ready && ep.Pod != "" {
+				ready[s.Namespace+"/"+ep.Pod] = true
+			}
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ready = ready
+	close(e.changed)
+	e.changed = make(chan struct{})
+	return nil
+}
+
+// waitGone returns once pod ns/name is no ready endpoint in the view, or
+// ctx ends.
+func (e *endpointSet) waitGone(ctx context.Context, ns, name string) {
+	for {
+		e.mu.Lock()
+		in, ch := e.ready[ns+"/"+name], e.changed
+		e.mu.Unlock()
+		if !in {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		}
+	}
 }

@@ -89,6 +89,16 @@ func summarize(ev events.Event) string {
 		return summarizeLoss(e)
 	case *events.ServiceAllocated:
 		return summarizeAllocated(e)
+	case *events.NodeCIDRRequested:
+		if e.Requested != "" {
+			return fmt.Sprintf("node %s asks for pod CIDR %s", e.Node, e.Requested)
+		}
+		return fmt.Sprintf("node %s asks for a pod CIDR", e.Node)
+	case *events.NodeCIDRAllocated:
+		if e.Refused != "" {
+			return fmt.Sprintf("node %s pod CIDR refused: %s", e.Node, e.Refused)
+		}
+		return fmt.Sprintf("node %s pod CIDR %s", e.Node, e.PodCIDR)
 	case nil:
 		return ""
 	}

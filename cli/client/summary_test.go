@@ -109,6 +109,15 @@ func TestSummarizeEveryEventType(t *testing.T) {
 			{&events.ServiceAllocated{Namespace: "default", Name: "b", UID: "s3", Refused: "spec.clusterIP: 10.43.0.10 is in use by service default/a"},
 				"service default/b refused: spec.clusterIP: 10.43.0.10 is in use by service default/a"},
 		},
+		events.TypeNodeCIDRRequested: {
+			{&events.NodeCIDRRequested{Node: "node-1"}, "node node-1 asks for a pod CIDR"},
+			{&events.NodeCIDRRequested{Node: "node-1", Requested: "10.42.7.0/24"}, "node node-1 asks for pod CIDR 10.42.7.0/24"},
+		},
+		events.TypeNodeCIDRAllocated: {
+			{&events.NodeCIDRAllocated{Node: "node-1", PodCIDR: "10.42.0.0/24"}, "node node-1 pod CIDR 10.42.0.0/24"},
+			{&events.NodeCIDRAllocated{Node: "node-2", Refused: "pod CIDR 10.42.0.0/24 overlaps node node-1's"},
+				"node node-2 pod CIDR refused: pod CIDR 10.42.0.0/24 overlaps node node-1's"},
+		},
 		events.TypeNodeState: {
 			{&events.NodeStateDecided{Node: "node-1", Ready: true, Reason: "NodeAgentReady"}, "node node-1 is Ready"},
 			{&events.NodeStateDecided{Node: "node-1", Reason: "NodeStatusUnknown", Message: "node agent stopped posting heartbeats (none for 40s)"},

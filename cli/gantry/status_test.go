@@ -3,6 +3,7 @@ package main
 import (
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/gantry-sh/gantry/events"
 )
@@ -11,9 +12,20 @@ import (
 // it, and each stream's extent.
 func TestStatusShowsTheLogsDiskAndStreams(t *testing.T) {
 	up := startUp(t, "status-test", "")
-	code, out, errOut := runGantry("status", "--nats", up.url)
-	if code != 0 {
-		t.Fatalf("status: exit %d, stderr %q", code, errOut)
+	// The node's first report (its pod CIDR request, then its registration)
+	// follows gantry up's start: poll for it.
+	var out string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, o, errOut := runGantry("status", "--nats", up.url)
+		if code != 0 {
+			t.Fatalf("status: exit %d, stderr %q", code, errOut)
+		}
+		out = o
+		if regexp.MustCompile(`(?m)^`+events.StreamObservations+`\s+[1-9]`).MatchString(out) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval
 	}
 	for _, re := range []string{
 		`(?m)^Log disk: \S+/nats, \d+\.\d[KMGTPE]i free of \d+\.\d[KMGTPE]i \(\d+%\), (ok|LOW)$`,
