@@ -43,6 +43,7 @@ var (
 var (
 	gantryBin string
 	repoRoot  string
+	demoTar   string // the demo image as an OCI tarball, for importing into another containerd namespace
 )
 
 func TestMain(m *testing.M) {
@@ -54,7 +55,7 @@ func TestMain(m *testing.M) {
 	if code == 0 {
 		code = m.Run()
 	}
-	removeNamespace()
+	removeNamespace(ctrNS)
 	removeBridge()
 	os.Exit(code)
 }
@@ -70,21 +71,21 @@ func removeBridge() {
 	}
 }
 
-// removeNamespace deletes the run's images (the demo image's tags) and
-// containerd namespace (best effort: a namespace that still holds something
+// removeNamespace deletes a containerd namespace of the run, its images
+// (the demo image's tags) first (best effort: a namespace that still holds something
 // stays, and says so). containerd's garbage collector may still be removing
 // the image's snapshots of containers deleted just before: it retries for
 // 10 s while the namespace is not yet empty.
-func removeNamespace() {
-	_ = exec.Command("ctr", "-n", ctrNS, "images", "rm", "--sync", imageRef, imageRefV2).Run()
+func removeNamespace(ns string) {
+	_ = exec.Command("ctr", "-n", ns, "images", "rm", "--sync", imageRef, imageRefV2).Run()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		out, err := exec.Command("ctr", "namespaces", "rm", ctrNS).CombinedOutput()
+		out, err := exec.Command("ctr", "namespaces", "rm", ns).CombinedOutput()
 		if err == nil {
 			return
 		}
 		if !bytes.Contains(out, []byte("must be empty")) || time.Now().After(deadline) {
-			fmt.Fprintf(os.Stderr, "cleanup: containerd namespace %s: %v: %s\n", ctrNS, err, out)
+			fmt.Fprintf(os.Stderr, "cleanup: containerd namespace %s: %v: %s\n", ns, err, out)
 			return
 		}
 		time.Sleep(200 * time.Millisecond) // polling interval
@@ -114,6 +115,7 @@ func setup() (int, error) {
 		return 1, fmt.Errorf("build gantry: %v: %s", err, out)
 	}
 	tar := filepath.Join(dir, "hello.oci.tar")
+	demoTar = tar
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := images.Build(ctx, images.BuildOptions{Dir: filepath.Join(repoRoot, "deploy/images/hello"), Ref: imageRef, Out: tar}); err != nil {
@@ -215,14 +217,20 @@ func publishAll(ctx context.Context, t testing.TB, conn *bus.Conn, out []bus.Out
 // start runs a gantry process that keeps running (up, node).
 func (c *cluster) start(args ...string) *proc {
 	c.t.Helper()
-	cmd := exec.Command(gantryBin, args...)
+	return c.startCmd(exec.Command(gantryBin, args...), args[0])
+}
+
+// startCmd runs cmd, a gantry process that keeps running (perhaps through
+// a wrapper such as nsenter), named name in the log files.
+func (c *cluster) startCmd(cmd *exec.Cmd, name string) *proc {
+	c.t.Helper()
 	cmd.Env = append(os.Environ(), "GANTRY_NATS="+c.url)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// GANTRY_E2E_LOGDIR keeps each process's whole output in a file there
 	// (gantry-<command>-<n>.log), for looking into a slow or stuck run.
 	if dir := os.Getenv("GANTRY_E2E_LOGDIR"); dir != "" {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("gantry-%s-%d.log", args[0], len(c.procs))))
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("gantry-%s-%d.log", name, len(c.procs))))
 		if err != nil {
 			c.t.Fatal(err)
 		}
@@ -320,21 +328,30 @@ func (c *cluster) teardown() {
 	for _, p := range c.procs {
 		p.stop()
 	}
-	for _, id := range ctrList("tasks") {
-		_ = exec.Command("ctr", "-n", ctrNS, "tasks", "kill", "-s", "SIGKILL", id).Run()
-	}
-	for _, id := range ctrList("containers") {
-		_ = exec.Command("ctr", "-n", ctrNS, "tasks", "delete", "-f", id).Run()
-		_ = exec.Command("ctr", "-n", ctrNS, "containers", "delete", id).Run()
-	}
+	removeContainers(ctrNS)
 	for _, ns := range c.netnsList() {
 		_ = exec.Command("ip", "netns", "delete", ns).Run()
 	}
 }
 
+// removeContainers kills and deletes the containers in a containerd
+// namespace of the run.
+func removeContainers(ns string) {
+	for _, id := range ctrListIn(ns, "tasks") {
+		_ = exec.Command("ctr", "-n", ns, "tasks", "kill", "-s", "SIGKILL", id).Run()
+	}
+	for _, id := range ctrListIn(ns, "containers") {
+		_ = exec.Command("ctr", "-n", ns, "tasks", "delete", "-f", id).Run()
+		_ = exec.Command("ctr", "-n", ns, "containers", "delete", id).Run()
+	}
+}
+
 // ctrList lists ids of containerd objects in the tests' namespace.
-func ctrList(what string) []string {
-	out, err := exec.Command("ctr", "-n", ctrNS, what, "ls", "-q").Output()
+func ctrList(what string) []string { return ctrListIn(ctrNS, what) }
+
+// ctrListIn lists ids of containerd objects in namespace ns.
+func ctrListIn(ns, what string) []string {
+	out, err := exec.Command("ctr", "-n", ns, what, "ls", "-q").Output()
 	if err != nil {
 		return nil
 	}

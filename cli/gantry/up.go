@@ -318,7 +318,7 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 		defer rtable.Close()
 		routes = routeTable{rtable}
 		r, err := containerd.New(ctx, containerd.Config{Address: nf.ctrdSock, Namespace: nf.ctrdNS, StateDir: filepath.Join(nf.dataDir, "node"),
-			PodCIDR: podCIDR, BridgeName: nf.bridge, NodeName: name, DNSServers: []string{gw}, ClusterDomain: dns.DefaultDomain}, log)
+			PodCIDR: podCIDR, ClusterCIDR: clusterCIDR.String(), BridgeName: nf.bridge, NodeName: name, DNSServers: []string{gw}, ClusterDomain: dns.DefaultDomain}, log)
 		if err != nil {
 			return err
 		}

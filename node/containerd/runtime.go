@@ -49,6 +49,9 @@ type Config struct {
 	StateDir string
 	// PodCIDR is the node's pod subnet; default 10.42.0.0/24.
 	PodCIDR string
+	// ClusterCIDR holds every node's pod CIDR (pod to pod across nodes is
+	// not masqueraded); default PodCIDR.
+	ClusterCIDR string
 	// BridgeName is the pods' bridge; default gantry0.
 	BridgeName string
 	// CNIPluginDirs hold the CNI plugins; default /usr/lib/cni, /opt/cni/bin.
@@ -159,11 +162,12 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Runtime, error) 
 		}
 	}
 	netw, err := network.New(network.Config{
-		PodCIDR:    cfg.PodCIDR,
-		BridgeName: cfg.BridgeName,
-		PluginDirs: cfg.CNIPluginDirs,
-		StateDir:   cfg.StateDir,
-		NetNSDir:   cfg.NetNSDir,
+		PodCIDR:     cfg.PodCIDR,
+		ClusterCIDR: cfg.ClusterCIDR,
+		BridgeName:  cfg.BridgeName,
+		PluginDirs:  cfg.CNIPluginDirs,
+		StateDir:    cfg.StateDir,
+		NetNSDir:    cfg.NetNSDir,
 	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("containerd runtime: %w", err)

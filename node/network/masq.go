@@ -78,25 +78,30 @@ func releaseMasquerade(ctx context.Context, network, id string) error {
 }
 
 // masqueradeRule is the node's one NAT rule: traffic from the pod CIDR to
-// anywhere outside it leaves with the node's address.
-func masqueradeRule(cidr, bridge string) []string {
-	return []string{"POSTROUTING", "-s", cidr, "!", "-d", cidr,
-		"-m", "comment", "--comment", "gantry pods on " + bridge, "-j", "MASQUERADE"}
+// anywhere outside the cluster's pods (cluster, which holds every node's
+// pod CIDR) leaves with the node's address; pod to pod across nodes keeps
+// its source, as Kubernetes' network model asks.
+func masqueradeRule(cidr, cluster, bridge string) []string {
+	return []string{"POSTROUTING", "-s", cidr, "!", "-d", cluster,
+		"-m", "comment", "--comment", masqComment(bridge), "-j", "MASQUERADE"}
 }
 
-// ensureMasquerade installs the masquerade rule unless it is there.
-func ensureMasquerade(ctx context.Context, cidr, bridge string) error {
+func masqComment(bridge string) string { return "gantry pods on " + bridge }
+
+// ensureMasquerade installs the masquerade rule unless it is there, and
+// removes the pods' other ones (an older rule excluding only the node's own
+// CIDR, or another cluster CIDR): the first to match would win.
+func ensureMasquerade(ctx context.Context, cidr, cluster, bridge string) error {
 	if _, err := exec.LookPath("iptables"); err != nil {
 		return nil // no iptables: pods reach only the node and each other
 	}
-	rule := masqueradeRule(cidr, bridge)
-	if exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat", "-C"}, rule...)...).Run() == nil {
-		return nil
+	rule := masqueradeRule(cidr, cluster, bridge)
+	if exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat", "-C"}, rule...)...).Run() != nil {
+		if out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat", "-A"}, rule...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("masquerade %s: %w: %s", cidr, err, strings.TrimSpace(string(out)))
+		}
 	}
-	if out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat", "-A"}, rule...)...).CombinedOutput(); err != nil {
-		return fmt.Errorf("masquerade %s: %w: %s", cidr, err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	return removeMasquerade(ctx, cidr, bridge, cluster)
 }
 
 // RemoveMasquerade deletes the node's masquerade rule; for tests and for
@@ -105,17 +110,45 @@ func (n *Network) RemoveMasquerade(ctx context.Context) error {
 	return RemoveMasqueradeRule(ctx, n.subnet, n.cfg.BridgeName)
 }
 
-// RemoveMasqueradeRule deletes the masquerade rule of the pods of cidr on
-// bridge, however many times it was added.
+// RemoveMasqueradeRule deletes the masquerade rules of the pods of cidr on
+// bridge, however many times they were added, whatever CIDR they exclude.
 func RemoveMasqueradeRule(ctx context.Context, cidr, bridge string) error {
 	if _, err := exec.LookPath("iptables"); err != nil {
 		return nil
 	}
-	rule := masqueradeRule(cidr, bridge)
-	for exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat", "-C"}, rule...)...).Run() == nil {
+	return removeMasquerade(ctx, cidr, bridge, "")
+}
+
+// removeMasquerade deletes the masquerade rules of the pods of cidr on
+// bridge but the one excluding keep ("": all of them).
+func removeMasquerade(ctx context.Context, cidr, bridge, keep string) error {
+	out, err := exec.CommandContext(ctx, "iptables", "-w", "-t", "nat", "-S", "POSTROUTING").Output()
+	if err != nil {
+		return fmt.Errorf("list masquerade rules: %w", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		dst := masqueradeDst(line, cidr, bridge)
+		if dst == "" || dst == keep {
+			continue
+		}
+		rule := masqueradeRule(cidr, dst, bridge)
 		if out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat", "-D"}, rule...)...).CombinedOutput(); err != nil {
 			return fmt.Errorf("remove masquerade %s: %w: %s", cidr, err, strings.TrimSpace(string(out)))
 		}
 	}
 	return nil
+}
+
+// masqueradeDst is the excluded destination of a line of `iptables -S`
+// when it is a masquerade rule of the pods of cidr on bridge, else "".
+func masqueradeDst(line, cidr, bridge string) string {
+	if !strings.HasPrefix(line, "-A POSTROUTING -s "+cidr+" ! -d ") ||
+		!strings.HasSuffix(line, ` -m comment --comment "`+masqComment(bridge)+`" -j MASQUERADE`) {
+		return ""
+	}
+	f := strings.Fields(strings.TrimPrefix(line, "-A POSTROUTING -s "+cidr+" ! -d "))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }

@@ -34,6 +34,10 @@ type Config struct {
 	// PodCIDR is the subnet pods get addresses from; the bridge takes its
 	// first address as the pods' gateway.
 	PodCIDR string
+	// ClusterCIDR holds every node's pod CIDR: pods' traffic to it is not
+	// masqueraded (pod to pod across nodes keeps its source); default
+	// PodCIDR (one node).
+	ClusterCIDR string
 	// BridgeName is the Linux bridge the pods' veths join (at most 15 bytes).
 	BridgeName string
 	// NetworkName names the CNI network (and its cache entries).
@@ -86,6 +90,20 @@ func New(cfg Config, log zerolog.Logger) (*Network, error) {
 	if subnet.IP.To4() == nil {
 		return nil, fmt.Errorf("network: pod CIDR %s: only IPv4 is supported", cfg.PodCIDR)
 	}
+	// A pod CIDR given by hand outside the cluster CIDR: only the node's
+	// own pods are reached without masquerading.
+	cluster := subnet
+	if cfg.ClusterCIDR != "" {
+		_, c, err := net.ParseCIDR(cfg.ClusterCIDR)
+		if err != nil {
+			return nil, fmt.Errorf("network: cluster CIDR: %w", err)
+		}
+		cOnes, _ := c.Mask.Size()
+		sOnes, _ := subnet.Mask.Size()
+		if c.Contains(subnet.IP) && cOnes <= sOnes {
+			cluster = c
+		}
+	}
 	if len(cfg.BridgeName) > 15 {
 		return nil, fmt.Errorf("network: bridge name %q is longer than 15 bytes", cfg.BridgeName)
 	}
@@ -114,7 +132,7 @@ func New(cfg Config, log zerolog.Logger) (*Network, error) {
 	if err := c.Load(gocni.WithConfListBytes(conf), gocni.WithLoNetwork); err != nil {
 		return nil, fmt.Errorf("network: load CNI config: %w", err)
 	}
-	if err := ensureMasquerade(context.Background(), subnet.String(), cfg.BridgeName); err != nil {
+	if err := ensureMasquerade(context.Background(), subnet.String(), cluster.String(), cfg.BridgeName); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
 	return &Network{cfg: cfg, subnet: subnet.String(), cni: c, log: log}, nil

@@ -230,7 +230,7 @@ func TestTeardownAfterNamespaceVanished(t *testing.T) {
 		if chainExists() || jumps() {
 			t.Fatalf("round %d: a masquerade chain %s per pod after setup", round, chain)
 		}
-		rule := append([]string{"-w", "-t", "nat", "-C"}, masqueradeRule(testCIDR, testBridge)...)
+		rule := append([]string{"-w", "-t", "nat", "-C"}, masqueradeRule(testCIDR, testCIDR, testBridge)...)
 		if err := exec.Command("iptables", rule...).Run(); err != nil {
 			t.Fatalf("round %d: node masquerade rule missing: %v", round, err)
 		}
@@ -305,4 +305,40 @@ func bridgePorts(t *testing.T) []string {
 		}
 	}
 	return names
+}
+
+// The masquerade rule leaves the cluster's pods out (pod to pod across
+// nodes keeps its source) and replaces the node's older rule, which left
+// out only its own pods; a pod CIDR outside the cluster CIDR keeps the
+// one-node rule. RemoveMasqueradeRule removes whichever is there.
+func TestMasqueradeLeavesTheClusterOut(t *testing.T) {
+	needRoot(t)
+	has := func(dst string) bool {
+		rule := append([]string{"-w", "-t", "nat", "-C"}, masqueradeRule(testCIDR, dst, testBridge)...)
+		return exec.Command("iptables", rule...).Run() == nil
+	}
+	old := append([]string{"-w", "-t", "nat", "-A"}, masqueradeRule(testCIDR, testCIDR, testBridge)...)
+	if out, err := exec.Command("iptables", old...).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = RemoveMasqueradeRule(context.Background(), testCIDR, testBridge) })
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	if _, err := New(Config{PodCIDR: testCIDR, ClusterCIDR: "10.42.0.0/16", BridgeName: testBridge, StateDir: t.TempDir(), NetNSDir: t.TempDir()}, log); err != nil {
+		t.Fatal(err)
+	}
+	if !has("10.42.0.0/16") || has(testCIDR) {
+		t.Fatalf("after New with the cluster CIDR: cluster rule %v, node-only rule %v; want true, false", has("10.42.0.0/16"), has(testCIDR))
+	}
+	if _, err := New(Config{PodCIDR: testCIDR, ClusterCIDR: "10.99.0.0/16", BridgeName: testBridge, StateDir: t.TempDir(), NetNSDir: t.TempDir()}, log); err != nil {
+		t.Fatal(err)
+	}
+	if has("10.42.0.0/16") || !has(testCIDR) {
+		t.Fatalf("pod CIDR outside the cluster CIDR: cluster rule %v, node-only rule %v; want false, true", has("10.42.0.0/16"), has(testCIDR))
+	}
+	if err := RemoveMasqueradeRule(context.Background(), testCIDR, testBridge); err != nil {
+		t.Fatal(err)
+	}
+	if has(testCIDR) || has("10.42.0.0/16") {
+		t.Fatal("a masquerade rule left after RemoveMasqueradeRule")
+	}
 }
