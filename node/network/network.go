@@ -13,6 +13,7 @@ import (
 
 	gocni "github.com/containerd/go-cni"
 	"github.com/rs/zerolog"
+	"github.com/vishvananda/netlink"
 )
 
 // Defaults for Config.
@@ -187,6 +188,7 @@ func (n *Network) Setup(ctx context.Context, id, nsPath string) (string, error) 
 	if ok {
 		for _, c := range iface.IPConfigs {
 			if v4 := c.IP.To4(); v4 != nil {
+				n.forgetNeighbour(v4)
 				return v4.String(), nil
 			}
 		}
@@ -219,4 +221,17 @@ func (n *Network) Teardown(ctx context.Context, id, nsPath string) error {
 		return fmt.Errorf("cni del %s: %w", id, err)
 	}
 	return nil
+}
+
+// forgetNeighbour drops the host's neighbour (ARP) entry for a pod address
+// on the bridge: an address given again (a pod replaced, a cluster started
+// again on the same bridge) would otherwise go to the old pod's MAC until
+// the entry went stale, tens of seconds during which the node cannot reach
+// the new pod (its probes fail). Best effort: no entry is the usual case.
+func (n *Network) forgetNeighbour(ip net.IP) {
+	br, err := netlink.LinkByName(n.cfg.BridgeName)
+	if err != nil {
+		return
+	}
+	_ = netlink.NeighDel(&netlink.Neigh{LinkIndex: br.Attrs().Index, IP: ip})
 }
