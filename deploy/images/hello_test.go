@@ -268,6 +268,64 @@ func TestHelloProbeBehaviours(t *testing.T) {
 	}
 }
 
+// The readiness switch: POST /ready/on makes /ready pass even against
+// HELLO_UNREADY_AFTER, POST /ready/off makes it answer 503 and /status
+// say not ready; each flip is a line of the log. GET on the switch's
+// paths is no switch.
+func TestHelloReadinessSwitch(t *testing.T) {
+	bin := buildHello(t)
+	port := freePort(t)
+	var logs syncBuffer
+	cmd := exec.Command(bin)
+	cmd.Env = append(cmd.Environ(), "HOST=127.0.0.1", "PORT="+port, "POD_NAME=pod-s", "HELLO_UNREADY_AFTER=0s")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+
+	base := "http://" + net.JoinHostPort("127.0.0.1", port)
+	waitReady(t, base+"/", exited, &logs)
+	post := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Post(base+path, "text/plain", nil)
+		if err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for i, step := range []struct {
+		post  string // "" for none
+		ready int
+	}{{"", 503}, {"/ready/on", 200}, {"/ready/off", 503}, {"/ready/off", 503}, {"/ready/on", 200}} {
+		if step.post != "" {
+			want := "ready " + strings.TrimPrefix(step.post, "/ready/") + "\n"
+			if code, body := post(step.post); code != 200 || body != want {
+				t.Fatalf("step %d: POST %s = %d %q, want 200 %q", i, step.post, code, body, want)
+			}
+		}
+		if code, _ := get(t, base+"/ready"); code != step.ready {
+			t.Errorf("step %d: GET /ready = %d, want %d", i, code, step.ready)
+		}
+		if _, body := get(t, base+"/status"); !strings.Contains(body, fmt.Sprintf(`"ready":%v`, step.ready == 200)) {
+			t.Errorf("step %d: GET /status = %q", i, body)
+		}
+	}
+	if code, _ := get(t, base+"/ready/off"); code != http.StatusNotFound {
+		t.Errorf("GET /ready/off = %d, want 404", code)
+	}
+	if code, _ := get(t, base+"/ready"); code != 200 {
+		t.Errorf("after GET /ready/off, GET /ready = %d, want 200", code)
+	}
+	if n := strings.Count(logs.String(), "hello: readiness switched off"); n != 2 {
+		t.Errorf("%d lines of readiness switched off, want 2:\n%s", n, logs.String())
+	}
+}
+
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) string {
 	t.Helper()

@@ -5,6 +5,7 @@
 //	GET /healthz -> 200 "ok" (500 from HELLO_UNHEALTHY_AFTER on)
 //	GET /ready   -> 200 "ready" (503 from HELLO_UNREADY_AFTER on)
 //	GET /status  -> 200 {"pod", "healthy", "ready", "queue_depth", "uptime_seconds"}
+//	POST /ready/off, POST /ready/on -> /ready answers 503, or 200, from then on
 //
 // It listens on :8080 (override the port with PORT, and the interface with
 // HOST, e.g. HOST=127.0.0.1), after HELLO_START_DELAY when set, and shuts
@@ -33,6 +34,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -189,15 +191,26 @@ func podName() string {
 }
 
 // routes answer every GET as package behaviour says, after the run has
-// lasted since started.
+// lasted since started and with the readiness switch where the last POST
+// to it left it.
 func routes(name string, spec behaviour.Spec, started time.Time) http.Handler {
+	var sw atomic.Int32 // a behaviour.Switch
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
-		code, ctype, body := spec.Answer(name, r.URL.Path, time.Since(started))
+		code, ctype, body := spec.AnswerWith(name, r.URL.Path, time.Since(started), behaviour.Switch(sw.Load()))
 		w.Header().Set("Content-Type", ctype)
 		w.WriteHeader(code)
 		w.Write(body)
 	})
+	for _, p := range []string{behaviour.PathReadyOff, behaviour.PathReadyOn} {
+		mux.HandleFunc("POST "+p, func(w http.ResponseWriter, r *http.Request) {
+			to, _ := behaviour.SwitchFor(r.URL.Path)
+			sw.Store(int32(to))
+			log.Printf("hello: readiness switched %s", to)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			fmt.Fprintf(w, "ready %s\n", to)
+		})
+	}
 	return mux
 }
 

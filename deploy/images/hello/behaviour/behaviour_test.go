@@ -214,3 +214,46 @@ func TestCommand(t *testing.T) {
 		}
 	}
 }
+
+// The readiness switch: a POST to /ready/off or /ready/on sets it, and once
+// set it wins over HELLO_UNREADY_AFTER, in /ready and in /status.
+func TestReadinessSwitch(t *testing.T) {
+	for path, want := range map[string]Switch{"/ready/off": SwitchOff, "/ready/on": SwitchOn} {
+		if got, ok := SwitchFor(path); !ok || got != want {
+			t.Errorf("SwitchFor(%q) = %v %v, want %v", path, got, ok, want)
+		}
+	}
+	for _, path := range []string{"/ready", "/ready/", "/ready/maybe", "/"} {
+		if _, ok := SwitchFor(path); ok {
+			t.Errorf("SwitchFor(%q) is a switch", path)
+		}
+	}
+	unready := Spec{Unready: true, UnreadyAfter: time.Second}
+	for _, tc := range []struct {
+		spec    Spec
+		elapsed time.Duration
+		sw      Switch
+		code    int
+		body    string
+	}{
+		{Spec{}, 0, SwitchNone, 200, "ready"},
+		{Spec{}, 0, SwitchOff, 503, "not ready"},
+		{Spec{}, 0, SwitchOn, 200, "ready"},
+		{unready, 2 * time.Second, SwitchNone, 503, "not ready"},
+		{unready, 2 * time.Second, SwitchOn, 200, "ready"},
+		{unready, 0, SwitchOff, 503, "not ready"},
+	} {
+		code, _, body := tc.spec.AnswerWith("p", "/ready", tc.elapsed, tc.sw)
+		if code != tc.code || string(body) != tc.body {
+			t.Errorf("%+v after %s, switch %v: GET /ready %d %q, want %d %q", tc.spec, tc.elapsed, tc.sw, code, body, tc.code, tc.body)
+		}
+		_, _, js := tc.spec.AnswerWith("p", "/status", tc.elapsed, tc.sw)
+		var st Status
+		if err := json.Unmarshal(js, &st); err != nil || st.Ready != (tc.code == 200) {
+			t.Errorf("%+v after %s, switch %v: /status %s (%v)", tc.spec, tc.elapsed, tc.sw, js, err)
+		}
+	}
+	if code, _, _ := unready.Answer("p", "/ready", 2*time.Second); code != 503 {
+		t.Errorf("Answer is AnswerWith the switch untouched: %d", code)
+	}
+}

@@ -12,9 +12,48 @@ import (
 const (
 	PathRoot    = "/"        // "hello from <pod>"
 	PathHealthz = "/healthz" // 200 "ok"; 500 "unhealthy" from EnvUnhealthyAfter on
-	PathReady   = "/ready"   // 200 "ready"; 503 "not ready" from EnvUnreadyAfter on
+	PathReady   = "/ready"   // 200 "ready"; 503 "not ready" from EnvUnreadyAfter on, or as the switch says
 	PathStatus  = "/status"  // 200 and a Status as JSON
+
+	// PathReadyOff and PathReadyOn are the readiness switch: a POST to
+	// /ready/off makes /ready answer 503 from then on, one to /ready/on
+	// makes it answer 200, whatever EnvUnreadyAfter says. Tests flip a
+	// pod's readiness back and forth with it (benchmark B7).
+	PathReadyOff = "/ready/off"
+	PathReadyOn  = "/ready/on"
 )
+
+// Switch is where the readiness switch stands: SwitchNone until a POST to
+// PathReadyOff or PathReadyOn, then what the last one said.
+type Switch int32
+
+const (
+	SwitchNone Switch = iota // /ready follows EnvUnreadyAfter
+	SwitchOn                 // /ready answers 200
+	SwitchOff                // /ready answers 503
+)
+
+func (w Switch) String() string {
+	switch w {
+	case SwitchOn:
+		return "on"
+	case SwitchOff:
+		return "off"
+	}
+	return "none"
+}
+
+// SwitchFor is the position a POST to path sets, and false when path is
+// not the switch's.
+func SwitchFor(path string) (Switch, bool) {
+	switch path {
+	case PathReadyOn:
+		return SwitchOn, true
+	case PathReadyOff:
+		return SwitchOff, true
+	}
+	return SwitchNone, false
+}
 
 // The demo image's commands, run as `hello <command> <args>` (by exec
 // probes and hooks in its container).
@@ -54,9 +93,22 @@ func (s Spec) Healthy(elapsed time.Duration) bool {
 	return !s.Unhealthy || elapsed < s.UnhealthyAfter
 }
 
-// Ready reports whether /ready answers 200 after elapsed.
+// Ready reports whether /ready answers 200 after elapsed, with the switch
+// untouched.
 func (s Spec) Ready(elapsed time.Duration) bool {
 	return !s.Unready || elapsed < s.UnreadyAfter
+}
+
+// ReadyWith reports whether /ready answers 200 after elapsed with the
+// readiness switch at w: the switch, once set, wins.
+func (s Spec) ReadyWith(elapsed time.Duration, w Switch) bool {
+	switch w {
+	case SwitchOn:
+		return true
+	case SwitchOff:
+		return false
+	}
+	return s.Ready(elapsed)
 }
 
 // Status is what /status answers, as JSON.
@@ -70,8 +122,14 @@ type Status struct {
 
 // Answer is the server's answer to GET path after the run has lasted
 // elapsed, for the pod named pod: its status code, content type and body.
-// The program serves it and the simulated runtime answers probes with it.
+// The simulated runtime answers probes with it (it has no switch).
 func (s Spec) Answer(pod, path string, elapsed time.Duration) (int, string, []byte) {
+	return s.AnswerWith(pod, path, elapsed, SwitchNone)
+}
+
+// AnswerWith is Answer with the readiness switch at w, as the program
+// serves it.
+func (s Spec) AnswerWith(pod, path string, elapsed time.Duration, w Switch) (int, string, []byte) {
 	const text = "text/plain; charset=utf-8"
 	switch path {
 	case PathRoot:
@@ -82,12 +140,12 @@ func (s Spec) Answer(pod, path string, elapsed time.Duration) (int, string, []by
 		}
 		return http.StatusOK, text, []byte("ok")
 	case PathReady:
-		if !s.Ready(elapsed) {
+		if !s.ReadyWith(elapsed, w) {
 			return http.StatusServiceUnavailable, text, []byte("not ready")
 		}
 		return http.StatusOK, text, []byte("ready")
 	case PathStatus:
-		b, _ := json.Marshal(Status{Pod: pod, Healthy: s.Healthy(elapsed), Ready: s.Ready(elapsed),
+		b, _ := json.Marshal(Status{Pod: pod, Healthy: s.Healthy(elapsed), Ready: s.ReadyWith(elapsed, w),
 			QueueDepth: s.QueueDepth, UptimeSeconds: int64(elapsed / time.Second)})
 		return http.StatusOK, "application/json", append(b, '\n')
 	}
