@@ -134,7 +134,9 @@ type endpointSet struct {
 	changed chan struct{} // closed and replaced at each view
 }
 
-func newEndpointSet() *endpointSet { return &endpointSet{ready: map[string]bool{}, changed: make(chan struct{})} }
+func newEndpointSet() *endpointSet {
+	return &endpointSet{ready: map[string]bool{}, changed: make(chan struct{})}
+}
 
 // Sync implements ServiceSyncer.
 func (e *endpointSet) Sync(view []svcview.Service) error {
