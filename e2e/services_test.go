@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -30,6 +32,14 @@ spec:
   type: NodePort
   selector: {app: hello}
   ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hello-lb}
+spec:
+  type: LoadBalancer
+  selector: {app: hello}
+  ports: [{port: 8081, targetPort: 8080}]
 ---
 apiVersion: v1
 kind: Service
@@ -89,12 +99,16 @@ func inPod(netns string, args ...string) (string, error) {
 	return string(out), err
 }
 
-// The demo Deployment (3 replicas) behind Services, on real containerd:
-// the Service's name resolves to its virtual IP through the node's DNS and
-// the pods' search path, 300 requests through the virtual IP from inside a
-// pod reach all three pods, the headless name returns the three pods, and
-// the NodePort answers from the host, port-forward reaches a pod. Deleting
-// the Service removes its name.
+// The demo Deployment (3 replicas, with a readiness probe) behind
+// Services, on real containerd: the Service's name resolves to its virtual
+// IP through the node's DNS; 300 requests through the virtual IP from
+// inside a pod reach all three pods; the headless name returns the three
+// pods; the NodePort and the load-balancer port answer from the host (the
+// latter on the address its EXTERNAL-IP lists); port-forward reaches a pod;
+// inside a pod, http://hello/ (the short name, through the pod's own
+// resolv.conf) answers; a pod failing readiness gets no request through
+// the virtual IP while unready and gets them again after; deleting the
+// Service removes its name.
 func TestServicesEndToEnd(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed")
@@ -200,6 +214,68 @@ func TestServicesEndToEnd(t *testing.T) {
 	}
 	pf.stop()
 
+	// A LoadBalancer is served as k3s' ServiceLB serves it: on the node's
+	// address, which its EXTERNAL-IP lists.
+	var ingress string
+	c.waitFor("hello-lb's external IP", 30*time.Second, func() bool {
+		f := strings.Fields(strings.Split(c.mustGantry("get", "svc", "hello-lb"), "\n")[1])
+		if len(f) > 3 && f[3] != "<pending>" {
+			ingress = f[3]
+			return true
+		}
+		return false
+	})
+	c.waitFor("the load-balancer port to answer from the host", 30*time.Second, func() bool {
+		out, err := httpGet("http://" + ingress + ":8081/")
+		return err == nil && strings.Contains(out, "hello-")
+	})
+
+	// Inside a pod, "hello" alone is the Service, through the pod's own
+	// resolv.conf (its search path) and the node's DNS.
+	task := ""
+	for _, id := range ctrList("tasks") {
+		if strings.HasSuffix(id, "_hello") {
+			task = id
+		}
+	}
+	out, err := exec.Command("ctr", "-n", ctrNS, "tasks", "exec", "--exec-id", "fetch-short-name", task,
+		"/app/hello", "fetch", "http://hello/").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "hello-") {
+		t.Errorf("http://hello/ from inside a pod: %v: %s", err, out)
+	}
+
+	// A pod failing readiness gets no requests while unready, and gets
+	// them again after.
+	victim := pods[0]
+	flip := func(state string) {
+		t.Helper()
+		resp, err := http.Post("http://"+victim.Status.PodIP+":8080/ready/"+state, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	headless := func(n int) func() bool {
+		return func() bool {
+			rrs, _, err := lookup("hello-headless.default.svc.gantry.local", dns.TypeA)
+			return err == nil && len(aRecords(rrs)) == n
+		}
+	}
+	flip("off")
+	c.waitFor("the unready pod to leave the endpoints", 30*time.Second, headless(2))
+	for i := 0; i < 60; i++ {
+		out, err := freshGet("http://" + vip + "/")
+		if err != nil || strings.Contains(out, victim.Metadata.Name) {
+			t.Fatalf("request %d through the virtual IP while %s is unready: %q, %v", i, victim.Metadata.Name, out, err)
+		}
+	}
+	flip("on")
+	c.waitFor("the pod to come back to the endpoints", 30*time.Second, headless(3))
+	c.waitFor("requests to reach it again", 30*time.Second, func() bool {
+		out, err := freshGet("http://" + vip + "/")
+		return err == nil && strings.Contains(out, victim.Metadata.Name)
+	})
+
 	c.mustGantry("delete", "svc", "hello")
 	c.waitFor("hello's name to go", 30*time.Second, func() bool {
 		_, rcode, err := lookup("hello.default.svc.gantry.local", dns.TypeA)
@@ -297,4 +373,17 @@ func TestServiceDuringARollingUpdate(t *testing.T) {
 			failures = append(failures, fmt.Sprintf("%v %q", err, out))
 		}
 	}
+}
+
+// freshGet GETs url on a connection of its own: each request is balanced
+// anew (a kept-alive connection stays with the endpoint it reached).
+func freshGet(url string) (string, error) {
+	cl := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := cl.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }

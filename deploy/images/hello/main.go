@@ -12,7 +12,8 @@
 // down cleanly on SIGTERM (unless HELLO_IGNORE_SIGTERM=true).
 //
 // As a command in its container (exec probes and hooks), `hello log MSG`
-// writes a line to the container's log and `hello probe PATH` checks the
+// writes a line to the container's log, `hello fetch URL` prints what a
+// GET of URL answers, and `hello probe PATH` checks the
 // server in the container.
 //
 // For batch tests it also runs for a while and exits with a code, fails its
@@ -265,6 +266,31 @@ func command(cmd string, args []string) int {
 		}
 		return 0
 	}
+	if cmd == behaviour.CmdFetch {
+		return fetch(args)
+	}
 	fmt.Fprintf(os.Stderr, "hello: unknown command %q\n", cmd)
 	return 2
+}
+
+// fetch GETs args[0] and prints the body: a client inside a pod, whose
+// names resolve through the pod's resolv.conf (Go's resolver reads it).
+func fetch(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: hello fetch URL")
+		return 2
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	fmt.Print(string(body))
+	if resp.StatusCode < 200 || resp.StatusCode > 399 {
+		return 1
+	}
+	return 0
 }

@@ -204,6 +204,7 @@ func TestCommand(t *testing.T) {
 	}{
 		{[]string{"/app/hello", "log", "preStop", "hook"}, CmdLog, []string{"preStop", "hook"}},
 		{[]string{"hello", "probe", "/healthz"}, CmdProbe, []string{"/healthz"}},
+		{[]string{"/app/hello", "fetch", "http://hello/"}, CmdFetch, []string{"http://hello/"}},
 		{[]string{"/app/hello"}, "", nil},
 		{[]string{"/app/hello", "dance"}, "", nil},
 		{[]string{"cat", "log"}, "", nil},

@@ -65,6 +65,10 @@ const (
 	// CmdProbe GETs a path of the server in the same container and exits 0
 	// when it answers 200 to 399, else 1: an exec probe.
 	CmdProbe = "probe"
+	// CmdFetch GETs a URL, names resolved as the container resolves them
+	// (its /etc/resolv.conf), prints the body and exits 0 when it answers
+	// 200 to 399, else 1: a client inside a pod.
+	CmdFetch = "fetch"
 )
 
 // Program is the demo image's program name, the base name of its path in
@@ -78,7 +82,7 @@ func Command(cmd []string) (string, []string) {
 		return "", nil
 	}
 	switch cmd[1] {
-	case CmdLog, CmdProbe:
+	case CmdLog, CmdProbe, CmdFetch:
 		return cmd[1], cmd[2:]
 	}
 	return "", nil
