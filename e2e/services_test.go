@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -386,4 +387,109 @@ func freshGet(url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+// A node agent restarted (stopped, then started again) fails no request of
+// a client in a pod looping through a Service's virtual IP: the rules stay
+// in the kernel while the agent is down, and it reconciles them on start.
+// Deleting the Service then removes its rules from the node.
+func TestServiceSurvivesANodeAgentRestart(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	c := newCluster(t)
+	c.up("--node=false")
+	nodeDir := t.TempDir()
+	startNode := func() *proc {
+		return c.start("node", "--data-dir", nodeDir, "--node-name", "e2e-node", "--containerd-namespace", ctrNS,
+			"--pod-bridge", podBridge, "--pod-cidr", podCIDR)
+	}
+	agent := startNode()
+	c.waitNodeReady()
+	for _, y := range []string{helloReady(t), servicesYAML} {
+		if out, errOut, code := c.gantryIn(y, "apply", "-f", "-"); code != 0 {
+			t.Fatalf("apply: %s%s", out, errOut)
+		}
+	}
+	client := strings.NewReplacer("name: hello\n", "name: client\n", "app: hello", "app: client", "replicas: 3", "replicas: 1").
+		Replace(readFile(t, filepath.Join(repoRoot, "deploy/examples/hello.yaml")))
+	if out, errOut, code := c.gantryIn(client, "apply", "-f", "-"); code != 0 {
+		t.Fatalf("apply the client: %s%s", out, errOut)
+	}
+	var vip string
+	c.waitFor("hello's name to resolve with three pods behind it", 60*time.Second, func() bool {
+		rrs, _, err := lookup("hello.default.svc.gantry.local", dns.TypeA)
+		hs, _, herr := lookup("hello-headless.default.svc.gantry.local", dns.TypeA)
+		if a := aRecords(rrs); err == nil && herr == nil && len(a) == 1 && len(aRecords(hs)) == 3 {
+			vip = a[0]
+			return true
+		}
+		return false
+	})
+	c.waitFor("the client pod", 60*time.Second, func() bool { return len(c.runningPods()) == 4 })
+	netns := ""
+	for _, p := range c.runningPods() {
+		if strings.HasPrefix(p.Metadata.Name, "client-") {
+			netns = "gantry-" + p.Metadata.UID
+		}
+	}
+
+	// The client loops until told to stop; ok counts its answers.
+	var mu sync.Mutex
+	ok, failures := 0, []string{}
+	stop := make(chan struct{})
+	looped := make(chan struct{})
+	go func() {
+		defer close(looped)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			out, err := inPod(netns, "-f", "http://"+vip+"/")
+			mu.Lock()
+			if err != nil || !strings.Contains(out, "hello-") {
+				failures = append(failures, fmt.Sprintf("%v %q", err, out))
+			} else {
+				ok++
+			}
+			mu.Unlock()
+		}
+	}()
+	answered := func(n int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return ok >= n
+		}
+	}
+	c.waitFor("the client's first answers", 30*time.Second, answered(20))
+	agent.stop()
+	mu.Lock()
+	before := ok
+	mu.Unlock()
+	c.waitFor("answers while the agent is down", 30*time.Second, answered(before+50))
+	startNode()
+	c.waitNodeReady()
+	mu.Lock()
+	restarted := ok
+	mu.Unlock()
+	c.waitFor("answers after the agent is back", 30*time.Second, answered(restarted+50))
+	close(stop)
+	<-looped
+	if len(failures) > 0 {
+		t.Errorf("%d requests answered, %d failed across the agent's restart: %v", ok, len(failures), failures)
+	}
+	t.Logf("%d requests answered across the agent's restart, none failed", ok)
+
+	table := "gantry-" + podBridge
+	if rules, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput(); err != nil || !strings.Contains(string(rules), vip) {
+		t.Fatalf("table %s lacks %s: %v\n%s", table, vip, err, rules)
+	}
+	c.mustGantry("delete", "svc", "hello")
+	c.waitFor("hello's rules to go from the node", 30*time.Second, func() bool {
+		rules, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput()
+		return err == nil && !strings.Contains(string(rules), vip)
+	})
 }
