@@ -100,6 +100,45 @@ func inPod(netns string, args ...string) (string, error) {
 	return string(out), err
 }
 
+// applyServices applies the demo Deployment (with its readiness probe),
+// the Services and, with client, a one-pod client Deployment of its own;
+// it waits until hello's name resolves and its three pods are behind the
+// headless name, and returns hello's virtual IP and, with client, the
+// client pod's network namespace.
+func (c *cluster) applyServices(t *testing.T, client bool) (vip, clientNetns string) {
+	t.Helper()
+	docs := []string{helloReady(t), servicesYAML}
+	if client {
+		// The client is a pod of its own, which a rollout of hello leaves alone.
+		docs = append(docs, strings.NewReplacer("name: hello\n", "name: client\n", "app: hello", "app: client", "replicas: 3", "replicas: 1").
+			Replace(readFile(t, filepath.Join(repoRoot, "deploy/examples/hello.yaml"))))
+	}
+	for _, y := range docs {
+		if out, errOut, code := c.gantryIn(y, "apply", "-f", "-"); code != 0 {
+			t.Fatalf("apply: %s%s", out, errOut)
+		}
+	}
+	c.waitFor("hello's name to resolve with three pods behind it", 60*time.Second, func() bool {
+		rrs, _, err := lookup("hello.default.svc.gantry.local", dns.TypeA)
+		hs, _, herr := lookup("hello-headless.default.svc.gantry.local", dns.TypeA)
+		if a := aRecords(rrs); err == nil && herr == nil && len(a) == 1 && len(aRecords(hs)) == 3 {
+			vip = a[0]
+			return true
+		}
+		return false
+	})
+	if !client {
+		return vip, ""
+	}
+	c.waitFor("the client pod", 60*time.Second, func() bool { return len(c.runningPods()) == 4 })
+	for _, p := range c.runningPods() {
+		if strings.HasPrefix(p.Metadata.Name, "client-") {
+			clientNetns = "gantry-" + p.Metadata.UID
+		}
+	}
+	return vip, clientNetns
+}
+
 // The demo Deployment (3 replicas, with a readiness probe) behind
 // Services, on real containerd: the Service's name resolves to its virtual
 // IP through the node's DNS; 300 requests through the virtual IP from
@@ -116,25 +155,7 @@ func TestServicesEndToEnd(t *testing.T) {
 	}
 	c := newCluster(t)
 	c.up()
-	if out, errOut, code := c.gantryIn(helloReady(t), "apply", "-f", "-"); code != 0 {
-		t.Fatalf("apply hello: %s%s", out, errOut)
-	}
-	if out, errOut, code := c.gantryIn(servicesYAML, "apply", "-f", "-"); code != 0 {
-		t.Fatalf("apply services: %s%s", out, errOut)
-	}
-	var vip string
-	c.waitFor("hello's name to resolve", 60*time.Second, func() bool {
-		rrs, _, err := lookup("hello.default.svc.gantry.local", dns.TypeA)
-		if a := aRecords(rrs); err == nil && len(a) == 1 {
-			vip = a[0]
-			return true
-		}
-		return false
-	})
-	c.waitFor("three pods behind the headless name", 60*time.Second, func() bool {
-		rrs, _, err := lookup("hello-headless.default.svc.gantry.local", dns.TypeA)
-		return err == nil && len(aRecords(rrs)) == 3
-	})
+	vip, _ := c.applyServices(t, false)
 	pods := c.runningPods()
 	if len(pods) != 3 {
 		t.Fatalf("%d running pods", len(pods))
@@ -323,34 +344,7 @@ func TestServiceDuringARollingUpdate(t *testing.T) {
 	}
 	c := newCluster(t)
 	c.up()
-	if out, errOut, code := c.gantryIn(helloReady(t), "apply", "-f", "-"); code != 0 {
-		t.Fatalf("apply hello: %s%s", out, errOut)
-	}
-	if out, errOut, code := c.gantryIn(servicesYAML, "apply", "-f", "-"); code != 0 {
-		t.Fatalf("apply services: %s%s", out, errOut)
-	}
-	var vip string
-	c.waitFor("hello's name to resolve", 60*time.Second, func() bool {
-		rrs, _, err := lookup("hello.default.svc.gantry.local", dns.TypeA)
-		if a := aRecords(rrs); err == nil && len(a) == 1 {
-			vip = a[0]
-			return true
-		}
-		return false
-	})
-	// The client is a pod of its own, which the rollout leaves alone.
-	client := strings.NewReplacer("name: hello\n", "name: client\n", "app: hello", "app: client", "replicas: 3", "replicas: 1").
-		Replace(readFile(t, filepath.Join(repoRoot, "deploy/examples/hello.yaml")))
-	if out, errOut, code := c.gantryIn(client, "apply", "-f", "-"); code != 0 {
-		t.Fatalf("apply the client: %s%s", out, errOut)
-	}
-	c.waitFor("four ready pods", 60*time.Second, func() bool { return len(c.runningPods()) == 4 })
-	netns := ""
-	for _, p := range c.runningPods() {
-		if strings.HasPrefix(p.Metadata.Name, "client-") {
-			netns = "gantry-" + p.Metadata.UID
-		}
-	}
+	vip, netns := c.applyServices(t, true)
 	c.mustGantry("rollout", "restart", "deploy/hello")
 	done := make(chan struct{})
 	go func() {
@@ -406,33 +400,7 @@ func TestServiceSurvivesANodeAgentRestart(t *testing.T) {
 	}
 	agent := startNode()
 	c.waitNodeReady()
-	for _, y := range []string{helloReady(t), servicesYAML} {
-		if out, errOut, code := c.gantryIn(y, "apply", "-f", "-"); code != 0 {
-			t.Fatalf("apply: %s%s", out, errOut)
-		}
-	}
-	client := strings.NewReplacer("name: hello\n", "name: client\n", "app: hello", "app: client", "replicas: 3", "replicas: 1").
-		Replace(readFile(t, filepath.Join(repoRoot, "deploy/examples/hello.yaml")))
-	if out, errOut, code := c.gantryIn(client, "apply", "-f", "-"); code != 0 {
-		t.Fatalf("apply the client: %s%s", out, errOut)
-	}
-	var vip string
-	c.waitFor("hello's name to resolve with three pods behind it", 60*time.Second, func() bool {
-		rrs, _, err := lookup("hello.default.svc.gantry.local", dns.TypeA)
-		hs, _, herr := lookup("hello-headless.default.svc.gantry.local", dns.TypeA)
-		if a := aRecords(rrs); err == nil && herr == nil && len(a) == 1 && len(aRecords(hs)) == 3 {
-			vip = a[0]
-			return true
-		}
-		return false
-	})
-	c.waitFor("the client pod", 60*time.Second, func() bool { return len(c.runningPods()) == 4 })
-	netns := ""
-	for _, p := range c.runningPods() {
-		if strings.HasPrefix(p.Metadata.Name, "client-") {
-			netns = "gantry-" + p.Metadata.UID
-		}
-	}
+	vip, netns := c.applyServices(t, true)
 
 	// The client loops until told to stop; ok counts its answers.
 	var mu sync.Mutex
