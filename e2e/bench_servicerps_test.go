@@ -86,15 +86,7 @@ func BenchmarkServiceRPS(b *testing.B) {
 			b.Fatalf("apply: %s%s", out, errOut)
 		}
 	}
-	var vip string
-	c.waitFor("hello's name to resolve", 60*time.Second, func() bool {
-		rrs, _, err := lookup("hello.default.svc.gantry.local", dns.TypeA)
-		if a := aRecords(rrs); err == nil && len(a) == 1 {
-			vip = a[0]
-			return true
-		}
-		return false
-	})
+	vip := c.serviceVIP("hello")
 	var podIP, podName, netns string
 	c.waitFor("hello's pod and the client to run ready", 60*time.Second, func() bool {
 		podIP, netns = "", ""
@@ -195,6 +187,21 @@ func BenchmarkServiceRPS(b *testing.B) {
 	}
 	f := got["keepalive"]
 	fmt.Printf("SVC-RPS ratio=%.3f vip_rps=%.0f pod_rps=%.0f\n", mean(f.vip1)/mean(f.pod), mean(f.vip1), mean(f.pod))
+}
+
+// serviceVIP waits for a default-namespace Service's name to resolve
+// through the node's DNS and returns its virtual IP.
+func (c *cluster) serviceVIP(name string) string {
+	c.t.Helper()
+	var vip string
+	c.waitFor(name+"'s name to resolve", 60*time.Second, func() bool {
+		rrs, _, err := lookup(name+".default.svc.gantry.local", dns.TypeA)
+		if a := aRecords(rrs); err == nil && len(a) == 1 {
+			vip = a[0]
+		}
+		return vip != ""
+	})
+	return vip
 }
 
 var (
