@@ -53,7 +53,7 @@ spec:
 
 // helloReady is the demo Deployment with a readiness probe: its pods get a
 // Service's traffic once they answer, not as soon as they run.
-func helloReady(t *testing.T) string {
+func helloReady(t testing.TB) string {
 	t.Helper()
 	y := readFile(t, filepath.Join(repoRoot, "deploy/examples/hello.yaml"))
 	out := strings.Replace(y, "            - containerPort: 8080\n",
