@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,8 +119,7 @@ func BenchmarkFanout(b *testing.B) {
 		return ready == per-1
 	})
 	flip := w.between(before, after)
-	fc.await(b, uint64(nodes*flip.msgs), budget)
-	sent := fc.total()
+	sent := fc.await(b, before, after, uint64(nodes*flip.msgs), budget)
 	fmt.Printf("FANOUT-flip log_msgs=%d log_bytes=%d (%s) | sent to %d nodes: msgs=%d bytes=%d per_node_bytes=%d | computed stored×nodes=%d\n",
 		flip.msgs, flip.bytes, strings.Join(flip.subjects, ","), nodes, sent.msgs, sent.bytes, sent.bytes/uint64(nodes), uint64(flip.bytes)*uint64(nodes))
 
@@ -135,7 +133,6 @@ func BenchmarkFanout(b *testing.B) {
 	old := w.pods("fan-big")
 	_, seq0 := w.ready("fan-big", nil)
 	seq0 = max(seq0, w.last())
-	sent0 := fc.total()
 	cpu0, simCPU0 := procCPU(up.cmd.Process.Pid), procCPU(sim.cmd.Process.Pid)
 	start := time.Now()
 	applyIntent(b, conn, "deployment", "fan-big", fanDeployment("fan-big", big, "2"))
@@ -148,13 +145,13 @@ func BenchmarkFanout(b *testing.B) {
 	took := time.Since(start)
 	cpu1, simCPU1 := procCPU(up.cmd.Process.Pid), procCPU(sim.cmd.Process.Pid)
 	roll := w.between(seq0, seq1)
-	fc.await(b, sent0.msgs+uint64(nodes*roll.msgs), budget)
-	sent1 := fc.total()
+	rollSent := fc.await(b, seq0, seq1, uint64(nodes*roll.msgs), budget)
 	upHWM, _ := procMem(up.cmd.Process.Pid)
+	late := w.between(seq1, w.last()) // decisions of the Service's slices after they settled, if any
 	fmt.Printf("FANOUT-rollout replicas=%d slices=%d seconds=%.1f up_cpu_s=%.1f up_cores=%.2f sim_cpu_s=%.1f up_peak_rss_mb=%d | "+
-		"slice decisions=%d bytes=%d mean_bytes=%d | sent to %d nodes: msgs=%d bytes=%d per_node_bytes=%d\n",
+		"slice decisions=%d bytes=%d mean_bytes=%d (after settling: %d) | sent to %d nodes: msgs=%d bytes=%d per_node_bytes=%d\n",
 		big, w.slicesOf("fan-big"), took.Seconds(), cpu1-cpu0, (cpu1-cpu0)/took.Seconds(), simCPU1-simCPU0, upHWM>>10,
-		roll.msgs, roll.bytes, roll.bytes/max(roll.msgs, 1), nodes, sent1.msgs-sent0.msgs, sent1.bytes-sent0.bytes, (sent1.bytes-sent0.bytes)/uint64(nodes))
+		roll.msgs, roll.bytes, roll.bytes/max(roll.msgs, 1), late.msgs, nodes, rollSent.msgs, rollSent.bytes, rollSent.bytes/uint64(nodes))
 	fmt.Printf("FANOUT flip_msgs=%d flip_bytes=%d delivered_bytes=%d rollout_cpu_s=%.1f\n", flip.msgs, flip.bytes, sent.bytes, cpu1-cpu0)
 }
 
@@ -435,8 +432,9 @@ func (w *fanWatch) await(b testing.TB, what string, budget time.Duration, cond f
 type fanCounters struct {
 	conns []*bus.Conn
 	ctxs  []jetstream.ConsumeContext
-	msgs  atomic.Uint64
-	bytes atomic.Uint64
+	mu    sync.Mutex
+	seqs  map[uint64]fanSent // the log's sequence → what the nodes received of it
+	err   error
 }
 
 type fanSent struct{ msgs, bytes uint64 }
@@ -444,7 +442,7 @@ type fanSent struct{ msgs, bytes uint64 }
 // openFanCounters opens n consumers from the log's sequence from on, over
 // a few connections as the simulated nodes share theirs.
 func openFanCounters(ctx context.Context, url string, n int, from uint64) (*fanCounters, error) {
-	fc := &fanCounters{}
+	fc := &fanCounters{seqs: map[uint64]fanSent{}}
 	for i := range 8 {
 		conn, err := bus.Connect(url, fmt.Sprintf("bench-fanout-nodes-%d", i))
 		if err != nil {
@@ -462,8 +460,17 @@ func openFanCounters(ctx context.Context, url string, n int, from uint64) (*fanC
 			return nil, fmt.Errorf("node %d's consumer: %w", i, err)
 		}
 		cc, err := cons.Consume(func(m jetstream.Msg) {
-			fc.msgs.Add(1)
-			fc.bytes.Add(uint64(msgSize(m)))
+			md, err := m.Metadata()
+			fc.mu.Lock()
+			defer fc.mu.Unlock()
+			if err != nil {
+				fc.err = err
+				return
+			}
+			s := fc.seqs[md.Sequence.Stream]
+			s.msgs++
+			s.bytes += uint64(msgSize(m))
+			fc.seqs[md.Sequence.Stream] = s
 		})
 		if err != nil {
 			fc.close()
@@ -474,17 +481,37 @@ func openFanCounters(ctx context.Context, url string, n int, from uint64) (*fanC
 	return fc, nil
 }
 
-func (fc *fanCounters) total() fanSent {
-	return fanSent{msgs: fc.msgs.Load(), bytes: fc.bytes.Load()}
+// sent is what the nodes received of the log's messages in (from, to].
+func (fc *fanCounters) sent(from, to uint64) fanSent {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	var t fanSent
+	for seq, s := range fc.seqs {
+		if seq > from && seq <= to {
+			t.msgs += s.msgs
+			t.bytes += s.bytes
+		}
+	}
+	return t
 }
 
-// await returns once the consumers have received msgs messages in all.
-func (fc *fanCounters) await(b testing.TB, msgs uint64, budget time.Duration) {
+// await returns once the consumers have received msgs messages of the
+// log's (from, to].
+func (fc *fanCounters) await(b testing.TB, from, to, msgs uint64, budget time.Duration) fanSent {
 	b.Helper()
 	deadline := time.Now().Add(budget)
-	for fc.msgs.Load() < msgs {
-		if time.Now().After(deadline) {
-			b.Fatalf("the nodes' consumers received %d messages, want %d", fc.msgs.Load(), msgs)
+	for {
+		fc.mu.Lock()
+		err := fc.err
+		fc.mu.Unlock()
+		got := fc.sent(from, to)
+		switch {
+		case err != nil:
+			b.Fatalf("the nodes' consumers: %v", err)
+		case got.msgs >= msgs:
+			return got
+		case time.Now().After(deadline):
+			b.Fatalf("the nodes' consumers received %d messages, want %d", got.msgs, msgs)
 		}
 		time.Sleep(50 * time.Millisecond) // polling interval
 	}
