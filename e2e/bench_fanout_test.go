@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,6 +125,12 @@ func BenchmarkFanout(b *testing.B) {
 		flip.msgs, flip.bytes, strings.Join(flip.subjects, ","), nodes, sent.msgs, sent.bytes, sent.bytes/uint64(nodes), uint64(flip.bytes)*uint64(nodes))
 
 	// The rollout of one Service of 1,000 pods (10 slices of 100).
+	// GANTRY_FAN_ROLLOUT_SENT=0 closes the nodes' consumers first: the
+	// control plane's CPU without the fan-out's delivery.
+	sendRollout := os.Getenv("GANTRY_FAN_ROLLOUT_SENT") != "0"
+	if !sendRollout {
+		fc.close()
+	}
 	applyIntent(b, conn, "service", "fan-big", fanService("fan-big"))
 	applyIntent(b, conn, "deployment", "fan-big", fanDeployment("fan-big", big, "1"))
 	w.await(b, fmt.Sprintf("fan-big's %d ready endpoints", big), budget, func() bool {
@@ -135,7 +142,7 @@ func BenchmarkFanout(b *testing.B) {
 	seq0 = max(seq0, w.last())
 	cpu0, simCPU0 := procCPU(up.cmd.Process.Pid), procCPU(sim.cmd.Process.Pid)
 	start := time.Now()
-	applyIntent(b, conn, "deployment", "fan-big", fanDeployment("fan-big", big, "2"))
+	changed := applyIntent(b, conn, "deployment", "fan-big", fanDeployment("fan-big", big, "2"))
 	var seq1 uint64
 	w.await(b, "fan-big's slices to hold only new pods, all ready", budget, func() bool {
 		ready, seq := w.ready("fan-big", old)
@@ -145,13 +152,18 @@ func BenchmarkFanout(b *testing.B) {
 	took := time.Since(start)
 	cpu1, simCPU1 := procCPU(up.cmd.Process.Pid), procCPU(sim.cmd.Process.Pid)
 	roll := w.between(seq0, seq1)
-	rollSent := fc.await(b, seq0, seq1, uint64(nodes*roll.msgs), budget)
+	var rollSent fanSent
+	if sendRollout {
+		rollSent = fc.await(b, seq0, seq1, uint64(nodes*roll.msgs), budget)
+	}
 	upHWM, _ := procMem(up.cmd.Process.Pid)
 	late := w.between(seq1, w.last()) // decisions of the Service's slices after they settled, if any
+	fmt.Printf("FANOUT-rollout-slices first_decided_s=%.2f last_decided_s=%.2f (stored, after the change's intent was appended)\n",
+		roll.first.Sub(changed).Seconds(), roll.last.Sub(changed).Seconds())
 	fmt.Printf("FANOUT-rollout replicas=%d slices=%d seconds=%.1f up_cpu_s=%.1f up_cores=%.2f sim_cpu_s=%.1f up_peak_rss_mb=%d | "+
-		"slice decisions=%d bytes=%d mean_bytes=%d (after settling: %d) | sent to %d nodes: msgs=%d bytes=%d per_node_bytes=%d\n",
+		"slice decisions=%d bytes=%d mean_bytes=%d (after settling: %d) | sent (consumers open: %v) to %d nodes: msgs=%d bytes=%d per_node_bytes=%d\n",
 		big, w.slicesOf("fan-big"), took.Seconds(), cpu1-cpu0, (cpu1-cpu0)/took.Seconds(), simCPU1-simCPU0, upHWM>>10,
-		roll.msgs, roll.bytes, roll.bytes/max(roll.msgs, 1), late.msgs, nodes, rollSent.msgs, rollSent.bytes, rollSent.bytes/uint64(nodes))
+		roll.msgs, roll.bytes, roll.bytes/max(roll.msgs, 1), late.msgs, sendRollout, nodes, rollSent.msgs, rollSent.bytes, rollSent.bytes/uint64(nodes))
 	fmt.Printf("FANOUT flip_msgs=%d flip_bytes=%d delivered_bytes=%d rollout_cpu_s=%.1f\n", flip.msgs, flip.bytes, sent.bytes, cpu1-cpu0)
 }
 
@@ -211,6 +223,7 @@ type fanMsg struct {
 	seq     uint64
 	subject string
 	bytes   int
+	at      time.Time // when the log stored it
 }
 
 // fanWatch follows the nodes' Service subjects from the log's start: the
@@ -242,7 +255,7 @@ func (w *fanWatch) follow(ctx context.Context, js jetstream.JetStream) error {
 				w.fail(err)
 				return
 			}
-			err = w.apply(md.Sequence.Stream, m)
+			err = w.apply(md, m)
 			if err != nil {
 				w.fail(err)
 				return
@@ -258,14 +271,15 @@ func (w *fanWatch) fail(err error) {
 	w.err = err
 }
 
-func (w *fanWatch) apply(seq uint64, m jetstream.Msg) error {
+func (w *fanWatch) apply(md *jetstream.MsgMetadata, m jetstream.Msg) error {
 	var env events.Envelope
 	if err := json.Unmarshal(m.Data(), &env); err != nil {
 		return fmt.Errorf("%s: %w", m.Subject(), err)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.msgs = append(w.msgs, fanMsg{seq: seq, subject: m.Subject(), bytes: msgSize(m)})
+	seq := md.Sequence.Stream
+	w.msgs = append(w.msgs, fanMsg{seq: seq, subject: m.Subject(), bytes: msgSize(m), at: md.Timestamp})
 	switch env.Type {
 	case events.TypeWorkloadDecided:
 		var wd events.WorkloadDecided
@@ -386,6 +400,7 @@ func (w *fanWatch) last() uint64 {
 type fanSpan struct {
 	msgs, bytes int
 	subjects    []string
+	first, last time.Time // stored
 }
 
 func (w *fanWatch) between(from, to uint64) fanSpan {
@@ -394,8 +409,12 @@ func (w *fanWatch) between(from, to uint64) fanSpan {
 	var s fanSpan
 	for _, m := range w.msgs {
 		if m.seq > from && m.seq <= to {
+			if s.msgs == 0 {
+				s.first = m.at
+			}
 			s.msgs++
 			s.bytes += m.bytes
+			s.last = m.at
 			if len(s.subjects) < 3 {
 				s.subjects = append(s.subjects, m.subject)
 			}
@@ -517,6 +536,7 @@ func (fc *fanCounters) await(b testing.TB, from, to, msgs uint64, budget time.Du
 	}
 }
 
+// close stops the consumers (again: nothing).
 func (fc *fanCounters) close() {
 	for _, cc := range fc.ctxs {
 		cc.Stop()
@@ -524,4 +544,5 @@ func (fc *fanCounters) close() {
 	for _, c := range fc.conns {
 		c.Close()
 	}
+	fc.ctxs, fc.conns = nil, nil
 }
