@@ -158,8 +158,8 @@ func BenchmarkFanout(b *testing.B) {
 	}
 	upHWM, _ := procMem(up.cmd.Process.Pid)
 	late := w.between(seq1, w.last()) // decisions of the Service's slices after they settled, if any
-	fmt.Printf("FANOUT-rollout-slices first_decided_s=%.2f last_decided_s=%.2f (stored, after the change's intent was appended)\n",
-		roll.first.Sub(changed).Seconds(), roll.last.Sub(changed).Seconds())
+	fmt.Printf("FANOUT-rollout-slices first_decided_s=%.2f last_decided_s=%.2f (stored, after the change's intent was appended) fan-big's=%d others'=%d (over %d other Services)\n",
+		roll.first.Sub(changed).Seconds(), roll.last.Sub(changed).Seconds(), roll.services["fan-big"], roll.msgs-roll.services["fan-big"], len(roll.services)-min(roll.services["fan-big"], 1))
 	fmt.Printf("FANOUT-rollout replicas=%d slices=%d seconds=%.1f up_cpu_s=%.1f up_cores=%.2f sim_cpu_s=%.1f up_peak_rss_mb=%d | "+
 		"slice decisions=%d bytes=%d mean_bytes=%d (after settling: %d) | sent (consumers open: %v) to %d nodes: msgs=%d bytes=%d per_node_bytes=%d\n",
 		big, w.slicesOf("fan-big"), took.Seconds(), cpu1-cpu0, (cpu1-cpu0)/took.Seconds(), simCPU1-simCPU0, upHWM>>10,
@@ -224,6 +224,7 @@ type fanMsg struct {
 	subject string
 	bytes   int
 	at      time.Time // when the log stored it
+	service string    // the Service whose slice it decides, if it does
 }
 
 // fanWatch follows the nodes' Service subjects from the log's start: the
@@ -280,6 +281,7 @@ func (w *fanWatch) apply(md *jetstream.MsgMetadata, m jetstream.Msg) error {
 	defer w.mu.Unlock()
 	seq := md.Sequence.Stream
 	w.msgs = append(w.msgs, fanMsg{seq: seq, subject: m.Subject(), bytes: msgSize(m), at: md.Timestamp})
+	msg := &w.msgs[len(w.msgs)-1]
 	switch env.Type {
 	case events.TypeWorkloadDecided:
 		var wd events.WorkloadDecided
@@ -296,6 +298,7 @@ func (w *fanWatch) apply(md *jetstream.MsgMetadata, m jetstream.Msg) error {
 			return fmt.Errorf("slice %s: %w", wd.Name, err)
 		}
 		w.slices[wd.Namespace+"/"+wd.Name] = fanSlice{service: wd.Owner.Name, seq: seq, eps: obj.Spec.Endpoints}
+		msg.service = wd.Owner.Name
 	case events.TypeWorkloadDeleted:
 		var wd events.WorkloadDeleted
 		if err := json.Unmarshal(env.Data, &wd); err != nil {
@@ -400,7 +403,8 @@ func (w *fanWatch) last() uint64 {
 type fanSpan struct {
 	msgs, bytes int
 	subjects    []string
-	first, last time.Time // stored
+	first, last time.Time      // stored
+	services    map[string]int // decisions by Service
 }
 
 func (w *fanWatch) between(from, to uint64) fanSpan {
@@ -415,6 +419,12 @@ func (w *fanWatch) between(from, to uint64) fanSpan {
 			s.msgs++
 			s.bytes += m.bytes
 			s.last = m.at
+			if m.service != "" {
+				if s.services == nil {
+					s.services = map[string]int{}
+				}
+				s.services[m.service]++
+			}
 			if len(s.subjects) < 3 {
 				s.subjects = append(s.subjects, m.subject)
 			}
