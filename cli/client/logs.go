@@ -107,6 +107,17 @@ func (o logsOptions) check(pod string) error {
 // object whose pods' logs kubectl shows one of (deployment, replicaset,
 // daemonset, job). A CronJob has no pods of its own, nor a node any.
 func logsTarget(arg string) (kind, name string, err error) {
+	return podTarget(arg, func(kind string) error {
+		if k := resourceKinds[kind]; k.info == nil || !k.info.HasPods {
+			return fmt.Errorf("cannot get the logs from %s: a pod, deployment, replicaset, daemonset or job has logs", k.qualifiedPlural())
+		}
+		return nil
+	})
+}
+
+// podTarget reads NAME (a pod) or TYPE/NAME, the type known, the name not
+// empty, and the type one allowed says it may be.
+func podTarget(arg string, allowed func(kind string) error) (kind, name string, err error) {
 	t, name, ok := strings.Cut(arg, "/")
 	if !ok {
 		return "pod", arg, nil
@@ -117,8 +128,8 @@ func logsTarget(arg string) (kind, name string, err error) {
 	if name == "" {
 		return "", "", fmt.Errorf("%q: a name is required after the '/'", arg)
 	}
-	if k := resourceKinds[kind]; k.info == nil || !k.info.HasPods {
-		return "", "", fmt.Errorf("cannot get the logs from %s: a pod, deployment, replicaset, daemonset or job has logs", resourceKinds[kind].qualifiedPlural())
+	if err := allowed(kind); err != nil {
+		return "", "", err
 	}
 	return kind, name, nil
 }

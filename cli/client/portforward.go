@@ -64,20 +64,12 @@ func newPortForwardCmd(g *Globals) *cobra.Command {
 // portForwardTarget accepts NAME (a pod) or TYPE/NAME: a pod, a Service, or
 // an object with pods (deploy, rs, ds, job), whose first pod kubectl picks.
 func portForwardTarget(arg string) (kind, name string, err error) {
-	t, name, ok := strings.Cut(arg, "/")
-	if !ok {
-		return "pod", arg, nil
-	}
-	if kind, err = kindOf(t); err != nil {
-		return "", "", err
-	}
-	if name == "" {
-		return "", "", fmt.Errorf("%q: a name is required after the '/'", arg)
-	}
-	if k := resourceKinds[kind]; kind != "service" && (k.info == nil || !k.info.HasPods) {
-		return "", "", fmt.Errorf("cannot forward ports to %s: a pod, service, deployment, replicaset, daemonset or job has ports", k.qualifiedPlural())
-	}
-	return kind, name, nil
+	return podTarget(arg, func(kind string) error {
+		if k := resourceKinds[kind]; kind != "service" && (k.info == nil || !k.info.HasPods) {
+			return fmt.Errorf("cannot forward ports to %s: a pod, service, deployment, replicaset, daemonset or job has ports", k.qualifiedPlural())
+		}
+		return nil
+	})
 }
 
 // portPair is one LOCAL:REMOTE argument; remote is a number or a port name,
