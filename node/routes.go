@@ -75,23 +75,26 @@ var routeSources = []logSource{
 // it changes; a failed sync is tried again after serviceRetry. It returns
 // when ctx ends, or with the error that stopped its reading.
 func WatchRoutes(ctx context.Context, js jetstream.JetStream, log zerolog.Logger, self string, s RouteSyncer) error {
-	ctx, cancel := context.WithCancel(ctx) // its readers end with it
-	defer cancel()
-	recs, caught, errc, err := followLog(ctx, js, routeSources)
-	if err != nil {
-		return fmt.Errorf("watch routes: %w", err)
-	}
 	nodes := map[string]NodeNet{}
 	var last []PodRoute
-	synced, failed, ready := false, false, false
-	settle := time.NewTimer(time.Hour)
-	settle.Stop()
-	defer settle.Stop()
-	retry := time.NewTicker(serviceRetry)
-	defer retry.Stop()
-	sync := func() {
+	synced, failed := false, false
+	apply := func(r events.Record) {
+		switch e := r.Event.(type) {
+		case *events.NodeRegistered:
+			n := nodes[e.Node.Name]
+			n.Address = e.Node.Address
+			nodes[e.Node.Name] = n
+		case *events.NodeCIDRAllocated:
+			if e.Refused == "" {
+				n := nodes[e.Node]
+				n.CIDR = e.PodCIDR
+				nodes[e.Node] = n
+			}
+		}
+	}
+	sync := func(again bool) {
 		plan := PlanRoutes(self, nodes)
-		if synced && !failed && reflect.DeepEqual(plan, last) {
+		if again && !failed || synced && !failed && reflect.DeepEqual(plan, last) {
 			return
 		}
 		if err := s.SyncRoutes(plan); err != nil {
@@ -101,6 +104,29 @@ func WatchRoutes(ctx context.Context, js jetstream.JetStream, log zerolog.Logger
 		}
 		last, synced, failed = plan, true, false
 	}
+	return followAndSync(ctx, js, "watch routes", routeSources, apply, sync)
+}
+
+// followAndSync reads sources from their start (followLog), applying every
+// record, and calls sync(false) once the log has been read to where it was
+// (so a first plan is whole: it removes nothing a restarted agent still
+// needs) and after each later burst of records (serviceSettle), and
+// sync(true) every serviceRetry, for sync to try again what failed. It
+// returns when ctx ends, or with the error that stopped its reading.
+func followAndSync(ctx context.Context, js jetstream.JetStream, what string, sources []logSource,
+	apply func(events.Record), sync func(again bool)) error {
+	ctx, cancel := context.WithCancel(ctx) // its readers end with it
+	defer cancel()
+	recs, caught, errc, err := followLog(ctx, js, sources)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	defer settle.Stop()
+	retry := time.NewTicker(serviceRetry)
+	defer retry.Stop()
+	ready := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -109,34 +135,19 @@ func WatchRoutes(ctx context.Context, js jetstream.JetStream, log zerolog.Logger
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("watch routes: %w", err)
+			return fmt.Errorf("%s: %w", what, err)
 		case <-caught:
-			// The log read to where it was: the first plan is whole, so
-			// it removes no route a restarted agent still needs.
 			caught, ready = nil, true
 			settle.Reset(serviceSettle)
 		case r := <-recs:
-			switch e := r.Event.(type) {
-			case *events.NodeRegistered:
-				n := nodes[e.Node.Name]
-				n.Address = e.Node.Address
-				nodes[e.Node.Name] = n
-			case *events.NodeCIDRAllocated:
-				if e.Refused == "" {
-					n := nodes[e.Node]
-					n.CIDR = e.PodCIDR
-					nodes[e.Node] = n
-				}
-			}
+			apply(r)
 			if ready {
 				settle.Reset(serviceSettle)
 			}
 		case <-settle.C:
-			sync()
+			sync(false)
 		case <-retry.C:
-			if failed {
-				sync()
-			}
+			sync(true)
 		}
 	}
 }

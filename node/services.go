@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"fmt"
 	"reflect"
 	"sync"
 	"time"
@@ -48,44 +47,13 @@ const serviceRetry = time.Second
 // tried again (with the newest view) after serviceRetry. It returns when
 // ctx ends, or with the error that stopped its reading.
 func WatchServices(ctx context.Context, js jetstream.JetStream, log zerolog.Logger, syncers ...ServiceSyncer) error {
-	ctx, cancel := context.WithCancel(ctx) // its reader ends with it
-	defer cancel()
-	recs, caught, errc, err := followLog(ctx, js, []logSource{{events.StreamDecisions, serviceFilters}})
-	if err != nil {
-		return fmt.Errorf("watch services: %w", err)
-	}
 	w := &serviceWatch{c: projections.NewCluster(), log: log, syncers: syncers, failed: map[int]bool{}}
-	settle := time.NewTimer(time.Hour)
-	settle.Stop()
-	defer settle.Stop()
-	retry := time.NewTicker(serviceRetry)
-	defer retry.Stop()
-	ready := false
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-errc:
-			if ctx.Err() != nil {
-				return nil
+	return followAndSync(ctx, js, "watch services", []logSource{{events.StreamDecisions, serviceFilters}}, w.c.Apply,
+		func(again bool) {
+			if !again || len(w.failed) > 0 {
+				w.sync(again)
 			}
-			return fmt.Errorf("watch services: %w", err)
-		case <-caught:
-			caught, ready = nil, true // the first view is whole
-			settle.Reset(serviceSettle)
-		case r := <-recs:
-			w.c.Apply(r)
-			if ready {
-				settle.Reset(serviceSettle)
-			}
-		case <-settle.C:
-			w.sync(false)
-		case <-retry.C:
-			if len(w.failed) > 0 {
-				w.sync(true)
-			}
-		}
-	}
+		})
 }
 
 // serviceWatch is the watcher's state: its fold, the view it last handed

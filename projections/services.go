@@ -45,17 +45,6 @@ func (c *Cluster) Allocations() map[string]Allocation {
 	return c.allocs
 }
 
-// AllocatedUIDs lists the uids of the Services that hold an allocation,
-// sorted.
-func (c *Cluster) AllocatedUIDs() []string {
-	out := make([]string, 0, len(c.allocs))
-	for uid := range c.allocs {
-		out = append(out, uid)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // PodsIn lists the pods of a namespace, by name.
 func (c *Cluster) PodsIn(ns string) []*Pod {
 	out := make([]*Pod, 0, len(c.nsPods[ns]))

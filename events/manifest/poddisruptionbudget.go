@@ -82,23 +82,14 @@ func (s PodDisruptionBudgetSpec) Status(healthy, expected int32) BudgetStatus {
 	st := BudgetStatus{CurrentHealthy: healthy, ExpectedPods: expected}
 	switch {
 	case s.MaxUnavailable != nil:
-		st.DesiredHealthy = max(0, expected-scaled(*s.MaxUnavailable, expected))
+		st.DesiredHealthy = max(0, expected-scaledBound(*s.MaxUnavailable, expected, true))
 	case s.MinAvailable != nil:
-		st.DesiredHealthy = scaled(*s.MinAvailable, expected)
+		st.DesiredHealthy = scaledBound(*s.MinAvailable, expected, true)
 	}
 	if expected > 0 {
 		st.DisruptionsAllowed = max(0, healthy-st.DesiredHealthy)
 	}
 	return st
-}
-
-// scaled is a count, or a percentage of total rounded up (validated before).
-func scaled(v IntOrString, total int32) int32 {
-	if !v.IsString {
-		return v.Int
-	}
-	pct, _ := percent(v.Str)
-	return int32((int64(pct)*int64(total) + 99) / 100)
 }
 
 // percent reads "50%" as 50.

@@ -166,7 +166,8 @@ func ResolveBounds(surge, unavailable *IntOrString, replicas int32) (maxSurge, m
 	return maxSurge, maxUnavailable
 }
 
-// scaledBound is a count, or a percentage of total rounded up or down.
+// scaledBound is a count, or a percentage of total rounded up or down: a
+// rollout's bounds, a DaemonSet's, a PodDisruptionBudget's.
 func scaledBound(v IntOrString, total int32, up bool) int32 {
 	if !v.IsString {
 		return max(0, v.Int)

@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"strings"
+
+	"github.com/gantry-sh/gantry/node/network"
 )
 
 // Kubernetes' limits on a pod's search path (kubelet's MaxDNSSearchPaths and
@@ -64,7 +66,7 @@ func podResolvConf(cfg Config, namespace string, host []byte) []byte {
 	if d := strings.Trim(cfg.ClusterDomain, "."); d != "" {
 		extra := search
 		if len(extra) == 0 {
-			extra = hostSearch(host)
+			_, extra = network.ParseResolvConf(host)
 		}
 		search = append([]string{namespace + ".svc." + d, "svc." + d, d}, extra...)
 		options = mergeOptions([]string{"ndots:5"}, options)
@@ -76,19 +78,6 @@ func podResolvConf(cfg Config, namespace string, host []byte) []byte {
 		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
 	}
 	return b.Bytes()
-}
-
-// hostSearch is the search list of a resolv.conf: the last search or
-// domain line wins, as glibc reads it.
-func hostSearch(host []byte) []string {
-	var out []string
-	s := bufio.NewScanner(bytes.NewReader(host))
-	for s.Scan() {
-		if f := strings.Fields(s.Text()); len(f) >= 2 && (f[0] == "search" || f[0] == "domain") {
-			out = append([]string(nil), f[1:]...)
-		}
-	}
-	return out
 }
 
 // trimSearch drops repeated domains and those past Kubernetes' limits.

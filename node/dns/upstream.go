@@ -1,14 +1,13 @@
 package dns
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
-	"strings"
+
+	"github.com/gantry-sh/gantry/node/network"
 )
 
 // HostResolvConf is the host's resolver configuration, and SystemdResolvConf
@@ -18,27 +17,6 @@ const (
 	HostResolvConf    = "/etc/resolv.conf"
 	SystemdResolvConf = "/run/systemd/resolve/resolv.conf"
 )
-
-// ParseResolvConf lists the name servers and search domains of a
-// resolv.conf, in order.
-func ParseResolvConf(data []byte) (servers, search []string) {
-	s := bufio.NewScanner(bytes.NewReader(data))
-	for s.Scan() {
-		f := strings.Fields(s.Text())
-		if len(f) < 2 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], ";") {
-			continue
-		}
-		switch f[0] {
-		case "nameserver":
-			if net.ParseIP(f[1]) != nil {
-				servers = append(servers, f[1])
-			}
-		case "search", "domain": // the last of them wins, as in glibc
-			search = append([]string(nil), f[1:]...)
-		}
-	}
-	return servers, search
-}
 
 // hostUpstreams is where names outside the cluster are forwarded: the
 // host's non-loopback name servers (a loopback one is the host's own stub,
@@ -54,7 +32,7 @@ func hostUpstreams(hostConf, systemdConf, listen string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		servers, _ := ParseResolvConf(b)
+		servers, _ := network.ParseResolvConf(b)
 		return servers, nil
 	}
 	host, err := read(hostConf)

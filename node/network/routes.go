@@ -107,7 +107,3 @@ func DefaultAddress() (netip.Addr, error) {
 	a, _ := netip.AddrFromSlice(rs[0].Src.To4())
 	return a, nil
 }
-
-// RouteSyncer adapts the table to the node agent's plans (node.PodRoute
-// lives above this package).
-type RouteSyncer func(routes []Route) error

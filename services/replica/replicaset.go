@@ -14,9 +14,6 @@ import (
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
-// PodTemplateHashLabel is manifest.PodTemplateHashLabel.
-const PodTemplateHashLabel = manifest.PodTemplateHashLabel
-
 // replicaSet keeps spec.replicas pods matching its selector, stamped from
 // its template (at most the cluster's ceiling), making at most x.limit
 // decisions. A ReplicaSet applied by a user and one a Deployment made are
@@ -135,7 +132,7 @@ func selectorOf(spec *manifest.ReplicaSetSpec) manifest.LabelSelector {
 // Deployment's template hash, so the Deployment counts them up to date),
 // or the hash of its template.
 func templateHash(t manifest.PodTemplateSpec) string {
-	if h, ok := t.Metadata.Labels[PodTemplateHashLabel]; ok && h != "" {
+	if h, ok := t.Metadata.Labels[manifest.PodTemplateHashLabel]; ok && h != "" {
 		return h
 	}
 	return manifest.TemplateHash(t)

@@ -20,10 +20,10 @@ func (r *roll) analyze(expr string) (bool, error) {
 // facts are the health of the new revision's pods, as the log has them.
 func (r *roll) facts() rolloutcheck.Facts {
 	f := rolloutcheck.Facts{Desired: int(r.canaryCap())}
-	if r.target == nil || r.s.c.OwnedCount(r.target.w.UID) == 0 {
+	if r.target == nil {
 		return f
 	}
-	for _, p := range r.s.c.OwnedPods(r.target.w.UID) {
+	for _, p := range r.target.owned {
 		if p.Deleting {
 			continue
 		}

@@ -136,6 +136,8 @@ type rs struct {
 	next   *int32 // the size this pass decides (nil: unchanged)
 	// lastAvailable is when the newest of its available pods became so.
 	lastAvailable time.Time
+	// owned are its pods, read once for the pass (health, analysis).
+	owned []*projections.Pod
 }
 
 func (s *Service) newRoll(w *projections.Workload, spec *manifest.DeploymentSpec, sets []*projections.Workload) *roll {
@@ -177,7 +179,8 @@ func (r *roll) count(w *projections.Workload) *rs {
 	if r.s.c.OwnedCount(w.UID) == 0 {
 		return x
 	}
-	for _, p := range r.s.c.OwnedPods(w.UID) {
+	x.owned = r.s.c.OwnedPods(w.UID)
+	for _, p := range x.owned {
 		if p.Terminal() {
 			continue
 		}

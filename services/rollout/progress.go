@@ -96,10 +96,7 @@ func (r *roll) judge() {
 func (r *roll) health() *failure {
 	restarts := annotationInt(r.w, manifest.FailureRestartsAnnotation, manifest.DefaultFailureRestarts)
 	unready := time.Duration(annotationInt(r.w, manifest.UnreadySecondsAnnotation, manifest.DefaultUnreadySeconds)) * time.Second
-	if r.s.c.OwnedCount(r.target.w.UID) == 0 {
-		return nil
-	}
-	for _, p := range r.s.c.OwnedPods(r.target.w.UID) {
+	for _, p := range r.target.owned {
 		if p.Deleting || p.Status == nil {
 			continue
 		}

@@ -53,8 +53,6 @@ type Service struct {
 	due  map[string]time.Time
 	next time.Time
 	now  time.Time
-	// examined counts Deployments examined, ever (tests).
-	examined int
 }
 
 // New returns a rollout service over an empty fold.
@@ -107,7 +105,6 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 			s.pending[key] = true
 			continue
 		}
-		s.examined++
 		delete(s.due, key)
 		ds, wake := s.deployment(w, min(budget, BurstPerDeployment))
 		if !wake.IsZero() {

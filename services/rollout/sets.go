@@ -72,8 +72,6 @@ func (s *Service) pruneHistory(old []*projections.Workload, limit int32, budget 
 	return out
 }
 
-// (manifest.ReplicaSetName).
-
 // setUID is the uid of a new ReplicaSet of a Deployment's template, at
 // its revision: a template made again after its ReplicaSet was pruned
 // (revisionHistoryLimit) gets a new uid, so its decisions are not taken
@@ -138,9 +136,6 @@ func (s *Service) decideSet(rs *projections.Workload, owner *events.OwnerRef, sp
 // replicaSetKind is the ReplicaSet's entry in the kind registry, for quota
 // checks.
 var replicaSetKind, _ = manifest.KindOfToken("replicaset")
-
-// (manifest.ReplicaSetName).
-func SetName(deployment, hash string) string { return manifest.ReplicaSetName(deployment, hash) }
 
 func mapsEqual(a, b map[string]string) bool { return maps.Equal(a, b) }
 
