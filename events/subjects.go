@@ -41,7 +41,7 @@ func Streams() []StreamSpec {
 		// Node RPC (gantry.node.<n>.rpc.*) is request/reply and must stay out of the
 		// stream, so only the pod subjects under gantry.node are captured.
 		// Every node agent holds one durable consumer here.
-		{Name: StreamDecisions, Subjects: []string{SubjectDecisionAll, SubjectNodePodAll}, AllowRollup: true, AllowAtomic: true,
+		{Name: StreamDecisions, Subjects: []string{SubjectDecisionAll, SubjectNodePodAll, SubjectNodeConfigAll, SubjectNodeVolumeAll}, AllowRollup: true, AllowAtomic: true,
 			MaxConsumers: MaxNodes + 1000},
 		// A node's reports of a burst of pods go as one atomic batch.
 		{Name: StreamObservations, Subjects: []string{SubjectObsAll}, MaxAge: 7 * 24 * time.Hour, AllowAtomic: true},
@@ -62,6 +62,8 @@ const (
 	SubjectPodDecAll       = "gantry.decision.pod.>"
 	SubjectNodeDecisionAll = "gantry.decision.node.>"
 	SubjectNodePodAll      = "gantry.node.*.pod.>"
+	SubjectNodeConfigAll   = "gantry.node.*.config.>"
+	SubjectNodeVolumeAll   = "gantry.node.*.volume.>"
 	SubjectObsAll          = "gantry.obs.>"
 	SubjectHeartbeatAll    = "gantry.hb.>"
 	SubjectObsPodAll       = "gantry.obs.*.pod.>"
@@ -160,11 +162,21 @@ func NodePodSubject(node, ns, pod string) string {
 	return fmt.Sprintf("gantry.node.%s.pod.%s.%s", node, ns, pod)
 }
 
+// NodeConfigSubject holds what a node is given of one ConfigMap or Secret
+// its pods use (kind is the token: configmap, secret): the data, a Secret's
+// sealed to the node's own key, or that it is gone.
+func NodeConfigSubject(node, ns, kind, name string) string {
+	return fmt.Sprintf("gantry.node.%s.config.%s.%s.%s", node, ns, kind, name)
+}
+
+// NodeVolumeSubject holds what a node is told of one persistent volume it
+// keeps (provisioned on it, bound to a claim, to be deleted).
+func NodeVolumeSubject(node, pv string) string {
+	return fmt.Sprintf("gantry.node.%s.volume.%s", node, pv)
+}
+
 // NodeFilter is what a node agent consumes.
 func NodeFilter(node string) string { return fmt.Sprintf("gantry.node.%s.>", node) }
-
-// NodePodsFilter matches every pod decision addressed to one node.
-func NodePodsFilter(node string) string { return fmt.Sprintf("gantry.node.%s.pod.>", node) }
 
 // ObsPodSubject is where a node reports what it sees of one pod.
 func ObsPodSubject(node, ns, pod string) string {

@@ -124,11 +124,12 @@ func (a *Agent) consume(ctx context.Context) (msgs <-chan jetstream.Msg, stop fu
 	return out, it.Stop, gone, nil
 }
 
-// restore reads the newest decision for every pod of this node and the
-// newest report the node made of it, so a restarted agent knows what it runs
+// restore reads the newest decision on every subject addressed to this node
+// (its pods, the ConfigMaps and Secrets they use, its volumes) and the
+// newest report the node made of each pod, so a restarted agent knows what it runs
 // and what it said, and neither starts nor reports anything twice.
 func (a *Agent) restore(ctx context.Context) error {
-	err := lastPerSubject(ctx, a.conn.JS, events.StreamDecisions, events.NodePodsFilter(a.cfg.Name), func(m jetstream.Msg) {
+	err := lastPerSubject(ctx, a.conn.JS, events.StreamDecisions, events.NodeFilter(a.cfg.Name), func(m jetstream.Msg) {
 		a.take(m)
 	})
 	if err != nil {

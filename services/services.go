@@ -14,6 +14,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/sealed"
 	"github.com/gantry-sh/gantry/services/admission"
 	"github.com/gantry-sh/gantry/services/cronjob"
 	"github.com/gantry-sh/gantry/services/endpoints"
@@ -119,6 +120,10 @@ type Config struct {
 	// ServiceCIDR is where Services' virtual IPs come from (zero:
 	// endpoints.DefaultCIDR, 10.43.0.0/16 as k3s).
 	ServiceCIDR string
+	// Keyring is the cluster's keys for Secrets (events/sealed): admission
+	// opens a Secret to check it, config delivery re-seals it to each node
+	// that needs it. Nil: a Secret cannot be accepted or delivered.
+	Keyring *sealed.Keyring
 }
 
 // DefaultMaxPodsPerWorkload is the ceiling on the pods of one workload when

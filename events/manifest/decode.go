@@ -54,31 +54,39 @@ func DecodeObject(raw json.RawMessage) (Object, error) {
 	}
 
 	seen := map[string]bool{}
+	var flat jsonObject // a Flat kind's content: every other top-level field
 	for _, m := range root {
 		if seen[m.key] {
 			w.errs.add(m.key, "duplicate field")
 			continue
 		}
 		seen[m.key] = true
-		switch m.key {
-		case "apiVersion", "kind":
+		switch {
+		case m.key == "apiVersion", m.key == "kind":
 			// checked above
-		case "metadata":
+		case m.key == "metadata":
 			w.value(m.key, m.val, objectMetaType)
-		case "spec":
+		case info != nil && info.Flat && m.key != "status":
+			flat = append(flat, m)
+		case m.key == "spec":
 			if m.val == nil {
 				continue // reported below
 			}
 			if info != nil {
 				w.value(m.key, m.val, info.spec)
 			}
-		case "status":
+		case m.key == "status":
 			w.errs.add(m.key, "set by Gantry, remove it")
 		default:
 			w.unknown(m.key, m.key, objectFieldNames)
 		}
 	}
-	if spec, _ := root.get("spec"); spec == nil && info != nil && !info.SpecOptional {
+	if info != nil && info.Flat {
+		if flat == nil {
+			flat = jsonObject{}
+		}
+		w.object("", flat, info.spec)
+	} else if spec, _ := root.get("spec"); spec == nil && info != nil && !info.SpecOptional {
 		w.errs.add("spec", "required")
 	}
 	if len(w.errs) > 0 {

@@ -25,6 +25,10 @@ type KindInfo struct {
 	ClusterScoped bool
 	// SpecOptional kinds may leave spec out (a Namespace).
 	SpecOptional bool
+	// Flat kinds keep their content at the top level of the manifest, beside
+	// metadata, not under spec (a ConfigMap's data, a StorageClass's
+	// provisioner); the spec type's fields are those top-level fields.
+	Flat bool
 	// Columns are what `gantry get` prints between NAME and AGE, as kubectl
 	// does for the kind.
 	Columns []Column
@@ -91,6 +95,8 @@ type Field struct {
 var kinds = []*KindInfo{
 	&deploymentKind, &podKind, &replicaSetKind, &daemonSetKind, &jobKind, &cronJobKind,
 	&namespaceKind, &resourceQuotaKind, &podDisruptionBudgetKind, &serviceKind, &endpointSliceKind,
+	&configMapKind, &secretKind, &persistentVolumeKind, &persistentVolumeClaimKind, &storageClassKind,
+	&statefulSetKind,
 }
 
 // Kinds returns the kinds Gantry accepts, in a stable order.

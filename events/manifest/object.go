@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -24,7 +25,31 @@ func (o Object) MarshalJSON() ([]byte, error) {
 		}
 		out.Spec = b
 	}
+	if k := o.Info(); k != nil && k.Flat {
+		return marshalFlat(out)
+	}
 	return json.Marshal(out)
+}
+
+// marshalFlat writes a Flat kind: the spec's fields beside metadata.
+func marshalFlat(out objectJSON) ([]byte, error) {
+	head, err := json.Marshal(struct {
+		APIVersion string     `json:"apiVersion"`
+		Kind       string     `json:"kind"`
+		Metadata   ObjectMeta `json:"metadata"`
+	}{out.APIVersion, out.Kind, out.Metadata})
+	if err != nil {
+		return nil, err
+	}
+	body := bytes.TrimSpace(out.Spec)
+	if len(body) < 2 || string(body) == "{}" || string(body) == "null" {
+		return head, nil
+	}
+	// head is {...} and body is {...}: join them as one object.
+	joined := make([]byte, 0, len(head)+len(body))
+	joined = append(joined, head[:len(head)-1]...)
+	joined = append(joined, ',')
+	return append(joined, body[1:]...), nil
 }
 
 // UnmarshalJSON reads the shape MarshalJSON writes. Unlike DecodeObject it
@@ -45,6 +70,9 @@ func (o *Object) unmarshal(b []byte) error {
 	}
 	out := Object{APIVersion: in.APIVersion, Kind: in.Kind, Metadata: in.Metadata}
 	spec := reflect.New(k.spec)
+	if k.Flat {
+		in.Spec = b // the spec's fields are the top level's
+	}
 	if len(in.Spec) > 0 && string(in.Spec) != "null" {
 		if err := json.Unmarshal(in.Spec, spec.Interface()); err != nil {
 			return fmt.Errorf("spec: %w", err)

@@ -73,8 +73,12 @@ type TemplateMeta struct {
 
 // PodSpec is v1 PodSpec, as far as Gantry supports it.
 type PodSpec struct {
-	Containers    []Container `json:"containers"`
-	RestartPolicy string      `json:"restartPolicy,omitempty"` // Always (default), OnFailure, Never
+	// InitContainers run one after another, each to completion, before
+	// the containers start.
+	InitContainers []Container `json:"initContainers,omitempty"`
+	Containers     []Container `json:"containers"`
+	RestartPolicy  string      `json:"restartPolicy,omitempty"` // Always (default), OnFailure, Never
+	Volumes        []Volume    `json:"volumes,omitempty"`
 
 	NodeSelector              map[string]string          `json:"nodeSelector,omitempty"`
 	Affinity                  *Affinity                  `json:"affinity,omitempty"`
@@ -85,6 +89,9 @@ type PodSpec struct {
 	// Hostname is the pod's host name (default: its name); an Indexed
 	// Job's pods get <job>-<index>, as in Kubernetes.
 	Hostname string `json:"hostname,omitempty"`
+	// Subdomain, with a headless Service of that name, gives the pod the DNS
+	// name <hostname>.<subdomain>.<namespace>.svc.<domain>.
+	Subdomain string `json:"subdomain,omitempty"`
 	// TerminationGracePeriodSeconds is how long the pod's containers have
 	// between SIGTERM (after preStop) and SIGKILL (default 30).
 	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
@@ -92,13 +99,15 @@ type PodSpec struct {
 
 // Container is v1 Container, as far as Gantry supports it.
 type Container struct {
-	Name      string               `json:"name"`
-	Image     string               `json:"image"`
-	Command   []string             `json:"command,omitempty"`
-	Args      []string             `json:"args,omitempty"`
-	Env       []EnvVar             `json:"env,omitempty"`
-	Ports     []ContainerPort      `json:"ports,omitempty"`
-	Resources ResourceRequirements `json:"resources,omitempty"`
+	Name         string               `json:"name"`
+	Image        string               `json:"image"`
+	Command      []string             `json:"command,omitempty"`
+	Args         []string             `json:"args,omitempty"`
+	Env          []EnvVar             `json:"env,omitempty"`
+	EnvFrom      []EnvFromSource      `json:"envFrom,omitempty"`
+	VolumeMounts []VolumeMount        `json:"volumeMounts,omitempty"`
+	Ports        []ContainerPort      `json:"ports,omitempty"`
+	Resources    ResourceRequirements `json:"resources,omitempty"`
 
 	LivenessProbe  *Probe     `json:"livenessProbe,omitempty"`
 	ReadinessProbe *Probe     `json:"readinessProbe,omitempty"`
@@ -106,10 +115,12 @@ type Container struct {
 	Lifecycle      *Lifecycle `json:"lifecycle,omitempty"`
 }
 
-// EnvVar supports literal values only for now.
+// EnvVar is a literal value or one from a ConfigMap, a Secret, the pod's
+// fields or a container's resources.
 type EnvVar struct {
-	Name  string `json:"name"`
-	Value string `json:"value,omitempty"`
+	Name      string        `json:"name"`
+	Value     string        `json:"value,omitempty"`
+	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
 }
 
 // ContainerPort documents a port the container listens on.
