@@ -254,6 +254,12 @@ func (a *Agent) take(m jetstream.Msg) {
 				Pod: events.PodPlanned{Namespace: e.Namespace, Name: e.Name, UID: e.UID}}, env: env, deleted: true, grace: e.GracePeriodSeconds}
 			a.mu.Unlock()
 		}
+	case *events.ConfigDelivered:
+		var seq uint64
+		if md, err := m.Metadata(); err == nil {
+			seq = md.Sequence.Stream
+		}
+		a.takeConfig(e, seq)
 	}
 }
 
