@@ -83,12 +83,13 @@ type Config struct {
 	// Routes, when set, is given the routes to the other nodes' pods
 	// (WatchRoutes: host-gw) while the agent runs.
 	Routes RouteSyncer
-	// KeyFile keeps the node's own key pair (mode 0600, made at the first
-	// start): the Secrets its pods use are delivered sealed to its public
-	// key, which the node announces (NodeInfo.SealKey). SealKey, when set,
-	// is the key instead (gantry sim's agents share one); with neither, the
-	// agent makes a key for this run.
-	KeyFile string
+	// KeyDir keeps the node's own key (a sealed.Keyring: keyring.json, mode
+	// 0600, made at the first start): the Secrets its pods use are
+	// delivered sealed to its public key, which the node announces
+	// (NodeInfo.SealKey). SealKey, when set, is the key instead (gantry
+	// sim's agents share one); with neither, the agent makes a key for this
+	// run.
+	KeyDir  string
 	SealKey *sealed.KeyPair
 }
 
@@ -142,9 +143,11 @@ type Agent struct {
 	lc    *lifecycle
 	kicks chan struct{}
 
-	// key is the node's own key (Config.KeyFile); configs what it was given
-	// of its pods' ConfigMaps and Secrets (configs.go).
-	key     *sealed.KeyPair
+	// key is the node's own key (Config.KeyDir) and pub its public half;
+	// configs what it was given of its pods' ConfigMaps and Secrets
+	// (configs.go).
+	key     nodeKey
+	pub     sealed.PublicKey
 	configs *configStore
 }
 
@@ -192,7 +195,10 @@ func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 	}
 	a := &Agent{cfg: cfg, rt: rt, conn: conn, log: log.With().Str("node", cfg.Name).Logger(),
 		desired: map[string]*binding{}, published: map[string]reported{}, removed: map[string]string{},
-		backoff: map[string]Backoff{}, kicks: make(chan struct{}, 1), key: cfg.SealKey, configs: newConfigStore()}
+		backoff: map[string]Backoff{}, kicks: make(chan struct{}, 1), configs: newConfigStore()}
+	if cfg.SealKey != nil {
+		a.key, a.pub = *cfg.SealKey, cfg.SealKey.Public
+	}
 	a.lc = newLifecycle(rt, a.log, cfg.Clock, a.kick)
 	return a
 }
@@ -256,13 +262,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		labels[k] = v
 	}
 	if a.key == nil {
-		if a.key, err = a.sealKey(); err != nil {
+		if a.key, a.pub, err = a.loadKey(); err != nil {
 			return fmt.Errorf("node %s key: %w", a.cfg.Name, err)
 		}
 	}
 	a.info = events.NodeInfo{Name: a.cfg.Name, Labels: labels, Capacity: capacity, Allocatable: capacity,
 		PodCIDR: a.cfg.PodCIDR, Address: a.cfg.Address, Runtime: a.rt.Name(), Version: a.cfg.Version, Taints: a.cfg.Taints,
-		FenceAfterMillis: max(a.cfg.FenceAfter.Milliseconds(), 0), SealKey: a.key.Public.String()}
+		FenceAfterMillis: max(a.cfg.FenceAfter.Milliseconds(), 0), SealKey: a.pub.String()}
 
 	if err := a.register(ctx); err != nil {
 		return err

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/gantry-sh/gantry/events"
@@ -106,61 +104,27 @@ func (a *Agent) openConfig(e *events.ConfigDelivered) (map[string][]byte, error)
 // Configs is what the node knows of its pods' ConfigMaps and Secrets.
 func (a *Agent) Configs() Configs { return a.configs }
 
-// sealKey is the node's key when Config.SealKey is not set: the one kept
-// in Config.KeyFile (made there at the first start), else one for this run.
-func (a *Agent) sealKey() (*sealed.KeyPair, error) {
-	var kp sealed.KeyPair
-	var err error
-	if a.cfg.KeyFile != "" {
-		kp, err = LoadOrCreateKey(a.cfg.KeyFile)
-	} else {
-		kp, err = sealed.NewKeyPair()
-	}
-	return &kp, err
+// KeyDirName is the directory of the node's key in its state dir.
+const KeyDirName = "key"
+
+// nodeKey is the node's own key: it opens what is sealed to the public key
+// the node announces. A sealed.KeyPair (Config.SealKey) or the keyring in
+// Config.KeyDir.
+type nodeKey interface {
+	Open(sealed.Box) ([]byte, error)
 }
 
-// KeyFileName is the node's key file in its state dir.
-const KeyFileName = "node-key.json"
-
-// LoadOrCreateKey reads the node's key pair from path, or makes one and
-// keeps it there (mode 0600, written to a temporary file and renamed, so a
-// crash never leaves half a key).
-func LoadOrCreateKey(path string) (sealed.KeyPair, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		var kp sealed.KeyPair
-		if err := json.Unmarshal(b, &kp); err != nil {
-			return sealed.KeyPair{}, fmt.Errorf("node key %s: %w", path, err)
+// loadKey is the node's key when Config.SealKey is not set: the keyring
+// kept in Config.KeyDir (made there at the first start: a file of mode
+// 0600), else a key for this run only.
+func (a *Agent) loadKey() (nodeKey, sealed.PublicKey, error) {
+	if a.cfg.KeyDir != "" {
+		ring, err := sealed.LoadOrCreate(a.cfg.KeyDir)
+		if err != nil {
+			return nil, sealed.PublicKey{}, err
 		}
-		if len(kp.Private) != sealed.KeySize || len(kp.Public.Key) != sealed.KeySize || kp.Public.ID != sealed.KeyID(kp.Public.Key) {
-			return sealed.KeyPair{}, fmt.Errorf("node key %s is damaged", path)
-		}
-		return kp, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return sealed.KeyPair{}, fmt.Errorf("node key: %w", err)
+		return ring, ring.Current(), nil
 	}
 	kp, err := sealed.NewKeyPair()
-	if err != nil {
-		return sealed.KeyPair{}, err
-	}
-	if b, err = json.Marshal(kp); err != nil {
-		return sealed.KeyPair{}, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return sealed.KeyPair{}, fmt.Errorf("node key dir: %w", err)
-	}
-	tmp := path + ".tmp"
-	_ = os.Remove(tmp) // a crash's leftover, whatever its mode
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return sealed.KeyPair{}, fmt.Errorf("write node key: %w", err)
-	}
-	if f, err := os.Open(tmp); err == nil {
-		_ = f.Sync()
-		f.Close()
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return sealed.KeyPair{}, fmt.Errorf("write node key: %w", err)
-	}
-	return kp, nil
+	return kp, kp.Public, err
 }

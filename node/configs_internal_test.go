@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -110,27 +108,5 @@ func TestConfigsTakenAndRestored(t *testing.T) {
 	}
 	if _, ok := lost.Configs().Config(ConfigRef{Namespace: "default", Kind: "secret", Name: "db"}); ok {
 		t.Error("a Secret sealed to another key is known")
-	}
-}
-
-func TestNodeKeyKeptInItsFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "node", KeyFileName)
-	kp, err := LoadOrCreateKey(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("key file mode %v, %v; want 0600", fi.Mode(), err)
-	}
-	again, err := LoadOrCreateKey(path)
-	if err != nil || again.Public.ID != kp.Public.ID || string(again.Private) != string(kp.Private) {
-		t.Fatalf("read again: %v, %v; want the same key", again.Public.ID, err)
-	}
-	if err := os.WriteFile(path, []byte(`{"public":{"id":"x"}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := LoadOrCreateKey(path); err == nil {
-		t.Fatal("a damaged key file was taken")
 	}
 }

@@ -35,7 +35,7 @@ func TestRegistrationCarriesActorCausationAndCreationTime(t *testing.T) {
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	keyFile := filepath.Join(t.TempDir(), node.KeyFileName)
+	keyDir := filepath.Join(t.TempDir(), node.KeyDirName)
 	// run starts an agent whose clock reads at, waits until it is ready and
 	// stops it.
 	run := func(at time.Time) {
@@ -44,7 +44,7 @@ func TestRegistrationCarriesActorCausationAndCreationTime(t *testing.T) {
 		ready := make(chan struct{})
 		done := make(chan error, 1)
 		a := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", HeartbeatEvery: time.Hour,
-			Clock: func() time.Time { return at }, Ready: func() { close(ready) }, KeyFile: keyFile}, rt, nc, log)
+			Clock: func() time.Time { return at }, Ready: func() { close(ready) }, KeyDir: keyDir}, rt, nc, log)
 		go func() { done <- a.Run(ctx) }()
 		select {
 		case <-ready:

@@ -106,7 +106,7 @@ func (c *cluster) startAgent(ctx context.Context, name, cidr string) *node.Agent
 	c.t.Cleanup(nc.Close)
 	ready := make(chan struct{})
 	a := node.New(node.Config{Name: name, PodCIDR: cidr, HeartbeatEvery: time.Second, ResyncEvery: 100 * time.Millisecond,
-		KeyFile: c.t.TempDir() + "/" + node.KeyFileName, Ready: func() { close(ready) }}, rt, nc, c.log)
+		KeyDir: c.t.TempDir(), Ready: func() { close(ready) }}, rt, nc, c.log)
 	go a.Run(ctx)
 	select {
 	case <-ready:
