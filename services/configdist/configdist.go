@@ -72,25 +72,31 @@ type delivered struct {
 	keyID     string // the node key a Secret was sealed to
 }
 
-// use is what one pod bound to a node references.
-type use struct {
-	node, uid string
+// pod is one pod bound to a node, as far as the service needs it: its
+// newest binding and what its spec references.
+type pod struct {
+	uid, node string
+	epoch     int64
 	refs      []ref
 }
 
-// Service delivers ConfigMaps and Secrets to nodes.
+// Service delivers ConfigMaps and Secrets to nodes. Its fold is its own and
+// lean (a pod is its node, binding and references), not projections.Cluster.
 type Service struct {
-	ring *sealed.Keyring
-	c    *projections.Cluster
+	ring    *sealed.Keyring
+	applied map[string]uint64 // stream → last applied sequence
 
-	objects   map[ref]*object
-	pods      map[string]use          // pod key → what it uses, while bound
-	uses      map[string]map[ref]int  // node → object → pods using it
-	users     map[ref]map[string]bool // object → nodes using it
-	delivered map[pair]delivered      // pair → newest delivery
-	byNode    map[string]map[ref]bool // node → objects delivered to it (and not withdrawn)
-	keys      map[string]sealed.PublicKey
-	dirty     map[pair]bool
+	objects map[ref]*object
+	pods    map[string]*pod // "<ns>/<name>" → the pod while bound to a node
+	// removedEarly holds, by pod uid, the epoch of a removal read before the
+	// binding it removes (the streams interleave); the binding consumes it.
+	removedEarly map[string]int64
+	uses         map[string]map[ref]int  // node → object → pods using it
+	users        map[ref]map[string]bool // object → nodes using it
+	delivered    map[pair]delivered      // pair → newest delivery
+	byNode       map[string]map[ref]bool // node → objects delivered to it (and not withdrawn)
+	keys         map[string]sealed.PublicKey
+	dirty        map[pair]bool
 
 	// FullEvery is how often a pass examines every pair (zero or less:
 	// every pass).
@@ -101,10 +107,10 @@ type Service struct {
 // New returns the service; ring opens the Secrets (nil: Secrets are not
 // delivered, ConfigMaps are).
 func New(ring *sealed.Keyring) *Service {
-	return &Service{ring: ring, c: projections.NewCluster(), objects: map[ref]*object{}, pods: map[string]use{},
-		uses: map[string]map[ref]int{}, users: map[ref]map[string]bool{}, delivered: map[pair]delivered{},
-		byNode: map[string]map[ref]bool{}, keys: map[string]sealed.PublicKey{}, dirty: map[pair]bool{},
-		FullEvery: FullEvery}
+	return &Service{ring: ring, applied: map[string]uint64{}, objects: map[ref]*object{}, pods: map[string]*pod{},
+		removedEarly: map[string]int64{}, uses: map[string]map[ref]int{}, users: map[ref]map[string]bool{},
+		delivered: map[pair]delivered{}, byNode: map[string]map[ref]bool{}, keys: map[string]sealed.PublicKey{},
+		dirty: map[pair]bool{}, FullEvery: FullEvery}
 }
 
 // Name implements runner.Service.
@@ -120,12 +126,13 @@ func (s *Service) Sources() []runner.Source {
 	}
 }
 
-// Apply implements runner.Service.
+// Apply implements runner.Service. Records at or below the applied
+// sequence of their stream are ignored, so replay is idempotent.
 func (s *Service) Apply(r events.Record) {
-	if r.Seq <= s.c.Applied[r.Stream] {
+	if r.Seq <= s.applied[r.Stream] {
 		return
 	}
-	s.c.Apply(r)
+	s.applied[r.Stream] = r.Seq
 	switch e := r.Event.(type) {
 	case *events.ConfigDelivered:
 		s.applyDelivered(r, e)
@@ -135,20 +142,60 @@ func (s *Service) Apply(r events.Record) {
 		}
 	case *events.NodeRegistered:
 		s.applyKey(e.Node)
-	case *events.PodPlanned:
-		s.refresh(projections.Key(e.Namespace, e.Name))
 	case *events.PodBound:
-		s.refresh(projections.Key(e.Pod.Namespace, e.Pod.Name))
+		s.applyBound(e)
 	case *events.PodDeleted:
-		s.refresh(projections.Key(e.Namespace, e.Name))
-	case *events.PodStatusObserved:
-		s.refresh(projections.Key(e.Namespace, e.Name))
+		// A forced deletion is finished without the node (a lost node,
+		// delete --force); otherwise the pod runs until its node removes it.
+		if p := s.pods[projections.Key(e.Namespace, e.Name)]; p != nil && p.uid == e.UID && e.Force {
+			s.forget(projections.Key(e.Namespace, e.Name))
+		}
 	case *events.PodRemoved:
-		s.refresh(projections.Key(e.Namespace, e.Name))
-	case *events.PodReleased:
-		s.refresh(projections.Key(e.Namespace, e.Name))
-	case *events.PodAdopted:
-		s.refresh(projections.Key(e.Namespace, e.Name))
+		s.applyRemoved(e)
+	}
+}
+
+// applyBound notes a pod's binding: the node it runs on now, and what it
+// uses there.
+func (s *Service) applyBound(e *events.PodBound) {
+	key := projections.Key(e.Pod.Namespace, e.Pod.Name)
+	if ep, ok := s.removedEarly[e.Pod.UID]; ok && e.Epoch <= ep {
+		delete(s.removedEarly, e.Pod.UID) // its node removed it already
+		return
+	}
+	old := s.pods[key]
+	if old != nil && old.uid == e.Pod.UID && old.epoch > e.Epoch {
+		return // an older binding
+	}
+	p := &pod{uid: e.Pod.UID, node: e.Node, epoch: e.Epoch}
+	for _, r := range e.Pod.Spec.ConfigRefs() {
+		p.refs = append(p.refs, ref{ns: e.Pod.Namespace, kind: r.Kind, name: r.Name})
+	}
+	if old != nil {
+		s.unuse(old)
+	}
+	s.pods[key] = p
+	s.use(p)
+}
+
+// applyRemoved: the pod's node removed it (deleted, or stopped on its
+// own): it no longer runs there.
+func (s *Service) applyRemoved(e *events.PodRemoved) {
+	key := projections.Key(e.Namespace, e.Name)
+	p := s.pods[key]
+	switch {
+	case p != nil && p.uid == e.UID && e.Epoch >= p.epoch:
+		s.forget(key)
+	case p == nil || p.uid != e.UID:
+		s.removedEarly[e.UID] = max(s.removedEarly[e.UID], e.Epoch)
+	}
+}
+
+// forget drops the pod at key.
+func (s *Service) forget(key string) {
+	if p := s.pods[key]; p != nil {
+		s.unuse(p)
+		delete(s.pods, key)
 	}
 }
 
@@ -207,54 +254,34 @@ func (s *Service) applyKey(info events.NodeInfo) {
 	}
 }
 
-// refresh re-reads what the pod at key uses from the fold: the references of
-// its spec while it is bound to a node and not removed from it.
-func (s *Service) refresh(key string) {
-	old, had := s.pods[key]
-	p := s.c.Pods[key]
-	if p == nil || p.Node == "" || p.Removed {
-		if had {
-			s.drop(old)
-			delete(s.pods, key)
-		}
-		return
+// use counts what p uses on its node; an object a node starts using is
+// examined.
+func (s *Service) use(p *pod) {
+	m := s.uses[p.node]
+	if m == nil {
+		m = map[ref]int{}
+		s.uses[p.node] = m
 	}
-	if had && old.uid == p.UID && old.node == p.Node {
-		return
-	}
-	if had {
-		s.drop(old)
-	}
-	u := use{node: p.Node, uid: p.UID}
-	for _, r := range p.Spec.ConfigRefs() {
-		u.refs = append(u.refs, ref{ns: p.Namespace, kind: r.Kind, name: r.Name})
-	}
-	s.pods[key] = u
-	for _, r := range u.refs {
-		m := s.uses[u.node]
-		if m == nil {
-			m = map[ref]int{}
-			s.uses[u.node] = m
-		}
+	for _, r := range p.refs {
 		if m[r]++; m[r] == 1 {
-			index(s.users, r, u.node)
-			s.dirty[pair{node: u.node, ref: r}] = true
+			index(s.users, r, p.node)
+			s.dirty[pair{node: p.node, ref: r}] = true
 		}
 	}
 }
 
-// drop forgets one pod's use of its objects.
-func (s *Service) drop(u use) {
-	m := s.uses[u.node]
-	for _, r := range u.refs {
+// unuse takes back use(p); an object a node stops using is examined.
+func (s *Service) unuse(p *pod) {
+	m := s.uses[p.node]
+	for _, r := range p.refs {
 		if m[r]--; m[r] <= 0 {
 			delete(m, r)
-			unindex(s.users, r, u.node)
-			s.dirty[pair{node: u.node, ref: r}] = true
+			unindex(s.users, r, p.node)
+			s.dirty[pair{node: p.node, ref: r}] = true
 		}
 	}
 	if len(m) == 0 {
-		delete(s.uses, u.node)
+		delete(s.uses, p.node)
 	}
 }
 

@@ -259,3 +259,35 @@ func TestPassIsBounded(t *testing.T) {
 		t.Fatalf("a pass decided %d, want the budget %d", len(ds), configdist.PassBudget)
 	}
 }
+
+// A pod bound elsewhere takes its ConfigMap with it; one force-deleted (its
+// node lost) lets its node forget it; a removal read before the binding it
+// removes (the streams interleave) counts.
+func TestPodsMovingAndGoing(t *testing.T) {
+	w := newWorld(t, "a", "b")
+	acc := w.l.Accepted(configMap("web", map[string]string{"k": "v"}), "cm1", 1)
+	w.add(acc)
+	p := pod("user", "p1", "web", "")
+	w.add(w.l.Planned(p), w.l.Bound(p, "a", 1))
+	if e := one(t, w.decide()); e.Node != "a" || !e.Exists {
+		t.Fatalf("%+v", e)
+	}
+	w.add(w.l.Bound(p, "b", 2))
+	got := w.decide()
+	if len(got) != 2 || got[0].Node != "a" || !got[0].Withdrawn || got[1].Node != "b" || !got[1].Exists || got[1].Revision != acc.Seq {
+		t.Fatalf("after the pod moved to b: %+v", got)
+	}
+	forced := &events.PodDeleted{Namespace: ns, Name: p.Name, UID: p.UID, Node: "b", Epoch: 2, Force: true}
+	w.add(w.l.Append(events.PodDecisionSubject(ns, p.Name), forced))
+	if e := one(t, w.decide()); e.Node != "b" || !e.Withdrawn {
+		t.Fatalf("after a forced deletion: %+v", e)
+	}
+
+	// Read in the other order: the removal, then the binding it removes.
+	q := pod("early", "p2", "web", "")
+	bound, removed := w.l.Bound(q, "a", 1), w.l.Removed("a", q, 1)
+	w.add(removed, bound)
+	if got := w.decide(); len(got) != 0 {
+		t.Fatalf("a pod removed before its binding was read: %+v", got)
+	}
+}
