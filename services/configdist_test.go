@@ -23,6 +23,8 @@ import (
 // A Secret used by a pod on node-a goes to node-a only, sealed to its key:
 // its agent opens it, node-b (which runs no pod using it) is told nothing,
 // and no message of any stream holds the value, in the clear or in base64.
+// A ConfigMap the pod mounts follows its updates; both are forgotten once
+// the pod is gone.
 func TestSecretGoesSealedToItsPodsNodeOnly(t *testing.T) {
 	ring, err := sealed.LoadOrCreate(t.TempDir())
 	if err != nil {
@@ -46,16 +48,22 @@ func TestSecretGoesSealedToItsPodsNodeOnly(t *testing.T) {
 	// sealed box's bytes yet (the Secret kind's own work), and this test is
 	// about what happens after.
 	c.acceptDirectly(t, secret)
+	if v := c.verdict(c.apply(webConfig("v1"))); v.Type() != events.TypeAdmissionAccepted {
+		t.Fatalf("configmap refused: %+v", v)
+	}
 	pod := manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindPod, Metadata: manifest.ObjectMeta{Name: "app", Namespace: "default"},
 		Spec: &manifest.PodSpec{NodeSelector: map[string]string{"kubernetes.io/hostname": "node-a"},
+			Volumes: []manifest.Volume{{Name: "web", ConfigMap: &manifest.ConfigMapVolumeSource{Name: "web"}}},
 			Containers: []manifest.Container{{Name: "app", Image: "busybox", Env: []manifest.EnvVar{{Name: "PASSWORD",
 				ValueFrom: &manifest.EnvVarSource{SecretKeyRef: &manifest.SecretKeySelector{Name: "db", Key: "password"}}}}}}}}
 	c.applyObject(t, pod)
 
 	ref := node.ConfigRef{Namespace: "default", Kind: "secret", Name: "db"}
-	c.eventually("node-a's agent to hold the Secret", func() bool {
+	web := node.ConfigRef{Namespace: "default", Kind: "configmap", Name: "web"}
+	c.eventually("node-a's agent to hold the Secret and the ConfigMap", func() bool {
 		o, ok := agents["node-a"].Configs().Config(ref)
-		return ok && o.Exists && bytes.Equal(o.Data["password"], value)
+		w, wok := agents["node-a"].Configs().Config(web)
+		return ok && o.Exists && bytes.Equal(o.Data["password"], value) && wok && string(w.Data["index.html"]) == "v1"
 	})
 	if recs := c.records(events.StreamDecisions, "gantry.node.node-b.config.>"); len(recs) != 0 {
 		t.Fatalf("node-b, which runs no pod using the Secret, was given %d deliveries", len(recs))
@@ -82,12 +90,36 @@ func TestSecretGoesSealedToItsPodsNodeOnly(t *testing.T) {
 		t.Fatalf("searched %d messages: %v", searched, err)
 	}
 
-	// The pod goes: node-a is told to forget the Secret, and does.
-	c.submit(events.IntentSubject("default", "pod", "app"), &events.IntentDeleted{Kind: "pod", Namespace: "default", Name: "app"})
-	c.eventually("node-a to forget the Secret", func() bool {
-		_, ok := agents["node-a"].Configs().Config(ref)
-		return !ok
+	// The ConfigMap changes: node-a is given its new revision.
+	first, _ := agents["node-a"].Configs().Config(web)
+	if v := c.verdict(c.apply(webConfig("v2"))); v.Type() != events.TypeAdmissionAccepted {
+		t.Fatalf("configmap update refused: %+v", v)
+	}
+	c.eventually("node-a to hold the ConfigMap's new revision", func() bool {
+		o, ok := agents["node-a"].Configs().Config(web)
+		return ok && o.Revision > first.Revision && string(o.Data["index.html"]) == "v2"
 	})
+
+	// The pod goes: node-a is told to forget both, and does.
+	c.submit(events.IntentSubject("default", "pod", "app"), &events.IntentDeleted{Kind: "pod", Namespace: "default", Name: "app"})
+	c.eventually("node-a to forget the Secret and the ConfigMap", func() bool {
+		_, secretKnown := agents["node-a"].Configs().Config(ref)
+		_, webKnown := agents["node-a"].Configs().Config(web)
+		return !secretKnown && !webKnown
+	})
+	if recs := c.records(events.StreamDecisions, "gantry.node.node-b.config.>"); len(recs) != 0 {
+		t.Fatalf("node-b was given %d deliveries", len(recs))
+	}
+}
+
+func webConfig(content string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web
+data:
+  index.html: %s
+`, content)
 }
 
 // startAgent starts a simulated node agent and returns it once it follows
