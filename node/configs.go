@@ -35,6 +35,13 @@ func (s *configStore) Config(ref ConfigRef) (ConfigObject, bool) {
 	return o, ok
 }
 
+// clear forgets everything, before the deliveries are read afresh.
+func (s *configStore) clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.objects, s.seq = map[ConfigRef]ConfigObject{}, map[ConfigRef]uint64{}
+}
+
 // set records the delivery at stream sequence seq of ref: obj, or, when
 // known is false, that the node knows nothing of it (withdrawn). It reports
 // whether what the node knows changed.

@@ -56,6 +56,7 @@ func (a *Agent) relearn(ctx context.Context, why string) (decisions, error) {
 	before := len(a.desired)
 	a.desired = map[string]*binding{}
 	a.mu.Unlock()
+	a.configs.clear() // a restored log's sequences may start lower
 	for {
 		err := a.restore(ctx)
 		if err == nil {
