@@ -762,7 +762,7 @@ func describeNodePods(d *describer, alloc map[string]int64, pods []*projections.
 	var reqCPU, reqMem, limCPU, limMem int64
 	for _, p := range pods {
 		rc, rm := p.Requests()
-		lc, lm := podLimits(p.Spec)
+		lc, lm := p.Spec.Limits()
 		reqCPU, reqMem, limCPU, limMem = reqCPU+rc, reqMem+rm, limCPU+lc, limMem+lm
 		d.line(1, "%s\t%s\t%s\t%s\t%s\t%s\t%s", p.Namespace, p.Name,
 			share(cpuQuantity(rc), rc, cpu), share(cpuQuantity(lc), lc, cpu),
@@ -783,13 +783,4 @@ func share(q string, v, of int64) string {
 		pct = int64(float64(v) / float64(of) * 100)
 	}
 	return fmt.Sprintf("%s (%d%%)", q, pct)
-}
-
-// podLimits sums the containers' cpu (millicores) and memory (bytes) limits.
-func podLimits(s manifest.PodSpec) (milliCPU, memory int64) {
-	for _, c := range s.Containers {
-		milliCPU += c.Resources.Limits[events.ResourceCPU].MilliValue()
-		memory += c.Resources.Limits[events.ResourceMemory].Value()
-	}
-	return milliCPU, memory
 }
