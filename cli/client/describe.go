@@ -418,6 +418,11 @@ func describePod(out io.Writer, p *projections.Pod, hostIP string, log []logItem
 	if ref, ok := podController(p); ok {
 		d.line(0, "Controlled By:\t%s/%s", ref.Kind, ref.Name)
 	}
+	initStatuses := []events.ContainerStatus{}
+	if p.Status != nil {
+		initStatuses = append(initStatuses, p.Status.InitContainers...)
+	}
+	describeInitContainers(d, 0, p.Spec, initStatuses) // describe_init.go
 	d.line(0, "Containers:")
 	statuses := map[string]events.ContainerStatus{}
 	if p.Status != nil {
@@ -647,6 +652,7 @@ func describeTemplate(d *describer, t *manifest.PodTemplateSpec) {
 	if len(t.Metadata.Annotations) > 0 {
 		d.labels(1, "Annotations", t.Metadata.Annotations)
 	}
+	describeInitContainers(d, 1, t.Spec, nil)
 	d.line(1, "Containers:")
 	for _, c := range t.Spec.Containers {
 		describeContainer(d, 2, c, nil, false)
