@@ -67,19 +67,26 @@ func planInit(bp backoffPolicy, w World, b *binding, have map[string]ContainerSt
 	pod := b.bound.Pod
 	for _, c := range pod.Spec.InitContainers {
 		cs, ok := have[c.Name]
+		exited := ok && cs.Exited
 		switch {
-		case !ok || !cs.Running && !cs.Exited: // never ran, or created and never started
-			return []Action{act(actStart, c.Name)}, time.Time{}
-		case cs.Running:
+		case ok && cs.Running:
 			return nil, time.Time{}
-		case cs.ExitCode == 0:
+		case exited && cs.ExitCode == 0:
 			continue
-		case pod.Spec.RestartPolicy == manifest.RestartNever:
+		case exited && pod.Spec.RestartPolicy == manifest.RestartNever:
 			return nil, time.Time{}
 		}
-		bk := bp.after(w.Backoff[containerKey(pod.UID, c.Name)], cs.FinishedAt.Sub(cs.StartedAt))
+		// Never ran, created and never started, or failed: (re)start it
+		// unless its back-off (a failed start's, an image pull's) holds it.
+		bk := w.Backoff[containerKey(pod.UID, c.Name)]
+		if exited {
+			bk = bp.after(bk, cs.FinishedAt.Sub(cs.StartedAt))
+		}
 		if bk.holds(w.Now) {
 			return nil, bk.Until
+		}
+		if !exited {
+			return []Action{act(actStart, c.Name)}, time.Time{}
 		}
 		a := act(actRestart, c.Name)
 		a.Backoff = bp.fail(bk, w.Now, "CrashLoopBackOff",

@@ -5,10 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/gantry-sh/gantry/events"
-	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/bus/bustest"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
@@ -40,25 +37,7 @@ func TestInitContainersOnTheSimulatedRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt := &counting{Runtime: simRT}
-	nc, err := bus.Connect(url, "node-n1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	start := func() (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		a := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", ResyncEvery: 20 * time.Millisecond,
-			HeartbeatEvery: 50 * time.Millisecond}, rt, nc, log)
-		go func() { done <- a.Run(ctx) }()
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("agent: %v", err)
-			}
-		}
-	}
+	start := func() (stop func()) { return startAgent(t, url, rt) } // probe_agent_test.go
 	// newest is the newest status reported of pod name.
 	newest := func(name string) *events.PodStatusObserved {
 		var last *events.PodStatusObserved
@@ -116,7 +95,7 @@ func TestInitContainersOnTheSimulatedRuntime(t *testing.T) {
 	// A restarted agent finds the init containers exited 0 and leaves them.
 	from := rt.lists.Load()
 	stop = start()
-	eventually(t, "the restarted agent to reconcile 10 times", func() bool { return rt.lists.Load() >= from+10 })
+	eventually(t, "the restarted agent to reconcile 3 times", func() bool { return rt.lists.Load() >= from+3 })
 	stop()
 	again := started("uid-00000001")
 	for _, n := range []string{"fetch", "migrate"} {
