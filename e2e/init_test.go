@@ -147,7 +147,7 @@ spec:
   initContainers:
   - name: prepare
     image: gantry.local/hello:v1
-    command: [/app/hello, write, /work/index.html, prepared by init]
+    command: [/app/hello, write, /work/greeting.txt, prepared by init]
     volumeMounts: [{name: work, mountPath: /work}]
   containers:
   - name: app
@@ -166,7 +166,7 @@ func TestInitContainerPreparesAVolumeEndToEnd(t *testing.T) {
 	ip := c.initPod("served").Status.PodIP
 	var body string
 	c.waitFor("the prepared file served", 30*time.Second, func() bool {
-		body, _ = httpGet(fmt.Sprintf("http://%s:8080/files/index.html", ip))
+		body, _ = httpGet(fmt.Sprintf("http://%s:8080/files/greeting.txt", ip))
 		return body == "prepared by init\n"
 	})
 }
