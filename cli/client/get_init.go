@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/projections"
@@ -47,4 +48,27 @@ func initRestarts(p *projections.Pod) (n int32, initializing bool) {
 		n += c.RestartCount
 	}
 	return n, true
+}
+
+// initializedCondition is the pod's Initialized condition as Kubernetes
+// writes it: False, naming the init containers that have not completed,
+// until every one has.
+func initializedCondition(p *projections.Pod) k8sCondition {
+	done := map[string]bool{}
+	if p.Status != nil {
+		for _, c := range p.Status.InitContainers {
+			done[c.Name] = c.State == events.ContainerTerminated && c.ExitCode != nil && *c.ExitCode == 0
+		}
+	}
+	var incomplete []string
+	for _, c := range p.Spec.InitContainers {
+		if !done[c.Name] {
+			incomplete = append(incomplete, c.Name)
+		}
+	}
+	if len(incomplete) == 0 {
+		return k8sCondition{Type: "Initialized", Status: "True"}
+	}
+	return k8sCondition{Type: "Initialized", Status: "False", Reason: "ContainersNotInitialized",
+		Message: "containers with incomplete status: [" + strings.Join(incomplete, " ") + "]"}
 }

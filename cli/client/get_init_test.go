@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -79,6 +80,9 @@ func TestDescribeAndJSONOfInitContainers(t *testing.T) {
 	i, c := strings.Index(out, "Init Containers:\n  fetch:"), strings.Index(out, "Containers:\n  web:")
 	if i < 0 || c < i || !strings.Contains(out[i:c], "Reason:       CrashLoopBackOff") || !strings.Contains(out[i:c], "Restart Count:  4") {
 		t.Errorf("describe:\n%s", out)
+	}
+	if !regexp.MustCompile(`Initialized\s+False`).MatchString(out) {
+		t.Errorf("describe: Initialized is not False while migrate crash-loops:\n%s", out)
 	}
 	b, err := json.Marshal(k8sPod(p, ""))
 	if err != nil {

@@ -249,7 +249,7 @@ func k8sPodConditions(p *projections.Pod) []k8sCondition {
 	containersReady := ready
 	containersReady.Type = "ContainersReady"
 	return []k8sCondition{
-		{Type: "Initialized", Status: "True"},
+		initializedCondition(p), // get_init.go
 		ready,
 		containersReady,
 		{Type: "PodScheduled", Status: "True", LastTransitionTime: k8sTimePtr(p.BoundAt)},
