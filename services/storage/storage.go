@@ -43,6 +43,7 @@ type Service struct {
 	// ns/name); claimPods the pods that use each claim (by pod key).
 	pvs       map[string]bool
 	claims    map[string]bool
+	classes   map[string]bool
 	claimPods map[string]map[string]bool
 }
 
@@ -50,7 +51,7 @@ type Service struct {
 // others given.
 func New(more ...Provisioner) *Service {
 	s := &Service{c: projections.NewCluster(), provisioners: map[string]Provisioner{},
-		pvs: map[string]bool{}, claims: map[string]bool{}, claimPods: map[string]map[string]bool{}}
+		pvs: map[string]bool{}, claims: map[string]bool{}, classes: map[string]bool{}, claimPods: map[string]map[string]bool{}}
 	for _, p := range append([]Provisioner{LocalPath{}}, more...) {
 		s.provisioners[p.Name()] = p
 	}
@@ -78,6 +79,8 @@ func (s *Service) Apply(r events.Record) {
 			s.pvs[name] = true
 		case kindClaim:
 			s.claims[ns+"/"+name] = true
+		case kindClass:
+			s.classes[name] = true
 		}
 	}
 	switch e := r.Event.(type) {
@@ -244,6 +247,22 @@ func (s *Service) class(name string) (Class, bool) {
 	return Class{Name: name, Spec: *w.Object.StorageClass()}, true
 }
 
+// defaultClass is the default StorageClass (the newest of those annotated
+// so), "" when none is.
+func (s *Service) defaultClass() string {
+	best, bestAt := "", uint64(0)
+	for _, name := range sorted(s.classes) {
+		w := s.c.Workloads[projections.WorkloadKey(kindClass, events.ClusterScope, name)]
+		if w == nil || w.Deleted || !manifest.IsDefaultClass(w.Object.Metadata.Annotations) {
+			continue
+		}
+		if at := w.Seqs[events.StreamDecisions]; best == "" || at > bestAt {
+			best, bestAt = name, at
+		}
+	}
+	return best
+}
+
 func (p *pass) add(ds ...runner.Decision) {
 	p.out = append(p.out, ds...)
 	p.units++
@@ -291,6 +310,14 @@ func (s *Service) bind(p *pass, key string) {
 		return // bound, or lost: a claim is bound once
 	}
 	claim := Claim{Namespace: ns, Name: name, UID: w.UID, Spec: *spec}
+	if spec.StorageClassName == nil {
+		// Admission gives an applied claim the default class; one a
+		// controller made (a StatefulSet's) gets it here.
+		if def := s.defaultClass(); def != "" {
+			claim.Spec.StorageClassName = &def
+			spec = &claim.Spec
+		}
+	}
 	class, hasClass := s.class(spec.ClassName())
 	wait := hasClass && class.Spec.BindingMode() == manifest.VolumeBindingWaitForFirstConsumer
 	podName, node := s.consumer(key)

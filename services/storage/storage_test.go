@@ -118,7 +118,9 @@ func TestWaitForFirstConsumerProvisionsOnThePodsNode(t *testing.T) {
 	info.VolumesDir = "/var/lib/gantry/node/volumes"
 	w.apply(w.l.Registered(info))
 	w.apply(w.accepted(manifest.DefaultStorageClassObject(), "sc-uid", 1))
-	w.apply(w.accepted(claimObj("data", "local-path", "1Gi"), "claim-uid", 1))
+	// No storageClassName, as a StatefulSet's claims are made: the
+	// default class is taken.
+	w.apply(w.accepted(claimObj("data", "-", "1Gi"), "claim-uid", 1))
 	if got := w.settle(); len(got) != 0 {
 		t.Fatalf("decided before the claim has a consumer: %v", subjects(got))
 	}
