@@ -3,6 +3,7 @@ package manifest
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"time"
 )
 
@@ -35,6 +36,18 @@ func ValidateClaimSpec(errs *FieldErrors, p string, s PersistentVolumeClaimSpec)
 	if s.Selector != nil {
 		validateLabelSelector(errs, fieldPath(p, "selector"), *s.Selector)
 	}
+}
+
+// ClaimNames names the PersistentVolumeClaims a pod spec mounts, in order,
+// once each.
+func (s PodSpec) ClaimNames() []string {
+	var out []string
+	for _, v := range s.Volumes {
+		if v.PersistentVolumeClaim != nil && !slices.Contains(out, v.PersistentVolumeClaim.ClaimName) {
+			out = append(out, v.PersistentVolumeClaim.ClaimName)
+		}
+	}
+	return out
 }
 
 // Request is the storage a claim asks for, in bytes.

@@ -89,7 +89,7 @@ func (s *Service) Apply(r events.Record) {
 	case *events.WorkloadDecided:
 		note(e.Kind, e.Namespace, e.Name)
 	case *events.PodPlanned:
-		for _, c := range ClaimsOf(e.Spec) {
+		for _, c := range e.Spec.ClaimNames() {
 			key := e.Namespace + "/" + c
 			if s.claimPods[key] == nil {
 				s.claimPods[key] = map[string]bool{}
@@ -97,17 +97,6 @@ func (s *Service) Apply(r events.Record) {
 			s.claimPods[key][projections.Key(e.Namespace, e.Name)] = true
 		}
 	}
-}
-
-// ClaimsOf names the claims a pod spec mounts, in order, once each.
-func ClaimsOf(spec manifest.PodSpec) []string {
-	var out []string
-	for _, v := range spec.Volumes {
-		if v.PersistentVolumeClaim != nil && !slices.Contains(out, v.PersistentVolumeClaim.ClaimName) {
-			out = append(out, v.PersistentVolumeClaim.ClaimName)
-		}
-	}
-	return out
 }
 
 // pass is one Decide's view: what it has taken so far.
