@@ -62,11 +62,12 @@ func New(more ...Provisioner) *Service {
 func (s *Service) Name() string { return Name }
 
 // Sources implements runner.Service: the decisions (objects, pods, its own
-// volume decisions) and the nodes' registrations (their volumes directory).
+// volume decisions), the nodes' registrations (their volumes directory)
+// and the pods' reports (whether a claim's pods are gone).
 func (s *Service) Sources() []runner.Source {
 	return []runner.Source{
 		{Stream: events.StreamDecisions, Filters: []string{events.SubjectDecisionAll}},
-		{Stream: events.StreamObservations, Filters: []string{events.SubjectObsNodeAll}},
+		{Stream: events.StreamObservations, Filters: []string{events.SubjectObsNodeAll, events.SubjectObsPodAll}},
 	}
 }
 
@@ -178,6 +179,9 @@ func (s *Service) reclaim(p *pass, name string) {
 	if claim != nil && !claim.Deleted && claim.UID == b.ClaimUID {
 		return
 	}
+	if s.inUse(b.ClaimNamespace + "/" + b.ClaimName) {
+		return // as Kubernetes' pvc-protection: reclaimed once no pod uses it
+	}
 	e := b
 	e.Reason = fmt.Sprintf("claim %s/%s was deleted", b.ClaimNamespace, b.ClaimName)
 	d := runner.Decision{Subject: events.StorageSubject(name), ExpectLastSeq: bus.Expect(v.seq)}
@@ -255,6 +259,16 @@ func (s *Service) defaultClass() string {
 func (p *pass) add(ds ...runner.Decision) {
 	p.out = append(p.out, ds...)
 	p.units++
+}
+
+// inUse reports a pod of the claim that still exists and has not ended.
+func (s *Service) inUse(key string) bool {
+	for pk := range s.claimPods[key] {
+		if q := s.c.Pods[pk]; q != nil && !q.Terminal() {
+			return true
+		}
+	}
+	return false
 }
 
 // consumer is the claim's first pod bound to a node (oldest planned), and

@@ -157,6 +157,8 @@ func TestWaitForFirstConsumerProvisionsOnThePodsNode(t *testing.T) {
 		t.Errorf("claim volume %q on %q (%v)", vol, node, ok)
 	}
 
+	w.apply(w.l.Deleted(pod, "n1", 1, "deleted"))
+	w.apply(w.l.Append(events.ObsPodSubject("n1", "default", "web-0"), &events.PodRemoved{Namespace: "default", Name: "web-0", UID: "pod-uid", Node: "n1", Epoch: 1}))
 	w.apply(w.l.AcceptedDelete("persistentvolumeclaim", "default", "data", "claim-uid", 1))
 	got = w.settle()
 	want = []string{"gantry.decision.storage.pvc-claim-uid", "gantry.node.n1.volume.pvc-claim-uid",
@@ -257,5 +259,29 @@ func TestPreBoundAndNodeOfStaticVolumes(t *testing.T) {
 	w.apply(w.accepted(pvObj("pv-n2", "local", "10Gi", "n2", ""), "pv-n2-uid", 1))
 	if got := volumeDecisions(w.settle()); len(got) != 1 || got[0].Volume != "pv-n2" {
 		t.Fatalf("bound %+v, want pv-n2", got)
+	}
+}
+
+// A claim deleted while a pod still mounts it keeps its volume until the
+// pod is gone (Kubernetes' pvc-protection).
+func TestVolumeOfAClaimInUseWaitsForItsPods(t *testing.T) {
+	w := newWorld(t)
+	info := pt.NodeInfo("n1", 4000, 8<<30, 110)
+	info.VolumesDir = "/v"
+	w.apply(w.l.Registered(info))
+	w.apply(w.accepted(manifest.DefaultStorageClassObject(), "sc-uid", 1))
+	w.apply(w.accepted(claimObj("data", "local-path", "1Gi"), "claim-uid", 1))
+	pod := podUsing("web-0", "pod-uid", "data")
+	w.apply(w.l.Planned(pod))
+	w.apply(w.l.Bound(pod, "n1", 1))
+	w.settle()
+	w.apply(w.l.AcceptedDelete("persistentvolumeclaim", "default", "data", "claim-uid", 1))
+	if got := w.settle(); len(got) != 0 {
+		t.Fatalf("the volume of a claim in use was reclaimed: %v", subjects(got))
+	}
+	w.apply(w.l.Deleted(pod, "n1", 1, "deleted"))
+	w.apply(w.l.Append(events.ObsPodSubject("n1", "default", "web-0"), &events.PodRemoved{Namespace: "default", Name: "web-0", UID: "pod-uid", Node: "n1", Epoch: 1}))
+	if got := volumeDecisions(w.settle()); len(got) != 1 || got[0].Phase != events.VolumeDeleted {
+		t.Fatalf("once the pod is gone: %+v", got)
 	}
 }
