@@ -232,7 +232,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	countBusy := map[string]bool{} // "<ns>/<kind>" with an earlier intent, when a quota counts the kind
 	var out []runner.Decision
 	if s.Bootstrap {
-		out = append(s.bootstrap(), s.bootstrapClass()...)
+		out = s.bootstrap()
 	}
 	s.c.ClearDirty()             // admission reads the fold; nothing here writes it out
 	var evicting map[string]bool // this pass's evictions and those being stored, by pod uid

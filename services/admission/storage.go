@@ -6,10 +6,8 @@ import (
 	"sort"
 
 	"github.com/gantry-sh/gantry/events"
-	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
-	"github.com/gantry-sh/gantry/services/runner"
 )
 
 // noteClass remembers the StorageClasses ever accepted or made, by name,
@@ -91,29 +89,4 @@ func (s *Service) claimProblems(obj *manifest.Object, o *object) []string {
 		}
 	}
 	return reasons
-}
-
-// bootstrapClass decides, once in a cluster's life, the default
-// StorageClass local-path, as k3s ships it: a real object in the log, so
-// `gantry get storageclass` lists it and claims without a class get it.
-func (s *Service) bootstrapClass() []runner.Decision {
-	name := manifest.DefaultStorageClass
-	key := "storageclass/" + events.ClusterScope + "/" + name
-	if _, made := s.made[key]; made || s.objects[key] != nil {
-		return nil
-	}
-	obj, err := json.Marshal(manifest.DefaultStorageClassObject())
-	if err != nil {
-		return nil // cannot happen for this type
-	}
-	msgID := "bootstrap/storageclass/" + name
-	id := events.DeriveID(msgID)
-	return []runner.Decision{{
-		Subject: events.WorkloadSubject(events.ClusterScope, "storageclass", name),
-		Event: &events.WorkloadDecided{Kind: "storageclass", Namespace: events.ClusterScope, Name: name,
-			UID: events.DeriveID("uid/" + msgID), Generation: 1, Object: obj},
-		Meta:          events.Meta{ID: id, Source: Name, Subject: events.ClusterScope + "/" + name, CorrelationID: id, Actor: Name},
-		MsgID:         msgID,
-		ExpectLastSeq: bus.Expect(0),
-	}}
 }

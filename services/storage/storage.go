@@ -9,8 +9,8 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -115,28 +115,19 @@ type pass struct {
 func (s *Service) Decide(time.Time) []runner.Decision {
 	s.c.ClearDirty()
 	p := &pass{taken: map[string]bool{}, claimed: map[string]bool{}}
-	for _, name := range sorted(s.pvs) {
+	for _, name := range slices.Sorted(maps.Keys(s.pvs)) {
 		if p.units >= MaxPerPass {
 			return p.out
 		}
 		s.reclaim(p, name)
 	}
-	for _, key := range sorted(s.claims) {
+	for _, key := range slices.Sorted(maps.Keys(s.claims)) {
 		if p.units >= MaxPerPass {
 			break
 		}
 		s.bind(p, key)
 	}
 	return p.out
-}
-
-func sorted(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // volume is a live PersistentVolume and the newest decision on it.
@@ -244,7 +235,7 @@ func (s *Service) class(name string) (Class, bool) {
 // so), "" when none is.
 func (s *Service) defaultClass() string {
 	best, bestAt := "", uint64(0)
-	for _, name := range sorted(s.classes) {
+	for _, name := range slices.Sorted(maps.Keys(s.classes)) {
 		w := s.c.Workloads[projections.WorkloadKey(kindClass, events.ClusterScope, name)]
 		if w == nil || w.Deleted || !manifest.IsDefaultClass(w.Object.Metadata.Annotations) {
 			continue
@@ -389,7 +380,7 @@ func (s *Service) bind(p *pass, key string) {
 func (s *Service) match(p *pass, c Claim, node string) (volume, string, bool) {
 	var best volume
 	var bestName string
-	for _, name := range sorted(s.pvs) {
+	for _, name := range slices.Sorted(maps.Keys(s.pvs)) {
 		if p.taken[name] {
 			continue
 		}
