@@ -45,13 +45,16 @@ type Service struct {
 	claims    map[string]bool
 	classes   map[string]bool
 	claimPods map[string]map[string]bool
+	// podsOfClaims are the pods (by key) whose newest plan mounts a claim:
+	// the only pods the fold keeps.
+	podsOfClaims map[string]bool
 }
 
 // New returns a storage service with the local-path provisioner and any
 // others given.
 func New(more ...Provisioner) *Service {
 	s := &Service{c: projections.NewCluster(), provisioners: map[string]Provisioner{},
-		pvs: map[string]bool{}, claims: map[string]bool{}, classes: map[string]bool{}, claimPods: map[string]map[string]bool{}}
+		pvs: map[string]bool{}, claims: map[string]bool{}, classes: map[string]bool{}, claimPods: map[string]map[string]bool{}, podsOfClaims: map[string]bool{}}
 	for _, p := range append([]Provisioner{LocalPath{}}, more...) {
 		s.provisioners[p.Name()] = p
 	}
@@ -71,10 +74,12 @@ func (s *Service) Sources() []runner.Source {
 	}
 }
 
-// Apply implements runner.Service.
+// Apply implements runner.Service. The service folds, of everything it
+// reads, only what storage needs: the volumes, claims and classes, its own
+// decisions, the nodes' registrations, and the pods that mount a claim;
+// so its fold costs nothing for the cluster's other pods and objects.
 func (s *Service) Apply(r events.Record) {
-	s.c.Apply(r)
-	note := func(kind, ns, name string) {
+	note := func(kind, ns, name string) bool {
 		switch kind {
 		case kindPV:
 			s.pvs[name] = true
@@ -82,22 +87,71 @@ func (s *Service) Apply(r events.Record) {
 			s.claims[ns+"/"+name] = true
 		case kindClass:
 			s.classes[name] = true
+		default:
+			return false
 		}
+		return true
 	}
+	keep := false
 	switch e := r.Event.(type) {
 	case *events.AdmissionAccepted:
-		note(e.Kind, e.Namespace, e.Name)
+		keep = note(e.Kind, e.Namespace, e.Name)
 	case *events.WorkloadDecided:
-		note(e.Kind, e.Namespace, e.Name)
+		keep = note(e.Kind, e.Namespace, e.Name)
+	case *events.WorkloadDeleted:
+		keep = note(e.Kind, e.Namespace, e.Name)
+	case *events.VolumeDecided, *events.NodeRegistered:
+		keep = true
 	case *events.PodPlanned:
-		for _, c := range e.Spec.ClaimNames() {
+		pk := projections.Key(e.Namespace, e.Name)
+		claims := e.Spec.ClaimNames()
+		keep = len(claims) > 0 || s.podsOfClaims[pk] // a pod of that name with claims is replaced
+		if len(claims) == 0 {
+			delete(s.podsOfClaims, pk)
+		} else {
+			s.podsOfClaims[pk] = true
+		}
+		for _, c := range claims {
 			key := e.Namespace + "/" + c
 			if s.claimPods[key] == nil {
 				s.claimPods[key] = map[string]bool{}
 			}
-			s.claimPods[key][projections.Key(e.Namespace, e.Name)] = true
+			s.claimPods[key][pk] = true
+		}
+	case *events.PodBound:
+		keep = s.podsOfClaims[projections.Key(e.Pod.Namespace, e.Pod.Name)]
+	case *events.PodDeleted:
+		keep = s.podsOfClaims[projections.Key(e.Namespace, e.Name)]
+	case *events.PodStatusObserved:
+		keep = s.podsOfClaims[projections.Key(e.Namespace, e.Name)]
+	case *events.PodRemoved:
+		keep = s.podsOfClaims[projections.Key(e.Namespace, e.Name)]
+	case *events.PodReleased:
+		keep = s.podsOfClaims[projections.Key(e.Namespace, e.Name)]
+	case *events.PodAdopted:
+		keep = s.podsOfClaims[projections.Key(e.Namespace, e.Name)]
+	}
+	if !keep {
+		return
+	}
+	s.c.Apply(r)
+	switch e := r.Event.(type) {
+	case *events.PodDeleted, *events.PodRemoved:
+		ns, name := podOf(e)
+		if pk := projections.Key(ns, name); s.c.Pods[pk] == nil {
+			delete(s.podsOfClaims, pk) // gone from the fold: forgotten
 		}
 	}
+}
+
+func podOf(e events.Event) (ns, name string) {
+	switch e := e.(type) {
+	case *events.PodDeleted:
+		return e.Namespace, e.Name
+	case *events.PodRemoved:
+		return e.Namespace, e.Name
+	}
+	return "", ""
 }
 
 // pass is one Decide's view: what it has taken so far.
