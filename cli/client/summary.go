@@ -99,6 +99,15 @@ func summarize(ev events.Event) string {
 			return fmt.Sprintf("node %s pod CIDR refused: %s", e.Node, e.Refused)
 		}
 		return fmt.Sprintf("node %s pod CIDR %s", e.Node, e.PodCIDR)
+	case *events.VolumeDecided:
+		if e.Phase == "Bound" {
+			out := fmt.Sprintf("volume %s bound to claim %s/%s", e.Volume, e.ClaimNamespace, e.ClaimName)
+			if e.Node != "" {
+				out += " on node " + e.Node
+			}
+			return out
+		}
+		return fmt.Sprintf("volume %s %s: %s", e.Volume, strings.ToLower(e.Phase), e.Reason)
 	case nil:
 		return ""
 	}

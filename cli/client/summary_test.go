@@ -118,6 +118,12 @@ func TestSummarizeEveryEventType(t *testing.T) {
 			{&events.NodeCIDRAllocated{Node: "node-2", Refused: "pod CIDR 10.42.0.0/24 overlaps node node-1's"},
 				"node node-2 pod CIDR refused: pod CIDR 10.42.0.0/24 overlaps node node-1's"},
 		},
+		events.TypeVolumeDecided: {
+			{&events.VolumeDecided{Volume: "pvc-1", Phase: "Bound", ClaimNamespace: "default", ClaimName: "data", Node: "node-1"},
+				"volume pvc-1 bound to claim default/data on node node-1"},
+			{&events.VolumeDecided{Volume: "pv-a", Phase: "Released", Reason: "claim default/data was deleted; the volume is kept (Retain)"},
+				"volume pv-a released: claim default/data was deleted; the volume is kept (Retain)"},
+		},
 		events.TypeNodeState: {
 			{&events.NodeStateDecided{Node: "node-1", Ready: true, Reason: "NodeAgentReady"}, "node node-1 is Ready"},
 			{&events.NodeStateDecided{Node: "node-1", Reason: "NodeStatusUnknown", Message: "node agent stopped posting heartbeats (none for 40s)"},
