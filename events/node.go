@@ -49,6 +49,10 @@ type NodeInfo struct {
 	Runtime     string            `json:"runtime"` // containerd, simulated
 	Version     string            `json:"version,omitempty"`
 	Taints      []manifest.Taint  `json:"taints,omitempty"`
+	// VolumesDir is the node's directory for local persistent volumes: the
+	// local-path provisioner makes a volume's directory under it ("" for
+	// a node that offers none, such as a simulated one).
+	VolumesDir string `json:"volumesDir,omitempty"`
 	// CreatedAt is when the node first registered. Its agent carries it
 	// over from its last registration, so the node keeps its creation time
 	// across restarts of its agent and of the control plane, as a

@@ -34,6 +34,7 @@ var registry = map[string]func() Event{
 	TypeNodeCIDRRequested: func() Event { return new(NodeCIDRRequested) },
 	TypeNodeCIDRAllocated: func() Event { return new(NodeCIDRAllocated) },
 	TypeConfigDelivered:   func() Event { return new(ConfigDelivered) },
+	TypeVolumeDecided:     func() Event { return new(VolumeDecided) },
 }
 
 // Decode turns data of a named type into its struct.

@@ -49,6 +49,10 @@ type Config struct {
 	Parallel int
 	// Taints the node declares (none by default).
 	Taints []manifest.Taint
+	// VolumesDir is where the local-path provisioner's volumes of this node
+	// live, one directory each (<data-dir>/node/volumes for `gantry up`;
+	// "": the node offers no local volumes).
+	VolumesDir string
 	// ReportGather is how long the report writer waits, after a report, for
 	// others to write with it (default 5 ms): pods that come up together
 	// share one write, and a real pod, whose start takes hundreds of
@@ -108,6 +112,8 @@ type Agent struct {
 	conn *bus.Conn
 	log  zerolog.Logger
 	info events.NodeInfo
+	// claims is what the node was told of its volumes (claims.go).
+	claims *claimStore
 
 	// desired is written only by the agent's loop, under mu; the logs server
 	// and the heartbeats read it from other goroutines under mu.
@@ -195,7 +201,7 @@ func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 	}
 	a := &Agent{cfg: cfg, rt: rt, conn: conn, log: log.With().Str("node", cfg.Name).Logger(),
 		desired: map[string]*binding{}, published: map[string]reported{}, removed: map[string]string{},
-		backoff: map[string]Backoff{}, kicks: make(chan struct{}, 1), configs: newConfigStore()}
+		backoff: map[string]Backoff{}, kicks: make(chan struct{}, 1), configs: newConfigStore(), claims: newClaimStore()}
 	if cfg.SealKey != nil {
 		a.key, a.pub = *cfg.SealKey, cfg.SealKey.Public
 	}
@@ -268,7 +274,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.info = events.NodeInfo{Name: a.cfg.Name, Labels: labels, Capacity: capacity, Allocatable: capacity,
 		PodCIDR: a.cfg.PodCIDR, Address: a.cfg.Address, Runtime: a.rt.Name(), Version: a.cfg.Version, Taints: a.cfg.Taints,
-		FenceAfterMillis: max(a.cfg.FenceAfter.Milliseconds(), 0), SealKey: a.pub.String()}
+		VolumesDir: a.cfg.VolumesDir, FenceAfterMillis: max(a.cfg.FenceAfter.Milliseconds(), 0), SealKey: a.pub.String()}
 
 	if err := a.register(ctx); err != nil {
 		return err

@@ -225,6 +225,8 @@ func (a *Agent) take(m jetstream.Msg) {
 		return
 	}
 	switch e := ev.(type) {
+	case *events.VolumeDecided:
+		a.takeVolume(e)
 	case *events.PodBound:
 		if e.Node != a.cfg.Name {
 			return

@@ -36,6 +36,9 @@ type Cluster struct {
 	// wdecSeq is the last sequence on events.WorkloadSubject by workload
 	// key, kept across incarnations like decSeq.
 	wdecSeq map[string]uint64
+	// volumes is what the storage service decided of each volume, by
+	// name, kept after the volume object goes (see storage.go).
+	volumes map[string]VolumeBinding
 	gone    map[string]bool // pod uid → deleted and forgotten (tombstone)
 	goneW   map[string]bool // workload uid → deleted and forgotten (tombstone)
 	byOwner map[string]map[string]bool
@@ -112,6 +115,8 @@ func (c *Cluster) Apply(r events.Record) {
 		c.applyWorkloadStatus(r, e)
 	case *events.ServiceAllocated:
 		c.applyServiceAllocated(r, e)
+	case *events.VolumeDecided:
+		c.applyVolumeDecided(r, e)
 	case *events.PodPlanned:
 		c.applyPlanned(r, e)
 	case *events.PodBound:

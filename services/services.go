@@ -1,6 +1,6 @@
 // Package services assembles Gantry's control-plane services. Each service is
 // its own package (admission, replica, rollout, job, scheduler, cronjob,
-// health, ipam, endpoints, configdist, projector) built on the
+// health, ipam, endpoints, configdist, storage, projector) built on the
 // shared runner; they never import each other and talk only through the log.
 package services
 
@@ -28,6 +28,7 @@ import (
 	"github.com/gantry-sh/gantry/services/rollout"
 	"github.com/gantry-sh/gantry/services/runner"
 	"github.com/gantry-sh/gantry/services/scheduler"
+	"github.com/gantry-sh/gantry/services/storage"
 )
 
 // deciders are the services that follow the log and decide, each made by
@@ -77,6 +78,7 @@ var deciders = []struct {
 		return e
 	}},
 	{configdist.Name, func(_ *bus.Conn, cfg Config) runner.Service { return configdist.New(cfg.Keyring) }},
+	{storage.Name, func(*bus.Conn, Config) runner.Service { return storage.New() }},
 	{projector.Name, func(conn *bus.Conn, _ Config) runner.Service { return projector.New(conn.JS) }},
 }
 

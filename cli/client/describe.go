@@ -148,6 +148,9 @@ func workloadLog(ctx context.Context, js jetstream.JetStream, errOut io.Writer, 
 	if w.Kind == "service" {
 		filters = append(filters, events.SubjectServiceAlloc) // every Service's: kept by uid below
 	}
+	if w.Kind == "persistentvolume" || w.Kind == "persistentvolumeclaim" {
+		filters = append(filters, events.SubjectStorageAll) // every volume's: kept by uid below
+	}
 	items, err := readObjectLog(ctx, js, errOut, events.StreamDecisions, filters...)
 	if err != nil {
 		return nil, err
@@ -189,6 +192,8 @@ func filterWorkloadLog(items []logItem, w *projections.Workload) []logItem {
 			keep = children[e.UID]
 		case *events.ServiceAllocated:
 			keep = e.UID == w.UID
+		case *events.VolumeDecided:
+			keep = e.VolumeUID == w.UID || e.ClaimUID == w.UID
 		}
 		if keep {
 			out = append(out, it)

@@ -942,6 +942,9 @@ func workloadRow(w *projections.Workload, now time.Time, wide bool) []string {
 	row := []string{w.Name}
 	var more []string
 	if k := w.Object.Info(); k != nil {
+		if k.NameSuffix != nil {
+			row[0] += k.NameSuffix(w.Object)
+		}
 		for _, c := range k.Columns {
 			if !c.Wide {
 				row = append(row, c.Cell(w.Object, w.Status, now))

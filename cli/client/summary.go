@@ -110,6 +110,15 @@ func summarize(ev events.Event) string {
 			return fmt.Sprintf("%s does not exist (told node %s)", what, e.Node)
 		}
 		return fmt.Sprintf("%s revision %d delivered to node %s", what, e.Revision, e.Node)
+	case *events.VolumeDecided:
+		if e.Phase == "Bound" {
+			out := fmt.Sprintf("volume %s bound to claim %s/%s", e.Volume, e.ClaimNamespace, e.ClaimName)
+			if e.Node != "" {
+				out += " on node " + e.Node
+			}
+			return out
+		}
+		return fmt.Sprintf("volume %s %s: %s", e.Volume, strings.ToLower(e.Phase), e.Reason)
 	case nil:
 		return ""
 	}

@@ -127,6 +127,12 @@ func TestSummarizeEveryEventType(t *testing.T) {
 			{&events.ConfigDelivered{Node: "node-1", Namespace: "default", Kind: "configmap", Name: "web", Withdrawn: true},
 				"configmap default/web withdrawn from node node-1"},
 		},
+		events.TypeVolumeDecided: {
+			{&events.VolumeDecided{Volume: "pvc-1", Phase: "Bound", ClaimNamespace: "default", ClaimName: "data", Node: "node-1"},
+				"volume pvc-1 bound to claim default/data on node node-1"},
+			{&events.VolumeDecided{Volume: "pv-a", Phase: "Released", Reason: "claim default/data was deleted; the volume is kept (Retain)"},
+				"volume pv-a released: claim default/data was deleted; the volume is kept (Retain)"},
+		},
 		events.TypeNodeState: {
 			{&events.NodeStateDecided{Node: "node-1", Ready: true, Reason: "NodeAgentReady"}, "node node-1 is Ready"},
 			{&events.NodeStateDecided{Node: "node-1", Reason: "NodeStatusUnknown", Message: "node agent stopped posting heartbeats (none for 40s)"},

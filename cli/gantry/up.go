@@ -333,8 +333,12 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 	default:
 		return fmt.Errorf("--runtime %q: want containerd or simulated", nf.runtime)
 	}
+	volumes, err := filepath.Abs(filepath.Join(nf.dataDir, "node", "volumes"))
+	if err != nil {
+		return err
+	}
 	agent := node.New(node.Config{Name: name, Labels: labels, Taints: taints, PodCIDR: podCIDR, Address: address, Version: version,
-		Services: services, Routes: routes, KeyDir: filepath.Join(nf.dataDir, "node", node.KeyDirName)}, rt, conn, log)
+		Services: services, Routes: routes, VolumesDir: volumes, KeyDir: filepath.Join(nf.dataDir, "node", node.KeyDirName)}, rt, conn, log)
 	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
 	return agent.Run(ctx)
 }

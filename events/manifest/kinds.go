@@ -29,6 +29,9 @@ type KindInfo struct {
 	// metadata, not under spec (a ConfigMap's data, a StorageClass's
 	// provisioner); the spec type's fields are those top-level fields.
 	Flat bool
+	// NameSuffix, when set, follows an object's NAME in `gantry get` (a
+	// default StorageClass's " (default)").
+	NameSuffix func(o Object) string
 	// Columns are what `gantry get` prints between NAME and AGE, as kubectl
 	// does for the kind.
 	Columns []Column

@@ -49,6 +49,9 @@ type WorkloadStatus struct {
 	Rollout *RolloutStatus `json:"rollout,omitempty"`
 	// Service is what the endpoints service allocated for a Service.
 	Service *ServiceStatus `json:"service,omitempty"`
+	// Volume is a PersistentVolume's or PersistentVolumeClaim's binding,
+	// as the storage service decided it.
+	Volume *VolumeStatus `json:"volume,omitempty"`
 }
 
 // ReplicaFailure is the condition of a workload whose controller could not

@@ -52,6 +52,8 @@ type Service struct {
 	// in verdicts being stored, by intent seq (see services.go).
 	svcClaims  map[string]svcClaim
 	svcAssumed map[uint64]svcClaim
+	// classes names the StorageClasses ever accepted or made (storage.go).
+	classes map[string]bool
 
 	// Bootstrap makes the Namespaces that exist without being applied
 	// (see bootstrap.go), as `gantry up` and `serve` run it.
@@ -82,7 +84,7 @@ func New() *Service {
 		objects: map[string]*object{}, applied: map[string]uint64{}, assumed: map[uint64]bool{},
 		counts: map[string]int{}, quotas: map[string]map[string]manifest.ResourceList{}, made: map[string]string{},
 		c: projections.NewCluster(), evicting: map[uint64]string{},
-		svcClaims: map[string]svcClaim{}, svcAssumed: map[uint64]svcClaim{}}
+		svcClaims: map[string]svcClaim{}, svcAssumed: map[uint64]svcClaim{}, classes: map[string]bool{}}
 }
 
 // Name implements runner.Service.
@@ -129,11 +131,13 @@ func (s *Service) Apply(r events.Record) {
 		o.canonical = e.Object
 		s.noteQuota(e)
 		s.noteService(e)
+		s.noteClass(e.Kind, e.Name)
 	case *events.AdmissionRejected:
 		s.verdict(e.IntentSeq)
 		s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
 	case *events.WorkloadDecided:
 		s.decidedObject(e.Kind, e.Namespace, e.Name, e.UID, true)
+		s.noteClass(e.Kind, e.Name)
 	case *events.WorkloadDeleted:
 		s.decidedObject(e.Kind, e.Namespace, e.Name, e.UID, false)
 		// A controller deleted a user's object (its Namespace was deleted):
@@ -362,6 +366,9 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string, services []svcCl
 		}
 		obj, reasons := Check(e)
 		reasons = append(reasons, s.ceiling(obj)...)
+		if kind == "persistentvolumeclaim" && len(reasons) == 0 {
+			reasons = append(reasons, s.claimProblems(&obj, o)...)
+		}
 		if kind == "service" && len(reasons) == 0 {
 			reasons = append(reasons, s.serviceProblems(obj, o, services)...)
 		}

@@ -18,6 +18,16 @@ func (s *Service) Apply(r events.Record) {
 	switch e := r.Event.(type) {
 	case *events.PodBound:
 		s.bindings++
+	case *events.VolumeDecided:
+		s.gen++ // a claim bound: its pods may fit now
+	case *events.AdmissionAccepted:
+		if storageKind(e.Kind) {
+			s.gen++ // a claim made or gone
+		}
+	case *events.WorkloadDecided:
+		if storageKind(e.Kind) {
+			s.gen++
+		}
 	case *events.PodDeleted:
 		// An eviction names the pod that preempted it; that pod holds the
 		// room on this node until it binds.
@@ -106,6 +116,7 @@ func (s *Service) unnominate(key string) {
 // bind counts a pod on a node.
 func (s *Service) bind(pi *PodInfo, n *NodeState) {
 	n.add(pi)
+	s.claimNodes.add(pi, n, 1)
 	s.groupAdd(pi, n, 1)
 	s.priorities[pi.priority]++
 	if pi.owner != "" {
@@ -144,6 +155,7 @@ func (s *Service) unbind(pi *PodInfo) {
 		}
 	}
 	s.groupAdd(pi, pi.node, -1)
+	s.claimNodes.add(pi, pi.node, -1)
 	pi.node.remove(pi)
 }
 

@@ -35,6 +35,7 @@ type PodInfo struct {
 
 	tolerations []manifest.Toleration
 	ports       []hostPort
+	claims      []string // the PersistentVolumeClaims it mounts
 
 	rule    *placement.Rule
 	ruleErr string // the compile error as a reason, when the rule does not compile
@@ -80,7 +81,7 @@ func newPodInfo(p *projections.Pod, rules *placement.Cache) *PodInfo {
 	spec := p.Spec
 	pi := &PodInfo{pod: p, key: projections.Key(p.Namespace, p.Name), namespace: p.Namespace, uid: p.UID,
 		labels: p.Labels, seq: p.PlannedSeq, priority: manifest.PriorityOf(spec), slot: -1, antiSlot: -1,
-		nodeSelector: spec.NodeSelector, tolerations: spec.Tolerations}
+		nodeSelector: spec.NodeSelector, tolerations: spec.Tolerations, claims: spec.ClaimNames()}
 	if p.Owner != nil {
 		pi.owner = p.Owner.UID
 		if p.TemplateHash != "" {

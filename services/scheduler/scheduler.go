@@ -6,7 +6,8 @@
 // Filters, in order (each in its own file): NodeReady, NodeUnschedulable
 // (cordon), TaintToleration, NodeAffinity (nodeSelector and required node
 // affinity), PlacementRule (CEL), PodCount, ResourceFit (cpu, memory and
-// extended resources), HostPorts, PodAntiAffinity, TopologySpread. A pod is
+// extended resources), HostPorts, VolumeBinding (the pod's claims),
+// PodAntiAffinity, TopologySpread. A pod is
 // checked only against the filters that can turn a node down for it.
 //
 // Scorers, 0 to 100 each, summed with weights: the policy (MostAllocated for
@@ -156,6 +157,9 @@ type Service struct {
 	// pass can run while the last is being stored and never places a pod
 	// twice or over-commits a node. The log fences the binding itself.
 	assumed map[string]*NodeState
+	// claimNodes counts, by claim (ns/name), the pods counted on each node
+	// that mount it: where a claim not bound yet is already used.
+	claimNodes claimIndex
 
 	// gen counts the changes that could let an unschedulable pod fit: a node
 	// joins, changes, comes back or is uncordoned; a pod is removed from a
@@ -190,11 +194,11 @@ func New(cfg ...Config) *Service {
 	if c.Policy == PolicySpread {
 		policy = LeastAllocated{}
 	}
-	return &Service{
+	s := &Service{
 		cfg: c,
 		c:   projections.NewCluster(),
 		filters: []Filter{NodeReady{}, NodeUnschedulable{}, TaintToleration{}, NodeAffinity{}, PlacementRule{},
-			PodCount{}, ResourceFit{}, HostPorts{}, PodAntiAffinity{}, TopologySpread{}},
+			PodCount{}, ResourceFit{}, HostPorts{}, VolumeBinding{}, PodAntiAffinity{}, TopologySpread{}},
 		scorers: []weighted{
 			{policy, weightPolicy},
 			{WorkloadSpread{}, weightWorkloadSpread},
@@ -206,6 +210,7 @@ func New(cfg ...Config) *Service {
 		rules:      placement.NewCache(0),
 		nodes:      map[string]*NodeState{},
 		infos:      map[string]*PodInfo{},
+		claimNodes: claimIndex{},
 		pending:    map[string]*PodInfo{},
 		priorities: map[int32]int{},
 		byOwner:    map[string]map[*NodeState]int{},
@@ -214,6 +219,12 @@ func New(cfg ...Config) *Service {
 		tried:      map[string]attempt{},
 		assumed:    map[string]*NodeState{},
 	}
+	for i, f := range s.filters {
+		if _, ok := f.(VolumeBinding); ok {
+			s.filters[i] = VolumeBinding{Claims: s} // reads the claims of s's fold
+		}
+	}
+	return s
 }
 
 // HeartbeatEvery is how often the scheduler takes a node's heartbeat (the
