@@ -288,14 +288,14 @@ func TestVerdicts(t *testing.T) {
 			name:  "a kind Gantry does not support is rejected, naming it and the supported kinds",
 			given: func(l *pt.Log) []events.Record { return nil },
 			last: func(l *pt.Log) events.Record {
-				return l.IntentApply("statefulset", ns, "rs", raw(`{"apiVersion":"apps/v1","kind":"StatefulSet",
-					"metadata":{"name":"rs","namespace":"default"},"spec":{"replicas":2}}`))
+				return l.IntentApply("ingress", ns, "rs", raw(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress",
+					"metadata":{"name":"rs","namespace":"default"},"spec":{}}`))
 			},
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice`}
+				want := []string{`kind: "Ingress" (apiVersion "networking.k8s.io/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice, v1 ConfigMap, v1 Secret, v1 PersistentVolume, v1 PersistentVolumeClaim, storage.k8s.io/v1 StorageClass, apps/v1 StatefulSet`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpApply ||
-					r.Kind != "statefulset" || r.Name != "rs" {
+					r.Kind != "ingress" || r.Name != "rs" {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
 				if d.Subject != events.AdmissionSubject(ns, "statefulset", "rs") || d.Meta.Actor != "tester" {
@@ -310,7 +310,7 @@ func TestVerdicts(t *testing.T) {
 			last:  func(l *pt.Log) events.Record { return l.IntentApply("statefulset", ns, "web", raw(`[]`)) },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice`}
+				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice, v1 ConfigMap, v1 Secret, v1 PersistentVolume, v1 PersistentVolumeClaim, storage.k8s.io/v1 StorageClass, apps/v1 StatefulSet`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
@@ -322,7 +322,7 @@ func TestVerdicts(t *testing.T) {
 			last:  func(l *pt.Log) events.Record { return l.IntentDelete("statefulset", ns, "rs") },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice`}
+				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice, v1 ConfigMap, v1 Secret, v1 PersistentVolume, v1 PersistentVolumeClaim, storage.k8s.io/v1 StorageClass, apps/v1 StatefulSet`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpDelete {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
