@@ -112,6 +112,8 @@ func (c *Cluster) Apply(r events.Record) {
 		c.applyWorkloadStatus(r, e)
 	case *events.ServiceAllocated:
 		c.applyServiceAllocated(r, e)
+	case *events.SecretResealed:
+		c.applyResealed(r, e)
 	case *events.PodPlanned:
 		c.applyPlanned(r, e)
 	case *events.PodBound:
