@@ -6,6 +6,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/events/sealed"
 )
 
 func TestSummarizeEveryEventType(t *testing.T) {
@@ -117,6 +118,13 @@ func TestSummarizeEveryEventType(t *testing.T) {
 			{&events.NodeCIDRAllocated{Node: "node-1", PodCIDR: "10.42.0.0/24"}, "node node-1 pod CIDR 10.42.0.0/24"},
 			{&events.NodeCIDRAllocated{Node: "node-2", Refused: "pod CIDR 10.42.0.0/24 overlaps node node-1's"},
 				"node node-2 pod CIDR refused: pod CIDR 10.42.0.0/24 overlaps node node-1's"},
+		},
+		events.TypeKeyringPublished: {
+			{&events.KeyringPublished{Keys: []string{"a1:QUJD", "b2:REVG"}, Current: "b2:REVG"}, "keyring: Secrets are sealed to key b2 (2 keys)"},
+		},
+		events.TypeSecretResealed: {
+			{&events.SecretResealed{Namespace: "default", Name: "db", UID: "u", Sealed: manifest.SealedData{Keys: map[string]int{"password": 6},
+				Box: sealed.Box{KeyID: "b2", Data: []byte("ciphertext")}}}, "secret default/db re-sealed to key b2"},
 		},
 		events.TypeNodeState: {
 			{&events.NodeStateDecided{Node: "node-1", Ready: true, Reason: "NodeAgentReady"}, "node node-1 is Ready"},

@@ -19,8 +19,8 @@ import (
 
 	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/events/bus"
-	"github.com/gantry-sh/gantry/events/sealed"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/events/sealed"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/containerd"
 	"github.com/gantry-sh/gantry/node/dns"
