@@ -66,7 +66,9 @@ type Service struct {
 	// rotation (see config.go); nil: a Secret with data is refused.
 	Keyring *sealed.Keyring
 	stale   map[string]bool // Secrets (by workload key) to look at for a re-seal
-	ringKey string          // the keyring's current key when stale was last swept
+	// resealed are the boxes of the re-seals decided, by workload key.
+	resealed map[string]resealedBox
+	ringKey  string // the keyring's current key when stale was last swept
 }
 
 type pendingIntent struct {

@@ -138,6 +138,13 @@ func (s *Service) acceptedConfig(kind, ns, name string, o *object) *manifest.Obj
 	return &w.Object
 }
 
+// resealedBox is a Secret's data sealed to the current key for the re-seal
+// decision msgID.
+type resealedBox struct {
+	msgID string
+	box   sealed.Box
+}
+
 func nonNil[V any](m map[string]V) map[string]V {
 	if m == nil {
 		return map[string]V{}
@@ -153,7 +160,7 @@ func (s *Service) noteStale() {
 		return
 	}
 	if s.stale == nil {
-		s.stale = map[string]bool{}
+		s.stale, s.resealed = map[string]bool{}, map[string]resealedBox{}
 	}
 	cur := s.Keyring.Current().ID
 	if cur != s.ringKey {
@@ -192,30 +199,38 @@ func (s *Service) reseal() []runner.Decision {
 		if len(out) == maxResealsPerPass {
 			break
 		}
-		delete(s.stale, key)
 		w := s.c.Workloads[key]
-		if w == nil || w.Deleted {
-			continue
+		var sec *manifest.SecretSpec
+		if w != nil && !w.Deleted {
+			sec = w.Object.Secret()
 		}
-		sec := w.Object.Secret()
 		if sec == nil || sec.Sealed == nil || sec.Sealed.Box.KeyID == cur.ID {
-			continue
-		}
-		plain, err := s.Keyring.Open(sec.Sealed.Box)
-		if err != nil {
-			continue // admission never accepts a box it cannot open
-		}
-		box, err := sealed.Seal(cur, plain)
-		if err != nil {
-			s.stale[key] = true // crypto/rand failed: try again next pass
+			delete(s.stale, key) // gone, or sealed to the current key already
+			delete(s.resealed, key)
 			continue
 		}
 		msgID := fmt.Sprintf("reseal/%s/%s/%s/%d", w.UID, sec.Sealed.Box.KeyID, cur.ID, w.LastDecisionSeq)
+		// The box is sealed once per msgID and kept until the re-seal is
+		// back in the fold, so deciding again decides the same.
+		box, ok := s.resealed[key]
+		if !ok || box.msgID != msgID {
+			plain, err := s.Keyring.Open(sec.Sealed.Box)
+			if err != nil {
+				delete(s.stale, key) // admission never accepts a box it cannot open
+				continue
+			}
+			b, err := sealed.Seal(cur, plain)
+			if err != nil {
+				continue // crypto/rand failed: try again next pass
+			}
+			box = resealedBox{msgID: msgID, box: b}
+			s.resealed[key] = box
+		}
 		id := events.DeriveID(msgID)
 		out = append(out, runner.Decision{
 			Subject: events.WorkloadSubject(w.Namespace, "secret", w.Name),
 			Event: &events.SecretResealed{Namespace: w.Namespace, Name: w.Name, UID: w.UID,
-				Sealed: manifest.SealedData{Keys: sec.Sealed.Keys, Box: box}},
+				Sealed: manifest.SealedData{Keys: sec.Sealed.Keys, Box: box.box}},
 			Meta:          events.Meta{ID: id, Source: Name, Subject: w.Namespace + "/" + w.Name, CorrelationID: w.CorrelationID, CausationID: w.CauseID, Actor: Name},
 			MsgID:         msgID,
 			ExpectLastSeq: bus.Expect(w.LastDecisionSeq),
