@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -45,7 +46,8 @@ func newKeyringCmd(g *Globals) *cobra.Command {
 				if rep.Error != "" {
 					return fmt.Errorf("keyring rotate: %s", rep.Error)
 				}
-				fmt.Fprintf(g.Out, "keyring rotated: Secrets are sealed to %s from now on; the control plane re-seals the existing ones\n", rep.Key)
+				id, _, _ := strings.Cut(rep.Key, ":")
+				fmt.Fprintf(g.Out, "keyring rotated: Secrets are sealed to key %s from now on; the control plane re-seals the existing ones\n", id)
 				return nil
 			})
 		},

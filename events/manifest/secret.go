@@ -103,9 +103,10 @@ func validateSecret(errs *FieldErrors, meta ObjectMeta, s SecretSpec) {
 	for _, k := range sortedKeys(s.StringData) {
 		ValidateConfigKey(errs, "stringData["+k+"]", k)
 	}
+	// Sizes and required keys are the data's, as the user wrote it, even
+	// once the CLI sealed it.
 	field := "data"
 	if s.Sealed != nil {
-		field = "sealed.keys"
 		for _, k := range sortedKeys(s.Sealed.Keys) {
 			ValidateConfigKey(errs, "sealed.keys["+k+"]", k)
 			if s.Sealed.Keys[k] < 0 {

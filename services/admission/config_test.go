@@ -81,7 +81,7 @@ func TestSecretAdmission(t *testing.T) {
 	wantRejected(t, w.verdict("secret", "docker", secretJSON(t, kr.Current(), "docker", manifest.SecretTypeDockerConfigJSON, false,
 		map[string]string{".dockerconfigjson": "{not json"})), `data[.dockerconfigjson]: Invalid value: "<secret contents redacted>"`)
 	wantRejected(t, w.verdict("secret", "tls", secretJSON(t, kr.Current(), "tls", manifest.SecretTypeTLS, false,
-		map[string]string{"tls.crt": "c"})), "sealed.keys[tls.key]: Required value")
+		map[string]string{"tls.crt": "c"})), "data[tls.key]: Required value")
 
 	other, _ := sealed.NewKeyPair()
 	wantRejected(t, w.verdict("secret", "stranger", secretJSON(t, other.Public, "stranger", "", false, map[string]string{"a": "b"})),
