@@ -186,29 +186,29 @@ func ValidateSecretData(typ string, data map[string][]byte) FieldErrors {
 func validateSecretContent(errs *FieldErrors, typ string, data map[string][]byte) {
 	switch typ {
 	case SecretTypeDockerConfigJSON:
-		b, ok := data[SecretKeyDockerConfigJSON]
-		if !ok {
-			break
-		}
-		var cfg map[string]json.RawMessage
-		if err := json.Unmarshal(b, &cfg); err != nil {
-			errs.addf("data["+SecretKeyDockerConfigJSON+"]", "Invalid value: \"<secret contents redacted>\": %v", err)
-			break
-		}
+		cfg, ok := dockerJSON(errs, data, SecretKeyDockerConfigJSON)
 		var auths map[string]json.RawMessage
-		if a, ok := cfg["auths"]; !ok || json.Unmarshal(a, &auths) != nil {
+		if a, has := cfg["auths"]; ok && (!has || json.Unmarshal(a, &auths) != nil) {
 			errs.add("data["+SecretKeyDockerConfigJSON+"]", `Invalid value: "<secret contents redacted>": must be a JSON object with an "auths" object`)
 		}
 	case SecretTypeDockercfg:
-		b, ok := data[SecretKeyDockercfg]
-		if !ok {
-			break
-		}
-		var cfg map[string]json.RawMessage
-		if err := json.Unmarshal(b, &cfg); err != nil {
-			errs.addf("data["+SecretKeyDockercfg+"]", "Invalid value: \"<secret contents redacted>\": %v", err)
-		}
+		dockerJSON(errs, data, SecretKeyDockercfg)
 	}
+}
+
+// dockerJSON reads a docker config key as a JSON object; ok is false when
+// the key is absent (reported as required elsewhere) or not JSON (reported
+// here, without its content).
+func dockerJSON(errs *FieldErrors, data map[string][]byte, key string) (cfg map[string]json.RawMessage, ok bool) {
+	b, has := data[key]
+	if !has {
+		return nil, false
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		errs.addf("data["+key+"]", "Invalid value: \"<secret contents redacted>\": %v", err)
+		return nil, false
+	}
+	return cfg, true
 }
 
 func sizesOf(data map[string][]byte) map[string]int {
