@@ -35,6 +35,7 @@ var registry = map[string]func() Event{
 	TypeNodeCIDRAllocated: func() Event { return new(NodeCIDRAllocated) },
 	TypeKeyringPublished:  func() Event { return new(KeyringPublished) },
 	TypeSecretResealed:    func() Event { return new(SecretResealed) },
+	TypeConfigDelivered:   func() Event { return new(ConfigDelivered) },
 }
 
 // Decode turns data of a named type into its struct.

@@ -105,6 +105,17 @@ func summarize(ev events.Event) string {
 	case *events.SecretResealed:
 		// Key names and the key id only: a Secret's values are never shown.
 		return fmt.Sprintf("secret %s/%s re-sealed to key %s", e.Namespace, e.Name, e.Sealed.Box.KeyID)
+	case *events.ConfigDelivered:
+		// Key names and values stay out: a ConfigMap's are in its own
+		// events, a Secret's are sealed.
+		what := fmt.Sprintf("%s %s/%s", e.Kind, e.Namespace, e.Name)
+		switch {
+		case e.Withdrawn:
+			return fmt.Sprintf("%s withdrawn from node %s", what, e.Node)
+		case !e.Exists:
+			return fmt.Sprintf("%s does not exist (told node %s)", what, e.Node)
+		}
+		return fmt.Sprintf("%s revision %d delivered to node %s", what, e.Revision, e.Node)
 	case nil:
 		return ""
 	}

@@ -126,6 +126,14 @@ func TestSummarizeEveryEventType(t *testing.T) {
 			{&events.SecretResealed{Namespace: "default", Name: "db", UID: "u", Sealed: manifest.SealedData{Keys: map[string]int{"password": 6},
 				Box: sealed.Box{KeyID: "b2", Data: []byte("ciphertext")}}}, "secret default/db re-sealed to key b2"},
 		},
+		events.TypeConfigDelivered: {
+			{&events.ConfigDelivered{Node: "node-1", Namespace: "default", Kind: "secret", Name: "db", Exists: true, Revision: 42,
+				Sealed: &sealed.Box{KeyID: "k", Data: []byte("x")}}, "secret default/db revision 42 delivered to node node-1"},
+			{&events.ConfigDelivered{Node: "node-1", Namespace: "default", Kind: "configmap", Name: "web", Revision: 7},
+				"configmap default/web does not exist (told node node-1)"},
+			{&events.ConfigDelivered{Node: "node-1", Namespace: "default", Kind: "configmap", Name: "web", Withdrawn: true},
+				"configmap default/web withdrawn from node node-1"},
+		},
 		events.TypeNodeState: {
 			{&events.NodeStateDecided{Node: "node-1", Ready: true, Reason: "NodeAgentReady"}, "node node-1 is Ready"},
 			{&events.NodeStateDecided{Node: "node-1", Reason: "NodeStatusUnknown", Message: "node agent stopped posting heartbeats (none for 40s)"},
