@@ -102,10 +102,17 @@ func TestSecretValuesNeverInTheLogOrReadModels(t *testing.T) {
 		}
 	}
 
-	values := []string{"first-Zq8vK3wP", "second-Hx2mR7tL", "third-Nc5bY9dS"}
+	values := []string{"first-Zq8vK3wP", "second-Hx2mR7tL", "third-Nc5bY9dS", "registry-Pb6uE1rX", "tlskey-Jf7gQ2wC"}
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 	must("secret/db created", "create", "secret", "generic", "db", "--from-literal=password="+values[0])
+	must("secret/regcred created", "create", "secret", "docker-registry", "regcred", "--docker-server=ghcr.io",
+		"--docker-username=me", "--docker-password="+values[3])
+	must("secret/web-tls created", "create", "secret", "tls", "web-tls",
+		"--cert="+writeManifest(t, "tls.crt", "certificate"), "--key="+writeManifest(t, "tls.key", values[4]))
+	must("configmap/app created", "create", "configmap", "app", "--from-literal=mode=prod")
+	eventually([]string{"data:\n  mode: prod\n", "kind: ConfigMap"}, "get", "cm", "app", "-o", "yaml")
+	eventually([]string{"kubernetes.io/dockerconfigjson", "kubernetes.io/tls"}, "get", "secrets")
 	must("secret/db configured", "apply", "-f", writeManifest(t, "db.yaml", `apiVersion: v1
 kind: Secret
 metadata:
