@@ -158,8 +158,8 @@ spec:
 
 	// A kind Gantry does not know: a clear error, before the log (the kind as
 	// typed may be a plural or a short name).
-	code, _, errOut = gantry("delete", "statefulset", "rs")
-	if code == 0 || !strings.Contains(errOut, `unknown resource type "statefulset"`) {
-		t.Errorf("delete statefulset rs: exit %d, stderr %q", code, errOut)
+	code, _, errOut = gantry("delete", "ingress", "rs")
+	if code == 0 || !strings.Contains(errOut, `unknown resource type "ingress"`) {
+		t.Errorf("delete ingress rs: exit %d, stderr %q", code, errOut)
 	}
 }
