@@ -192,7 +192,7 @@ func TestBadInputEndToEnd(t *testing.T) {
 		{"selector not matching", strings.Replace(good, "    matchLabels:\n      app: hello", "    matchLabels:\n      app: other", 1), []string{"spec.selector"}},
 		{"negative replicas", strings.Replace(good, "replicas: 3", "replicas: -2", 1), []string{"spec.replicas"}},
 		{"bad quantity", strings.Replace(good, "memory: 16Mi", "memory: 16Mx", 1), []string{"resources.requests", "memory"}},
-		{"unsupported kind", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", []string{"ConfigMap", "not supported"}},
+		{"unsupported kind", "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: x}\n", []string{"Ingress", "not supported"}},
 	}
 	for _, tc := range cases {
 		out, errOut, code := c.gantryIn(tc.manifest, "apply", "-f", "-")

@@ -33,6 +33,8 @@ var registry = map[string]func() Event{
 	TypeServiceAllocated:  func() Event { return new(ServiceAllocated) },
 	TypeNodeCIDRRequested: func() Event { return new(NodeCIDRRequested) },
 	TypeNodeCIDRAllocated: func() Event { return new(NodeCIDRAllocated) },
+	TypeKeyringPublished:  func() Event { return new(KeyringPublished) },
+	TypeSecretResealed:    func() Event { return new(SecretResealed) },
 	TypeConfigDelivered:   func() Event { return new(ConfigDelivered) },
 	TypeVolumeDecided:     func() Event { return new(VolumeDecided) },
 }

@@ -117,6 +117,8 @@ func (c *Cluster) Apply(r events.Record) {
 		c.applyServiceAllocated(r, e)
 	case *events.VolumeDecided:
 		c.applyVolumeDecided(r, e)
+	case *events.SecretResealed:
+		c.applyResealed(r, e)
 	case *events.PodPlanned:
 		c.applyPlanned(r, e)
 	case *events.PodBound:

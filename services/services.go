@@ -7,6 +7,7 @@ package services
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/gantry-sh/gantry/services/ingest"
 	"github.com/gantry-sh/gantry/services/ipam"
 	"github.com/gantry-sh/gantry/services/job"
+	"github.com/gantry-sh/gantry/services/keyring"
 	"github.com/gantry-sh/gantry/services/projector"
 	"github.com/gantry-sh/gantry/services/replica"
 	"github.com/gantry-sh/gantry/services/rollout"
@@ -41,6 +43,7 @@ var deciders = []struct {
 		a := admission.New()
 		a.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
 		a.Bootstrap = true
+		a.Keyring = cfg.Keyring
 		return a
 	}},
 	{replica.Name, func(_ *bus.Conn, cfg Config) runner.Service {
@@ -208,6 +211,12 @@ func Start(ctx context.Context, conn *bus.Conn, names []string, cfg Config, log 
 	}
 	if err := feed.Start(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Keyring != nil && slices.Contains(run, admission.Name) {
+		// The keyring's holder runs beside admission, which shares it.
+		if _, err := keyring.Start(ctx, conn, cfg.Keyring, log); err != nil {
+			return nil, err
+		}
 	}
 	for i, r := range p.runners {
 		p.wg.Add(1)

@@ -55,6 +55,11 @@ func newApplyCmd(g *Globals) *cobra.Command {
 					return err
 				}
 				defer conn.Close()
+				// A Secret's data is sealed to the cluster's key before it
+				// is appended: the log never holds it in the clear.
+				if err := sealSecrets(cmd.Context(), conn.JS, intents); err != nil {
+					return err
+				}
 				failed += submit(cmd.Context(), g, conn, intents)
 			}
 			if failed > 0 {

@@ -13,21 +13,22 @@ import (
 	"github.com/gantry-sh/gantry/events/manifest"
 )
 
-// newCreateCmd is kubectl's create as far as Gantry has it: one subcommand,
-// create job NAME --from=cronjob/NAME. Objects are otherwise made by apply.
+// newCreateCmd is kubectl's create as far as Gantry has it: create job NAME
+// --from=cronjob/NAME, create secret and create configmap
+// (create_config.go). Objects are otherwise made by apply.
 func newCreateCmd(g *Globals) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "create job NAME --from=cronjob/NAME",
-		Short: "Create a Job from a CronJob's template now (kubectl create job --from); other objects: gantry apply -f",
+		Use:   "create (job|secret|configmap) NAME …",
+		Short: "Create a Job from a CronJob, a Secret or a ConfigMap (kubectl create); other objects: gantry apply -f",
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return errors.New("create: name what to create: gantry create job NAME --from=cronjob/NAME (other objects: gantry apply -f FILE)")
+				return errors.New("create: name what to create: gantry create job|secret|configmap NAME … (other objects: gantry apply -f FILE)")
 			}
-			return fmt.Errorf("create %s: not supported: gantry create has only job NAME --from=cronjob/NAME; apply a manifest instead (gantry apply -f FILE)", args[0])
+			return fmt.Errorf("create %s: not supported: gantry create has job, secret and configmap; apply a manifest instead (gantry apply -f FILE)", args[0])
 		},
 	}
-	c.AddCommand(newCreateJobCmd(g))
+	c.AddCommand(newCreateJobCmd(g), newCreateSecretCmd(g), newCreateConfigMapCmd(g))
 	return c
 }
 

@@ -50,8 +50,8 @@ func TestCreateJobFlags(t *testing.T) {
 	}
 	url := clitest.ClosedPort(t)
 	for args, want := range map[string]string{
-		"create":                       "error: create: name what to create: gantry create job NAME --from=cronjob/NAME (other objects: gantry apply -f FILE)\n",
-		"create deployment hello":      "error: create deployment: not supported: gantry create has only job NAME --from=cronjob/NAME; apply a manifest instead (gantry apply -f FILE)\n",
+		"create":                       "error: create: name what to create: gantry create job|secret|configmap NAME … (other objects: gantry apply -f FILE)\n",
+		"create deployment hello":      "error: create deployment: not supported: gantry create has job, secret and configmap; apply a manifest instead (gantry apply -f FILE)\n",
 		"create job x --from=deploy/y": "error: from must be of type cronjob\n",
 		"create job --from=cj/y":       "error: accepts 1 arg(s), received 0\n",
 	} {

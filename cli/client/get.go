@@ -667,6 +667,11 @@ func printResources(ctx context.Context, js jetstream.JetStream, o getOptions, l
 		for i, r := range l.items {
 			objs[i] = k8sObjectOf(r, hostIPs, now)
 		}
+		if objectOutput && l.rk.kind == "secret" {
+			if err := revealSecrets(ctx, js, l.items, objs); err != nil {
+				return err
+			}
+		}
 		if o.sorter != nil {
 			if err := sortByJSONPath(o.sorter, o.sortBy, l.items, objs); err != nil {
 				return err

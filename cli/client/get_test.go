@@ -211,7 +211,7 @@ func TestGetParse(t *testing.T) {
 		{args: []string{"pod/x", "y"}, wantErr: "resource/name form"},
 		{args: []string{"pod", "x/y"}, wantErr: "resource/name form"},
 		{args: []string{"pod/"}, wantErr: "a name is required"},
-		{args: []string{"statefulsets"}, wantErr: `unknown resource type "statefulsets": want namespaces (ns), nodes (no), pods (po), resourcequotas (quota), services (svc), daemonsets (ds), deployments (deploy), replicasets (rs), cronjobs (cj), jobs, endpointslices, poddisruptionbudgets (pdb)`},
+		{args: []string{"ingresses"}, wantErr: `unknown resource type "ingresses": want configmaps (cm), namespaces (ns), nodes (no), persistentvolumeclaims (pvc), persistentvolumes (pv), pods (po), resourcequotas (quota), secrets, services (svc), daemonsets (ds), deployments (deploy), replicasets (rs), statefulsets (sts), cronjobs (cj), jobs, endpointslices, poddisruptionbudgets (pdb), storageclasses (sc)`},
 		{args: []string{"svc", "web"}, want: []getTarget{{kind: "service", name: "web"}}},
 		{args: []string{"pods,"}, wantErr: `unknown resource type ""`},
 		{args: []string{"pods"}, o: getOptions{output: "table"}, wantErr: `output format "table"`},
@@ -254,7 +254,7 @@ func TestKindOf(t *testing.T) {
 			t.Errorf("kindOf(%q) = %q, %v; want %q", in, got, err, kind)
 		}
 	}
-	for _, in := range []string{"", "service.apps", "ep", "pod.apps", "deploy.apps", "statefulset", "sts"} {
+	for _, in := range []string{"", "service.apps", "ep", "pod.apps", "deploy.apps", "ingress", "ing"} {
 		if got, err := kindOf(in); err == nil {
 			t.Errorf("kindOf(%q) = %q, want an error", in, got)
 		}
@@ -270,19 +270,25 @@ func TestKindOf(t *testing.T) {
 }
 
 // apiResourcesTable is what `gantry api-resources` prints.
-const apiResourcesTable = "NAME                   SHORTNAMES   APIVERSION            NAMESPACED   KIND\n" +
-	"namespaces             ns           v1                    false        Namespace\n" +
-	"nodes                  no           v1                    false        Node\n" +
-	"pods                   po           v1                    true         Pod\n" +
-	"resourcequotas         quota        v1                    true         ResourceQuota\n" +
-	"services               svc          v1                    true         Service\n" +
-	"daemonsets             ds           apps/v1               true         DaemonSet\n" +
-	"deployments            deploy       apps/v1               true         Deployment\n" +
-	"replicasets            rs           apps/v1               true         ReplicaSet\n" +
-	"cronjobs               cj           batch/v1              true         CronJob\n" +
-	"jobs                                batch/v1              true         Job\n" +
-	"endpointslices                      discovery.k8s.io/v1   true         EndpointSlice\n" +
-	"poddisruptionbudgets   pdb          policy/v1             true         PodDisruptionBudget\n"
+const apiResourcesTable = "NAME                     SHORTNAMES   APIVERSION            NAMESPACED   KIND\n" +
+	"configmaps               cm           v1                    true         ConfigMap\n" +
+	"namespaces               ns           v1                    false        Namespace\n" +
+	"nodes                    no           v1                    false        Node\n" +
+	"persistentvolumeclaims   pvc          v1                    true         PersistentVolumeClaim\n" +
+	"persistentvolumes        pv           v1                    false        PersistentVolume\n" +
+	"pods                     po           v1                    true         Pod\n" +
+	"resourcequotas           quota        v1                    true         ResourceQuota\n" +
+	"secrets                               v1                    true         Secret\n" +
+	"services                 svc          v1                    true         Service\n" +
+	"daemonsets               ds           apps/v1               true         DaemonSet\n" +
+	"deployments              deploy       apps/v1               true         Deployment\n" +
+	"replicasets              rs           apps/v1               true         ReplicaSet\n" +
+	"statefulsets             sts          apps/v1               true         StatefulSet\n" +
+	"cronjobs                 cj           batch/v1              true         CronJob\n" +
+	"jobs                                  batch/v1              true         Job\n" +
+	"endpointslices                        discovery.k8s.io/v1   true         EndpointSlice\n" +
+	"poddisruptionbudgets     pdb          policy/v1             true         PodDisruptionBudget\n" +
+	"storageclasses           sc           storage.k8s.io/v1     false        StorageClass\n"
 
 func TestAPIResourcesTable(t *testing.T) {
 	var buf bytes.Buffer

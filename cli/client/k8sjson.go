@@ -286,6 +286,10 @@ func k8sWorkload(w *projections.Workload) any {
 		return k8sService(out, w.Status)
 	case manifest.KindEndpointSlice:
 		return k8sEndpointSlice(out)
+	case manifest.KindConfigMap:
+		return k8sConfigMapOf(out)
+	case manifest.KindSecret:
+		return k8sSecretOf(out) // data: revealed by revealSecrets, for -o json|yaml only
 	}
 	return out
 }

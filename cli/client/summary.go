@@ -99,6 +99,12 @@ func summarize(ev events.Event) string {
 			return fmt.Sprintf("node %s pod CIDR refused: %s", e.Node, e.Refused)
 		}
 		return fmt.Sprintf("node %s pod CIDR %s", e.Node, e.PodCIDR)
+	case *events.KeyringPublished:
+		id, _, _ := strings.Cut(e.Current, ":")
+		return fmt.Sprintf("keyring: Secrets are sealed to key %s (%d keys)", id, len(e.Keys))
+	case *events.SecretResealed:
+		// Key names and the key id only: a Secret's values are never shown.
+		return fmt.Sprintf("secret %s/%s re-sealed to key %s", e.Namespace, e.Name, e.Sealed.Box.KeyID)
 	case *events.ConfigDelivered:
 		// Key names and values stay out: a ConfigMap's are in its own
 		// events, a Secret's are sealed.

@@ -119,6 +119,13 @@ func TestSummarizeEveryEventType(t *testing.T) {
 			{&events.NodeCIDRAllocated{Node: "node-2", Refused: "pod CIDR 10.42.0.0/24 overlaps node node-1's"},
 				"node node-2 pod CIDR refused: pod CIDR 10.42.0.0/24 overlaps node node-1's"},
 		},
+		events.TypeKeyringPublished: {
+			{&events.KeyringPublished{Keys: []string{"a1:QUJD", "b2:REVG"}, Current: "b2:REVG"}, "keyring: Secrets are sealed to key b2 (2 keys)"},
+		},
+		events.TypeSecretResealed: {
+			{&events.SecretResealed{Namespace: "default", Name: "db", UID: "u", Sealed: manifest.SealedData{Keys: map[string]int{"password": 6},
+				Box: sealed.Box{KeyID: "b2", Data: []byte("ciphertext")}}}, "secret default/db re-sealed to key b2"},
+		},
 		events.TypeConfigDelivered: {
 			{&events.ConfigDelivered{Node: "node-1", Namespace: "default", Kind: "secret", Name: "db", Exists: true, Revision: 42,
 				Sealed: &sealed.Box{KeyID: "k", Data: []byte("x")}}, "secret default/db revision 42 delivered to node node-1"},

@@ -87,28 +87,27 @@ func storedEvents(t *testing.T, js jetstream.JetStream, stream, filter string) [
 // any other and exits non-zero.
 func TestApplyOfAnUnsupportedKindIsRejectedInTheLog(t *testing.T) {
 	conn, gantry := admissionCluster(t)
-	rs := writeManifest(t, "rs.yaml", `apiVersion: apps/v1
-kind: StatefulSet
+	rs := writeManifest(t, "rs.yaml", `apiVersion: networking.k8s.io/v1
+kind: Ingress
 metadata:
   name: rs
-spec:
-  replicas: 2
+spec: {}
 `)
 	code, out, errOut := gantry("apply", "-f", rs)
 	if code == 0 {
-		t.Fatalf("apply of a StatefulSet exited 0; stdout %q", out)
+		t.Fatalf("apply of an Ingress exited 0; stdout %q", out)
 	}
-	want := "error: statefulset.apps/rs rejected:\n" +
-		`  - kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice` + "\n"
+	want := "error: ingress.networking.k8s.io/rs rejected:\n" +
+		`  - kind: "Ingress" (apiVersion "networking.k8s.io/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice, v1 ConfigMap, v1 Secret, v1 PersistentVolume, v1 PersistentVolumeClaim, storage.k8s.io/v1 StorageClass, apps/v1 StatefulSet` + "\n"
 	if !strings.Contains(errOut, want) {
 		t.Errorf("stderr = %q, want it to contain %q", errOut, want)
 	}
 
-	intents := storedEvents(t, conn.JS, events.StreamIntents, events.IntentSubject("default", "statefulset", "rs"))
+	intents := storedEvents(t, conn.JS, events.StreamIntents, events.IntentSubject("default", "ingress", "rs"))
 	if len(intents) != 1 || intents[0].Actor != client.Actor() {
 		t.Fatalf("intents = %+v, want one with actor %q", intents, client.Actor())
 	}
-	verdicts := storedEvents(t, conn.JS, events.StreamDecisions, events.AdmissionSubject("default", "statefulset", "rs"))
+	verdicts := storedEvents(t, conn.JS, events.StreamDecisions, events.AdmissionSubject("default", "ingress", "rs"))
 	if len(verdicts) != 1 || verdicts[0].Type != events.TypeAdmissionRejected ||
 		verdicts[0].CausationID != intents[0].ID || verdicts[0].Actor != intents[0].Actor {
 		t.Fatalf("verdicts = %+v, want one rejection caused by intent %s", verdicts, intents[0].ID)
@@ -116,8 +115,8 @@ spec:
 
 	// The log's readers take the intent and its refusal in their stride.
 	code, out, errOut = gantry("events")
-	if code != 0 || !strings.Contains(out, "apply statefulset default/rs") ||
-		!strings.Contains(out, `rejected apply of statefulset default/rs: kind: "StatefulSet"`) {
+	if code != 0 || !strings.Contains(out, "apply ingress default/rs") ||
+		!strings.Contains(out, `rejected apply of ingress default/rs: kind: "Ingress"`) {
 		t.Errorf("gantry events: exit %d, stderr %q, stdout\n%s", code, errOut, out)
 	}
 
@@ -159,8 +158,8 @@ spec:
 
 	// A kind Gantry does not know: a clear error, before the log (the kind as
 	// typed may be a plural or a short name).
-	code, _, errOut = gantry("delete", "statefulset", "rs")
-	if code == 0 || !strings.Contains(errOut, `unknown resource type "statefulset"`) {
-		t.Errorf("delete statefulset rs: exit %d, stderr %q", code, errOut)
+	code, _, errOut = gantry("delete", "ingress", "rs")
+	if code == 0 || !strings.Contains(errOut, `unknown resource type "ingress"`) {
+		t.Errorf("delete ingress rs: exit %d, stderr %q", code, errOut)
 	}
 }

@@ -24,7 +24,10 @@ func newBackupCmd(g *client.Globals) *cobra.Command {
 decisions, then intents: effects before their causes, so every cause of a stored
 effect is in the backup) from a running cluster (--nats) or a stopped one
 (--data-dir). The read models are not in it: the projector rebuilds them from
-the log. See docs/operations.md.`,
+the log. Nor is the keyring that opens the Secrets (<data-dir>/keyring): the
+backup holds their data sealed, and the keyring is kept apart so one stolen copy
+is not enough; copy it to its own safe place (docs/configuration.md). See
+docs/operations.md.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			conn, _, closeLog, err := openLog(g, dataDir)
@@ -41,6 +44,7 @@ the log. See docs/operations.md.`,
 				fmt.Fprintf(g.Out, "%-20s %d messages, sequences %d–%d, %d bytes\n", s.Name, s.Msgs, s.First, s.Last, s.Bytes)
 			}
 			fmt.Fprintf(g.Out, "backup in %s (%s)\n", args[0], time.Since(start).Round(time.Millisecond))
+			fmt.Fprintln(g.Out, "the keyring that opens its Secrets is not in it: keep a copy of <data-dir>/keyring/keyring.json apart (docs/configuration.md)")
 			return nil
 		},
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/events/sealed"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/containerd"
 	"github.com/gantry-sh/gantry/node/dns"
@@ -104,6 +105,7 @@ func newUpCmd(g *client.Globals) *cobra.Command {
 			}
 			defer keep()
 			start := time.Now()
+			pf.keyringDir = filepath.Join(nf.dataDir, "keyring") // the Secrets' keys (docs/configuration.md)
 			plane, err := startPlane(ctx, conn, nil, pf, log)
 			if err != nil {
 				return err
@@ -203,6 +205,7 @@ func newServeCmd(g *client.Globals) *cobra.Command {
 	pf.register(c)
 	c.Flags().BoolVar(&acceptLoss, acceptLossFlag, false, acceptLossUsage)
 	c.Flags().StringSliceVar(&names, "services", nil, "services to run (default all: "+strings.Join(services.Names(), ",")+")")
+	c.Flags().StringVar(&pf.keyringDir, "keyring-dir", "", "where the keyring that seals Secrets is kept (made when absent); without it, Secrets with data are refused")
 	return c
 }
 
@@ -453,6 +456,13 @@ func daemon(g *client.Globals, cmd *cobra.Command) (context.Context, context.Can
 func startPlane(ctx context.Context, conn *bus.Conn, names []string, pf planeFlags, log zerolog.Logger) (*services.Plane, error) {
 	cfg := pf.config()
 	cfg.Runner = runner.Config{Instance: instanceName()}
+	if pf.keyringDir != "" {
+		kr, err := sealed.LoadOrCreate(pf.keyringDir)
+		if err != nil {
+			return nil, fmt.Errorf("keyring: %w", err)
+		}
+		cfg.Keyring = kr
+	}
 	plane, err := services.Start(ctx, conn, names, cfg, log)
 	if err != nil {
 		return nil, err
@@ -469,6 +479,7 @@ type planeFlags struct {
 	maxPods    int32
 	grace      time.Duration
 	toleration int64
+	keyringDir string // the Secrets' keyring (up: <data-dir>/keyring; serve: --keyring-dir)
 }
 
 func (f *planeFlags) register(c *cobra.Command) {

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -213,6 +214,10 @@ func (w *walker) value(path string, v any, t reflect.Type) {
 		w.unmarshaler(path, v, t)
 		return
 	}
+	if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+		w.bytes(path, v) // []byte is base64 in JSON (a Secret's data)
+		return
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		w.object(path, v, t)
@@ -419,4 +424,16 @@ func structFields(t reflect.Type) *fieldSet {
 	}
 	fieldCache.Store(t, fs)
 	return fs
+}
+
+// bytes checks a []byte field: a base64 string, as encoding/json reads it.
+func (w *walker) bytes(path string, v any) {
+	s, ok := v.(string)
+	if !ok {
+		w.typeError(path, "a base64 string", v)
+		return
+	}
+	if _, err := base64.StdEncoding.DecodeString(s); err != nil {
+		w.errs.addf(path, "must be base64: %v", err)
+	}
 }

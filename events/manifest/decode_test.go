@@ -231,10 +231,10 @@ spec:
 		[]string{"spec.containers: must be an array, got object"}},
 	{"missing spec", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n", []string{"spec: required"}},
 	{"null spec", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: ~\n", []string{"spec: required"}},
-	{"unsupported kind", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {a: b}\n",
-		[]string{`kind: "ConfigMap" (apiVersion "v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice`}},
+	{"unsupported kind", "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: s}\nspec: {}\n",
+		[]string{`kind: "Ingress" (apiVersion "networking.k8s.io/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice, v1 ConfigMap, v1 Secret, v1 PersistentVolume, v1 PersistentVolumeClaim, storage.k8s.io/v1 StorageClass, apps/v1 StatefulSet`}},
 	{"kind with the wrong apiVersion", "apiVersion: v1\nkind: Deployment\nmetadata: {name: s}\nspec: {}\n",
-		[]string{`kind: "Deployment" (apiVersion "v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice`}},
+		[]string{`kind: "Deployment" (apiVersion "v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice, v1 ConfigMap, v1 Secret, v1 PersistentVolume, v1 PersistentVolumeClaim, storage.k8s.io/v1 StorageClass, apps/v1 StatefulSet`}},
 	{"no apiVersion or kind", "metadata: {name: s}\nspec: {}\nfoo: 1\n",
 		[]string{"apiVersion: required", "kind: required", "foo: unknown field"}},
 	{"apiVersion not a string", "apiVersion: 1\nkind: Pod\nmetadata: {name: s}\nspec: {}\n",
@@ -331,7 +331,7 @@ func TestObjectUnmarshalJSONLenient(t *testing.T) {
 	if err != nil || o.Pod() == nil || o.Pod().Containers[0].Image != "b" {
 		t.Errorf("got %+v, %v", o, err)
 	}
-	if err := json.Unmarshal([]byte(`{"apiVersion":"v1","kind":"ConfigMap"}`), &o); err == nil {
+	if err := json.Unmarshal([]byte(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress"}`), &o); err == nil {
 		t.Error("unsupported kind accepted")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/gantry-sh/gantry/events/placement"
 	"github.com/gantry-sh/gantry/events/probecheck"
 	"github.com/gantry-sh/gantry/events/rolloutcheck"
+	"github.com/gantry-sh/gantry/events/sealed"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
 )
@@ -62,6 +63,14 @@ type Service struct {
 	// MaxPodsPerWorkload is the cluster's ceiling on the pods one workload
 	// may ask for (zero: none); see ceiling.
 	MaxPodsPerWorkload int32
+
+	// Keyring opens Secrets to check them and re-seals them after a
+	// rotation (see config.go); nil: a Secret with data is refused.
+	Keyring *sealed.Keyring
+	stale   map[string]bool // Secrets (by workload key) to look at for a re-seal
+	// resealed are the boxes of the re-seals decided, by workload key.
+	resealed map[string]resealedBox
+	ringKey  string // the keyring's current key when stale was last swept
 }
 
 type pendingIntent struct {
@@ -97,7 +106,9 @@ func (s *Service) Sources() []runner.Source {
 		{Stream: events.StreamDecisions, Filters: []string{events.SubjectAdmissionAll, events.SubjectNodeDecisionAll, events.SubjectWorkloadAll,
 			events.SubjectPodDecAll, events.SubjectNodeStateAll,
 			// Services' addresses, as the endpoints service allocated them.
-			events.SubjectServiceAlloc}},
+			events.SubjectServiceAlloc,
+			// The keyring's rotations: Secrets are re-sealed to the new key.
+			events.SubjectKeyring}},
 		// Pods' reports: whether a pod is healthy, for the budgets an
 		// eviction is judged against.
 		{Stream: events.StreamObservations, Filters: []string{events.SubjectObsPodAll}},
@@ -234,6 +245,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	if s.Bootstrap {
 		out = s.bootstrap()
 	}
+	s.noteStale()                // Secrets whose box a rotation left behind (config.go)
 	s.c.ClearDirty()             // admission reads the fold; nothing here writes it out
 	var evicting map[string]bool // this pass's evictions and those being stored, by pod uid
 	var services []svcClaim      // the explicit addresses of the Services this pass accepted
@@ -282,7 +294,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		d.Assumed = true
 		out = append(out, d)
 	}
-	return out
+	return append(out, s.reseal()...)
 }
 
 // VerdictMsgID is the message id of the verdict on the intent stored at seq
@@ -365,6 +377,9 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string, services []svcCl
 			return rejectCode(events.OpApply, events.RejectAlreadyExists, fmt.Sprintf("%s %q already exists", plural, name))
 		}
 		obj, reasons := Check(e)
+		if len(reasons) == 0 && (kind == "secret" || kind == "configmap") {
+			obj, reasons = s.checkConfig(obj, s.acceptedConfig(kind, ns, name, o))
+		}
 		reasons = append(reasons, s.ceiling(obj)...)
 		if kind == "persistentvolumeclaim" && len(reasons) == 0 {
 			reasons = append(reasons, s.claimProblems(&obj, o)...)

@@ -288,17 +288,17 @@ func TestVerdicts(t *testing.T) {
 			name:  "a kind Gantry does not support is rejected, naming it and the supported kinds",
 			given: func(l *pt.Log) []events.Record { return nil },
 			last: func(l *pt.Log) events.Record {
-				return l.IntentApply("statefulset", ns, "rs", raw(`{"apiVersion":"apps/v1","kind":"StatefulSet",
-					"metadata":{"name":"rs","namespace":"default"},"spec":{"replicas":2}}`))
+				return l.IntentApply("ingress", ns, "rs", raw(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress",
+					"metadata":{"name":"rs","namespace":"default"},"spec":{}}`))
 			},
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "StatefulSet" (apiVersion "apps/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice`}
+				want := []string{`kind: "Ingress" (apiVersion "networking.k8s.io/v1") is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice, v1 ConfigMap, v1 Secret, v1 PersistentVolume, v1 PersistentVolumeClaim, storage.k8s.io/v1 StorageClass, apps/v1 StatefulSet`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpApply ||
-					r.Kind != "statefulset" || r.Name != "rs" {
+					r.Kind != "ingress" || r.Name != "rs" {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
-				if d.Subject != events.AdmissionSubject(ns, "statefulset", "rs") || d.Meta.Actor != "tester" {
+				if d.Subject != events.AdmissionSubject(ns, "ingress", "rs") || d.Meta.Actor != "tester" {
 					t.Errorf("verdict on %q by %q, want the intent's object and actor", d.Subject, d.Meta.Actor)
 				}
 				expectSeq(t, d, 0)
@@ -307,10 +307,10 @@ func TestVerdicts(t *testing.T) {
 		{
 			name:  "a kind whose manifest cannot be read is rejected by its token",
 			given: func(l *pt.Log) []events.Record { return nil },
-			last:  func(l *pt.Log) events.Record { return l.IntentApply("statefulset", ns, "web", raw(`[]`)) },
+			last:  func(l *pt.Log) events.Record { return l.IntentApply("ingress", ns, "web", raw(`[]`)) },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice`}
+				want := []string{`kind: "ingress" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice, v1 ConfigMap, v1 Secret, v1 PersistentVolume, v1 PersistentVolumeClaim, storage.k8s.io/v1 StorageClass, apps/v1 StatefulSet`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
@@ -319,10 +319,10 @@ func TestVerdicts(t *testing.T) {
 		{
 			name:  "deleting an object of an unsupported kind is rejected as unsupported, not as not found",
 			given: func(l *pt.Log) []events.Record { return nil },
-			last:  func(l *pt.Log) events.Record { return l.IntentDelete("statefulset", ns, "rs") },
+			last:  func(l *pt.Log) events.Record { return l.IntentDelete("ingress", ns, "rs") },
 			then: func(t *testing.T, d runner.Decision, _ []events.Record) {
 				r := rejectedOf(t, d)
-				want := []string{`kind: "statefulset" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice`}
+				want := []string{`kind: "ingress" is not supported; supported: apps/v1 Deployment, v1 Pod, apps/v1 ReplicaSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 ResourceQuota, policy/v1 PodDisruptionBudget, v1 Service, discovery.k8s.io/v1 EndpointSlice, v1 ConfigMap, v1 Secret, v1 PersistentVolume, v1 PersistentVolumeClaim, storage.k8s.io/v1 StorageClass, apps/v1 StatefulSet`}
 				if !reflect.DeepEqual(r.Reasons, want) || r.Code != events.RejectUnsupportedKind || r.Op != events.OpDelete {
 					t.Errorf("rejected = %+v, want reasons %q", r, want)
 				}
