@@ -325,6 +325,9 @@ func (c *Cluster) Status(w *Workload) WorkloadStatus {
 	if d := w.Object.Deployment(); d != nil {
 		minReady = time.Duration(d.MinReadySeconds) * time.Second
 	}
+	if ss := w.Object.StatefulSet(); ss != nil {
+		minReady = time.Duration(ss.MinReadySeconds) * time.Second
+	}
 	count := func(uid string) {
 		for key := range c.byOwner[uid] { // counted: no order needed
 			p := c.Pods[key]
