@@ -122,6 +122,9 @@ func (c *Cluster) applyDecided(r events.Record, e *events.WorkloadDecided) {
 	w.Object = obj
 	if w.Owner != nil && (e.Owner == nil || e.Owner.UID != w.Owner.UID) {
 		delete(c.ownedW[w.Owner.UID], key) // released by its owner
+		if o := c.ownerWorkload(w.Owner, w.Namespace); o != nil {
+			defer c.settleDeleted(o, r) // a deleted owner that released the last of what it owned (a StatefulSet its retained claims)
+		}
 	}
 	w.Owner = e.Owner
 	w.Deleted = false
