@@ -86,6 +86,16 @@ func (c *Cluster) applyAccepted(r events.Record, e *events.AdmissionAccepted) {
 		return // admission only accepts objects that decode; nothing to fold
 	}
 	if w == nil || w.UID != e.UID {
+		if w != nil {
+			// Applied again while the deleted incarnation still had pods
+			// (before its controller deleted them): that one is gone, and
+			// what it still owns is deleted as what lost its owner is
+			// (a StatefulSet's pods would otherwise hold their names).
+			c.goneW[w.UID] = true
+			for pkey := range c.byOwner[w.UID] {
+				mark(c.Dirty.Pods, pkey, r)
+			}
+		}
 		w = &Workload{Kind: e.Kind, Namespace: e.Namespace, Name: e.Name, UID: e.UID, CreatedAt: r.Envelope.Time, Seqs: Seqs{},
 			LastDecisionSeq: c.wdecSeq[key]}
 		c.Workloads[key] = w

@@ -311,3 +311,17 @@ func TestStatefulSetDeletedRetainsClaims(t *testing.T) {
 	}
 	w.replayDecidesNothing()
 }
+
+// Given web of 2 deleted and applied again before the replica service
+// examined the deletion (its pods not yet deleted), expect the old pods
+// deleted as what lost its owner, then the new set's web-0 once its name is
+// free.
+func TestStatefulSetAppliedAgainBeforeItsPodsWereDeleted(t *testing.T) {
+	w := newWorld(t)
+	w.readySet(statefulSet(2, "db:1", nil))
+	w.apply(w.l.AcceptedDelete("statefulset", ns, "web", stsUID, 2), w.l.Accepted(statefulSet(2, "db:1", nil), "sts-uid-2", 1))
+	w.expectStep("old pods deleted", step{deletes: []string{"web-0", "web-1"}})
+	w.removed("web-0")
+	w.removed("web-1")
+	w.expectStep("names free", step{claims: []string{"data-web-0"}, plans: []string{"web-0"}})
+}
