@@ -269,6 +269,9 @@ func command(cmd string, args []string) int {
 	if cmd == behaviour.CmdFetch {
 		return fetch(args)
 	}
+	if cmd == behaviour.CmdWrite || cmd == behaviour.CmdRead {
+		return file(cmd, args)
+	}
 	fmt.Fprintf(os.Stderr, "hello: unknown command %q\n", cmd)
 	return 2
 }
@@ -290,6 +293,28 @@ func fetch(args []string) int {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	fmt.Print(string(body))
 	if resp.StatusCode < 200 || resp.StatusCode > 399 {
+		return 1
+	}
+	return 0
+}
+
+// file writes (hello write FILE TEXT) or prints (hello read FILE) a file.
+func file(cmd string, args []string) int {
+	var err error
+	switch {
+	case cmd == behaviour.CmdWrite && len(args) == 2:
+		err = os.WriteFile(args[0], []byte(args[1]), 0o644)
+	case cmd == behaviour.CmdRead && len(args) == 1:
+		var b []byte
+		if b, err = os.ReadFile(args[0]); err == nil {
+			_, err = os.Stdout.Write(b)
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "usage: hello write FILE TEXT | hello read FILE\n")
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hello %s: %v\n", cmd, err)
 		return 1
 	}
 	return 0

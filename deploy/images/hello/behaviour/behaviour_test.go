@@ -205,6 +205,8 @@ func TestCommand(t *testing.T) {
 		{[]string{"/app/hello", "log", "preStop", "hook"}, CmdLog, []string{"preStop", "hook"}},
 		{[]string{"hello", "probe", "/healthz"}, CmdProbe, []string{"/healthz"}},
 		{[]string{"/app/hello", "fetch", "http://hello/"}, CmdFetch, []string{"http://hello/"}},
+		{[]string{"/app/hello", "write", "/data/ordinal", "1"}, CmdWrite, []string{"/data/ordinal", "1"}},
+		{[]string{"/app/hello", "read", "/data/ordinal"}, CmdRead, []string{"/data/ordinal"}},
 		{[]string{"/app/hello"}, "", nil},
 		{[]string{"/app/hello", "dance"}, "", nil},
 		{[]string{"cat", "log"}, "", nil},

@@ -69,6 +69,11 @@ const (
 	// (its /etc/resolv.conf), prints the body and exits 0 when it answers
 	// 200 to 399, else 1: a client inside a pod.
 	CmdFetch = "fetch"
+	// CmdWrite writes its second argument to the file its first names
+	// (created or replaced), and CmdRead prints a file: a pod's data on
+	// its volumes (a StatefulSet's claims).
+	CmdWrite = "write"
+	CmdRead  = "read"
 )
 
 // Program is the demo image's program name, the base name of its path in
@@ -82,7 +87,7 @@ func Command(cmd []string) (string, []string) {
 		return "", nil
 	}
 	switch cmd[1] {
-	case CmdLog, CmdProbe, CmdFetch:
+	case CmdLog, CmdProbe, CmdFetch, CmdWrite, CmdRead:
 		return cmd[1], cmd[2:]
 	}
 	return "", nil
