@@ -116,7 +116,7 @@ func validateStatefulSetSpec(errs *FieldErrors, path string, s StatefulSetSpec) 
 	if s.MinReadySeconds < 0 {
 		errs.addf(fieldPath(path, "minReadySeconds"), "must be >= 0, got %d", s.MinReadySeconds)
 	}
-	validateSelectedTemplate(errs, path, KindStatefulSet, s.Selector, s.Template)
+	validateSelectedTemplate(errs, path, KindStatefulSet, s.Selector, s.withClaimVolumes())
 	if s.ServiceName != "" {
 		if msg := nameProblem(s.ServiceName); msg != "" {
 			errs.add(fieldPath(path, "serviceName"), msg)
@@ -156,6 +156,30 @@ func validateStatefulSetSpec(errs *FieldErrors, path string, s StatefulSetSpec) 
 		errs.addf(fieldPath(path, "ordinals.start"), "must be >= 0, got %d", s.Ordinals.Start)
 	}
 	validateClaimTemplates(errs, path, s)
+}
+
+// withClaimVolumes is the template as its pods get it: a claim volume for
+// each volumeClaimTemplate, so its containers' volumeMounts may name them
+// (a template named as a pod volume is reported on its own).
+func (s StatefulSetSpec) withClaimVolumes() PodTemplateSpec {
+	t := s.Template
+	if len(s.VolumeClaimTemplates) == 0 {
+		return t
+	}
+	have := map[string]bool{}
+	for _, v := range t.Spec.Volumes {
+		have[v.Name] = true
+	}
+	vols := append([]Volume(nil), t.Spec.Volumes...)
+	for _, ct := range s.VolumeClaimTemplates {
+		if ct.Metadata.Name != "" && !have[ct.Metadata.Name] {
+			have[ct.Metadata.Name] = true
+			vols = append(vols, Volume{Name: ct.Metadata.Name,
+				PersistentVolumeClaim: &PersistentVolumeClaimVolumeSource{ClaimName: ct.Metadata.Name}})
+		}
+	}
+	t.Spec.Volumes = vols
+	return t
 }
 
 // validateClaimTemplates checks volumeClaimTemplates: names unique DNS

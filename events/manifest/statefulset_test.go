@@ -56,6 +56,9 @@ func TestValidateStatefulSet(t *testing.T) {
 			`spec.volumeClaimTemplates[2].metadata.name: invalid value "Bad": must consist of lower-case letters, digits and '-', and start and end with a letter or digit (e.g. "web-1")`,
 			`spec.volumeClaimTemplates[3].metadata.name: invalid value "cache": the pod template has a volume of that name (the claim template gives the pods one)`,
 		}},
+		{"a mount of a claim template", func(_ *Object, s *StatefulSetSpec) {
+			s.Template.Spec.Containers[0].VolumeMounts = []VolumeMount{{Name: "data", MountPath: "/data"}}
+		}, nil},
 		{"subdomain", func(_ *Object, s *StatefulSetSpec) { s.Template.Spec.Subdomain = "a.b" },
 			[]string{`spec.template.spec.subdomain: invalid value "a.b": must consist of lower-case letters, digits and '-', and start and end with a letter or digit (e.g. "web-1")`}},
 	}
