@@ -172,7 +172,7 @@ func (s StatefulSetSpec) withClaimVolumes() PodTemplateSpec {
 	}
 	vols := append([]Volume(nil), t.Spec.Volumes...)
 	for _, ct := range s.VolumeClaimTemplates {
-		if ct.Metadata.Name != "" && !have[ct.Metadata.Name] {
+		if nameProblem(ct.Metadata.Name) == "" && !have[ct.Metadata.Name] { // a bad name is reported on the template
 			have[ct.Metadata.Name] = true
 			vols = append(vols, Volume{Name: ct.Metadata.Name,
 				PersistentVolumeClaim: &PersistentVolumeClaimVolumeSource{ClaimName: ct.Metadata.Name}})

@@ -50,7 +50,7 @@ func TestValidateStatefulSet(t *testing.T) {
 				PersistentVolumeClaimTemplate{Metadata: ClaimTemplateMeta{Name: "data"}},
 				PersistentVolumeClaimTemplate{Metadata: ClaimTemplateMeta{Name: "Bad"}},
 				PersistentVolumeClaimTemplate{Metadata: ClaimTemplateMeta{Name: "cache"}})
-			s.Template.Spec.Volumes = []Volume{{Name: "cache"}}
+			s.Template.Spec.Volumes = []Volume{{Name: "cache", EmptyDir: &EmptyDirVolumeSource{}}}
 		}, []string{
 			`spec.volumeClaimTemplates[1].metadata.name: duplicate value "data"`,
 			`spec.volumeClaimTemplates[2].metadata.name: invalid value "Bad": must consist of lower-case letters, digits and '-', and start and end with a letter or digit (e.g. "web-1")`,
