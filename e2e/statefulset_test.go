@@ -45,9 +45,9 @@ spec:
       resources: {requests: {storage: 64Mi}}
 `
 
-// inContainer runs the demo image's command in the container app of the
+// helloExec runs the demo image's command in the container app of the
 // pod uid and returns its output.
-func inContainer(t *testing.T, uid, execID string, args ...string) (string, error) {
+func helloExec(t *testing.T, uid, execID string, args ...string) (string, error) {
 	t.Helper()
 	out, err := exec.Command("ctr", append([]string{"-n", ctrNS, "tasks", "exec", "--exec-id", execID, uid + "_app", "/app/hello"}, args...)...).CombinedOutput()
 	return string(out), err
@@ -106,14 +106,14 @@ func TestStatefulSetEndToEnd(t *testing.T) {
 		a := aRecords(rrs)
 		return err == nil && len(a) == 1 && a[0] == pods["web-1"].Status.PodIP
 	})
-	out, err := inContainer(t, pods["web-0"].Metadata.UID, "fetch-web-1", "fetch", "http://web-1.web:8080/")
+	out, err := helloExec(t, pods["web-0"].Metadata.UID, "fetch-web-1", "fetch", "http://web-1.web:8080/")
 	if err != nil || !strings.Contains(out, "hello from web-1") {
 		t.Errorf("http://web-1.web:8080/ from web-0: %v: %s", err, out)
 	}
 
 	// Each ordinal writes its name to its claim.
 	for name, p := range pods {
-		if out, err := inContainer(t, p.Metadata.UID, "write-"+name, "write", "/data/who", name); err != nil {
+		if out, err := helloExec(t, p.Metadata.UID, "write-"+name, "write", "/data/who", name); err != nil {
 			t.Fatalf("write in %s: %v: %s", name, err, out)
 		}
 	}
@@ -143,7 +143,7 @@ func TestStatefulSetEndToEnd(t *testing.T) {
 	}
 	c.waitFor("web-0 … web-2 back", 120*time.Second, func() bool { return len(c.webPods()) == 3 })
 	for name, p := range c.webPods() {
-		out, err := inContainer(t, p.Metadata.UID, "read-"+name, "read", "/data/who")
+		out, err := helloExec(t, p.Metadata.UID, "read-"+name, "read", "/data/who")
 		if err != nil || out != name {
 			t.Errorf("%s reads %q from its claim (%v), want its own name", name, out, err)
 		}
