@@ -86,6 +86,16 @@ func (c *Cluster) applyAccepted(r events.Record, e *events.AdmissionAccepted) {
 		return // admission only accepts objects that decode; nothing to fold
 	}
 	if w == nil || w.UID != e.UID {
+		if w != nil {
+			// Applied again while the deleted incarnation still had pods
+			// (before its controller deleted them): that one is gone, and
+			// what it still owns is deleted as what lost its owner is
+			// (a StatefulSet's pods would otherwise hold their names).
+			c.goneW[w.UID] = true
+			for pkey := range c.byOwner[w.UID] {
+				mark(c.Dirty.Pods, pkey, r)
+			}
+		}
 		w = &Workload{Kind: e.Kind, Namespace: e.Namespace, Name: e.Name, UID: e.UID, CreatedAt: r.Envelope.Time, Seqs: Seqs{},
 			LastDecisionSeq: c.wdecSeq[key]}
 		c.Workloads[key] = w
@@ -122,6 +132,9 @@ func (c *Cluster) applyDecided(r events.Record, e *events.WorkloadDecided) {
 	w.Object = obj
 	if w.Owner != nil && (e.Owner == nil || e.Owner.UID != w.Owner.UID) {
 		delete(c.ownedW[w.Owner.UID], key) // released by its owner
+		if o := c.ownerWorkload(w.Owner, w.Namespace); o != nil {
+			defer c.settleDeleted(o, r) // a deleted owner that released the last of what it owned (a StatefulSet its retained claims)
+		}
 	}
 	w.Owner = e.Owner
 	w.Deleted = false
@@ -324,6 +337,9 @@ func (c *Cluster) Status(w *Workload) WorkloadStatus {
 	var minReady time.Duration
 	if d := w.Object.Deployment(); d != nil {
 		minReady = time.Duration(d.MinReadySeconds) * time.Second
+	}
+	if ss := w.Object.StatefulSet(); ss != nil {
+		minReady = time.Duration(ss.MinReadySeconds) * time.Second
 	}
 	count := func(uid string) {
 		for key := range c.byOwner[uid] { // counted: no order needed

@@ -22,8 +22,8 @@ const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 func newRolloutRestartCmd(g *Globals) *cobra.Command {
 	var ns string
 	c := &cobra.Command{
-		Use:     "restart (deploy/NAME | ds/NAME)",
-		Short:   "Replace every pod of a Deployment or DaemonSet by changing its pod template's restartedAt annotation",
+		Use:     "restart (deploy/NAME | ds/NAME | sts/NAME)",
+		Short:   "Replace every pod of a Deployment, DaemonSet or StatefulSet by changing its pod template's restartedAt annotation",
 		Example: "  gantry rollout restart deploy/web\n  gantry rollout restart daemonset logger",
 		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -31,8 +31,8 @@ func newRolloutRestartCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if rk.kind != "deployment" && rk.kind != "daemonset" {
-				return fmt.Errorf("%s: restarting is not supported: only deployments.apps and daemonsets.apps", rk.qualifiedPlural())
+			if rk.kind != "deployment" && rk.kind != "daemonset" && rk.kind != "statefulset" {
+				return fmt.Errorf("%s: restarting is not supported: only deployments.apps, daemonsets.apps and statefulsets.apps", rk.qualifiedPlural())
 			}
 			ns = orDefaultNamespace(ns)
 			return g.WithCluster(cmd, "cli", func(ctx context.Context, conn *bus.Conn) error {
@@ -57,8 +57,8 @@ func newRolloutRestartCmd(g *Globals) *cobra.Command {
 // annotation set to now in RFC 3339, as kubectl writes it.
 func restartObject(o manifest.Object, now time.Time) (manifest.Object, error) {
 	k := o.Info()
-	if k == nil || (k.Kind != manifest.KindDeployment && k.Kind != manifest.KindDaemonSet) {
-		return manifest.Object{}, fmt.Errorf("%s %q: restarting is not supported: only Deployments and DaemonSets", o.Kind, o.Metadata.Name)
+	if k == nil || (k.Kind != manifest.KindDeployment && k.Kind != manifest.KindDaemonSet && k.Kind != manifest.KindStatefulSet) {
+		return manifest.Object{}, fmt.Errorf("%s %q: restarting is not supported: only Deployments, DaemonSets and StatefulSets", o.Kind, o.Metadata.Name)
 	}
 	out, err := editJSON(o, func(map[string]any) error { return nil }) // a deep copy
 	if err != nil {

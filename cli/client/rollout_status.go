@@ -32,15 +32,15 @@ func newRolloutStatusCmd(g *Globals) *cobra.Command {
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:     "status (deploy/NAME | ds/NAME) [--timeout D] [--watch=false]",
-		Short:   "Watch the rollout of a Deployment or DaemonSet until it completes (exit 0) or fails (exit 1)",
-		Example: "  gantry rollout status deploy/web --timeout=2m\n  gantry rollout status daemonset/logger --watch=false",
+		Short:   "Watch the rollout of a Deployment, DaemonSet or StatefulSet until it completes (exit 0) or fails (exit 1)",
+		Example: "  gantry rollout status deploy/web --timeout=2m\n  gantry rollout status daemonset/logger --watch=false\n  gantry rollout status sts/db",
 		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rk, name, err := oneObject(args)
 			if err != nil {
 				return err
 			}
-			if rk.kind != "deployment" && rk.kind != "daemonset" {
+			if rk.kind != "deployment" && rk.kind != "daemonset" && rk.kind != "statefulset" {
 				return fmt.Errorf("no status viewer has been implemented for %s", displayKind(rk.kind))
 			}
 			if timeout < 0 {
@@ -233,7 +233,28 @@ func rolloutStatus(w *projections.Workload, sets []*projections.Workload) (msg s
 		}
 		return fmt.Sprintf("daemon set %q successfully rolled out\n", w.Name), true, nil
 	}
+	if ss := w.Object.StatefulSet(); ss != nil {
+		return statefulSetStatus(w.Name, ss, st)
+	}
 	return "", false, fmt.Errorf("no status viewer has been implemented for %s", w.Kind)
+}
+
+// statefulSetStatus is kubectl's status of a StatefulSet's rollout, in its
+// words: all pods ready first, then the pods at or above the partition
+// updated ("partitioned roll out complete" once they are, partition 0
+// included, as kubectl says it of a defaulted set).
+func statefulSetStatus(name string, ss *manifest.StatefulSetSpec, st manifest.WorkloadStatus) (string, bool, error) {
+	if ss.StrategyType() != manifest.StatefulSetRollingUpdate {
+		return "", true, fmt.Errorf("rollout status is only available for %s strategy type", manifest.StatefulSetRollingUpdate)
+	}
+	want := ss.ReplicaCount()
+	if st.ReadyReplicas < want {
+		return fmt.Sprintf("Waiting for %d pods to be ready...\n", want-st.ReadyReplicas), false, nil
+	}
+	if n := want - ss.Partition(); st.UpdatedReplicas < n {
+		return fmt.Sprintf("Waiting for partitioned roll out to finish: %d out of %d new pods have been updated...\n", st.UpdatedReplicas, n), false, nil
+	}
+	return fmt.Sprintf("partitioned roll out complete: %d new pods have been updated...\n", st.UpdatedReplicas), true, nil
 }
 
 // currentAvailable is the available pods of the ReplicaSet of the
@@ -321,6 +342,9 @@ func rolloutFrame(w *projections.Workload, sets []*projections.Workload, msg str
 	desired := st.Desired // a DaemonSet's nodes
 	if d := w.Object.Deployment(); d != nil {
 		desired = d.ReplicaCount()
+	}
+	if ss := w.Object.StatefulSet(); ss != nil {
+		desired = ss.ReplicaCount()
 	}
 	kind := w.Kind
 	if kind == "daemonset" {

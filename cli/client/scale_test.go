@@ -26,9 +26,9 @@ func TestScaleObject(t *testing.T) {
 		{name: "precondition holds", obj: dep, replicas: 4, current: 3, want: 4},
 		{name: "precondition fails", obj: dep, replicas: 4, current: 2, wantErr: "Expected replicas to be 2, was 3"},
 		{name: "a daemonset", obj: fixtureDS(fixtureT0).Object, replicas: 2, current: -1,
-			wantErr: "a DaemonSet cannot be scaled: kinds that scale: deployments.apps, replicasets.apps"},
+			wantErr: "a DaemonSet cannot be scaled: kinds that scale: deployments.apps, replicasets.apps, statefulsets.apps"},
 		{name: "a job", obj: fixtureJob(fixtureT0).Object, replicas: 2, current: -1,
-			wantErr: "a Job cannot be scaled: kinds that scale: deployments.apps, replicasets.apps"},
+			wantErr: "a Job cannot be scaled: kinds that scale: deployments.apps, replicasets.apps, statefulsets.apps"},
 	}
 	for _, tc := range cases {
 		got, err := scaleObject(tc.obj, tc.replicas, tc.current)
@@ -66,8 +66,8 @@ func TestScaleFlags(t *testing.T) {
 		"scale deploy/web":                                    "error: required flag(s) \"replicas\" not set\n",
 		"scale deploy/web --replicas=-1":                      "error: --replicas=-1: the replica count must be zero or more\n",
 		"scale deploy/web --replicas=1 --current-replicas=-3": "error: --current-replicas=-3: must be zero or more (-1: no precondition)\n",
-		"scale ds/agent --replicas=2":                         "error: daemonsets.apps cannot be scaled: kinds that scale: deployments.apps, replicasets.apps\n",
-		"scale jobs pi --replicas=2":                          "error: jobs.batch cannot be scaled: kinds that scale: deployments.apps, replicasets.apps\n",
+		"scale ds/agent --replicas=2":                         "error: daemonsets.apps cannot be scaled: kinds that scale: deployments.apps, replicasets.apps, statefulsets.apps\n",
+		"scale jobs pi --replicas=2":                          "error: jobs.batch cannot be scaled: kinds that scale: deployments.apps, replicasets.apps, statefulsets.apps\n",
 		"scale deploy --replicas=2":                           "error: resource name may not be empty: give TYPE/NAME or TYPE NAME\n",
 		"scale widget/x --replicas=2":                         "",
 	} {

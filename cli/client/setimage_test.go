@@ -76,7 +76,7 @@ func TestSetImageArgs(t *testing.T) {
 		"set image deploy/web =nginx":        "error: \"=nginx\": a container name is required before '=' (CONTAINER=IMAGE, or *=IMAGE for every container)\n",
 		"set image job/pi pi=perl":           "error: jobs.batch: spec.template: field is immutable: a Job's pod template cannot change; delete the Job and create it again, or set the image of its CronJob\n",
 		"set image pod web-1 web=nginx":      "error: pods: spec: pod updates may not change the spec; set the image of the pod's Deployment, or delete the pod and create it again\n",
-		"set image ns/default x=y":           "error: namespaces have no pod template: kinds whose image can be set: daemonsets.apps, deployments.apps, replicasets.apps, cronjobs.batch\n",
+		"set image ns/default x=y":           "error: namespaces have no pod template: kinds whose image can be set: daemonsets.apps, deployments.apps, replicasets.apps, statefulsets.apps, cronjobs.batch\n",
 		"set image deploy web extra x=nginx": "error: one object at a time: TYPE/NAME or TYPE NAME, not deploy web extra\n",
 		"set image deploy/web extra x=nginx": "error: there is no need to specify a resource type as a separate argument when passing arguments in resource/name form\n",
 	} {

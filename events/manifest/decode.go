@@ -149,7 +149,7 @@ var notSupported = map[reflect.Type][]string{
 		"activeDeadlineSeconds", "dnsPolicy", "dnsConfig", "nodeName",
 		"serviceAccountName", "serviceAccount", "automountServiceAccountToken",
 		"hostNetwork", "hostPID", "hostIPC", "hostUsers", "shareProcessNamespace",
-		"securityContext", "imagePullSecrets", "subdomain", "setHostnameAsFQDN",
+		"securityContext", "imagePullSecrets", "setHostnameAsFQDN",
 		"schedulerName", "hostAliases", "preemptionPolicy", "readinessGates", "runtimeClassName",
 		"enableServiceLinks", "overhead", "os",
 		"schedulingGates", "resourceClaims", "resources",

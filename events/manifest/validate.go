@@ -193,6 +193,7 @@ func validatePodSpec(errs *FieldErrors, path string, s PodSpec) {
 	ports := map[string]string{}     // "80/TCP" → path of the first
 	hostPorts := map[string]string{} // host port "8080/TCP" → path of the first
 	validateGracePeriod(errs, path, s)
+	validatePodDNSNames(errs, path, s)
 	grace := s.GracePeriodSeconds()
 	if grace < 0 || grace > MaxGracePeriod {
 		grace = -1 // reported above; a hook's sleep is not judged by it
@@ -374,4 +375,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// validatePodDNSNames checks hostname and subdomain: DNS labels, as the pod
+// is <hostname>.<subdomain>.<namespace>.svc in the cluster's DNS.
+func validatePodDNSNames(errs *FieldErrors, path string, s PodSpec) {
+	if s.Hostname != "" {
+		if msg := labelNameProblem(s.Hostname); msg != "" {
+			errs.add(fieldPath(path, "hostname"), msg)
+		}
+	}
+	if s.Subdomain != "" {
+		if msg := labelNameProblem(s.Subdomain); msg != "" {
+			errs.add(fieldPath(path, "subdomain"), msg)
+		}
+	}
 }

@@ -350,7 +350,7 @@ func TestSlicesCarryReadyServingTerminating(t *testing.T) {
 	got := map[string]manifest.EndpointConditions{}
 	for _, e := range es.Endpoints {
 		got[e.TargetRef.Name] = e.Conditions
-		if e.NodeName != "n1" || e.Hostname != e.TargetRef.Name || e.TargetRef.Kind != "Pod" {
+		if e.NodeName != "n1" || e.Hostname != "" || e.TargetRef.Kind != "Pod" { // no spec.hostname and subdomain: none
 			t.Errorf("endpoint %+v", e)
 		}
 	}
@@ -524,5 +524,33 @@ func TestPassesAreIncrementalAndBounded(t *testing.T) {
 	}
 	if n := w.s.Examined() - before; n != 1 {
 		t.Fatalf("examined %d Services for one pod", n)
+	}
+}
+
+// A pod with spec.hostname and spec.subdomain naming the Service (a
+// StatefulSet's pod) gets its hostname on its endpoint, so the DNS answers
+// <hostname>.<service>; one in another subdomain does not, as in
+// Kubernetes.
+func TestEndpointHostnameFromSubdomain(t *testing.T) {
+	w := newWorld(t, "")
+	w.apply(service("web"), "svc-web")
+	for _, p := range []events.PodPlanned{
+		{Namespace: ns, Name: "web-0", UID: "uid-web-0", Labels: map[string]string{"app": "web"},
+			Spec: manifest.PodSpec{Hostname: "web-0", Subdomain: "web", Containers: []manifest.Container{{Name: "app", Image: "demo:v1"}}}},
+		{Namespace: ns, Name: "web-1", UID: "uid-web-1", Labels: map[string]string{"app": "web"},
+			Spec: manifest.PodSpec{Hostname: "web-1", Subdomain: "db", Containers: []manifest.Container{{Name: "app", Image: "demo:v1"}}}},
+	} {
+		w.add(w.l.Planned(p), w.l.Bound(p, "n1", 1))
+		w.report(p, map[string]string{"web-0": "10.42.0.2", "web-1": "10.42.0.3"}[p.Name], true)
+	}
+	w.settle()
+	got := map[string]string{}
+	for _, sl := range w.slices("web") {
+		for _, e := range sl.Endpoints {
+			got[e.TargetRef.Name] = e.Hostname
+		}
+	}
+	if got["web-0"] != "web-0" || got["web-1"] != "" || len(got) != 2 {
+		t.Fatalf("hostnames %v", got)
 	}
 }

@@ -144,9 +144,12 @@ func (p *pass) members(w *projections.Workload) ([]*member, map[int]bool) {
 			missing[lacks] = true
 			continue
 		}
-		hostname := pod.Spec.Hostname
-		if hostname == "" {
-			hostname = pod.Name
+		// As Kubernetes: an endpoint has a hostname (and the pod a DNS name
+		// <hostname>.<service>.<ns>.svc) when the pod names one and its
+		// subdomain is this Service (a StatefulSet's pods, serviceName).
+		hostname := ""
+		if pod.Spec.Hostname != "" && pod.Spec.Subdomain == w.Name {
+			hostname = pod.Spec.Hostname
 		}
 		ready := pod.Ready()
 		out = append(out, &member{pod: pod, ports: ports, sig: signature(ports), ep: manifest.Endpoint{

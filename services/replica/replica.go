@@ -1,7 +1,8 @@
 // Package replica decides which pods should exist, kind by kind, each in
 // its own file and one line of the controllers table: a bare Pod's pod
 // (pod.go), a ReplicaSet's replicas (replicaset.go), a DaemonSet's pod per
-// node (daemonset.go),
+// node (daemonset.go), a StatefulSet's ordinals and claims
+// (statefulset.go),
 // a deleted Namespace's objects (namespace.go), and none for what was
 // deleted.
 package replica
@@ -163,10 +164,11 @@ type kind struct {
 // burst is the whole pass: its pods are one per node, each planned once,
 // so 5,000 nodes are planned in one pass (B8-ds) rather than ten.
 var controllers = map[string]kind{
-	"pod":        {(*Service).barePod, BurstPerWorkload},
-	"replicaset": {(*Service).replicaSet, BurstPerWorkload},
-	"daemonset":  {(*Service).daemonSet, PassBudget},
-	"namespace":  {(*Service).namespace, PassBudget},
+	"pod":         {(*Service).barePod, BurstPerWorkload},
+	"replicaset":  {(*Service).replicaSet, BurstPerWorkload},
+	"daemonset":   {(*Service).daemonSet, PassBudget},
+	"statefulset": {(*Service).statefulSet, BurstPerWorkload},
+	"namespace":   {(*Service).namespace, PassBudget},
 }
 
 // examination is what a controller is given besides the workload: how many
@@ -426,6 +428,9 @@ func (s *Service) toExamine(full bool) (wkeys, pkeys []string, partial map[strin
 		ws[projections.WorkloadKey("pod", pns, name)] = true
 		p := s.c.Pods[key]
 		if p == nil {
+			if skey, ok := statefulSetOf(pns, name); ok {
+				ws[skey] = true // its ordinal may be planned again
+			}
 			continue
 		}
 		if p.Owner != nil {

@@ -285,6 +285,9 @@ func command(cmd string, args []string) int {
 	if cmd == behaviour.CmdFetch {
 		return fetch(args)
 	}
+	if cmd == behaviour.CmdRead {
+		return read(args)
+	}
 	fmt.Fprintf(os.Stderr, "hello: unknown command %q\n", cmd)
 	return 2
 }
@@ -306,6 +309,23 @@ func fetch(args []string) int {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	fmt.Print(string(body))
 	if resp.StatusCode < 200 || resp.StatusCode > 399 {
+		return 1
+	}
+	return 0
+}
+
+// read prints a file (hello read FILE): a pod's data on its volumes.
+func read(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: hello read FILE")
+		return 2
+	}
+	b, err := os.ReadFile(args[0])
+	if err == nil {
+		_, err = os.Stdout.Write(b)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hello read: %v\n", err)
 		return 1
 	}
 	return 0

@@ -206,6 +206,8 @@ func TestCommand(t *testing.T) {
 		{[]string{"hello", "probe", "/healthz"}, CmdProbe, []string{"/healthz"}},
 		{[]string{"/app/hello", "fetch", "http://hello/"}, CmdFetch, []string{"http://hello/"}},
 		{[]string{"/app/hello", "write", "/work/index.html", "prepared"}, CmdWrite, []string{"/work/index.html", "prepared"}},
+		{[]string{"/app/hello", "write", "/data/ordinal", "1"}, CmdWrite, []string{"/data/ordinal", "1"}},
+		{[]string{"/app/hello", "read", "/data/ordinal"}, CmdRead, []string{"/data/ordinal"}},
 		{[]string{"/app/hello"}, "", nil},
 		{[]string{"/app/hello", "dance"}, "", nil},
 		{[]string{"cat", "log"}, "", nil},

@@ -71,8 +71,10 @@ const (
 	CmdFetch = "fetch"
 	// CmdWrite writes its second and later arguments, joined by spaces, as
 	// one line to the file its first names: an init container preparing a
-	// volume that the server then serves under /files/ (FilesDirEnv).
+	// volume that the server then serves under /files/ (FilesDirEnv), a
+	// pod's data on its claim. CmdRead prints a file.
 	CmdWrite = "write"
+	CmdRead  = "read"
 )
 
 // FilesDirEnv names the directory the server serves under /files/ (unset:
@@ -90,7 +92,7 @@ func Command(cmd []string) (string, []string) {
 		return "", nil
 	}
 	switch cmd[1] {
-	case CmdLog, CmdProbe, CmdFetch, CmdWrite:
+	case CmdLog, CmdProbe, CmdFetch, CmdWrite, CmdRead:
 		return cmd[1], cmd[2:]
 	}
 	return "", nil
