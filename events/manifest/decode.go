@@ -144,7 +144,7 @@ var notSupported = map[reflect.Type][]string{
 	reflect.TypeFor[NamespaceSpec]():        {"finalizers"},
 	reflect.TypeFor[ResourceQuotaSpec]():    {"scopes", "scopeSelector"},
 	reflect.TypeFor[PodSpec](): {
-		"volumes", "initContainers", "ephemeralContainers",
+		"initContainers", "ephemeralContainers",
 		"activeDeadlineSeconds", "dnsPolicy", "dnsConfig", "nodeName",
 		"serviceAccountName", "serviceAccount", "automountServiceAccountToken",
 		"hostNetwork", "hostPID", "hostIPC", "hostUsers", "shareProcessNamespace",
@@ -154,11 +154,10 @@ var notSupported = map[reflect.Type][]string{
 		"schedulingGates", "resourceClaims", "resources",
 	},
 	reflect.TypeFor[Container](): {
-		"workingDir", "envFrom", "volumeMounts", "volumeDevices", "terminationMessagePath",
+		"workingDir", "volumeDevices", "terminationMessagePath",
 		"terminationMessagePolicy", "imagePullPolicy", "securityContext", "stdin",
 		"stdinOnce", "tty", "resizePolicy", "restartPolicy",
 	},
-	reflect.TypeFor[EnvVar]():               {"valueFrom"},
 	reflect.TypeFor[LifecycleHandler]():     {"tcpSocket"}, // deprecated in Kubernetes
 	reflect.TypeFor[ContainerPort]():        {"hostIP"},
 	reflect.TypeFor[ResourceRequirements](): {"claims"},

@@ -241,6 +241,7 @@ func validatePodSpec(errs *FieldErrors, path string, s PodSpec) {
 			s.RestartPolicy, RestartAlways, RestartOnFailure, RestartNever)
 	}
 	validateScheduling(errs, path, s)
+	validateVolumes(errs, path, s)
 }
 
 func validProtocol(p string) bool {
