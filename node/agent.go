@@ -82,6 +82,10 @@ type Config struct {
 	// Routes, when set, is given the routes to the other nodes' pods
 	// (WatchRoutes: host-gw) while the agent runs.
 	Routes RouteSyncer
+	// Volumes makes the pods' volumes and resolves their mounts and env
+	// (node/volumes, under the agent's state dir). None: pods get their
+	// literal env only and no volumes (gantry sim).
+	Volumes Volumes
 }
 
 // DefaultHeartbeat is how often an agent says it is alive: the health
