@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -60,7 +61,7 @@ func WriteAtomic(dir string, payload map[string]File, now time.Time) (changed bo
 	if err := os.Chmod(ts, 0o755); err != nil {
 		return false, err
 	}
-	for _, p := range sortedPaths(payload) {
+	for _, p := range slices.Sorted(maps.Keys(payload)) {
 		f := payload[p]
 		full := filepath.Join(ts, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -173,13 +174,4 @@ func checkPayloadPath(p string) error {
 		}
 	}
 	return nil
-}
-
-func sortedPaths(payload map[string]File) []string {
-	out := make([]string, 0, len(payload))
-	for p := range payload {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
 }

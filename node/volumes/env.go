@@ -1,7 +1,8 @@
 package volumes
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
@@ -48,7 +49,7 @@ func containerEnv(f facts, l *lookup, c manifest.Container) ([]string, error) {
 			}
 			continue
 		}
-		for _, k := range sortedKeys(obj.Data) {
+		for _, k := range slices.Sorted(maps.Keys(obj.Data)) {
 			if key := src.Prefix + k; manifest.ValidEnvName(key) {
 				set(key, string(obj.Data[k]))
 			}
@@ -117,13 +118,4 @@ func valueFrom(f facts, l *lookup, c manifest.Container, src manifest.EnvVarSour
 		return v, err == nil, err
 	}
 	return "", false, nil
-}
-
-func sortedKeys(m map[string][]byte) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
