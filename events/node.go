@@ -61,6 +61,10 @@ type NodeInfo struct {
 	// no sooner than this (and a margin) after its last heartbeat, so a
 	// replacement never runs beside a copy the node still runs.
 	FenceAfterMillis int64 `json:"fenceAfterMillis,omitempty"`
+	// SealKey is the node's own public key (sealed.PublicKey.String): the
+	// Secrets its pods use are delivered sealed to it. Absent from agents
+	// older than the field, which are given no Secret.
+	SealKey string `json:"sealKey,omitempty"`
 }
 
 // NodeRegistered: a node agent started and announced itself. Its envelope's

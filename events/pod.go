@@ -154,6 +154,9 @@ type PodStatusObserved struct {
 	Reason     string            `json:"reason,omitempty"`
 	Message    string            `json:"message,omitempty"`
 	Containers []ContainerStatus `json:"containers"`
+	// InitContainers is the status of each init container, in the spec's
+	// order (Kubernetes' initContainerStatuses).
+	InitContainers []ContainerStatus `json:"initContainers,omitempty"`
 }
 
 func (PodStatusObserved) Type() string { return TypePodStatusObserved }

@@ -33,6 +33,7 @@ var registry = map[string]func() Event{
 	TypeServiceAllocated:  func() Event { return new(ServiceAllocated) },
 	TypeNodeCIDRRequested: func() Event { return new(NodeCIDRRequested) },
 	TypeNodeCIDRAllocated: func() Event { return new(NodeCIDRAllocated) },
+	TypeConfigDelivered:   func() Event { return new(ConfigDelivered) },
 }
 
 // Decode turns data of a named type into its struct.

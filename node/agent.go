@@ -14,6 +14,7 @@ import (
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/events/sealed"
 )
 
 // Config describes the node an agent runs.
@@ -68,8 +69,8 @@ type Config struct {
 	HeartbeatJitter time.Duration
 	// Feed, when set, delivers the decisions addressed to this node and the
 	// agent creates no durable consumer of its own: whoever feeds it follows
-	// gantry.node.<name>.pod.> from at most the log's end before the agent
-	// started, and in order. The agent takes each message and reconciles
+	// gantry.node.<name>.pod.> (and .config.>) from at most the log's end
+	// before the agent started, and in order. The agent takes each message and reconciles
 	// exactly as with its own consumer, then calls Ack on it.
 	Feed <-chan jetstream.Msg
 	// Ready, when set, is called once the agent has registered, restored its
@@ -86,6 +87,14 @@ type Config struct {
 	// (node/volumes, under the agent's state dir). None: pods get their
 	// literal env only and no volumes (gantry sim).
 	Volumes Volumes
+	// KeyDir keeps the node's own key (a sealed.Keyring: keyring.json, mode
+	// 0600, made at the first start): the Secrets its pods use are
+	// delivered sealed to its public key, which the node announces
+	// (NodeInfo.SealKey). SealKey, when set, is the key instead (gantry
+	// sim's agents share one); with neither, the agent makes a key for this
+	// run.
+	KeyDir  string
+	SealKey *sealed.KeyPair
 }
 
 // DefaultHeartbeat is how often an agent says it is alive: the health
@@ -137,6 +146,13 @@ type Agent struct {
 	// kicks asks the loop to plan again when one of them found something.
 	lc    *lifecycle
 	kicks chan struct{}
+
+	// key is the node's own key (Config.KeyDir) and pub its public half;
+	// configs what it was given of its pods' ConfigMaps and Secrets
+	// (configs.go).
+	key     nodeKey
+	pub     sealed.PublicKey
+	configs *configStore
 }
 
 // binding is the newest decision of one pod for this node.
@@ -183,7 +199,10 @@ func New(cfg Config, rt Runtime, conn *bus.Conn, log zerolog.Logger) *Agent {
 	}
 	a := &Agent{cfg: cfg, rt: rt, conn: conn, log: log.With().Str("node", cfg.Name).Logger(),
 		desired: map[string]*binding{}, published: map[string]reported{}, removed: map[string]string{},
-		backoff: map[string]Backoff{}, kicks: make(chan struct{}, 1)}
+		backoff: map[string]Backoff{}, kicks: make(chan struct{}, 1), configs: newConfigStore()}
+	if cfg.SealKey != nil {
+		a.key, a.pub = *cfg.SealKey, cfg.SealKey.Public
+	}
 	a.lc = newLifecycle(rt, a.log, cfg.Clock, a.kick)
 	return a
 }
@@ -246,9 +265,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	for k, v := range a.cfg.Labels {
 		labels[k] = v
 	}
+	if a.key == nil {
+		if a.key, a.pub, err = a.loadKey(); err != nil {
+			return fmt.Errorf("node %s key: %w", a.cfg.Name, err)
+		}
+	}
 	a.info = events.NodeInfo{Name: a.cfg.Name, Labels: labels, Capacity: capacity, Allocatable: capacity,
 		PodCIDR: a.cfg.PodCIDR, Address: a.cfg.Address, Runtime: a.rt.Name(), Version: a.cfg.Version, Taints: a.cfg.Taints,
-		FenceAfterMillis: max(a.cfg.FenceAfter.Milliseconds(), 0)}
+		FenceAfterMillis: max(a.cfg.FenceAfter.Milliseconds(), 0), SealKey: a.pub.String()}
 
 	if err := a.register(ctx); err != nil {
 		return err

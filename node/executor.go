@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -376,9 +377,9 @@ func containerStateOf(p PodState, name string) (ContainerState, bool) {
 	return ContainerState{}, false
 }
 
-// containerOf is the container of spec named name.
+// containerOf is the container or init container of spec named name.
 func containerOf(spec manifest.PodSpec, name string) manifest.Container {
-	for _, c := range spec.Containers {
+	for _, c := range slices.Concat(spec.Containers, spec.InitContainers) {
 		if c.Name == name {
 			return c
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -105,13 +106,14 @@ func (a *Agent) resolveContainer(req *api.LogsRequest) error {
 		req.Container = cs[0].Name
 		return nil
 	}
-	for _, c := range cs {
+	all := slices.Concat(cs, b.Pod.Spec.InitContainers) // an init container's log too
+	for _, c := range all {
 		if c.Name == req.Container {
 			return nil
 		}
 	}
-	names := make([]string, len(cs))
-	for i, c := range cs {
+	names := make([]string, len(all))
+	for i, c := range all {
 		names[i] = c.Name
 	}
 	return fmt.Errorf("container %q is not in pod %s/%s (containers: %v)", req.Container, req.Namespace, req.Pod, names)

@@ -295,6 +295,10 @@ func planPod(bp backoffPolicy, w World, b *binding, st PodState, exists bool) (a
 	for _, c := range st.Containers {
 		have[c.Name] = c
 	}
+	if !initDone(pod.Spec, have) { // init.go
+		initActs, wait := planInit(bp, w, b, have, act)
+		return append(append(acts, initActs...), act(actReport, "")), wait
+	}
 	policy := pod.Spec.RestartPolicy
 	for _, c := range pod.Spec.Containers {
 		cs, ok := have[c.Name]

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/bus/bustest"
+	"github.com/gantry-sh/gantry/events/sealed"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/sim"
 	"github.com/gantry-sh/gantry/projections"
@@ -33,6 +35,7 @@ func TestRegistrationCarriesActorCausationAndCreationTime(t *testing.T) {
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	keyDir := filepath.Join(t.TempDir(), node.KeyDirName)
 	// run starts an agent whose clock reads at, waits until it is ready and
 	// stops it.
 	run := func(at time.Time) {
@@ -41,7 +44,7 @@ func TestRegistrationCarriesActorCausationAndCreationTime(t *testing.T) {
 		ready := make(chan struct{})
 		done := make(chan error, 1)
 		a := node.New(node.Config{Name: "n1", PodCIDR: "10.42.0.0/24", HeartbeatEvery: time.Hour,
-			Clock: func() time.Time { return at }, Ready: func() { close(ready) }}, rt, nc, log)
+			Clock: func() time.Time { return at }, Ready: func() { close(ready) }, KeyDir: keyDir}, rt, nc, log)
 		go func() { done <- a.Run(ctx) }()
 		select {
 		case <-ready:
@@ -74,6 +77,11 @@ func TestRegistrationCarriesActorCausationAndCreationTime(t *testing.T) {
 		if e.Node.CreatedAt == nil || !e.Node.CreatedAt.Equal(t0) {
 			t.Errorf("registration %d: createdAt %v, want %v", i, e.Node.CreatedAt, t0)
 		}
+	}
+	// The node's key is made once and kept: both runs announce it.
+	k0, k1 := regs[0].ev.(*events.NodeRegistered).Node.SealKey, regs[1].ev.(*events.NodeRegistered).Node.SealKey
+	if _, err := sealed.ParsePublicKey(k0); err != nil || k0 != k1 {
+		t.Errorf("seal keys announced %q then %q (%v), want one key kept across runs", k0, k1, err)
 	}
 	if regs[0].env.CausationID == regs[1].env.CausationID {
 		t.Errorf("two runs of the agent share the cause %q", regs[0].env.CausationID)

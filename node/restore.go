@@ -56,6 +56,7 @@ func (a *Agent) relearn(ctx context.Context, why string) (decisions, error) {
 	before := len(a.desired)
 	a.desired = map[string]*binding{}
 	a.mu.Unlock()
+	a.configs.clear() // a restored log's sequences may start lower
 	for {
 		err := a.restore(ctx)
 		if err == nil {
@@ -254,6 +255,12 @@ func (a *Agent) take(m jetstream.Msg) {
 				Pod: events.PodPlanned{Namespace: e.Namespace, Name: e.Name, UID: e.UID}}, env: env, deleted: true, grace: e.GracePeriodSeconds}
 			a.mu.Unlock()
 		}
+	case *events.ConfigDelivered:
+		var seq uint64
+		if md, err := m.Metadata(); err == nil {
+			seq = md.Sequence.Stream
+		}
+		a.takeConfig(e, seq)
 	}
 }
 

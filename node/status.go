@@ -24,6 +24,7 @@ func podStatus(node string, b *events.PodBound, ip string, have map[string]Conta
 		status.Containers = append(status.Containers, withLifecycle(out, fact))
 	}
 	status.Phase = Phase(pod.Spec.RestartPolicy, status.Containers)
+	withInit(status, pod.Spec, have, w) // init.go
 	return status
 }
 

@@ -65,9 +65,9 @@ func (a *Agent) prepareVolumes(ctx context.Context, pod Pod, ip string) (Pod, er
 }
 
 // volumeSources is the agent's stores of ConfigMaps and Secrets (filled from
-// its config deliveries) and of claims (its volume deliveries); none yet on
-// this branch: pods that use them wait.
-func (a *Agent) volumeSources() Sources { return Sources{} }
+// its config deliveries, configs.go) and of claims (its volume deliveries;
+// not on this branch yet: pods with a claim wait).
+func (a *Agent) volumeSources() Sources { return Sources{Configs: a.configs} }
 
 // removeVolumes is the executor's hook after the runtime removed pod uid.
 func (a *Agent) removeVolumes(ctx context.Context, uid, k string) {

@@ -346,7 +346,7 @@ func (c *Cluster) markRemoved(p *Pod, rm removal) {
 		Phase: events.PhaseFailed, Reason: "Removed",
 		Message: "node " + rm.node + " removed the pod; no deletion was decided"}
 	if rm.last != nil {
-		st.PodIP = rm.last.PodIP
+		st.PodIP, st.InitContainers = rm.last.PodIP, rm.last.InitContainers
 		for _, cs := range rm.last.Containers {
 			if cs.State != events.ContainerTerminated {
 				cs.State, cs.Reason, cs.Message, cs.ExitCode = events.ContainerTerminated, "Removed", "", nil

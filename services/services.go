@@ -1,6 +1,6 @@
 // Package services assembles Gantry's control-plane services. Each service is
 // its own package (admission, replica, rollout, job, scheduler, cronjob,
-// health, ipam, endpoints, projector) built on the
+// health, ipam, endpoints, configdist, projector) built on the
 // shared runner; they never import each other and talk only through the log.
 package services
 
@@ -16,6 +16,7 @@ import (
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/sealed"
 	"github.com/gantry-sh/gantry/services/admission"
+	"github.com/gantry-sh/gantry/services/configdist"
 	"github.com/gantry-sh/gantry/services/cronjob"
 	"github.com/gantry-sh/gantry/services/endpoints"
 	"github.com/gantry-sh/gantry/services/health"
@@ -75,6 +76,7 @@ var deciders = []struct {
 		e, _ := endpoints.New(cfg.ServiceCIDR) // checked in Start
 		return e
 	}},
+	{configdist.Name, func(_ *bus.Conn, cfg Config) runner.Service { return configdist.New(cfg.Keyring) }},
 	{projector.Name, func(conn *bus.Conn, _ Config) runner.Service { return projector.New(conn.JS) }},
 }
 

@@ -418,6 +418,11 @@ func describePod(out io.Writer, p *projections.Pod, hostIP string, log []logItem
 	if ref, ok := podController(p); ok {
 		d.line(0, "Controlled By:\t%s/%s", ref.Kind, ref.Name)
 	}
+	initStatuses := []events.ContainerStatus{}
+	if p.Status != nil {
+		initStatuses = append(initStatuses, p.Status.InitContainers...)
+	}
+	describeInitContainers(d, 0, p.Spec, initStatuses) // describe_init.go
 	d.line(0, "Containers:")
 	statuses := map[string]events.ContainerStatus{}
 	if p.Status != nil {
@@ -647,6 +652,7 @@ func describeTemplate(d *describer, t *manifest.PodTemplateSpec) {
 	if len(t.Metadata.Annotations) > 0 {
 		d.labels(1, "Annotations", t.Metadata.Annotations)
 	}
+	describeInitContainers(d, 1, t.Spec, nil)
 	d.line(1, "Containers:")
 	for _, c := range t.Spec.Containers {
 		describeContainer(d, 2, c, nil, false)
@@ -762,7 +768,7 @@ func describeNodePods(d *describer, alloc map[string]int64, pods []*projections.
 	var reqCPU, reqMem, limCPU, limMem int64
 	for _, p := range pods {
 		rc, rm := p.Requests()
-		lc, lm := podLimits(p.Spec)
+		lc, lm := p.Spec.Limits()
 		reqCPU, reqMem, limCPU, limMem = reqCPU+rc, reqMem+rm, limCPU+lc, limMem+lm
 		d.line(1, "%s\t%s\t%s\t%s\t%s\t%s\t%s", p.Namespace, p.Name,
 			share(cpuQuantity(rc), rc, cpu), share(cpuQuantity(lc), lc, cpu),
@@ -783,13 +789,4 @@ func share(q string, v, of int64) string {
 		pct = int64(float64(v) / float64(of) * 100)
 	}
 	return fmt.Sprintf("%s (%d%%)", q, pct)
-}
-
-// podLimits sums the containers' cpu (millicores) and memory (bytes) limits.
-func podLimits(s manifest.PodSpec) (milliCPU, memory int64) {
-	for _, c := range s.Containers {
-		milliCPU += c.Resources.Limits[events.ResourceCPU].MilliValue()
-		memory += c.Resources.Limits[events.ResourceMemory].Value()
-	}
-	return milliCPU, memory
 }

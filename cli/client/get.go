@@ -993,8 +993,8 @@ func podReadyCount(p *projections.Pod) (ready, total int) {
 }
 
 func podRestarts(p *projections.Pod) int32 {
-	var n int32
-	if p.Status != nil {
+	n, initializing := initRestarts(p) // get_init.go
+	if p.Status != nil && !initializing {
 		for _, c := range p.Status.Containers {
 			n += c.RestartCount
 		}
@@ -1019,6 +1019,9 @@ func podStatusColumn(p *projections.Pod) string {
 	reason := p.Phase()
 	if p.Status.Reason != "" {
 		reason = p.Status.Reason
+	}
+	if r, initializing := initStatusColumn(p); initializing { // get_init.go
+		return r
 	}
 	hasRunning := false
 	cs := p.Status.Containers

@@ -80,9 +80,10 @@ func k8sTimePtr(t *time.Time) string {
 // ---- pods
 
 type k8sPodSpec struct {
-	Containers    []manifest.Container `json:"containers"`
-	NodeName      string               `json:"nodeName,omitempty"`
-	RestartPolicy string               `json:"restartPolicy"`
+	InitContainers []manifest.Container `json:"initContainers,omitempty"`
+	Containers     []manifest.Container `json:"containers"`
+	NodeName       string               `json:"nodeName,omitempty"`
+	RestartPolicy  string               `json:"restartPolicy"`
 }
 
 type k8sCondition struct {
@@ -142,6 +143,8 @@ type k8sPodStatus struct {
 	StartTime         string               `json:"startTime,omitempty"`
 	Conditions        []k8sCondition       `json:"conditions,omitempty"`
 	ContainerStatuses []k8sContainerStatus `json:"containerStatuses,omitempty"`
+	// InitContainerStatuses: one per init container, in the spec's order.
+	InitContainerStatuses []k8sContainerStatus `json:"initContainerStatuses,omitempty"`
 }
 
 // k8sPod is a pod as `kubectl get pod -o json` shows it. hostIP is the
@@ -156,7 +159,7 @@ func k8sPod(p *projections.Pod, hostIP string) k8sObject {
 	if restart == "" {
 		restart = manifest.RestartAlways
 	}
-	spec := k8sPodSpec{Containers: p.Spec.Containers, NodeName: p.Node, RestartPolicy: restart}
+	spec := k8sPodSpec{InitContainers: p.Spec.InitContainers, Containers: p.Spec.Containers, NodeName: p.Node, RestartPolicy: restart}
 	if spec.Containers == nil {
 		spec.Containers = []manifest.Container{}
 	}
@@ -196,6 +199,9 @@ func k8sPodStatusOf(p *projections.Pod, hostIP string) k8sPodStatus {
 		}
 		for _, c := range s.Containers {
 			st.ContainerStatuses = append(st.ContainerStatuses, k8sContainerStatusOf(c))
+		}
+		for _, c := range s.InitContainers {
+			st.InitContainerStatuses = append(st.InitContainerStatuses, k8sContainerStatusOf(c))
 		}
 	}
 	st.Conditions = k8sPodConditions(p)
@@ -243,7 +249,7 @@ func k8sPodConditions(p *projections.Pod) []k8sCondition {
 	containersReady := ready
 	containersReady.Type = "ContainersReady"
 	return []k8sCondition{
-		{Type: "Initialized", Status: "True"},
+		initializedCondition(p), // get_init.go
 		ready,
 		containersReady,
 		{Type: "PodScheduled", Status: "True", LastTransitionTime: k8sTimePtr(p.BoundAt)},

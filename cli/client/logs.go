@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -329,14 +330,15 @@ func runLogs(ctx context.Context, conn *bus.Conn, o logsOptions, pod string, out
 }
 
 // streams is what to print of pods: each pod's asked container, or with
-// --all-containers each of its containers in the order of its spec.
+// --all-containers each of its init containers and containers in the order
+// of its spec.
 func (o logsOptions) streams(pods []*projections.Pod) []logStream {
 	var out []logStream
 	for _, p := range pods {
 		names := []string{o.container}
 		if o.allContainers {
 			names = names[:0]
-			for _, c := range p.Spec.Containers {
+			for _, c := range slices.Concat(p.Spec.InitContainers, p.Spec.Containers) { // as kubectl: init first
 				names = append(names, c.Name)
 			}
 		}

@@ -99,6 +99,17 @@ func summarize(ev events.Event) string {
 			return fmt.Sprintf("node %s pod CIDR refused: %s", e.Node, e.Refused)
 		}
 		return fmt.Sprintf("node %s pod CIDR %s", e.Node, e.PodCIDR)
+	case *events.ConfigDelivered:
+		// Key names and values stay out: a ConfigMap's are in its own
+		// events, a Secret's are sealed.
+		what := fmt.Sprintf("%s %s/%s", e.Kind, e.Namespace, e.Name)
+		switch {
+		case e.Withdrawn:
+			return fmt.Sprintf("%s withdrawn from node %s", what, e.Node)
+		case !e.Exists:
+			return fmt.Sprintf("%s does not exist (told node %s)", what, e.Node)
+		}
+		return fmt.Sprintf("%s revision %d delivered to node %s", what, e.Revision, e.Node)
 	case nil:
 		return ""
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/events/sealed"
 )
 
 func TestSummarizeEveryEventType(t *testing.T) {
@@ -117,6 +118,14 @@ func TestSummarizeEveryEventType(t *testing.T) {
 			{&events.NodeCIDRAllocated{Node: "node-1", PodCIDR: "10.42.0.0/24"}, "node node-1 pod CIDR 10.42.0.0/24"},
 			{&events.NodeCIDRAllocated{Node: "node-2", Refused: "pod CIDR 10.42.0.0/24 overlaps node node-1's"},
 				"node node-2 pod CIDR refused: pod CIDR 10.42.0.0/24 overlaps node node-1's"},
+		},
+		events.TypeConfigDelivered: {
+			{&events.ConfigDelivered{Node: "node-1", Namespace: "default", Kind: "secret", Name: "db", Exists: true, Revision: 42,
+				Sealed: &sealed.Box{KeyID: "k", Data: []byte("x")}}, "secret default/db revision 42 delivered to node node-1"},
+			{&events.ConfigDelivered{Node: "node-1", Namespace: "default", Kind: "configmap", Name: "web", Revision: 7},
+				"configmap default/web does not exist (told node node-1)"},
+			{&events.ConfigDelivered{Node: "node-1", Namespace: "default", Kind: "configmap", Name: "web", Withdrawn: true},
+				"configmap default/web withdrawn from node node-1"},
 		},
 		events.TypeNodeState: {
 			{&events.NodeStateDecided{Node: "node-1", Ready: true, Reason: "NodeAgentReady"}, "node node-1 is Ready"},

@@ -338,7 +338,7 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 		return fmt.Errorf("--runtime %q: want containerd or simulated", nf.runtime)
 	}
 	agent := node.New(node.Config{Name: name, Labels: labels, Taints: taints, PodCIDR: podCIDR, Address: address, Version: version,
-		Services: services, Routes: routes, Volumes: vols}, rt, conn, log)
+		Services: services, Routes: routes, Volumes: vols, KeyDir: filepath.Join(nf.dataDir, "node", node.KeyDirName)}, rt, conn, log)
 	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
 	return agent.Run(ctx)
 }

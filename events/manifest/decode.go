@@ -144,7 +144,7 @@ var notSupported = map[reflect.Type][]string{
 	reflect.TypeFor[NamespaceSpec]():        {"finalizers"},
 	reflect.TypeFor[ResourceQuotaSpec]():    {"scopes", "scopeSelector"},
 	reflect.TypeFor[PodSpec](): {
-		"initContainers", "ephemeralContainers",
+		"ephemeralContainers",
 		"activeDeadlineSeconds", "dnsPolicy", "dnsConfig", "nodeName",
 		"serviceAccountName", "serviceAccount", "automountServiceAccountToken",
 		"hostNetwork", "hostPID", "hostIPC", "hostUsers", "shareProcessNamespace",

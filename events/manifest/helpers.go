@@ -9,42 +9,62 @@ import (
 	"strconv"
 )
 
-// Requests is what the pod asks the scheduler for: the sum over its
-// containers of cpu (millicores) and memory (bytes). A container with a
-// limit and no request requests its limit, as in Kubernetes.
+// Requests is what the pod asks the scheduler for: cpu (millicores) and
+// memory (bytes), counted as effective (below). A container with a limit and
+// no request requests its limit, as in Kubernetes.
 func (s PodSpec) Requests() (milliCPU, memoryBytes int64) {
+	return s.effective(func(c Container) int64 { return c.Resources.request(ResourceCPU).MilliValue() }),
+		s.effective(func(c Container) int64 { return c.Resources.request(ResourceMemory).Value() })
+}
+
+// Limits is the pod's cpu (millicores) and memory (bytes) limits, counted as
+// effective (below).
+func (s PodSpec) Limits() (milliCPU, memoryBytes int64) {
+	return s.effective(func(c Container) int64 { return c.Resources.Limits[ResourceCPU].MilliValue() }),
+		s.effective(func(c Container) int64 { return c.Resources.Limits[ResourceMemory].Value() })
+}
+
+// effective is how much of one resource the pod needs, as Kubernetes'
+// scheduler and quota count it: the larger of the sum over its containers
+// and the largest of its init containers, which run one at a time before
+// the containers. pick reads one container's amount. Worked example: init
+// containers of 500m and 200m, containers of 100m and 300m: max(400m, 500m)
+// = 500m.
+func (s PodSpec) effective(pick func(Container) int64) int64 {
+	var sum, largest int64
 	for _, c := range s.Containers {
-		milliCPU = addSaturating(milliCPU, c.Resources.request(ResourceCPU).MilliValue())
-		memoryBytes = addSaturating(memoryBytes, c.Resources.request(ResourceMemory).Value())
+		sum = addSaturating(sum, pick(c))
 	}
-	return milliCPU, memoryBytes
+	for _, c := range s.InitContainers {
+		largest = max(largest, pick(c))
+	}
+	return max(sum, largest)
 }
 
 // ResourceRequests is what the pod asks the scheduler for, per resource,
-// summed over its containers: cpu in millicores, memory in bytes, extended
+// counted as effective: cpu in millicores, memory in bytes, extended
 // resources (example.com/gpu) as counts. A container with a limit and no
 // request requests its limit, as in Kubernetes. Every resource a container
-// names is in the map; the map is never nil.
+// or init container names is in the map; the map is never nil.
 func (s PodSpec) ResourceRequests() map[string]int64 {
 	out := map[string]int64{}
-	for _, c := range s.Containers {
-		for _, list := range []ResourceList{c.Resources.Requests, c.Resources.Limits} {
-			for name := range list {
-				if _, done := out[name]; !done {
+	for _, cs := range [][]Container{s.Containers, s.InitContainers} {
+		for _, c := range cs {
+			for _, list := range []ResourceList{c.Resources.Requests, c.Resources.Limits} {
+				for name := range list {
 					out[name] = 0
 				}
 			}
 		}
 	}
 	for name := range out {
-		for _, c := range s.Containers {
+		out[name] = s.effective(func(c Container) int64 {
 			q := c.Resources.request(name)
-			v := q.Value()
 			if name == ResourceCPU {
-				v = q.MilliValue()
+				return q.MilliValue()
 			}
-			out[name] = addSaturating(out[name], v)
-		}
+			return q.Value()
+		})
 	}
 	return out
 }

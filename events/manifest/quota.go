@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -48,18 +49,15 @@ func formatQuota(name string, v int64) string {
 	return fmt.Sprint(v)
 }
 
-// PodQuotaUsage is what one pod charges: one pod, and the sums of its
-// containers' requests (a limit stands for a missing request, as the
-// scheduler counts it) and limits.
+// PodQuotaUsage is what one pod charges: one pod, and its effective
+// requests (a limit stands for a missing request, as the scheduler counts
+// it) and limits: the containers' sums, or an init container's if larger.
 func PodQuotaUsage(s PodSpec) QuotaUsage {
 	u := QuotaUsage{QuotaPods: 1, QuotaCountPrefix + "pods": 1}
-	for _, c := range s.Containers {
-		for _, res := range []string{ResourceCPU, ResourceMemory} {
-			req := quotaUnits(res, c.Resources.request(res))
-			u["requests."+res] = addSaturating(u["requests."+res], req)
-			u[res] = addSaturating(u[res], req)
-			u["limits."+res] = addSaturating(u["limits."+res], quotaUnits(res, c.Resources.Limits[res]))
-		}
+	for _, res := range []string{ResourceCPU, ResourceMemory} {
+		req := s.effective(func(c Container) int64 { return quotaUnits(res, c.Resources.request(res)) })
+		u["requests."+res], u[res] = req, req
+		u["limits."+res] = s.effective(func(c Container) int64 { return quotaUnits(res, c.Resources.Limits[res]) })
 	}
 	return u
 }
@@ -93,7 +91,7 @@ func QuotaRefusal(quota string, hard ResourceList, used, charge QuotaUsage, pod 
 			if res != ResourceCPU && res != ResourceMemory {
 				continue
 			}
-			for _, c := range pod.Containers {
+			for _, c := range slices.Concat(pod.Containers, pod.InitContainers) {
 				_, hasLimit := c.Resources.Limits[res]
 				_, hasRequest := c.Resources.Requests[res]
 				if (limit && !hasLimit) || (!limit && !hasLimit && !hasRequest) {

@@ -73,10 +73,11 @@ type TemplateMeta struct {
 
 // PodSpec is v1 PodSpec, as far as Gantry supports it.
 type PodSpec struct {
+	Containers []Container `json:"containers"`
 	// InitContainers run one after another, each to completion, before
-	// the containers start.
+	// the containers start (listed after them so the supported-fields
+	// table describes a container under containers[]).
 	InitContainers []Container `json:"initContainers,omitempty"`
-	Containers     []Container `json:"containers"`
 	RestartPolicy  string      `json:"restartPolicy,omitempty"` // Always (default), OnFailure, Never
 	Volumes        []Volume    `json:"volumes,omitempty"`
 

@@ -108,7 +108,7 @@ func (s PodSpec) withDefaults() PodSpec {
 		}
 		s.TopologySpreadConstraints[i].WhenUnsatisfiable = DoNotSchedule
 	}
-	return s
+	return s.withInitDefaults()
 }
 
 func validateObjectMeta(errs *FieldErrors, path string, m ObjectMeta, clusterScoped string) {
@@ -240,6 +240,7 @@ func validatePodSpec(errs *FieldErrors, path string, s PodSpec) {
 		errs.addf(fieldPath(path, "restartPolicy"), "unsupported value %q: must be one of %s, %s, %s",
 			s.RestartPolicy, RestartAlways, RestartOnFailure, RestartNever)
 	}
+	validateInitContainers(errs, path, s)
 	validateScheduling(errs, path, s)
 	validateVolumes(errs, path, s)
 }

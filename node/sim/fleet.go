@@ -18,6 +18,7 @@ import (
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/events/sealed"
 	"github.com/gantry-sh/gantry/node"
 )
 
@@ -26,9 +27,10 @@ const (
 	// ConsumeDurable: every agent follows its own durable consumer
 	// node-<name>, exactly as a real agent does.
 	ConsumeDurable = "durable"
-	// ConsumeShared: the fleet follows gantry.node.*.pod.> with one ordered
-	// consumer and hands each decision to its node's agent (node.Config.Feed);
-	// the agents' take, reconcile and report are unchanged.
+	// ConsumeShared: the fleet follows gantry.node.*.pod.> and
+	// gantry.node.*.config.> with one ordered consumer and hands each
+	// decision to its node's agent (node.Config.Feed); the agents' take,
+	// reconcile and report are unchanged.
 	ConsumeShared = "shared"
 )
 
@@ -154,6 +156,9 @@ type Fleet struct {
 
 	rts   []*Runtime
 	feeds map[string]chan jetstream.Msg // node → decisions (shared mode)
+	// key is the one key every simulated node announces and opens its
+	// Secrets with: thousands of agents need no key each.
+	key sealed.KeyPair
 
 	ready    atomic.Int64
 	restarts atomic.Int64
@@ -167,6 +172,10 @@ func NewFleet(url string, cfg FleetConfig, log, agentLog zerolog.Logger) (*Fleet
 		return nil, err
 	}
 	f := &Fleet{cfg: cfg, log: log, agtLog: agentLog}
+	var err error
+	if f.key, err = sealed.NewKeyPair(); err != nil {
+		return nil, err
+	}
 	for i := range cfg.Conns {
 		c, err := bus.Connect(url, fmt.Sprintf("gantry-sim-%s-%d", cfg.NamePrefix, i))
 		if err != nil {
@@ -278,7 +287,7 @@ func (f *Fleet) runAgent(ctx context.Context, i int, ready, release func()) {
 	name := f.cfg.NodeName(i)
 	cfg := node.Config{Name: name, Labels: f.cfg.NodeLabels(i), PodCIDR: f.cfg.PodCIDR(i), MaxPods: f.cfg.MaxPods,
 		HeartbeatEvery: f.cfg.Heartbeat, HeartbeatJitter: f.cfg.Jitter, ResyncEvery: f.cfg.Resync,
-		Version: f.cfg.Version, Taints: f.cfg.Taints, Ready: ready, HeartbeatConn: f.beats[i%len(f.beats)]}
+		Version: f.cfg.Version, Taints: f.cfg.Taints, Ready: ready, HeartbeatConn: f.beats[i%len(f.beats)], SealKey: &f.key}
 	if f.feeds != nil {
 		cfg.Feed = f.feeds[name]
 	}
@@ -314,12 +323,17 @@ func (f *Fleet) startFeed(ctx context.Context) error {
 		f.feeds[f.cfg.NodeName(i)] = make(chan jetstream.Msg, 256)
 	}
 	js := f.conns[0].JS
-	last, err := bus.LastSeq(ctx, js, events.StreamDecisions, events.SubjectNodePodAll)
-	if err != nil {
-		return err
+	var last uint64
+	filters := []string{events.SubjectNodePodAll, events.SubjectNodeConfigAll}
+	for _, flt := range filters {
+		l, err := bus.LastSeq(ctx, js, events.StreamDecisions, flt)
+		if err != nil {
+			return err
+		}
+		last = max(last, l)
 	}
 	cons, err := js.OrderedConsumer(ctx, events.StreamDecisions, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.SubjectNodePodAll},
+		FilterSubjects: filters,
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy, OptStartSeq: last + 1})
 	if err != nil {
 		return fmt.Errorf("simulated nodes: follow decisions: %w", err)
@@ -346,7 +360,7 @@ func (f *Fleet) startFeed(ctx context.Context) error {
 				f.log.Warn().Err(err).Msg("follow decisions")
 				continue
 			}
-			// gantry.node.<node>.pod.<ns>.<pod>
+			// gantry.node.<node>.pod.<ns>.<pod>, gantry.node.<node>.config.…
 			tok := strings.SplitN(m.Subject(), ".", 4)
 			if len(tok) < 4 {
 				continue

@@ -59,6 +59,9 @@ type Config struct {
 	// once the delay has passed, and the runtime signals Changes (0: ready
 	// at once, as a container without probes is).
 	ReadyDelay time.Duration
+	// InitRunFor is how long an init container runs before it exits 0
+	// when its environment does not say (0: DefaultInitRunFor).
+	InitRunFor time.Duration
 	Clock      func() time.Time
 	// AfterFunc runs f after d and returns a function that cancels it
 	// (reporting whether it did); default time.AfterFunc. Tests inject a
@@ -235,6 +238,7 @@ func (r *Runtime) StartContainer(_ context.Context, pod node.Pod, c manifest.Con
 		r.logs[k] = fmt.Appendf(nil, "simulated container %s of %s/%s started (restart %d)\n", c.Name, pod.Namespace, pod.Name, cs.Restarts)
 	}
 	r.behave(k, c, cs.Restarts)
+	r.initBehaviour(k, pod, c) // init.go
 	if r.cfg.StartDelay <= 0 {
 		if r.begin(pod.UID, cs) {
 			r.signal() // never blocks

@@ -13,8 +13,9 @@
 //
 // As a command in its container (exec probes and hooks), `hello log MSG`
 // writes a line to the container's log, `hello fetch URL` prints what a
-// GET of URL answers, and `hello probe PATH` checks the
-// server in the container.
+// GET of URL answers, `hello write FILE TEXT` writes a file (an init
+// container preparing a volume; the server serves FILES_DIR under /files/),
+// and `hello probe PATH` checks the server in the container.
 //
 // For batch tests it also runs for a while and exits with a code, fails its
 // first runs and prints a line per tick, as its environment asks
@@ -203,6 +204,9 @@ func routes(name string, spec behaviour.Spec, started time.Time) http.Handler {
 		w.WriteHeader(code)
 		w.Write(body)
 	})
+	if dir := os.Getenv(behaviour.FilesDirEnv); dir != "" {
+		mux.Handle("GET /files/", http.StripPrefix("/files/", http.FileServer(http.Dir(dir))))
+	}
 	for _, p := range []string{behaviour.PathReadyOff, behaviour.PathReadyOn} {
 		mux.HandleFunc("POST "+p, func(w http.ResponseWriter, r *http.Request) {
 			to, _ := behaviour.SwitchFor(r.URL.Path)
@@ -239,6 +243,18 @@ func command(cmd string, args []string) int {
 			fmt.Fprintf(os.Stderr, "hello log: %v\n", err)
 			return 1
 		}
+		return 0
+	case behaviour.CmdWrite:
+		if len(args) < 1 {
+			fmt.Fprintln(os.Stderr, "hello write: want a file and its text")
+			return 1
+		}
+		text := strings.Join(args[1:], " ") + "\n"
+		if err := os.WriteFile(args[0], []byte(text), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "hello write: %v\n", err)
+			return 1
+		}
+		log.Printf("hello: wrote %d bytes to %s", len(text), args[0])
 		return 0
 	case behaviour.CmdProbe:
 		p := "/"

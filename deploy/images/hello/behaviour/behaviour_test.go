@@ -205,6 +205,7 @@ func TestCommand(t *testing.T) {
 		{[]string{"/app/hello", "log", "preStop", "hook"}, CmdLog, []string{"preStop", "hook"}},
 		{[]string{"hello", "probe", "/healthz"}, CmdProbe, []string{"/healthz"}},
 		{[]string{"/app/hello", "fetch", "http://hello/"}, CmdFetch, []string{"http://hello/"}},
+		{[]string{"/app/hello", "write", "/work/index.html", "prepared"}, CmdWrite, []string{"/work/index.html", "prepared"}},
 		{[]string{"/app/hello"}, "", nil},
 		{[]string{"/app/hello", "dance"}, "", nil},
 		{[]string{"cat", "log"}, "", nil},

@@ -69,7 +69,15 @@ const (
 	// (its /etc/resolv.conf), prints the body and exits 0 when it answers
 	// 200 to 399, else 1: a client inside a pod.
 	CmdFetch = "fetch"
+	// CmdWrite writes its second and later arguments, joined by spaces, as
+	// one line to the file its first names: an init container preparing a
+	// volume that the server then serves under /files/ (FilesDirEnv).
+	CmdWrite = "write"
 )
+
+// FilesDirEnv names the directory the server serves under /files/ (unset:
+// none, /files/ is 404). Not a HELLO_ variable: it shapes no behaviour.
+const FilesDirEnv = "FILES_DIR"
 
 // Program is the demo image's program name, the base name of its path in
 // the image (/app/hello).
@@ -82,7 +90,7 @@ func Command(cmd []string) (string, []string) {
 		return "", nil
 	}
 	switch cmd[1] {
-	case CmdLog, CmdProbe, CmdFetch:
+	case CmdLog, CmdProbe, CmdFetch, CmdWrite:
 		return cmd[1], cmd[2:]
 	}
 	return "", nil
