@@ -87,6 +87,10 @@ type Config struct {
 	// Routes, when set, is given the routes to the other nodes' pods
 	// (WatchRoutes: host-gw) while the agent runs.
 	Routes RouteSyncer
+	// Volumes makes the pods' volumes and resolves their mounts and env
+	// (node/volumes, under the agent's state dir). None: pods get their
+	// literal env only and no volumes (gantry sim).
+	Volumes Volumes
 	// KeyDir keeps the node's own key (a sealed.Keyring: keyring.json, mode
 	// 0600, made at the first start): the Secrets its pods use are
 	// delivered sealed to its public key, which the node announces

@@ -36,6 +36,7 @@ func (a *Agent) reconcile(ctx context.Context) {
 	a.lc.sync(a.desired, actual, a.reportedReady)
 	w := a.world(actual)
 	a.execute(ctx, w, plan(a.backoffPolicy(), w))
+	a.syncVolumes(ctx, actual)
 }
 
 // world is what the planner sees now, the runtime holding actual.
@@ -162,6 +163,7 @@ func (a *Agent) removePod(ctx context.Context, seq []Action, st PodState, exists
 			}
 			removed = true
 			a.lc.forget(act.UID)
+			a.removeVolumes(ctx, act.UID, k)
 		case actForget:
 			a.mu.Lock()
 			if a.desired[k] == act.binding {
@@ -246,6 +248,7 @@ func (a *Agent) runPod(ctx context.Context, w World, seq []Action, st PodState, 
 	}
 	ip := st.IP
 	started, hooked := false, false
+	prepared, prepErr := false, error(nil)
 	for _, act := range seq {
 		switch act.Kind {
 		case actSandbox:
@@ -262,8 +265,19 @@ func (a *Agent) runPod(ctx context.Context, w World, seq []Action, st PodState, 
 				bk := act.Backoff
 				set(c.Name, &bk)
 			}
-			if err := a.rt.StartContainer(ctx, pod, c); err != nil {
-				reason := "CreateContainerError"
+			if !prepared { // volumes and env first (volumes.go); a pending one holds the start
+				prepared = true
+				pod, prepErr = a.prepareVolumes(ctx, pod, ip)
+			}
+			err := prepErr
+			if err == nil {
+				err = a.rt.StartContainer(ctx, pod, c)
+			}
+			if err != nil {
+				reason, pending := volumeFailure(err)
+				if pending {
+					continue // ContainerCreating until the node knows the objects
+				}
 				if errors.Is(err, ErrImageNotFound) {
 					reason = "ErrImagePull"
 				}

@@ -20,6 +20,11 @@ type Pod struct {
 	Labels      map[string]string
 	Annotations map[string]string
 	Spec        manifest.PodSpec
+	// Mounts and Env are what Volumes resolved for each container, by
+	// name: the runtime binds Mounts and sets Env (nil: the container's
+	// literal env). The simulated runtime ignores them.
+	Mounts map[string][]Mount
+	Env    map[string][]string
 }
 
 // PodState is what a runtime holds for one pod, running or not. Everything in

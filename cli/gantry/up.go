@@ -261,6 +261,7 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 	}
 	defer conn.Close()
 	var rt node.Runtime
+	var vols node.Volumes             // containerd only: the simulated runtime mounts nothing
 	var services []node.ServiceSyncer // programmed from the cluster's Services
 	var routes node.RouteSyncer       // the routes to other nodes' pods
 	address := ""                     // where other nodes and clients reach this one
@@ -327,6 +328,9 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 		}
 		defer r.Close()
 		rt = r
+		if vols, err = nodeVolumes(ctx, r, filepath.Join(nf.dataDir, "node", "pods"), name, address, log); err != nil {
+			return err
+		}
 	case "simulated":
 		r, err := sim.New(sim.Config{MilliCPU: 8000, Memory: 16 << 30, PodCIDR: podCIDR})
 		if err != nil {
@@ -341,7 +345,7 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 		return err
 	}
 	agent := node.New(node.Config{Name: name, Labels: labels, Taints: taints, PodCIDR: podCIDR, Address: address, Version: version,
-		Services: services, Routes: routes, VolumesDir: volumes, KeyDir: filepath.Join(nf.dataDir, "node", node.KeyDirName)}, rt, conn, log)
+		Services: services, Routes: routes, VolumesDir: volumes, Volumes: vols, KeyDir: filepath.Join(nf.dataDir, "node", node.KeyDirName)}, rt, conn, log)
 	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
 	return agent.Run(ctx)
 }

@@ -145,7 +145,7 @@ var notSupported = map[reflect.Type][]string{
 	reflect.TypeFor[NamespaceSpec]():        {"finalizers"},
 	reflect.TypeFor[ResourceQuotaSpec]():    {"scopes", "scopeSelector"},
 	reflect.TypeFor[PodSpec](): {
-		"volumes", "ephemeralContainers",
+		"ephemeralContainers",
 		"activeDeadlineSeconds", "dnsPolicy", "dnsConfig", "nodeName",
 		"serviceAccountName", "serviceAccount", "automountServiceAccountToken",
 		"hostNetwork", "hostPID", "hostIPC", "hostUsers", "shareProcessNamespace",
@@ -155,11 +155,10 @@ var notSupported = map[reflect.Type][]string{
 		"schedulingGates", "resourceClaims", "resources",
 	},
 	reflect.TypeFor[Container](): {
-		"workingDir", "envFrom", "volumeMounts", "volumeDevices", "terminationMessagePath",
+		"workingDir", "volumeDevices", "terminationMessagePath",
 		"terminationMessagePolicy", "imagePullPolicy", "securityContext", "stdin",
 		"stdinOnce", "tty", "resizePolicy", "restartPolicy",
 	},
-	reflect.TypeFor[EnvVar]():               {"valueFrom"},
 	reflect.TypeFor[LifecycleHandler]():     {"tcpSocket"}, // deprecated in Kubernetes
 	reflect.TypeFor[ContainerPort]():        {"hostIP"},
 	reflect.TypeFor[ResourceRequirements](): {"claims"},

@@ -243,6 +243,7 @@ func validatePodSpec(errs *FieldErrors, path string, s PodSpec) {
 	}
 	validateInitContainers(errs, path, s)
 	validateScheduling(errs, path, s)
+	validateVolumes(errs, path, s)
 }
 
 func validProtocol(p string) bool {

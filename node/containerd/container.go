@@ -238,10 +238,10 @@ func (r *Runtime) createContainer(ctx context.Context, id string, pod node.Pod, 
 		oci.WithEnv(podEnv(pod, sb.IP, c, restarts)),
 		oci.WithHostname(hostname(pod)),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetNS}),
-		oci.WithMounts([]specs.Mount{
+		oci.WithMounts(append([]specs.Mount{
 			{Destination: "/etc/hosts", Type: "bind", Source: r.hostsPath(sb.ID), Options: []string{"rbind", "ro"}},
 			{Destination: "/etc/resolv.conf", Type: "bind", Source: r.resolvPath(sb.ID), Options: []string{"rbind", "ro"}},
-		}),
+		}, volumeMounts(pod.Mounts[c.Name])...)),
 	}
 	specOpts = append(specOpts, resourceOpts(c.Resources)...)
 	if len(ispec.Config.Entrypoint)+len(ispec.Config.Cmd)+len(c.Command)+len(c.Args) == 0 {
@@ -290,14 +290,36 @@ func processArgs(entrypoint, cmd, command, args []string) []string {
 	}
 }
 
-// podEnv is the container's environment on top of the image's: its own
-// variables, then the pod's identity and how many times the container was
-// restarted before this instance (GANTRY_RESTART_COUNT).
-func podEnv(pod node.Pod, ip string, c manifest.Container, restarts int) []string {
-	env := make([]string, 0, len(c.Env)+4)
-	for _, e := range c.Env {
-		env = append(env, e.Name+"="+e.Value)
+// volumeMounts are the OCI bind mounts of a container's volumes, as the
+// node's Volumes resolved them (a subPath is its own source).
+func volumeMounts(mounts []node.Mount) []specs.Mount {
+	out := make([]specs.Mount, 0, len(mounts))
+	for _, m := range mounts {
+		opts := []string{"rbind", "rprivate"}
+		if m.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		out = append(out, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
 	}
+	return out
+}
+
+// podEnv is the container's environment on top of the image's: its own
+// variables (as the node's Volumes resolved them, valueFrom and envFrom
+// included; the literal ones without), then the pod's identity and how many
+// times the container was restarted before this instance
+// (GANTRY_RESTART_COUNT).
+func podEnv(pod node.Pod, ip string, c manifest.Container, restarts int) []string {
+	env, resolved := pod.Env[c.Name]
+	if !resolved {
+		env = make([]string, 0, len(c.Env)+4)
+		for _, e := range c.Env {
+			if e.ValueFrom == nil {
+				env = append(env, e.Name+"="+e.Value)
+			}
+		}
+	}
+	env = append([]string(nil), env...)
 	return append(env, "POD_NAME="+pod.Name, "POD_NAMESPACE="+pod.Namespace, "POD_IP="+ip,
 		restartCountEnv(restarts))
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
 )
@@ -95,6 +97,34 @@ func TestPodEnv(t *testing.T) {
 	want := []string{"A=1", "GANTRY_RESTART_COUNT=9", "POD_NAME=p", "POD_NAMESPACE=ns", "POD_IP=10.42.0.5", "GANTRY_RESTART_COUNT=2"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("podEnv = %q, want %q", got, want)
+	}
+}
+
+// The env Volumes resolved (valueFrom, envFrom) replaces the literal one; a
+// valueFrom without it is left out rather than set empty.
+func TestPodEnvResolved(t *testing.T) {
+	c := manifest.Container{Name: "app", Env: []manifest.EnvVar{{Name: "A", Value: "1"},
+		{Name: "B", ValueFrom: &manifest.EnvVarSource{FieldRef: &manifest.ObjectFieldSelector{FieldPath: "metadata.name"}}}}}
+	pod := node.Pod{Namespace: "ns", Name: "p"}
+	if got := podEnv(pod, "ip", c, 0); !reflect.DeepEqual(got[:1], []string{"A=1"}) || len(got) != 5 {
+		t.Errorf("unresolved: %q", got)
+	}
+	pod.Env = map[string][]string{"app": {"X=from-cm", "A=1", "B=p"}}
+	want := []string{"X=from-cm", "A=1", "B=p", "POD_NAME=p", "POD_NAMESPACE=ns", "POD_IP=ip", "GANTRY_RESTART_COUNT=0"}
+	if got := podEnv(pod, "ip", c, 0); !reflect.DeepEqual(got, want) {
+		t.Errorf("resolved: %q, want %q", got, want)
+	}
+}
+
+// A volume mount is an rbind, read-only when asked.
+func TestVolumeMounts(t *testing.T) {
+	got := volumeMounts([]node.Mount{{Source: "/v/cache", Destination: "/cache"}, {Source: "/v/cfg", Destination: "/etc/app", ReadOnly: true}})
+	want := []specs.Mount{
+		{Destination: "/cache", Type: "bind", Source: "/v/cache", Options: []string{"rbind", "rprivate"}},
+		{Destination: "/etc/app", Type: "bind", Source: "/v/cfg", Options: []string{"rbind", "rprivate", "ro"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("volumeMounts = %+v, want %+v", got, want)
 	}
 }
 
