@@ -55,6 +55,9 @@ type Service struct {
 	svcAssumed map[uint64]svcClaim
 	// classes names the StorageClasses ever accepted or made (storage.go).
 	classes map[string]bool
+	// bootClass is the default StorageClass this pass's bootstrap decided
+	// and the fold has not read back yet (nil once it has).
+	bootClass *projections.Workload
 
 	// Bootstrap makes the Namespaces that exist without being applied
 	// (see bootstrap.go), as `gantry up` and `serve` run it.

@@ -6,6 +6,7 @@ import (
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
+	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
 )
 
@@ -22,7 +23,16 @@ func (s *Service) bootstrap() []runner.Decision {
 		out = s.bootstrapObject(out, "namespace", manifest.Object{APIVersion: manifest.APICoreV1, Kind: manifest.KindNamespace,
 			Metadata: manifest.ObjectMeta{Name: name}, Spec: &manifest.NamespaceSpec{}})
 	}
-	return s.bootstrapObject(out, "storageclass", manifest.DefaultStorageClassObject())
+	n := len(out)
+	class := manifest.DefaultStorageClassObject()
+	out = s.bootstrapObject(out, "storageclass", class)
+	s.bootClass = nil
+	if len(out) > n {
+		// Assumed until the fold reads it back, as every decision is: a
+		// claim in the cluster's first moments gets the default class.
+		s.bootClass = &projections.Workload{Object: class}
+	}
+	return out
 }
 
 // bootstrapObject adds the decision that makes the cluster-scoped obj of

@@ -21,6 +21,9 @@ func (s *Service) noteClass(kind, name string) {
 // storageClass is the StorageClass of that name that exists, or nil.
 func (s *Service) storageClass(name string) *projections.Workload {
 	w := s.c.Workloads[projections.WorkloadKey("storageclass", events.ClusterScope, name)]
+	if w == nil && s.bootClass != nil && s.bootClass.Object.Metadata.Name == name {
+		return s.bootClass
+	}
 	if w == nil || w.Deleted || w.Object.StorageClass() == nil {
 		return nil
 	}
@@ -58,7 +61,11 @@ func (s *Service) claimProblems(obj *manifest.Object, o *object) []string {
 		for n := range s.classes {
 			classes = append(classes, n)
 		}
-		if def := DefaultClass(s.c, classes); def != "" {
+		def := DefaultClass(s.c, classes)
+		if def == "" && s.bootClass != nil {
+			def = s.bootClass.Object.Metadata.Name
+		}
+		if def != "" {
 			spec.StorageClassName = &def
 			obj.Spec = &spec
 		}
