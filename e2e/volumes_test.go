@@ -262,7 +262,7 @@ data: {level: %s, app.conf: "a=1"}
 `, level)
 	}
 	if out, errOut, code := c.gantry("apply", "-f", writeYAML(t, "cm.yaml", configMap("info"))); code != 0 {
-		t.Skipf("the ConfigMap kind cannot be applied on this branch yet: %s%s", out, errOut)
+		t.Fatalf("apply the ConfigMap: %s%s", out, errOut)
 	}
 	c.mustGantry("apply", "-f", writeYAML(t, "secret.yaml", `apiVersion: v1
 kind: Secret
@@ -405,7 +405,7 @@ func TestProjectedVolumeAgentKilledMidWriteEndToEnd(t *testing.T) {
 		return b.String()
 	}
 	if out, errOut, code := c.gantry("apply", "-f", writeYAML(t, "cm.yaml", configMap(0))); code != 0 {
-		t.Skipf("the ConfigMap kind cannot be applied on this branch yet: %s%s", out, errOut)
+		t.Fatalf("apply the ConfigMap: %s%s", out, errOut)
 	}
 	c.mustGantry("apply", "-f", writeYAML(t, "pod.yaml", `apiVersion: v1
 kind: Pod
