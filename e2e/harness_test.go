@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -329,9 +330,29 @@ func (c *cluster) teardown() {
 		p.stop()
 	}
 	removeContainers(ctrNS)
-	for _, ns := range c.netnsList() {
-		_ = exec.Command("ip", "netns", "delete", ns).Run()
+	for _, ns := range append(c.netnsList(), sandboxNetns(c.dataDir)...) {
+		_ = exec.Command("ip", "netns", "delete", filepath.Base(ns)).Run()
 	}
+}
+
+// sandboxNetns lists the network namespaces the node agents under dataDir
+// recorded for their sandboxes (node/containerd's sandbox.json), also of
+// pods the test never listed.
+func sandboxNetns(dataDir string) []string {
+	var out []string
+	_ = filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "sandbox.json" {
+			return nil
+		}
+		var rec struct {
+			NetNS string `json:"netns"`
+		}
+		if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &rec) == nil && rec.NetNS != "" {
+			out = append(out, rec.NetNS)
+		}
+		return nil
+	})
+	return out
 }
 
 // removeContainers kills and deletes the containers in a containerd
