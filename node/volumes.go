@@ -65,8 +65,8 @@ func (a *Agent) prepareVolumes(ctx context.Context, pod Pod, ip string) (Pod, er
 }
 
 // volumeSources is the agent's stores of ConfigMaps and Secrets (filled from
-// its config deliveries, configs.go) and of claims (its volume deliveries;
-// not on this branch yet: pods with a claim wait).
+// its config deliveries, configs.go) and of claims (its volume deliveries,
+// claims.go).
 func (a *Agent) volumeSources() Sources { return Sources{Configs: a.configs, Claims: a.claims} }
 
 // removeVolumes is the executor's hook after the runtime removed pod uid.

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"slices"
+
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
 )
@@ -58,4 +60,21 @@ func (c *Cluster) ClaimVolume(ns, name string) (volume, node string, ok bool) {
 		node = b.Decision.Node
 	}
 	return vol, node, true
+}
+
+// DefaultStorageClass is the default StorageClass among the named ones
+// (annotated storageclass.kubernetes.io/is-default-class: "true"; the
+// newest when several are, as Kubernetes), "" when none is.
+func (c *Cluster) DefaultStorageClass(names []string) string {
+	best, bestAt := "", uint64(0)
+	for _, name := range slices.Sorted(slices.Values(names)) {
+		w := c.Workloads[WorkloadKey("storageclass", events.ClusterScope, name)]
+		if w == nil || w.Deleted || !manifest.IsDefaultClass(w.Object.Metadata.Annotations) {
+			continue
+		}
+		if at := w.Seqs[events.StreamDecisions]; best == "" || at > bestAt {
+			best, bestAt = name, at
+		}
+	}
+	return best
 }

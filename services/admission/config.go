@@ -1,10 +1,10 @@
 package admission
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"reflect"
 	"sort"
 	"strings"
 
@@ -39,7 +39,7 @@ func (s *Service) checkConfig(obj manifest.Object, prev *manifest.Object) (manif
 			return obj, nil
 		}
 		var reasons []string
-		if !reflect.DeepEqual(nonNil(cm.Data), nonNil(old.Data)) || !reflect.DeepEqual(nonNil(cm.BinaryData), nonNil(old.BinaryData)) {
+		if !maps.Equal(cm.Data, old.Data) || !maps.EqualFunc(cm.BinaryData, old.BinaryData, bytes.Equal) {
 			reasons = append(reasons, "data: "+immutableField)
 		}
 		if !obj.IsImmutable() {
@@ -78,7 +78,7 @@ func (s *Service) checkConfig(obj manifest.Object, prev *manifest.Object) (manif
 	if why != "" {
 		return obj, append(reasons, "accepted "+why)
 	}
-	same := reflect.DeepEqual(data, oldData)
+	same := maps.EqualFunc(data, oldData, bytes.Equal)
 	if old.Type != sec.Type {
 		reasons = append(reasons, fmt.Sprintf("type: Invalid value: %q: field is immutable", sec.Type))
 	}
@@ -143,13 +143,6 @@ func (s *Service) acceptedConfig(kind, ns, name string, o *object) *manifest.Obj
 type resealedBox struct {
 	msgID string
 	box   sealed.Box
-}
-
-func nonNil[V any](m map[string]V) map[string]V {
-	if m == nil {
-		return map[string]V{}
-	}
-	return m
 }
 
 // noteStale finds, among the workloads the fold changed, the Secrets whose

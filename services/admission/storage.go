@@ -3,7 +3,8 @@ package admission
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/manifest"
@@ -30,24 +31,6 @@ func (s *Service) storageClass(name string) *projections.Workload {
 	return w
 }
 
-// DefaultClass is the name of the default StorageClass among classes
-// (annotated storageclass.kubernetes.io/is-default-class: "true"; the
-// newest when several are, as Kubernetes), "" when none is.
-func DefaultClass(c *projections.Cluster, classes []string) string {
-	sort.Strings(classes)
-	best, bestAt := "", uint64(0)
-	for _, name := range classes {
-		w := c.Workloads[projections.WorkloadKey("storageclass", events.ClusterScope, name)]
-		if w == nil || w.Deleted || !manifest.IsDefaultClass(w.Object.Metadata.Annotations) {
-			continue
-		}
-		if at := w.Seqs[events.StreamDecisions]; best == "" || at > bestAt {
-			best, bestAt = name, at
-		}
-	}
-	return best
-}
-
 // claimProblems judges a PersistentVolumeClaim against the cluster: a
 // claim without storageClassName gets the default class (Kubernetes'
 // DefaultStorageClass admission plugin); a class that does not exist is
@@ -57,11 +40,7 @@ func DefaultClass(c *projections.Cluster, classes []string) string {
 func (s *Service) claimProblems(obj *manifest.Object, o *object) []string {
 	spec := *obj.PersistentVolumeClaim()
 	if spec.StorageClassName == nil && !o.exists {
-		classes := make([]string, 0, len(s.classes))
-		for n := range s.classes {
-			classes = append(classes, n)
-		}
-		def := DefaultClass(s.c, classes)
+		def := s.c.DefaultStorageClass(slices.Collect(maps.Keys(s.classes)))
 		if def == "" && s.bootClass != nil {
 			def = s.bootClass.Object.Metadata.Name
 		}

@@ -45,7 +45,9 @@ func Start(ctx context.Context, conn *bus.Conn, kr *sealed.Keyring, log zerolog.
 		events.SubjectKeyringRotate: h.rotate,
 		events.SubjectSecretReveal:  h.reveal,
 	} {
-		sub, err := conn.NC.Subscribe(subj, func(m *nats.Msg) {
+		// One holder answers each request (a queue group): two `gantry
+		// serve` processes never both rotate.
+		sub, err := conn.NC.QueueSubscribe(subj, Name, func(m *nats.Msg) {
 			b, _ := json.Marshal(handle(m.Data))
 			_ = m.Respond(b)
 		})

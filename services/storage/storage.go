@@ -118,18 +118,8 @@ func (s *Service) Apply(r events.Record) {
 			}
 			s.claimPods[key][pk] = true
 		}
-	case *events.PodBound:
-		keep = s.podsOfClaims[projections.Key(e.Pod.Namespace, e.Pod.Name)]
-	case *events.PodDeleted:
-		keep = s.podsOfClaims[projections.Key(e.Namespace, e.Name)]
-	case *events.PodStatusObserved:
-		keep = s.podsOfClaims[projections.Key(e.Namespace, e.Name)]
-	case *events.PodRemoved:
-		keep = s.podsOfClaims[projections.Key(e.Namespace, e.Name)]
-	case *events.PodReleased:
-		keep = s.podsOfClaims[projections.Key(e.Namespace, e.Name)]
-	case *events.PodAdopted:
-		keep = s.podsOfClaims[projections.Key(e.Namespace, e.Name)]
+	case *events.PodBound, *events.PodDeleted, *events.PodStatusObserved, *events.PodRemoved, *events.PodReleased, *events.PodAdopted:
+		keep = s.podsOfClaims[projections.Key(podOf(e))]
 	}
 	if !keep {
 		return
@@ -144,11 +134,20 @@ func (s *Service) Apply(r events.Record) {
 	}
 }
 
+// podOf is the pod a pod event is about.
 func podOf(e events.Event) (ns, name string) {
 	switch e := e.(type) {
+	case *events.PodBound:
+		return e.Pod.Namespace, e.Pod.Name
 	case *events.PodDeleted:
 		return e.Namespace, e.Name
+	case *events.PodStatusObserved:
+		return e.Namespace, e.Name
 	case *events.PodRemoved:
+		return e.Namespace, e.Name
+	case *events.PodReleased:
+		return e.Namespace, e.Name
+	case *events.PodAdopted:
 		return e.Namespace, e.Name
 	}
 	return "", ""
@@ -285,20 +284,9 @@ func (s *Service) class(name string) (Class, bool) {
 	return Class{Name: name, Spec: *w.Object.StorageClass()}, true
 }
 
-// defaultClass is the default StorageClass (the newest of those annotated
-// so), "" when none is.
+// defaultClass is the default StorageClass, "" when none is.
 func (s *Service) defaultClass() string {
-	best, bestAt := "", uint64(0)
-	for _, name := range slices.Sorted(maps.Keys(s.classes)) {
-		w := s.c.Workloads[projections.WorkloadKey(kindClass, events.ClusterScope, name)]
-		if w == nil || w.Deleted || !manifest.IsDefaultClass(w.Object.Metadata.Annotations) {
-			continue
-		}
-		if at := w.Seqs[events.StreamDecisions]; best == "" || at > bestAt {
-			best, bestAt = name, at
-		}
-	}
-	return best
+	return s.c.DefaultStorageClass(slices.Collect(maps.Keys(s.classes)))
 }
 
 func (p *pass) add(ds ...runner.Decision) {
