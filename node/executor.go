@@ -305,10 +305,7 @@ func (a *Agent) runPod(ctx context.Context, w World, seq []Action, st PodState, 
 					containers = fresh.Containers
 				}
 			}
-			have := map[string]ContainerState{}
-			for _, c := range containers {
-				have[c.Name] = c
-			}
+			have := PodState{Containers: containers}.ByName()
 			if hooked {
 				// The hook just started: its container is not running yet.
 				bw.Probes = a.lc.facts()

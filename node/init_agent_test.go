@@ -54,11 +54,7 @@ func TestInitContainersOnTheSimulatedRuntime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := map[string]node.ContainerState{}
-		for _, c := range p.Containers {
-			m[c.Name] = c
-		}
-		return m
+		return p.ByName()
 	}
 
 	stop := start()

@@ -85,13 +85,7 @@ func TestPlanInitContainers(t *testing.T) {
 // The report shows the init containers in the spec's order and the pod's
 // phase while they run, as Kubernetes shows them.
 func TestInitStatus(t *testing.T) {
-	states := func(cs ...ContainerState) map[string]ContainerState {
-		m := map[string]ContainerState{}
-		for _, c := range cs {
-			m[c.Name] = c
-		}
-		return m
-	}
+	states := func(cs ...ContainerState) map[string]ContainerState { return PodState{Containers: cs}.ByName() }
 	type want struct {
 		phase string
 		inits []string // state/reason of each init container

@@ -291,10 +291,7 @@ func planPod(bp backoffPolicy, w World, b *binding, st PodState, exists bool) (a
 	if !exists || st.IP == "" {
 		acts = append(acts, act(actSandbox, ""))
 	}
-	have := map[string]ContainerState{}
-	for _, c := range st.Containers {
-		have[c.Name] = c
-	}
+	have := st.ByName()
 	if !initDone(pod.Spec, have) { // init.go
 		initActs, wait := planInit(bp, w, b, have, act)
 		return append(append(acts, initActs...), act(actReport, "")), wait

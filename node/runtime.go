@@ -39,6 +39,15 @@ type PodState struct {
 	Containers []ContainerState
 }
 
+// ByName is the pod's containers by name (init containers too).
+func (p PodState) ByName() map[string]ContainerState {
+	m := make(map[string]ContainerState, len(p.Containers))
+	for _, c := range p.Containers {
+		m[c.Name] = c
+	}
+	return m
+}
+
 // ContainerState is one container of a pod as the runtime sees it.
 type ContainerState struct {
 	Name       string

@@ -122,9 +122,9 @@ data:
 `, content)
 }
 
-// startAgent starts a simulated node agent and returns it once it follows
-// its decisions.
-func (c *cluster) startAgent(ctx context.Context, name, cidr string) *node.Agent {
+// startAgent starts a simulated node agent (with its own key; opts change
+// its config) and returns it once it follows its decisions.
+func (c *cluster) startAgent(ctx context.Context, name, cidr string, opts ...func(*node.Config)) *node.Agent {
 	c.t.Helper()
 	rt, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: cidr})
 	if err != nil {
@@ -137,8 +137,12 @@ func (c *cluster) startAgent(ctx context.Context, name, cidr string) *node.Agent
 	}
 	c.t.Cleanup(nc.Close)
 	ready := make(chan struct{})
-	a := node.New(node.Config{Name: name, PodCIDR: cidr, HeartbeatEvery: time.Second, ResyncEvery: 100 * time.Millisecond,
-		KeyDir: c.t.TempDir(), Ready: func() { close(ready) }}, rt, nc, c.log)
+	cfg := node.Config{Name: name, PodCIDR: cidr, HeartbeatEvery: time.Second, ResyncEvery: 100 * time.Millisecond,
+		KeyDir: c.t.TempDir(), Ready: func() { close(ready) }}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a := node.New(cfg, rt, nc, c.log)
 	go a.Run(ctx)
 	select {
 	case <-ready:

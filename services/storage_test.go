@@ -5,13 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/gantry-sh/gantry/events"
-	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
-	"github.com/gantry-sh/gantry/node/sim"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services"
 )
@@ -19,26 +16,7 @@ import (
 // addVolumeNode starts a simulated node that offers local volumes under
 // dir; it returns the agent once it is ready.
 func (c *cluster) addVolumeNode(ctx context.Context, name, dir string) *node.Agent {
-	rt, err := sim.New(sim.Config{MilliCPU: 4000, Memory: 8 << 30, PodCIDR: "10.42.9.0/24"})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.rts[name] = rt
-	nc, err := bus.Connect(c.url, "node-"+name)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Cleanup(nc.Close)
-	ready := make(chan struct{})
-	a := node.New(node.Config{Name: name, PodCIDR: "10.42.9.0/24", HeartbeatEvery: time.Second, ResyncEvery: 100 * time.Millisecond,
-		VolumesDir: dir, Ready: func() { close(ready) }}, rt, nc, c.log)
-	go a.Run(ctx)
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		c.t.Fatalf("node %s not ready", name)
-	}
-	return a
+	return c.startAgent(ctx, name, "10.42.9.0/24", func(cfg *node.Config) { cfg.VolumesDir = dir })
 }
 
 // With every service and one node that offers local volumes: a claim

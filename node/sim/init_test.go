@@ -36,11 +36,7 @@ func TestInitContainerCompletes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := map[string]node.ContainerState{}
-		for _, c := range p.Containers {
-			m[c.Name] = c
-		}
-		return m
+		return p.ByName()
 	}
 	if s := state(); !s["fetch"].Running || !s["fail"].Exited || s["fail"].ExitCode != 3 {
 		t.Fatalf("at once: %+v", s)
