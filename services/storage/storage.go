@@ -46,15 +46,35 @@ type Service struct {
 	classes   map[string]bool
 	claimPods map[string]map[string]bool
 	// podsOfClaims are the pods (by key) whose newest plan mounts a claim:
-	// the only pods the fold keeps.
+	// the only pods the fold keeps; podClaims their claims (ns/name).
 	podsOfClaims map[string]bool
+	podClaims    map[string][]string
+
+	// A pass examines only what changed: dirtyPVs and dirtyClaims, marked
+	// by Apply (and left by a pass's budget); unbound are the claims a pass
+	// found waiting, which any change of a volume, a class or a node may
+	// fit. Every FullEvery a pass examines everything.
+	dirtyPVs, dirtyClaims, unbound map[string]bool
+	boundTo                        map[string]string // claim (ns/name) → its volume
+	FullEvery                      time.Duration
+	full                           runner.FullPasses
+	examined                       int // by the last pass
 }
+
+// Examined is how many volumes and claims the last pass examined.
+func (s *Service) Examined() int { return s.examined }
+
+// FullEvery is how often, by default, a pass examines every volume and
+// claim rather than those that changed.
+const FullEvery = 30 * time.Second
 
 // New returns a storage service with the local-path provisioner and any
 // others given.
 func New(more ...Provisioner) *Service {
 	s := &Service{c: projections.NewCluster(), provisioners: map[string]Provisioner{},
-		pvs: map[string]bool{}, claims: map[string]bool{}, classes: map[string]bool{}, claimPods: map[string]map[string]bool{}, podsOfClaims: map[string]bool{}}
+		pvs: map[string]bool{}, claims: map[string]bool{}, classes: map[string]bool{}, claimPods: map[string]map[string]bool{}, podsOfClaims: map[string]bool{},
+		podClaims: map[string][]string{}, dirtyPVs: map[string]bool{}, dirtyClaims: map[string]bool{}, unbound: map[string]bool{},
+		boundTo: map[string]string{}, FullEvery: FullEvery}
 	for _, p := range append([]Provisioner{LocalPath{}}, more...) {
 		s.provisioners[p.Name()] = p
 	}
@@ -83,10 +103,14 @@ func (s *Service) Apply(r events.Record) {
 		switch kind {
 		case kindPV:
 			s.pvs[name] = true
+			s.dirtyPVs[name] = true
+			s.markUnbound()
 		case kindClaim:
 			s.claims[ns+"/"+name] = true
+			s.markClaim(ns + "/" + name)
 		case kindClass:
 			s.classes[name] = true
+			s.markUnbound()
 		default:
 			return false
 		}
@@ -100,16 +124,31 @@ func (s *Service) Apply(r events.Record) {
 		keep = note(e.Kind, e.Namespace, e.Name)
 	case *events.WorkloadDeleted:
 		keep = note(e.Kind, e.Namespace, e.Name)
-	case *events.VolumeDecided, *events.NodeRegistered:
+	case *events.VolumeDecided:
 		keep = true
+		s.dirtyPVs[e.Volume] = true
+		if e.ClaimName != "" {
+			k := e.ClaimNamespace + "/" + e.ClaimName
+			s.markClaim(k)
+			if e.Phase == events.VolumeDeleted {
+				delete(s.boundTo, k)
+			} else {
+				s.boundTo[k] = e.Volume
+			}
+		}
+	case *events.NodeRegistered:
+		keep = true
+		s.markUnbound() // a node that offers volumes now
 	case *events.PodPlanned:
 		pk := projections.Key(e.Namespace, e.Name)
 		claims := e.Spec.ClaimNames()
 		keep = len(claims) > 0 || s.podsOfClaims[pk] // a pod of that name with claims is replaced
 		if len(claims) == 0 {
 			delete(s.podsOfClaims, pk)
+			delete(s.podClaims, pk)
 		} else {
 			s.podsOfClaims[pk] = true
+			s.podClaims[pk] = nil
 		}
 		for _, c := range claims {
 			key := e.Namespace + "/" + c
@@ -117,9 +156,15 @@ func (s *Service) Apply(r events.Record) {
 				s.claimPods[key] = map[string]bool{}
 			}
 			s.claimPods[key][pk] = true
+			s.podClaims[pk] = append(s.podClaims[pk], key)
+			s.markClaim(key)
 		}
 	case *events.PodBound, *events.PodDeleted, *events.PodStatusObserved, *events.PodRemoved, *events.PodReleased, *events.PodAdopted:
-		keep = s.podsOfClaims[projections.Key(podOf(e))]
+		pk := projections.Key(podOf(e))
+		keep = s.podsOfClaims[pk]
+		for _, k := range s.podClaims[pk] {
+			s.markClaim(k) // its consumer, or whether it is in use
+		}
 	}
 	if !keep {
 		return
@@ -130,6 +175,7 @@ func (s *Service) Apply(r events.Record) {
 		ns, name := podOf(e)
 		if pk := projections.Key(ns, name); s.c.Pods[pk] == nil {
 			delete(s.podsOfClaims, pk) // gone from the fold: forgotten
+			delete(s.podClaims, pk)
 		}
 	}
 }
@@ -161,23 +207,51 @@ type pass struct {
 	claimed map[string]bool // claims bound this pass
 }
 
-// Decide implements runner.Service. Level-triggered: every pass compares
-// each volume and claim with its binding. First volumes whose claim is
-// gone are reclaimed, then pending claims bound, in name order, at most
-// MaxPerPass in all.
-func (s *Service) Decide(time.Time) []runner.Decision {
+// markClaim has the next pass examine a claim and the volume bound to it.
+func (s *Service) markClaim(key string) {
+	s.dirtyClaims[key] = true
+	if v, ok := s.boundTo[key]; ok {
+		s.dirtyPVs[v] = true
+	}
+}
+
+// markUnbound has the next pass examine every claim still waiting.
+func (s *Service) markUnbound() {
+	for k := range s.unbound {
+		s.dirtyClaims[k] = true
+	}
+}
+
+// Decide implements runner.Service. Level-triggered: a pass compares each
+// volume and claim that changed (every one, every FullEvery) with its
+// binding. First volumes whose claim is gone are reclaimed, then pending
+// claims bound, in name order, at most MaxPerPass in all; what the budget
+// leaves stays for the next pass.
+func (s *Service) Decide(now time.Time) []runner.Decision {
 	s.c.ClearDirty()
+	s.full.Every = s.FullEvery
+	pvs, claims := s.dirtyPVs, s.dirtyClaims
+	if s.full.Full(now) {
+		pvs, claims = s.pvs, s.claims
+	}
 	p := &pass{taken: map[string]bool{}, claimed: map[string]bool{}}
-	for _, name := range slices.Sorted(maps.Keys(s.pvs)) {
+	s.examined = 0
+	for _, name := range slices.Sorted(maps.Keys(pvs)) {
 		if p.units >= MaxPerPass {
-			return p.out
+			s.dirtyPVs[name] = true
+			continue
 		}
+		delete(s.dirtyPVs, name)
+		s.examined++
 		s.reclaim(p, name)
 	}
-	for _, key := range slices.Sorted(maps.Keys(s.claims)) {
+	for _, key := range slices.Sorted(maps.Keys(claims)) {
 		if p.units >= MaxPerPass {
-			break
+			s.dirtyClaims[key] = true
+			continue
 		}
+		delete(s.dirtyClaims, key)
+		s.examined++
 		s.bind(p, key)
 	}
 	return p.out
@@ -335,16 +409,19 @@ func (s *Service) consumer(key string) (pod, node string) {
 func (s *Service) bind(p *pass, key string) {
 	ns, name, _ := strings.Cut(key, "/")
 	w := s.c.Workloads[projections.WorkloadKey(kindClaim, ns, name)]
-	if w == nil || w.Deleted || p.claimed[key] {
+	if w == nil || w.Deleted {
+		delete(s.unbound, key)
 		return
 	}
 	spec := w.Object.PersistentVolumeClaim()
-	if spec == nil {
+	if spec == nil || p.claimed[key] {
 		return
 	}
 	if st := w.Decided().Volume; st != nil && st.Phase != manifest.ClaimPending {
+		delete(s.unbound, key)
 		return // bound, or lost: a claim is bound once
 	}
+	s.unbound[key] = true // until the fold shows it bound
 	claim := Claim{Namespace: ns, Name: name, UID: w.UID, Spec: *spec}
 	if spec.StorageClassName == nil {
 		// Admission gives an applied claim the default class; one a

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -283,5 +284,35 @@ func TestVolumeOfAClaimInUseWaitsForItsPods(t *testing.T) {
 	w.apply(w.l.Append(events.ObsPodSubject("n1", "default", "web-0"), &events.PodRemoved{Namespace: "default", Name: "web-0", UID: "pod-uid", Node: "n1", Epoch: 1}))
 	if got := volumeDecisions(w.settle()); len(got) != 1 || got[0].Phase != events.VolumeDeleted {
 		t.Fatalf("once the pod is gone: %+v", got)
+	}
+}
+
+// Given 50 claims bound to 50 static volumes, expect a pass with nothing
+// changed to examine nothing, and a new claim to be examined with the
+// claims still waiting only: a pass's work follows what changed, not the
+// cluster's size (every FullEvery it looks at all).
+func TestAPassExaminesWhatChanged(t *testing.T) {
+	w := newWorld(t)
+	w.svc.FullEvery = time.Hour
+	for i := range 50 {
+		name := fmt.Sprintf("pv-%02d", i)
+		w.apply(w.accepted(pvObj(name, "manual", "1Gi", "n1", manifest.ReclaimRetain), name+"-uid", 1))
+		claim := fmt.Sprintf("c-%02d", i)
+		w.apply(w.accepted(claimObj(claim, "manual", "1Gi"), claim+"-uid", 1))
+	}
+	if got := volumeDecisions(w.settle()); len(got) != 50 {
+		t.Fatalf("bound %d claims, want 50", len(got))
+	}
+	if ds := w.svc.Decide(time.Now()); len(ds) != 0 || w.svc.Examined() != 0 {
+		t.Fatalf("a pass with nothing changed decided %d and examined %d", len(ds), w.svc.Examined())
+	}
+	w.apply(w.accepted(claimObj("late", "manual", "1Gi"), "late-uid", 1))
+	if ds := w.svc.Decide(time.Now()); len(ds) != 0 || w.svc.Examined() != 1 {
+		t.Fatalf("a new claim with no volume left: decided %d, examined %d, want 0 and 1", len(ds), w.svc.Examined())
+	}
+	w.apply(w.accepted(pvObj("pv-late", "manual", "1Gi", "n1", manifest.ReclaimRetain), "pv-late-uid", 1))
+	got := volumeDecisions(w.settle())
+	if len(got) != 1 || got[0].ClaimName != "late" || got[0].Volume != "pv-late" {
+		t.Fatalf("a new volume for the waiting claim: %+v", got)
 	}
 }
