@@ -118,6 +118,9 @@ type Agent struct {
 	info events.NodeInfo
 	// claims is what the node was told of its volumes (claims.go).
 	claims *claimStore
+	// volumesCollected: the pods' volumes left by an earlier run were
+	// removed (volumes.go; only the reconcile loop reads and writes it).
+	volumesCollected bool
 
 	// desired is written only by the agent's loop, under mu; the logs server
 	// and the heartbeats read it from other goroutines under mu.

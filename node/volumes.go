@@ -23,6 +23,10 @@ type Volumes interface {
 	Sync(ctx context.Context, pods []Pod, src Sources)
 	// Remove unmounts and removes what Prepare made for pod uid.
 	Remove(ctx context.Context, uid string) error
+	// Collect removes, as Remove does, what Prepare made for every pod
+	// keep says no to: the volumes of pods whose removal an agent that
+	// stopped in between did not finish.
+	Collect(ctx context.Context, keep func(uid string) bool) error
 }
 
 // Sources is what the node knows of its pods' ConfigMaps, Secrets and
@@ -100,6 +104,24 @@ func (a *Agent) syncVolumes(ctx context.Context, actual []PodState) {
 	}
 	a.mu.Unlock()
 	a.cfg.Volumes.Sync(ctx, pods, a.volumeSources())
+	if !a.volumesCollected {
+		// Once a start: the volumes of pods neither bound here nor held
+		// by the runtime were left by an agent stopped mid-removal.
+		a.mu.Lock()
+		known := map[string]bool{}
+		for _, b := range a.desired {
+			if b.bound != nil {
+				known[b.bound.Pod.UID] = true
+			}
+		}
+		a.mu.Unlock()
+		err := a.cfg.Volumes.Collect(ctx, func(uid string) bool { return known[uid] || running[uid] })
+		if err != nil {
+			a.log.Warn().Err(err).Msg("collect volumes of removed pods")
+		} else {
+			a.volumesCollected = true
+		}
+	}
 }
 
 // volumeFailure is the back-off reason and message of a container that

@@ -31,6 +31,8 @@ func (v *switchVolumes) Prepare(_ context.Context, pod node.Pod, _ string, _ nod
 
 func (v *switchVolumes) Sync(context.Context, []node.Pod, node.Sources) {}
 
+func (v *switchVolumes) Collect(context.Context, func(string) bool) error { return nil }
+
 func (v *switchVolumes) Remove(_ context.Context, uid string) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()

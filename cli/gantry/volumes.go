@@ -18,6 +18,6 @@ func nodeVolumes(ctx context.Context, rt node.Runtime, dir, name, address string
 		return nil, err
 	}
 	// Configs and Claims come from the node's deliveries (ConfigMaps and
-	// Secrets, bound claims); until they are wired, pods that use them wait.
+	// Secrets, bound claims): the agent hands them to Prepare and Sync.
 	return volumes.New(volumes.Config{Dir: dir, NodeName: name, HostIP: address, Allocatable: capacity}, log), nil
 }

@@ -271,6 +271,30 @@ func (m *Manager) Remove(ctx context.Context, uid string) error {
 	return os.RemoveAll(root)
 }
 
+// Collect removes the volumes of every pod under Dir that keep says no to.
+func (m *Manager) Collect(ctx context.Context, keep func(uid string) bool) error {
+	entries, err := os.ReadDir(m.cfg.Dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !e.IsDir() || keep(e.Name()) {
+			continue
+		}
+		if err := m.Remove(ctx, e.Name()); err != nil {
+			return fmt.Errorf("volumes of pod %s: %w", e.Name(), err)
+		}
+		m.log.Info().Str("uid", e.Name()).Msg("removed the volumes of a pod no longer here")
+	}
+	return nil
+}
+
 // subPathSource is the path of sub inside the volume at dir, resolved:
 // symlinks that lead out of the volume are refused (a container could
 // otherwise make one and have the node bind what it points at). A missing

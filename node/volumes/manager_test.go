@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
@@ -256,5 +257,34 @@ func TestHostPathTypes(t *testing.T) {
 	}
 	if st, err := os.Stat(filepath.Join(dir, "new/file")); err != nil || !st.Mode().IsRegular() {
 		t.Errorf("FileOrCreate made %v, %v", st, err)
+	}
+}
+
+// Given two pods' volumes on the node, expect Collect to unmount and
+// remove those of the pod keep refuses and to leave the other's.
+func TestCollectRemovesTheVolumesOfPodsNoLongerHere(t *testing.T) {
+	m, cfgs, mnt, dir := newTest(t)
+	cfgs.set(kindConfigMap, "app", 1, map[string]string{"level": "info"})
+	cfgs.set(kindSecret, "db", 1, map[string]string{"user": "admin", "password": "s3cret"})
+	kept, gone := testPod(t), testPod(t)
+	gone.UID = "u2"
+	for _, p := range []node.Pod{kept, gone} {
+		if _, err := m.Prepare(context.Background(), p, "10.1.0.5", sources(cfgs, dir)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Collect(context.Background(), func(uid string) bool { return uid == kept.UID }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pods", "u2")); !os.IsNotExist(err) {
+		t.Errorf("the volumes of the pod no longer here stay: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pods", kept.UID, "volumes")); err != nil {
+		t.Errorf("the volumes of the pod kept: %v", err)
+	}
+	for path := range mnt.mounted {
+		if strings.Contains(path, "/u2/") {
+			t.Errorf("%s is still mounted", path)
+		}
 	}
 }
