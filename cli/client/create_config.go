@@ -257,7 +257,8 @@ func createSecret(cmd *cobra.Command, g *Globals, ns, name, typ string, data map
 	return appendCreate(cmd, g, conn, ns, "secret", manifest.KindSecret, name, &spec)
 }
 
-// createObject appends a ConfigMap made from the command line.
+// createObject appends the intent to create an object made from the
+// command line (a ConfigMap).
 func createObject(cmd *cobra.Command, g *Globals, ns, token, kind, name string, spec any) error {
 	conn, err := g.Connect("cli")
 	if err != nil {
