@@ -39,6 +39,11 @@ type AdmissionAccepted struct {
 	Propagation        string `json:"propagation,omitempty"`
 	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
 	Force              bool   `json:"force,omitempty"`
+	// Warnings are the failed validations of admission policies bound
+	// with Warn (kubectl prints them as "Warning: ..."), Audit those bound
+	// with Audit: neither refuses the intent.
+	Warnings []string `json:"warnings,omitempty"`
+	Audit    []string `json:"audit,omitempty"`
 }
 
 func (AdmissionAccepted) Type() string { return TypeAdmissionAccepted }
@@ -58,6 +63,9 @@ type AdmissionRejected struct {
 	// Causes detail a refusal for clients that act on it, as Kubernetes'
 	// StatusCause: an eviction a budget refused names the budget.
 	Causes []RejectCause `json:"causes,omitempty"`
+	// Warnings and Audit, as AdmissionAccepted's, of a refused intent.
+	Warnings []string `json:"warnings,omitempty"`
+	Audit    []string `json:"audit,omitempty"`
 }
 
 // RejectCause is one detail of a refusal: Type DisruptionBudget, Object

@@ -168,6 +168,9 @@ var notSupported = map[reflect.Type][]string{
 	reflect.TypeFor[TopologySpreadConstraint](): {
 		"minDomains", "nodeAffinityPolicy", "nodeTaintsPolicy", "matchLabelKeys",
 	},
+
+	reflect.TypeFor[ValidatingAdmissionPolicySpec]():        {"paramKind", "auditAnnotations"},
+	reflect.TypeFor[ValidatingAdmissionPolicyBindingSpec](): {"paramRef"},
 }
 
 var objectMetaNotSupported = []string{

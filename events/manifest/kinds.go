@@ -100,6 +100,7 @@ var kinds = []*KindInfo{
 	&namespaceKind, &resourceQuotaKind, &podDisruptionBudgetKind, &serviceKind, &endpointSliceKind,
 	&configMapKind, &secretKind, &persistentVolumeKind, &persistentVolumeClaimKind, &storageClassKind,
 	&statefulSetKind,
+	&validatingAdmissionPolicyKind, &validatingAdmissionPolicyBindingKind,
 }
 
 // Kinds returns the kinds Gantry accepts, in a stable order.

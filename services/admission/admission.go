@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/admissionpolicy"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/events/placement"
@@ -74,6 +75,11 @@ type Service struct {
 	// resealed are the boxes of the re-seals decided, by workload key.
 	resealed map[string]resealedBox
 	ringKey  string // the keyring's current key when stale was last swept
+
+	// policies and bindings are the admission policies in force, by name
+	// (policy.go).
+	policies map[string]*policyState
+	bindings map[string]admissionpolicy.Binding
 }
 
 type pendingIntent struct {
@@ -146,6 +152,7 @@ func (s *Service) Apply(r events.Record) {
 		s.noteQuota(e)
 		s.noteService(e)
 		s.noteClass(e.Kind, e.Name)
+		s.notePolicy(e)
 	case *events.AdmissionRejected:
 		s.verdict(e.IntentSeq)
 		s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
@@ -252,11 +259,16 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	s.c.ClearDirty()             // admission reads the fold; nothing here writes it out
 	var evicting map[string]bool // this pass's evictions and those being stored, by pod uid
 	var services []svcClaim      // the explicit addresses of the Services this pass accepted
+	policyBusy := false          // an earlier policy or binding waits for its verdict (policy.go)
 
 	for _, seq := range seqs {
 		p := s.pending[seq]
 		kind, ns, name := target(p.ev)
 		key := kind + "/" + ns + "/" + name
+		if policyBusy {
+			continue // judged by the policies in force once that verdict is back
+		}
+		policyBusy = isPolicyKind(kind)
 		if kind == "namespace" {
 			nsBusy[name] = true
 		}
@@ -361,9 +373,15 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string, services []svcCl
 		if g := e.GracePeriodSeconds; g != nil && (*g < 0 || *g > manifest.MaxGracePeriodSeconds) {
 			return reject(events.OpDelete, fmt.Sprintf("gracePeriodSeconds: must be between 0 and %d, got %d", manifest.MaxGracePeriodSeconds, *g))
 		}
+		pv := s.policyVerdict(p, kind, ns, name, nil, o)
+		if len(pv.denials) > 0 {
+			r := rejectCode(events.OpDelete, pv.code, pv.denials...)
+			r.Event.(*events.AdmissionRejected).Warnings, r.Event.(*events.AdmissionRejected).Audit = pv.warnings, pv.audits
+			return r
+		}
 		d.Event = &events.AdmissionAccepted{IntentSeq: p.seq, IntentID: p.env.ID, Op: events.OpDelete,
 			Kind: kind, Namespace: ns, Name: name, UID: o.uid, Generation: o.generation, Propagation: e.Propagation,
-			GracePeriodSeconds: e.GracePeriodSeconds, Force: e.Force}
+			GracePeriodSeconds: e.GracePeriodSeconds, Force: e.Force, Warnings: pv.warnings, Audit: pv.audits}
 		return d
 	case *events.IntentApplied:
 		if reason, ok := unsupportedKind(e); !ok {
@@ -402,8 +420,14 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string, services []svcCl
 		if err != nil {
 			return reject(events.OpApply, fmt.Sprintf("encode object: %v", err))
 		}
+		pv := s.policyVerdict(p, kind, ns, name, canonical, o)
+		if len(pv.denials) > 0 {
+			r := rejectCode(events.OpApply, pv.code, pv.denials...)
+			r.Event.(*events.AdmissionRejected).Warnings, r.Event.(*events.AdmissionRejected).Audit = pv.warnings, pv.audits
+			return r
+		}
 		acc := &events.AdmissionAccepted{IntentSeq: p.seq, IntentID: p.env.ID, Op: events.OpApply,
-			Kind: kind, Namespace: ns, Name: name, Object: canonical}
+			Kind: kind, Namespace: ns, Name: name, Object: canonical, Warnings: pv.warnings, Audit: pv.audits}
 		switch {
 		case !o.exists:
 			acc.UID = events.DeriveID("uid/" + p.env.ID)
@@ -499,6 +523,9 @@ func Check(e *events.IntentApplied) (manifest.Object, []string) {
 	reasons = append(reasons, checkPlacement(obj)...)
 	reasons = append(reasons, checkProbes(obj)...)
 	reasons = append(reasons, checkAnalyses(obj)...)
+	if len(reasons) == 0 {
+		reasons = checkPolicy(obj)
+	}
 	return obj, reasons
 }
 
