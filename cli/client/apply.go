@@ -264,6 +264,7 @@ func submit(ctx context.Context, g *Globals, conn *bus.Conn, intents []intent) i
 	}
 	for i, it := range intents {
 		v, ok := verdicts[i]
+		printWarnings(g, v)
 		switch {
 		case !ok && hasIndex(ids, i):
 			fmt.Fprintf(g.ErrOut, "error: %s: submitted, but no verdict within %s (is the admission service running?)\n", it.label, verdictTimeout)
@@ -329,6 +330,21 @@ func appendIntents(ctx context.Context, g *Globals, conn *bus.Conn, intents []in
 	}
 	verdicts, err = awaitVerdicts(ctx, conn.JS, start, ids)
 	return verdicts, ids, failed, err
+}
+
+// printWarnings prints the warnings of admission policies bound with Warn,
+// as kubectl prints an API server's.
+func printWarnings(g *Globals, v verdict) {
+	var ws []string
+	switch {
+	case v.accepted != nil:
+		ws = v.accepted.Warnings
+	case v.rejected != nil:
+		ws = v.rejected.Warnings
+	}
+	for _, w := range ws {
+		fmt.Fprintf(g.ErrOut, "Warning: %s\n", w)
+	}
 }
 
 func hasIndex(ids map[string]int, i int) bool {
