@@ -100,6 +100,7 @@ var kinds = []*KindInfo{
 	&namespaceKind, &resourceQuotaKind, &podDisruptionBudgetKind, &serviceKind, &endpointSliceKind,
 	&configMapKind, &secretKind, &persistentVolumeKind, &persistentVolumeClaimKind, &storageClassKind,
 	&statefulSetKind,
+	&roleKind, &clusterRoleKind, &roleBindingKind, &clusterRoleBindingKind,
 }
 
 // Kinds returns the kinds Gantry accepts, in a stable order.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/authz"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/events/placement"
@@ -74,6 +75,15 @@ type Service struct {
 	// resealed are the boxes of the re-seals decided, by workload key.
 	resealed map[string]resealedBox
 	ringKey  string // the keyring's current key when stale was last swept
+
+	// Authorization is authz.ModeRBAC for a cluster started to enforce RBAC
+	// (gantry up --authorization=rbac): bootstrap makes the mode ConfigMap
+	// saying so, and Admin, when set, cluster-admin (see authorize.go).
+	Authorization string
+	Admin         string
+	policy        *authz.Policy // the RBAC objects of the fold
+	enforced      bool          // the mode ConfigMap says RBAC
+	modeKnown     bool          // the mode ConfigMap was ever folded
 }
 
 type pendingIntent struct {
@@ -96,7 +106,8 @@ func New() *Service {
 		objects: map[string]*object{}, applied: map[string]uint64{}, assumed: map[uint64]bool{},
 		counts: map[string]int{}, quotas: map[string]map[string]manifest.ResourceList{}, made: map[string]string{},
 		c: projections.NewCluster(), evicting: map[uint64]string{},
-		svcClaims: map[string]svcClaim{}, svcAssumed: map[uint64]svcClaim{}, classes: map[string]bool{}}
+		svcClaims: map[string]svcClaim{}, svcAssumed: map[uint64]svcClaim{}, classes: map[string]bool{},
+		policy: authz.NewPolicy()}
 }
 
 // Name implements runner.Service.
@@ -126,6 +137,14 @@ func (s *Service) Apply(r events.Record) {
 	s.applied[r.Stream] = r.Seq
 	if r.Stream != events.StreamIntents {
 		s.c.Apply(r)
+		switch e := r.Event.(type) {
+		case *events.AdmissionAccepted:
+			s.noteRBAC(e.Kind, e.Namespace, e.Name)
+		case *events.WorkloadDecided:
+			s.noteRBAC(e.Kind, e.Namespace, e.Name)
+		case *events.WorkloadDeleted:
+			s.noteRBAC(e.Kind, e.Namespace, e.Name)
+		}
 	}
 	switch e := r.Event.(type) {
 	case *events.IntentApplied, *events.IntentDeleted, *events.IntentCordon, *events.IntentEvict:
@@ -281,6 +300,10 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		if s.assumed[seq] {
 			continue // its verdict is on its way
 		}
+		if d, refused := s.authorize(p, kind, ns, name); refused {
+			out = append(out, d)
+			continue
+		}
 		if e, ok := p.ev.(*events.IntentEvict); ok {
 			if evicting == nil {
 				evicting = s.evictingNow()
@@ -413,6 +436,9 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string, services []svcCl
 		default:
 			if kind == "pod" && !samePodSpec(o.canonical, canonical) {
 				return reject(events.OpApply, "spec: pod updates may not change the spec; delete the pod and create it again")
+			}
+			if why := roleRefChanged(o.canonical, obj); why != "" {
+				return reject(events.OpApply, why)
 			}
 			acc.UID, acc.Generation = o.uid, o.generation+1
 		}
