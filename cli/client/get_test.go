@@ -211,7 +211,7 @@ func TestGetParse(t *testing.T) {
 		{args: []string{"pod/x", "y"}, wantErr: "resource/name form"},
 		{args: []string{"pod", "x/y"}, wantErr: "resource/name form"},
 		{args: []string{"pod/"}, wantErr: "a name is required"},
-		{args: []string{"ingresses"}, wantErr: `unknown resource type "ingresses": want configmaps (cm), namespaces (ns), nodes (no), persistentvolumeclaims (pvc), persistentvolumes (pv), pods (po), resourcequotas (quota), secrets, services (svc), daemonsets (ds), deployments (deploy), replicasets (rs), statefulsets (sts), cronjobs (cj), jobs, endpointslices, poddisruptionbudgets (pdb), storageclasses (sc)`},
+		{args: []string{"ingresses"}, wantErr: `unknown resource type "ingresses": want configmaps (cm), namespaces (ns), nodes (no), persistentvolumeclaims (pvc), persistentvolumes (pv), pods (po), resourcequotas (quota), secrets, services (svc), daemonsets (ds), deployments (deploy), replicasets (rs), statefulsets (sts), cronjobs (cj), jobs, endpointslices, poddisruptionbudgets (pdb), clusterrolebindings, clusterroles, rolebindings, roles, storageclasses (sc)`},
 		{args: []string{"svc", "web"}, want: []getTarget{{kind: "service", name: "web"}}},
 		{args: []string{"pods,"}, wantErr: `unknown resource type ""`},
 		{args: []string{"pods"}, o: getOptions{output: "table"}, wantErr: `output format "table"`},
@@ -270,25 +270,29 @@ func TestKindOf(t *testing.T) {
 }
 
 // apiResourcesTable is what `gantry api-resources` prints.
-const apiResourcesTable = "NAME                     SHORTNAMES   APIVERSION            NAMESPACED   KIND\n" +
-	"configmaps               cm           v1                    true         ConfigMap\n" +
-	"namespaces               ns           v1                    false        Namespace\n" +
-	"nodes                    no           v1                    false        Node\n" +
-	"persistentvolumeclaims   pvc          v1                    true         PersistentVolumeClaim\n" +
-	"persistentvolumes        pv           v1                    false        PersistentVolume\n" +
-	"pods                     po           v1                    true         Pod\n" +
-	"resourcequotas           quota        v1                    true         ResourceQuota\n" +
-	"secrets                               v1                    true         Secret\n" +
-	"services                 svc          v1                    true         Service\n" +
-	"daemonsets               ds           apps/v1               true         DaemonSet\n" +
-	"deployments              deploy       apps/v1               true         Deployment\n" +
-	"replicasets              rs           apps/v1               true         ReplicaSet\n" +
-	"statefulsets             sts          apps/v1               true         StatefulSet\n" +
-	"cronjobs                 cj           batch/v1              true         CronJob\n" +
-	"jobs                                  batch/v1              true         Job\n" +
-	"endpointslices                        discovery.k8s.io/v1   true         EndpointSlice\n" +
-	"poddisruptionbudgets     pdb          policy/v1             true         PodDisruptionBudget\n" +
-	"storageclasses           sc           storage.k8s.io/v1     false        StorageClass\n"
+const apiResourcesTable = "NAME                     SHORTNAMES   APIVERSION                     NAMESPACED   KIND\n" +
+	"configmaps               cm           v1                             true         ConfigMap\n" +
+	"namespaces               ns           v1                             false        Namespace\n" +
+	"nodes                    no           v1                             false        Node\n" +
+	"persistentvolumeclaims   pvc          v1                             true         PersistentVolumeClaim\n" +
+	"persistentvolumes        pv           v1                             false        PersistentVolume\n" +
+	"pods                     po           v1                             true         Pod\n" +
+	"resourcequotas           quota        v1                             true         ResourceQuota\n" +
+	"secrets                               v1                             true         Secret\n" +
+	"services                 svc          v1                             true         Service\n" +
+	"daemonsets               ds           apps/v1                        true         DaemonSet\n" +
+	"deployments              deploy       apps/v1                        true         Deployment\n" +
+	"replicasets              rs           apps/v1                        true         ReplicaSet\n" +
+	"statefulsets             sts          apps/v1                        true         StatefulSet\n" +
+	"cronjobs                 cj           batch/v1                       true         CronJob\n" +
+	"jobs                                  batch/v1                       true         Job\n" +
+	"endpointslices                        discovery.k8s.io/v1            true         EndpointSlice\n" +
+	"poddisruptionbudgets     pdb          policy/v1                      true         PodDisruptionBudget\n" +
+	"clusterrolebindings                   rbac.authorization.k8s.io/v1   false        ClusterRoleBinding\n" +
+	"clusterroles                          rbac.authorization.k8s.io/v1   false        ClusterRole\n" +
+	"rolebindings                          rbac.authorization.k8s.io/v1   true         RoleBinding\n" +
+	"roles                                 rbac.authorization.k8s.io/v1   true         Role\n" +
+	"storageclasses           sc           storage.k8s.io/v1              false        StorageClass\n"
 
 func TestAPIResourcesTable(t *testing.T) {
 	var buf bytes.Buffer

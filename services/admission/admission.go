@@ -167,7 +167,11 @@ func (s *Service) Apply(r events.Record) {
 		s.noteClass(e.Kind, e.Name)
 	case *events.AdmissionRejected:
 		s.verdict(e.IntentSeq)
-		s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
+		if e.Op != opCordon {
+			// A node's sequence is its decision subject's (NodeCordoned);
+			// a refused cordon is on the admission subject.
+			s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
+		}
 	case *events.WorkloadDecided:
 		s.decidedObject(e.Kind, e.Namespace, e.Name, e.UID, true)
 		s.noteClass(e.Kind, e.Name)
@@ -263,9 +267,12 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	busy := map[string]bool{}
 	nsBusy := map[string]bool{}    // namespaces with an earlier intent not yet judged and read back
 	countBusy := map[string]bool{} // "<ns>/<kind>" with an earlier intent, when a quota counts the kind
+	rbacBusy := false              // an earlier intent on an RBAC object or the mode, not yet judged and read back
 	var out []runner.Decision
 	if s.Bootstrap {
 		out = s.bootstrap()
+		// Intents wait for the bootstrap roles and bindings, as for any.
+		rbacBusy = bootstrapsAuthorization(out)
 	}
 	s.noteStale()                // Secrets whose box a rotation left behind (config.go)
 	s.c.ClearDirty()             // admission reads the fold; nothing here writes it out
@@ -281,9 +288,12 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		}
 
 		counted := ns + "/" + kind
-		if busy[key] || nsBusy[ns] || countBusy[counted] {
+		if busy[key] || nsBusy[ns] || countBusy[counted] || rbacBusy {
 			continue // an object in a namespace being made waits for its verdict
 		}
+		// What follows a change of who may do what waits for its verdict,
+		// so it is judged by the policy the log says came before it.
+		rbacBusy = changesAuthorization(kind, ns, name)
 		busy[key] = true
 		if kind == "resourcequota" || kind == "poddisruptionbudget" {
 			// What follows it in its namespace waits for its verdict, as

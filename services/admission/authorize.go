@@ -114,19 +114,26 @@ func (s *Service) authorize(p pendingIntent, kind, ns, name string) (runner.Deci
 	case *events.IntentEvict:
 		op = events.OpEvict
 	case *events.IntentCordon:
-		op = "cordon"
+		op = opCordon
 	}
 	msgID := VerdictMsgID(p.seq, p.env.ID)
+	expect := bus.Expect(s.object(kind, ns, name).lastSeq)
+	if op == opCordon {
+		expect = nil // a node's sequence is its decision subject's, not this one's
+	}
 	return runner.Decision{
-		Subject: events.AdmissionSubject(safeToken(ns), kind, safeToken(name)),
+		Subject: events.AdmissionSubject(scopeToken(ns), kind, safeToken(name)),
 		Event: &events.AdmissionRejected{IntentSeq: p.seq, IntentID: p.env.ID, Op: op, Kind: kind, Namespace: ns, Name: name,
 			Reasons: []string{dec.Reason}, Code: events.RejectForbidden},
 		Meta:          p.env.Caused(events.DeriveID(msgID), Name, ns+"/"+name, time.Time{}),
 		MsgID:         msgID,
-		ExpectLastSeq: bus.Expect(s.object(kind, ns, name).lastSeq),
+		ExpectLastSeq: expect,
 		Assumed:       true,
 	}, true
 }
+
+// opCordon is the op of a cordon's or uncordon's refusal.
+const opCordon = "cordon"
 
 // scaled are the kinds with a scale subresource.
 var scaled = map[string]bool{"deployment": true, "replicaset": true, "statefulset": true}
@@ -178,4 +185,29 @@ func roleRefChanged(accepted json.RawMessage, obj manifest.Object) string {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// changesAuthorization reports an intent on an RBAC object or on the
+// cluster's mode: every intent after it waits for its verdict.
+func changesAuthorization(kind, ns, name string) bool {
+	return authz.IsRBACKind(kind) || (kind == "configmap" && ns == authz.ModeNamespace && name == authz.ModeConfigMap)
+}
+
+// bootstrapsAuthorization reports bootstrap decisions that make RBAC
+// objects or the mode, not read back yet.
+func bootstrapsAuthorization(ds []runner.Decision) bool {
+	for _, d := range ds {
+		if e, ok := d.Event.(*events.WorkloadDecided); ok && changesAuthorization(e.Kind, e.Namespace, e.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// scopeToken is safeToken for a namespace, the cluster scope included.
+func scopeToken(ns string) string {
+	if ns == events.ClusterScope {
+		return ns
+	}
+	return safeToken(ns)
 }
