@@ -27,9 +27,10 @@ const (
 func Enforced(data map[string]string) bool { return data[ModeKey] == ModeRBAC }
 
 // ServiceActors are the actors of the control plane's own services (their
-// names): system:masters whatever the mode.
+// names, services.Names(): a test there keeps the two the same):
+// system:masters whatever the mode.
 var ServiceActors = []string{"admission", "cronjob", "health", "ipam", "rollout", "job", "replica", "storage",
-	"keyring", "projector", "ingest", "configdist", "endpoints", "scheduler"}
+	"projector", "ingest", "configdist", "endpoints", "scheduler"}
 
 // GroupsOf is the one place an actor's groups come from. Every actor is in
 // system:authenticated; the control plane's services are in

@@ -81,9 +81,10 @@ type Service struct {
 	// saying so, and Admin, when set, cluster-admin (see authorize.go).
 	Authorization string
 	Admin         string
-	policy        *authz.Policy // the RBAC objects of the fold
-	enforced      bool          // the mode ConfigMap says RBAC
-	modeKnown     bool          // the mode ConfigMap was ever folded
+	policy        *authz.Policy     // the RBAC objects of the fold
+	enforced      bool              // the mode ConfigMap says RBAC
+	modeKnown     bool              // the mode ConfigMap was ever folded
+	bootRBAC      []manifest.Object // what bootstrapRBAC makes
 }
 
 type pendingIntent struct {

@@ -40,15 +40,19 @@ func (s *Service) bootstrap() []runner.Decision {
 // ClusterRoleBinding of system:masters (events/authz); a cluster started
 // to enforce RBAC also gets its mode ConfigMap and its admin's binding.
 func (s *Service) bootstrapRBAC(out []runner.Decision) []runner.Decision {
-	admin := ""
-	if s.Authorization == authz.ModeRBAC {
-		admin = s.Admin
+	if s.bootRBAC == nil {
+		// Made once: bootstrap runs every pass.
+		admin := ""
+		if s.Authorization == authz.ModeRBAC {
+			admin = s.Admin
+		}
+		s.bootRBAC = authz.BootstrapObjects(admin)
+		if s.Authorization == authz.ModeRBAC {
+			s.bootRBAC = append(s.bootRBAC, authz.ModeObject(authz.ModeRBAC))
+		}
 	}
-	for _, o := range authz.BootstrapObjects(admin) {
+	for _, o := range s.bootRBAC {
 		out = s.bootstrapObject(out, o.Token(), o)
-	}
-	if s.Authorization == authz.ModeRBAC {
-		out = s.bootstrapObject(out, "configmap", authz.ModeObject(authz.ModeRBAC))
 	}
 	return out
 }
