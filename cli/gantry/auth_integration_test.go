@@ -244,3 +244,54 @@ func verdictOf(t *testing.T, conn *bus.Conn, actor, subject string, ev events.Ev
 	})
 	return forbidden, reason
 }
+
+// On a cluster that enforces RBAC and whose admin is someone else, this
+// CLI's actor is bound to nothing: apply and delete are refused with
+// Kubernetes' Forbidden, the refusal is in the log (gantry events), and
+// can-i says no.
+func TestUnboundActorIsRefusedThroughTheCLI(t *testing.T) {
+	conn, url := bustest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	plane, err := services.Start(ctx, conn, []string{admission.Name, projector.Name}, services.Config{
+		Runner: runner.Config{Resync: 100 * time.Millisecond}, Authorization: authz.ModeRBAC, Admin: "someone-else@elsewhere"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plane.WaitReady(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	gantry := func(args ...string) (int, string, string) {
+		var out, errOut clitest.Buffer
+		code := run(append([]string{"--nats", url}, args...), strings.NewReader(""), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	me := client.Actor()
+	cm := writeManifest(t, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\n")
+	want := fmt.Sprintf(`configmaps "c" is forbidden: User %q cannot create resource "configmaps" in API group "" in the namespace "default"`, me)
+	if code, out, errOut := gantry("apply", "-f", cm); code == 0 || !strings.Contains(errOut, want) {
+		t.Errorf("apply: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
+	}
+	if code, out, errOut := gantry("delete", "configmap", "c"); code == 0 || !strings.Contains(errOut, `cannot delete resource "configmaps"`) {
+		t.Errorf("delete: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, out, _ := gantry("auth", "can-i", "create", "configmaps"); code != 1 || out != "no\n" {
+		t.Errorf("can-i create configmaps: exit %d, %q", code, out)
+	}
+	if code, out, _ := gantry("auth", "can-i", "create", "configmaps", "--as", "someone-else@elsewhere"); code != 0 || out != "yes\n" {
+		t.Errorf("can-i as the admin: exit %d, %q", code, out)
+	}
+	if code, out, errOut := gantry("events"); code != 0 || !strings.Contains(out, "is forbidden") {
+		t.Errorf("events: exit %d, stderr %q, stdout\n%s", code, errOut, out)
+	}
+	verdicts := storedEvents(t, conn.JS, events.StreamDecisions, events.AdmissionSubject("default", "configmap", "c"))
+	if len(verdicts) != 2 {
+		t.Fatalf("verdicts = %+v, want the apply's and the delete's", verdicts)
+	}
+	for _, v := range verdicts {
+		if v.Type != events.TypeAdmissionRejected || v.Actor != me {
+			t.Errorf("verdict %+v, want a rejection with actor %q", v, me)
+		}
+	}
+}
