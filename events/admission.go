@@ -94,6 +94,8 @@ const (
 	// RejectTooManyRequests: an eviction a PodDisruptionBudget does not
 	// allow now (Kubernetes answers 429); asking again later may succeed.
 	RejectTooManyRequests = "TooManyRequests"
+	// RejectForbidden: the actor may not do this (RBAC, see events/authz).
+	RejectForbidden = "Forbidden"
 )
 
 func (AdmissionRejected) Type() string { return TypeAdmissionRejected }

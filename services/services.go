@@ -44,6 +44,7 @@ var deciders = []struct {
 		a.MaxPodsPerWorkload = cfg.MaxPodsPerWorkload
 		a.Bootstrap = true
 		a.Keyring = cfg.Keyring
+		a.Authorization, a.Admin = cfg.Authorization, cfg.Admin
 		return a
 	}},
 	{replica.Name, func(_ *bus.Conn, cfg Config) runner.Service {
@@ -131,6 +132,11 @@ type Config struct {
 	// opens a Secret to check it, config delivery re-seals it to each node
 	// that needs it. Nil: a Secret cannot be accepted or delivered.
 	Keyring *sealed.Keyring
+	// Authorization is authz.ModeRBAC to start a cluster that enforces
+	// RBAC (docs/security-rbac.md), with Admin, the identity that started
+	// it, its cluster-admin; empty: every actor may do anything.
+	Authorization string
+	Admin         string
 }
 
 // DefaultMaxPodsPerWorkload is the ceiling on the pods of one workload when

@@ -60,13 +60,15 @@ func TestGetHabitsAgainstNATS(t *testing.T) {
 	})
 	t.Run("api-resources", func(t *testing.T) {
 		expect(t, args("api-resources"), 0, apiResources, "")
-		expect(t, args("api-resources -o name"), 0, "configmaps\nnamespaces\nnodes\npersistentvolumeclaims\npersistentvolumes\npods\nresourcequotas\nsecrets\nservices\nvalidatingadmissionpolicies.admissionregistration.k8s.io\nvalidatingadmissionpolicybindings.admissionregistration.k8s.io\ndaemonsets.apps\ndeployments.apps\nreplicasets.apps\nstatefulsets.apps\ncronjobs.batch\njobs.batch\nendpointslices.discovery.k8s.io\npoddisruptionbudgets.policy\nstorageclasses.storage.k8s.io\n", "")
+		expect(t, args("api-resources -o name"), 0, "configmaps\nnamespaces\nnodes\npersistentvolumeclaims\npersistentvolumes\npods\nresourcequotas\nsecrets\nservices\nvalidatingadmissionpolicies.admissionregistration.k8s.io\nvalidatingadmissionpolicybindings.admissionregistration.k8s.io\ndaemonsets.apps\ndeployments.apps\nreplicasets.apps\nstatefulsets.apps\ncronjobs.batch\njobs.batch\nendpointslices.discovery.k8s.io\npoddisruptionbudgets.policy\nclusterrolebindings.rbac.authorization.k8s.io\nclusterroles.rbac.authorization.k8s.io\nrolebindings.rbac.authorization.k8s.io\nroles.rbac.authorization.k8s.io\nstorageclasses.storage.k8s.io\n", "")
 		expect(t, args("api-resources --namespaced=false"), 0, "NAME                                SHORTNAMES   APIVERSION                        NAMESPACED   KIND\n"+
 			"namespaces                          ns           v1                                false        Namespace\n"+
 			"nodes                               no           v1                                false        Node\n"+
 			"persistentvolumes                   pv           v1                                false        PersistentVolume\n"+
 			"validatingadmissionpolicies                      admissionregistration.k8s.io/v1   false        ValidatingAdmissionPolicy\n"+
 			"validatingadmissionpolicybindings                admissionregistration.k8s.io/v1   false        ValidatingAdmissionPolicyBinding\n"+
+			"clusterrolebindings                              rbac.authorization.k8s.io/v1      false        ClusterRoleBinding\n"+
+			"clusterroles                                     rbac.authorization.k8s.io/v1      false        ClusterRole\n"+
 			"storageclasses                      sc           storage.k8s.io/v1                 false        StorageClass\n", "")
 	})
 
@@ -78,7 +80,7 @@ func TestGetHabitsAgainstNATS(t *testing.T) {
 		}
 		for _, a := range []string{"describe ing x", "delete ing x", "logs ing/x", "get ing"} {
 			code, _, errOut := c.gantry(args(a)...)
-			want := `error: unknown resource type "ing": want configmaps (cm), namespaces (ns), nodes (no), persistentvolumeclaims (pvc), persistentvolumes (pv), pods (po), resourcequotas (quota), secrets, services (svc), validatingadmissionpolicies, validatingadmissionpolicybindings, daemonsets (ds), deployments (deploy), replicasets (rs), statefulsets (sts), cronjobs (cj), jobs, endpointslices, poddisruptionbudgets (pdb), storageclasses (sc) (see gantry api-resources)` + "\n"
+			want := `error: unknown resource type "ing": want configmaps (cm), namespaces (ns), nodes (no), persistentvolumeclaims (pvc), persistentvolumes (pv), pods (po), resourcequotas (quota), secrets, services (svc), validatingadmissionpolicies, validatingadmissionpolicybindings, daemonsets (ds), deployments (deploy), replicasets (rs), statefulsets (sts), cronjobs (cj), jobs, endpointslices, poddisruptionbudgets (pdb), clusterrolebindings, clusterroles, rolebindings, roles, storageclasses (sc) (see gantry api-resources)` + "\n"
 			if code != 1 || errOut != want {
 				t.Errorf("gantry %s: exit %d, stderr %q, want %q", a, code, errOut, want)
 			}

@@ -211,7 +211,7 @@ func TestGetParse(t *testing.T) {
 		{args: []string{"pod/x", "y"}, wantErr: "resource/name form"},
 		{args: []string{"pod", "x/y"}, wantErr: "resource/name form"},
 		{args: []string{"pod/"}, wantErr: "a name is required"},
-		{args: []string{"ingresses"}, wantErr: `unknown resource type "ingresses": want configmaps (cm), namespaces (ns), nodes (no), persistentvolumeclaims (pvc), persistentvolumes (pv), pods (po), resourcequotas (quota), secrets, services (svc), validatingadmissionpolicies, validatingadmissionpolicybindings, daemonsets (ds), deployments (deploy), replicasets (rs), statefulsets (sts), cronjobs (cj), jobs, endpointslices, poddisruptionbudgets (pdb), storageclasses (sc)`},
+		{args: []string{"ingresses"}, wantErr: `unknown resource type "ingresses": want configmaps (cm), namespaces (ns), nodes (no), persistentvolumeclaims (pvc), persistentvolumes (pv), pods (po), resourcequotas (quota), secrets, services (svc), validatingadmissionpolicies, validatingadmissionpolicybindings, daemonsets (ds), deployments (deploy), replicasets (rs), statefulsets (sts), cronjobs (cj), jobs, endpointslices, poddisruptionbudgets (pdb), clusterrolebindings, clusterroles, rolebindings, roles, storageclasses (sc)`},
 		{args: []string{"svc", "web"}, want: []getTarget{{kind: "service", name: "web"}}},
 		{args: []string{"pods,"}, wantErr: `unknown resource type ""`},
 		{args: []string{"pods"}, o: getOptions{output: "table"}, wantErr: `output format "table"`},
@@ -290,6 +290,10 @@ const apiResourcesTable = "NAME                                SHORTNAMES   APIV
 	"jobs                                             batch/v1                          true         Job\n" +
 	"endpointslices                                   discovery.k8s.io/v1               true         EndpointSlice\n" +
 	"poddisruptionbudgets                pdb          policy/v1                         true         PodDisruptionBudget\n" +
+	"clusterrolebindings                              rbac.authorization.k8s.io/v1      false        ClusterRoleBinding\n" +
+	"clusterroles                                     rbac.authorization.k8s.io/v1      false        ClusterRole\n" +
+	"rolebindings                                     rbac.authorization.k8s.io/v1      true         RoleBinding\n" +
+	"roles                                            rbac.authorization.k8s.io/v1      true         Role\n" +
 	"storageclasses                      sc           storage.k8s.io/v1                 false        StorageClass\n"
 
 func TestAPIResourcesTable(t *testing.T) {

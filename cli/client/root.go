@@ -125,7 +125,8 @@ func NewRoot(g *Globals) *cobra.Command {
 func Commands(g *Globals) []*cobra.Command {
 	return []*cobra.Command{newApplyCmd(g), newGetCmd(g), newDescribeCmd(g), newDeleteCmd(g), newLogsCmd(g),
 		newEventsCmd(g), newVersionCmd(g), newAPIResourcesCmd(g), newStatusCmd(g), newCreateCmd(g), newWaitCmd(g),
-		newScaleCmd(g), newSetCmd(g), newRolloutCmd(g), newPortForwardCmd(g), newKeyringCmd(g)}
+		newScaleCmd(g), newSetCmd(g), newRolloutCmd(g), newPortForwardCmd(g), newKeyringCmd(g),
+		newAuthCmd(g)}
 }
 
 // Connect dials the cluster's NATS; when nothing answers there, or the server

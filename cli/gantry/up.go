@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-sh/gantry/cli/client"
+	"github.com/gantry-sh/gantry/events/authz"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/events/sealed"
@@ -484,6 +485,7 @@ type planeFlags struct {
 	grace      time.Duration
 	toleration int64
 	keyringDir string // the Secrets' keyring (up: <data-dir>/keyring; serve: --keyring-dir)
+	authz      string // --authorization
 }
 
 func (f *planeFlags) register(c *cobra.Command) {
@@ -496,6 +498,8 @@ func (f *planeFlags) register(c *cobra.Command) {
 		"how long a node may go without a heartbeat before it is NotReady and tainted unreachable")
 	c.Flags().Int64Var(&f.toleration, "default-unreachable-toleration-seconds", int64(replica.DefaultToleration/time.Second),
 		"how long a pod that says nothing of it stays on an unreachable node before it is evicted and replaced")
+	c.Flags().StringVar(&f.authz, "authorization", "",
+		"rbac: enforce Roles and bindings on every intent (the cluster's mode, set at its first start; see docs/security-rbac.md)")
 }
 
 func (f *planeFlags) validate() error {
@@ -505,6 +509,11 @@ func (f *planeFlags) validate() error {
 	if f.grace < time.Second {
 		return fmt.Errorf("--node-monitor-grace-period %s: must be at least 1s", f.grace)
 	}
+	switch strings.ToLower(f.authz) {
+	case "", "rbac":
+	default:
+		return fmt.Errorf("--authorization %q: want rbac", f.authz)
+	}
 	if f.toleration < 0 {
 		return fmt.Errorf("--default-unreachable-toleration-seconds %d: must not be negative", f.toleration)
 	}
@@ -512,8 +521,13 @@ func (f *planeFlags) validate() error {
 }
 
 func (f *planeFlags) config() services.Config {
-	return services.Config{Scheduler: scheduler.Config{Policy: f.policy}, MaxPodsPerWorkload: f.maxPods,
+	cfg := services.Config{Scheduler: scheduler.Config{Policy: f.policy}, MaxPodsPerWorkload: f.maxPods,
 		NodeGrace: f.grace, DefaultToleration: time.Duration(f.toleration) * time.Second}
+	if strings.EqualFold(f.authz, "rbac") {
+		// The identity starting the cluster is its cluster-admin.
+		cfg.Authorization, cfg.Admin = authz.ModeRBAC, client.Actor()
+	}
+	return cfg
 }
 
 // instanceName names this process in the services' leases: only the holder

@@ -68,6 +68,8 @@ func clientVerbs(t *testing.T) map[string][]string {
 		"sim":                           {"sim", "--nodes", "1"},
 		"log verify":                    {"log", "verify"},
 		"backup":                        {"backup", filepath.Join(dir, "backup")},
+		"auth can-i":                    {"auth", "can-i", "get", "pods"},
+		"auth whoami":                   {"auth", "whoami"},
 	}
 }
 
@@ -77,6 +79,7 @@ var offlineVerbs = map[string]string{
 	"serve":         "the control plane: its own hint (TestServeWithoutNATS)",
 	"node":          "the node agent daemon: a NATS server's hint (TestNodeWithoutNATS)",
 	"image":         "a group",
+	"auth":          "a group",
 	"set":           "a group",
 	"create secret": "a group",
 	"keyring":       "a group",

@@ -101,6 +101,7 @@ var kinds = []*KindInfo{
 	&configMapKind, &secretKind, &persistentVolumeKind, &persistentVolumeClaimKind, &storageClassKind,
 	&statefulSetKind,
 	&validatingAdmissionPolicyKind, &validatingAdmissionPolicyBindingKind,
+	&roleKind, &clusterRoleKind, &roleBindingKind, &clusterRoleBindingKind,
 }
 
 // Kinds returns the kinds Gantry accepts, in a stable order.

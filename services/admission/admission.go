@@ -14,6 +14,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/admissionpolicy"
+	"github.com/gantry-sh/gantry/events/authz"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/events/placement"
@@ -80,6 +81,15 @@ type Service struct {
 	// (policy.go).
 	policies map[string]*policyState
 	bindings map[string]admissionpolicy.Binding
+	// Authorization is authz.ModeRBAC for a cluster started to enforce RBAC
+	// (gantry up --authorization=rbac): bootstrap makes the mode ConfigMap
+	// saying so, and Admin, when set, cluster-admin (see authorize.go).
+	Authorization string
+	Admin         string
+	policy        *authz.Policy     // the RBAC objects of the fold
+	enforced      bool              // the mode ConfigMap says RBAC
+	modeKnown     bool              // the mode ConfigMap was ever folded
+	bootRBAC      []manifest.Object // what bootstrapRBAC makes
 }
 
 type pendingIntent struct {
@@ -102,7 +112,8 @@ func New() *Service {
 		objects: map[string]*object{}, applied: map[string]uint64{}, assumed: map[uint64]bool{},
 		counts: map[string]int{}, quotas: map[string]map[string]manifest.ResourceList{}, made: map[string]string{},
 		c: projections.NewCluster(), evicting: map[uint64]string{},
-		svcClaims: map[string]svcClaim{}, svcAssumed: map[uint64]svcClaim{}, classes: map[string]bool{}}
+		svcClaims: map[string]svcClaim{}, svcAssumed: map[uint64]svcClaim{}, classes: map[string]bool{},
+		policy: authz.NewPolicy()}
 }
 
 // Name implements runner.Service.
@@ -132,6 +143,14 @@ func (s *Service) Apply(r events.Record) {
 	s.applied[r.Stream] = r.Seq
 	if r.Stream != events.StreamIntents {
 		s.c.Apply(r)
+		switch e := r.Event.(type) {
+		case *events.AdmissionAccepted:
+			s.noteRBAC(e.Kind, e.Namespace, e.Name)
+		case *events.WorkloadDecided:
+			s.noteRBAC(e.Kind, e.Namespace, e.Name)
+		case *events.WorkloadDeleted:
+			s.noteRBAC(e.Kind, e.Namespace, e.Name)
+		}
 	}
 	switch e := r.Event.(type) {
 	case *events.IntentApplied, *events.IntentDeleted, *events.IntentCordon, *events.IntentEvict:
@@ -155,7 +174,11 @@ func (s *Service) Apply(r events.Record) {
 		s.notePolicy(e)
 	case *events.AdmissionRejected:
 		s.verdict(e.IntentSeq)
-		s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
+		if e.Op != opCordon {
+			// A node's sequence is its decision subject's (NodeCordoned);
+			// a refused cordon is on the admission subject.
+			s.object(e.Kind, e.Namespace, e.Name).lastSeq = r.Seq
+		}
 	case *events.WorkloadDecided:
 		s.decidedObject(e.Kind, e.Namespace, e.Name, e.UID, true)
 		s.noteClass(e.Kind, e.Name)
@@ -251,9 +274,12 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 	busy := map[string]bool{}
 	nsBusy := map[string]bool{}    // namespaces with an earlier intent not yet judged and read back
 	countBusy := map[string]bool{} // "<ns>/<kind>" with an earlier intent, when a quota counts the kind
+	rbacBusy := false              // an earlier intent on an RBAC object or the mode, not yet judged and read back
 	var out []runner.Decision
 	if s.Bootstrap {
 		out = s.bootstrap()
+		// Intents wait for the bootstrap roles and bindings, as for any.
+		rbacBusy = bootstrapsAuthorization(out)
 	}
 	s.noteStale()                // Secrets whose box a rotation left behind (config.go)
 	s.c.ClearDirty()             // admission reads the fold; nothing here writes it out
@@ -274,9 +300,12 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		}
 
 		counted := ns + "/" + kind
-		if busy[key] || nsBusy[ns] || countBusy[counted] {
+		if busy[key] || nsBusy[ns] || countBusy[counted] || rbacBusy {
 			continue // an object in a namespace being made waits for its verdict
 		}
+		// What follows a change of who may do what waits for its verdict,
+		// so it is judged by the policy the log says came before it.
+		rbacBusy = changesAuthorization(kind, ns, name)
 		busy[key] = true
 		if kind == "resourcequota" || kind == "poddisruptionbudget" {
 			// What follows it in its namespace waits for its verdict, as
@@ -292,6 +321,10 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		}
 		if s.assumed[seq] {
 			continue // its verdict is on its way
+		}
+		if d, refused := s.authorize(p, kind, ns, name); refused {
+			out = append(out, d)
+			continue
 		}
 		if e, ok := p.ev.(*events.IntentEvict); ok {
 			if evicting == nil {
@@ -437,6 +470,9 @@ func (s *Service) judge(p pendingIntent, kind, ns, name string, services []svcCl
 		default:
 			if kind == "pod" && !samePodSpec(o.canonical, canonical) {
 				return reject(events.OpApply, "spec: pod updates may not change the spec; delete the pod and create it again")
+			}
+			if why := roleRefChanged(o.canonical, obj); why != "" {
+				return reject(events.OpApply, why)
 			}
 			acc.UID, acc.Generation = o.uid, o.generation+1
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/gantry-sh/gantry/events"
+	"github.com/gantry-sh/gantry/events/authz"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
@@ -32,14 +33,39 @@ func (s *Service) bootstrap() []runner.Decision {
 		// claim in the cluster's first moments gets the default class.
 		s.bootClass = &projections.Workload{Object: class}
 	}
+	return s.bootstrapRBAC(out)
+}
+
+// bootstrapRBAC makes Kubernetes' default ClusterRoles and the
+// ClusterRoleBinding of system:masters (events/authz); a cluster started
+// to enforce RBAC also gets its mode ConfigMap and its admin's binding.
+func (s *Service) bootstrapRBAC(out []runner.Decision) []runner.Decision {
+	if s.bootRBAC == nil {
+		// Made once: bootstrap runs every pass.
+		admin := ""
+		if s.Authorization == authz.ModeRBAC {
+			admin = s.Admin
+		}
+		s.bootRBAC = authz.BootstrapObjects(admin)
+		if s.Authorization == authz.ModeRBAC {
+			s.bootRBAC = append(s.bootRBAC, authz.ModeObject(authz.ModeRBAC))
+		}
+	}
+	for _, o := range s.bootRBAC {
+		out = s.bootstrapObject(out, o.Token(), o)
+	}
 	return out
 }
 
-// bootstrapObject adds the decision that makes the cluster-scoped obj of
+// bootstrapObject adds the decision that makes the obj (cluster-scoped
+// unless it names its namespace) of
 // kind (its token), unless it was made or applied before.
 func (s *Service) bootstrapObject(out []runner.Decision, kind string, obj manifest.Object) []runner.Decision {
-	name := obj.Metadata.Name
-	key := kind + "/" + events.ClusterScope + "/" + name
+	name, ns := obj.Metadata.Name, events.ClusterScope
+	if obj.Metadata.Namespace != "" {
+		ns = obj.Metadata.Namespace
+	}
+	key := kind + "/" + ns + "/" + name
 	if _, made := s.made[key]; made || s.objects[key] != nil {
 		return out
 	}
@@ -50,10 +76,10 @@ func (s *Service) bootstrapObject(out []runner.Decision, kind string, obj manife
 	msgID := "bootstrap/" + kind + "/" + name
 	id := events.DeriveID(msgID)
 	return append(out, runner.Decision{
-		Subject: events.WorkloadSubject(events.ClusterScope, kind, name),
-		Event: &events.WorkloadDecided{Kind: kind, Namespace: events.ClusterScope, Name: name,
+		Subject: events.WorkloadSubject(ns, kind, name),
+		Event: &events.WorkloadDecided{Kind: kind, Namespace: ns, Name: name,
 			UID: events.DeriveID("uid/" + msgID), Generation: 1, Object: raw},
-		Meta:          events.Meta{ID: id, Source: Name, Subject: events.ClusterScope + "/" + name, CorrelationID: id, Actor: Name},
+		Meta:          events.Meta{ID: id, Source: Name, Subject: ns + "/" + name, CorrelationID: id, Actor: Name},
 		MsgID:         msgID,
 		ExpectLastSeq: bus.Expect(0),
 	})

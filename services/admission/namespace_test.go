@@ -133,7 +133,8 @@ func TestQuotaAppliedWithItsObjects(t *testing.T) {
 }
 
 // At a cluster's first start admission makes default, kube-system and
-// kube-public, and the default StorageClass local-path, as objects (controller decisions, once: fenced on an empty
+// kube-public, the default StorageClass local-path, and the default
+// ClusterRoles and the ClusterRoleBinding of system:masters, as objects (controller decisions, once: fenced on an empty
 // subject), so they are listed; a restarted admission that read them makes
 // nothing.
 func TestDefaultNamespacesAreMadeOnce(t *testing.T) {
@@ -143,12 +144,12 @@ func TestDefaultNamespacesAreMadeOnce(t *testing.T) {
 	var names []string
 	for _, d := range ds {
 		e, ok := d.Event.(*events.WorkloadDecided)
-		if !ok || (e.Kind != "namespace" && e.Kind != "storageclass") || *d.ExpectLastSeq != 0 {
+		if !ok || (e.Kind != "namespace" && e.Kind != "storageclass" && e.Kind != "clusterrole" && e.Kind != "clusterrolebinding") || *d.ExpectLastSeq != 0 {
 			t.Fatalf("decision %+v", d)
 		}
 		names = append(names, e.Name)
 	}
-	if strings.Join(names, ",") != "default,kube-system,kube-public,local-path" {
+	if strings.Join(names, ",") != "default,kube-system,kube-public,local-path,cluster-admin,admin,edit,view,cluster-admin" {
 		t.Errorf("made %v", names)
 	}
 	again := admission.New()
