@@ -134,6 +134,7 @@ func TestMultiHost(t *testing.T) {
 		cmd := exec.Command("nsenter", "--net=/var/run/netns/"+h.netns, gantryBin, "node",
 			"--nats", natsURL, "--node-name", h.name, "--node-ip", h.addr,
 			"--containerd-namespace", h.ctrNS, "--data-dir", t.TempDir(), "--pod-bridge", h.bridge)
+		cmd.Args = append(cmd.Args, c.nodeCreds(h.name)...)
 		c.startCmd(cmd, "node-"+h.name)
 	}
 	cidrs := map[string]netip.Prefix{}
