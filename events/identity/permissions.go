@@ -122,6 +122,9 @@ func SimulatorPermissions() jwt.Permissions {
 			"$JS.API.CONSUMER.CREATE." + events.StreamObservations + ".*.gantry.obs.*.pod.>",
 			"$JS.API.CONSUMER.CREATE." + events.StreamObservations + ".*." + events.SubjectObsNodeAll,
 			"$JS.API.CONSUMER.CREATE." + events.StreamDecisions + ".*." + events.SubjectNodeCIDRAlloc,
+			// Its shared consumer follows every node's subjects with several
+			// filters: a create naming none (not restricted, as a node's).
+			"$JS.API.CONSUMER.CREATE." + events.StreamDecisions + ".*",
 			"$JS.API.CONSUMER.INFO." + events.StreamDecisions + ".*",
 			"$JS.API.CONSUMER.MSG.NEXT." + events.StreamDecisions + ".*",
 			"$JS.API.CONSUMER.DELETE." + events.StreamDecisions + ".*",
