@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/identity"
+	"github.com/gantry-sh/gantry/node/network"
 )
 
 // upIdentities are the identities `gantry up` runs with: its control
@@ -20,6 +23,7 @@ import (
 type upIdentities struct {
 	set                            *identity.Set
 	cpCreds, nodeCreds, adminCreds string
+	ca                             string // the CA clients trust, when the server speaks TLS
 }
 
 // makeIdentities loads (or makes, on first start) the cluster's identities
@@ -71,14 +75,43 @@ func (ids *upIdentities) controlPlane() []nats.Option {
 	if ids == nil {
 		return nil
 	}
-	return []nats.Option{nats.UserCredentials(ids.cpCreds), nats.CustomInboxPrefix(identity.ControlPlaneInbox)}
+	return append(ids.tls(), nats.UserCredentials(ids.cpCreds), nats.CustomInboxPrefix(identity.ControlPlaneInbox))
 }
 
 func (ids *upIdentities) node() []nats.Option {
 	if ids == nil {
 		return nil
 	}
-	return []nats.Option{nats.UserCredentials(ids.nodeCreds)}
+	return append(ids.tls(), nats.UserCredentials(ids.nodeCreds))
+}
+
+func (ids *upIdentities) tls() []nats.Option {
+	if ids.ca == "" {
+		return nil
+	}
+	return []nats.Option{nats.RootCAs(ids.ca)}
+}
+
+// serverTLS is the TLS of a server listening on listen, off loopback: its
+// certificate names loopback, the listen address and this host's names.
+func (ids *upIdentities) serverTLS(listen string) (*tls.Config, error) {
+	host, _, _ := net.SplitHostPort(listen)
+	hosts := []string{"127.0.0.1", "::1", "localhost"}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+		hosts = append(hosts, host)
+	}
+	if name, err := os.Hostname(); err == nil {
+		hosts = append(hosts, name)
+	}
+	if addr, err := network.DefaultAddress(); err == nil {
+		hosts = append(hosts, addr.String())
+	}
+	cfg, err := ids.set.ServerTLS(hosts)
+	if err != nil {
+		return nil, err
+	}
+	ids.ca = ids.set.CAPath()
+	return cfg, nil
 }
 
 // upContext is the name of the context `gantry up` writes into the client
@@ -100,7 +133,7 @@ func (ids *upIdentities) writeContext(out io.Writer, url string) error {
 	if err != nil {
 		return err
 	}
-	cfg.Set(upContext, client.Context{Server: url, Credentials: creds})
+	cfg.Set(upContext, client.Context{Server: url, Credentials: creds, CertificateAuthority: ids.ca})
 	cfg.CurrentContext = upContext
 	if err := cfg.Save(path); err != nil {
 		return err

@@ -49,3 +49,30 @@ func TestUpWritesItsContextAndClientsNeedNoFlags(t *testing.T) {
 		t.Fatalf("use-context: exit %d, %s", code, out)
 	}
 }
+
+// Off loopback the server speaks TLS only: a plain-text connection, even
+// with good credentials, is refused; the context written by up carries the
+// CA, so a client command needs no flag. (The test reaches the server on
+// loopback, though it listens on every address.)
+func TestUpOffLoopbackRefusesPlainText(t *testing.T) {
+	up := startUp(t, "tls-test", "", "--listen", "0.0.0.0:-1")
+	if !strings.HasPrefix(up.url, "tls://127.0.0.1:") {
+		t.Fatalf("url %s: want tls://127.0.0.1:PORT", up.url)
+	}
+	plain := "nats://" + strings.TrimPrefix(up.url, "tls://")
+	if _, err := bus.Connect(plain, "plain", controlPlaneCreds(up.dataDir)); err == nil {
+		t.Fatal("a plain-text connection was accepted")
+	}
+	ca := nats.RootCAs(filepath.Join(up.dataDir, "identity", "ca.crt"))
+	conn, err := bus.Connect(up.url, "tls", controlPlaneCreds(up.dataDir), ca)
+	if err != nil {
+		t.Fatalf("TLS with the cluster's CA: %v", err)
+	}
+	conn.Close()
+	if code, out, errOut := runGantry("get", "nodes"); code != 0 || !strings.Contains(out, "tls-test") {
+		t.Fatalf("get nodes through the context: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runGantry("up", "--listen", "0.0.0.0:-1", "--insecure-no-auth", "--data-dir", t.TempDir()); code == 0 || !strings.Contains(errOut, "loopback only") {
+		t.Fatalf("--insecure-no-auth off loopback: exit %d, %s", code, errOut)
+	}
+}

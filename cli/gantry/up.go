@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -73,7 +74,8 @@ func newUpCmd(g *client.Globals) *cobra.Command {
 		Short: "Run a one-node cluster in this process: embedded NATS, every service and a node agent",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			if err := checkListen(listen); err != nil {
+			offLoopback, err := checkListen(listen, noAuth)
+			if err != nil {
 				return err
 			}
 			if err := pf.validate(); err != nil {
@@ -107,13 +109,21 @@ func newUpCmd(g *client.Globals) *cobra.Command {
 					return err
 				}
 			}
+			// Off loopback the server speaks TLS only (a CA made at first
+			// start); plain text is refused on every connection.
+			var tlsCfg *tls.Config
+			if offLoopback {
+				if tlsCfg, err = ids.serverTLS(listen); err != nil {
+					return err
+				}
+			}
 			srv, err := bus.StartServer(bus.ServerConfig{StoreDir: filepath.Join(nf.dataDir, "nats"), Listen: listen,
-				Log: log, Disk: &bus.DiskConfig{}, Auth: ids.server()})
+				Log: log, Disk: &bus.DiskConfig{}, Auth: ids.server(), TLS: tlsCfg})
 			if err != nil {
 				return err
 			}
 			defer srv.Shutdown()
-			url := srv.ClientURL()
+			url := localURL(srv.ClientURL())
 			log.Info().Str("nats", url).Str("data", nf.dataDir).Bool("auth", ids != nil).Msg("embedded NATS with JetStream (sync always) ready")
 			conn, err := bus.Connect(url, "gantry-up", ids.controlPlane()...)
 			if err != nil {
@@ -182,7 +192,7 @@ func newUpCmd(g *client.Globals) *cobra.Command {
 			return failed
 		},
 	}
-	c.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "HOST:PORT for the NATS client port (loopback only until TLS lands)")
+	c.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "HOST:PORT for the NATS client port; off loopback it speaks TLS only, with a certificate from the cluster's CA (<data-dir>/identity/ca.crt)")
 	c.Flags().BoolVar(&noAuth, "insecure-no-auth", false, "for benchmarks only: run NATS without authentication (anyone who reaches it may write anything)")
 	_ = c.Flags().MarkHidden("insecure-no-auth")
 	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where the log and node state live")
@@ -567,19 +577,33 @@ func instanceName() string {
 	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
-func checkListen(addr string) error {
+// checkListen checks --listen and says whether it is off loopback (then
+// the server speaks TLS only, and authentication cannot be off).
+func checkListen(addr string, noAuth bool) (offLoopback bool, err error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--listen %q: want HOST:PORT: %w", addr, err)
+		return false, fmt.Errorf("--listen %q: want HOST:PORT: %w", addr, err)
 	}
 	if port == "" {
-		return fmt.Errorf("--listen %q: port is missing", addr)
+		return false, fmt.Errorf("--listen %q: port is missing", addr)
 	}
 	ip := net.ParseIP(host)
-	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("--listen %q: only loopback addresses are allowed until authentication lands", addr)
+	if host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return false, nil
 	}
-	return nil
+	if noAuth {
+		return false, fmt.Errorf("--listen %q: --insecure-no-auth listens on loopback only", addr)
+	}
+	return true, nil
+}
+
+// localURL is url with an unspecified host (0.0.0.0, ::) made 127.0.0.1:
+// where this process's own connections go.
+func localURL(url string) string {
+	for _, any := range []string{"://0.0.0.0:", "://[::]:"} {
+		url = strings.Replace(url, any, "://127.0.0.1:", 1)
+	}
+	return url
 }
 
 func parseLabels(kvs []string) (map[string]string, error) {

@@ -103,7 +103,7 @@ func startUp(t *testing.T, nodeName, dataDir string, extra ...string) *upProc {
 			p.interrupt(t)
 		}
 	})
-	up := regexp.MustCompile(`NATS at (nats://\S+) `)
+	up := regexp.MustCompile(`NATS at ((?:nats|tls)://\S+) `)
 	deadline := time.Now().Add(30 * time.Second)
 	for !up.MatchString(out.String()) {
 		if c, done := p.exit(0); done {
