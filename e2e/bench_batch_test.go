@@ -59,7 +59,7 @@ func batchCluster(b *testing.B, n int, budget time.Duration) (*cluster, *bus.Con
 		out, _, code := c.gantry("get", "nodes")
 		return code == 0 && strings.Count(out, " Ready ") == n
 	})
-	conn, err := bus.Connect(c.url, "bench-b8")
+	conn, err := bus.Connect(c.url, "bench-b8", c.controlPlane())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gantry-sh/gantry/events"
@@ -65,7 +66,7 @@ func BenchmarkFanout(b *testing.B) {
 	})
 	fmt.Printf("FANOUT-setup nodes=%d ready_s=%.1f\n", nodes, time.Since(began).Seconds())
 
-	conn, err := bus.Connect(c.url, "bench-fanout")
+	conn, err := bus.Connect(c.url, "bench-fanout", c.controlPlane())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func BenchmarkFanout(b *testing.B) {
 		before = seq
 		return ready == per
 	})
-	fc, err := openFanCounters(ctx, c.url, nodes, before+1)
+	fc, err := openFanCounters(ctx, c.url, nodes, before+1, c.controlPlane())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -474,10 +475,10 @@ type fanSent struct{ msgs, bytes uint64 }
 
 // openFanCounters opens n consumers from the log's sequence from on, over
 // a few connections as the simulated nodes share theirs.
-func openFanCounters(ctx context.Context, url string, n int, from uint64) (*fanCounters, error) {
+func openFanCounters(ctx context.Context, url string, n int, from uint64, creds nats.Option) (*fanCounters, error) {
 	fc := &fanCounters{seqs: map[uint64]fanSent{}}
 	for i := range 8 {
-		conn, err := bus.Connect(url, fmt.Sprintf("bench-fanout-nodes-%d", i))
+		conn, err := bus.Connect(url, fmt.Sprintf("bench-fanout-nodes-%d", i), creds)
 		if err != nil {
 			fc.close()
 			return nil, err

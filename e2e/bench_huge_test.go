@@ -27,7 +27,7 @@ func BenchmarkHugeBesideSmall(b *testing.B) {
 	window := envDuration(b, "GANTRY_HUGE_WINDOW", 20*time.Second)
 	c := newCluster(b)
 	up := c.up("--runtime", "simulated", "--max-pods-per-workload", "1000000000")
-	conn, err := bus.Connect(c.url, "bench-huge")
+	conn, err := bus.Connect(c.url, "bench-huge", c.controlPlane())
 	if err != nil {
 		b.Fatal(err)
 	}

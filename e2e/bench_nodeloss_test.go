@@ -84,7 +84,7 @@ func benchNodeLoss(b *testing.B, nodes, victims int, budget time.Duration) lossR
 		return code == 0 && strings.Count(out, " Ready ") == n
 	})
 	pods := 110 * n
-	conn, err := bus.Connect(c.url, "bench-b3")
+	conn, err := bus.Connect(c.url, "bench-b3", c.controlPlane())
 	if err != nil {
 		b.Fatal(err)
 	}

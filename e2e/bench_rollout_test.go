@@ -107,7 +107,7 @@ func benchRollout(b *testing.B, nodes, replicas int, readyDelay, budget time.Dur
 		out, _, code := c.gantry("get", "nodes")
 		return code == 0 && strings.Count(out, " Ready ") == nodes
 	})
-	conn, err := bus.Connect(c.url, "bench-b4")
+	conn, err := bus.Connect(c.url, "bench-b4", c.controlPlane())
 	if err != nil {
 		b.Fatal(err)
 	}

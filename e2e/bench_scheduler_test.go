@@ -84,7 +84,7 @@ func BenchmarkScheduler(b *testing.B) {
 	nodesReady := time.Since(began)
 	fmt.Printf("B1-setup nodes=%d sim_started_s=%.1f nodes_ready_s=%.1f spread=%v\n", nodes, simStarted.Seconds(), nodesReady.Seconds(), spread)
 
-	conn, err := bus.Connect(c.url, "bench-b1")
+	conn, err := bus.Connect(c.url, "bench-b1", c.controlPlane())
 	if err != nil {
 		b.Fatal(err)
 	}

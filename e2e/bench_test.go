@@ -136,7 +136,7 @@ func BenchmarkRestart(b *testing.B) {
 // fill appends n deployment intents (replicas 0) and waits for their n
 // verdicts, so the log holds about 2n events.
 func fill(t testing.TB, c *cluster, n int) {
-	conn, err := bus.Connect(c.url, "bench")
+	conn, err := bus.Connect(c.url, "bench", c.controlPlane())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func fill(t testing.TB, c *cluster, n int) {
 }
 
 func streamMsgs(t testing.TB, c *cluster) uint64 {
-	conn, err := bus.Connect(c.url, "bench")
+	conn, err := bus.Connect(c.url, "bench", c.controlPlane())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/gantry-sh/gantry/deploy/images"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/identity"
 	"github.com/gantry-sh/gantry/node/network"
 )
 
@@ -215,17 +218,53 @@ func publishAll(ctx context.Context, t testing.TB, conn *bus.Conn, out []bus.Out
 	}
 }
 
-// start runs a gantry process that keeps running (up, node).
+// start runs a gantry process that keeps running (up, node, sim); a node
+// agent gets its node's credentials, the simulator its shared identity's.
 func (c *cluster) start(args ...string) *proc {
 	c.t.Helper()
+	switch args[0] {
+	case "node":
+		for i, a := range args[:len(args)-1] {
+			if a == "--node-name" {
+				args = append(args, c.nodeCreds(args[i+1])...)
+			}
+		}
+	case "sim":
+		args = append(args, "--creds", c.credsPath(identity.Simulator))
+	}
 	return c.startCmd(exec.Command(gantryBin, args...), args[0])
+}
+
+// config is the client config of this cluster: `gantry up` writes its
+// context there, and every client command of the test reads it.
+func (c *cluster) config() string { return filepath.Join(c.dataDir, "client-config") }
+
+// credsPath is where `gantry up` keeps the credentials of the named identity.
+func (c *cluster) credsPath(name string) string {
+	return filepath.Join(c.dataDir, "identity", "creds", identity.FileName(name)+".creds")
+}
+
+// controlPlane connects a test as the control plane, to write what no user may.
+func (c *cluster) controlPlane() nats.Option {
+	return nats.UserCredentials(c.credsPath(identity.ControlPlane))
+}
+
+// nodeCreds issues the node's credentials (gantry node credentials) and
+// returns the flag that gives them to `gantry node`.
+func (c *cluster) nodeCreds(name string) []string {
+	c.t.Helper()
+	out, err := exec.Command(gantryBin, "node", "credentials", name, "--data-dir", c.dataDir).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("gantry node credentials %s: %v: %s", name, err, out)
+	}
+	return []string{"--creds", strings.TrimSpace(string(out))}
 }
 
 // startCmd runs cmd, a gantry process that keeps running (perhaps through
 // a wrapper such as nsenter), named name in the log files.
 func (c *cluster) startCmd(cmd *exec.Cmd, name string) *proc {
 	c.t.Helper()
-	cmd.Env = append(os.Environ(), "GANTRY_NATS="+c.url)
+	cmd.Env = append(os.Environ(), "GANTRY_NATS="+c.url, "GANTRY_CONFIG="+c.config())
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// GANTRY_E2E_LOGDIR keeps each process's whole output in a file there
@@ -278,6 +317,7 @@ func (c *cluster) gantry(args ...string) (stdout, stderr string, code int) {
 func (c *cluster) gantryIn(stdin string, args ...string) (stdout, stderr string, code int) {
 	c.t.Helper()
 	cmd := exec.Command(gantryBin, append(args, "--nats", c.url)...)
+	cmd.Env = append(os.Environ(), "GANTRY_CONFIG="+c.config())
 	cmd.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e

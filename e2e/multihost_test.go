@@ -103,9 +103,10 @@ func TestMultiHost(t *testing.T) {
 
 	c := newCluster(t)
 	c.up("--node=false")
-	// The control plane listens on loopback only (a non-loopback listener
-	// is refused until authentication lands): this forwarder, on the hosts'
-	// bridge, stands in for the network between the hosts and it.
+	// The control plane listens on loopback, in this machine's network
+	// namespace: this forwarder, on the hosts' bridge, stands in for the
+	// network between the hosts and it. Each agent authenticates with its
+	// node's own credentials (gantry node credentials).
 	natsURL := forwardTCP(t, "/var/run/netns/"+lan, gateway+":0", c.listen)
 	t.Cleanup(func() {
 		for _, p := range c.procs {
@@ -134,6 +135,7 @@ func TestMultiHost(t *testing.T) {
 		cmd := exec.Command("nsenter", "--net=/var/run/netns/"+h.netns, gantryBin, "node",
 			"--nats", natsURL, "--node-name", h.name, "--node-ip", h.addr,
 			"--containerd-namespace", h.ctrNS, "--data-dir", t.TempDir(), "--pod-bridge", h.bridge)
+		cmd.Args = append(cmd.Args, c.nodeCreds(h.name)...)
 		c.startCmd(cmd, "node-"+h.name)
 	}
 	cidrs := map[string]netip.Prefix{}

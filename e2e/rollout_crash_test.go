@@ -42,7 +42,7 @@ func TestRolloutSurvivesKillingTheControlPlane(t *testing.T) {
 	// follow folds the log as it comes until the returned stop is called
 	// (or the test ends).
 	follow := func() (*liveFold, *bus.Conn, func()) {
-		conn, err := bus.Connect(c.url, "e2e-rollout-crash")
+		conn, err := bus.Connect(c.url, "e2e-rollout-crash", c.controlPlane())
 		if err != nil {
 			t.Fatal(err)
 		}

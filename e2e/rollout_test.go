@@ -202,7 +202,7 @@ type rolloutWindow struct {
 // visit, when set, sees every record of the window too.
 func (c *cluster) replayWindow(app string, from int, visit func(*projections.Cluster, projectiontest.Stored)) rolloutWindow {
 	c.t.Helper()
-	conn, err := bus.Connect(c.url, "e2e-rollout-replay")
+	conn, err := bus.Connect(c.url, "e2e-rollout-replay", c.controlPlane())
 	if err != nil {
 		c.t.Fatal(err)
 	}

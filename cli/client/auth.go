@@ -49,7 +49,7 @@ func newCanICmd(g *Globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				r.User, r.Groups = identity(as, asGroups, enforced)
+				r.User, r.Groups = subjectOf(as, asGroups, enforced)
 				if !p.Authorize(r).Allowed {
 					fmt.Fprintln(g.Out, "no")
 					return ExitError{Code: 1, Err: errors.New("no"), Reported: true}
@@ -77,7 +77,7 @@ func newWhoAmICmd(g *Globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				user, groups := identity("", nil, enforced)
+				user, groups := subjectOf("", nil, enforced)
 				tw := newTableWriter(g.Out)
 				writeRow(tw, []string{"ATTRIBUTE", "VALUE"})
 				writeRow(tw, []string{"Username", user})
@@ -88,9 +88,9 @@ func newWhoAmICmd(g *Globals) *cobra.Command {
 	}
 }
 
-// identity is who can-i asks for: --as with its --as-groups, or the actor
+// subjectOf is who can-i asks for: --as with its --as-groups, or the actor
 // this CLI writes on its intents, with the groups admission gives it.
-func identity(as string, asGroups []string, enforced bool) (string, []string) {
+func subjectOf(as string, asGroups []string, enforced bool) (string, []string) {
 	if as == "" {
 		a := Actor()
 		return a, authz.GroupsOf(a, enforced)

@@ -24,8 +24,11 @@ const logCheckWait = 5 * time.Second
 // holds Gantry's log, so that every verb fails at once with a line that says
 // what to do instead of a NATS error. The control plane (serve) passes
 // needLog false: it provisions the log itself.
-func DialCluster(rawURL, name string, needLog bool) (*bus.Conn, error) {
-	conn, err := bus.Connect(rawURL, name)
+func DialCluster(rawURL, name string, needLog bool, opts ...nats.Option) (*bus.Conn, error) {
+	conn, err := bus.Connect(rawURL, name, opts...)
+	if errors.Is(err, nats.ErrAuthorization) {
+		return nil, fmt.Errorf("the NATS server at %s refused these credentials (%w): use the credentials `gantry up` wrote (its context in the client config, `gantry config get-contexts`), or give --creds", redactURL(rawURL), err)
+	}
 	if err != nil {
 		answer, ok := noServer(err)
 		if !ok {

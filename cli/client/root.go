@@ -9,6 +9,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
@@ -33,7 +35,8 @@ const defaultNATS = "nats://127.0.0.1:4222"
 
 // Globals are the flags every command shares, and where it reads and writes.
 type Globals struct {
-	NATS     string
+	NATS     string // --nats / GANTRY_NATS; empty: the current context's server
+	Creds    string // --creds / GANTRY_CREDS; empty: the current context's credentials
 	LogLevel string
 	Version  string // the binary's, set at build time
 	In       io.Reader
@@ -83,11 +86,10 @@ func NewRoot(g *Globals) *cobra.Command {
 		SilenceErrors: true,
 		Version:       g.Version,
 	}
-	def := os.Getenv("GANTRY_NATS")
-	if def == "" {
-		def = defaultNATS
-	}
-	root.PersistentFlags().StringVar(&g.NATS, "nats", def, "NATS URL of the cluster (env GANTRY_NATS)")
+	root.PersistentFlags().StringVar(&g.NATS, "nats", os.Getenv("GANTRY_NATS"),
+		"NATS URL of the cluster (env GANTRY_NATS; default: the current context's server, else "+defaultNATS+")")
+	root.PersistentFlags().StringVar(&g.Creds, "creds", os.Getenv("GANTRY_CREDS"),
+		"NATS credentials `FILE` (env GANTRY_CREDS; default: the current context's)")
 	root.PersistentFlags().StringVar(&g.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	var profile string
 	var stopProfile func()
@@ -126,13 +128,41 @@ func Commands(g *Globals) []*cobra.Command {
 	return []*cobra.Command{newApplyCmd(g), newGetCmd(g), newDescribeCmd(g), newDeleteCmd(g), newLogsCmd(g),
 		newEventsCmd(g), newVersionCmd(g), newAPIResourcesCmd(g), newStatusCmd(g), newCreateCmd(g), newWaitCmd(g),
 		newScaleCmd(g), newSetCmd(g), newRolloutCmd(g), newPortForwardCmd(g), newKeyringCmd(g),
-		newAuthCmd(g)}
+		newAuthCmd(g), newConfigCmd(g)}
 }
 
 // Connect dials the cluster's NATS; when nothing answers there, or the server
 // holds no Gantry log, the error says what to do (see DialCluster).
 func (g *Globals) Connect(role string) (*bus.Conn, error) {
-	return DialCluster(g.NATS, "gantry-"+role, role != "serve")
+	url, opts, err := g.Cluster()
+	if err != nil {
+		return nil, err
+	}
+	return DialCluster(url, "gantry-"+role, role != "serve", opts...)
+}
+
+// Cluster is where the cluster is and how to connect to it: --nats, else
+// the current context's server, else the default; --creds, else the
+// context's credentials; the context's CA.
+func (g *Globals) Cluster() (string, []nats.Option, error) {
+	path, err := ConfigPath()
+	if err != nil {
+		return "", nil, err
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return "", nil, err
+	}
+	ctx, _ := cfg.Current()
+	url := cmp.Or(g.NATS, ctx.Server, defaultNATS)
+	var opts []nats.Option
+	if creds := cmp.Or(g.Creds, ctx.Credentials); creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	}
+	if ctx.CertificateAuthority != "" {
+		opts = append(opts, nats.RootCAs(ctx.CertificateAuthority))
+	}
+	return url, opts, nil
 }
 
 // WithCluster runs a verb against the cluster: connected as role, with a

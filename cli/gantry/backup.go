@@ -83,7 +83,11 @@ again and reads the newest decision of each of its pods. See docs/operations.md.
 				defer closeLog()
 				conn, store = c, st
 			} else {
-				c, err := client.DialCluster(g.NATS, "gantry-restore", false)
+				url, opts, err := g.Cluster()
+				if err != nil {
+					return err
+				}
+				c, err := client.DialCluster(url, "gantry-restore", false, opts...)
 				if err != nil {
 					return err
 				}

@@ -74,11 +74,22 @@ func openLog(g *client.Globals, dataDir string) (*bus.Conn, logcheck.Store, func
 	if _, err := os.Stat(store); err != nil {
 		return nil, nil, nil, fmt.Errorf("--data-dir %s holds no log (%s): %w", dataDir, store, err)
 	}
-	srv, err := bus.StartServer(bus.ServerConfig{StoreDir: store, Listen: "127.0.0.1:-1", Name: "gantry-log"})
+	// A data dir with identities keeps its log under the cluster's account:
+	// the server starts in operator mode and this connects as the control plane.
+	ids, err := dataDirIdentities(dataDir)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	conn, err := bus.Connect(srv.ClientURL(), "gantry-log")
+	if ids != nil {
+		if err := bus.AdoptStore(store, ids.set.AccountKey); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	srv, err := bus.StartServer(bus.ServerConfig{StoreDir: store, Listen: "127.0.0.1:-1", Name: "gantry-log", Auth: ids.server()})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	conn, err := bus.Connect(srv.ClientURL(), "gantry-log", ids.controlPlane()...)
 	if err != nil {
 		srv.Shutdown()
 		return nil, nil, nil, err

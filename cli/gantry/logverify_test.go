@@ -38,7 +38,7 @@ func upUntilStopped(t *testing.T, dataDir string, during func(url string), extra
 func TestUpRefusesADamagedLog(t *testing.T) {
 	dataDir := t.TempDir()
 	upUntilStopped(t, dataDir, func(url string) {
-		conn, err := bus.Connect(url, "test")
+		conn, err := bus.Connect(url, "test", controlPlaneCreds(dataDir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,12 @@ func TestUpRefusesADamagedLog(t *testing.T) {
 		t.Fatalf("verify of a whole log: exit %d\n%s%s", code, out, errOut)
 	}
 
-	msgs := filepath.Join(dataDir, "nats", "jetstream", "$G", "streams", events.StreamDecisions, "msgs")
+	// The log is kept under the cluster's account (operator mode).
+	dirs, _ := filepath.Glob(filepath.Join(dataDir, "nats", "jetstream", "*", "streams", events.StreamDecisions, "msgs"))
+	if len(dirs) != 1 {
+		t.Fatalf("the decisions' store: found %v", dirs)
+	}
+	msgs := dirs[0]
 	blk := filepath.Join(msgs, "1.blk")
 	b, err := os.ReadFile(blk)
 	if err != nil {
@@ -103,7 +108,7 @@ func TestUpRefusesADamagedLog(t *testing.T) {
 	}
 
 	upUntilStopped(t, dataDir, func(url string) {
-		conn, err := bus.Connect(url, "test")
+		conn, err := bus.Connect(url, "test", controlPlaneCreds(dataDir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +145,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 	dataDir, backup, restored := t.TempDir(), filepath.Join(t.TempDir(), "b"), t.TempDir()
 	var before string
 	upUntilStopped(t, dataDir, func(url string) {
-		conn, err := bus.Connect(url, "test")
+		conn, err := bus.Connect(url, "test", controlPlaneCreds(dataDir))
 		if err != nil {
 			t.Fatal(err)
 		}

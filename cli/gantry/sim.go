@@ -5,10 +5,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-sh/gantry/cli/client"
+	"github.com/gantry-sh/gantry/events/identity"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/node"
 	"github.com/gantry-sh/gantry/node/sim"
@@ -63,12 +65,19 @@ refuses more than 1,000 consumers on a stream unless the stream sets a limit, an
 			defer stop()
 			agentLog := log.Level(max(agentLevel, log.GetLevel()))
 			// One dial first, so no cluster is one clear line, not an error per connection.
-			check, err := client.DialCluster(g.NATS, "gantry-sim", true)
+			url, opts, err := g.Cluster()
+			if err != nil {
+				return err
+			}
+			// The simulator's nodes share one identity (identity.Simulator),
+			// whose answers come under its own inbox prefix.
+			cfg.Options = append(opts, nats.CustomInboxPrefix(identity.SimulatorInbox))
+			check, err := client.DialCluster(url, "gantry-sim", true, cfg.Options...)
 			if err != nil {
 				return err
 			}
 			check.Close()
-			fleet, err := sim.NewFleet(g.NATS, cfg, log.With().Str("sim", cfg.NamePrefix).Logger(), agentLog)
+			fleet, err := sim.NewFleet(url, cfg, log.With().Str("sim", cfg.NamePrefix).Logger(), agentLog)
 			if err != nil {
 				return err
 			}

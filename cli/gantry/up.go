@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -14,12 +15,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-sh/gantry/cli/client"
 	"github.com/gantry-sh/gantry/events/authz"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/identity"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/events/sealed"
 	"github.com/gantry-sh/gantry/node"
@@ -65,14 +68,15 @@ func (f *nodeFlags) register(c *cobra.Command) {
 func newUpCmd(g *client.Globals) *cobra.Command {
 	var listen string
 	var pf planeFlags
-	var withNode, acceptLoss bool
+	var withNode, acceptLoss, noAuth bool
 	var nf nodeFlags
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Run a one-node cluster in this process: embedded NATS, every service and a node agent",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			if err := checkListen(listen); err != nil {
+			offLoopback, err := checkListen(listen, noAuth)
+			if err != nil {
 				return err
 			}
 			if err := pf.validate(); err != nil {
@@ -87,15 +91,42 @@ func newUpCmd(g *client.Globals) *cobra.Command {
 			if err := os.MkdirAll(nf.dataDir, 0o755); err != nil {
 				return fmt.Errorf("--data-dir %s: %w", nf.dataDir, err)
 			}
+			if withNode {
+				if nf.name, err = nodeName(nf.name); err != nil {
+					return err
+				}
+			}
+			var ids *upIdentities
+			if !noAuth {
+				if ids, err = makeIdentities(filepath.Join(nf.dataDir, "identity"), nf.name, withNode); err != nil {
+					return err
+				}
+			} else {
+				log.Warn().Msg("authentication is off (--insecure-no-auth): any client that reaches NATS may write anything")
+			}
+			if ids != nil {
+				// A data dir from before authentication keeps its log.
+				if err := bus.AdoptStore(filepath.Join(nf.dataDir, "nats"), ids.set.AccountKey); err != nil {
+					return err
+				}
+			}
+			// Off loopback the server speaks TLS only (a CA made at first
+			// start); plain text is refused on every connection.
+			var tlsCfg *tls.Config
+			if offLoopback {
+				if tlsCfg, err = ids.serverTLS(listen); err != nil {
+					return err
+				}
+			}
 			srv, err := bus.StartServer(bus.ServerConfig{StoreDir: filepath.Join(nf.dataDir, "nats"), Listen: listen,
-				Log: log, Disk: &bus.DiskConfig{}})
+				Log: log, Disk: &bus.DiskConfig{}, Auth: ids.server(), TLS: tlsCfg})
 			if err != nil {
 				return err
 			}
 			defer srv.Shutdown()
-			url := srv.ClientURL()
-			log.Info().Str("nats", url).Str("data", nf.dataDir).Msg("embedded NATS with JetStream (sync always) ready")
-			conn, err := bus.Connect(url, "gantry-up")
+			url := localURL(srv.ClientURL())
+			log.Info().Str("nats", url).Str("data", nf.dataDir).Bool("auth", ids != nil).Msg("embedded NATS with JetStream (sync always) ready")
+			conn, err := bus.Connect(url, "gantry-up", ids.controlPlane()...)
 			if err != nil {
 				return err
 			}
@@ -115,9 +146,14 @@ func newUpCmd(g *client.Globals) *cobra.Command {
 			agentErr := make(chan error, 1)
 			agentRunning := withNode
 			if agentRunning {
-				go func() { agentErr <- runNode(ctx, g, &nf, url, log) }()
+				go func() { agentErr <- runNode(ctx, g, &nf, url, ids.node(), log) }()
 			}
 			fmt.Fprintf(g.Out, "gantry is up: NATS at %s (export GANTRY_NATS=%s)\n", url, url)
+			if ids != nil {
+				if err := ids.writeContext(g.Out, url); err != nil {
+					return err
+				}
+			}
 			var failed error
 			select {
 			case <-ctx.Done():
@@ -157,7 +193,9 @@ func newUpCmd(g *client.Globals) *cobra.Command {
 			return failed
 		},
 	}
-	c.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "HOST:PORT for the NATS client port (loopback until authentication lands)")
+	c.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "HOST:PORT for the NATS client port; off loopback it speaks TLS only, with a certificate from the cluster's CA (<data-dir>/identity/ca.crt)")
+	c.Flags().BoolVar(&noAuth, "insecure-no-auth", false, "for benchmarks only: run NATS without authentication (anyone who reaches it may write anything)")
+	_ = c.Flags().MarkHidden("insecure-no-auth")
 	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where the log and node state live")
 	c.Flags().BoolVar(&withNode, "node", true, "run a node agent for this machine in the same process")
 	c.Flags().BoolVar(&acceptLoss, acceptLossFlag, false, acceptLossUsage)
@@ -224,27 +262,25 @@ func newNodeCmd(g *client.Globals) *cobra.Command {
 			defer stop()
 			defer stopped(log, &err)
 			defer logStopping(ctx, log)()
-			return runNode(ctx, g, &nf, g.NATS, log)
+			url, opts, err := g.Cluster()
+			if err != nil {
+				return err
+			}
+			return runNode(ctx, g, &nf, url, opts, log)
 		},
 	}
 	c.Flags().StringVar(&nf.dataDir, "data-dir", "/var/lib/gantry", "where node state and logs live")
 	nf.register(c)
 	c.AddCommand(client.CordonCmds(g)...)
-	c.AddCommand(client.DrainCmd(g))
+	c.AddCommand(client.DrainCmd(g), newNodeCredentialsCmd(g))
 	return c
 }
 
 // runNode runs a node agent until ctx ends.
-func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, log zerolog.Logger) error {
-	name := nf.name
-	if name == "" {
-		var err error
-		if name, err = node.DefaultName(); err != nil {
-			return err
-		}
-	}
-	if fe := client.ValidateNodeName(name); fe != nil {
-		return fe
+func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, opts []nats.Option, log zerolog.Logger) error {
+	name, err := nodeName(nf.name)
+	if err != nil {
+		return err
 	}
 	labels, err := parseLabels(nf.labels)
 	if err != nil {
@@ -256,7 +292,10 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 	}
 	// Dial before making the runtime: no bridge or sandbox state for a
 	// node that cannot reach its cluster.
-	conn, err := client.DialCluster(url, "gantry-node-"+name, false)
+	// The node's answers come under its own inbox prefix, the only one its
+	// credentials may subscribe to.
+	opts = append(opts[:len(opts):len(opts)], nats.CustomInboxPrefix(identity.NodeInbox(name)))
+	conn, err := client.DialCluster(url, "gantry-node-"+name, false, opts...)
 	if err != nil {
 		return err
 	}
@@ -349,6 +388,21 @@ func runNode(ctx context.Context, g *client.Globals, nf *nodeFlags, url string, 
 		Services: services, Routes: routes, VolumesDir: volumes, Volumes: vols, KeyDir: filepath.Join(nf.dataDir, "node", node.KeyDirName)}, rt, conn, log)
 	log.Info().Str("node", name).Str("runtime", rt.Name()).Msg("node agent starting")
 	return agent.Run(ctx)
+}
+
+// nodeName is --node-name, or the host's name; a valid node name.
+func nodeName(flag string) (string, error) {
+	name := flag
+	if name == "" {
+		var err error
+		if name, err = node.DefaultName(); err != nil {
+			return "", err
+		}
+	}
+	if fe := client.ValidateNodeName(name); fe != nil {
+		return "", fe
+	}
+	return name, nil
 }
 
 // routeTable hands the node's route plans to the kernel's main table.
@@ -537,19 +591,33 @@ func instanceName() string {
 	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
-func checkListen(addr string) error {
+// checkListen checks --listen and says whether it is off loopback (then
+// the server speaks TLS only, and authentication cannot be off).
+func checkListen(addr string, noAuth bool) (offLoopback bool, err error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--listen %q: want HOST:PORT: %w", addr, err)
+		return false, fmt.Errorf("--listen %q: want HOST:PORT: %w", addr, err)
 	}
 	if port == "" {
-		return fmt.Errorf("--listen %q: port is missing", addr)
+		return false, fmt.Errorf("--listen %q: port is missing", addr)
 	}
 	ip := net.ParseIP(host)
-	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("--listen %q: only loopback addresses are allowed until authentication lands", addr)
+	if host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return false, nil
 	}
-	return nil
+	if noAuth {
+		return false, fmt.Errorf("--listen %q: --insecure-no-auth listens on loopback only", addr)
+	}
+	return true, nil
+}
+
+// localURL is url with an unspecified host (0.0.0.0, ::) made 127.0.0.1:
+// where this process's own connections go.
+func localURL(url string) string {
+	for _, any := range []string{"://0.0.0.0:", "://[::]:"} {
+		url = strings.Replace(url, any, "://127.0.0.1:", 1)
+	}
+	return url
 }
 
 func parseLabels(kvs []string) (map[string]string, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -19,7 +20,7 @@ import (
 // log names the stream, so a supervisor restarts it.
 func TestUpExitsWhenAStreamIsDeleted(t *testing.T) {
 	up := startUp(t, "lost-test", "")
-	conn, err := bus.Connect(up.url, "test")
+	conn, err := bus.Connect(up.url, "test", controlPlaneCreds(up.dataDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,11 +42,12 @@ func TestUpExitsWhenAStreamIsDeleted(t *testing.T) {
 
 // upProc is a `gantry up` running in this test process.
 type upProc struct {
-	url    string
-	errOut *clitest.Buffer
-	code   chan int
-	exited bool
-	status int
+	url     string
+	dataDir string
+	errOut  *clitest.Buffer
+	code    chan int
+	exited  bool
+	status  int
 }
 
 // exit waits up to timeout for gantry up to exit and says with what code.
@@ -88,8 +90,11 @@ func startUp(t *testing.T, nodeName, dataDir string, extra ...string) *upProc {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
+	// The context this up writes is the test's own, and so are the
+	// credentials the test's client commands find there.
+	t.Setenv("GANTRY_CONFIG", filepath.Join(dataDir, "client-config"))
 	var out clitest.Buffer
-	p := &upProc{errOut: &clitest.Buffer{}, code: make(chan int, 1)}
+	p := &upProc{errOut: &clitest.Buffer{}, code: make(chan int, 1), dataDir: dataDir}
 	args := append([]string{"up", "--listen", "127.0.0.1:-1", "--data-dir", dataDir, "--runtime", "simulated",
 		"--node-name", nodeName}, extra...)
 	go func() { p.code <- run(args, strings.NewReader(""), &out, p.errOut) }()
@@ -98,7 +103,7 @@ func startUp(t *testing.T, nodeName, dataDir string, extra ...string) *upProc {
 			p.interrupt(t)
 		}
 	})
-	up := regexp.MustCompile(`NATS at (nats://\S+) `)
+	up := regexp.MustCompile(`NATS at ((?:nats|tls)://\S+) `)
 	deadline := time.Now().Add(30 * time.Second)
 	for !up.MatchString(out.String()) {
 		if c, done := p.exit(0); done {

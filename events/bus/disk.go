@@ -67,10 +67,11 @@ func (s DiskStatus) Problem() string {
 // Clients keep their connections: ordered consumers make themselves again,
 // durable ones are recovered from disk.
 type diskGuard struct {
-	dir string
-	cfg DiskConfig
-	log zerolog.Logger
-	hit chan string // the server's complaints, 1-buffered
+	dir  string
+	cfg  DiskConfig
+	log  zerolog.Logger
+	opts []nats.Option // the connection's credentials, when the server has auth
+	hit  chan string   // the server's complaints, 1-buffered
 
 	mu       sync.Mutex
 	status   DiskStatus
@@ -99,7 +100,8 @@ func (g *diskGuard) storeError(msg string) {
 func (g *diskGuard) run(srv *server.Server) {
 	quit := make(chan struct{})
 	go func() { srv.WaitForShutdown(); close(quit) }()
-	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("gantry-disk-guard"), nats.MaxReconnects(-1))
+	opts := append([]nats.Option{nats.InProcessServer(srv), nats.Name("gantry-disk-guard"), nats.MaxReconnects(-1)}, g.opts...)
+	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		g.log.Error().Err(err).Msg("disk guard cannot answer " + SubjectLogStatus)
 	} else {

@@ -3,13 +3,18 @@
 package bus
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 )
 
@@ -26,6 +31,22 @@ type ServerConfig struct {
 	// log says when it is low or full, SubjectLogStatus answers with its
 	// free space, and JetStream restarts by itself once room comes back.
 	Disk *DiskConfig
+	// Auth, when set, runs the server in operator mode: every connection,
+	// loopback included, must present a user JWT signed by one of Accounts;
+	// anonymous and wrong credentials are refused.
+	Auth *Auth
+	// TLS, when set, is required of every client connection.
+	TLS *tls.Config
+}
+
+// Auth is the operator mode of the embedded server (events/identity makes it).
+type Auth struct {
+	Operator      *jwt.OperatorClaims
+	SystemAccount string            // the system account's public key
+	Accounts      map[string]string // public key -> account JWT
+	// Internal are the options (credentials) of the server's own client,
+	// the disk guard's connection.
+	Internal []nats.Option
 }
 
 // StartServer runs an embedded NATS server with JetStream on file storage and
@@ -54,6 +75,23 @@ func StartServer(cfg ServerConfig) (*server.Server, error) {
 		// Decisions carry whole pod specs; allow room for large ones.
 		MaxPayload: 8 << 20,
 	}
+	if a := cfg.Auth; a != nil {
+		res := &server.MemAccResolver{}
+		for pub, token := range a.Accounts {
+			if err := res.Store(pub, token); err != nil {
+				return nil, fmt.Errorf("account %s: %w", pub, err)
+			}
+		}
+		opts.TrustedOperators = []*jwt.OperatorClaims{a.Operator}
+		opts.SystemAccount = a.SystemAccount
+		opts.AccountResolver = res
+	}
+	if cfg.TLS != nil {
+		opts.TLSConfig = cfg.TLS
+		opts.TLS = true
+		opts.TLSVerify = false // clients prove who they are by their JWT, not a certificate
+		opts.TLSTimeout = 5
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("start nats server: %w", err)
@@ -62,6 +100,9 @@ func StartServer(cfg ServerConfig) (*server.Server, error) {
 	var guard *diskGuard
 	if cfg.Disk != nil {
 		guard = newDiskGuard(cfg.StoreDir, *cfg.Disk, cfg.Log)
+		if cfg.Auth != nil {
+			guard.opts = cfg.Auth.Internal
+		}
 		nl.onStoreError = guard.storeError
 	}
 	s.SetLoggerV2(nl, false, false, false)
@@ -70,10 +111,39 @@ func StartServer(cfg ServerConfig) (*server.Server, error) {
 		s.Shutdown()
 		return nil, fmt.Errorf("start nats server on %s: not ready after 30s", cfg.Listen)
 	}
+	if cfg.Auth != nil {
+		if err := enableAccounts(s, cfg.Auth); err != nil {
+			s.Shutdown()
+			return nil, err
+		}
+	}
 	if guard != nil {
 		go guard.run(s) // until the server shuts down
 	}
 	return s, nil
+}
+
+// enableAccounts registers the accounts at once and waits for JetStream in
+// each but the system's: registered lazily, by a first connection, an
+// account's JetStream could still be starting when that connection asks.
+func enableAccounts(s *server.Server, a *Auth) error {
+	for pub := range a.Accounts {
+		if pub == a.SystemAccount {
+			continue
+		}
+		acc, err := s.LookupAccount(pub)
+		if err != nil {
+			return fmt.Errorf("nats account %s: %w", pub, err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for !acc.JetStreamEnabled() {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("nats account %s: JetStream not enabled after 30s", pub)
+			}
+			time.Sleep(5 * time.Millisecond) // polling the server's state
+		}
+	}
+	return nil
 }
 
 // natsLogger hands the embedded server's log to Gantry's: errors and
@@ -108,4 +178,28 @@ func (l *natsLogger) Errorf(format string, v ...any) {
 // limit reached ("JetStream file resource limits exceeded for server").
 func isOutOfRoom(msg string) bool {
 	return strings.Contains(msg, "no space left") || strings.Contains(msg, "resource limits exceeded")
+}
+
+// globalAccount is the account of a server without authentication: its
+// JetStream store is <store>/jetstream/$G.
+const globalAccount = "$G"
+
+// AdoptStore moves a log kept by a server without authentication (its
+// streams under the global account) to account, the one a server in
+// operator mode keeps it under, so that a data dir from before
+// authentication keeps its log. It does nothing when account already has
+// a store, or there is nothing to move.
+func AdoptStore(storeDir, account string) error {
+	from := filepath.Join(storeDir, "jetstream", globalAccount)
+	to := filepath.Join(storeDir, "jetstream", account)
+	if _, err := os.Stat(to); err == nil {
+		return nil
+	}
+	if _, err := os.Stat(from); err != nil {
+		return nil
+	}
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("move the log to account %s: %w", account, err)
+	}
+	return nil
 }

@@ -20,12 +20,13 @@ type Conn struct {
 }
 
 // Connect dials NATS. name identifies the client in server monitoring.
-func Connect(rawURL, name string) (*Conn, error) {
+func Connect(rawURL, name string, opts ...nats.Option) (*Conn, error) {
 	if _, err := url.Parse(rawURL); err != nil {
 		return nil, fmt.Errorf("nats url %q: %w", rawURL, err)
 	}
-	nc, err := nats.Connect(rawURL, nats.Name(name), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond), nats.Timeout(5*time.Second))
+	opts = append([]nats.Option{nats.Name(name), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond), nats.Timeout(5 * time.Second)}, opts...)
+	nc, err := nats.Connect(rawURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to nats at %s: %w", rawURL, err)
 	}

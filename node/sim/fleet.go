@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -65,6 +66,8 @@ type FleetConfig struct {
 	Jitter    time.Duration
 	// Resync is how often every agent reconciles with no news (default 10 s).
 	Resync time.Duration
+	// Options add to every connection's (credentials, inbox prefix).
+	Options []nats.Option
 	// Conns is how many NATS connections the agents share (default 8).
 	Conns int
 	// StartParallel bounds how many agents start (register, restore,
@@ -177,7 +180,7 @@ func NewFleet(url string, cfg FleetConfig, log, agentLog zerolog.Logger) (*Fleet
 		return nil, err
 	}
 	for i := range cfg.Conns {
-		c, err := bus.Connect(url, fmt.Sprintf("gantry-sim-%s-%d", cfg.NamePrefix, i))
+		c, err := bus.Connect(url, fmt.Sprintf("gantry-sim-%s-%d", cfg.NamePrefix, i), cfg.Options...)
 		if err != nil {
 			f.Close()
 			return nil, err
@@ -185,7 +188,7 @@ func NewFleet(url string, cfg FleetConfig, log, agentLog zerolog.Logger) (*Fleet
 		f.conns = append(f.conns, c)
 	}
 	for i := range max(cfg.Conns/4, 1) {
-		c, err := bus.Connect(url, fmt.Sprintf("gantry-sim-%s-beats-%d", cfg.NamePrefix, i))
+		c, err := bus.Connect(url, fmt.Sprintf("gantry-sim-%s-beats-%d", cfg.NamePrefix, i), cfg.Options...)
 		if err != nil {
 			f.Close()
 			return nil, err
