@@ -107,16 +107,15 @@ func deploymentJSON(ns, name, image string) json.RawMessage {
 		"spec":{"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":%q}]}}}}`, name, ns, image))
 }
 
-// can-i agrees with what admission does, over a table of cases, on a
-// cluster started to enforce RBAC (the CLI's actor its admin): each case
-// is asked with `gantry auth can-i`, then made as an intent of that actor,
-// and admission refuses it as Forbidden exactly when can-i says no.
-func TestCanIAgreesWithAdmission(t *testing.T) {
+// rbacCluster starts admission and the projector on an in-process NATS,
+// enforcing RBAC with admin as the cluster's admin, and returns the NATS
+// connection and a runner of the CLI against it.
+func rbacCluster(t *testing.T, admin string) (*bus.Conn, func(args ...string) (int, string, string)) {
+	t.Helper()
 	conn, url := bustest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	admin := client.Actor()
 	plane, err := services.Start(ctx, conn, []string{admission.Name, projector.Name}, services.Config{
 		Runner: runner.Config{Resync: 100 * time.Millisecond}, Authorization: authz.ModeRBAC, Admin: admin}, log)
 	if err != nil {
@@ -125,11 +124,20 @@ func TestCanIAgreesWithAdmission(t *testing.T) {
 	if err := plane.WaitReady(ctx, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	gantry := func(args ...string) (int, string, string) {
+	return conn, func(args ...string) (int, string, string) {
 		var out, errOut clitest.Buffer
 		code := run(append([]string{"--nats", url}, args...), strings.NewReader(""), &out, &errOut)
 		return code, out.String(), errOut.String()
 	}
+}
+
+// can-i agrees with what admission does, over a table of cases, on a
+// cluster started to enforce RBAC (the CLI's actor its admin): each case
+// is asked with `gantry auth can-i`, then made as an intent of that actor,
+// and admission refuses it as Forbidden exactly when can-i says no.
+func TestCanIAgreesWithAdmission(t *testing.T) {
+	admin := client.Actor()
+	conn, gantry := rbacCluster(t, admin)
 	if code, out, errOut := gantry("apply", "-f", writeManifest(t, "rbac.yaml", rbacObjects)); code != 0 {
 		t.Fatalf("apply as admin: exit %d\n%s%s", code, out, errOut)
 	}
@@ -250,23 +258,7 @@ func verdictOf(t *testing.T, conn *bus.Conn, actor, subject string, ev events.Ev
 // Kubernetes' Forbidden, the refusal is in the log (gantry events), and
 // can-i says no.
 func TestUnboundActorIsRefusedThroughTheCLI(t *testing.T) {
-	conn, url := bustest.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	plane, err := services.Start(ctx, conn, []string{admission.Name, projector.Name}, services.Config{
-		Runner: runner.Config{Resync: 100 * time.Millisecond}, Authorization: authz.ModeRBAC, Admin: "someone-else@elsewhere"}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := plane.WaitReady(ctx, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	gantry := func(args ...string) (int, string, string) {
-		var out, errOut clitest.Buffer
-		code := run(append([]string{"--nats", url}, args...), strings.NewReader(""), &out, &errOut)
-		return code, out.String(), errOut.String()
-	}
+	conn, gantry := rbacCluster(t, "someone-else@elsewhere")
 	me := client.Actor()
 	cm := writeManifest(t, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\n")
 	want := fmt.Sprintf(`configmaps "c" is forbidden: User %q cannot create resource "configmaps" in API group "" in the namespace "default"`, me)

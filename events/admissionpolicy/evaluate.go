@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 
+	"github.com/gantry-sh/gantry/events/celcheck"
 	"github.com/gantry-sh/gantry/events/manifest"
 )
 
@@ -66,27 +66,7 @@ func parseJSON(b json.RawMessage) any {
 	if d.Decode(&v) != nil {
 		return nil
 	}
-	return numbers(v)
-}
-
-func numbers(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = numbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = numbers(e)
-		}
-	case json.Number:
-		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return n
-		}
-		f, _ := strconv.ParseFloat(string(x), 64)
-		return f
-	}
-	return v
+	return celcheck.Numbers(v)
 }
 
 func labelsOf(obj any) map[string]string {

@@ -6,9 +6,11 @@ package celcheck
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"cel.dev/cel-go/cel"
@@ -87,4 +89,26 @@ func IssuesError(iss *cel.Issues) error {
 		b.WriteString(e.Message)
 	}
 	return errors.New(b.String())
+}
+
+// Numbers turns the json.Numbers of a value decoded with UseNumber into
+// int64 (integers that fit) or float64, the numbers CEL compares, in place.
+func Numbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = Numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = Numbers(e)
+		}
+	case json.Number:
+		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return n
+		}
+		f, _ := strconv.ParseFloat(string(x), 64) // ±Inf when out of range
+		return f
+	}
+	return v
 }

@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -165,28 +164,7 @@ func parseJSON(body string) any {
 	if _, err := d.Token(); err == nil {
 		return nil // more than one value
 	}
-	return numbers(v)
-}
-
-// numbers turns json.Numbers into int64 (integers that fit) or float64.
-func numbers(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = numbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = numbers(e)
-		}
-	case json.Number:
-		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return n
-		}
-		f, _ := strconv.ParseFloat(string(x), 64) // ±Inf when out of range
-		return f
-	}
-	return v
+	return celcheck.Numbers(v)
 }
 
 // limits are a check's bounds and name in errors.
