@@ -230,7 +230,9 @@ func (c *cluster) start(args ...string) *proc {
 			}
 		}
 	case "sim":
-		args = append(args, "--creds", c.credsPath(identity.Simulator))
+		if creds := c.credsPath(identity.Simulator); exists(creds) { // none with --insecure-no-auth (benchmarks)
+			args = append(args, "--creds", creds)
+		}
 	}
 	return c.startCmd(exec.Command(gantryBin, args...), args[0])
 }
@@ -246,8 +248,14 @@ func (c *cluster) credsPath(name string) string {
 
 // controlPlane connects a test as the control plane, to write what no user may.
 func (c *cluster) controlPlane() nats.Option {
-	return nats.UserCredentials(c.credsPath(identity.ControlPlane))
+	creds := c.credsPath(identity.ControlPlane)
+	if !exists(creds) {
+		return func(*nats.Options) error { return nil } // --insecure-no-auth (benchmarks)
+	}
+	return nats.UserCredentials(creds)
 }
+
+func exists(path string) bool { _, err := os.Stat(path); return err == nil }
 
 // nodeCreds issues the node's credentials (gantry node credentials) and
 // returns the flag that gives them to `gantry node`.
