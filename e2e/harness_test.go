@@ -22,9 +22,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 
 	"github.com/gantry-sh/gantry/deploy/images"
+	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
 	"github.com/gantry-sh/gantry/events/identity"
 	"github.com/gantry-sh/gantry/node/network"
@@ -207,6 +209,7 @@ func newCluster(t testing.TB) *cluster {
 // the log stored each one.
 func publishAll(ctx context.Context, t testing.TB, conn *bus.Conn, out []bus.Outgoing) {
 	t.Helper()
+	signIntents(t, out)
 	res, err := bus.Publish(ctx, conn.JS, out)
 	if err != nil {
 		t.Fatal(err)
@@ -214,6 +217,35 @@ func publishAll(ctx context.Context, t testing.TB, conn *bus.Conn, out []bus.Out
 	for _, r := range res {
 		if r.Err != nil {
 			t.Fatal(r.Err)
+		}
+	}
+}
+
+// signerCreds are the admin's credentials of the last `gantry up` started:
+// the intents tests write directly are signed with them, as the CLI signs
+// its own (docs/security-signing.md). The e2e tests run one at a time.
+var signerCreds string
+
+// signIntents signs the intents among out as the admin.
+func signIntents(t testing.TB, out []bus.Outgoing) {
+	t.Helper()
+	if signerCreds == "" || !exists(signerCreds) {
+		return // no gantry up, or one with --insecure-no-auth: nothing verifies
+	}
+	b, err := os.ReadFile(signerCreds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := jwt.ParseDecoratedUserNKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range out {
+		if strings.HasPrefix(out[i].Subject, "gantry.intent.") {
+			out[i].Envelope.Actor = identity.Admin
+			if err := events.Sign(&out[i].Envelope, kp); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
@@ -233,6 +265,8 @@ func (c *cluster) start(args ...string) *proc {
 		if creds := c.credsPath(identity.Simulator); exists(creds) { // none with --insecure-no-auth (benchmarks)
 			args = append(args, "--creds", creds)
 		}
+	case "up":
+		signerCreds = c.credsPath(identity.Admin)
 	}
 	return c.startCmd(exec.Command(gantryBin, args...), args[0])
 }

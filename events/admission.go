@@ -96,6 +96,9 @@ const (
 	RejectTooManyRequests = "TooManyRequests"
 	// RejectForbidden: the actor may not do this (RBAC, see events/authz).
 	RejectForbidden = "Forbidden"
+	// RejectUnauthorized is an intent whose signature does not prove its
+	// author: unsigned, an unknown key, changed after signing, replayed.
+	RejectUnauthorized = "Unauthorized"
 )
 
 func (AdmissionRejected) Type() string { return TypeAdmissionRejected }

@@ -20,7 +20,8 @@ type Event interface {
 }
 
 // Envelope is one event in CloudEvents 1.0 structured JSON form, with
-// Gantry's three extensions: actor, causationid and correlationid.
+// Gantry's extensions: actor, causationid and correlationid, and on an
+// intent signer and signature (signing.go).
 type Envelope struct {
 	SpecVersion     string          `json:"specversion"`
 	ID              string          `json:"id"`
@@ -33,6 +34,8 @@ type Envelope struct {
 	Actor           string          `json:"actor,omitempty"`
 	CausationID     string          `json:"causationid,omitempty"`
 	CorrelationID   string          `json:"correlationid,omitempty"`
+	Signer          string          `json:"signer,omitempty"`    // the signing user's public nkey
+	Signature       string          `json:"signature,omitempty"` // base64 of the nkey signature of SigningBytes
 }
 
 // Meta is what a writer says about an event besides its data.

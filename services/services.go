@@ -15,6 +15,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/identity"
 	"github.com/gantry-sh/gantry/events/sealed"
 	"github.com/gantry-sh/gantry/services/admission"
 	"github.com/gantry-sh/gantry/services/configdist"
@@ -45,6 +46,7 @@ var deciders = []struct {
 		a.Bootstrap = true
 		a.Keyring = cfg.Keyring
 		a.Authorization, a.Admin = cfg.Authorization, cfg.Admin
+		a.Users = cfg.Users
 		return a
 	}},
 	{replica.Name, func(_ *bus.Conn, cfg Config) runner.Service {
@@ -137,6 +139,10 @@ type Config struct {
 	// it, its cluster-admin; empty: every actor may do anything.
 	Authorization string
 	Admin         string
+	// Users are the cluster's users by public key: admission accepts only
+	// intents one of them signed (docs/security-signing.md). Nil: intents
+	// are not verified, their actor is what the client wrote.
+	Users identity.Users
 }
 
 // DefaultMaxPodsPerWorkload is the ceiling on the pods of one workload when

@@ -310,12 +310,20 @@ func appendIntents(ctx context.Context, g *Globals, conn *bus.Conn, intents []in
 		fmt.Fprintf(g.ErrOut, "error: %v\n", err)
 		return nil, nil, len(intents), err
 	}
-	who := Actor()
+	sg, err := g.Signer()
+	if err != nil {
+		fmt.Fprintf(g.ErrOut, "error: %v\n", err)
+		return nil, nil, len(intents), err
+	}
+	who := sg.actor()
 	ids = map[string]int{}
 	for i, it := range intents {
 		id := events.NewID()
 		env, err := events.Seal(it.event, events.Meta{ID: id, Source: "cli", Subject: it.ns + "/" + it.name,
 			Time: time.Now(), Actor: who})
+		if err == nil && sg != nil {
+			err = events.Sign(&env, sg.key) // admission verifies it (docs/security-signing.md)
+		}
 		if err == nil {
 			_, err = bus.PublishOne(ctx, conn.JS, bus.Outgoing{Subject: it.subject, Envelope: env, MsgID: id})
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gantry-sh/gantry/events/authz"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/identity"
 	"github.com/gantry-sh/gantry/events/manifest"
 )
 
@@ -49,7 +50,11 @@ func newCanICmd(g *Globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				r.User, r.Groups = subjectOf(as, asGroups, enforced)
+				sg, err := g.Signer()
+				if err != nil {
+					return err
+				}
+				r.User, r.Groups = subjectOf(sg, as, asGroups, enforced)
 				if !p.Authorize(r).Allowed {
 					fmt.Fprintln(g.Out, "no")
 					return ExitError{Code: 1, Err: errors.New("no"), Reported: true}
@@ -77,7 +82,11 @@ func newWhoAmICmd(g *Globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				user, groups := subjectOf("", nil, enforced)
+				sg, err := g.Signer()
+				if err != nil {
+					return err
+				}
+				user, groups := subjectOf(sg, "", nil, enforced)
 				tw := newTableWriter(g.Out)
 				writeRow(tw, []string{"ATTRIBUTE", "VALUE"})
 				writeRow(tw, []string{"Username", user})
@@ -89,10 +98,14 @@ func newWhoAmICmd(g *Globals) *cobra.Command {
 }
 
 // subjectOf is who can-i asks for: --as with its --as-groups, or the actor
-// this CLI writes on its intents, with the groups admission gives it.
-func subjectOf(as string, asGroups []string, enforced bool) (string, []string) {
+// this CLI writes on its intents (its credentials' user, sg), with the
+// groups admission gives it (the signed admin is in system:masters).
+func subjectOf(sg *signer, as string, asGroups []string, enforced bool) (string, []string) {
 	if as == "" {
-		a := Actor()
+		a := sg.actor()
+		if sg != nil && a == identity.Admin {
+			return a, []string{authz.Masters, authz.Authenticated}
+		}
 		return a, authz.GroupsOf(a, enforced)
 	}
 	return as, append(authz.GroupsOf(as, enforced), asGroups...)

@@ -26,6 +26,7 @@ type eventsOptions struct {
 	output string
 	since  time.Duration
 	stream string
+	actor  string
 }
 
 func newEventsCmd(g *Globals) *cobra.Command {
@@ -56,6 +57,7 @@ func newEventsCmd(g *Globals) *cobra.Command {
 	c.Flags().StringVarP(&o.output, "output", "o", "", "output format: json (each CloudEvents envelope as one line)")
 	c.Flags().DurationVar(&o.since, "since", 0, "only events newer than this (e.g. 10m, 2h)")
 	c.Flags().StringVar(&o.stream, "stream", "all", "which stream: intents, decisions, observations or all")
+	c.Flags().StringVar(&o.actor, "actor", "", "only events of this actor (a verdict's actor is the intent's verified signer)")
 	return c
 }
 
@@ -113,6 +115,9 @@ func runEvents(ctx context.Context, js jetstream.JetStream, streams []string, o 
 		// The stream's start time is when messages were stored; --since is
 		// about when events happened.
 		if it.err == nil && it.env.Time.Before(since) {
+			return
+		}
+		if o.actor != "" && (it.err != nil || it.env.Actor != o.actor) {
 			return
 		}
 		p.print(it)

@@ -138,6 +138,9 @@ func newUpCmd(g *client.Globals) *cobra.Command {
 			defer keep()
 			start := time.Now()
 			pf.keyringDir = filepath.Join(nf.dataDir, "keyring") // the Secrets' keys (docs/configuration.md)
+			if ids != nil {
+				pf.identityDir = filepath.Join(nf.dataDir, "identity") // intents' signers (docs/security-signing.md)
+			}
 			plane, err := startPlane(ctx, conn, nil, pf, log)
 			if err != nil {
 				return err
@@ -522,6 +525,13 @@ func startPlane(ctx context.Context, conn *bus.Conn, names []string, pf planeFla
 		}
 		cfg.Keyring = kr
 	}
+	if pf.identityDir != "" {
+		users, err := identity.LoadUsers(pf.identityDir)
+		if err != nil {
+			return nil, fmt.Errorf("users: %w", err)
+		}
+		cfg.Users = users
+	}
 	plane, err := services.Start(ctx, conn, names, cfg, log)
 	if err != nil {
 		return nil, err
@@ -539,7 +549,10 @@ type planeFlags struct {
 	grace      time.Duration
 	toleration int64
 	keyringDir string // the Secrets' keyring (up: <data-dir>/keyring; serve: --keyring-dir)
-	authz      string // --authorization
+	// identityDir is where the users whose signed intents admission
+	// accepts are (up: <data-dir>/identity); empty: intents are not verified.
+	identityDir string
+	authz       string // --authorization
 }
 
 func (f *planeFlags) register(c *cobra.Command) {

@@ -16,6 +16,7 @@ import (
 	"github.com/gantry-sh/gantry/events/admissionpolicy"
 	"github.com/gantry-sh/gantry/events/authz"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/identity"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/events/placement"
 	"github.com/gantry-sh/gantry/events/probecheck"
@@ -90,12 +91,18 @@ type Service struct {
 	enforced      bool              // the mode ConfigMap says RBAC
 	modeKnown     bool              // the mode ConfigMap was ever folded
 	bootRBAC      []manifest.Object // what bootstrapRBAC makes
+
+	// Users, when set, are the users whose signed intents are accepted
+	// (signing.go); seen the ids of intents within the window, by time.
+	Users identity.Users
+	seen  map[string]time.Time
 }
 
 type pendingIntent struct {
-	seq uint64
-	env events.Envelope
-	ev  events.Event
+	seq    uint64
+	env    events.Envelope
+	ev     events.Event
+	forged string // why its signature does not prove its author (signing.go)
 }
 
 type object struct {
@@ -154,8 +161,10 @@ func (s *Service) Apply(r events.Record) {
 	}
 	switch e := r.Event.(type) {
 	case *events.IntentApplied, *events.IntentDeleted, *events.IntentCordon, *events.IntentEvict:
+		p := pendingIntent{seq: r.Seq, env: r.Envelope, ev: e}
+		s.verify(&p)
 		if !s.decided[r.Seq] {
-			s.pending[r.Seq] = pendingIntent{seq: r.Seq, env: r.Envelope, ev: e}
+			s.pending[r.Seq] = p
 		}
 	case *events.AdmissionAccepted:
 		s.verdict(e.IntentSeq)
@@ -281,6 +290,7 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		// Intents wait for the bootstrap roles and bindings, as for any.
 		rbacBusy = bootstrapsAuthorization(out)
 	}
+	s.forget(now)                // intents' ids past the window (signing.go)
 	s.noteStale()                // Secrets whose box a rotation left behind (config.go)
 	s.c.ClearDirty()             // admission reads the fold; nothing here writes it out
 	var evicting map[string]bool // this pass's evictions and those being stored, by pod uid
@@ -321,6 +331,10 @@ func (s *Service) Decide(now time.Time) []runner.Decision {
 		}
 		if s.assumed[seq] {
 			continue // its verdict is on its way
+		}
+		if why := s.forgery(p, now); why != "" {
+			out = append(out, s.refusal(p, kind, ns, name, events.RejectUnauthorized, why))
+			continue
 		}
 		if d, refused := s.authorize(p, kind, ns, name); refused {
 			out = append(out, d)

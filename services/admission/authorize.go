@@ -8,6 +8,7 @@ import (
 	"github.com/gantry-sh/gantry/events"
 	"github.com/gantry-sh/gantry/events/authz"
 	"github.com/gantry-sh/gantry/events/bus"
+	"github.com/gantry-sh/gantry/events/identity"
 	"github.com/gantry-sh/gantry/events/manifest"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/services/runner"
@@ -66,6 +67,9 @@ func (s *Service) Enforced() bool {
 // requestOf is what an intent asks, for the authorizer.
 func (s *Service) requestOf(p pendingIntent, kind, ns, name string) authz.Request {
 	r := authz.Request{User: p.env.Actor, Groups: authz.GroupsOf(p.env.Actor, s.Enforced()), Name: name}
+	if s.Users != nil && p.env.Actor == identity.Admin {
+		r.Groups = []string{authz.Masters, authz.Authenticated} // the verified admin (signing.go)
+	}
 	if ns != events.ClusterScope {
 		r.Namespace = ns
 	}
@@ -105,6 +109,11 @@ func (s *Service) authorize(p pendingIntent, kind, ns, name string) (runner.Deci
 			return runner.Decision{}, false
 		}
 	}
+	return s.refusal(p, kind, ns, name, events.RejectForbidden, dec.Reason), true
+}
+
+// refusal is the verdict refusing an intent with code and reason.
+func (s *Service) refusal(p pendingIntent, kind, ns, name, code, reason string) runner.Decision {
 	op := ""
 	switch p.ev.(type) {
 	case *events.IntentApplied:
@@ -124,12 +133,12 @@ func (s *Service) authorize(p pendingIntent, kind, ns, name string) (runner.Deci
 	return runner.Decision{
 		Subject: events.AdmissionSubject(scopeToken(ns), kind, safeToken(name)),
 		Event: &events.AdmissionRejected{IntentSeq: p.seq, IntentID: p.env.ID, Op: op, Kind: kind, Namespace: ns, Name: name,
-			Reasons: []string{dec.Reason}, Code: events.RejectForbidden},
+			Reasons: []string{reason}, Code: code},
 		Meta:          p.env.Caused(events.DeriveID(msgID), Name, ns+"/"+name, time.Time{}),
 		MsgID:         msgID,
 		ExpectLastSeq: expect,
 		Assumed:       true,
-	}, true
+	}
 }
 
 // opCordon is the op of a cordon's or uncordon's refusal.
