@@ -248,6 +248,7 @@ func newServeCmd(g *client.Globals) *cobra.Command {
 	c.Flags().BoolVar(&acceptLoss, acceptLossFlag, false, acceptLossUsage)
 	c.Flags().StringSliceVar(&names, "services", nil, "services to run (default all: "+strings.Join(services.Names(), ",")+")")
 	c.Flags().StringVar(&pf.keyringDir, "keyring-dir", "", "where the keyring that seals Secrets is kept (made when absent); without it, Secrets with data are refused")
+	c.Flags().StringVar(&pf.identityDir, "identity-dir", "", "the cluster's identities (gantry up's <data-dir>/identity): admission verifies intents' signatures against its users; without it, intents are not verified")
 	return c
 }
 
